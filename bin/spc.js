@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+import { run } from '../dist/src/cli.js';
+
+process.exitCode = await run(process.argv.slice(2), {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+});

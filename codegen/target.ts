@@ -1,0 +1,21 @@
+import type { LayoutIR } from '../src/ir/index.js';
+
+export interface EmittedFile {
+  /** Path relative to the output directory. */
+  path: string;
+  contents: string;
+}
+
+export interface EmitOptions {
+  /** A concrete length for layouts with symbolic N, when the user gave one. */
+  seq?: number;
+  /** Tool version, stamped into generated headers. */
+  version: string;
+}
+
+/** A code generation target: pure, deterministic, no I/O. */
+export interface Target {
+  name: string;
+  description: string;
+  emit(layouts: LayoutIR[], options: EmitOptions): EmittedFile[];
+}

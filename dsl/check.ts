@@ -1,0 +1,366 @@
+import {
+  DTYPES,
+  PRIMITIVES,
+  type CheckedLayout,
+  type DType,
+  type Expr,
+  type HeadGroup,
+  type LayoutDecl,
+  type PartitionDecl,
+  type Pattern,
+  type PrimName,
+  type Property,
+  type SpecFile,
+} from './ast.js';
+import { diag, SpecError, type Diagnostic, type Span } from './diagnostic.js';
+import { nameProblem, suggest } from './names.js';
+
+export const MAX_NUMBER = 2 ** 40;
+export const MAX_HEADS = 4096;
+export const MAX_HEAD_DIM = 1024;
+
+const PROPERTIES = ['heads', 'kv_heads', 'head_dim', 'dtype', 'seq', 'causal', 'partition', 'pattern'] as const;
+const PARTITIONS = ['equal_width', 'equal_pairs', 'explicit', 'tuned'] as const;
+/** Names an expression may use, and what they mean. */
+export const EXPR_NAMES = {
+  N: 'the sequence length',
+  H: 'the number of heads',
+  h: 'the head index',
+  S: "the start distance of the head's band",
+  W: "the width of the head's band",
+} as const;
+const FUNCTIONS = ['min', 'max'] as const;
+
+/** Semantic checks: the AST to checked layouts, or a SpecError holding every problem found. */
+export function checkSpec(file: SpecFile): CheckedLayout[] {
+  const out: Diagnostic[] = [];
+  const layouts: CheckedLayout[] = [];
+  const seen = new Map<string, LayoutDecl>();
+  if (file.layouts.length === 0) out.push(diag('E026', undefined));
+  for (const decl of file.layouts) {
+    const problem = nameProblem(decl.name);
+    if (problem) out.push(diag('E025', decl.nameSpan, decl.name, problem));
+    if (seen.has(decl.name)) out.push(diag('E024', decl.nameSpan, decl.name));
+    seen.set(decl.name, decl);
+    const checked = checkLayout(decl, out);
+    if (checked) layouts.push(checked);
+  }
+  if (out.length) throw new SpecError(out);
+  return layouts;
+}
+
+function checkLayout(decl: LayoutDecl, out: Diagnostic[]): CheckedLayout | null {
+  const before = out.length;
+  const props = new Map<string, Property>();
+  for (const p of decl.properties) {
+    if (!(PROPERTIES as readonly string[]).includes(p.name)) {
+      out.push(diag('E020', p.nameSpan, p.name, suggest(p.name, PROPERTIES)));
+      continue;
+    }
+    if (props.has(p.name)) out.push(diag('E021', p.nameSpan, p.name));
+    else props.set(p.name, p);
+  }
+  const need = (name: string): Property | undefined => {
+    const p = props.get(name);
+    if (!p) out.push(diag('E022', decl.nameSpan, decl.name, name));
+    return p;
+  };
+
+  const headsP = need('heads');
+  const heads = headsP ? constInt(headsP, out) : null;
+  if (headsP && heads !== null && (heads < 1 || heads > MAX_HEADS)) out.push(diag('E030', headsP.value.span, heads));
+  const kvP = props.get('kv_heads');
+  const kvHeads = kvP ? constInt(kvP, out) : heads;
+  if (kvP && kvHeads !== null && heads !== null && (kvHeads < 1 || heads % kvHeads !== 0)) out.push(diag('E031', kvP.value.span, kvHeads, heads));
+  const dimP = need('head_dim');
+  const headDim = dimP ? constInt(dimP, out) : null;
+  if (dimP && headDim !== null && (headDim < 1 || headDim > MAX_HEAD_DIM)) out.push(diag('E032', dimP.value.span, headDim, MAX_HEAD_DIM));
+
+  let dtype: DType = 'bf16';
+  const dtP = props.get('dtype');
+  if (dtP) {
+    if (dtP.value.kind === 'name' && (DTYPES as readonly string[]).includes(dtP.value.name)) dtype = dtP.value.name as DType;
+    else if (dtP.value.kind === 'name') out.push(diag('E033', dtP.value.span, dtP.value.name, DTYPES.join(', ')));
+    else out.push(diag('E023', dtP.value.span, 'dtype', `a type name: ${DTYPES.join(', ')}`));
+  }
+
+  let seq: number | null = null;
+  const seqP = props.get('seq');
+  if (seqP) {
+    const v = seqP.value;
+    if (v.kind === 'name' && v.name === 'N') seq = null;
+    else if (v.kind === 'num') {
+      if (v.value < 1) out.push(diag('E034', v.span, v.value));
+      else if (checkNumber(v, out)) seq = v.value;
+    } else out.push(diag('E034', v.span, v.kind === 'name' ? `'${v.name}'` : 'an expression'));
+  }
+
+  let causal = true;
+  const causalP = props.get('causal');
+  if (causalP) {
+    const v = causalP.value;
+    if (v.kind === 'name' && (v.name === 'true' || v.name === 'false')) causal = v.name === 'true';
+    else out.push(diag('E023', v.span, 'causal', 'true or false'));
+  }
+
+  let partition: PartitionDecl | null = null;
+  const partP = props.get('partition');
+  if (partP) partition = checkPartition(partP.value, heads, out);
+
+  const patP = props.get('pattern');
+  const scope: Scope = { hasPartition: partP !== undefined };
+  let defaultPattern: Pattern | null = null;
+  if (patP) defaultPattern = checkPattern(patP.value, scope, out);
+  else if (partP) defaultPattern = { kind: 'prim', name: 'band', args: [], span: partP.value.span };
+
+  const groups: HeadGroup[] = [];
+  if (heads !== null && heads >= 1 && heads <= MAX_HEADS) {
+    const owner: (HeadGroup | null)[] = Array(heads).fill(null);
+    for (const o of decl.overrides) {
+      if (o.lo > o.hi) {
+        out.push(diag('E062', o.span, o.lo, o.hi));
+        continue;
+      }
+      const bad = o.hi >= heads ? o.hi : o.lo >= heads ? o.lo : -1;
+      if (bad >= 0) {
+        out.push(diag('E060', o.span, bad, heads - 1));
+        continue;
+      }
+      const pattern = checkPattern(o.value, scope, out);
+      const group: HeadGroup = { lo: o.lo, hi: o.hi + 1, pattern: pattern ?? { kind: 'prim', name: 'none', args: [], span: o.span }, span: o.span };
+      for (let h = o.lo; h <= o.hi; h++) {
+        const prev = owner[h];
+        if (prev) {
+          out.push(diag('E061', o.span, h, prev.span!.line));
+          break;
+        }
+        owner[h] = group;
+      }
+    }
+    if (!defaultPattern && owner.some((g) => g === null)) out.push(diag('E022', decl.nameSpan, decl.name, 'pattern'));
+    for (let h = 0; h < heads; h++) {
+      const g = owner[h];
+      const last = groups[groups.length - 1];
+      if (g) {
+        if (last && last.span === g.span) last.hi = h + 1;
+        else groups.push({ lo: h, hi: h + 1, pattern: g.pattern, span: g.span });
+      } else if (defaultPattern) {
+        if (last && last.span === undefined) last.hi = h + 1;
+        else groups.push({ lo: h, hi: h + 1, pattern: defaultPattern });
+      }
+    }
+  }
+
+  if (out.length > before || heads === null || headDim === null || kvHeads === null) return null;
+  return { name: decl.name, nameSpan: decl.nameSpan, heads, kvHeads, headDim, dtype, seq, causal, partition, groups };
+}
+
+function checkNumber(e: Expr & { kind: 'num' }, out: Diagnostic[]): boolean {
+  if (e.value > MAX_NUMBER || !Number.isSafeInteger(e.value)) {
+    out.push(diag('E003', e.span, e.span.length > 20 ? `${String(e.value).slice(0, 20)}...` : String(e.value), `2^40 = ${MAX_NUMBER}`));
+    return false;
+  }
+  return true;
+}
+
+/** A property whose value must be a fixed number (heads, kv_heads, head_dim). */
+function constInt(p: Property, out: Diagnostic[]): number | null {
+  const before = out.length;
+  checkIntExpr(p.value, { allowed: [], why: `${p.name} must be a fixed number` }, out);
+  if (out.length > before) return null;
+  const v = foldConst(p.value);
+  return v;
+}
+
+interface NameRule {
+  allowed: readonly string[];
+  why: string;
+}
+
+/** Checks an integer expression: numbers, allowed names, + - * / %, min/max, unary minus. */
+function checkIntExpr(e: Expr, rule: NameRule, out: Diagnostic[]): void {
+  switch (e.kind) {
+    case 'num':
+      checkNumber(e, out);
+      return;
+    case 'name':
+      if (rule.allowed.includes(e.name)) return;
+      if (e.name in EXPR_NAMES) out.push(diag('E043', e.span, e.name, rule.why));
+      else out.push(diag('E042', e.span, e.name, suggest(e.name, [...Object.keys(EXPR_NAMES), ...rule.allowed])));
+      return;
+    case 'neg':
+      checkIntExpr(e.arg, rule, out);
+      return;
+    case 'bin':
+      if (e.op === '|' || e.op === '&') {
+        out.push(diag('E023', e.span, 'this value', `a number, not a pattern (${e.op} combines patterns)`));
+        return;
+      }
+      checkIntExpr(e.left, rule, out);
+      checkIntExpr(e.right, rule, out);
+      return;
+    case 'call':
+      if (!(FUNCTIONS as readonly string[]).includes(e.callee)) {
+        out.push(diag('E042', e.calleeSpan, e.callee, ` (functions here: ${FUNCTIONS.join(', ')})`));
+        return;
+      }
+      if (e.args.length < 2) out.push(diag('E041', e.span, e.callee, 'at least 2 arguments', e.args.length));
+      for (const a of e.args) checkIntExpr(a, rule, out);
+      return;
+    case 'list':
+      out.push(diag('E023', e.span, 'this value', 'a number, not a list'));
+      return;
+  }
+}
+
+/** Evaluates an expression that uses no names. Floor division and floor modulo, like Python. */
+export function foldConst(e: Expr): number | null {
+  switch (e.kind) {
+    case 'num':
+      return e.value;
+    case 'neg': {
+      const v = foldConst(e.arg);
+      return v === null ? null : -v;
+    }
+    case 'bin': {
+      const a = foldConst(e.left);
+      const b = foldConst(e.right);
+      if (a === null || b === null) return null;
+      switch (e.op) {
+        case '+':
+          return a + b;
+        case '-':
+          return a - b;
+        case '*':
+          return a * b;
+        case '/':
+          return b === 0 ? null : Math.floor(a / b);
+        case '%':
+          return b === 0 ? null : a - b * Math.floor(a / b);
+        default:
+          return null;
+      }
+    }
+    case 'call': {
+      const vs = e.args.map(foldConst);
+      if (vs.some((v) => v === null)) return null;
+      return e.callee === 'min' ? Math.min(...(vs as number[])) : Math.max(...(vs as number[]));
+    }
+    default:
+      return null;
+  }
+}
+
+function checkPartition(v: Expr, heads: number | null, out: Diagnostic[]): PartitionDecl | null {
+  if (v.kind === 'name') {
+    if (v.name === 'equal_width' || v.name === 'equal_pairs' || v.name === 'tuned') return { kind: v.name, span: v.span };
+    if (v.name === 'explicit') {
+      out.push(diag('E041', v.span, 'explicit', 'the band boundaries, such as explicit(0, 512, N)', 0));
+      return null;
+    }
+    out.push(diag('E050', v.span, v.name, PARTITIONS.join(', ')));
+    return null;
+  }
+  if (v.kind === 'call' && v.callee === 'explicit') {
+    const before = out.length;
+    const args = v.args.length === 1 && v.args[0]!.kind === 'list' ? v.args[0]!.items : v.args;
+    for (const a of args) checkIntExpr(a, { allowed: ['N', 'H'], why: 'band boundaries may use only N and H' }, out);
+    if (heads !== null && args.length !== heads + 1) out.push(diag('E051', v.span, heads, heads + 1, args.length));
+    if (out.length > before) return null;
+    // Boundaries that are plain numbers are checked now; the rest when N is known.
+    const vals = args.map(foldConst);
+    if (vals[0] !== null && vals[0] !== 0) out.push(diag('E052', args[0]!.span, 'start at 0 (the first band begins at distance 0)'));
+    for (let k = 1; k < vals.length; k++) {
+      const a = vals[k - 1];
+      const b = vals[k];
+      if (a != null && b != null && b < a) out.push(diag('E052', args[k]!.span, `not decrease: ${b} follows ${a}, so bands would overlap`));
+    }
+    return out.length > before ? null : { kind: 'explicit', bounds: args, span: v.span };
+  }
+  if (v.kind === 'call') out.push(diag('E050', v.calleeSpan, v.callee, PARTITIONS.join(', ')));
+  else out.push(diag('E023', v.span, 'partition', `one of ${PARTITIONS.join(', ')}`));
+  return null;
+}
+
+interface Scope {
+  hasPartition: boolean;
+}
+
+function checkPattern(e: Expr, scope: Scope, out: Diagnostic[]): Pattern | null {
+  if (e.kind === 'bin' && (e.op === '|' || e.op === '&')) {
+    const left = checkPattern(e.left, scope, out);
+    const right = checkPattern(e.right, scope, out);
+    return left && right ? { kind: e.op === '|' ? 'union' : 'inter', left, right, span: e.span } : null;
+  }
+  if (e.kind === 'name' || e.kind === 'call') {
+    const name = e.kind === 'name' ? e.name : e.callee;
+    const nameSpan = e.kind === 'name' ? e.span : e.calleeSpan;
+    const args = e.kind === 'name' ? [] : e.args;
+    if (!(name in PRIMITIVES)) {
+      const hint = name === 'causal' ? " (write 'dense' for every causal key)" : suggest(name, Object.keys(PRIMITIVES));
+      out.push(diag('E040', nameSpan, name, hint));
+      return null;
+    }
+    const prim = PRIMITIVES[name as PrimName];
+    if (args.length !== prim.params.length) {
+      const want = prim.params.length === 0 ? 'no arguments' : `${prim.params.length} argument${prim.params.length > 1 ? 's' : ''} (${prim.params.join(', ')})`;
+      out.push(diag('E041', e.span, name, want, args.length));
+      return null;
+    }
+    if (name === 'band' && !scope.hasPartition) {
+      out.push(diag('E044', nameSpan, name));
+      return null;
+    }
+    const before = out.length;
+    const allowed = scope.hasPartition ? ['N', 'H', 'h', 'S', 'W'] : ['N', 'H', 'h'];
+    for (const a of args) {
+      const rule = { allowed, why: 'S and W need a band partition: add `partition equal_width` or another' };
+      const bandName = findName(a, ['S', 'W']);
+      if (bandName && !scope.hasPartition) out.push(diag('E044', bandName.span, bandName.name));
+      else checkIntExpr(a, rule, out);
+    }
+    if (out.length > before) return null;
+    if (name === 'dist' || name === 'keys' || name === 'queries') {
+      const lo = foldConst(args[0]!);
+      const hi = foldConst(args[1]!);
+      if (lo !== null && hi !== null && lo >= hi) {
+        out.push(diag('E045', e.span, lo, hi));
+        return null;
+      }
+    }
+    const positive = name === 'stride' || name === 'dilated' || name === 'fixed' ? [name === 'fixed' ? 0 : args.length - 1] : [];
+    for (const k of positive) {
+      const v = foldConst(args[k]!);
+      if (v !== null && v < 1) {
+        out.push(diag('E072', args[k]!.span, `${name}'s ${prim.params[k]}`, v, 'any N'));
+        return null;
+      }
+    }
+    return { kind: 'prim', name: name as PrimName, args, span: e.span };
+  }
+  out.push(diag('E023', e.span, 'pattern', "a pattern such as band, window(64) or band | sinks(4)"));
+  return null;
+}
+
+function findName(e: Expr, names: readonly string[]): (Expr & { kind: 'name' }) | null {
+  switch (e.kind) {
+    case 'name':
+      return names.includes(e.name) ? e : null;
+    case 'neg':
+      return findName(e.arg, names);
+    case 'bin':
+      return findName(e.left, names) ?? findName(e.right, names);
+    case 'call':
+    case 'list': {
+      for (const a of e.kind === 'call' ? e.args : e.items) {
+        const f = findName(a, names);
+        if (f) return f;
+      }
+      return null;
+    }
+    default:
+      return null;
+  }
+}
+
+export type { Span };

@@ -1,0 +1,43 @@
+import { EOF as EOF_TOKEN, type IRecognitionException } from 'chevrotain';
+import type { SpecFile } from './ast.js';
+import { diag, SpecError, type Diagnostic } from './diagnostic.js';
+import { parser } from './parser.js';
+import { BadNumber, SpcLexer } from './tokens.js';
+import { astBuilder, tokenSpan } from './visitor.js';
+
+/** Source text to AST. Throws SpecError with located diagnostics; never anything else for bad text. */
+export function parseSpec(text: string): SpecFile {
+  const lexed = SpcLexer.tokenize(text);
+  const diagnostics: Diagnostic[] = [];
+  for (const e of lexed.errors) {
+    const ch = text.slice(e.offset, e.offset + Math.max(1, e.length));
+    const shown = /^[\x20-\x7e]$/.test(ch[0] ?? '') ? `'${ch[0]}'` : `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    diagnostics.push(diag('E001', { line: e.line ?? 1, col: e.column ?? 1, offset: e.offset, length: 1 }, shown));
+  }
+  for (const t of lexed.tokens) if (t.tokenType === BadNumber) diagnostics.push(diag('E002', tokenSpan(t), `'${t.image}'`));
+  if (diagnostics.length) throw new SpecError(diagnostics);
+
+  parser.input = lexed.tokens;
+  const cst = parser.file();
+  if (parser.errors.length) {
+    // The first syntax error is the one worth reading; later ones are usually its echoes.
+    throw new SpecError([syntaxDiagnostic(parser.errors[0]!, text)]);
+  }
+  return astBuilder.visit(cst) as SpecFile;
+}
+
+function syntaxDiagnostic(e: IRecognitionException, text: string): Diagnostic {
+  const tok = e.token;
+  const atEnd = tok.tokenType === EOF_TOKEN || Number.isNaN(tok.startOffset);
+  const span = atEnd ? endSpan(text) : tokenSpan(tok);
+  if (e.name === 'NotAllInputParsedException') return diag('E011', span, e.message);
+  const [want, found] = e.message.split('\u0000');
+  return diag('E010', span, want ?? 'something else', found ?? 'something else');
+}
+
+function endSpan(text: string): { line: number; col: number; offset: number; length: number } {
+  const trimmed = text.replace(/\s+$/, '');
+  const lines = trimmed.split('\n');
+  const last = lines[lines.length - 1] ?? '';
+  return { line: lines.length, col: last.length + 1, offset: trimmed.length, length: 1 };
+}

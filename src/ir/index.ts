@@ -1,0 +1,6 @@
+export * from './types.js';
+export * from './expr.js';
+export * from './partition.js';
+export * from './instance.js';
+export * from './rows.js';
+export * from './tiles.js';

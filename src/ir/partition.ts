@@ -1,0 +1,61 @@
+// Band partitions of the distance range 0..N-1 over H heads. These formulas are the
+// definition: every target's host code reproduces them exactly, and tests compare.
+
+/**
+ * The paper's Eq. 2-4: W_base = floor(N/H), R = N mod H, W_h = W_base + [h < R],
+ * S_h = h*W_base + min(h, R). Returns the H+1 boundaries S_0..S_H (S_H = N).
+ */
+export function equalWidthBounds(n: number, heads: number): number[] {
+  const base = Math.floor(n / heads);
+  const rem = n % heads;
+  return Array.from({ length: heads + 1 }, (_, h) => h * base + Math.min(h, rem));
+}
+
+/**
+ * Equal pairs: distance d has N - d causal pairs, so the pairs below distance b number
+ * C(b) = b*N - b*(b-1)/2, and the total is P = C(N) = N*(N+1)/2. Boundary k is the smallest
+ * b in 0..N with H*C(b) >= k*P: the first distance at which the cumulative pair count
+ * reaches k/H of the total (exact integer arithmetic, BigInt, no rounding error).
+ * Each band thus holds at least its share of pairs minus less than one distance's worth.
+ */
+export function equalPairsBounds(n: number, heads: number): number[] {
+  const N = BigInt(n);
+  const H = BigInt(heads);
+  const C = (b: bigint): bigint => (b * (2n * N - b + 1n)) / 2n;
+  const P = C(N);
+  const out: number[] = [0];
+  for (let k = 1; k < heads; k++) {
+    const target = BigInt(k) * P;
+    let lo = 0n;
+    let hi = N;
+    while (lo < hi) {
+      const mid = (lo + hi) / 2n;
+      if (H * C(mid) >= target) hi = mid;
+      else lo = mid + 1n;
+    }
+    out.push(Number(lo));
+  }
+  out.push(n);
+  return out;
+}
+
+/** Pairs (i, j) with 0 <= j <= i < N at distance d in [lo, hi): sum of N - |d|, for any lo, hi. */
+export function pairsInDistance(n: number, lo: number, hi: number): number {
+  const a = Math.max(lo, -(n - 1));
+  const b = Math.min(hi, n);
+  if (a >= b) return 0;
+  // Split at 0: negative distances have N + d pairs, non-negative N - d.
+  let total = 0;
+  const negHi = Math.min(b, 0);
+  if (a < negHi) total += sumLinear(n, a, negHi, +1);
+  const posLo = Math.max(a, 0);
+  if (posLo < b) total += sumLinear(n, posLo, b, -1);
+  return total;
+}
+
+/** Sum over d in [a, b) of N + sign*d. */
+function sumLinear(n: number, a: number, b: number, sign: 1 | -1): number {
+  const count = b - a;
+  const sumD = ((a + b - 1) * count) / 2;
+  return n * count + sign * sumD;
+}

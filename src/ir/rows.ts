@@ -1,0 +1,94 @@
+import { floorMod } from './expr.js';
+import { pairsInDistance } from './partition.js';
+import type { CTerm, HeadInstance, Mod } from './types.js';
+
+/** The keys a term allows for query row i: j in [lo, hi), subject to mods. */
+export interface RowSegment {
+  lo: number;
+  hi: number;
+  mods: Mod<number>[];
+}
+
+export function termRow(t: CTerm, i: number): RowSegment | null {
+  if (i < t.qLo || i >= t.qHi) return null;
+  const lo = Math.max(t.kLo, i - t.dHi + 1, 0);
+  const hi = Math.min(t.kHi, i - t.dLo + 1);
+  return lo < hi ? { lo, hi, mods: t.mods } : null;
+}
+
+function modHolds(m: Mod<number>, i: number, j: number): boolean {
+  const r = floorMod(m.on === 'd' ? i - j : j, m.m);
+  return r >= m.lo && r < m.hi;
+}
+
+export function termAllows(t: CTerm, i: number, j: number): boolean {
+  const d = i - j;
+  return d >= t.dLo && d < t.dHi && j >= t.kLo && j < t.kHi && i >= t.qLo && i < t.qHi && t.mods.every((m) => modHolds(m, i, j));
+}
+
+export function allows(head: HeadInstance, i: number, j: number): boolean {
+  return head.terms.some((t) => termAllows(t, i, j));
+}
+
+/** The row's allowed keys as sorted disjoint ranges; ranges whose keys are all allowed are 'full'. */
+export function rowRanges(head: HeadInstance, i: number): { lo: number; hi: number; full: boolean }[] {
+  const segs = head.terms.map((t) => termRow(t, i)).filter((s): s is RowSegment => s !== null);
+  const cuts = [...new Set(segs.flatMap((s) => [s.lo, s.hi]))].sort((a, b) => a - b);
+  const out: { lo: number; hi: number; full: boolean }[] = [];
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    const [a, b] = [cuts[k]!, cuts[k + 1]!];
+    const active = segs.filter((s) => s.lo <= a && s.hi >= b);
+    if (!active.length) continue;
+    const full = active.some((s) => s.mods.length === 0);
+    const last = out[out.length - 1];
+    if (last && last.hi === a && last.full === full) last.hi = b;
+    else out.push({ lo: a, hi: b, full });
+  }
+  return out;
+}
+
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+
+/** Exact count of allowed keys of row i within [j0, j1). */
+export function countRow(head: HeadInstance, i: number, j0: number, j1: number): number {
+  const segs = head.terms.map((t) => termRow(t, i)).filter((s): s is RowSegment => s !== null);
+  if (!segs.length) return 0;
+  const cuts = [...new Set([j0, j1, ...segs.flatMap((s) => [s.lo, s.hi])])].filter((c) => c >= j0 && c <= j1).sort((a, b) => a - b);
+  let total = 0;
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    const [a, b] = [cuts[k]!, cuts[k + 1]!];
+    const active = segs.filter((s) => s.lo <= a && s.hi >= b);
+    if (!active.length) continue;
+    if (active.some((s) => s.mods.length === 0)) {
+      total += b - a;
+      continue;
+    }
+    // Only modded terms: the predicate is periodic in j with period lcm of the moduli.
+    const period = active.flatMap((s) => s.mods.map((m) => m.m)).reduce((p, m) => (p / gcd(p, m)) * m, 1);
+    const hit = (j: number): boolean => active.some((s) => s.mods.every((m) => modHolds(m, i, j)));
+    const len = b - a;
+    if (period >= len) {
+      for (let j = a; j < b; j++) if (hit(j)) total++;
+    } else {
+      let perPeriod = 0;
+      for (let j = a; j < a + period; j++) if (hit(j)) perPeriod++;
+      const whole = Math.floor(len / period);
+      total += whole * perPeriod;
+      for (let j = a + whole * period; j < b; j++) if (hit(j)) total++;
+    }
+  }
+  return total;
+}
+
+/** True when the head is a union of plain distance intervals (the common band case). */
+export function isPureDistance(head: HeadInstance, n: number): boolean {
+  return head.terms.every((t) => t.mods.length === 0 && t.kLo === 0 && t.kHi === n && t.qLo === 0 && t.qHi === n);
+}
+
+/** Exact number of allowed (i, j) pairs of a head. Closed form for pure distance heads. */
+export function headPairs(head: HeadInstance, n: number): number {
+  if (isPureDistance(head, n)) return head.terms.reduce((s, t) => s + pairsInDistance(n, t.dLo, t.dHi), 0);
+  let total = 0;
+  for (let i = 0; i < n; i++) total += countRow(head, i, 0, n);
+  return total;
+}

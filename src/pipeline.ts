@@ -1,0 +1,101 @@
+// The pipeline: file -> front end -> IR -> targets -> files on disk (atomically).
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { diag, frontEnd, SpecError } from '../dsl/index.js';
+import type { EmittedFile, Target } from '../codegen/target.js';
+import { instantiate, layoutStats, type Instance, type LayoutIR } from './ir/index.js';
+import { lowerLayout } from './lower.js';
+import { irTarget } from './ir-target.js';
+
+export interface LoadedSpec {
+  file: string;
+  source: string;
+  layouts: LayoutIR[];
+}
+
+/** Reads and checks a spec file. Every problem, from a missing file to a bad band, is a SpecError. */
+export function loadSpec(file: string): LoadedSpec {
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SpecError([diag('E090', undefined, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code))]);
+  }
+  if (st.isDirectory()) throw new SpecError([diag('E091', undefined, file)]);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new SpecError([diag('E090', undefined, file, (e as NodeJS.ErrnoException).code ?? 'read error')]);
+  }
+  if (bytes.length === 0 || bytes.toString('utf8').trim() === '') throw new SpecError([diag('E092', undefined, file)]);
+  if (bytes.includes(0) || !isUtf8(bytes)) throw new SpecError([diag('E093', undefined, file)]);
+  const source = bytes.toString('utf8').replace(/^\uFEFF/, '');
+  return { file, source, layouts: compileSource(source) };
+}
+
+function isUtf8(b: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function compileSource(source: string): LayoutIR[] {
+  return frontEnd(source).map(lowerLayout);
+}
+
+/** The length to use: the layout's own, or the one asked for (a fixed layout length must agree). */
+export function lengthFor(layout: LayoutIR, seq: number | undefined, fallback: number): number {
+  if (layout.seq !== null) {
+    if (seq !== undefined && seq !== layout.seq) throw new SpecError([diag('E081', undefined, layout.seq, seq)]);
+    return layout.seq;
+  }
+  return seq ?? fallback;
+}
+
+export function instanceFor(layout: LayoutIR, seq: number | undefined, fallback = 4096): Instance {
+  return instantiate(layout, lengthFor(layout, seq, fallback));
+}
+
+const TARGETS = new Map<string, Target | string>([
+  ['ir', irTarget],
+  ['cuda', 'the CUDA target is not built yet (see the CUDA issue); use --target ir for now'],
+  ['wgsl', 'the WGSL target is not built yet (see the WGSL issue); use --target ir for now'],
+  ['gpujs', 'the gpu.js target is not built yet (see the gpu.js issue); use --target ir for now'],
+]);
+
+export const TARGET_NAMES = [...TARGETS.keys()];
+
+export function getTarget(name: string): Target {
+  const t = TARGETS.get(name);
+  if (t === undefined) throw new SpecError([diag('E094', undefined, `unknown target '${name}' (targets: ${TARGET_NAMES.join(', ')})`)]);
+  if (typeof t === 'string') throw new SpecError([diag('E094', undefined, t)]);
+  return t;
+}
+
+/** Writes every file or none: each goes to a temporary name first, then all are renamed. */
+export function writeAtomically(dir: string, files: EmittedFile[]): string[] {
+  const root = resolve(dir);
+  const staged: [string, string][] = [];
+  try {
+    for (const f of files) {
+      const dest = join(root, f.path);
+      if (!dest.startsWith(root)) throw new Error(`internal: output path escapes the directory: ${f.path}`);
+      mkdirSync(dirname(dest), { recursive: true });
+      const tmp = `${dest}.spc-tmp-${process.pid}`;
+      writeFileSync(tmp, f.contents);
+      staged.push([tmp, dest]);
+    }
+    for (const [tmp, dest] of staged) renameSync(tmp, dest);
+  } catch (e) {
+    for (const [tmp] of staged) rmSync(tmp, { force: true });
+    throw e;
+  }
+  return staged.map(([, d]) => d);
+}
+
+export { layoutStats };
