@@ -4,3 +4,4 @@ export * from './partition.js';
 export * from './instance.js';
 export * from './rows.js';
 export * from './tiles.js';
+export * from './table.js';

@@ -1,0 +1,205 @@
+// Host code that builds the head table (see src/ir/table.ts) for any N at run time, in
+// JavaScript and in Python. It reproduces the IR's partition formulas and term evaluation
+// exactly; tests run both and compare with the TypeScript IR.
+import { tableShape, type IExpr, type LayoutIR, type Term } from '../src/ir/index.js';
+import { renderExpr, type ExprSyntax } from './expr.js';
+import { CodeWriter } from './writer.js';
+
+const JS: ExprSyntax = {
+  floorDiv: (a, b) => `fdiv(${a}, ${b})`,
+  floorMod: (a, b) => `fmod(${a}, ${b})`,
+  min: (xs) => `Math.min(${xs.join(', ')})`,
+  max: (xs) => `Math.max(${xs.join(', ')})`,
+  variable: (n) => n,
+};
+
+const PY: ExprSyntax = {
+  floorDiv: (a, b) => `_fdiv(${a}, ${b})`,
+  floorMod: (a, b) => `_fmod(${a}, ${b})`,
+  min: (xs) => `min(${xs.join(', ')})`,
+  max: (xs) => `max(${xs.join(', ')})`,
+  variable: (n) => n,
+};
+
+function fieldExprs(t: Term<IExpr>, modSlots: number, s: ExprSyntax, clamp: (lo: string, x: IExpr | undefined, hi: string, isLo: boolean) => string): string[] {
+  const iv = (x: [IExpr, IExpr] | undefined, lo: string, hi: string) => [clamp(lo, x?.[0], hi, true), clamp(lo, x?.[1], hi, false)];
+  const f = [...iv(t.d, 'dMin', 'N'), ...iv(t.k, '0', 'N'), ...iv(t.q, '0', 'N')];
+  for (const m of t.mods) {
+    const mm = renderExpr(m.m, s);
+    f.push(m.on === 'd' ? '0' : '1', `chkmod(${mm})`, `${s.max(['0', renderExpr(m.lo, s)])}`, `${s.min([mm, renderExpr(m.hi, s)])}`);
+  }
+  for (let k = t.mods.length; k < modSlots; k++) f.push('0', '1', '0', '1');
+  return f;
+}
+
+/** JavaScript (ES module) source defining `equalWidthBounds`, `equalPairsBounds`, `partitionBounds(N)` and `headTable(N)`. */
+export function jsHostTable(layout: LayoutIR): string {
+  const shape = tableShape(layout);
+  const w = new CodeWriter();
+  w.line(`// Head table for layout ${layout.name}: ${layout.heads} heads x ${shape.termSlots} term slots x ${shape.fieldsPerTerm} int32.`);
+  w.line('// Fields per term: dLo, dHi, kLo, kHi, qLo, qHi, then (on, m, lo, hi) per mod slot. Same formulas as the spc IR.');
+  w.line(`export const TERM_SLOTS = ${shape.termSlots};`);
+  w.line(`export const MOD_SLOTS = ${shape.modSlots};`);
+  w.line(`export const FIELDS_PER_TERM = ${shape.fieldsPerTerm};`);
+  w.block('export function equalWidthBounds(N, H) {', () => {
+    w.line('const base = Math.floor(N / H), rem = N % H;');
+    w.line('return Array.from({ length: H + 1 }, (_, h) => h * base + Math.min(h, rem));');
+  });
+  w.block('export function equalPairsBounds(N, H) {', () => {
+    w.line('const n = BigInt(N), HH = BigInt(H);');
+    w.line('const C = (b) => (b * (2n * n - b + 1n)) / 2n;');
+    w.line('const P = C(n);');
+    w.line('const out = [0];');
+    w.block('for (let k = 1; k < H; k++) {', () => {
+      w.line('const target = BigInt(k) * P;');
+      w.line('let lo = 0n, hi = n;');
+      w.block('while (lo < hi) {', () => {
+        w.line('const mid = (lo + hi) / 2n;');
+        w.line('if (HH * C(mid) >= target) hi = mid; else lo = mid + 1n;');
+      });
+      w.line('out.push(Number(lo));');
+    });
+    w.line('out.push(N);');
+    w.line('return out;');
+  });
+  w.block('function fdiv(a, b) {', () => {
+    w.line("if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');");
+    w.line('return Math.floor(a / b);');
+  });
+  w.block('function fmod(a, b) {', () => {
+    w.line("if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');");
+    w.line('return a - b * Math.floor(a / b);');
+  });
+  w.block('function chkmod(m) {', () => {
+    w.line("if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);");
+    w.line('return m;');
+  });
+  w.block('export function partitionBounds(N) {', () => {
+    w.line(`const H = ${layout.heads};`);
+    jsPartition(w, layout);
+  });
+  w.block('export function headTable(N) {', () => {
+    w.line("if (!Number.isSafeInteger(N) || N < 1) throw new RangeError(`spc: N must be a positive integer, got ${N}`);");
+    if (layout.seq !== null) w.line(`if (N !== ${layout.seq}) throw new RangeError(\`spc: layout ${layout.name} has a fixed length ${layout.seq}, got \${N}\`);`);
+    w.line(`const H = ${layout.heads};`);
+    w.line(`const dMin = ${layout.causal ? '0' : '-(N - 1)'};`);
+    w.line('const bounds = partitionBounds(N);');
+    w.line(`const t = new Int32Array(H * ${shape.termSlots * shape.fieldsPerTerm});`);
+    for (const g of layout.groups) {
+      w.block(`for (let h = ${g.lo}; h < ${g.hi}; h++) {`, () => {
+        w.line(layout.partition ? 'const S = bounds[h], W = bounds[h + 1] - bounds[h];' : 'void bounds;');
+        const slots = g.terms.map((t) => fieldExprs(t, shape.modSlots, JS, (lo, x, hi, isLo) => (x ? (isLo ? JS.max([lo, renderExpr(x, JS)]) : JS.min([hi, renderExpr(x, JS)])) : isLo ? lo : hi)));
+        for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(['0', '0', '0', '0', '0', '0', ...Array.from({ length: shape.modSlots }, () => ['0', '1', '0', '1']).flat()]);
+        slots.forEach((f, k) => w.line(`t.set([${f.join(', ')}], (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm});`));
+      });
+    }
+    w.line('return t;');
+  });
+  return w.toString();
+}
+
+function jsPartition(w: CodeWriter, layout: LayoutIR): void {
+  const p = layout.partition;
+  if (!p) return void w.line('return null;');
+  if (p.kind !== 'explicit') return void w.line(p.kind === 'equal_width' ? 'return equalWidthBounds(N, H);' : 'return equalPairsBounds(N, H);');
+  w.line(`const b = [${p.bounds.map((e) => renderExpr(e, JS)).join(', ')}];`);
+  w.block('for (let k = 0; k < b.length; k++) {', () => {
+    w.line('if (b[k] < 0 || b[k] > N) throw new RangeError(`spc: band boundary ${b[k]} is out of range 0..${N}`);');
+    w.line('if (k > 0 && b[k] < b[k - 1]) throw new RangeError(`spc: band boundaries decrease at N = ${N}: bands would overlap`);');
+  });
+  w.line("if (b[0] !== 0 || b[b.length - 1] !== N) throw new RangeError(`spc: band boundaries must run from 0 to N = ${N}`);");
+  w.line('return b;');
+}
+
+/** Python source defining `equal_width_bounds`, `equal_pairs_bounds`, `partition_bounds(N)` and `head_table(N)` (a list of ints). */
+export function pyHostTable(layout: LayoutIR): string {
+  const shape = tableShape(layout);
+  const w = new CodeWriter('    ');
+  w.line(`# Head table for layout ${layout.name}: ${layout.heads} heads x ${shape.termSlots} term slots x ${shape.fieldsPerTerm} int32.`);
+  w.line('# Fields per term: dLo, dHi, kLo, kHi, qLo, qHi, then (on, m, lo, hi) per mod slot. Same formulas as the spc IR.');
+  w.line(`TERM_SLOTS = ${shape.termSlots}`);
+  w.line(`MOD_SLOTS = ${shape.modSlots}`);
+  w.line(`FIELDS_PER_TERM = ${shape.fieldsPerTerm}`);
+  w.line();
+  w.block('def equal_width_bounds(N, H):', () => {
+    w.line('base, rem = N // H, N % H');
+    w.line('return [h * base + min(h, rem) for h in range(H + 1)]');
+  }, '');
+  w.block('def equal_pairs_bounds(N, H):', () => {
+    w.line('def C(b):');
+    w.line('    return b * (2 * N - b + 1) // 2');
+    w.line('P = C(N)');
+    w.line('out = [0]');
+    w.block('for k in range(1, H):', () => {
+      w.line('target = k * P');
+      w.line('lo, hi = 0, N');
+      w.block('while lo < hi:', () => {
+        w.line('mid = (lo + hi) // 2');
+        w.line('if H * C(mid) >= target:');
+        w.line('    hi = mid');
+        w.line('else:');
+        w.line('    lo = mid + 1');
+      }, '');
+      w.line('out.append(lo)');
+    }, '');
+    w.line('out.append(N)');
+    w.line('return out');
+  }, '');
+  w.block('def _fdiv(a, b):', () => {
+    w.line('if b == 0:');
+    w.line("    raise ValueError('spc: division by zero in a pattern expression at this N')");
+    w.line('return a // b');
+  }, '');
+  w.block('def _fmod(a, b):', () => {
+    w.line('if b == 0:');
+    w.line("    raise ValueError('spc: division by zero in a pattern expression at this N')");
+    w.line('return a % b');
+  }, '');
+  w.block('def chkmod(m):', () => {
+    w.line('if m < 1:');
+    w.line("    raise ValueError(f'spc: a stride or period must be at least 1, got {m}')");
+    w.line('return m');
+  }, '');
+  w.block('def partition_bounds(N):', () => {
+    w.line(`H = ${layout.heads}`);
+    const p = layout.partition;
+    if (!p) w.line('return None');
+    else if (p.kind !== 'explicit') w.line(p.kind === 'equal_width' ? 'return equal_width_bounds(N, H)' : 'return equal_pairs_bounds(N, H)');
+    else {
+      w.line(`b = [${p.bounds.map((e) => renderExpr(e, PY)).join(', ')}]`);
+      w.line('for k, x in enumerate(b):');
+      w.line('    if x < 0 or x > N:');
+      w.line("        raise ValueError(f'spc: band boundary {x} is out of range 0..{N}')");
+      w.line('    if k > 0 and x < b[k - 1]:');
+      w.line("        raise ValueError(f'spc: band boundaries decrease at N = {N}: bands would overlap')");
+      w.line('if b[0] != 0 or b[-1] != N:');
+      w.line("    raise ValueError(f'spc: band boundaries must run from 0 to N = {N}')");
+      w.line('return b');
+    }
+  }, '');
+  w.block('def head_table(N):', () => {
+    w.line('if not isinstance(N, int) or N < 1:');
+    w.line("    raise ValueError(f'spc: N must be a positive integer, got {N!r}')");
+    if (layout.seq !== null) {
+      w.line(`if N != ${layout.seq}:`);
+      w.line(`    raise ValueError(f'spc: layout ${layout.name} has a fixed length ${layout.seq}, got {N}')`);
+    }
+    w.line(`H = ${layout.heads}`);
+    w.line(`dMin = ${layout.causal ? '0' : '-(N - 1)'}`);
+    w.line('bounds = partition_bounds(N)');
+    w.line(`t = [0] * (H * ${shape.termSlots * shape.fieldsPerTerm})`);
+    for (const g of layout.groups) {
+      w.block(`for h in range(${g.lo}, ${g.hi}):`, () => {
+        if (layout.partition) w.line('S, W = bounds[h], bounds[h + 1] - bounds[h]');
+        const slots = g.terms.map((t) => fieldExprs(t, shape.modSlots, PY, (lo, x, hi, isLo) => (x ? (isLo ? PY.max([lo, renderExpr(x, PY)]) : PY.min([hi, renderExpr(x, PY)])) : isLo ? lo : hi)));
+        for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(['0', '0', '0', '0', '0', '0', ...Array.from({ length: shape.modSlots }, () => ['0', '1', '0', '1']).flat()]);
+        slots.forEach((f, k) => {
+          w.line(`o = (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm}`);
+          w.line(`t[o:o + ${shape.fieldsPerTerm}] = [${f.join(', ')}]`);
+        });
+      }, '');
+    }
+    w.line('return t');
+  }, '');
+  return w.toString();
+}

@@ -1,0 +1,81 @@
+// The head table: the runtime form of an instance that every target's host code builds
+// for the N it is called with, and every kernel reads. Fixed shape for a layout:
+// heads x termSlots x fieldsPerTerm int32, where a term slot holds
+//   dLo, dHi, kLo, kHi, qLo, qHi, then modSlots x (on, m, lo, hi) with on = 0 for d, 1 for j.
+// Unused term slots are empty (dLo = dHi = 0); unused mod slots are (0, 1, 0, 1): always true.
+// Terms are evaluated and clamped exactly as `instantiate` does, but not merged: a kernel
+// computes the union. `normalise` of a head's slots gives the instance's terms.
+import { evalExpr, type Env } from './expr.js';
+import { partitionBounds } from './instance.js';
+import { EvalError, type CTerm, type IExpr, type LayoutIR, type Term } from './types.js';
+
+export interface TableShape {
+  termSlots: number;
+  modSlots: number;
+  fieldsPerTerm: number;
+}
+
+export function tableShape(layout: LayoutIR): TableShape {
+  const termSlots = Math.max(1, ...layout.groups.map((g) => g.terms.length));
+  const modSlots = Math.max(0, ...layout.groups.flatMap((g) => g.terms.map((t) => t.mods.length)));
+  return { termSlots, modSlots, fieldsPerTerm: 6 + 4 * modSlots };
+}
+
+export function headTable(layout: LayoutIR, n: number): Int32Array {
+  const shape = tableShape(layout);
+  const out = new Int32Array(layout.heads * shape.termSlots * shape.fieldsPerTerm);
+  const bounds = partitionBounds(layout, n);
+  const dMin = layout.causal ? 0 : -(n - 1);
+  for (const g of layout.groups) {
+    for (let h = g.lo; h < g.hi; h++) {
+      const env: Env = { N: n, H: layout.heads, h };
+      if (bounds) Object.assign(env, { S: bounds[h]!, W: bounds[h + 1]! - bounds[h]! });
+      g.terms.forEach((t, slot) => {
+        const base = (h * shape.termSlots + slot) * shape.fieldsPerTerm;
+        out.set(termFields(t, env, n, dMin, shape.modSlots), base);
+      });
+      for (let slot = g.terms.length; slot < shape.termSlots; slot++) {
+        const base = (h * shape.termSlots + slot) * shape.fieldsPerTerm;
+        out.set(emptyFields(shape.modSlots), base);
+      }
+    }
+  }
+  return out;
+}
+
+function emptyFields(modSlots: number): number[] {
+  const f = [0, 0, 0, 0, 0, 0];
+  for (let m = 0; m < modSlots; m++) f.push(0, 1, 0, 1);
+  return f;
+}
+
+function termFields(t: Term<IExpr>, env: Env, n: number, dMin: number, modSlots: number): number[] {
+  const iv = (x: [IExpr, IExpr] | undefined, lo: number, hi: number): [number, number] =>
+    x ? [Math.max(lo, evalExpr(x[0], env)), Math.min(hi, evalExpr(x[1], env))] : [lo, hi];
+  const f = [...iv(t.d, dMin, n), ...iv(t.k, 0, n), ...iv(t.q, 0, n)];
+  for (const m of t.mods) {
+    const mm = evalExpr(m.m, env);
+    if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, n], m.m.loc);
+    f.push(m.on === 'd' ? 0 : 1, mm, Math.max(0, evalExpr(m.lo, env)), Math.min(mm, evalExpr(m.hi, env)));
+  }
+  for (let m = t.mods.length; m < modSlots; m++) f.push(0, 1, 0, 1);
+  return f;
+}
+
+/** The table's slots of one head as terms (empty ones dropped, trivial mods dropped). */
+export function tableTerms(table: ArrayLike<number>, shape: TableShape, head: number): CTerm[] {
+  const out: CTerm[] = [];
+  for (let s = 0; s < shape.termSlots; s++) {
+    const b = (head * shape.termSlots + s) * shape.fieldsPerTerm;
+    const t: CTerm = { dLo: table[b]!, dHi: table[b + 1]!, kLo: table[b + 2]!, kHi: table[b + 3]!, qLo: table[b + 4]!, qHi: table[b + 5]!, mods: [] };
+    let empty = t.dLo >= t.dHi || t.kLo >= t.kHi || t.qLo >= t.qHi;
+    for (let m = 0; m < shape.modSlots; m++) {
+      const o = b + 6 + 4 * m;
+      const [on, mm, lo, hi] = [table[o]!, table[o + 1]!, table[o + 2]!, table[o + 3]!];
+      if (lo >= hi) empty = true;
+      else if (!(lo === 0 && hi === mm)) t.mods.push({ on: on === 0 ? 'd' : 'j', m: mm, lo, hi });
+    }
+    if (!empty) out.push(t);
+  }
+  return out;
+}
