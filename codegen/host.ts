@@ -82,7 +82,7 @@ export function jsHostTable(layout: LayoutIR): string {
     w.line("if (!Number.isSafeInteger(N) || N < 1) throw new RangeError(`spc: N must be a positive integer, got ${N}`);");
     if (layout.seq !== null) w.line(`if (N !== ${layout.seq}) throw new RangeError(\`spc: layout ${layout.name} has a fixed length ${layout.seq}, got \${N}\`);`);
     w.line(`const H = ${layout.heads};`);
-    w.line(`const dMin = ${layout.causal ? '0' : '-(N - 1)'};`);
+    w.line(`const dMin = ${layout.causal ? '0' : '1 - N'};`);
     w.line('const bounds = partitionBounds(N);');
     w.line(`const t = new Int32Array(H * ${shape.termSlots * shape.fieldsPerTerm});`);
     for (const g of layout.groups) {
@@ -185,7 +185,7 @@ export function pyHostTable(layout: LayoutIR): string {
       w.line(`    raise ValueError(f'spc: layout ${layout.name} has a fixed length ${layout.seq}, got {N}')`);
     }
     w.line(`H = ${layout.heads}`);
-    w.line(`dMin = ${layout.causal ? '0' : '-(N - 1)'}`);
+    w.line(`dMin = ${layout.causal ? '0' : '1 - N'}`);
     w.line('bounds = partition_bounds(N)');
     w.line(`t = [0] * (H * ${shape.termSlots * shape.fieldsPerTerm})`);
     for (const g of layout.groups) {

@@ -2,7 +2,7 @@ import type { Span } from './diagnostic.js';
 
 /** Integer expressions: numbers, names (N, H, h, S, W), arithmetic, calls (min, max). */
 export type Expr =
-  | { kind: 'num'; value: number; span: Span }
+  | { kind: 'num'; value: number; text: string; span: Span }
   | { kind: 'name'; name: string; span: Span }
   | { kind: 'neg'; arg: Expr; span: Span }
   | { kind: 'bin'; op: '+' | '-' | '*' | '/' | '%' | '|' | '&'; left: Expr; right: Expr; span: Span }

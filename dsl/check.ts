@@ -137,7 +137,7 @@ function checkLayout(decl: LayoutDecl, out: Diagnostic[]): CheckedLayout | null 
         owner[h] = group;
       }
     }
-    if (!defaultPattern && owner.some((g) => g === null)) out.push(diag('E022', decl.nameSpan, decl.name, 'pattern'));
+    if (!defaultPattern && !patP && owner.some((g) => g === null)) out.push(diag('E022', decl.nameSpan, decl.name, 'pattern'));
     for (let h = 0; h < heads; h++) {
       const g = owner[h];
       const last = groups[groups.length - 1];
@@ -157,7 +157,7 @@ function checkLayout(decl: LayoutDecl, out: Diagnostic[]): CheckedLayout | null 
 
 function checkNumber(e: Expr & { kind: 'num' }, out: Diagnostic[]): boolean {
   if (e.value > MAX_NUMBER || !Number.isSafeInteger(e.value)) {
-    out.push(diag('E003', e.span, e.span.length > 20 ? `${String(e.value).slice(0, 20)}...` : String(e.value), `2^40 = ${MAX_NUMBER}`));
+    out.push(diag('E003', e.span, e.text.length > 24 ? `${e.text.slice(0, 24)}...` : e.text, `2^40 = ${MAX_NUMBER}`));
     return false;
   }
   return true;
@@ -332,7 +332,7 @@ function checkPattern(e: Expr, scope: Scope, out: Diagnostic[]): Pattern | null 
     for (const k of positive) {
       const v = foldConst(args[k]!);
       if (v !== null && v < 1) {
-        out.push(diag('E072', args[k]!.span, `${name}'s ${prim.params[k]}`, v, 'any N'));
+        out.push(diag('E072', args[k]!.span, `${name}'s ${prim.params[k]}`, v, ''));
         return null;
       }
     }

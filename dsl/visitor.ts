@@ -81,7 +81,7 @@ class AstBuilder extends BaseVisitor {
   primary(c: Children): Expr {
     if (c.Int) {
       const t = (c.Int as IToken[])[0]!;
-      return { kind: 'num', value: Number(t.image), span: tokenSpan(t) };
+      return { kind: 'num', value: Number(t.image), text: t.image, span: tokenSpan(t) };
     }
     if (c.Identifier) {
       const t = (c.Identifier as IToken[])[0]!;

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { SpecError } from '../dsl/index.js';
 import { diagnosticJson, renderDiagnostic, toDiagnostics } from './diagnostics.js';
 import { describeTerm, splitTerms } from './describe.js';
-import { layoutStats, type Instance, type LayoutIR } from './ir/index.js';
+import { layoutStats, minDistance, type Instance, type LayoutIR } from './ir/index.js';
 import { svgPicture, textPicture } from './picture.js';
 import { getTarget, instanceFor, loadSpec, TARGET_NAMES, writeAtomically } from './pipeline.js';
 
@@ -191,7 +191,7 @@ function parseTile(s: string | undefined): [number, number] {
 
 function headRows(inst: Instance) {
   const n = inst.n;
-  const dMin = inst.layout.causal ? 0 : -(n - 1);
+  const dMin = minDistance(inst.layout, n);
   return inst.heads.map((h) => ({ h, ...splitTerms(h, n, dMin) }));
 }
 
@@ -235,7 +235,7 @@ function check(layouts: LayoutIR[], seq: number | undefined, tile: string | unde
             terms: other,
             pairs: s.pairs,
             share: s.share,
-            tiles: { full: s.fullTiles, partial: s.partialTiles },
+            tiles: stats.tiles ? { full: s.fullTiles, partial: s.partialTiles } : null,
             computed_pairs: s.computedPairs,
             wasted_pairs: s.wastedPairs,
           };
@@ -247,12 +247,12 @@ function check(layouts: LayoutIR[], seq: number | undefined, tile: string | unde
     const header = ['head', 'band [S,S+W)', 'allowed', 'pairs', 'share', `tiles ${bm}x${bn} full/partial`, 'wasted'];
     const table = rows.map(({ h }, k) => {
       const s = stats.heads[k]!;
-      const allowed = h.terms.length ? h.terms.map((t) => describeTerm(t, inst.n, l.causal ? 0 : -(inst.n - 1))).join(' | ') : 'nothing';
-      return [String(h.head), h.band ? `[${h.band.start},${h.band.start + h.band.width})` : '-', allowed, String(s.pairs), `${(100 * s.share).toFixed(1)}%`, `${s.fullTiles}/${s.partialTiles}`, s.computedPairs ? `${((100 * s.wastedPairs) / s.computedPairs).toFixed(1)}%` : '-'];
+      const allowed = h.terms.length ? h.terms.map((t) => describeTerm(t, inst.n, minDistance(l, inst.n))).join(' | ') : 'nothing';
+      return [String(h.head), h.band ? `[${h.band.start},${h.band.start + h.band.width})` : '-', allowed, String(s.pairs), `${(100 * s.share).toFixed(1)}%`, stats.tiles ? `${s.fullTiles}/${s.partialTiles}` : 'skipped', s.computedPairs ? `${((100 * s.wastedPairs) / s.computedPairs).toFixed(1)}%` : '-'];
     });
     text.push(...formatTable(header, table));
     text.push(
-      `total pairs ${stats.totalPairs} = ${(stats.totalPairs / stats.causalPairs).toFixed(3)} x one causal head; work imbalance max/mean ${stats.imbalance.toFixed(2)} (pairs), ${stats.tileImbalance.toFixed(2)} (tiles)`,
+      `total pairs ${stats.totalPairs} = ${(stats.totalPairs / stats.causalPairs).toFixed(3)} x one causal head; work imbalance max/mean ${stats.imbalance.toFixed(2)} (pairs), ${stats.tiles ? `${stats.tileImbalance.toFixed(2)} (tiles)` : 'tiles skipped (too many for statistics; pass a larger --tile)'}`,
       '',
     );
   }

@@ -1,6 +1,6 @@
 // Pictures of a pattern: per-head panels of the query x key mask (cell shade = share of
 // allowed pairs in the cell) and the distance bands, as SVG and as compact terminal text.
-import { classifyBox, type HeadInstance, type Instance } from './ir/index.js';
+import { classifyBox, minDistance, type HeadInstance, type Instance } from './ir/index.js';
 import { describeTerms } from './describe.js';
 
 /** Density of allowed pairs in each of cells x cells blocks of the N x N grid. */
@@ -62,7 +62,7 @@ export function svgPicture(inst: Instance, cells = 96): string {
     const x0 = 10 + (idx % perRow) * panelW;
     const y0 = 50 + Math.floor(idx / perRow) * panelH;
     parts.push(`<g transform="translate(${x0},${y0})">`);
-    parts.push(`<text x="0" y="12">${esc(`head ${h.head}: ${describeTerms(h, inst.n, L.causal ? 0 : -(inst.n - 1))}`.slice(0, 48))}</text>`);
+    parts.push(`<text x="0" y="12">${esc(`head ${h.head}: ${describeTerms(h, inst.n, minDistance(L, inst.n))}`.slice(0, 48))}</text>`);
     parts.push(`<rect x="0" y="18" width="${size}" height="${size}" fill="#f4f4f4" stroke="#999"/>`);
     const grid = densityGrid(h, inst.n, r);
     grid.forEach((row, a) =>

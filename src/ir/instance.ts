@@ -40,7 +40,7 @@ export function instantiate(layout: LayoutIR, n: number): Instance {
       const terms = normalise(
         g.terms.map((t) => evalTerm(t, env, n, layout.causal)).filter((t): t is CTerm => t !== null),
         n,
-        layout.causal ? 0 : -(n - 1),
+        minDistance(layout, n),
       );
       heads.push({ head: h, kvHead: Math.floor(h / group), band, terms });
     }
@@ -49,7 +49,7 @@ export function instantiate(layout: LayoutIR, n: number): Instance {
 }
 
 function evalTerm(t: Term<IExpr>, env: Env, n: number, causal: boolean): CTerm | null {
-  const dMin = causal ? 0 : -(n - 1);
+  const dMin = causal ? 0 : 1 - n;
   const iv = (x: [IExpr, IExpr] | undefined, lo: number, hi: number): [number, number] => {
     if (!x) return [lo, hi];
     return [Math.max(lo, evalExpr(x[0], env)), Math.min(hi, evalExpr(x[1], env))];
@@ -61,7 +61,7 @@ function evalTerm(t: Term<IExpr>, env: Env, n: number, causal: boolean): CTerm |
   let empty = dLo >= dHi || kLo >= kHi || qLo >= qHi;
   for (const m of t.mods) {
     const mm = evalExpr(m.m, env);
-    if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, n], m.m.loc);
+    if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, ` at N = ${n}`], m.m.loc);
     const lo = Math.max(0, evalExpr(m.lo, env));
     const hi = Math.min(mm, evalExpr(m.hi, env));
     if (lo >= hi) empty = true;
@@ -121,4 +121,9 @@ function contains(a: CTerm, b: CTerm): boolean {
 
 function compareTerms(a: CTerm, b: CTerm): number {
   return a.mods.length - b.mods.length || a.kLo - b.kLo || a.qLo - b.qLo || a.dLo - b.dLo || a.dHi - b.dHi || a.kHi - b.kHi || a.qHi - b.qHi || key(a).localeCompare(key(b));
+}
+
+/** The smallest distance a layout allows at length n: 0 when causal, 1 - n otherwise. */
+export function minDistance(layout: LayoutIR, n: number): number {
+  return layout.causal ? 0 : 1 - n;
 }

@@ -41,7 +41,7 @@ export function equalPairsBounds(n: number, heads: number): number[] {
 
 /** Pairs (i, j) with 0 <= j <= i < N at distance d in [lo, hi): sum of N - |d|, for any lo, hi. */
 export function pairsInDistance(n: number, lo: number, hi: number): number {
-  const a = Math.max(lo, -(n - 1));
+  const a = Math.max(lo, 1 - n);
   const b = Math.min(hi, n);
   if (a >= b) return 0;
   // Split at 0: negative distances have N + d pairs, non-negative N - d.

@@ -49,6 +49,19 @@ export function rowRanges(head: HeadInstance, i: number): { lo: number; hi: numb
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
+/** Numbers y in [0, x) (any integer x) with y mod m in [lo, hi). */
+function residuesBelow(x: number, m: number, lo: number, hi: number): number {
+  const q = Math.floor(x / m);
+  return q * (hi - lo) + Math.min(hi - lo, Math.max(0, x - q * m - lo));
+}
+
+/** Keys j in [a, b) of row i that satisfy one mod, in closed form. */
+function countResidues(md: Mod<number>, i: number, a: number, b: number): number {
+  // on 'j': y = j over [a, b); on 'd': y = i - j over [i - b + 1, i - a + 1).
+  const [x0, x1] = md.on === 'j' ? [a, b] : [i - b + 1, i - a + 1];
+  return residuesBelow(x1, md.m, md.lo, md.hi) - residuesBelow(x0, md.m, md.lo, md.hi);
+}
+
 /** Exact count of allowed keys of row i within [j0, j1). */
 export function countRow(head: HeadInstance, i: number, j0: number, j1: number): number {
   const segs = head.terms.map((t) => termRow(t, i)).filter((s): s is RowSegment => s !== null);
@@ -61,6 +74,10 @@ export function countRow(head: HeadInstance, i: number, j0: number, j1: number):
     if (!active.length) continue;
     if (active.some((s) => s.mods.length === 0)) {
       total += b - a;
+      continue;
+    }
+    if (active.length === 1 && active[0]!.mods.length === 1) {
+      total += countResidues(active[0]!.mods[0]!, i, a, b);
       continue;
     }
     // Only modded terms: the predicate is periodic in j with period lcm of the moduli.

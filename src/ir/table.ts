@@ -6,7 +6,7 @@
 // Terms are evaluated and clamped exactly as `instantiate` does, but not merged: a kernel
 // computes the union. `normalise` of a head's slots gives the instance's terms.
 import { evalExpr, type Env } from './expr.js';
-import { partitionBounds } from './instance.js';
+import { minDistance, partitionBounds } from './instance.js';
 import { EvalError, type CTerm, type IExpr, type LayoutIR, type Term } from './types.js';
 
 export interface TableShape {
@@ -25,7 +25,7 @@ export function headTable(layout: LayoutIR, n: number): Int32Array {
   const shape = tableShape(layout);
   const out = new Int32Array(layout.heads * shape.termSlots * shape.fieldsPerTerm);
   const bounds = partitionBounds(layout, n);
-  const dMin = layout.causal ? 0 : -(n - 1);
+  const dMin = minDistance(layout, n);
   for (const g of layout.groups) {
     for (let h = g.lo; h < g.hi; h++) {
       const env: Env = { N: n, H: layout.heads, h };
@@ -55,7 +55,7 @@ function termFields(t: Term<IExpr>, env: Env, n: number, dMin: number, modSlots:
   const f = [...iv(t.d, dMin, n), ...iv(t.k, 0, n), ...iv(t.q, 0, n)];
   for (const m of t.mods) {
     const mm = evalExpr(m.m, env);
-    if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, n], m.m.loc);
+    if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, ` at N = ${n}`], m.m.loc);
     f.push(m.on === 'd' ? 0 : 1, mm, Math.max(0, evalExpr(m.lo, env)), Math.min(mm, evalExpr(m.hi, env)));
   }
   for (let m = t.mods.length; m < modSlots; m++) f.push(0, 1, 0, 1);

@@ -98,7 +98,12 @@ export interface LayoutStats {
   imbalance: number;
   /** max/mean of visited tiles over heads. */
   tileImbalance: number;
+  /** False when tile statistics were not computed (asked not to, or the grid has too many tiles). */
+  tiles: boolean;
 }
+
+/** Tile statistics are skipped beyond this many grid tiles per head (a 1M x 1M grid of 64 x 64 tiles has 2.4e8). */
+export const MAX_STAT_TILES = 1 << 24;
 
 const maxOverMean = (xs: number[]): number => {
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -107,6 +112,7 @@ const maxOverMean = (xs: number[]): number => {
 
 export function layoutStats(inst: Instance, blockM = 64, blockN = 64, withTiles = true): LayoutStats {
   const n = inst.n;
+  withTiles &&= Math.ceil(n / blockM) * Math.ceil(n / blockN) <= MAX_STAT_TILES;
   const heads = inst.heads.map((h): HeadStats => {
     const pairs = headPairs(h, n);
     let full = 0;
@@ -130,6 +136,7 @@ export function layoutStats(inst: Instance, blockM = 64, blockN = 64, withTiles 
     causalPairs: (n * (n + 1)) / 2,
     heads,
     imbalance: maxOverMean(heads.map((h) => h.pairs)),
-    tileImbalance: maxOverMean(heads.map((h) => h.fullTiles + h.partialTiles)),
+    tileImbalance: withTiles ? maxOverMean(heads.map((h) => h.fullTiles + h.partialTiles)) : 1,
+    tiles: withTiles,
   };
 }

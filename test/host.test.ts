@@ -1,0 +1,62 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { jsHostTable, pyHostTable } from '../codegen/host.js';
+import { headTable, partitionBounds, type LayoutIR } from '../src/ir/index.js';
+import { compileSource } from '../src/pipeline.js';
+import { readFileSync, readdirSync } from 'node:fs';
+
+const examples = readdirSync('examples').filter((f) => f.endsWith('.spc'));
+const layouts: LayoutIR[] = examples.flatMap((f) => compileSource(readFileSync(join('examples', f), 'utf8')));
+const extra = compileSource(`
+layout h7 { heads 7 kv_heads 1 head_dim 8 partition equal_pairs pattern band & stride(W / 4 + 1) | sinks(3) | queries(0, N / 10) }
+layout h33 { heads 33 head_dim 8 causal false partition equal_width pattern band | dist(-W, 0) | fixed(16, 2) }
+layout explicit3 { heads 3 head_dim 8 partition explicit(0, N / 3, 2 * N / 3, N) pattern band }
+`);
+const all = [...layouts, ...extra];
+const lengths = (l: LayoutIR) => (l.seq !== null ? [l.seq] : [1, 2, 3, 7, 16, 17, 100, 1000, 4095, 4096, 16384, 32768, 100003, 1 << 20]);
+
+describe('host code builds the same head table as the IR', () => {
+  it('JavaScript, for every example and many N', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spc-host-'));
+    for (const l of all) {
+      const file = join(dir, `${l.name}.mjs`);
+      writeFileSync(file, jsHostTable(l));
+      const mod = (await import(file)) as { headTable(n: number): Int32Array; partitionBounds(n: number): number[] | null };
+      for (const n of lengths(l)) {
+        expect(mod.headTable(n), `${l.name} N=${n}`).toEqual(headTable(l, n));
+        expect(mod.partitionBounds(n)).toEqual(partitionBounds(l, n));
+      }
+    }
+  });
+
+  it('Python, for every example and many N', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spc-host-'));
+    const cases: { name: string; n: number; want: number[] }[] = [];
+    const script: string[] = ['import json, sys', 'out = {}'];
+    for (const l of all) {
+      writeFileSync(join(dir, `${l.name}_table.py`), pyHostTable(l));
+      script.push(`import ${l.name}_table`);
+      for (const n of lengths(l)) {
+        cases.push({ name: l.name, n, want: [...headTable(l, n)] });
+        script.push(`out['${l.name}:${n}'] = ${l.name}_table.head_table(${n})`);
+      }
+    }
+    script.push('json.dump(out, sys.stdout)');
+    writeFileSync(join(dir, 'run.py'), script.join('\n'));
+    const got = JSON.parse(execFileSync('python3', ['run.py'], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 28 })) as Record<string, number[]>;
+    for (const c of cases) expect(got[`${c.name}:${c.n}`], `${c.name} N=${c.n}`).toEqual(c.want);
+  });
+
+  it('host code rejects bad N and explicit boundaries that break at some N', async () => {
+    const [l] = compileSource('layout e { heads 2 head_dim 8 partition explicit(0, 100, N) pattern band }');
+    const dir = mkdtempSync(join(tmpdir(), 'spc-host-'));
+    writeFileSync(join(dir, 'e.mjs'), jsHostTable(l!));
+    const mod = (await import(join(dir, 'e.mjs'))) as { headTable(n: number): Int32Array };
+    expect(() => mod.headTable(50)).toThrow(/decrease|out of range/);
+    expect(() => mod.headTable(0)).toThrow(/positive integer/);
+    expect(mod.headTable(200)).toEqual(headTable(l!, 200));
+  });
+});
