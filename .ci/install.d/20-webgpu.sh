@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The WGSL tests run generated shaders on Dawn (npm package webgpu) through Mesa's software
+# drivers, and drive the web page in Debian's headless Chromium (SwiftShader WebGPU).
+# No GPU is needed.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+# Another install step may hold the apt lock for a while: wait for it rather than fail.
+for try in 1 2 3 4 5 6 7 8 9 10; do
+  if apt-get -o DPkg::Lock::Timeout=120 update; then break; fi
+  [ "$try" = 10 ] && exit 1
+  sleep 15
+done
+apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends libvulkan1 mesa-vulkan-drivers chromium

@@ -1,0 +1,27 @@
+// The WGSL (WebGPU) target: per layout, <name>.wgsl (the compute shader), <name>.js (the shader,
+// head table builder and host code) and <name>.d.ts (its types, via ts-morph).
+import type { EmittedFile, Target } from '../../codegen/target.js';
+import type { LayoutIR } from '../../src/ir/index.js';
+import { dtsModule } from './dts.js';
+import { jsModule } from './module.js';
+import { planLayout } from './plan.js';
+import { wgslShader } from './shader.js';
+
+export { planLayout, COMPAT_LIMITS, type WgslPlan } from './plan.js';
+export { wgslShader } from './shader.js';
+
+export const wgslTarget: Target = {
+  name: 'wgsl',
+  description: 'WebGPU compute shaders (WGSL, f32) with a JavaScript host module and .d.ts',
+  emit(layouts: LayoutIR[], options): EmittedFile[] {
+    return layouts.flatMap((layout) => {
+      const plan = planLayout(layout);
+      const shader = wgslShader(plan, options.version);
+      return [
+        { path: `${layout.name}.wgsl`, contents: shader },
+        { path: `${layout.name}.js`, contents: jsModule(plan, shader, options.version) },
+        { path: `${layout.name}.d.ts`, contents: dtsModule(plan, options.version) },
+      ];
+    });
+  },
+};

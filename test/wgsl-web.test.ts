@@ -1,0 +1,48 @@
+// Drives examples/web/ in Debian's headless Chromium (SwiftShader WebGPU): the page loads the
+// generated modules, runs the band and dense kernels, and reports its error vs a JS reference.
+// The screenshot goes to out/web-screenshot.png (ignored by git).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { compileSource } from '../src/pipeline.js';
+import { wgslTarget } from '../targets/wgsl/index.js';
+// @ts-expect-error: a plain ES module without types
+import { pageFiles, startServer } from '../examples/web/server.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+
+it('the web page runs the generated kernels on the browser GPU and reports a small error', async () => {
+  const compile = (text: string) => wgslTarget.emit(compileSource(text), { version: 'web' });
+  const server = await startServer(pageFiles(compile, { spec: 'spattention-paper', heads: 8, dim: 64 }));
+  const profile = mkdtempSync(join(tmpdir(), 'spc-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.SPC_CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1000, height: 560 },
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu'],
+  });
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    const logs: string[] = [];
+    page.on('console', (m) => logs.push(m.text()));
+    page.on('pageerror', (e) => logs.push(String(e)));
+    await page.goto(`${server.url}?layout=spattention_paper&n=192&reps=3`);
+    await page.waitForFunction(() => (window as unknown as { spcResult?: unknown }).spcResult !== undefined, undefined, { timeout: 150_000 });
+    const r = (await page.evaluate(() => (window as unknown as { spcResult: Record<string, unknown> }).spcResult)) as { ok: boolean; error?: string; errOut: number; errLse: number; bandMs: number; denseMs: number; adapter: string };
+    mkdirSync(join(root, 'out'), { recursive: true });
+    await page.screenshot({ path: join(root, 'out/web-screenshot.png'), fullPage: true });
+    console.log('web page result:', JSON.stringify(r), logs.length ? `console: ${logs.join(' | ')}` : '');
+    expect(r.error).toBeUndefined();
+    expect(r.errOut).toBeLessThan(1e-5);
+    expect(r.errLse).toBeLessThan(1e-5);
+    expect(r.bandMs).toBeGreaterThan(0);
+    expect(r.denseMs).toBeGreaterThan(0);
+    expect(r.ok).toBe(true);
+  } finally {
+    await context.close();
+    await server.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}, 180_000);
