@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.js';
 import { getTarget, loadSpec } from '../src/pipeline.js';
 import { headTable } from '../src/ir/index.js';
-import { loadModule } from './helpers/gpujs.js';
+import { caseLayouts, cases, loadModule, MODES } from './helpers/gpujs.js';
 
 const examples = readdirSync('examples').filter((f) => f.endsWith('.spc')).sort();
 const goldenDir = join('test', 'golden', 'gpujs');
@@ -40,6 +40,16 @@ describe('gpujs target: emitted files', () => {
           expect(Array.from(mod.headTable(n)), `${layout.name} N=${n}`).toEqual(Array.from(headTable(layout, n)));
         }
       }
+    }
+  });
+
+  it('the run matrix gives every mode every value of H, D and N', () => {
+    for (const mode of MODES) {
+      const cs = cases(examples, mode);
+      expect(new Set(cs.map((c) => caseLayouts(c).heads)), mode).toEqual(new Set([1, 4, 8]));
+      expect(new Set(cs.map((c) => c.headDim)), mode).toEqual(new Set([16, 64]));
+      expect(new Set(cs.map((c) => c.n)), mode).toEqual(new Set([1, 33, 256]));
+      expect(new Set(cs.map((c) => c.file)), mode).toEqual(new Set(examples));
     }
   });
 });

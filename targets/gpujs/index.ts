@@ -186,8 +186,8 @@ function writeRuntime(w: CodeBlockWriter, c: Ctx): void {
       w.writeLine('e = {');
       w.writeLine('  kmax,');
       w.writeLine('  table: Float32Array.from(table),');
-      w.writeLine('  lse: gpu.createKernel(lseKernel, { ...settings, constants, loopMaxIterations, output: [N, rows], pipeline: true }),');
-      w.writeLine('  prob: gpu.createKernel(probKernel, { ...settings, constants, loopMaxIterations, output: [kmax, N, rows], pipeline: true }),');
+      w.writeLine('  lse: gpu.createKernel(lseKernel, { ...settings, constants, loopMaxIterations, output: [N, rows], pipeline: true, immutable: true }),');
+      w.writeLine('  prob: gpu.createKernel(probKernel, { ...settings, constants, loopMaxIterations, output: [kmax, N, rows], pipeline: true, immutable: true }),');
       w.writeLine('  out: gpu.createKernel(outKernel, { ...settings, constants, loopMaxIterations, output: [' + D + ', N, rows], pipeline: false }),');
       w.writeLine('};');
       w.writeLine('cache.set(N, e);');

@@ -1,6 +1,6 @@
 // Helpers for the gpu.js tests and bench: spec variants, emitting a module to a temporary
 // directory, the WebGPU (Dawn) setup for Node, random inputs and error measures.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -143,4 +143,72 @@ export function setupWebGPU(): Promise<void> {
 
 interface GPUish {
   requestAdapter(o?: Record<string, unknown>): Promise<unknown>;
+}
+
+export type Mode = 'cpu' | 'webasm' | 'webgpu' | 'webgl2';
+export const MODES: Mode[] = ['cpu', 'webasm', 'webgpu', 'webgl2'];
+const HS = [1, 4, 8];
+const DS = [16, 64];
+const NS = [1, 33, 256];
+
+export interface Case {
+  file: string;
+  mode: Mode;
+  heads: number;
+  headDim: number;
+  n: number;
+  batch: number;
+}
+
+/**
+ * The test matrix: every example in every mode, with (H, D, N) rotated so each mode sees
+ * every value of each axis across the examples (and each example several combinations across
+ * the modes). Batch alternates between 1 and 2.
+ */
+export function cases(files: string[], mode: Mode): Case[] {
+  const m = MODES.indexOf(mode);
+  return files.map((file, e) => ({
+    file,
+    mode,
+    heads: HS[(e + m) % 3]!,
+    headDim: DS[(e + m + Math.floor(e / 2)) % 2]!,
+    n: NS[(e + 2 * m + 1) % 3]!,
+    batch: 1 + ((e + m) % 2),
+  }));
+}
+
+/**
+ * The case's layouts: the spec with the case's heads, or with 8 heads when that variant does not
+ * compile (mixed-gqa's explicit partition has exactly 8 bands); `heads` is the count used.
+ */
+export function caseLayouts(c: Case): { heads: number; layouts: LayoutIR[] } {
+  const text = readFileSync(join('examples', c.file), 'utf8');
+  for (const heads of [c.heads, 8]) {
+    const layouts = variantLayouts(text, { heads, headDim: c.headDim });
+    if (layouts) return { heads, layouts };
+  }
+  throw new Error(`${c.file} compiles neither with ${c.heads} nor with 8 heads`);
+}
+
+export interface Inputs {
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+}
+
+export function inputsFor(layout: LayoutIR, n: number, batch: number, seed: number): Inputs {
+  const qn = batch * layout.heads * n * layout.headDim;
+  const kn = batch * layout.kvHeads * n * layout.headDim;
+  return { q: randomArray(qn, seed * 3 + 1), k: randomArray(kn, seed * 3 + 2), v: randomArray(kn, seed * 3 + 3) };
+}
+
+/** Rows with no allowed key (ref lse = -Infinity) must have out exactly 0; returns how many such rows. */
+export function checkEmptyRows(out: ArrayLike<number>, refLse: ArrayLike<number>, d: number): number {
+  let rows = 0;
+  for (let r = 0; r < refLse.length; r++) {
+    if (refLse[r] !== -Infinity) continue;
+    rows++;
+    for (let x = 0; x < d; x++) if (out[r * d + x] !== 0) throw new Error(`row ${r} has no allowed key but out[${x}] = ${out[r * d + x]}`);
+  }
+  return rows;
 }

@@ -250,8 +250,8 @@ export function createAttention(gpu, options = {}) {
       e = {
         kmax,
         table: Float32Array.from(table),
-        lse: gpu.createKernel(lseKernel, { ...settings, constants, loopMaxIterations, output: [N, rows], pipeline: true }),
-        prob: gpu.createKernel(probKernel, { ...settings, constants, loopMaxIterations, output: [kmax, N, rows], pipeline: true }),
+        lse: gpu.createKernel(lseKernel, { ...settings, constants, loopMaxIterations, output: [N, rows], pipeline: true, immutable: true }),
+        prob: gpu.createKernel(probKernel, { ...settings, constants, loopMaxIterations, output: [kmax, N, rows], pipeline: true, immutable: true }),
         out: gpu.createKernel(outKernel, { ...settings, constants, loopMaxIterations, output: [128, N, rows], pipeline: false }),
       };
       cache.set(N, e);
