@@ -203,6 +203,10 @@ function writeRuntime(w: CodeBlockWriter, c: Ctx): void {
       w.writeLine(`throw new RangeError(\`spc: k and v must have batch * ${KV} * N * ${D} = \${batch * ${KV * D} * N} elements\`);`),
     );
     w.writeLine('const e = kernelsFor(N);');
+    w.writeLine('// gpu.js does index arithmetic in f32: exact below 2^24 elements per array.');
+    w.write(`if (q.length > 16777216 || k.length > 16777216 || batch * ${H} * N * e.kmax > 16777216)`).block(() =>
+      w.writeLine(`throw new RangeError(\`spc: arrays of more than 2^24 elements (q \${q.length}, k \${k.length}, probabilities \${batch * ${H} * N * e.kmax}) are beyond exact f32 indexing in gpu.js; split the batch\`);`),
+    );
     w.writeLine('const qf = f32(q), kf = f32(k), vf = f32(v);');
     w.writeLine('const lseT = await e.lse(qf, kf, e.table);');
     w.writeLine('const probT = await e.prob(qf, kf, e.table, lseT);');

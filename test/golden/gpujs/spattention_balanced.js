@@ -267,6 +267,10 @@ export function createAttention(gpu, options = {}) {
       throw new RangeError(`spc: k and v must have batch * 16 * N * 128 = ${batch * 2048 * N} elements`);
     }
     const e = kernelsFor(N);
+    // gpu.js does index arithmetic in f32: exact below 2^24 elements per array.
+    if (q.length > 16777216 || k.length > 16777216 || batch * 16 * N * e.kmax > 16777216) {
+      throw new RangeError(`spc: arrays of more than 2^24 elements (q ${q.length}, k ${k.length}, probabilities ${batch * 16 * N * e.kmax}) are beyond exact f32 indexing in gpu.js; split the batch`);
+    }
     const qf = f32(q), kf = f32(k), vf = f32(v);
     const lseT = await e.lse(qf, kf, e.table);
     const probT = await e.prob(qf, kf, e.table, lseT);
