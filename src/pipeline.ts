@@ -6,6 +6,7 @@ import type { EmittedFile, Target } from '../codegen/target.js';
 import { instantiate, layoutStats, type Instance, type LayoutIR } from './ir/index.js';
 import { lowerLayout } from './lower.js';
 import { irTarget } from './ir-target.js';
+import { gpujsTarget } from '../targets/gpujs/index.js';
 import { wgslTarget } from '../targets/wgsl/index.js';
 
 export interface LoadedSpec {
@@ -66,7 +67,7 @@ const TARGETS = new Map<string, Target | string>([
   ['ir', irTarget],
   ['cuda', 'the CUDA target is not built yet (see the CUDA issue); use --target ir for now'],
   ['wgsl', wgslTarget],
-  ['gpujs', 'the gpu.js target is not built yet (see the gpu.js issue); use --target ir for now'],
+  ['gpujs', gpujsTarget],
 ]);
 
 export const TARGET_NAMES = [...TARGETS.keys()];

@@ -128,9 +128,9 @@ describe('WGSL generated module', () => {
     const mk = (bytes: number, usage: number) => device.createBuffer({ size: bytes, usage });
     const buffers = { q: mk(4 * s.q, 0x80 | 0x08), k: mk(4 * s.k, 0x80 | 0x08), v: mk(4 * s.v, 0x80 | 0x08), out: mk(s.outBytes, 0x80 | 0x04) };
     const q = randomArray(s.q, 7), k = randomArray(s.k, 8), v = randomArray(s.v, 9);
-    device.queue.writeBuffer(buffers.q, 0, q);
-    device.queue.writeBuffer(buffers.k, 0, k);
-    device.queue.writeBuffer(buffers.v, 0, v);
+    device.queue.writeBuffer(buffers.q, 0, q as Float32Array<ArrayBuffer>);
+    device.queue.writeBuffer(buffers.k, 0, k as Float32Array<ArrayBuffer>);
+    device.queue.writeBuffer(buffers.v, 0, v as Float32Array<ArrayBuffer>);
     const att = await small.createAttention(device, { n, buffers });
     const rb = mk(s.outBytes, 0x01 | 0x08);
     const enc = device.createCommandEncoder();

@@ -1,0 +1,55 @@
+// The gpu.js target's emitted files: golden copies for every example (UPDATE_GOLDEN=1
+// rewrites them), the CLI path, and that the module parses and embeds the IR's head table.
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from '../src/cli.js';
+import { getTarget, loadSpec } from '../src/pipeline.js';
+import { headTable } from '../src/ir/index.js';
+import { caseLayouts, cases, loadModule, MODES } from './helpers/gpujs.js';
+
+const examples = readdirSync('examples').filter((f) => f.endsWith('.spc')).sort();
+const goldenDir = join('test', 'golden', 'gpujs');
+
+describe('gpujs target: emitted files', () => {
+  it('is registered in the CLI', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'spc-gpujs-cli-'));
+    const err: string[] = [];
+    const code = await run(['compile', 'examples/sparse-transformer.spc', '--target', 'gpujs', '-o', out], { stdout: () => {}, stderr: (s) => err.push(s) });
+    expect(code, err.join('')).toBe(0);
+    expect(readdirSync(out).sort()).toEqual(['fixed.d.ts', 'fixed.js', 'strided.d.ts', 'strided.js']);
+  });
+
+  for (const file of examples) {
+    it(`matches the golden files for ${file}`, () => {
+      const files = getTarget('gpujs').emit(loadSpec(join('examples', file)).layouts, { version: 'GOLDEN' });
+      for (const f of files) {
+        const path = join(goldenDir, f.path);
+        if (process.env.UPDATE_GOLDEN) writeFileSync(path, f.contents);
+        expect(f.contents, `${path} (UPDATE_GOLDEN=1 npx vitest run test/gpujs-emit.test.ts rewrites it)`).toBe(readFileSync(path, 'utf8'));
+      }
+    });
+  }
+
+  it('embeds a head table identical to the IR for every example', async () => {
+    for (const file of examples) {
+      for (const layout of loadSpec(join('examples', file)).layouts) {
+        const mod = await loadModule(layout);
+        for (const n of layout.seq !== null ? [layout.seq] : [1, 33, 256, 1000]) {
+          expect(Array.from(mod.headTable(n)), `${layout.name} N=${n}`).toEqual(Array.from(headTable(layout, n)));
+        }
+      }
+    }
+  });
+
+  it('the run matrix gives every mode every value of H, D and N', () => {
+    for (const mode of MODES) {
+      const cs = cases(examples, mode);
+      expect(new Set(cs.map((c) => caseLayouts(c).heads)), mode).toEqual(new Set([1, 4, 8]));
+      expect(new Set(cs.map((c) => c.headDim)), mode).toEqual(new Set([16, 64]));
+      expect(new Set(cs.map((c) => c.n)), mode).toEqual(new Set([1, 33, 256]));
+      expect(new Set(cs.map((c) => c.file)), mode).toEqual(new Set(examples));
+    }
+  });
+});
