@@ -13,6 +13,14 @@ export interface EmitOptions {
   version: string;
 }
 
+/** A layout a target cannot compile (an unsupported head_dim, say): reported as a diagnostic, not a crash. */
+export class TargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
 /** A code generation target: pure, deterministic, no I/O. */
 export interface Target {
   name: string;

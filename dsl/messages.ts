@@ -40,6 +40,7 @@ export const MESSAGES = {
   E092: '{0} is empty',
   E093: '{0} does not look like a text spec (it holds binary data)',
   E094: '{0}',
+  E095: 'the target cannot compile this spec: {0}',
 } as const;
 
 export type Code = keyof typeof MESSAGES;

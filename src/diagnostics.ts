@@ -1,6 +1,7 @@
 // Rendering diagnostics for people: `file:line:col error[CODE]: message`, the source line,
 // and a caret under the offending text.
 import { diag, SpecError, type Diagnostic } from '../dsl/index.js';
+import { TargetError } from '../codegen/target.js';
 import { EvalError } from './ir/index.js';
 
 export function renderDiagnostic(d: Diagnostic, file: string, source?: string): string {
@@ -21,6 +22,7 @@ export function renderDiagnostic(d: Diagnostic, file: string, source?: string): 
 export function toDiagnostics(e: unknown): Diagnostic[] | null {
   if (e instanceof SpecError) return e.diagnostics;
   if (e instanceof EvalError) return [diag(e.code, e.loc, ...e.args)];
+  if (e instanceof TargetError) return [diag('E095', undefined, e.message)];
   return null;
 }
 

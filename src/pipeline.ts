@@ -6,6 +6,7 @@ import type { EmittedFile, Target } from '../codegen/target.js';
 import { instantiate, layoutStats, type Instance, type LayoutIR } from './ir/index.js';
 import { lowerLayout } from './lower.js';
 import { irTarget } from './ir-target.js';
+import { cudaTarget } from '../targets/cuda/index.js';
 import { gpujsTarget } from '../targets/gpujs/index.js';
 import { wgslTarget } from '../targets/wgsl/index.js';
 
@@ -65,7 +66,7 @@ export function instanceFor(layout: LayoutIR, seq: number | undefined, fallback 
 
 const TARGETS = new Map<string, Target | string>([
   ['ir', irTarget],
-  ['cuda', 'the CUDA target is not built yet (see the CUDA issue); use --target ir for now'],
+  ['cuda', cudaTarget],
   ['wgsl', wgslTarget],
   ['gpujs', gpujsTarget],
 ]);

@@ -1,0 +1,201 @@
+"""Correctness of spc's generated CUDA packages on any CUDA machine with PyTorch.
+
+    python3 test/cuda/check_cuda.py DIR [--quick] [--only NAME]
+
+DIR holds packages from `spc compile ... --target cuda` plus layouts.json and the oracle
+vectors that test/cuda/prepare.ts writes. Checks, for every package:
+  * against spc's own float64 oracle (TypeScript) on its exported vectors;
+  * against a float64 PyTorch reference built from the exported head table, for N in
+    {1, 77, 1000, 4096, 8192}, bf16 and fp16, fresh random inputs, outputs poisoned first
+    (the caching allocator hands the kernel a block filled with NaN; no NaN may survive);
+  * relative error ||out - ref|| / ||ref|| below 1e-2, lse within 1e-2 (relative), -inf rows exact.
+Exit status 1 on any failure. Prints a table last.
+"""
+import argparse
+import concurrent.futures as cf
+import importlib
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+
+
+def build_all(d, names):
+    # Compile extensions in parallel processes first (each load_inline build is ~30 s of nvcc/g++).
+    import subprocess
+
+    procs = []
+    for name in names:
+        code = f"import sys; sys.path.insert(0, {d!r}); import {name} as m, torch; m._extension(*torch.cuda.get_device_capability())"
+        procs.append((name, subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
+        while sum(p.poll() is None for _, p in procs) >= 12:
+            time.sleep(0.5)
+    failed = []
+    for name, p in procs:
+        out = p.communicate()[0].decode()
+        if p.returncode != 0:
+            failed.append(name)
+            print(f"BUILD FAILED {name}\n{out[-3000:]}")
+    return failed
+
+
+def mask_from_table(mod, n, h, device):
+    t = mod._table.head_table(n)
+    f, slots, mods = mod._table.FIELDS_PER_TERM, mod._table.TERM_SLOTS, mod._table.MOD_SLOTS
+    i = torch.arange(n, device=device)[:, None]
+    j = torch.arange(n, device=device)[None, :]
+    d = i - j
+    allowed = torch.zeros(n, n, dtype=torch.bool, device=device)
+    for s in range(slots):
+        o = (h * slots + s) * f
+        dlo, dhi, klo, khi, qlo, qhi = t[o:o + 6]
+        ok = (d >= dlo) & (d < dhi) & (j >= klo) & (j < khi) & (i >= qlo) & (i < qhi)
+        for m in range(mods):
+            on, mm, lo, hi = t[o + 6 + 4 * m:o + 10 + 4 * m]
+            r = torch.remainder(d if on == 0 else j.expand(n, n), mm)
+            ok = ok & (r >= lo) & (r < hi)
+        allowed |= ok
+    return allowed
+
+
+def reference(mod, q, k, v, scale):
+    """Float64 masked attention per (b, h) from the head table; empty rows give 0 and -inf."""
+    B, H, N, D = q.shape
+    KV = k.shape[1]
+    out = torch.zeros(B, H, N, D, dtype=torch.float64, device=q.device)
+    lse = torch.empty(B, H, N, dtype=torch.float64, device=q.device)
+    for h in range(H):
+        allowed = mask_from_table(mod, N, h, q.device)
+        kvh = h // (H // KV)
+        for b in range(B):
+            s = (q[b, h].double() @ k[b, kvh].double().T) * scale
+            s = s.masked_fill(~allowed, -math.inf)
+            l = torch.logsumexp(s, dim=-1)
+            p = torch.exp(s - torch.where(torch.isinf(l), torch.zeros_like(l), l)[:, None])
+            out[b, h] = p @ v[b, kvh].double()
+            lse[b, h] = l
+    return out, lse
+
+
+def compare(out, lse, ref_out, ref_lse):
+    if torch.isnan(out).any() or torch.isnan(lse).any():
+        return math.inf, math.inf, "NaN (unwritten or invalid output)"
+    o = out.double()
+    rel = ((o - ref_out).norm() / ref_out.norm().clamp_min(1e-30)).item()
+    inf_ref = torch.isinf(ref_lse)
+    if not torch.equal(torch.isinf(lse), inf_ref):
+        return rel, math.inf, "-inf rows differ"
+    if inf_ref.any() and (o[inf_ref] != 0).any():
+        return rel, math.inf, "empty rows not 0"
+    fin = ~inf_ref
+    lerr = ((lse.double()[fin] - ref_lse[fin]).abs() / ref_lse[fin].abs().clamp_min(1.0)).max().item() if fin.any() else 0.0
+    return rel, lerr, ""
+
+
+def run_poisoned(mod, q, k, v):
+    # Poison: fill blocks of the output sizes with NaN and free them; the caching allocator
+    # gives the same blocks to the op's outputs, so an element the kernel misses stays NaN.
+    B, H, N, D = q.shape
+    p1 = torch.full((B, H, N, D), math.nan, dtype=q.dtype, device=q.device)
+    p2 = torch.full((B, H, N), math.nan, dtype=torch.float32, device=q.device)
+    del p1, p2
+    out, lse = mod.attention(q, k, v, return_lse=True)
+    torch.cuda.synchronize()
+    return out, lse
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--quick", action="store_true", help="N in {1, 77, 1000} only")
+    ap.add_argument("--only", default=None)
+    args = ap.parse_args()
+    d = os.path.abspath(args.dir)
+    sys.path.insert(0, d)
+    layouts = json.load(open(os.path.join(d, "layouts.json")))
+    if args.only:
+        layouts = [l for l in layouts if l["name"] in args.only.split(",")]
+    names = [l["name"] for l in layouts]
+    t0 = time.time()
+    failed_builds = build_all(d, names)
+    print(f"built {len(names) - len(failed_builds)}/{len(names)} extensions in {time.time() - t0:.0f} s", flush=True)
+    dev = torch.device("cuda")
+    rows, failures = [], list(failed_builds)
+
+    # 1. spc's own float64 oracle vectors.
+    for case in json.load(open(os.path.join(d, "oracle.json"))):
+        name, n, B = case["name"], case["n"], case["batch"]
+        if name not in names:
+            continue
+        mod = importlib.import_module(name)
+        ld = lambda tag: torch.from_numpy(__import__("numpy").fromfile(os.path.join(d, f"oracle_{name}_{n}_{tag}.f64"), dtype="float64"))
+        H, KV, D = mod.HEADS, mod.KV_HEADS, mod.HEAD_DIM
+        q = ld("q").view(B, H, n, D).to(dev, torch.bfloat16)
+        k = ld("k").view(B, KV, n, D).to(dev, torch.bfloat16)
+        v = ld("v").view(B, KV, n, D).to(dev, torch.bfloat16)
+        ro, rl = ld("out").view(B, H, n, D).to(dev), ld("lse").view(B, H, n).to(dev)
+        out, lse = run_poisoned(mod, q, k, v)
+        rel, lerr, why = compare(out, lse, ro, rl)
+        # The torch reference must agree with the TypeScript oracle too (float64 vs float64).
+        to, tl = reference(mod, q, k, v, 1 / math.sqrt(D))
+        xrel = ((to - ro).norm() / ro.norm()).item()
+        ok = rel < 1e-2 and lerr < 1e-2 and not why and xrel < 1e-9
+        rows.append((f"{name} (ts oracle)", n, "bf16", B, rel, lerr, "ok" if ok else f"FAIL {why} xref={xrel:.1e}"))
+        if not ok:
+            failures.append(f"{name} oracle")
+
+    # 2. float64 torch reference from the head table.
+    lengths = [1, 77, 1000] if args.quick else [1, 77, 1000, 4096, 8192]
+    gen = torch.Generator(device=dev)
+    for l in layouts:
+        name = l["name"]
+        if name in failed_builds:
+            continue
+        mod = importlib.import_module(name)
+        ns = [l["seq"]] if l["seq"] is not None else lengths
+        for n in ns:
+            for dt in ((torch.bfloat16, torch.float16) if n <= 1000 or name.startswith("balanced_h16") else (torch.bfloat16,)):
+                B = 2 if n <= 4096 else 1
+                gen.manual_seed(hash((name, n, str(dt))) & 0xFFFFFFFF)
+                q = torch.randn(B, mod.HEADS, n, mod.HEAD_DIM, device=dev, generator=gen).to(dt)
+                k = torch.randn(B, mod.KV_HEADS, n, mod.HEAD_DIM, device=dev, generator=gen).to(dt)
+                v = torch.randn(B, mod.KV_HEADS, n, mod.HEAD_DIM, device=dev, generator=gen).to(dt)
+                out, lse = run_poisoned(mod, q, k, v)
+                ro, rl = reference(mod, q, k, v, 1 / math.sqrt(mod.HEAD_DIM))
+                rel, lerr, why = compare(out, lse, ro, rl)
+                ok = rel < 1e-2 and lerr < 1e-2 and not why
+                rows.append((name, n, str(dt).replace("torch.", ""), B, rel, lerr, "ok" if ok else f"FAIL {why}"))
+                if not ok:
+                    failures.append(f"{name} N={n} {dt}")
+                del q, k, v, out, lse, ro, rl
+
+    # 3. Errors users see.
+    mod = importlib.import_module(names[0])
+    bad = [
+        (lambda: mod.attention(torch.zeros(1, mod.HEADS, 8, mod.HEAD_DIM), torch.zeros(1, mod.KV_HEADS, 8, mod.HEAD_DIM), torch.zeros(1, mod.KV_HEADS, 8, mod.HEAD_DIM)), "CUDA device"),
+        (lambda: mod.attention(*(torch.zeros(1, h, 8, mod.HEAD_DIM, device=dev) for h in (mod.HEADS, mod.KV_HEADS, mod.KV_HEADS))), "bfloat16 or float16"),
+        (lambda: mod.attention(*(torch.zeros(1, h, 8, mod.HEAD_DIM + 1, device=dev, dtype=torch.bfloat16) for h in (mod.HEADS, mod.KV_HEADS, mod.KV_HEADS))), "must be"),
+        (lambda: mod.attention(*(torch.zeros(1, h, mod.HEAD_DIM, 8, device=dev, dtype=torch.bfloat16).transpose(2, 3) for h in (mod.HEADS, mod.KV_HEADS, mod.KV_HEADS))), "contiguous"),
+    ]
+    for fn, want in bad:
+        try:
+            fn()
+            failures.append(f"no error for {want}")
+        except (TypeError, ValueError) as e:
+            if want not in str(e):
+                failures.append(f"unclear error: {e}")
+
+    print(f"\n{'layout':34} {'N':>6} {'dtype':>9} {'B':>2} {'rel err':>9} {'lse err':>9}  result")
+    for r in rows:
+        print(f"{r[0]:34} {r[1]:>6} {r[2]:>9} {r[3]:>2} {r[4]:9.2e} {r[5]:9.2e}  {r[6]}")
+    print(f"\n{len(rows) - sum(1 for r in rows if r[6] != 'ok')} passed, {len(failures)} failed")
+    if failures:
+        print("failures:", failures[:20])
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
