@@ -33,7 +33,6 @@ export const MESSAGES = {
   E062: 'head range {0}..{1} is reversed',
   E070: 'division by zero while evaluating this expression at N = {0}',
   E072: '{0} must be at least 1, got {1}{2}',
-  E080: "layout '{0}' has a symbolic length N: pass --seq N to choose one",
   E081: 'seq length {0} conflicts with --seq {1}: this layout fixes its length',
   E090: 'cannot read {0}: {1}',
   E091: '{0} is a directory, not a .spc file',

@@ -50,17 +50,18 @@ export function svgPicture(inst: Instance, cells = 96): string {
   const panelW = size + 40;
   const panelH = size + 90;
   const width = perRow * panelW + 20;
-  const height = Math.ceil(inst.heads.length / perRow) * panelH + 60;
+  const height = Math.ceil(inst.heads.length / perRow) * panelH + 70;
   const L = inst.layout;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="monospace" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="20" font-size="14">${esc(`${L.name}: ${L.heads} heads, N = ${inst.n}${L.partition ? `, partition ${L.partition.kind}` : ''}`)}</text>`,
-    `<text x="10" y="38" fill="#555">each panel: queries i down, keys j across; darker = more allowed pairs; bar below: the distance range 0..N-1 with the head's allowed distances</text>`,
+    `<text x="10" y="36" fill="#555">each panel: queries i down, keys j across; darker = more allowed pairs</text>`,
+    `<text x="10" y="50" fill="#555">bar under a panel: distances 0..N-1, the head's allowed distances in orange</text>`,
   ];
   inst.heads.forEach((h, idx) => {
     const x0 = 10 + (idx % perRow) * panelW;
-    const y0 = 50 + Math.floor(idx / perRow) * panelH;
+    const y0 = 60 + Math.floor(idx / perRow) * panelH;
     parts.push(`<g transform="translate(${x0},${y0})">`);
     parts.push(`<text x="0" y="12">${esc(`head ${h.head}: ${describeTerms(h, inst.n, minDistance(L, inst.n))}`.slice(0, 48))}</text>`);
     parts.push(`<rect x="0" y="18" width="${size}" height="${size}" fill="#f4f4f4" stroke="#999"/>`);
