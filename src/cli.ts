@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { SpecError } from '../dsl/index.js';
 import { diagnosticJson, renderDiagnostic, toDiagnostics } from './diagnostics.js';
 import { describeTerm, splitTerms } from './describe.js';
-import { layoutStats, minDistance, type Instance, type LayoutIR } from './ir/index.js';
+import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from './ir/index.js';
+import { balancedShards, contiguousShards, type ShardReport } from './shards.js';
 import { svgPicture, textPicture } from './picture.js';
 import { getTarget, instanceFor, loadSpec, TARGET_NAMES, writeAtomically } from './pipeline.js';
 
@@ -45,7 +46,7 @@ Options:
   -v, --version   print the version
 
 Exit status: 0 success, 2 a problem with the input (a diagnostic was printed), 1 an internal error.`,
-  check: `Usage: spc check FILE [--seq N] [--layout NAME] [--tile MxN] [--json]
+  check: `Usage: spc check FILE [--seq N] [--layout NAME] [--tile MxN] [--shards T] [--json]
 
 Validates FILE and prints, for each layout at length N, each head's allowed distance
 ranges, global keys and queries, useful pairs, share of the work, and the tiles a
@@ -55,6 +56,8 @@ Options:
   --seq N         sequence length for layouts with symbolic N
   --layout NAME   only this layout
   --tile MxN      tile shape for the tile statistics (default 64x64)
+  --shards T      tensor parallelism: T ranks of H/T heads each; print each shard's work
+                  (tiles visited) for heads in order and for a balanced head assignment
   --json          one JSON document on stdout instead of the table`,
   show: `Usage: spc show FILE [--seq N] [--layout NAME] [-o pattern.svg] [--cells K]
 
@@ -118,6 +121,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
         out: { type: 'string', short: 'o' },
         target: { type: 'string' },
         cells: { type: 'string' },
+        shards: { type: 'string' },
       },
     });
     if (positionals.length !== 1) throw new UsageError(`${cmd} takes one spec file, got ${positionals.length}`);
@@ -134,7 +138,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       }
       switch (cmd) {
         case 'check':
-          return check(layouts, seq, values.tile, values.json === true, io);
+          return check(layouts, seq, values.tile, values.json === true, io, positiveInt(values.shards, '--shards'));
         case 'show':
           return show(layouts, seq, values.out, cells, io);
         default:
@@ -201,8 +205,9 @@ function layoutSummary(l: LayoutIR, n: number): string {
   return `layout ${l.name}: ${l.heads} heads, ${l.kvHeads} KV heads, head_dim ${l.headDim}, ${l.dtype}, ${l.causal ? 'causal' : 'not causal'}, N = ${n}${l.seq === null ? ' (symbolic)' : ''}, ${part}`;
 }
 
-function check(layouts: LayoutIR[], seq: number | undefined, tile: string | undefined, json: boolean, io: Io): number {
+function check(layouts: LayoutIR[], seq: number | undefined, tile: string | undefined, json: boolean, io: Io, shards?: number): number {
   const [bm, bn] = parseTile(tile);
+  for (const l of layouts) if (shards !== undefined && l.heads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the heads of layout ${l.name} (${l.heads})`);
   const docs = [];
   const text: string[] = [];
   for (const l of layouts) {
@@ -224,6 +229,7 @@ function check(layouts: LayoutIR[], seq: number | undefined, tile: string | unde
         imbalance: stats.imbalance,
         tile: [bm, bn],
         tile_imbalance: stats.tileImbalance,
+        ...(shards !== undefined ? { shards: shardDocs(stats, shards) } : {}),
         heads: rows.map(({ h, ranges, keys, queries, other }, k) => {
           const s = stats.heads[k]!;
           return {
@@ -255,10 +261,33 @@ function check(layouts: LayoutIR[], seq: number | undefined, tile: string | unde
       `total pairs ${stats.totalPairs} = ${(stats.totalPairs / stats.causalPairs).toFixed(3)} x one causal head; work imbalance max/mean ${stats.imbalance.toFixed(2)} (pairs), ${stats.tiles ? `${stats.tileImbalance.toFixed(2)} (tiles)` : 'tiles skipped (too many for statistics; pass a larger --tile)'}`,
       '',
     );
+    if (shards !== undefined) text.push(...shardText(stats, shards), '');
   }
   if (json) io.stdout(JSON.stringify({ layouts: docs }, null, 2) + '\n');
   else io.stdout(text.join('\n'));
   return 0;
+}
+
+/** Work per head for sharding: tiles a kernel visits (pairs when tile statistics were skipped). */
+function shardWork(stats: LayoutStats): number[] {
+  return stats.heads.map((h) => (stats.tiles ? h.fullTiles + h.partialTiles : h.pairs));
+}
+
+function shardDocs(stats: LayoutStats, shards: number) {
+  const work = shardWork(stats);
+  const doc = (r: ShardReport) => ({ heads: r.heads, work: r.work, imbalance: r.imbalance });
+  return { t: shards, unit: stats.tiles ? 'tiles' : 'pairs', contiguous: doc(contiguousShards(work, shards)), balanced: doc(balancedShards(work, shards)) };
+}
+
+function shardText(stats: LayoutStats, shards: number): string[] {
+  const work = shardWork(stats);
+  const unit = stats.tiles ? `${stats.blockM}x${stats.blockN} tiles` : 'pairs';
+  const out: string[] = [];
+  for (const [label, r] of [['heads in order', contiguousShards(work, shards)], ['balanced assignment', balancedShards(work, shards)]] as const) {
+    out.push(`${shards} shards, ${label}: slowest/mean ${r.imbalance.toFixed(2)} (work in ${unit})`);
+    r.heads.forEach((hs, s) => out.push(`  shard ${s}: heads ${hs.join(',')}  work ${r.work[s]}`));
+  }
+  return out;
 }
 
 function formatTable(header: string[], rows: string[][]): string[] {
