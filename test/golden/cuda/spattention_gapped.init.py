@@ -163,5 +163,7 @@ def attention(q, k, v, scale=None, return_lse=False):
     """
     if scale is None:
         scale = 1.0 / math.sqrt(HEAD_DIM)
+    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+        raise ValueError(f"spc {LAYOUT}: scale must be a positive finite number, got {scale!r}")
     out, lse = _Attention.apply(q, k, v, float(scale))
     return (out, lse) if return_lse else out
