@@ -1,73 +1,24 @@
-import { evalExpr, type Env } from './expr.js';
-import { equalPairsBounds, equalWidthBounds } from './partition.js';
-import { EvalError, type CTerm, type HeadInstance, type IExpr, type Instance, type LayoutIR, type Mod, type Term } from './types.js';
+import { minDistance, partitionBounds } from './partition.js';
+import { headTable, tableShape, tableTerms } from './table.js';
+import type { CTerm, HeadInstance, Instance, LayoutIR } from './types.js';
 
-/** Band boundaries S_0..S_H at length n, or null when the layout has no partition. */
-export function partitionBounds(layout: LayoutIR, n: number): number[] | null {
-  const p = layout.partition;
-  if (!p) return null;
-  switch (p.kind) {
-    case 'equal_width':
-      return equalWidthBounds(n, layout.heads);
-    case 'equal_pairs':
-    case 'tuned':
-      return equalPairsBounds(n, layout.heads);
-    case 'explicit': {
-      const env: Env = { N: n, H: layout.heads };
-      const b = p.bounds.map((e) => evalExpr(e, env));
-      b.forEach((x, k) => {
-        if (x < 0 || x > n) throw new EvalError('E053', [x, n], p.bounds[k]!.loc);
-        if (k === 0 && x !== 0) throw new EvalError('E052', ['start at 0 (the first band begins at distance 0)'], p.bounds[0]!.loc);
-        if (k > 0 && x < b[k - 1]!) throw new EvalError('E052', [`not decrease: ${x} follows ${b[k - 1]} at N = ${n}, so bands would overlap`], p.bounds[k]!.loc);
-      });
-      const last = b.length - 1;
-      if (b[last] !== n) throw new EvalError('E052', [`end at N: the last boundary is ${b[last]} but N = ${n}, so distances ${b[last]}..${n - 1} belong to no band`], p.bounds[last]!.loc);
-      return b;
-    }
-  }
-}
-
-/** The layout at one length: every term evaluated, clamped to the grid and normalised. */
+/**
+ * The layout at one length: the head table (every term evaluated and clamped, see table.ts)
+ * with each head's terms normalised. One evaluation path serves the IR and the runtime table.
+ */
 export function instantiate(layout: LayoutIR, n: number): Instance {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`internal: bad length ${n}`);
   const bounds = partitionBounds(layout, n);
-  const group = layout.kvHeads > 0 ? layout.heads / layout.kvHeads : 1;
+  const shape = tableShape(layout);
+  const table = headTable(layout, n, bounds);
+  const group = layout.heads / layout.kvHeads;
+  const dMin = minDistance(layout, n);
   const heads: HeadInstance[] = [];
-  for (const g of layout.groups) {
-    for (let h = g.lo; h < g.hi; h++) {
-      const band = bounds ? { start: bounds[h]!, width: bounds[h + 1]! - bounds[h]! } : null;
-      const env: Env = { N: n, H: layout.heads, h, ...(band ? { S: band.start, W: band.width } : {}) };
-      const terms = normalise(
-        g.terms.map((t) => evalTerm(t, env, n, layout.causal)).filter((t): t is CTerm => t !== null),
-        n,
-        minDistance(layout, n),
-      );
-      heads.push({ head: h, kvHead: Math.floor(h / group), band, terms });
-    }
+  for (let h = 0; h < layout.heads; h++) {
+    const band = bounds ? { start: bounds[h]!, width: bounds[h + 1]! - bounds[h]! } : null;
+    heads.push({ head: h, kvHead: Math.floor(h / group), band, terms: normalise(tableTerms(table, shape, h), n, dMin) });
   }
   return { layout, n, heads };
-}
-
-function evalTerm(t: Term<IExpr>, env: Env, n: number, causal: boolean): CTerm | null {
-  const dMin = causal ? 0 : 1 - n;
-  const iv = (x: [IExpr, IExpr] | undefined, lo: number, hi: number): [number, number] => {
-    if (!x) return [lo, hi];
-    return [Math.max(lo, evalExpr(x[0], env)), Math.min(hi, evalExpr(x[1], env))];
-  };
-  const [dLo, dHi] = iv(t.d, dMin, n);
-  const [kLo, kHi] = iv(t.k, 0, n);
-  const [qLo, qHi] = iv(t.q, 0, n);
-  const mods: Mod<number>[] = [];
-  let empty = dLo >= dHi || kLo >= kHi || qLo >= qHi;
-  for (const m of t.mods) {
-    const mm = evalExpr(m.m, env);
-    if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, ` at N = ${n}`], m.m.loc);
-    const lo = Math.max(0, evalExpr(m.lo, env));
-    const hi = Math.min(mm, evalExpr(m.hi, env));
-    if (lo >= hi) empty = true;
-    else if (!(lo === 0 && hi === mm)) mods.push({ on: m.on, m: mm, lo, hi });
-  }
-  return empty ? null : { dLo, dHi, kLo, kHi, qLo, qHi, mods };
 }
 
 const key = (t: CTerm): string => JSON.stringify(t);
@@ -123,7 +74,3 @@ function compareTerms(a: CTerm, b: CTerm): number {
   return a.mods.length - b.mods.length || a.kLo - b.kLo || a.qLo - b.qLo || a.dLo - b.dLo || a.dHi - b.dHi || a.kHi - b.kHi || a.qHi - b.qHi || key(a).localeCompare(key(b));
 }
 
-/** The smallest distance a layout allows at length n: 0 when causal, 1 - n otherwise. */
-export function minDistance(layout: LayoutIR, n: number): number {
-  return layout.causal ? 0 : 1 - n;
-}

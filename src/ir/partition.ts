@@ -1,5 +1,7 @@
 // Band partitions of the distance range 0..N-1 over H heads. These formulas are the
 // definition: every target's host code reproduces them exactly, and tests compare.
+import { evalExpr, type Env } from './expr.js';
+import { EvalError, type LayoutIR } from './types.js';
 
 /**
  * The paper's Eq. 2-4: W_base = floor(N/H), R = N mod H, W_h = W_base + [h < R],
@@ -58,4 +60,34 @@ function sumLinear(n: number, a: number, b: number, sign: 1 | -1): number {
   const count = b - a;
   const sumD = ((a + b - 1) * count) / 2;
   return n * count + sign * sumD;
+}
+
+/** Band boundaries S_0..S_H at length n, or null when the layout has no partition. */
+export function partitionBounds(layout: LayoutIR, n: number): number[] | null {
+  const p = layout.partition;
+  if (!p) return null;
+  switch (p.kind) {
+    case 'equal_width':
+      return equalWidthBounds(n, layout.heads);
+    case 'equal_pairs':
+    case 'tuned':
+      return equalPairsBounds(n, layout.heads);
+    case 'explicit': {
+      const env: Env = { N: n, H: layout.heads };
+      const b = p.bounds.map((e) => evalExpr(e, env));
+      b.forEach((x, k) => {
+        if (x < 0 || x > n) throw new EvalError('E053', [x, n], p.bounds[k]!.loc);
+        if (k === 0 && x !== 0) throw new EvalError('E052', ['start at 0 (the first band begins at distance 0)'], p.bounds[0]!.loc);
+        if (k > 0 && x < b[k - 1]!) throw new EvalError('E052', [`not decrease: ${x} follows ${b[k - 1]} at N = ${n}, so bands would overlap`], p.bounds[k]!.loc);
+      });
+      const last = b.length - 1;
+      if (b[last] !== n) throw new EvalError('E052', [`end at N: the last boundary is ${b[last]} but N = ${n}, so distances ${b[last]}..${n - 1} belong to no band`], p.bounds[last]!.loc);
+      return b;
+    }
+  }
+}
+
+/** The smallest distance a layout allows at length n: 0 when causal, 1 - n otherwise. */
+export function minDistance(layout: LayoutIR, n: number): number {
+  return layout.causal ? 0 : 1 - n;
 }

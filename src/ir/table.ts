@@ -6,7 +6,7 @@
 // Terms are evaluated and clamped exactly as `instantiate` does, but not merged: a kernel
 // computes the union. `normalise` of a head's slots gives the instance's terms.
 import { evalExpr, type Env } from './expr.js';
-import { minDistance, partitionBounds } from './instance.js';
+import { minDistance, partitionBounds } from './partition.js';
 import { EvalError, type CTerm, type IExpr, type LayoutIR, type Term } from './types.js';
 
 export interface TableShape {
@@ -21,10 +21,10 @@ export function tableShape(layout: LayoutIR): TableShape {
   return { termSlots, modSlots, fieldsPerTerm: 6 + 4 * modSlots };
 }
 
-export function headTable(layout: LayoutIR, n: number): Int32Array {
+/** The head table at length n; `bounds` may pass the partition already computed for n. */
+export function headTable(layout: LayoutIR, n: number, bounds: number[] | null = partitionBounds(layout, n)): Int32Array {
   const shape = tableShape(layout);
   const out = new Int32Array(layout.heads * shape.termSlots * shape.fieldsPerTerm);
-  const bounds = partitionBounds(layout, n);
   const dMin = minDistance(layout, n);
   for (const g of layout.groups) {
     for (let h = g.lo; h < g.hi; h++) {
