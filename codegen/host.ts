@@ -26,7 +26,7 @@ function fieldExprs(t: Term<IExpr>, modSlots: number, s: ExprSyntax, clamp: (lo:
   const f = [...iv(t.d, 'dMin', 'N'), ...iv(t.k, '0', 'N'), ...iv(t.q, '0', 'N')];
   for (const m of t.mods) {
     const mm = renderExpr(m.m, s);
-    f.push(m.on === 'd' ? '0' : '1', `chkmod(${mm})`, `${s.max(['0', renderExpr(m.lo, s)])}`, `${s.min([mm, renderExpr(m.hi, s)])}`);
+    f.push(m.on === 'd' ? '0' : '1', `chkmod(${mm})`, s.min([mm, s.max(['0', renderExpr(m.lo, s)])]), s.min([mm, s.max(['0', renderExpr(m.hi, s)])]));
   }
   for (let k = t.mods.length; k < modSlots; k++) f.push('0', '1', '0', '1');
   return f;
@@ -72,6 +72,7 @@ export function jsHostTable(layout: LayoutIR): string {
   });
   w.block('function chkmod(m) {', () => {
     w.line("if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);");
+    w.line("if (m > 2147483647) throw new RangeError(`spc: a stride or period of ${m} is too large (at most 2147483647)`);");
     w.line('return m;');
   });
   w.block('export function partitionBounds(N) {', () => {
@@ -79,7 +80,7 @@ export function jsHostTable(layout: LayoutIR): string {
     jsPartition(w, layout);
   });
   w.block('export function headTable(N) {', () => {
-    w.line("if (!Number.isSafeInteger(N) || N < 1) throw new RangeError(`spc: N must be a positive integer, got ${N}`);");
+    w.line("if (!Number.isSafeInteger(N) || N < 1 || N > 1073741824) throw new RangeError(`spc: N must be an integer in 1..1073741824, got ${N}`);");
     if (layout.seq !== null) w.line(`if (N !== ${layout.seq}) throw new RangeError(\`spc: layout ${layout.name} has a fixed length ${layout.seq}, got \${N}\`);`);
     w.line(`const H = ${layout.heads};`);
     w.line(`const dMin = ${layout.causal ? '0' : '1 - N'};`);
@@ -88,7 +89,7 @@ export function jsHostTable(layout: LayoutIR): string {
     for (const g of layout.groups) {
       w.block(`for (let h = ${g.lo}; h < ${g.hi}; h++) {`, () => {
         w.line(layout.partition ? 'const S = bounds[h], W = bounds[h + 1] - bounds[h];' : 'void bounds;');
-        const slots = g.terms.map((t) => fieldExprs(t, shape.modSlots, JS, (lo, x, hi, isLo) => (x ? (isLo ? JS.max([lo, renderExpr(x, JS)]) : JS.min([hi, renderExpr(x, JS)])) : isLo ? lo : hi)));
+        const slots = g.terms.map((t) => fieldExprs(t, shape.modSlots, JS, (lo, x, hi, isLo) => (x ? JS.min([hi, JS.max([lo, renderExpr(x, JS)])]) : isLo ? lo : hi)));
         for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(['0', '0', '0', '0', '0', '0', ...Array.from({ length: shape.modSlots }, () => ['0', '1', '0', '1']).flat()]);
         slots.forEach((f, k) => w.line(`t.set([${f.join(', ')}], (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm});`));
       });
@@ -157,7 +158,9 @@ export function pyHostTable(layout: LayoutIR): string {
   }, '');
   w.block('def chkmod(m):', () => {
     w.line('if m < 1:');
-    w.line("    raise ValueError(f'spc: a stride or period must be at least 1, got {m}')");
+    w.line("    raise ValueError(f'spc: a stride or period must be at least 1, got {m}')")
+    w.line('if m > 2147483647:')
+    w.line("    raise ValueError(f'spc: a stride or period of {m} is too large (at most 2147483647)')");
     w.line('return m');
   }, '');
   w.block('def partition_bounds(N):', () => {
@@ -178,8 +181,8 @@ export function pyHostTable(layout: LayoutIR): string {
     }
   }, '');
   w.block('def head_table(N):', () => {
-    w.line('if not isinstance(N, int) or N < 1:');
-    w.line("    raise ValueError(f'spc: N must be a positive integer, got {N!r}')");
+    w.line('if not isinstance(N, int) or N < 1 or N > 1073741824:');
+    w.line("    raise ValueError(f'spc: N must be an integer in 1..1073741824, got {N!r}')");
     if (layout.seq !== null) {
       w.line(`if N != ${layout.seq}:`);
       w.line(`    raise ValueError(f'spc: layout ${layout.name} has a fixed length ${layout.seq}, got {N}')`);
@@ -191,7 +194,7 @@ export function pyHostTable(layout: LayoutIR): string {
     for (const g of layout.groups) {
       w.block(`for h in range(${g.lo}, ${g.hi}):`, () => {
         if (layout.partition) w.line('S, W = bounds[h], bounds[h + 1] - bounds[h]');
-        const slots = g.terms.map((t) => fieldExprs(t, shape.modSlots, PY, (lo, x, hi, isLo) => (x ? (isLo ? PY.max([lo, renderExpr(x, PY)]) : PY.min([hi, renderExpr(x, PY)])) : isLo ? lo : hi)));
+        const slots = g.terms.map((t) => fieldExprs(t, shape.modSlots, PY, (lo, x, hi, isLo) => (x ? PY.min([hi, PY.max([lo, renderExpr(x, PY)])]) : isLo ? lo : hi)));
         for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(['0', '0', '0', '0', '0', '0', ...Array.from({ length: shape.modSlots }, () => ['0', '1', '0', '1']).flat()]);
         slots.forEach((f, k) => {
           w.line(`o = (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm}`);

@@ -18,6 +18,8 @@ import { nameProblem, suggest } from './names.js';
 export const MAX_NUMBER = 2 ** 40;
 export const MAX_HEADS = 4096;
 export const MAX_HEAD_DIM = 1024;
+/** The longest sequence (the IR's MAX_SEQ; the front end may not import the IR). */
+export const MAX_SEQ = 2 ** 30;
 
 const PROPERTIES = ['heads', 'kv_heads', 'head_dim', 'dtype', 'seq', 'causal', 'partition', 'pattern'] as const;
 const PARTITIONS = ['equal_width', 'equal_pairs', 'explicit', 'tuned'] as const;
@@ -91,7 +93,8 @@ function checkLayout(decl: LayoutDecl, out: Diagnostic[]): CheckedLayout | null 
     if (v.kind === 'name' && v.name === 'N') seq = null;
     else if (v.kind === 'num') {
       if (v.value < 1) out.push(diag('E034', v.span, v.value));
-      else if (checkNumber(v, out)) seq = v.value;
+      else if (v.value > MAX_SEQ) out.push(diag('E074', v.span, v.text, MAX_SEQ));
+      else seq = v.value;
     } else out.push(diag('E034', v.span, v.kind === 'name' ? `'${v.name}'` : 'an expression'));
   }
 

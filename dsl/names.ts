@@ -17,7 +17,9 @@ const RESERVED = new Set(
   static super switch this throw true try typeof undefined var void while with yield NaN Infinity
   alias array atomic bitcast f16 f32 i32 u32 fn loop mat2x2 mat3x3 mat4x4 override ptr sampler storage texture uniform
   vec2 vec3 vec4 workgroup private function read write read_write discard fallthrough
-  layout head N H S W`.split(/\s+/).filter(Boolean),
+  layout head N H S W
+  os sys math json re io abc time random string types copy collections itertools functools hashlib typing
+  numpy triton cupy setuptools builtins`.split(/\s+/).filter(Boolean),
 );
 
 /** Null when the name is safe, else the reason it is not. */

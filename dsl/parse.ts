@@ -2,7 +2,10 @@ import { EOF as EOF_TOKEN, type IRecognitionException } from 'chevrotain';
 import type { SpecFile } from './ast.js';
 import { diag, SpecError, type Diagnostic } from './diagnostic.js';
 import { parser } from './parser.js';
-import { BadNumber, SpcLexer } from './tokens.js';
+import { BadNumber, LBracket, LParen, Minus, RBracket, RParen, SpcLexer } from './tokens.js';
+
+/** Deeper nesting than this is refused before parsing (the parser is recursive). */
+export const MAX_NESTING = 64;
 import { astBuilder, tokenSpan } from './visitor.js';
 
 /** Source text to AST. Throws SpecError with located diagnostics; never anything else for bad text. */
@@ -16,6 +19,14 @@ export function parseSpec(text: string): SpecFile {
   }
   for (const t of lexed.tokens) if (t.tokenType === BadNumber) diagnostics.push(diag('E002', tokenSpan(t), `'${t.image}'`));
   if (diagnostics.length) throw new SpecError(diagnostics);
+  let depth = 0;
+  let minuses = 0;
+  for (const t of lexed.tokens) {
+    if (t.tokenType === LParen || t.tokenType === LBracket) depth++;
+    else if (t.tokenType === RParen || t.tokenType === RBracket) depth--;
+    minuses = t.tokenType === Minus ? minuses + 1 : 0;
+    if (depth > MAX_NESTING || minuses > MAX_NESTING) throw new SpecError([diag('E012', tokenSpan(t), MAX_NESTING)]);
+  }
 
   parser.input = lexed.tokens;
   const cst = parser.file();

@@ -10,7 +10,7 @@ import { describeTerm, splitTerms } from './describe.js';
 import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from './ir/index.js';
 import { balancedShards, contiguousShards, type ShardReport } from './shards.js';
 import { svgPicture, textPicture } from './picture.js';
-import { getTarget, instanceFor, loadSpec, TARGET_NAMES, writeAtomically } from './pipeline.js';
+import { getTarget, instanceFor, lengthFor, loadSpec, TARGET_NAMES, writeAtomically } from './pipeline.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -83,7 +83,7 @@ class UsageError extends Error {}
 
 function positiveInt(s: string | undefined, what: string): number | undefined {
   if (s === undefined) return undefined;
-  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > 2 ** 31) throw new UsageError(`${what} must be a whole number between 1 and 2^31, got '${s}'`);
+  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > 2 ** 30) throw new UsageError(`${what} must be a whole number between 1 and 2^30, got '${s}'`);
   return Number(s);
 }
 
@@ -316,6 +316,7 @@ const basename = (p: string): string => resolve(p).split('/').pop()!;
 function compile(layouts: LayoutIR[], seq: number | undefined, target: string | undefined, out: string | undefined, io: Io): number {
   if (!target) throw new UsageError(`compile needs --target (one of ${TARGET_NAMES.join(', ')})`);
   if (!out) throw new UsageError('compile needs -o DIR');
+  if (seq !== undefined) for (const l of layouts) lengthFor(l, seq, seq); // a fixed length must agree (E081)
   const files = getTarget(target).emit(layouts, { seq, version: VERSION });
   const written = writeAtomically(out, files);
   for (const w of written) io.stderr(`wrote ${w}\n`);

@@ -1,7 +1,15 @@
 // Lowering: checked AST layouts to the band IR. Patterns become unions of terms
 // (disjunctive normal form): & distributes over |, and intersecting two terms
 // intersects their intervals and joins their mods.
-import type { CheckedLayout, Expr, Pattern } from '../dsl/index.js';
+import { diag, SpecError, type CheckedLayout, type Expr, type Pattern } from '../dsl/index.js';
+
+/** The most terms one head's pattern may expand to (kernels unroll over them). */
+export const MAX_TERMS = 64;
+
+function termCount(p: Pattern): number {
+  if (p.kind === 'prim') return p.name === 'none' ? 0 : 1;
+  return p.kind === 'union' ? termCount(p.left) + termCount(p.right) : termCount(p.left) * termCount(p.right);
+}
 import { emax, emin, num, v, type IExpr, type LayoutIR, type Loc, type Term } from './ir/index.js';
 
 export function lowerLayout(c: CheckedLayout): LayoutIR {
@@ -20,7 +28,11 @@ export function lowerLayout(c: CheckedLayout): LayoutIR {
         : c.partition.kind === 'tuned'
           ? { kind: 'tuned', fallback: 'equal_pairs' }
           : { kind: c.partition.kind },
-    groups: c.groups.map((g) => ({ lo: g.lo, hi: g.hi, terms: lowerPattern(g.pattern) })),
+    groups: c.groups.map((g) => {
+      const count = termCount(g.pattern);
+      if (count > MAX_TERMS) throw new SpecError([diag('E046', g.pattern.span, count, MAX_TERMS)]);
+      return { lo: g.lo, hi: g.hi, terms: lowerPattern(g.pattern) };
+    }),
   };
 }
 

@@ -96,6 +96,11 @@ export function writeAtomically(dir: string, files: EmittedFile[]): string[] {
     for (const [tmp, dest] of staged) renameSync(tmp, dest);
   } catch (e) {
     for (const [tmp] of staged) rmSync(tmp, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err.code === 'string' && err.path !== undefined) {
+      const why = { EISDIR: 'it is a directory', EEXIST: 'a file is in the way', ENOTDIR: 'a file is in the way', EACCES: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on the device' }[err.code] ?? err.code;
+      throw new SpecError([diag('E096', undefined, String(err.path).replace(/\.spc-tmp-\d+$/, ''), why)]);
+    }
     throw e;
   }
   return staged.map(([, d]) => d);

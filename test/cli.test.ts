@@ -64,7 +64,9 @@ describe('spc check', () => {
       const svgs = readdirSync(out).filter((x) => x.endsWith('.svg'));
       expect(svgs.length).toBeGreaterThan(0);
       for (const s of svgs) expect(readFileSync(join(out, s), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
-      const c = await spc('compile', f, '--target', 'ir', '-o', out, '--seq', '512');
+      // Layouts with a fixed length refuse a different --seq (E081), so pass one only to symbolic specs.
+      const seqArgs = /\bseq\s+\d/.test(readFileSync(f, 'utf8')) ? [] : ['--seq', '512'];
+      const c = await spc('compile', f, '--target', 'ir', '-o', out, ...seqArgs);
       expect(c.code, c.stderr).toBe(0);
       const irs = readdirSync(out).filter((x) => x.endsWith('.ir.json'));
       expect(irs.length).toBeGreaterThan(0);
@@ -150,9 +152,22 @@ describe('CLI behaviour', () => {
   });
 
   it('a fixed-length layout refuses a different --seq', async () => {
-    const r = await spc('check', 'examples/sparse-transformer.spc', '--seq', '100');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('error[E081]');
+    for (const cmd of [['check'], ['show'], ['compile', '--target', 'ir', '-o', join(tmp(), 'o')]]) {
+      const r = await spc(cmd[0]!, 'examples/sparse-transformer.spc', ...cmd.slice(1), '--seq', '100');
+      expect(r.code, cmd[0]).toBe(2);
+      expect(r.stderr).toContain('error[E081]');
+    }
+  });
+
+  it('an output path that cannot be written is a diagnostic, not a crash', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 'file'), 'x');
+    const a = await spc('show', 'examples/dense-causal.spc', '-o', d);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain(`error[E096]: cannot write ${d}: it is a directory`);
+    const b = await spc('compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', join(d, 'file'));
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/error\[E096\]: cannot write .*file.*: a file is in the way/);
   });
 
   it('--json errors are one JSON document on stdout too', async () => {

@@ -33,6 +33,12 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
       4 |   seq 1.5
         |       ^^^"
     `);
+    expect(errors(base('  pattern window(99999999999999999999)'))).toMatchInlineSnapshot(`
+      "x.spc:4:18 error[E003]: number 99999999999999999999 is too large (the limit is 2^40 = 1099511627776)
+        |
+      4 |   pattern window(99999999999999999999)
+        |                  ^^^^^^^^^^^^^^^^^^^^"
+    `);
     expect(errors(base('  seq 12abc'))).toMatchInlineSnapshot(`
       "x.spc:4:7 error[E002]: bad number '12abc': numbers are whole decimal numbers such as 4096
         |
@@ -40,7 +46,7 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
         |       ^^^^^"
     `);
     expect(errors(base('  seq 99999999999999999999'))).toMatchInlineSnapshot(`
-      "x.spc:4:7 error[E003]: number 99999999999999999999 is too large (the limit is 2^40 = 1099511627776)
+      "x.spc:4:7 error[E074]: sequence length 99999999999999999999 is out of range: spc compiles lengths 1..1073741824
         |
       4 |   seq 99999999999999999999
         |       ^^^^^^^^^^^^^^^^^^^^
@@ -309,6 +315,37 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
       2 | layout a { heads 1 head_dim 8 pattern dense }
         |        ^"
     `);
+  });
+  it('limits: nesting, pattern size, period, length', () => {
+    expect(errors(base(`  pattern ${'('.repeat(70)}dense${')'.repeat(70)}`))).toMatchInlineSnapshot(`
+      "x.spc:4:75 error[E012]: nesting is too deep here (more than 64 levels)
+        |
+      4 |   pattern ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((dense))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))
+        |                                                                           ^"
+    `);
+    expect(errors(base(`  pattern ${'(window(9) | sinks(1)) & '.repeat(7)}dense`))).toMatchInlineSnapshot(`
+      "x.spc:4:11 error[E046]: this pattern expands to 128 terms for a head (at most 64): write it with fewer unions inside intersections
+        |
+      4 |   pattern (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & dense
+        |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^"
+    `);
+    expect(errors(base('  pattern stride(4294967296)'), 64)).toMatchInlineSnapshot(`
+      "x.spc:4:18 error[E073]: a stride or period of 4294967296 is too large (at most 2147483647) at N = 64
+        |
+      4 |   pattern stride(4294967296)
+        |                  ^^^^^^^^^^"
+    `);
+    expect(errors(base('  seq 2000000000\n  pattern dense'))).toMatchInlineSnapshot(`
+      "x.spc:4:7 error[E074]: sequence length 2000000000 is out of range: spc compiles lengths 1..1073741824
+        |
+      4 |   seq 2000000000
+        |       ^^^^^^^^^^"
+    `);
+  });
+  it('huge interval ends are clamped, never wrapped', () => {
+    const [l] = compileSource(base('  pattern window(8) | dist(3000000000, 4000000000) | keys(N * N, N * N + 5)'));
+    const inst = instanceFor(l!, 65536);
+    expect(inst.heads[0]!.terms).toEqual([{ dLo: 0, dHi: 8, kLo: 0, kHi: 65536, qLo: 0, qHi: 65536, mods: [] }]);
   });
   it('no layouts', () => {
     expect(errors('# only a comment\n')).toMatchInlineSnapshot(`"x.spc: error[E026]: the file declares no layout (write \`layout NAME { ... }\`)"`);

@@ -7,7 +7,6 @@ import type { CTerm, HeadInstance, Instance, LayoutIR } from './types.js';
  * with each head's terms normalised. One evaluation path serves the IR and the runtime table.
  */
 export function instantiate(layout: LayoutIR, n: number): Instance {
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`internal: bad length ${n}`);
   const bounds = partitionBounds(layout, n);
   const shape = tableShape(layout);
   const table = headTable(layout, n, bounds);

@@ -63,7 +63,15 @@ function sumLinear(n: number, a: number, b: number, sign: 1 | -1): number {
 }
 
 /** Band boundaries S_0..S_H at length n, or null when the layout has no partition. */
+/** The longest sequence spc compiles for: every index, distance and table field stays in int32. */
+export const MAX_SEQ = 2 ** 30;
+
+export function checkLength(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SEQ) throw new EvalError('E074', [n, MAX_SEQ]);
+}
+
 export function partitionBounds(layout: LayoutIR, n: number): number[] | null {
+  checkLength(n);
   const p = layout.partition;
   if (!p) return null;
   switch (p.kind) {

@@ -9,6 +9,9 @@ import { evalExpr, type Env } from './expr.js';
 import { minDistance, partitionBounds } from './partition.js';
 import { EvalError, type CTerm, type IExpr, type LayoutIR, type Term } from './types.js';
 
+/** The largest stride or period: table fields are int32. */
+export const MAX_PERIOD = 2 ** 31 - 1;
+
 export interface TableShape {
   termSlots: number;
   modSlots: number;
@@ -16,8 +19,12 @@ export interface TableShape {
 }
 
 export function tableShape(layout: LayoutIR): TableShape {
-  const termSlots = Math.max(1, ...layout.groups.map((g) => g.terms.length));
-  const modSlots = Math.max(0, ...layout.groups.flatMap((g) => g.terms.map((t) => t.mods.length)));
+  let termSlots = 1;
+  let modSlots = 0;
+  for (const g of layout.groups) {
+    termSlots = Math.max(termSlots, g.terms.length);
+    for (const t of g.terms) modSlots = Math.max(modSlots, t.mods.length);
+  }
   return { termSlots, modSlots, fieldsPerTerm: 6 + 4 * modSlots };
 }
 
@@ -50,13 +57,16 @@ function emptyFields(modSlots: number): number[] {
 }
 
 function termFields(t: Term<IExpr>, env: Env, n: number, dMin: number, modSlots: number): number[] {
+  // Both ends clamped into [lo, hi], so every field fits int32 whatever the expressions give.
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   const iv = (x: [IExpr, IExpr] | undefined, lo: number, hi: number): [number, number] =>
-    x ? [Math.max(lo, evalExpr(x[0], env)), Math.min(hi, evalExpr(x[1], env))] : [lo, hi];
+    x ? [clamp(evalExpr(x[0], env), lo, hi), clamp(evalExpr(x[1], env), lo, hi)] : [lo, hi];
   const f = [...iv(t.d, dMin, n), ...iv(t.k, 0, n), ...iv(t.q, 0, n)];
   for (const m of t.mods) {
     const mm = evalExpr(m.m, env);
     if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, ` at N = ${n}`], m.m.loc);
-    f.push(m.on === 'd' ? 0 : 1, mm, Math.max(0, evalExpr(m.lo, env)), Math.min(mm, evalExpr(m.hi, env)));
+    if (mm > MAX_PERIOD) throw new EvalError('E073', [mm, MAX_PERIOD, n], m.m.loc);
+    f.push(m.on === 'd' ? 0 : 1, mm, clamp(evalExpr(m.lo, env), 0, mm), clamp(evalExpr(m.hi, env), 0, mm));
   }
   for (let m = t.mods.length; m < modSlots; m++) f.push(0, 1, 0, 1);
   return f;

@@ -92,7 +92,7 @@ export interface Instance {
 
 export class EvalError extends Error {
   constructor(
-    readonly code: 'E053' | 'E052' | 'E070' | 'E072',
+    readonly code: 'E053' | 'E052' | 'E070' | 'E072' | 'E073' | 'E074',
     readonly args: (string | number)[],
     readonly loc?: Loc,
   ) {

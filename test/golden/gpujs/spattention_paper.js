@@ -39,6 +39,7 @@ function fmod(a, b) {
 }
 function chkmod(m) {
   if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);
+  if (m > 2147483647) throw new RangeError(`spc: a stride or period of ${m} is too large (at most 2147483647)`);
   return m;
 }
 export function partitionBounds(N) {
@@ -46,14 +47,14 @@ export function partitionBounds(N) {
   return equalWidthBounds(N, H);
 }
 export function headTable(N) {
-  if (!Number.isSafeInteger(N) || N < 1) throw new RangeError(`spc: N must be a positive integer, got ${N}`);
+  if (!Number.isSafeInteger(N) || N < 1 || N > 1073741824) throw new RangeError(`spc: N must be an integer in 1..1073741824, got ${N}`);
   const H = 16;
   const dMin = 0;
   const bounds = partitionBounds(N);
   const t = new Int32Array(H * 6);
   for (let h = 0; h < 16; h++) {
     const S = bounds[h], W = bounds[h + 1] - bounds[h];
-    t.set([Math.max(dMin, S), Math.min(N, (S + W)), 0, N, 0, N], (h * 1 + 0) * 6);
+    t.set([Math.min(N, Math.max(dMin, S)), Math.min(N, Math.max(dMin, (S + W))), 0, N, 0, N], (h * 1 + 0) * 6);
   }
   return t;
 }

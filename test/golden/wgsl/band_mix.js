@@ -37,6 +37,7 @@ function fmod(a, b) {
 }
 function chkmod(m) {
   if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);
+  if (m > 2147483647) throw new RangeError(`spc: a stride or period of ${m} is too large (at most 2147483647)`);
   return m;
 }
 export function partitionBounds(N) {
@@ -44,21 +45,21 @@ export function partitionBounds(N) {
   return equalPairsBounds(N, H);
 }
 export function headTable(N) {
-  if (!Number.isSafeInteger(N) || N < 1) throw new RangeError(`spc: N must be a positive integer, got ${N}`);
+  if (!Number.isSafeInteger(N) || N < 1 || N > 1073741824) throw new RangeError(`spc: N must be an integer in 1..1073741824, got ${N}`);
   const H = 8;
   const dMin = 0;
   const bounds = partitionBounds(N);
   const t = new Int32Array(H * 30);
   for (let h = 0; h < 4; h++) {
     const S = bounds[h], W = bounds[h + 1] - bounds[h];
-    t.set([Math.max(dMin, Math.max(S, 0)), Math.min(N, Math.min((S + W), 2048)), 0, N, 0, N, 0, 1, 0, 1], (h * 3 + 0) * 10);
-    t.set([Math.max(dMin, S), Math.min(N, (S + W)), 0, N, 0, N, 0, chkmod(2), Math.max(0, 0), Math.min(2, 1)], (h * 3 + 1) * 10);
-    t.set([dMin, N, Math.max(0, 0), Math.min(N, 2), 0, N, 0, 1, 0, 1], (h * 3 + 2) * 10);
+    t.set([Math.min(N, Math.max(dMin, Math.max(S, 0))), Math.min(N, Math.max(dMin, Math.min((S + W), 2048))), 0, N, 0, N, 0, 1, 0, 1], (h * 3 + 0) * 10);
+    t.set([Math.min(N, Math.max(dMin, S)), Math.min(N, Math.max(dMin, (S + W))), 0, N, 0, N, 0, chkmod(2), Math.min(2, Math.max(0, 0)), Math.min(2, Math.max(0, 1))], (h * 3 + 1) * 10);
+    t.set([dMin, N, Math.min(N, Math.max(0, 0)), Math.min(N, Math.max(0, 2)), 0, N, 0, 1, 0, 1], (h * 3 + 2) * 10);
   }
   for (let h = 4; h < 8; h++) {
     const S = bounds[h], W = bounds[h + 1] - bounds[h];
-    t.set([Math.max(dMin, S), Math.min(N, (S + W)), 0, N, 0, N, 0, 1, 0, 1], (h * 3 + 0) * 10);
-    t.set([dMin, N, Math.max(0, 0), Math.min(N, 16), 0, N, 0, 1, 0, 1], (h * 3 + 1) * 10);
+    t.set([Math.min(N, Math.max(dMin, S)), Math.min(N, Math.max(dMin, (S + W))), 0, N, 0, N, 0, 1, 0, 1], (h * 3 + 0) * 10);
+    t.set([dMin, N, Math.min(N, Math.max(0, 0)), Math.min(N, Math.max(0, 16)), 0, N, 0, 1, 0, 1], (h * 3 + 1) * 10);
     t.set([0, 0, 0, 0, 0, 0, 0, 1, 0, 1], (h * 3 + 2) * 10);
   }
   return t;

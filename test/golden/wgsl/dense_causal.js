@@ -37,6 +37,7 @@ function fmod(a, b) {
 }
 function chkmod(m) {
   if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);
+  if (m > 2147483647) throw new RangeError(`spc: a stride or period of ${m} is too large (at most 2147483647)`);
   return m;
 }
 export function partitionBounds(N) {
@@ -44,7 +45,7 @@ export function partitionBounds(N) {
   return null;
 }
 export function headTable(N) {
-  if (!Number.isSafeInteger(N) || N < 1) throw new RangeError(`spc: N must be a positive integer, got ${N}`);
+  if (!Number.isSafeInteger(N) || N < 1 || N > 1073741824) throw new RangeError(`spc: N must be an integer in 1..1073741824, got ${N}`);
   const H = 16;
   const dMin = 0;
   const bounds = partitionBounds(N);

@@ -37,6 +37,7 @@ function fmod(a, b) {
 }
 function chkmod(m) {
   if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);
+  if (m > 2147483647) throw new RangeError(`spc: a stride or period of ${m} is too large (at most 2147483647)`);
   return m;
 }
 export function partitionBounds(N) {
@@ -44,20 +45,20 @@ export function partitionBounds(N) {
   return null;
 }
 export function headTable(N) {
-  if (!Number.isSafeInteger(N) || N < 1) throw new RangeError(`spc: N must be a positive integer, got ${N}`);
+  if (!Number.isSafeInteger(N) || N < 1 || N > 1073741824) throw new RangeError(`spc: N must be an integer in 1..1073741824, got ${N}`);
   const H = 12;
   const dMin = 0;
   const bounds = partitionBounds(N);
   const t = new Int32Array(H * 20);
   for (let h = 0; h < 8; h++) {
     void bounds;
-    t.set([Math.max(dMin, 0), Math.min(N, 256), 0, N, 0, N, 0, 1, 0, 1], (h * 2 + 0) * 10);
-    t.set([dMin, N, Math.max(0, 0), Math.min(N, 4), 0, N, 0, 1, 0, 1], (h * 2 + 1) * 10);
+    t.set([Math.min(N, Math.max(dMin, 0)), Math.min(N, Math.max(dMin, 256)), 0, N, 0, N, 0, 1, 0, 1], (h * 2 + 0) * 10);
+    t.set([dMin, N, Math.min(N, Math.max(0, 0)), Math.min(N, Math.max(0, 4)), 0, N, 0, 1, 0, 1], (h * 2 + 1) * 10);
   }
   for (let h = 8; h < 12; h++) {
     void bounds;
-    t.set([Math.max(dMin, 0), Math.min(N, 512), 0, N, 0, N, 0, chkmod(2), Math.max(0, 0), Math.min(2, 1)], (h * 2 + 0) * 10);
-    t.set([dMin, N, Math.max(0, 0), Math.min(N, 4), 0, N, 0, 1, 0, 1], (h * 2 + 1) * 10);
+    t.set([Math.min(N, Math.max(dMin, 0)), Math.min(N, Math.max(dMin, 512)), 0, N, 0, N, 0, chkmod(2), Math.min(2, Math.max(0, 0)), Math.min(2, Math.max(0, 1))], (h * 2 + 0) * 10);
+    t.set([dMin, N, Math.min(N, Math.max(0, 0)), Math.min(N, Math.max(0, 4)), 0, N, 0, 1, 0, 1], (h * 2 + 1) * 10);
   }
   return t;
 }

@@ -37,6 +37,7 @@ function fmod(a, b) {
 }
 function chkmod(m) {
   if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);
+  if (m > 2147483647) throw new RangeError(`spc: a stride or period of ${m} is too large (at most 2147483647)`);
   return m;
 }
 export function partitionBounds(N) {
@@ -44,7 +45,7 @@ export function partitionBounds(N) {
   return null;
 }
 export function headTable(N) {
-  if (!Number.isSafeInteger(N) || N < 1) throw new RangeError(`spc: N must be a positive integer, got ${N}`);
+  if (!Number.isSafeInteger(N) || N < 1 || N > 1073741824) throw new RangeError(`spc: N must be an integer in 1..1073741824, got ${N}`);
   if (N !== 4096) throw new RangeError(`spc: layout strided has a fixed length 4096, got ${N}`);
   const H = 8;
   const dMin = 0;
@@ -52,11 +53,11 @@ export function headTable(N) {
   const t = new Int32Array(H * 10);
   for (let h = 0; h < 4; h++) {
     void bounds;
-    t.set([Math.max(dMin, 0), Math.min(N, 128), 0, N, 0, N, 0, 1, 0, 1], (h * 1 + 0) * 10);
+    t.set([Math.min(N, Math.max(dMin, 0)), Math.min(N, Math.max(dMin, 128)), 0, N, 0, N, 0, 1, 0, 1], (h * 1 + 0) * 10);
   }
   for (let h = 4; h < 8; h++) {
     void bounds;
-    t.set([dMin, N, 0, N, 0, N, 0, chkmod(128), Math.max(0, 0), Math.min(128, 1)], (h * 1 + 0) * 10);
+    t.set([dMin, N, 0, N, 0, N, 0, chkmod(128), Math.min(128, Math.max(0, 0)), Math.min(128, Math.max(0, 1))], (h * 1 + 0) * 10);
   }
   return t;
 }
