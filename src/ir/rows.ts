@@ -105,7 +105,46 @@ export function isPureDistance(head: HeadInstance, n: number): boolean {
 /** Exact number of allowed (i, j) pairs of a head. Closed form for pure distance heads. */
 export function headPairs(head: HeadInstance, n: number): number {
   if (isPureDistance(head, n)) return head.terms.reduce((s, t) => s + pairsInDistance(n, t.dLo, t.dHi), 0);
+  if (head.terms.some((t) => t.mods.length)) {
+    let total = 0;
+    for (let i = 0; i < n; i++) total += countRow(head, i, 0, n);
+    return total;
+  }
   let total = 0;
-  for (let i = 0; i < n; i++) total += countRow(head, i, 0, n);
+  for (let i = 0; i < n; i++) total += countRowPlain(head, i, 0, n);
+  return total;
+}
+
+const scratchLo: number[] = [];
+const scratchHi: number[] = [];
+
+/**
+ * countRow for a head whose terms have no mods: sorts the terms' key ranges (clipped to
+ * [j0, j1)) and adds the length of their union, allocating nothing, for the hot loops of the
+ * statistics.
+ */
+export function countRowPlain(head: HeadInstance, i: number, j0: number, j1: number): number {
+  let c = 0;
+  for (const t of head.terms) {
+    if (i < t.qLo || i >= t.qHi) continue;
+    const a = Math.max(t.kLo, i - t.dHi + 1, j0);
+    const b = Math.min(t.kHi, i - t.dLo + 1, j1);
+    if (a >= b) continue;
+    let p = c++;
+    while (p > 0 && scratchLo[p - 1]! > a) {
+      scratchLo[p] = scratchLo[p - 1]!;
+      scratchHi[p] = scratchHi[p - 1]!;
+      p--;
+    }
+    scratchLo[p] = a;
+    scratchHi[p] = b;
+  }
+  let total = 0;
+  let end = j0;
+  for (let k = 0; k < c; k++) {
+    const a = Math.max(scratchLo[k]!, end);
+    if (scratchHi[k]! > a) total += scratchHi[k]! - a;
+    end = Math.max(end, scratchHi[k]!);
+  }
   return total;
 }

@@ -1,4 +1,4 @@
-import { countRow, headPairs } from './rows.js';
+import { countRow, countRowPlain, headPairs } from './rows.js';
 import type { CTerm, HeadInstance, Instance } from './types.js';
 
 export type TileClass = 'empty' | 'full' | 'partial';
@@ -39,7 +39,8 @@ export function classifyBox(head: HeadInstance, b: Box): { cls: TileClass; pairs
   }
   if (allEmpty) return { cls: 'empty', pairs: 0 };
   let pairs = 0;
-  for (let i = b.i0; i < b.i1; i++) pairs += countRow(head, i, b.j0, b.j1);
+  const count = head.terms.some((t) => t.mods.length) ? countRow : countRowPlain;
+  for (let i = b.i0; i < b.i1; i++) pairs += count(head, i, b.j0, b.j1);
   return { cls: pairs === 0 ? 'empty' : pairs === area ? 'full' : 'partial', pairs };
 }
 
