@@ -144,6 +144,8 @@ class _Attention(torch.autograd.Function):
     def forward(ctx, q, k, v, scale):
         B, N = _check(q, k, v)
         major, minor = torch.cuda.get_device_capability(q.device)
+        if major < 8:
+            raise RuntimeError(f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}")
         table, order = schedule(N, B, q.device)
         out, lse = _extension(major, minor).forward(q, k, v, table, order, scale)
         ctx.mark_non_differentiable(lse)
