@@ -12,7 +12,7 @@ import {
   type Property,
   type SpecFile,
 } from './ast.js';
-import { diag, SpecError, type Diagnostic, type Span } from './diagnostic.js';
+import { diag, SpecError, type Diagnostic } from './diagnostic.js';
 import { nameProblem, suggest } from './names.js';
 
 export const MAX_NUMBER = 2 ** 40;
@@ -366,4 +366,3 @@ function findName(e: Expr, names: readonly string[]): (Expr & { kind: 'name' }) 
   }
 }
 
-export type { Span };

@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { dirname, join, resolve } from 'node:path';
 import { diag, frontEnd, SpecError } from '../dsl/index.js';
 import type { EmittedFile, Target } from '../codegen/target.js';
-import { instantiate, layoutStats, type Instance, type LayoutIR } from './ir/index.js';
+import { instantiate, type Instance, type LayoutIR } from './ir/index.js';
 import { lowerLayout } from './lower.js';
 import { irTarget } from './ir-target.js';
 import { cudaTarget } from '../targets/cuda/index.js';
@@ -106,4 +106,3 @@ export function writeAtomically(dir: string, files: EmittedFile[]): string[] {
   return staged.map(([, d]) => d);
 }
 
-export { layoutStats };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The WGSL tests run generated shaders on Dawn (npm package webgpu) through Mesa's software
-# drivers, and drive the web page in Debian's headless Chromium (SwiftShader WebGPU).
-# No GPU is needed.
+# The WGSL and gpu.js tests run generated kernels on Dawn (npm package webgpu) through Mesa's
+# software drivers, and in Debian's headless Chromium (SwiftShader: WebGPU for the web page,
+# webgl2 for gpu.js). No GPU is needed.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 # Another install step may hold the apt lock for a while: wait for it rather than fail.
@@ -11,3 +11,4 @@ for try in 1 2 3 4 5 6 7 8 9 10; do
   sleep 15
 done
 apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends libvulkan1 mesa-vulkan-drivers chromium
+chromium --version

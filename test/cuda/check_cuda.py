@@ -12,7 +12,6 @@ vectors that test/cuda/prepare.ts writes. Checks, for every package:
 Exit status 1 on any failure. Prints a table last.
 """
 import argparse
-import concurrent.futures as cf
 import importlib
 import json
 import math
