@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { cudaTarget } from '../targets/cuda/index.js';
+import { balancedShards, contiguousShards, type ShardReport } from '../src/shards.js';
 import { compileSource } from '../src/pipeline.js';
 import { run } from '../src/cli.js';
 
@@ -20,7 +21,7 @@ const files = cudaTarget.emit(layouts, { version: 'golden' });
 describe('CUDA target', () => {
   it('emits a .cu, a manifest and a Python package per layout, deterministically', () => {
     for (const l of layouts) {
-      for (const p of [`${l.name}.cu`, `${l.name}.manifest.json`, `${l.name}/kernel.cu`, `${l.name}/_table.py`, `${l.name}/__init__.py`]) expect(files.some((f) => f.path === p), p).toBe(true);
+      for (const p of [`${l.name}.cu`, `${l.name}.manifest.json`, `${l.name}/kernel.cu`, `${l.name}/_table.py`, `${l.name}/_plan.py`, `${l.name}/__init__.py`]) expect(files.some((f) => f.path === p), p).toBe(true);
     }
     expect(cudaTarget.emit(layouts, { version: 'golden' })).toEqual(files);
   });
@@ -28,6 +29,7 @@ describe('CUDA target', () => {
   it('matches the golden files', async () => {
     for (const f of files.filter((x) => x.path.endsWith('.cu') && !x.path.includes('/'))) await expect(f.contents).toMatchFileSnapshot(join('golden', 'cuda', f.path));
     for (const f of files.filter((x) => x.path.endsWith('/__init__.py'))) await expect(f.contents).toMatchFileSnapshot(join('golden', 'cuda', f.path.replace('/__init__.py', '.init.py')));
+    for (const f of files.filter((x) => x.path.endsWith('/_plan.py'))) await expect(f.contents).toMatchFileSnapshot(join('golden', 'cuda', f.path.replace('/_plan.py', '.plan.py')));
   });
 
   it('every example compiles with nvcc for sm_90a and sm_80, with no register spills', async () => {
@@ -40,7 +42,7 @@ describe('CUDA target', () => {
           const { stderr, stdout } = await run$('nvcc', ['-c', '-O3', '--use_fast_math', '-std=c++17', arch, '-Xptxas', '-v', join(dir, f.path), '-o', join(dir, `${f.path}.${arch.slice(-5)}.o`)], { maxBuffer: 1 << 24 });
           const report = stdout + stderr;
           const regs = [...report.matchAll(/Used (\d+) registers/g)].map((m) => Number(m[1]));
-          expect(regs.length, `${f.path} ${arch}: ptxas report`).toBe(2); // the bf16 and fp16 kernels
+          expect(regs.length, `${f.path} ${arch}: ptxas report`).toBe(4); // mma.sync and wgmma kernels, bf16 and fp16
           for (const m of report.matchAll(/(\d+) bytes spill (stores|loads)/g)) expect(Number(m[1]), `${f.path} ${arch} spills`).toBe(0);
           expect(report).not.toMatch(/warning/i);
         });
@@ -60,8 +62,51 @@ describe('CUDA target', () => {
       writeFileSync(p, f.contents);
     }
     const names = layouts.map((l) => l.name);
-    const script = `import ast, sys\nfor n in ${JSON.stringify(names)}:\n    ast.parse(open(f"{n}/__init__.py").read())\n    ast.parse(open(f"{n}/_table.py").read())\nprint("ok")`;
+    const script = `import ast, sys\nfor n in ${JSON.stringify(names)}:\n    for m in ("__init__", "_table", "_plan"):\n        ast.parse(open(f"{n}/{m}.py").read())\nprint("ok")`;
     expect(execFileSync('python3', ['-c', script], { cwd: dir, encoding: 'utf8' }).trim()).toBe('ok');
+    // The GPU-machine scripts and the torch.distributed example too (they need torch to run).
+    for (const f of ['examples/distributed/tp_attention.py', 'bench/cuda/bench_cuda.py', 'bench/cuda/bench_shards.py', 'test/cuda/check_cuda.py'])
+      expect(execFileSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read()); print("ok")', f], { encoding: 'utf8' }).trim(), f).toBe('ok');
+  });
+
+  it("the package's shard helpers (pure Python) assign heads exactly as spc check --shards does", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spc-plan-'));
+    for (const f of files.filter((x) => x.path.startsWith('mixed_gqa/') || x.path.startsWith('spattention_paper/'))) {
+      execFileSync('mkdir', ['-p', join(dir, f.path, '..')]);
+      writeFileSync(join(dir, f.path), f.contents);
+    }
+    // Random work vectors (with ties) through both implementations of the assignment search.
+    const cases: { work: number[]; shards: number }[] = [];
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let c = 0; c < 60; c++) {
+      const shards = [1, 2, 4, 8][c % 4]!;
+      const heads = shards * (1 + Math.floor(rnd() * 4));
+      cases.push({ shards, work: Array.from({ length: heads }, () => Math.floor(rnd() * (c % 3 === 0 ? 5 : 1000))) });
+    }
+    const script = [
+      'import json, sys, types',
+      'pkg = types.ModuleType("spattention_paper"); pkg.__path__ = ["spattention_paper"]; sys.modules["spattention_paper"] = pkg',
+      'import spattention_paper._plan as p',
+      'cases = json.loads(sys.stdin.read())',
+      'out = [[p.contiguous_shards(c["work"], c["shards"]), p.balanced_shards(c["work"], c["shards"])] for c in cases]',
+      'print(json.dumps({"cases": out, "plan": p.shard_plan(4096, 4), "tiles": p.head_tiles(4096)}))',
+    ].join('\n');
+    const res = JSON.parse(execFileSync('python3', ['-c', script], { cwd: dir, input: JSON.stringify(cases), encoding: 'utf8' })) as {
+      cases: [ShardReport, ShardReport][];
+      plan: { in_order: ShardReport; balanced: ShardReport };
+      tiles: number[];
+    };
+    const strip = (r: ShardReport) => ({ heads: r.heads, work: r.work, imbalance: r.imbalance });
+    cases.forEach((c, i) => {
+      expect(res.cases[i]![0], `contiguous ${JSON.stringify(c)}`).toEqual(strip(contiguousShards(c.work, c.shards)));
+      expect(res.cases[i]![1], `balanced ${JSON.stringify(c)}`).toEqual(strip(balancedShards(c.work, c.shards)));
+    });
+    // The paper's bands on 4 ranks: heads in order are 1.75x the mean; the balanced plan is even.
+    expect(res.tiles).toHaveLength(16);
+    expect(res.plan.in_order.imbalance).toBeCloseTo(1.75, 1);
+    expect(res.plan.balanced.imbalance).toBeLessThan(1.02);
+    expect(res.plan.balanced).toEqual(strip(balancedShards(res.tiles, 4)));
   });
 
   it('unsupported layouts get a diagnostic and no files', async () => {

@@ -46,35 +46,97 @@ def useful_pairs(mod, n):
     return total
 
 
-def computed_pairs(mod, n):
+def computed_pairs(mod, n, arch):
+    """Pairs in the key tiles the block walk visits (the wgmma kernel's warpgroups skip some of them)."""
+    bm, bn = mod.TILES[arch]
     t = mod._table.head_table(n)
     total = 0
     for h in range(mod.HEADS):
-        for qt in range(-(-n // mod.BLOCK_M)):
-            i0 = qt * mod.BLOCK_M
-            rows = min(mod.BLOCK_M, n - i0)
-            for lo, hi in mod._key_tiles(t, h, i0, min(i0 + mod.BLOCK_M, n), n):
+        for qt in range(-(-n // bm)):
+            i0 = qt * bm
+            rows = min(bm, n - i0)
+            for lo, hi in mod._plan.key_tiles(t, h, i0, min(i0 + bm, n), n, bn):
                 for kt in range(lo, hi):
-                    total += rows * min(mod.BLOCK_N, n - kt * mod.BLOCK_N)
+                    total += rows * min(bn, n - kt * bn)
     return total
 
 
-def flex_mask(mod, n, device):
-    from torch.nn.attention.flex_attention import create_block_mask
+# FlexAttention's mask_mod: one for every pattern, reading each head's (merged) distance
+# intervals from a table tensor of fixed shape (H, 2, 2): the bench patterns are a band, or a band
+# and a window. One function object and one table shape per H keep torch.compile from recompiling per
+# pattern; the table's contents change between patterns.
+_FLEX_TABLES = {}
 
-    f, slots, mods = mod._table.FIELDS_PER_TERM, mod._table.TERM_SLOTS, mod._table.MOD_SLOTS
-    T = torch.tensor(mod._table.head_table(n), dtype=torch.int32, device=device).view(mod.HEADS, slots, f)
 
+def _flex_table(H, device):
+    if H not in _FLEX_TABLES:
+        _FLEX_TABLES[H] = torch.zeros(H, 2, 2, dtype=torch.int32, device=device)
+    return _FLEX_TABLES[H]
+
+
+def _band_mask_mod(T):
     def mask_mod(b, h, q_idx, kv_idx):
         d = q_idx - kv_idx
-        ok = None
-        for s in range(slots):
-            c = (d >= T[h, s, 0]) & (d < T[h, s, 1]) & (kv_idx >= T[h, s, 2]) & (kv_idx < T[h, s, 3]) & (q_idx >= T[h, s, 4]) & (q_idx < T[h, s, 5])
-            ok = c if ok is None else ok | c
-        return ok
+        return ((d >= T[h, 0, 0]) & (d < T[h, 0, 1])) | ((d >= T[h, 1, 0]) & (d < T[h, 1, 1]))
+    return mask_mod
 
-    # _compile=True builds the block mask without materialising the dense N x N mask.
-    return create_block_mask(mask_mod, B=None, H=mod.HEADS, Q_LEN=n, KV_LEN=n, device=device, _compile=True)
+
+_MASK_MODS = {}
+
+
+def flex_mask(mod, n, device, block=128):
+    """FlexAttention's BlockMask for the layout at length n, built from the head table's distance
+    intervals: per (head, 128-query block) the key blocks with some allowed pair, split into full
+    ones (no mask_mod call) and partial ones, as create_block_mask would find them. (create_block_mask
+    itself materialises an N x N mask, or with _compile=True took 235 s to compile on the H100.)"""
+    from torch.nn.attention.flex_attention import BlockMask
+
+    f, slots = mod._table.FIELDS_PER_TERM, mod._table.TERM_SLOTS
+    assert slots <= 2, "bench patterns have at most two terms per head"
+    t = mod._table.head_table(n)
+    T = _flex_table(mod.HEADS, device)
+    nb = -(-n // block)
+    b0 = torch.arange(nb, device=device) * block
+    b1 = torch.clamp(b0 + block - 1, max=n - 1)
+    dmin = b0[:, None] - b1[None, :]  # smallest q - k in block (qb, kb)
+    dmax = b1[:, None] - b0[None, :]
+    table_rows, parts, fulls = [], [], []
+    for h in range(mod.HEADS):
+        iv = []
+        for s in range(slots):
+            o = (h * slots + s) * f
+            dlo, dhi, klo, khi, qlo, qhi = t[o:o + 6]
+            assert (klo, khi, qlo, qhi) == (0, n, 0, n), "bench patterns are pure distance bands"
+            if dlo < dhi:
+                iv.append([dlo, dhi])
+        iv.sort()
+        merged = []
+        for lo, hi in iv:
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        table_rows.append(sum(merged, []) + [0, 0] * (2 - len(merged)))
+        hit = torch.zeros(nb, nb, dtype=torch.bool, device=device)
+        full = torch.zeros(nb, nb, dtype=torch.bool, device=device)
+        for lo, hi in merged:
+            hit |= (dmax >= lo) & (dmin <= hi - 1)
+            full |= (dmin >= lo) & (dmax <= hi - 1)
+        parts.append(hit & ~full)
+        fulls.append(full)
+    T.copy_(torch.tensor(table_rows, dtype=torch.int32, device=device).view(mod.HEADS, 2, 2))
+    if mod.HEADS not in _MASK_MODS:
+        _MASK_MODS[mod.HEADS] = _band_mask_mod(T)
+
+    def indices(sel):
+        sel = torch.stack(sel)[None]  # (1, H, nb, nb)
+        count = sel.sum(-1).to(torch.int32)
+        key = (~sel).to(torch.int64) * nb + torch.arange(nb, device=device)
+        return count, torch.argsort(key, dim=-1).to(torch.int32)
+
+    kv_num, kv_idx = indices(parts)
+    full_num, full_idx = indices(fulls)
+    return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=block, mask_mod=_MASK_MODS[mod.HEADS], seq_lengths=(n, n))
 
 
 def bench(fn):
@@ -92,11 +154,16 @@ def main():
     ap.add_argument("--suffixes", default="", help="comma list of package-name suffixes (tile configurations) to compare")
     ap.add_argument("--out", default=None)
     ap.add_argument("--budget", type=float, default=480, help="seconds; Flex is skipped once exceeded")
+    ap.add_argument("--kernels", default="sm90", help="comma list of spc kernel families to time: sm90 (wgmma), sm80 (mma.sync)")
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.dir))
     dev = torch.device("cuda")
     from torch.nn.attention.flex_attention import flex_attention
 
+    # One compiled graph per shape (H, D, N): raise dynamo's recompile limit (8), past which it
+    # falls back to eager flex_attention, which materialises the scores.
+    torch._dynamo.config.cache_size_limit = 64
+    torch._dynamo.config.accumulated_cache_size_limit = 512
     flex = torch.compile(flex_attention, dynamic=False)
     t_start = time.time()
     rows = []
@@ -116,21 +183,29 @@ def main():
                     mod = importlib.import_module(name)
                 except ImportError:
                     continue
-                mod.attention(q, k, v)  # build + warm
-                t_spc = bench(lambda: mod.attention(q, k, v))
                 t_flex = math.nan
                 if not args.no_flex and time.time() - t_start < args.budget:
+                    t0 = time.time()
                     bm = flex_mask(mod, n, dev)
-                    flex(q, k, v, block_mask=bm)
+                    fo = flex(q, k, v, block_mask=bm)
                     t_flex = bench(lambda: flex(q, k, v, block_mask=bm))
+                    # Same mask, same result: Flex against spc (both bf16).
+                    flex_diff = (fo.float() - mod.attention(q, k, v).float()).abs().max().item()
+                    print(f"  flex {pat} H={H} D={D} N={n}: {t_flex:.3f} ms ({time.time() - t0:.0f} s with compiling), max |flex - spc| = {flex_diff:.3g}", flush=True)
                 up = useful_pairs(mod, n) * B
-                cp = computed_pairs(mod, n) * B
-                tflops = 4 * D * up / (t_spc * 1e-3) / 1e12
-                rows.append(dict(pattern=pat + (f" {suffix}" if suffix else ""), H=H, D=D, N=n, B=B, cudnn=t_cudnn, flash=t_flash, flex=t_flex, spc=t_spc,
-                                 x_cudnn=t_cudnn / t_spc, x_flex=t_flex / t_spc, useful_tflops=tflops, computed_over_useful=cp / up))
-                r = rows[-1]
-                print(f"{pat:9} {suffix:10} H={H:2} D={D:3} N={n:5} B={B}  cudnn {t_cudnn:7.3f}  flash {t_flash:7.3f}  flex {t_flex:7.3f}  spc {t_spc:7.3f} ms"
-                      f"  x{r['x_cudnn']:5.1f} cudnn  x{r['x_flex']:4.2f} flex  {tflops:5.0f} TFLOP/s useful  computed/useful {cp / up:.2f}", flush=True)
+                for kern in args.kernels.split(","):
+                    os.environ["SPC_CUDA_KERNEL"] = kern
+                    mod.attention(q, k, v)  # build + warm
+                    t_spc = bench(lambda: mod.attention(q, k, v))
+                    cp = computed_pairs(mod, n, kern) * B
+                    tflops = 4 * D * up / (t_spc * 1e-3) / 1e12
+                    label = " ".join(x for x in (pat, suffix, kern) if x)
+                    rows.append(dict(pattern=label, H=H, D=D, N=n, B=B, cudnn=t_cudnn, flash=t_flash, flex=t_flex, spc=t_spc,
+                                     x_cudnn=t_cudnn / t_spc, x_flex=t_flex / t_spc, useful_tflops=tflops, computed_over_useful=cp / up))
+                    r = rows[-1]
+                    print(f"{label:24} H={H:2} D={D:3} N={n:5} B={B}  cudnn {t_cudnn:7.3f}  flash {t_flash:7.3f}  flex {t_flex:7.3f}  spc {t_spc:7.3f} ms"
+                          f"  x{r['x_cudnn']:5.1f} cudnn  x{r['x_flex']:4.2f} flex  {tflops:5.0f} TFLOP/s useful  computed/useful {cp / up:.2f}", flush=True)
+                os.environ.pop("SPC_CUDA_KERNEL", None)
             del q, k, v
     head = ["pattern", "H", "D", "N", "B", "cuDNN ms", "flash ms", "Flex ms", "spc ms", "spc vs cuDNN", "spc vs Flex", "useful TFLOP/s", "computed/useful"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

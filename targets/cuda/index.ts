@@ -4,8 +4,9 @@
 import { pyHostTable } from '../../codegen/host.js';
 import { TargetError, type EmittedFile, type EmitOptions, type Target } from '../../codegen/target.js';
 import { instantiate, layoutStats, tableShape, type LayoutIR } from '../../src/ir/index.js';
-import { pythonPackage } from './python.js';
+import { planModule, pythonPackage } from './python.js';
 import { KERNEL_TEMPLATE } from './template.js';
+import { KERNEL_TEMPLATE_SM90, wgmmaWrappers } from './template_sm90.js';
 
 export interface CudaConfig {
   /** Warps per block; each owns 16 * mTiles query rows, so BLOCK_M = 16 * mTiles * warps. */
@@ -18,71 +19,116 @@ export interface CudaConfig {
   minBlocks: number;
   /** Skip rescaling O when no row's running maximum changed (fewer multiplies, more registers). */
   skipRescale: boolean;
+  /** The Hopper (sm_90a, wgmma) kernel's tiles. */
+  sm90: Sm90Config;
+}
+
+/** The Hopper kernel: warpgroups of 64 query rows per block, keys per tile, blocks per SM. */
+export interface Sm90Config {
+  warpgroups: number;
+  blockN: number;
+  /** K/V tiles in flight (shared-memory ring of this many buffers, at least 2). */
+  stages: number;
+  minBlocks: number;
 }
 
 export const SUPPORTED_HEAD_DIMS = [64, 128];
 
 /**
- * Tile configuration for a layout, chosen from H100 measurements (bench/results/cuda-tune-2026-11-23.md):
- * D = 128: 64 x 32 tiles, 3 blocks per SM (168 registers, no spills); D = 64: 64 x 64 tiles with the
- * rescale skip (151 registers, no spills).
+ * Tile configuration for a layout, chosen from H100 measurements (bench/results/cuda-*.md).
+ * mma.sync kernel (sm_80 and newer): D = 128: 64 x 32 tiles, 3 blocks per SM (168 registers, no
+ * spills); D = 64: 64 x 64 tiles with the rescale skip. wgmma kernel (sm_90a): 128 x 128 tiles,
+ * two stages, one block per SM for D = 128; 128 x 64 tiles, two blocks per SM for D = 64. (For
+ * D = 128, 128 x 64 tiles at two blocks per SM ran 15% faster but spill 36 bytes at the
+ * 128-register cap; shipped configurations must not spill.)
  */
 export function cudaConfig(layout: LayoutIR): CudaConfig {
   return layout.headDim === 128
-    ? { warps: 4, mTiles: 1, blockN: 32, minBlocks: 3, skipRescale: false }
-    : { warps: 4, mTiles: 1, blockN: 64, minBlocks: 1, skipRescale: true };
+    ? { warps: 4, mTiles: 1, blockN: 32, minBlocks: 3, skipRescale: false, sm90: { warpgroups: 2, blockN: 128, stages: 2, minBlocks: 1 } }
+    : { warps: 4, mTiles: 1, blockN: 64, minBlocks: 1, skipRescale: true, sm90: { warpgroups: 2, blockN: 64, stages: 2, minBlocks: simpleTable(layout) ? 2 : 1 } };
+}
+
+/** One term per head and no mods: the masking code is small enough for 128 registers a thread. */
+function simpleTable(layout: LayoutIR): boolean {
+  const shape = tableShape(layout);
+  return shape.termSlots <= 1 && shape.modSlots === 0;
 }
 
 export const blockM = (cfg: CudaConfig): number => 16 * cfg.mTiles * cfg.warps;
-
+export const blockMSm90 = (cfg: Sm90Config): number => 64 * cfg.warpgroups;
 
 const ELEMS = {
-  bf16: { elem: '__nv_bfloat16', pair: '__nv_bfloat162', pack: '__floats2bfloat162_rn', mma: 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32' },
-  fp16: { elem: '__half', pair: '__half2', pack: '__floats2half2_rn', mma: 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32' },
+  bf16: { elem: '__nv_bfloat16', pair: '__nv_bfloat162', pack: '__floats2bfloat162_rn', mma: 'mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32', wgmma: 'bf16' },
+  fp16: { elem: '__half', pair: '__half2', pack: '__floats2half2_rn', mma: 'mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32', wgmma: 'f16' },
 } as const;
 
-export function kernelNames(layout: LayoutIR, dtype: 'bf16' | 'fp16') {
-  return { kernel: `spc_${layout.name}_fwd_${dtype}`, launcher: `spc_${layout.name}_launch_${dtype}` };
+/** Kernel and launcher names: the mma.sync kernel (sm_80 and newer) and the wgmma one (sm_90a). */
+export function kernelNames(layout: LayoutIR, dtype: 'bf16' | 'fp16', arch: 'sm80' | 'sm90' = 'sm80') {
+  const tag = arch === 'sm90' ? `sm90_${dtype}` : dtype;
+  return { kernel: `spc_${layout.name}_fwd_${tag}`, launcher: `spc_${layout.name}_launch_${tag}` };
+}
+
+function fill(template: string, subst: Record<string, string>): string {
+  return template.replace(/\bSPC_[A-Z0-9_]+\b/g, (m) => {
+    const r = subst[m];
+    if (r === undefined) throw new Error(`internal: no value for ${m}`);
+    return r;
+  });
 }
 
 export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): string {
   if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError(`the CUDA target supports head_dim ${SUPPORTED_HEAD_DIMS.join(' and ')}; layout ${layout.name} has ${layout.headDim}`);
   if (layout.dtype === 'fp32') throw new TargetError(`the CUDA target computes in bf16 or fp16 (tensor cores); layout ${layout.name} declares dtype fp32`);
   const shape = tableShape(layout);
+  const h = cfg.sm90;
   const header = [
     `// Generated by spc ${version} from layout ${layout.name}: ${layout.heads} heads, ${layout.kvHeads} KV heads, head_dim ${layout.headDim}.`,
-    `// Do not edit. Kernels: ${(['bf16', 'fp16'] as const).map((d) => kernelNames(layout, d).kernel).join(', ')}.`,
-    `// Inputs (B, H, N, D) and (B, KV, N, D) contiguous; out (B, H, N, D); lse (B, H, N) float32 (natural log).`,
-    `// table: int32 [H][${shape.termSlots}][${shape.fieldsPerTerm}] from head_table(N); order: int32 work items, longest first.`,
-    `// Tiles: BLOCK_M = ${blockM(cfg)} (${cfg.warps} warps), BLOCK_N = ${cfg.blockN}.`,
+    `// Do not edit. Kernels: ${(['bf16', 'fp16'] as const).flatMap((d) => [kernelNames(layout, d).kernel, kernelNames(layout, d, 'sm90').kernel]).join(', ')}.`,
+    `// Inputs (B, heads, N, D) and (B, heads / ${layout.heads / layout.kvHeads}, N, D) contiguous; out (B, heads, N, D); lse (B, heads, N) float32 (natural log).`,
+    `// table: int32 [heads][${shape.termSlots}][${shape.fieldsPerTerm}], the rows of head_table(N) for the heads of the call; order: int32 work items, longest first.`,
+    `// mma.sync kernels (sm_80+): BLOCK_M = ${blockM(cfg)} (${cfg.warps} warps), BLOCK_N = ${cfg.blockN}.`,
+    `// wgmma kernels (sm_90a): BLOCK_M = ${blockMSm90(h)} (${h.warpgroups} warpgroups), BLOCK_N = ${h.blockN}, ${h.stages} K/V stages.`,
   ].join('\n');
-  const parts = (['bf16', 'fp16'] as const).map((dt) => {
+  const parts = (['bf16', 'fp16'] as const).flatMap((dt) => {
     const e = ELEMS[dt];
-    const names = kernelNames(layout, dt);
-    const subst: Record<string, string> = {
-      SPC_NS: `spc_${layout.name}_${dt}`,
-      SPC_WARPS: String(cfg.warps),
-      SPC_MTILES: String(cfg.mTiles),
-      SPC_MIN_BLOCKS: String(cfg.minBlocks),
-      SPC_SKIP_RESCALE: String(cfg.skipRescale),
-      SPC_BN: String(cfg.blockN),
+    const common: Record<string, string> = {
       SPC_D: String(layout.headDim),
-      SPC_H: String(layout.heads),
-      SPC_KV: String(layout.kvHeads),
+      SPC_GROUP: String(layout.heads / layout.kvHeads),
       SPC_TERM_SLOTS: String(shape.termSlots),
       SPC_MOD_SLOTS: String(shape.modSlots),
       SPC_ELEM: e.elem,
       SPC_PAIR: e.pair,
       SPC_PACK: e.pack,
-      SPC_MMA: JSON.stringify(e.mma),
-      SPC_KERNEL_NAME: names.kernel,
-      SPC_LAUNCHER_NAME: names.launcher,
     };
-    return KERNEL_TEMPLATE.replace(/\bSPC_[A-Z_]+\b/g, (m) => {
-      const r = subst[m];
-      if (r === undefined) throw new Error(`internal: no value for ${m}`);
-      return r;
-    });
+    const mma = kernelNames(layout, dt);
+    const wg = kernelNames(layout, dt, 'sm90');
+    return [
+      fill(KERNEL_TEMPLATE, {
+        ...common,
+        SPC_NS: `spc_${layout.name}_${dt}`,
+        SPC_WARPS: String(cfg.warps),
+        SPC_MTILES: String(cfg.mTiles),
+        SPC_MIN_BLOCKS: String(cfg.minBlocks),
+        SPC_SKIP_RESCALE: String(cfg.skipRescale),
+        SPC_BN: String(cfg.blockN),
+        SPC_MMA: JSON.stringify(e.mma),
+        SPC_KERNEL_NAME: mma.kernel,
+        SPC_LAUNCHER_NAME: mma.launcher,
+      }),
+      fill(KERNEL_TEMPLATE_SM90, {
+        ...common,
+        SPC_NS: `spc_${layout.name}_sm90_${dt}`,
+        SPC_WG: String(h.warpgroups),
+        SPC_BN: String(h.blockN),
+        SPC_STAGES: String(h.stages),
+        SPC_MIN_BLOCKS: String(h.minBlocks),
+        SPC_WGMMA_WRAPPERS: wgmmaWrappers(h.blockN, layout.headDim, e.wgmma),
+        SPC_WGMMA_SS: `wgmma_ss_n${h.blockN}`,
+        SPC_WGMMA_RS: `wgmma_rs_n${layout.headDim}`,
+        SPC_KERNEL_NAME: wg.kernel,
+        SPC_LAUNCHER_NAME: wg.launcher,
+      }),
+    ];
   });
   return `${header}\n${parts.join('\n')}`;
 }
@@ -123,6 +169,7 @@ export function makeCudaTarget(configFor: (layout: LayoutIR) => CudaConfig = cud
         { path: `${layout.name}.manifest.json`, contents: manifest(layout, cfg, options) },
         { path: `${layout.name}/kernel.cu`, contents: cu },
         { path: `${layout.name}/_table.py`, contents: pyHostTable(layout) },
+        { path: `${layout.name}/_plan.py`, contents: planModule(layout, cfg, options.version) },
         { path: `${layout.name}/__init__.py`, contents: pythonPackage(layout, cfg, options.version) },
       ];
     });

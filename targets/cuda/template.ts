@@ -22,8 +22,7 @@ constexpr bool kQInRegs = kMT == 1;
 constexpr bool kSkipRescale = SPC_SKIP_RESCALE;  // skip the O rescale when no row's maximum moved (costs registers)     // with one tile per warp Q stays in registers; else it is re-read from smem
 constexpr int kBN = SPC_BN;             // keys per tile
 constexpr int kD = SPC_D;               // head dim
-constexpr int kH = SPC_H;
-constexpr int kKV = SPC_KV;
+constexpr int kGroup = SPC_GROUP;       // query heads per KV head
 constexpr int kTermSlots = SPC_TERM_SLOTS;
 constexpr int kModSlots = SPC_MOD_SLOTS;
 constexpr int kFields = 6 + 4 * kModSlots;
@@ -107,25 +106,27 @@ __device__ __forceinline__ void load_tile(elem_t* dst, const elem_t* src, int ro
 extern "C" __global__ void __launch_bounds__(kThreads, SPC_MIN_BLOCKS)
 SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                 elem_t* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table,
-                const int* __restrict__ order, int n, float scale_log2) {
+                const int* __restrict__ order, int n, int heads, float scale_log2) {
   extern __shared__ __align__(128) unsigned char smem_raw[];
   Smem& sm = *reinterpret_cast<Smem*>(smem_raw);
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t4 = lane & 3;
 
-  // Work item (b * kH + h) * qtiles + qt, longest first as ordered by the host.
+  // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
+  // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
   const int item = order[blockIdx.x];
   const int qt = item % qtiles;
   const int bh = item / qtiles;
-  const int h = bh % kH, b = bh / kH;
-  const int kvh = h / (kH / kKV);
+  const int h = bh % heads, b = bh / heads;
+  const int kvheads = heads / kGroup;
+  const int kvh = h / kGroup;
   const int i0 = qt * kBM;
   const int i1 = min(i0 + kBM, n);
 
-  const elem_t* q = Q + ((int64_t)(b * kH + h) * n) * kD;
-  const elem_t* k = K + ((int64_t)(b * kKV + kvh) * n) * kD;
-  const elem_t* v = V + ((int64_t)(b * kKV + kvh) * n) * kD;
+  const elem_t* q = Q + ((int64_t)(b * heads + h) * n) * kD;
+  const elem_t* k = K + ((int64_t)(b * kvheads + kvh) * n) * kD;
+  const elem_t* v = V + ((int64_t)(b * kvheads + kvh) * n) * kD;
 
   load_tile<kBM>(sm.q, q, i0, n, tid);
   cp_commit();
@@ -359,20 +360,20 @@ SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, cons
     const int row = i0 + wrow + mt * 16 + g + 8 * r;
     const float inv = l > 0.f ? 1.f / l : 0.f;
     if (row < n) {
-      elem_t* o = O + ((int64_t)(b * kH + h) * n + row) * kD;
+      elem_t* o = O + ((int64_t)(b * heads + h) * n + row) * kD;
 #pragma unroll
       for (int x = 0; x < kD / 8; ++x) {
         SPC_PAIR pr = SPC_PACK(acc[mt][x][2 * r] * inv, acc[mt][x][2 * r + 1] * inv);
         *reinterpret_cast<SPC_PAIR*>(o + x * 8 + 2 * t4) = pr;
       }
-      if (t4 == 0) LSE[(int64_t)(b * kH + h) * n + row] = l > 0.f ? (mrow[mt][r] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+      if (t4 == 0) LSE[(int64_t)(b * heads + h) * n + row] = l > 0.f ? (mrow[mt][r] + log2f(l)) * 0.69314718055994531f : -INFINITY;
     }
   }
 }
 
-// Host launcher without any framework: items = B * H * ceil(N / kBM) blocks.
+// Host launcher without any framework: items = B * heads * ceil(N / kBM) blocks; the table holds those heads' rows.
 extern "C" cudaError_t SPC_LAUNCHER_NAME(const void* q, const void* k, const void* v, void* o, float* lse,
-                                         const int* table, const int* order, int items, int n, float scale,
+                                         const int* table, const int* order, int items, int n, int heads, float scale,
                                          cudaStream_t stream) {
   const int smem = (int)sizeof(Smem);
   cudaError_t err = cudaFuncSetAttribute(SPC_KERNEL_NAME, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
@@ -380,7 +381,7 @@ extern "C" cudaError_t SPC_LAUNCHER_NAME(const void* q, const void* k, const voi
   if (items == 0) return cudaSuccess;
   SPC_KERNEL_NAME<<<items, kThreads, smem, stream>>>(
       static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
-      static_cast<elem_t*>(o), lse, table, order, n, scale * 1.4426950408889634f);
+      static_cast<elem_t*>(o), lse, table, order, n, heads, scale * 1.4426950408889634f);
   return cudaGetLastError();
 }
 

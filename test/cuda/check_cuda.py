@@ -8,7 +8,9 @@ vectors that test/cuda/prepare.ts writes. Checks, for every package:
   * against a float64 PyTorch reference built from the exported head table, for N in
     {1, 77, 1000, 4096, 8192}, bf16 and fp16, fresh random inputs, outputs poisoned first
     (the caching allocator hands the kernel a block filled with NaN; no NaN may survive);
-  * relative error ||out - ref|| / ||ref|| below 1e-2, lse within 1e-2 (relative), -inf rows exact.
+  * relative error ||out - ref|| / ||ref|| below 1e-2, lse within 1e-2 (relative), -inf rows exact;
+  * a head subset (heads=...) equal to the same heads of the full call;
+  * on an sm_90 GPU both kernel families: wgmma (the default there) and mma.sync (SPC_CUDA_KERNEL=sm80).
 Exit status 1 on any failure. Prints a table last.
 """
 import argparse
@@ -30,7 +32,7 @@ def build_all(d, names):
     for name in names:
         code = f"import sys; sys.path.insert(0, {d!r}); import {name} as m, torch; m._extension(*torch.cuda.get_device_capability())"
         procs.append((name, subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
-        while sum(p.poll() is None for _, p in procs) >= 12:
+        while sum(p.poll() is None for _, p in procs) >= 16:
             time.sleep(0.5)
     failed = []
     for name, p in procs:
@@ -94,36 +96,28 @@ def compare(out, lse, ref_out, ref_lse):
     return rel, lerr, ""
 
 
-def run_poisoned(mod, q, k, v):
+def run_poisoned(mod, q, k, v, heads=None):
     # Poison: fill blocks of the output sizes with NaN and free them; the caching allocator
     # gives the same blocks to the op's outputs, so an element the kernel misses stays NaN.
     B, H, N, D = q.shape
     p1 = torch.full((B, H, N, D), math.nan, dtype=q.dtype, device=q.device)
     p2 = torch.full((B, H, N), math.nan, dtype=torch.float32, device=q.device)
     del p1, p2
-    out, lse = mod.attention(q, k, v, return_lse=True)
+    out, lse = mod.attention(q, k, v, return_lse=True, heads=heads)
     torch.cuda.synchronize()
     return out, lse
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("dir")
-    ap.add_argument("--quick", action="store_true", help="N in {1, 77, 1000} only")
-    ap.add_argument("--only", default=None)
-    args = ap.parse_args()
-    d = os.path.abspath(args.dir)
-    sys.path.insert(0, d)
-    layouts = json.load(open(os.path.join(d, "layouts.json")))
-    if args.only:
-        layouts = [l for l in layouts if l["name"] in args.only.split(",")]
-    names = [l["name"] for l in layouts]
-    t0 = time.time()
-    failed_builds = build_all(d, names)
-    print(f"built {len(names) - len(failed_builds)}/{len(names)} extensions in {time.time() - t0:.0f} s", flush=True)
-    dev = torch.device("cuda")
-    rows, failures = [], list(failed_builds)
+def run_kernel(kern, mod, q, k, v, heads=None):
+    """One call of the op with kernel family kern ("sm90" wgmma, "sm80" mma.sync), outputs poisoned."""
+    os.environ["SPC_CUDA_KERNEL"] = kern
+    try:
+        return run_poisoned(mod, q, k, v, heads)
+    finally:
+        os.environ.pop("SPC_CUDA_KERNEL")
 
+
+def check_all(d, names, layouts, failed_builds, args, dev, kernels, rows, failures):
     # 1. spc's own float64 oracle vectors.
     for case in json.load(open(os.path.join(d, "oracle.json"))):
         name, n, B = case["name"], case["n"], case["batch"]
@@ -136,17 +130,18 @@ def main():
         k = ld("k").view(B, KV, n, D).to(dev, torch.bfloat16)
         v = ld("v").view(B, KV, n, D).to(dev, torch.bfloat16)
         ro, rl = ld("out").view(B, H, n, D).to(dev), ld("lse").view(B, H, n).to(dev)
-        out, lse = run_poisoned(mod, q, k, v)
-        rel, lerr, why = compare(out, lse, ro, rl)
         # The torch reference must agree with the TypeScript oracle too (float64 vs float64).
         to, tl = reference(mod, q, k, v, 1 / math.sqrt(D))
         xrel = ((to - ro).norm() / ro.norm()).item()
-        ok = rel < 1e-2 and lerr < 1e-2 and not why and xrel < 1e-9
-        rows.append((f"{name} (ts oracle)", n, "bf16", B, rel, lerr, "ok" if ok else f"FAIL {why} xref={xrel:.1e}"))
-        if not ok:
-            failures.append(f"{name} oracle")
+        for kern in kernels:
+            out, lse = run_kernel(kern, mod, q, k, v)
+            rel, lerr, why = compare(out, lse, ro, rl)
+            ok = rel < 1e-2 and lerr < 1e-2 and not why and xrel < 1e-9
+            rows.append((f"{name} (ts oracle)", n, f"bf16 {kern}", B, rel, lerr, "ok" if ok else f"FAIL {why} xref={xrel:.1e}"))
+            if not ok:
+                failures.append(f"{name} oracle {kern}")
 
-    # 2. float64 torch reference from the head table.
+    # 2. float64 torch reference from the head table; each kernel family on the same inputs.
     lengths = [1, 77, 1000] if args.quick else [1, 77, 1000, 4096, 8192]
     gen = torch.Generator(device=dev)
     for l in layouts:
@@ -162,14 +157,54 @@ def main():
                 q = torch.randn(B, mod.HEADS, n, mod.HEAD_DIM, device=dev, generator=gen).to(dt)
                 k = torch.randn(B, mod.KV_HEADS, n, mod.HEAD_DIM, device=dev, generator=gen).to(dt)
                 v = torch.randn(B, mod.KV_HEADS, n, mod.HEAD_DIM, device=dev, generator=gen).to(dt)
-                out, lse = run_poisoned(mod, q, k, v)
                 ro, rl = reference(mod, q, k, v, 1 / math.sqrt(mod.HEAD_DIM))
-                rel, lerr, why = compare(out, lse, ro, rl)
-                ok = rel < 1e-2 and lerr < 1e-2 and not why
-                rows.append((name, n, str(dt).replace("torch.", ""), B, rel, lerr, "ok" if ok else f"FAIL {why}"))
-                if not ok:
-                    failures.append(f"{name} N={n} {dt}")
-                del q, k, v, out, lse, ro, rl
+                for kern in kernels:
+                    tag = str(dt).replace("torch.", "") + " " + kern
+                    out, lse = run_kernel(kern, mod, q, k, v)
+                    rel, lerr, why = compare(out, lse, ro, rl)
+                    ok = rel < 1e-2 and lerr < 1e-2 and not why
+                    rows.append((name, n, tag, B, rel, lerr, "ok" if ok else f"FAIL {why}"))
+                    if not ok:
+                        failures.append(f"{name} N={n} {tag}")
+                    # A head subset: the last half of the KV groups, as a tensor-parallel rank would own.
+                    if n == ns[0] or n == 1000:
+                        g = mod.GROUP
+                        sub = list(range(mod.HEADS // 2 // g * g, mod.HEADS)) if mod.HEADS >= 2 * g else list(range(mod.HEADS))
+                        kv = sorted({h // g for h in sub})
+                        so, sl = run_kernel(kern, mod, q[:, sub].contiguous(), k[:, kv].contiguous(), v[:, kv].contiguous(), heads=sub)
+                        same = torch.equal(so, out[:, sub]) and torch.equal(sl, lse[:, sub])
+                        rows.append((f"{name} heads {sub[0]}..{sub[-1]}", n, tag, B, 0.0, 0.0, "ok" if same else "FAIL subset differs"))
+                        if not same:
+                            failures.append(f"{name} N={n} subset {tag}")
+                    del out, lse
+                del q, k, v, ro, rl
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--quick", action="store_true", help="N in {1, 77, 1000} only")
+    ap.add_argument("--only", default=None)
+    ap.add_argument("--build-only", action="store_true", help="only build the extensions (in parallel)")
+    ap.add_argument("--kernels", default=None, help="comma list of sm90,sm80 (default: both on sm_90, else sm80)")
+    args = ap.parse_args()
+    d = os.path.abspath(args.dir)
+    sys.path.insert(0, d)
+    layouts = json.load(open(os.path.join(d, "layouts.json")))
+    if args.only:
+        layouts = [l for l in layouts if l["name"] in args.only.split(",")]
+    names = [l["name"] for l in layouts]
+    t0 = time.time()
+    failed_builds = build_all(d, names)
+    print(f"built {len(names) - len(failed_builds)}/{len(names)} extensions in {time.time() - t0:.0f} s", flush=True)
+    if args.build_only:
+        sys.exit(1 if failed_builds else 0)
+    dev = torch.device("cuda")
+    rows, failures = [], list(failed_builds)
+
+    major, minor = torch.cuda.get_device_capability()
+    kernels = args.kernels.split(",") if args.kernels else (["sm90", "sm80"] if (major, minor) == (9, 0) else ["sm80"])
+    check_all(d, names, layouts, failed_builds, args, dev, kernels, rows, failures)
 
     # 3. Errors users see.
     mod = importlib.import_module(names[0])

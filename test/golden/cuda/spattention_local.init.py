@@ -3,6 +3,8 @@
     from spattention_local import attention
     out = attention(q, k, v)                      # q (B, H, N, D), k and v (B, KV, N, D); bf16 or fp16 on CUDA
     out, lse = attention(q, k, v, return_lse=True)
+    out = attention(q, k, v, heads=[4, 5, 6, 7])  # a subset of the heads (a tensor-parallel shard)
+    plan = shard_plan(N, 4)                       # heads per rank for 4 ranks, in order and balanced
 
 The CUDA kernel is compiled on first use by torch.utils.cpp_extension.load_inline (PyTorch caches
 the build). Band boundaries for the N of each call come from _table.head_table(N), the same
@@ -15,15 +17,15 @@ import os
 
 import torch
 
-from . import _table
+from . import _plan, _table
+from ._plan import TILES, balanced_shards, contiguous_shards, head_tiles, shard_plan  # noqa: F401  (public)
 
 LAYOUT = "spattention_local"
 HEADS = 8
 KV_HEADS = 8
 HEAD_DIM = 64
 SEQ = None
-BLOCK_M = 64
-BLOCK_N = 64
+GROUP = 1  # query heads per KV head
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -32,16 +34,20 @@ _CPP = r'''
 #include <cuda_runtime_api.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
-extern "C" cudaError_t spc_spattention_local_launch_bf16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, float, cudaStream_t);
-extern "C" cudaError_t spc_spattention_local_launch_fp16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, float, cudaStream_t);
-std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor table, torch::Tensor order, double scale) {
+typedef cudaError_t (*launcher_t)(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
+extern "C" cudaError_t spc_spattention_local_launch_bf16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
+extern "C" cudaError_t spc_spattention_local_launch_fp16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
+extern "C" cudaError_t spc_spattention_local_launch_sm90_bf16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
+extern "C" cudaError_t spc_spattention_local_launch_sm90_fp16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
+std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor table, torch::Tensor order, double scale, bool sm90) {
   c10::cuda::CUDAGuard guard(q.device());
   auto o = torch::empty_like(q);
   auto lse = torch::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(torch::kFloat32));
   auto stream = c10::cuda::getCurrentCUDAStream(q.device().index()).stream();
-  auto launch = q.scalar_type() == torch::kBFloat16 ? spc_spattention_local_launch_bf16 : spc_spattention_local_launch_fp16;
+  const bool bf16 = q.scalar_type() == torch::kBFloat16;
+  launcher_t launch = sm90 ? (bf16 ? spc_spattention_local_launch_sm90_bf16 : spc_spattention_local_launch_sm90_fp16) : (bf16 ? spc_spattention_local_launch_bf16 : spc_spattention_local_launch_fp16);
   cudaError_t err = launch(q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), lse.data_ptr<float>(),
-                           table.data_ptr<int>(), order.data_ptr<int>(), (int)order.numel(), (int)q.size(2), (float)scale, stream);
+                           table.data_ptr<int>(), order.data_ptr<int>(), (int)order.numel(), (int)q.size(2), (int)q.size(1), (float)scale, stream);
   TORCH_CHECK(err == cudaSuccess, "spc: kernel launch failed: ", cudaGetErrorString(err));
   return {o, lse};
 }
@@ -66,49 +72,54 @@ def _extension(major, minor):
     )
 
 
-def _key_tiles(table, h, i0, i1, n):
-    """Merged key-tile ranges of query rows [i0, i1) of head h: the kernel's own computation."""
-    f = _table.FIELDS_PER_TERM
-    spans = []
-    for s in range(_table.TERM_SLOTS):
-        o = (h * _table.TERM_SLOTS + s) * f
-        d_lo, d_hi, k_lo, k_hi, q_lo, q_hi = table[o:o + 6]
-        r0, r1 = max(i0, q_lo), min(i1, q_hi)
-        if r0 >= r1 or d_lo >= d_hi or k_lo >= k_hi:
-            continue
-        a = max(k_lo, r0 - d_hi + 1, 0)
-        e = min(k_hi, r1 - d_lo, n)
-        if a < e:
-            spans.append((a // BLOCK_N, -(-e // BLOCK_N)))
-    spans.sort()
-    merged = []
-    for lo, hi in spans:
-        if merged and lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return merged
+def _arch(major, minor):
+    """The kernel family for a GPU: wgmma on sm_90 (built for sm_90a), mma.sync elsewhere.
+    SPC_CUDA_KERNEL=sm80 in the environment forces the mma.sync kernels (for comparisons)."""
+    if os.environ.get("SPC_CUDA_KERNEL") == "sm80":
+        return "sm80"
+    return "sm90" if (major, minor) == (9, 0) else "sm80"
 
 
 @functools.lru_cache(maxsize=64)
-def schedule(n, batch, device):
-    """(table, order) on the device for length n and batch size batch. Order: longest work first."""
-    table = _table.head_table(n)
-    qtiles = -(-n // BLOCK_M)
+def schedule(n, batch, device, heads, arch):
+    """(table, order) on the device for length n, batch size batch and the heads of the call
+    (a tuple of head indices): the table rows of those heads, and the work items longest first."""
+    block_m, block_n = TILES[arch]
+    full = _table.head_table(n)
+    per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
+    table = [x for h in heads for x in full[h * per:(h + 1) * per]]
+    qtiles = -(-n // block_m)
     work = []
-    for h in range(HEADS):
+    for hl in range(len(heads)):
         for qt in range(qtiles):
-            i0 = qt * BLOCK_M
-            tiles = sum(hi - lo for lo, hi in _key_tiles(table, h, i0, min(i0 + BLOCK_M, n), n))
-            work.append((-tiles, h, qt))
+            i0 = qt * block_m
+            tiles = sum(hi - lo for lo, hi in _plan.key_tiles(table, hl, i0, min(i0 + block_m, n), n, block_n))
+            work.append((-tiles, hl, qt))
     work.sort()
-    order = [(b * HEADS + h) * qtiles + qt for _, h, qt in work for b in range(batch)]
+    order = [(b * len(heads) + hl) * qtiles + qt for _, hl, qt in work for b in range(batch)]
     t = torch.tensor(table, dtype=torch.int32, device=device)
     o = torch.tensor(order, dtype=torch.int32, device=device)
     return t, o
 
 
-def _check(q, k, v):
+def _heads(heads):
+    """The heads of a call as a tuple; for GQA, whole groups of GROUP heads that share a KV head."""
+    if heads is None:
+        return tuple(range(HEADS))
+    try:
+        hs = tuple(int(h) for h in heads)
+    except TypeError:
+        raise TypeError(f"spc {LAYOUT}: heads must be a sequence of head indices, got {type(heads).__name__}") from None
+    if not hs or len(set(hs)) != len(hs) or any(h < 0 or h >= HEADS for h in hs):
+        raise ValueError(f"spc {LAYOUT}: heads must be distinct indices in [0, {HEADS}), got {list(hs)}")
+    for c in range(0, len(hs), GROUP):
+        g = hs[c:c + GROUP]
+        if len(g) != GROUP or g[0] % GROUP != 0 or g != tuple(range(g[0], g[0] + GROUP)):
+            raise ValueError(f"spc {LAYOUT}: with {GROUP} query heads per KV head, heads must list whole groups in order (h, h+1, ..., h+{GROUP - 1} with h a multiple of {GROUP}), got {list(hs)}")
+    return hs
+
+
+def _check(q, k, v, heads):
     for name, x in (("q", q), ("k", k), ("v", v)):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"spc {LAYOUT}: {name} must be a torch.Tensor, got {type(x).__name__}")
@@ -125,29 +136,31 @@ def _check(q, k, v):
     if not (q.device == k.device == v.device):
         raise ValueError(f"spc {LAYOUT}: q, k and v must be on one device")
     B, H, N, D = q.shape
-    if H != HEADS or D != HEAD_DIM:
-        raise ValueError(f"spc {LAYOUT}: q must be (B, {HEADS}, N, {HEAD_DIM}), got {tuple(q.shape)}")
+    if H != len(heads) or D != HEAD_DIM:
+        raise ValueError(f"spc {LAYOUT}: q must be (B, {len(heads)}, N, {HEAD_DIM}), got {tuple(q.shape)}")
+    kv = len(heads) // GROUP
     for name, x in (("k", k), ("v", v)):
-        if tuple(x.shape) != (B, KV_HEADS, N, D):
-            raise ValueError(f"spc {LAYOUT}: {name} must be ({B}, {KV_HEADS}, {N}, {D}), got {tuple(x.shape)}")
+        if tuple(x.shape) != (B, kv, N, D):
+            raise ValueError(f"spc {LAYOUT}: {name} must be ({B}, {kv}, {N}, {D}), got {tuple(x.shape)}")
     if N < 1:
         raise ValueError(f"spc {LAYOUT}: the sequence length must be at least 1")
     if SEQ is not None and N != SEQ:
         raise ValueError(f"spc {LAYOUT}: this layout has a fixed length {SEQ}, got N = {N}")
-    if B * HEADS * -(-N // BLOCK_M) >= 2**31:
+    if B * H * -(-N // min(m for m, _ in TILES.values())) >= 2**31:
         raise ValueError(f"spc {LAYOUT}: too many work items for one launch")
     return B, N
 
 
 class _Attention(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, q, k, v, scale):
-        B, N = _check(q, k, v)
+    def forward(ctx, q, k, v, scale, heads):
+        B, N = _check(q, k, v, heads)
         major, minor = torch.cuda.get_device_capability(q.device)
         if major < 8:
             raise RuntimeError(f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}")
-        table, order = schedule(N, B, q.device)
-        out, lse = _extension(major, minor).forward(q, k, v, table, order, scale)
+        arch = _arch(major, minor)
+        table, order = schedule(N, B, q.device, heads, arch)
+        out, lse = _extension(major, minor).forward(q, k, v, table, order, scale, arch == "sm90")
         ctx.mark_non_differentiable(lse)
         return out, lse
 
@@ -156,8 +169,11 @@ class _Attention(torch.autograd.Function):
         raise NotImplementedError(f"spc {LAYOUT}: the backward pass is not generated yet")
 
 
-def attention(q, k, v, scale=None, return_lse=False):
+def attention(q, k, v, scale=None, return_lse=False, heads=None):
     """Banded attention forward. q (B, 8, N, 64), k and v (B, 8, N, 64).
+
+    heads: run only these heads (a tensor-parallel shard): q holds them in this order and k, v
+    their KV heads; with GQA the list is made of whole groups of 1 heads that share a KV head.
 
     Returns out (B, 8, N, 64) in q's dtype, and with return_lse=True also the
     float32 log-sum-exp (B, 8, N) of the scaled scores (natural log; -inf for a row with
@@ -167,5 +183,5 @@ def attention(q, k, v, scale=None, return_lse=False):
         scale = 1.0 / math.sqrt(HEAD_DIM)
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"spc {LAYOUT}: scale must be a positive finite number, got {scale!r}")
-    out, lse = _Attention.apply(q, k, v, float(scale))
+    out, lse = _Attention.apply(q, k, v, float(scale), _heads(heads))
     return (out, lse) if return_lse else out
