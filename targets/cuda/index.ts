@@ -27,8 +27,10 @@ export interface CudaConfig {
 export interface Sm90Config {
   warpgroups: number;
   blockN: number;
-  /** K/V tiles in flight (shared-memory ring of this many buffers, at least 2). */
+  /** K/V tiles in flight (shared-memory ring of this many buffers, at least 2; 3 with overlap). */
   stages: number;
+  /** Overlap each tile's softmax with the tensor cores (FlashAttention-3's intra-warpgroup pipelining). */
+  overlap?: boolean;
   minBlocks: number;
 }
 
@@ -121,6 +123,7 @@ export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): 
         SPC_WG: String(h.warpgroups),
         SPC_BN: String(h.blockN),
         SPC_STAGES: String(h.stages),
+        SPC_OVERLAP: String(h.overlap === true),
         SPC_MIN_BLOCKS: String(h.minBlocks),
         SPC_WGMMA_WRAPPERS: wgmmaWrappers(h.blockN, layout.headDim, e.wgmma),
         SPC_WGMMA_SS: `wgmma_ss_n${h.blockN}`,

@@ -50,12 +50,13 @@ constexpr int kBM = kWG * 64;           // query rows per block
 constexpr int kBN = SPC_BN;             // keys per tile (the N of the S wgmma)
 constexpr int kD = SPC_D;               // head dim (the N of the O wgmma)
 constexpr int kStages = SPC_STAGES;     // K/V tiles in flight (shared-memory ring)
+constexpr bool kOverlap = SPC_OVERLAP;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
 constexpr int kTermSlots = SPC_TERM_SLOTS;
 constexpr int kModSlots = SPC_MOD_SLOTS;
 constexpr int kFields = 6 + 4 * kModSlots;
 typedef SPC_ELEM elem_t;
 
-static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= 2, "tile shapes");
+static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kOverlap ? 3 : 2), "tile shapes");
 
 struct __align__(1024) Smem {
   elem_t q[kBM * kD];
@@ -101,7 +102,8 @@ __device__ __forceinline__ void cp_wait() {
 }
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wg_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wg_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
 template <int N>
 __device__ __forceinline__ void fence_regs(float (&r)[N]) {
 #pragma unroll
@@ -149,6 +151,85 @@ __device__ __forceinline__ void load_tile(elem_t* dst, const elem_t* src, int ro
       const bool valid = row0 + r < n;
       if (c < kTotal) cp_async16(dst + swz<ROWS>(r, ch * 8), valid ? src + ((int64_t)row0 + r) * kD + ch * 8 : src, valid);
     }
+  }
+}
+// Does one unmodded term cover every (i, j) of rows [w0, w0 + 64) x keys [j0, j0 + kBN), inside the grid?
+__device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int n) {
+  const int j1 = j0 + kBN;
+  if (j1 > n || w0 + 64 > n) return false;
+  bool any = false;
+#pragma unroll
+  for (int s = 0; s < kTermSlots; ++s) {
+    const int* tt = table + s * kFields;
+    bool nomod = true;
+#pragma unroll
+    for (int m = 0; m < kModSlots; ++m) {
+      const int* md = tt + 6 + 4 * m;
+      nomod = nomod && md[2] <= 0 && md[3] >= md[1];
+    }
+    any = any || (nomod && w0 - (j1 - 1) >= tt[0] && (w0 + 63) - j0 < tt[1] && j0 >= tt[2] && j1 <= tt[3] &&
+                  w0 >= tt[4] && w0 + 64 <= tt[5]);
+  }
+  return any;
+}
+
+// Masks S (unless full) and turns it into probabilities in place: online softmax in the log2
+// domain, running max mrow and sum lrow of the thread's rows rowA and rowB = rowA + 8; corr is the
+// factor the output accumulator must be scaled by. Accumulator layout: warp w of the group holds
+// rows 16w + g and 16w + g + 8; element s[4x + e] is row (e >> 1 ? +8 : 0), key 8x + 2 t4 + (e & 1).
+__device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[2], float (&mrow)[2], float (&lrow)[2],
+                                             const int* table, bool full, int rowA, int rowB, int j0, int n, int t4,
+                                             float scale_log2) {
+  if (!full) {
+    // Each term allows row i the keys [max(kLo, i - dHi + 1), min(kHi, i - dLo + 1, n)) when
+    // qLo <= i < qHi, then its mods.
+    int klo[2][kTermSlots], khi[2][kTermSlots];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int i = r == 0 ? rowA : rowB;
+#pragma unroll
+      for (int ts = 0; ts < kTermSlots; ++ts) {
+        const int* tt = table + ts * kFields;
+        klo[r][ts] = max(tt[2], i - tt[1] + 1);
+        khi[r][ts] = (i >= tt[4] && i < tt[5]) ? min(min(tt[3], i - tt[0] + 1), n) : INT_MIN;
+      }
+    }
+#pragma unroll
+    for (int x = 0; x < kBN / 8; ++x) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e >> 1, j = j0 + x * 8 + 2 * t4 + (e & 1);
+        bool ok = false;
+#pragma unroll
+        for (int ts = 0; ts < kTermSlots; ++ts) {
+          bool in = j >= klo[r][ts] && j < khi[r][ts];
+          if constexpr (kModSlots > 0) in = in && mods_allow(table + ts * kFields, r == 0 ? rowA : rowB, j);
+          ok = ok || in;
+        }
+        if (!ok) s[4 * x + e] = -INFINITY;
+      }
+    }
+  }
+  // A quad of lanes shares a row.
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float mx = -INFINITY;
+#pragma unroll
+    for (int x = 0; x < kBN / 8; ++x) mx = fmaxf(mx, fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
+    const float mnew = fmaxf(mrow[r], mx * scale_log2);
+    const float muse = mnew == -INFINITY ? 0.f : mnew;
+    corr[r] = exp2f(mrow[r] - muse);
+    mrow[r] = mnew;
+    float sum = 0.f;
+#pragma unroll
+    for (int x = 0; x < kBN / 8; ++x) {
+      s[4 * x + 2 * r] = exp2f(fmaf(s[4 * x + 2 * r], scale_log2, -muse));
+      s[4 * x + 2 * r + 1] = exp2f(fmaf(s[4 * x + 2 * r + 1], scale_log2, -muse));
+      sum += s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
+    }
+    lrow[r] = lrow[r] * corr[r] + sum;
   }
 }
 #endif
@@ -226,151 +307,140 @@ SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, cons
   const elem_t* qbase = sm.q + wg * 64 * 64;
   const int rowA = w0 + (warp & 3) * 16 + g, rowB = rowA + 8;
 
-  // The key tiles of the merged ranges in order: the compute cursor (ri, kt) and the load cursor
-  // (lri, lkt), kStages - 1 tiles ahead. One copy group per tile (empty past the end), so the
-  // oldest group in flight is always the tile computed next.
+  // The key tiles of the merged ranges in order. One copy group per tile (empty past the end),
+  // so the oldest group in flight is always the next tile to compute.
   const int nr = sm.nranges;
-  int ri = 0, kt = nr > 0 ? sm.ranges[0][0] : 0;
-  int lri = ri, lkt = kt;
-#pragma unroll
-  for (int st = 0; st < kStages - 1; ++st) {
+  int ri = 0, kt = nr > 0 ? sm.ranges[0][0] : 0;  // compute cursor
+  int lri = ri, lkt = kt;                          // load cursor
+  auto next = [&](int& r, int& t) {
+    if (++t >= sm.ranges[r][1]) { ++r; t = r < nr ? sm.ranges[r][0] : 0; }
+  };
+  auto load_next = [&](int stage) {
     if (lri < nr) {
-      load_tile<kBN>(sm.k[st], K + kv_off, lkt * kBN, n, tid);
-      load_tile<kBN>(sm.v[st], V + kv_off, lkt * kBN, n, tid);
-      if (++lkt >= sm.ranges[lri][1]) { ++lri; lkt = lri < nr ? sm.ranges[lri][0] : 0; }
+      load_tile<kBN>(sm.k[stage], K + kv_off, lkt * kBN, n, tid);
+      load_tile<kBN>(sm.v[stage], V + kv_off, lkt * kBN, n, tid);
+      next(lri, lkt);
     }
     cp_commit();
-  }
-  int buf = 0;
-  while (ri < nr) {
-    cp_wait<kStages - 2>();
-    __syncthreads();
-    // Refill the buffer computed in the last iteration (every warpgroup is done with it). With
-    // two stages the load cursor is the compute cursor's successor: recomputed, not kept.
-    if constexpr (kStages == 2) {
-      lri = ri;
-      lkt = kt + 1;
-      if (lkt >= sm.ranges[lri][1]) { ++lri; lkt = lri < nr ? sm.ranges[lri][0] : 0; }
+  };
+  // S = Q K^T of the tile in stage st: kD / 16 wgmma steps, both operands in shared memory (issued, not awaited).
+  auto issue_s = [&](float (&s)[kBN / 2], int st) {
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+      const uint64_t da = mdesc(qbase + (kk >> 2) * kBM * 64 + (kk & 3) * 16, 16, 1024);
+      const uint64_t db = mdesc(sm.k[st] + (kk >> 2) * kBN * 64 + (kk & 3) * 16, 16, 1024);
+      SPC_WGMMA_SS(s, da, db, kk > 0 ? 1 : 0);
     }
-    if (lri < nr) {
-      const int lb = buf == 0 ? kStages - 1 : buf - 1;
-      load_tile<kBN>(sm.k[lb], K + kv_off, lkt * kBN, n, tid);
-      load_tile<kBN>(sm.v[lb], V + kv_off, lkt * kBN, n, tid);
-      if (++lkt >= sm.ranges[lri][1]) { ++lri; lkt = lri < nr ? sm.ranges[lri][0] : 0; }
+  };
+  // O += P V of the tile in stage st: P from registers (the A layout of m64k16), V transposed.
+  auto issue_pv = [&](const uint32_t (&p)[kBN / 16][4], int st) {
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk) SPC_WGMMA_RS(acc, p[kk], mdesc(sm.v[st] + kk * 16 * 64, kBN * 128, 1024));
+  };
+  // P in the registers of the next wgmma: 16-bit pairs of the probabilities.
+  auto pack_p = [&](uint32_t (&p)[kBN / 16][4], const float (&s)[kBN / 2]) {
+#pragma unroll
+    for (int kk = 0; kk < kBN / 16; ++kk) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) p[kk][e] = pack2(s[8 * kk + 2 * e], s[8 * kk + 2 * e + 1]);
     }
-    cp_commit();
-    const int j0 = kt * kBN, j1 = j0 + kBN;
-    bool active = false;
+  };
+  auto rescale = [&](const float (&corr)[2]) {
 #pragma unroll
-    for (int s = 0; s < kTermSlots; ++s) active = active || (sm.wspan[wg][s][0] < j1 && sm.wspan[wg][s][1] > j0);
-    if (active) {
-      // Full tile for this warpgroup: one unmodded term covers every (i, j), inside the grid.
-      bool full = j1 <= n && w0 + 64 <= n;
-      if (full) {
-        bool any = false;
-#pragma unroll
-        for (int s = 0; s < kTermSlots; ++s) {
-          const int* tt = sm.table + s * kFields;
-          bool nomod = true;
-#pragma unroll
-          for (int m = 0; m < kModSlots; ++m) {
-            const int* md = tt + 6 + 4 * m;
-            nomod = nomod && md[2] <= 0 && md[3] >= md[1];
-          }
-          any = any || (nomod && w0 - (j1 - 1) >= tt[0] && (w0 + 63) - j0 < tt[1] && j0 >= tt[2] && j1 <= tt[3] &&
-                        w0 >= tt[4] && w0 + 64 <= tt[5]);
-        }
-        full = any;
-      }
+    for (int x = 0; x < kD / 8; ++x) {
+      acc[4 * x] *= corr[0];
+      acc[4 * x + 1] *= corr[0];
+      acc[4 * x + 2] *= corr[1];
+      acc[4 * x + 3] *= corr[1];
+    }
+  };
 
-      // S = Q K^T: kD / 16 wgmma steps, both operands in shared memory.
+  if constexpr (kOverlap) {
+    // FlashAttention-3's intra-warpgroup overlap: tile j's S = Q K^T and tile j-1's O += P V run on
+    // the tensor cores while this warpgroup computes tile j's softmax. Tile j-1's stage stays in
+    // use until then, so stage (j - 2) is refilled at tile j, with tile j + kStages - 2.
+#pragma unroll
+    for (int st = 0; st < kStages - 2; ++st) load_next(st);
+    uint32_t p[kBN / 16][4];
+    int buf = 0, vbuf = 0;
+    // One step per tile. The first tile's step (peeled, so that the loop's wgmma sit in one basic
+    // block after their fence: otherwise ptxas serialises them) has no previous P V to overlap.
+    auto step = [&](bool first) {
+      cp_wait<kStages - 3>();
+      __syncthreads();
+      load_next(buf >= 2 ? buf - 2 : buf + kStages - 2);
+      const int j0 = kt * kBN;
+      const bool full = tile_full(sm.table, w0, j0, n);
       float s[kBN / 2];
-      const elem_t* ks = sm.k[buf];
-      wg_fence();
-#pragma unroll
-      for (int kk = 0; kk < kD / 16; ++kk) {
-        const uint64_t da = mdesc(qbase + (kk >> 2) * kBM * 64 + (kk & 3) * 16, 16, 1024);
-        const uint64_t db = mdesc(ks + (kk >> 2) * kBN * 64 + (kk & 3) * 16, 16, 1024);
-        SPC_WGMMA_SS(s, da, db, kk > 0 ? 1 : 0);
-      }
-      wg_commit();
-      wg_wait0();
-      fence_regs(s);
-
-      // Accumulator layout: warp w of the group holds rows 16w + g and 16w + g + 8; element
-      // s[4x + e] is row (e >> 1 ? +8 : 0), key 8x + 2 t4 + (e & 1).
-      if (!full) {
-        int klo[2][kTermSlots], khi[2][kTermSlots];
-#pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const int i = r == 0 ? rowA : rowB;
-#pragma unroll
-          for (int ts = 0; ts < kTermSlots; ++ts) {
-            const int* tt = sm.table + ts * kFields;
-            klo[r][ts] = max(tt[2], i - tt[1] + 1);
-            khi[r][ts] = (i >= tt[4] && i < tt[5]) ? min(min(tt[3], i - tt[0] + 1), n) : INT_MIN;
-          }
-        }
-#pragma unroll
-        for (int x = 0; x < kBN / 8; ++x) {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int r = e >> 1, j = j0 + x * 8 + 2 * t4 + (e & 1);
-            bool ok = false;
-#pragma unroll
-            for (int ts = 0; ts < kTermSlots; ++ts) {
-              bool in = j >= klo[r][ts] && j < khi[r][ts];
-              if constexpr (kModSlots > 0) in = in && mods_allow(sm.table + ts * kFields, r == 0 ? rowA : rowB, j);
-              ok = ok || in;
-            }
-            if (!ok) s[4 * x + e] = -INFINITY;
-          }
-        }
-      }
-      // Online softmax in the log2 domain; a quad of lanes shares a row.
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int x = 0; x < kBN / 8; ++x) mx = fmaxf(mx, fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
-        const float mnew = fmaxf(mrow[r], mx * scale_log2);
-        const float muse = mnew == -INFINITY ? 0.f : mnew;
-        const float corr = exp2f(mrow[r] - muse);
-        mrow[r] = mnew;
-        float sum = 0.f;
-#pragma unroll
-        for (int x = 0; x < kBN / 8; ++x) {
-          s[4 * x + 2 * r] = exp2f(fmaf(s[4 * x + 2 * r], scale_log2, -muse));
-          s[4 * x + 2 * r + 1] = exp2f(fmaf(s[4 * x + 2 * r + 1], scale_log2, -muse));
-          sum += s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
-        }
-        lrow[r] = lrow[r] * corr + sum;
-#pragma unroll
-        for (int x = 0; x < kD / 8; ++x) {
-          acc[4 * x + 2 * r] *= corr;
-          acc[4 * x + 2 * r + 1] *= corr;
-        }
-      }
-      // O += P V: P from registers (the A layout of m64k16), V in shared memory, transposed.
-      uint32_t p[kBN / 16][4];
-#pragma unroll
-      for (int kk = 0; kk < kBN / 16; ++kk) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) p[kk][e] = pack2(s[8 * kk + 2 * e], s[8 * kk + 2 * e + 1]);
-      }
-      const elem_t* vs = sm.v[buf];
       fence_regs(acc);
       wg_fence();
-#pragma unroll
-      for (int kk = 0; kk < kBN / 16; ++kk) SPC_WGMMA_RS(acc, p[kk], mdesc(vs + kk * 16 * 64, kBN * 128, 1024));
+      issue_s(s, buf);
       wg_commit();
-      wg_wait0();
+      if (!first) {
+        wg_fence();
+        issue_pv(p, vbuf);
+        wg_commit();
+      }
+      if (first) wg_wait<0>();
+      else wg_wait<1>();  // S done; O += P V may still run
+      fence_regs(s);
+      float corr[2];
+      mask_softmax(s, corr, mrow, lrow, sm.table, full, rowA, rowB, j0, n, t4, scale_log2);
+      wg_wait<0>();
+      fence_regs(acc);
+      rescale(corr);
+      pack_p(p, s);
+      vbuf = buf;
+      next(ri, kt);
+      buf = buf + 1 == kStages ? 0 : buf + 1;
+    };
+    if (ri < nr) {
+      step(true);
+      while (ri < nr) step(false);
+      fence_regs(acc);
+      wg_fence();
+      issue_pv(p, vbuf);
+      wg_commit();
+      wg_wait<0>();
       fence_regs(acc);
     }
-    if (++kt >= sm.ranges[ri][1]) { ++ri; kt = ri < nr ? sm.ranges[ri][0] : 0; }
-    buf = buf + 1 == kStages ? 0 : buf + 1;
+  } else {
+    // One tile after the other; a warpgroup skips tiles with no allowed pair for its rows.
+#pragma unroll
+    for (int st = 0; st < kStages - 1; ++st) load_next(st);
+    int buf = 0;
+    while (ri < nr) {
+      cp_wait<kStages - 2>();
+      __syncthreads();
+      // Refill the stage computed in the last iteration (every warpgroup is done with it).
+      load_next(buf == 0 ? kStages - 1 : buf - 1);
+      const int j0 = kt * kBN, j1 = j0 + kBN;
+      bool active = false;
+#pragma unroll
+      for (int s = 0; s < kTermSlots; ++s) active = active || (sm.wspan[wg][s][0] < j1 && sm.wspan[wg][s][1] > j0);
+      if (active) {
+        const bool full = tile_full(sm.table, w0, j0, n);
+        float s[kBN / 2];
+        wg_fence();
+        issue_s(s, buf);
+        wg_commit();
+        wg_wait<0>();
+        fence_regs(s);
+        float corr[2];
+        mask_softmax(s, corr, mrow, lrow, sm.table, full, rowA, rowB, j0, n, t4, scale_log2);
+        rescale(corr);
+        uint32_t p[kBN / 16][4];
+        pack_p(p, s);
+        fence_regs(acc);
+        wg_fence();
+        issue_pv(p, buf);
+        wg_commit();
+        wg_wait<0>();
+        fence_regs(acc);
+      }
+      next(ri, kt);
+      buf = buf + 1 == kStages ? 0 : buf + 1;
+    }
   }
 
   // Epilogue: normalise, write O and lse; rows with no allowed key give 0 and -inf.
