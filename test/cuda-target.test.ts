@@ -24,6 +24,22 @@ describe('CUDA target', () => {
       for (const p of [`${l.name}.cu`, `${l.name}.manifest.json`, `${l.name}/kernel.cu`, `${l.name}/_table.py`, `${l.name}/_plan.py`, `${l.name}/__init__.py`]) expect(files.some((f) => f.path === p), p).toBe(true);
     }
     expect(cudaTarget.emit(layouts, { version: 'golden' })).toEqual(files);
+    // The manifest names the kernels that the .cu defines, for both families, and its statistics
+    // use the sm90 kernel's tiles.
+    for (const l of layouts) {
+      const m = JSON.parse(files.find((f) => f.path === `${l.name}.manifest.json`)!.contents) as {
+        kernels: Record<'sm90' | 'sm80', Record<'bf16' | 'fp16', { kernel: string; launcher: string }> & { block_m: number; block_n: number }>;
+        stats?: { block_m: number; block_n: number };
+      };
+      const cu = files.find((f) => f.path === `${l.name}.cu`)!.contents;
+      for (const fam of ['sm90', 'sm80'] as const)
+        for (const dt of ['bf16', 'fp16'] as const) {
+          expect(cu).toContain(`extern "C" __global__ void __launch_bounds__`);
+          expect(cu, `${l.name} ${fam} ${dt}`).toMatch(new RegExp(`\\n${m.kernels[fam][dt].kernel}\\(`));
+          expect(cu).toContain(`extern "C" cudaError_t ${m.kernels[fam][dt].launcher}(`);
+        }
+      if (m.stats) expect([m.stats.block_m, m.stats.block_n]).toEqual([m.kernels.sm90.block_m, m.kernels.sm90.block_n]);
+    }
   });
 
   it('matches the golden files', async () => {
