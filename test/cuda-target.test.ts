@@ -101,9 +101,9 @@ describe('CUDA target', () => {
       cases.push({ shards, work: Array.from({ length: heads }, () => Math.floor(rnd() * (c % 3 === 0 ? 5 : 1000))) });
     }
     const script = [
-      'import json, sys, types',
-      'pkg = types.ModuleType("spattention_paper"); pkg.__path__ = ["spattention_paper"]; sys.modules["spattention_paper"] = pkg',
-      'import spattention_paper._plan as p',
+      'import json, sys',
+      'import spattention_paper as pkg, spattention_paper._plan as p  # the package imports without torch',
+      'assert pkg.current_arch() == "sm90" and pkg.shard_plan(4096, 4) == p.shard_plan(4096, 4, "sm90")',
       'cases = json.loads(sys.stdin.read())',
       'out = [[p.contiguous_shards(c["work"], c["shards"]), p.balanced_shards(c["work"], c["shards"])] for c in cases]',
       'print(json.dumps({"cases": out, "plan": p.shard_plan(4096, 4), "tiles": p.head_tiles(4096)}))',

@@ -148,7 +148,13 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
       sm90: { ...Object.fromEntries((['bf16', 'fp16'] as const).map((d) => [d, kernelNames(layout, d, 'sm90')])), block_m: blockMSm90(cfg.sm90), block_n: cfg.sm90.blockN, threads: 128 * cfg.sm90.warpgroups, stages: cfg.sm90.stages, blocks_per_sm: cfg.sm90.minBlocks },
       sm80: { ...Object.fromEntries((['bf16', 'fp16'] as const).map((d) => [d, kernelNames(layout, d)])), block_m: blockM(cfg), block_n: cfg.blockN, threads: 32 * cfg.warps },
     },
-    launch: { grid: 'B * heads * ceil(N / block_m) blocks, ordered longest work first', shared_memory: 'dynamic, set by the launcher' },
+    launch: {
+      grid: 'B * heads * ceil(N / block_m) blocks, ordered longest work first',
+      shared_memory: 'dynamic, set by the launcher',
+      // The C launchers' signature (the same for every kernel); heads is the number of heads of the call.
+      launcher: 'cudaError_t (const void* q, const void* k, const void* v, void* o, float* lse, const int* table, const int* order, int items, int n, int heads, float scale, cudaStream_t stream)',
+      abi: 2,
+    },
     table: { term_slots: shape.termSlots, mod_slots: shape.modSlots, fields_per_term: shape.fieldsPerTerm },
     seq: layout.seq,
   };
