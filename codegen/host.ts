@@ -94,6 +94,12 @@ export function jsHostTable(layout: LayoutIR): string {
         slots.forEach((f, k) => w.line(`t.set([${f.join(', ')}], (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm});`));
       });
     }
+    if (shape.modSlots > 0) {
+      w.line('// A term with an empty residue window allows nothing: empty its distance interval too.');
+      w.block(`for (let o = 0; o < t.length; o += ${shape.fieldsPerTerm}) {`, () => {
+        w.line(`for (let m = 0; m < ${shape.modSlots}; m++) if (t[o + 8 + 4 * m] >= t[o + 9 + 4 * m]) t[o] = t[o + 1] = 0;`);
+      });
+    }
     w.line('return t;');
   });
   return w.toString();
@@ -200,6 +206,14 @@ export function pyHostTable(layout: LayoutIR): string {
           w.line(`o = (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm}`);
           w.line(`t[o:o + ${shape.fieldsPerTerm}] = [${f.join(', ')}]`);
         });
+      }, '');
+    }
+    if (shape.modSlots > 0) {
+      w.line('# A term with an empty residue window allows nothing: empty its distance interval too.');
+      w.block(`for o in range(0, len(t), ${shape.fieldsPerTerm}):`, () => {
+        w.block(`for m in range(${shape.modSlots}):`, () => {
+          w.block('if t[o + 8 + 4 * m] >= t[o + 9 + 4 * m]:', () => w.line('t[o] = t[o + 1] = 0'), '');
+        }, '');
       }, '');
     }
     w.line('return t');

@@ -8,7 +8,7 @@ import { SpecError } from '../dsl/index.js';
 import { diagnosticJson, renderDiagnostic, toDiagnostics } from './diagnostics.js';
 import { describeTerm, splitTerms } from './describe.js';
 import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from './ir/index.js';
-import { balancedShards, contiguousShards, type ShardReport } from './shards.js';
+import { balancedShards, contiguousShards, groupedShards, type ShardReport } from './shards.js';
 import { svgPicture, textPicture } from './picture.js';
 import { getTarget, instanceFor, lengthFor, loadSpec, TARGET_NAMES, writeAtomically } from './pipeline.js';
 
@@ -207,7 +207,9 @@ function layoutSummary(l: LayoutIR, n: number): string {
 
 function check(layouts: LayoutIR[], seq: number | undefined, tile: string | undefined, json: boolean, io: Io, shards?: number): number {
   const [bm, bn] = parseTile(tile);
-  for (const l of layouts) if (shards !== undefined && l.heads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the heads of layout ${l.name} (${l.heads})`);
+  for (const l of layouts)
+    if (shards !== undefined && l.kvHeads % shards !== 0)
+      throw new UsageError(`--shards ${shards} must divide the ${l.kvHeads === l.heads ? 'heads' : 'KV heads (ranks own whole KV groups)'} of layout ${l.name} (${l.kvHeads})`);
   const docs = [];
   const text: string[] = [];
   for (const l of layouts) {
@@ -229,7 +231,7 @@ function check(layouts: LayoutIR[], seq: number | undefined, tile: string | unde
         imbalance: stats.imbalance,
         tile: [bm, bn],
         tile_imbalance: stats.tileImbalance,
-        ...(shards !== undefined ? { shards: shardDocs(stats, shards) } : {}),
+        ...(shards !== undefined ? { shards: shardDocs(stats, shards, l.heads / l.kvHeads) } : {}),
         heads: rows.map(({ h, ranges, keys, queries, other }, k) => {
           const s = stats.heads[k]!;
           return {
@@ -261,7 +263,7 @@ function check(layouts: LayoutIR[], seq: number | undefined, tile: string | unde
       `total pairs ${stats.totalPairs} = ${(stats.totalPairs / stats.causalPairs).toFixed(3)} x one causal head; work imbalance max/mean ${stats.imbalance.toFixed(2)} (pairs), ${stats.tiles ? `${stats.tileImbalance.toFixed(2)} (tiles)` : 'tiles skipped (too many for statistics; pass a larger --tile)'}`,
       '',
     );
-    if (shards !== undefined) text.push(...shardText(stats, shards), '');
+    if (shards !== undefined) text.push(...shardText(stats, shards, l.heads / l.kvHeads), '');
   }
   if (json) io.stdout(JSON.stringify({ layouts: docs }, null, 2) + '\n');
   else io.stdout(text.join('\n'));
@@ -273,17 +275,24 @@ function shardWork(stats: LayoutStats): number[] {
   return stats.heads.map((h) => (stats.tiles ? h.fullTiles + h.partialTiles : h.pairs));
 }
 
-function shardDocs(stats: LayoutStats, shards: number) {
+function shardDocs(stats: LayoutStats, shards: number, group: number) {
   const work = shardWork(stats);
   const doc = (r: ShardReport) => ({ heads: r.heads, work: r.work, imbalance: r.imbalance });
-  return { t: shards, unit: stats.tiles ? 'tiles' : 'pairs', contiguous: doc(contiguousShards(work, shards)), balanced: doc(balancedShards(work, shards)) };
+  return {
+    t: shards,
+    unit: stats.tiles ? 'tiles' : 'pairs',
+    contiguous: doc(groupedShards(work, group, shards, contiguousShards)),
+    balanced: doc(groupedShards(work, group, shards, balancedShards)),
+  };
 }
 
-function shardText(stats: LayoutStats, shards: number): string[] {
+function shardText(stats: LayoutStats, shards: number, group: number): string[] {
   const work = shardWork(stats);
   const unit = stats.tiles ? `${stats.blockM}x${stats.blockN} tiles` : 'pairs';
   const out: string[] = [];
-  for (const [label, r] of [['heads in order', contiguousShards(work, shards)], ['balanced assignment', balancedShards(work, shards)]] as const) {
+  const plans = [['heads in order', groupedShards(work, group, shards, contiguousShards)], ['balanced assignment', groupedShards(work, group, shards, balancedShards)]] as const;
+  if (group > 1) out.push(`(ranks own whole KV groups of ${group} heads)`);
+  for (const [label, r] of plans) {
     out.push(`${shards} shards, ${label}: slowest/mean ${r.imbalance.toFixed(2)} (work in ${unit})`);
     r.heads.forEach((hs, s) => out.push(`  shard ${s}: heads ${hs.join(',')}  work ${r.work[s]}`));
   }

@@ -81,3 +81,16 @@ function improveBySwaps(start: number[][], work: readonly number[]): number[][] 
   }
   return assign;
 }
+
+/**
+ * Shards in units of KV groups: with GQA a rank must own whole groups of `group` query heads that
+ * share a KV head, so the search runs over groups (work summed per group) and the result lists
+ * heads. `plan` is contiguousShards or balancedShards.
+ */
+export function groupedShards(work: readonly number[], group: number, shards: number, plan: (w: readonly number[], t: number) => ShardReport): ShardReport {
+  if (group === 1) return plan(work, shards);
+  const groups = Array.from({ length: work.length / group }, (_, g) => work.slice(g * group, (g + 1) * group).reduce((a, b) => a + b, 0));
+  const r = plan(groups, shards);
+  return { ...r, heads: r.heads.map((gs) => gs.flatMap((g) => Array.from({ length: group }, (_, i) => g * group + i))) };
+}
+

@@ -24,6 +24,22 @@ describe('CUDA target', () => {
       for (const p of [`${l.name}.cu`, `${l.name}.manifest.json`, `${l.name}/kernel.cu`, `${l.name}/_table.py`, `${l.name}/_plan.py`, `${l.name}/__init__.py`]) expect(files.some((f) => f.path === p), p).toBe(true);
     }
     expect(cudaTarget.emit(layouts, { version: 'golden' })).toEqual(files);
+    // The manifest names the kernels that the .cu defines, for both families, and its statistics
+    // use the sm90 kernel's tiles.
+    for (const l of layouts) {
+      const m = JSON.parse(files.find((f) => f.path === `${l.name}.manifest.json`)!.contents) as {
+        kernels: Record<'sm90' | 'sm80', Record<'bf16' | 'fp16', { kernel: string; launcher: string }> & { block_m: number; block_n: number }>;
+        stats?: { block_m: number; block_n: number };
+      };
+      const cu = files.find((f) => f.path === `${l.name}.cu`)!.contents;
+      for (const fam of ['sm90', 'sm80'] as const)
+        for (const dt of ['bf16', 'fp16'] as const) {
+          expect(cu).toContain(`extern "C" __global__ void __launch_bounds__`);
+          expect(cu, `${l.name} ${fam} ${dt}`).toMatch(new RegExp(`\\n${m.kernels[fam][dt].kernel}\\(`));
+          expect(cu).toContain(`extern "C" cudaError_t ${m.kernels[fam][dt].launcher}(`);
+        }
+      if (m.stats) expect([m.stats.block_m, m.stats.block_n]).toEqual([m.kernels.sm90.block_m, m.kernels.sm90.block_n]);
+    }
   });
 
   it('matches the golden files', async () => {
@@ -85,9 +101,9 @@ describe('CUDA target', () => {
       cases.push({ shards, work: Array.from({ length: heads }, () => Math.floor(rnd() * (c % 3 === 0 ? 5 : 1000))) });
     }
     const script = [
-      'import json, sys, types',
-      'pkg = types.ModuleType("spattention_paper"); pkg.__path__ = ["spattention_paper"]; sys.modules["spattention_paper"] = pkg',
-      'import spattention_paper._plan as p',
+      'import json, sys',
+      'import spattention_paper as pkg, spattention_paper._plan as p  # the package imports without torch',
+      'assert pkg.current_arch() == "sm90" and pkg.shard_plan(4096, 4) == p.shard_plan(4096, 4, "sm90")',
       'cases = json.loads(sys.stdin.read())',
       'out = [[p.contiguous_shards(c["work"], c["shards"]), p.balanced_shards(c["work"], c["shards"])] for c in cases]',
       'print(json.dumps({"cases": out, "plan": p.shard_plan(4096, 4), "tiles": p.head_tiles(4096)}))',

@@ -14,6 +14,7 @@ const extra = compileSource(`
 layout h7 { heads 7 kv_heads 1 head_dim 8 partition equal_pairs pattern band & stride(W / 4 + 1) | sinks(3) | queries(0, N / 10) }
 layout h33 { heads 33 head_dim 8 causal false partition equal_width pattern band | dist(-W, 0) | fixed(16, 2) }
 layout explicit3 { heads 3 head_dim 8 partition explicit(0, N / 3, 2 * N / 3, N) pattern band }
+layout norez { heads 2 head_dim 8 pattern window(8) | fixed(16, h) }
 `);
 const all = [...layouts, ...extra];
 const lengths = (l: LayoutIR) => (l.seq !== null ? [l.seq] : [1, 2, 3, 7, 16, 17, 100, 1000, 4095, 4096, 16384, 32768, 100003, 1 << 20]);
@@ -48,6 +49,14 @@ describe('host code builds the same head table as the IR', () => {
     writeFileSync(join(dir, 'run.py'), script.join('\n'));
     const got = JSON.parse(execFileSync('python3', ['run.py'], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 28 })) as Record<string, number[]>;
     for (const c of cases) expect(got[`${c.name}:${c.n}`], `${c.name} N=${c.n}`).toEqual(c.want);
+  });
+
+  it('a term whose residue window is empty (head 0 of norez: fixed(16, 0)) gets an empty distance interval', () => {
+    const l = extra.find((x) => x.name === 'norez')!;
+    const t = headTable(l, 100);
+    const f = t.length / (2 * 2); // fields per term (2 heads x 2 term slots)
+    expect([t[f]!, t[f + 1]!]).toEqual([0, 0]); // head 0, slot 1: nothing allowed, nothing to walk
+    expect(t[3 * f + 1]! > t[3 * f]!).toBe(true); // head 1, slot 1: j mod 16 in [15, 16) stays
   });
 
   it('host code rejects bad N and explicit boundaries that break at some N', async () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/cli.js';
-import { balancedShards, contiguousShards } from '../src/shards.js';
+import { balancedShards, contiguousShards, groupedShards } from '../src/shards.js';
 
 async function spc(...argv: string[]) {
   let stdout = '';
@@ -42,5 +42,30 @@ describe('tensor-parallel shards', () => {
     const r = await spc('check', 'examples/spattention-paper.spc', '--shards', '3');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--shards 3 must divide the heads of layout spattention_paper (16)');
+    const g = await spc('check', 'examples/mixed-gqa.spc', '--shards', '4');
+    expect(g.code).toBe(2);
+    expect(g.stderr).toContain('--shards 4 must divide the KV heads (ranks own whole KV groups) of layout mixed_gqa (2)');
+  });
+
+  it('with GQA, ranks own whole KV groups: the search runs over groups and lists their heads', async () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 48, maxLength: 48 }), (T, per, group, pool) => {
+        const work = pool.slice(0, T * per * group);
+        for (const plan of [contiguousShards, balancedShards]) {
+          const r = groupedShards(work, group, T, plan);
+          expect(r.heads.flat().sort((a, b) => a - b)).toEqual(work.map((_, h) => h));
+          for (const hs of r.heads) {
+            expect(hs).toHaveLength(per * group);
+            for (let c = 0; c < hs.length; c += group) expect(hs.slice(c, c + group)).toEqual(Array.from({ length: group }, (_, i) => hs[c]! + i));
+            expect(hs[0]! % group).toBe(0);
+          }
+          expect(r.work.reduce((a, b) => a + b, 0)).toBe(work.reduce((a, b) => a + b, 0));
+        }
+      }),
+      { numRuns: 300 },
+    );
+    const r = await spc('check', 'examples/mixed-gqa.spc', '--seq', '4096', '--shards', '2', '--json');
+    const sh = (JSON.parse(r.stdout) as { layouts: { shards: { balanced: { heads: number[][] } } }[] }).layouts[0]!.shards;
+    for (const hs of sh.balanced.heads) expect([[0, 1, 2, 3], [4, 5, 6, 7]]).toContainEqual(hs);
   });
 });

@@ -23,8 +23,11 @@ check|quick)
   echo "check rc=$?"; grep -c " ok$" "$out/check.log"; grep FAIL "$out/check.log" | head; tail -3 "$out/check.log"
   # 2. compute-sanitizer memcheck at a small size (N = 77, not a multiple of the tile), both families.
   for k in sm90 sm80; do
-    SPC_CUDA_KERNEL=$k compute-sanitizer --tool memcheck --error-exitcode 9 python3 bench/cuda/profile_one.py "$dir" released_h8_kv8_d64 77 2 > "$out/memcheck-$k.log" 2>&1
-    echo "memcheck $k rc=$?"; tail -2 "$out/memcheck-$k.log"
+    for case in "released_h8_kv8_d64 77 2" "balanced_h16_kv16_d128 300 1"; do
+      set -- $case
+      SPC_CUDA_KERNEL=$k compute-sanitizer --tool memcheck --error-exitcode 9 python3 bench/cuda/profile_one.py "$dir" $case > "$out/memcheck-$k-$1.log" 2>&1
+      echo "memcheck $k $case rc=$?"; tail -1 "$out/memcheck-$k-$1.log"
+    done
   done
   ;;
 bench)

@@ -69,6 +69,16 @@ function termFields(t: Term<IExpr>, env: Env, n: number, dMin: number, modSlots:
     f.push(m.on === 'd' ? 0 : 1, mm, clamp(evalExpr(m.lo, env), 0, mm), clamp(evalExpr(m.hi, env), 0, mm));
   }
   for (let m = t.mods.length; m < modSlots; m++) f.push(0, 1, 0, 1);
+  return emptyIfNoResidue(f, modSlots);
+}
+
+/**
+ * A term with an empty residue window (lo >= hi, e.g. fixed(128, 0)) allows nothing: its distance
+ * interval becomes empty too, so every consumer of the table (kernel tile walks included) skips it.
+ * The JS and Python hosts do the same (codegen/host.ts).
+ */
+function emptyIfNoResidue(f: number[], modSlots: number): number[] {
+  for (let m = 0; m < modSlots; m++) if (f[8 + 4 * m]! >= f[9 + 4 * m]!) f[0] = f[1] = 0;
   return f;
 }
 

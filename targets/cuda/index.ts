@@ -146,14 +146,25 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
     kv_heads: layout.kvHeads,
     head_dim: layout.headDim,
     dtypes: ['bf16', 'fp16'],
-    kernels: Object.fromEntries((['bf16', 'fp16'] as const).map((d) => [d, kernelNames(layout, d)])),
-    launch: { block_m: blockM(cfg), block_n: cfg.blockN, threads: 32 * cfg.warps, grid: 'B * H * ceil(N / block_m) blocks, ordered longest work first' },
+    // Two kernel families: wgmma for sm_90a (the H100 path) and mma.sync for sm_80 and newer.
+    kernels: {
+      sm90: { ...Object.fromEntries((['bf16', 'fp16'] as const).map((d) => [d, kernelNames(layout, d, 'sm90')])), block_m: blockMSm90(cfg.sm90), block_n: cfg.sm90.blockN, threads: 128 * cfg.sm90.warpgroups, stages: cfg.sm90.stages, blocks_per_sm: cfg.sm90.minBlocks },
+      sm80: { ...Object.fromEntries((['bf16', 'fp16'] as const).map((d) => [d, kernelNames(layout, d)])), block_m: blockM(cfg), block_n: cfg.blockN, threads: 32 * cfg.warps },
+    },
+    launch: {
+      grid: 'B * heads * ceil(N / block_m) blocks, ordered longest work first',
+      shared_memory: 'dynamic, set by the launcher',
+      // The C launchers' signature (the same for every kernel); heads is the number of heads of the call.
+      launcher: 'cudaError_t (const void* q, const void* k, const void* v, void* o, float* lse, const int* table, const int* order, int items, int n, int heads, float scale, cudaStream_t stream)',
+      abi: 2,
+    },
     table: { term_slots: shape.termSlots, mod_slots: shape.modSlots, fields_per_term: shape.fieldsPerTerm },
     seq: layout.seq,
   };
   if (n !== undefined) {
-    const st = layoutStats(instantiate(layout, n), blockM(cfg), cfg.blockN);
-    doc.stats = { n, total_pairs: st.totalPairs, imbalance: st.imbalance, tile_imbalance: st.tileImbalance, heads: st.heads };
+    // Per-head work in the sm90 kernel's tiles.
+    const st = layoutStats(instantiate(layout, n), blockMSm90(cfg.sm90), cfg.sm90.blockN);
+    doc.stats = { n, block_m: st.blockM, block_n: st.blockN, total_pairs: st.totalPairs, imbalance: st.imbalance, tile_imbalance: st.tileImbalance, heads: st.heads };
   }
   return JSON.stringify(doc, null, 2) + '\n';
 }

@@ -3,8 +3,12 @@
     from dense_causal import attention
     out = attention(q, k, v)                      # q (B, H, N, D), k and v (B, KV, N, D); bf16 or fp16 on CUDA
     out, lse = attention(q, k, v, return_lse=True)
-    out = attention(q, k, v, heads=[4, 5, 6, 7])  # a subset of the heads (a tensor-parallel shard)
-    plan = shard_plan(N, 4)                       # heads per rank for 4 ranks, in order and balanced
+    plan = shard_plan(N, T)                       # heads per rank for T ranks, in order and balanced
+    hs = plan["balanced"]["heads"][rank]          # one rank's heads (whole KV groups)
+    kv = sorted({h // GROUP for h in hs})
+    out = attention(q[:, hs], k[:, kv], v[:, kv], heads=hs)   # that rank's share
+
+Without PyTorch the package still imports, and its work planner (shard_plan, head_tiles) works.
 
 The CUDA kernel is compiled on first use by torch.utils.cpp_extension.load_inline (PyTorch caches
 the build). Band boundaries for the N of each call come from _table.head_table(N), the same
@@ -15,10 +19,13 @@ import hashlib
 import math
 import os
 
-import torch
+try:
+    import torch
+except ImportError:  # the work planner below needs no torch; attention() does
+    torch = None
 
 from . import _plan, _table
-from ._plan import TILES, balanced_shards, contiguous_shards, head_tiles, shard_plan  # noqa: F401  (public)
+from ._plan import TILES, balanced_shards, contiguous_shards, head_tiles  # noqa: F401  (public)
 
 LAYOUT = "dense_causal"
 HEADS = 16
@@ -151,7 +158,21 @@ def _check(q, k, v, heads):
     return B, N
 
 
-class _Attention(torch.autograd.Function):
+def current_arch():
+    """The kernel family attention() uses here: "sm90" (wgmma) on an sm_90 GPU, "sm80" (mma.sync)
+    on others or with SPC_CUDA_KERNEL=sm80; "sm90" when there is no torch or no GPU."""
+    if torch is None or not torch.cuda.is_available():
+        return "sm90"
+    return _arch(*torch.cuda.get_device_capability())
+
+
+def shard_plan(n, shards, arch=None):
+    """Heads per rank for the given number of tensor-parallel ranks at length n, counting work in the key tiles
+    of the kernel family arch (default: current_arch()). See _plan.shard_plan."""
+    return _plan.shard_plan(n, shards, current_arch() if arch is None else arch)
+
+
+class _Attention(torch.autograd.Function if torch is not None else object):
     @staticmethod
     def forward(ctx, q, k, v, scale, heads):
         B, N = _check(q, k, v, heads)
@@ -175,10 +196,12 @@ def attention(q, k, v, scale=None, return_lse=False, heads=None):
     heads: run only these heads (a tensor-parallel shard): q holds them in this order and k, v
     their KV heads; with GQA the list is made of whole groups of 1 heads that share a KV head.
 
-    Returns out (B, 16, N, 128) in q's dtype, and with return_lse=True also the
-    float32 log-sum-exp (B, 16, N) of the scaled scores (natural log; -inf for a row with
-    no allowed key, whose output is 0).
+    Returns out (B, H, N, 128) in q's dtype (H = 16, or len(heads)), and with
+    return_lse=True also the float32 log-sum-exp (B, H, N) of the scaled scores (natural log; -inf
+    for a row with no allowed key, whose output is 0).
     """
+    if torch is None:
+        raise ImportError(f"spc {LAYOUT}: attention() needs PyTorch (torch could not be imported)")
     if scale is None:
         scale = 1.0 / math.sqrt(HEAD_DIM)
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):

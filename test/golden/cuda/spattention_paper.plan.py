@@ -2,7 +2,7 @@
 
 key_tiles / head_tiles: the key tiles the CUDA kernels visit (the same walk as the kernels).
 contiguous_shards / balanced_shards / shard_plan: heads per tensor-parallel rank and each rank's
-work, for heads in order and for a balanced assignment (the same search as \`spc check --shards\`).
+work, for heads in order and for a balanced assignment (the same search as "spc check --shards").
 Generated code: do not edit.
 """
 from . import _table
@@ -110,7 +110,7 @@ def balanced_shards(work, shards):
 
 
 def shard_plan(n, shards, arch="sm90"):
-    """Heads per rank for \`shards\` tensor-parallel ranks at length n: {"in_order": ..., "balanced": ...},
+    """Heads per rank for the given number of tensor-parallel ranks at length n: {"in_order": ..., "balanced": ...},
     each {"heads": [[...] per rank], "work": key tiles per rank, "imbalance": max / mean}. Heads move
     in whole KV groups of GROUP (a rank owns its heads' KV heads); pass a rank's heads to
     attention(..., heads=...)."""

@@ -62,6 +62,10 @@ export function headTable(N) {
     t.set([Math.min(N, Math.max(dMin, 0)), Math.min(N, Math.max(dMin, 512)), 0, N, 0, N, 0, chkmod(2), Math.min(2, Math.max(0, 0)), Math.min(2, Math.max(0, 1))], (h * 2 + 0) * 10);
     t.set([dMin, N, Math.min(N, Math.max(0, 0)), Math.min(N, Math.max(0, 4)), 0, N, 0, 1, 0, 1], (h * 2 + 1) * 10);
   }
+  // A term with an empty residue window allows nothing: empty its distance interval too.
+  for (let o = 0; o < t.length; o += 10) {
+    for (let m = 0; m < 1; m++) if (t[o + 8 + 4 * m] >= t[o + 9 + 4 * m]) t[o] = t[o + 1] = 0;
+  }
   return t;
 }
 

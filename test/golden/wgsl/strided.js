@@ -59,6 +59,10 @@ export function headTable(N) {
     void bounds;
     t.set([dMin, N, 0, N, 0, N, 0, chkmod(128), Math.min(128, Math.max(0, 0)), Math.min(128, Math.max(0, 1))], (h * 1 + 0) * 10);
   }
+  // A term with an empty residue window allows nothing: empty its distance interval too.
+  for (let o = 0; o < t.length; o += 10) {
+    for (let m = 0; m < 1; m++) if (t[o + 8 + 4 * m] >= t[o + 9 + 4 * m]) t[o] = t[o + 1] = 0;
+  }
   return t;
 }
 
