@@ -31,6 +31,8 @@ export interface Sm90Config {
   stages: number;
   /** Overlap each tile's softmax with the tensor cores (FlashAttention-3's intra-warpgroup pipelining). */
   overlap?: boolean;
+  /** Warp specialisation: one more warpgroup streams K/V with TMA and mbarriers (implies overlap). */
+  ws?: boolean;
   minBlocks: number;
 }
 
@@ -123,7 +125,9 @@ export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): 
         SPC_WG: String(h.warpgroups),
         SPC_BN: String(h.blockN),
         SPC_STAGES: String(h.stages),
-        SPC_OVERLAP: String(h.overlap === true),
+        SPC_OVERLAP: String(h.overlap === true || h.ws === true),
+        SPC_WS: String(h.ws === true),
+        SPC_IS_BF16: String(dt === 'bf16'),
         SPC_MIN_BLOCKS: String(h.minBlocks),
         SPC_WGMMA_WRAPPERS: wgmmaWrappers(h.blockN, layout.headDim, e.wgmma),
         SPC_WGMMA_SS: `wgmma_ss_n${h.blockN}`,
@@ -148,7 +152,7 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
     dtypes: ['bf16', 'fp16'],
     // Two kernel families: wgmma for sm_90a (the H100 path) and mma.sync for sm_80 and newer.
     kernels: {
-      sm90: { ...Object.fromEntries((['bf16', 'fp16'] as const).map((d) => [d, kernelNames(layout, d, 'sm90')])), block_m: blockMSm90(cfg.sm90), block_n: cfg.sm90.blockN, threads: 128 * cfg.sm90.warpgroups, stages: cfg.sm90.stages, blocks_per_sm: cfg.sm90.minBlocks },
+      sm90: { ...Object.fromEntries((['bf16', 'fp16'] as const).map((d) => [d, kernelNames(layout, d, 'sm90')])), block_m: blockMSm90(cfg.sm90), block_n: cfg.sm90.blockN, threads: 128 * (cfg.sm90.warpgroups + (cfg.sm90.ws ? 1 : 0)), stages: cfg.sm90.stages, blocks_per_sm: cfg.sm90.minBlocks },
       sm80: { ...Object.fromEntries((['bf16', 'fp16'] as const).map((d) => [d, kernelNames(layout, d)])), block_m: blockM(cfg), block_n: cfg.blockN, threads: 32 * cfg.warps },
     },
     launch: {

@@ -401,13 +401,16 @@ extern "C" cudaError_t spc_spattention_gapped_launch_bf16(const void* q, const v
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
+#include <cuda.h>
+#include <cudaTypedefs.h>
 #include <stdint.h>
 #include <limits.h>
 
 namespace spc_spattention_gapped_sm90_bf16 {
 
-constexpr int kWG = 2;             // warpgroups per block
-constexpr int kThreads = kWG * 128;
+constexpr int kWG = 2;             // (consumer) warpgroups per block, 64 query rows each
+constexpr bool kWS = false;            // warp-specialised: one more warpgroup loads K/V with TMA
+constexpr int kThreads = (kWG + (kWS ? 1 : 0)) * 128;
 constexpr int kBM = kWG * 64;           // query rows per block
 constexpr int kBN = 64;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 64;               // head dim (the N of the O wgmma)
@@ -418,7 +421,8 @@ constexpr int kModSlots = 0;
 constexpr int kFields = 6 + 4 * kModSlots;
 typedef __nv_bfloat16 elem_t;
 
-static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kOverlap ? 3 : 2), "tile shapes");
+static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
+static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
 
 struct __align__(1024) Smem {
   elem_t q[kBM * kD];
@@ -428,6 +432,8 @@ struct __align__(1024) Smem {
   int ranges[kTermSlots][2];  // merged key-tile ranges [lo, hi) of the block's rows
   int nranges;
   int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows
+  uint64_t full[kStages];         // warp-specialised: stage loaded (TMA transaction bytes)
+  uint64_t empty[kStages];        // warp-specialised: stage free (every consumer thread arrived)
 };
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -461,6 +467,29 @@ template <int PENDING>
 __device__ __forceinline__ void cp_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+// mbarriers and the tensor copy engine (TMA), for the warp-specialised kernel.
+__device__ __forceinline__ void mbar_init(uint64_t* b, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(b)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t* b, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(b)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t* b) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(b)) : "memory");
+}
+// Wait until the phase of the given parity has completed.
+__device__ __forceinline__ void mbar_wait(uint64_t* b, int parity) {
+  asm volatile(
+      "{\n.reg .pred p;\nLAB_WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+      "@p bra DONE;\nbra LAB_WAIT;\nDONE:\n}\n" ::"r"(smem_u32(b)), "r"(parity) : "memory");
+}
+// One box of a 3-D tensor map (coordinates innermost first) into shared memory, completing on bar.
+__device__ __forceinline__ void tma_load_3d(void* dst, const CUtensorMap* map, int c0, int c1, int c2, uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n"
+      ::"r"(smem_u32(dst)), "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(smem_u32(bar)) : "memory");
 }
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
@@ -610,12 +639,14 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
 extern "C" __global__ void __launch_bounds__(kThreads, 2)
 spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                 elem_t* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table,
-                const int* __restrict__ order, int n, int heads, float scale_log2) {
+                const int* __restrict__ order, int n, int heads, float scale_log2,
+                const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ unsigned char smem_raw[];
   Smem& sm = *reinterpret_cast<Smem*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int wg = warp >> 2, g = lane >> 2, t4 = lane & 3;
+  // Warpgroup of 64 query rows; in the warp-specialised kernel warpgroup 0 loads (wg = -1).
+  const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
 
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
@@ -637,6 +668,13 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
   for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
   __syncthreads();
   if (tid == 0) {
+    if constexpr (kWS) {
+      for (int st = 0; st < kStages; ++st) {
+        mbar_init(&sm.full[st], 1);
+        mbar_init(&sm.empty[st], kWG * 128);
+      }
+      asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
     // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
     int lo[kTermSlots], hi[kTermSlots], cnt = 0;
     for (int s = 0; s < kTermSlots; ++s) {
@@ -661,7 +699,7 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
 
   // This warpgroup's rows [w0, w0 + 64) and each term's key span over them (empty: hi = INT_MIN).
   const int w0 = i0 + wg * 64;
-  if ((tid & 127) < kTermSlots) {
+  if (wg >= 0 && (tid & 127) < kTermSlots) {
     const int s = tid & 127;
     const int* tt = table + (h * kTermSlots + s) * kFields;
     const int r0 = max(w0, tt[4]), r1 = min(min(w0 + 64, n), tt[5]);
@@ -728,7 +766,94 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
     }
   };
 
-  if constexpr (kOverlap) {
+  // Epilogue: normalise, write O and lse; rows with no allowed key give 0 and -inf.
+  auto epilogue = [&]() {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float l = lrow[r];
+    l += __shfl_xor_sync(0xffffffff, l, 1);
+    l += __shfl_xor_sync(0xffffffff, l, 2);
+    const int row = r == 0 ? rowA : rowB;
+    const float inv = l > 0.f ? 1.f / l : 0.f;
+    if (row < n) {
+      elem_t* o = O + ((int64_t)(b * heads + h) * n + row) * kD;
+#pragma unroll
+      for (int x = 0; x < kD / 8; ++x) {
+        __nv_bfloat162 pr = __floats2bfloat162_rn(acc[4 * x + 2 * r] * inv, acc[4 * x + 2 * r + 1] * inv);
+        *reinterpret_cast<__nv_bfloat162*>(o + x * 8 + 2 * t4) = pr;
+      }
+      if (t4 == 0) LSE[(int64_t)(b * heads + h) * n + row] = l > 0.f ? (mrow[r] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+    }
+  }
+  };
+
+  if constexpr (kWS) {
+    // Warp specialisation (FlashAttention-3): warpgroup 0 streams K and V tiles with the tensor copy
+    // engine into a ring of stages (full[s] completes on the bytes, empty[s] when every consumer
+    // thread is done with the stage); the other warpgroups compute, overlapping each tile's softmax
+    // with the tensor cores as in the overlap mode, and never meet at a block-wide barrier.
+    if (wg < 0) {
+      asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+      if (tid == 0) {
+        const int kvrow = b * (heads / kGroup) + kvh;  // the (batch, KV head) slice of K and V
+        int stage = 0, phase = 0;
+        while (lri < nr) {
+          mbar_wait(&sm.empty[stage], phase ^ 1);
+          mbar_expect_tx(&sm.full[stage], 2u * kBN * kD * (uint32_t)sizeof(elem_t));
+#pragma unroll
+          for (int a = 0; a < kD / 64; ++a) {
+            tma_load_3d(sm.k[stage] + a * kBN * 64, &tmK, a * 64, lkt * kBN, kvrow, &sm.full[stage]);
+            tma_load_3d(sm.v[stage] + a * kBN * 64, &tmV, a * 64, lkt * kBN, kvrow, &sm.full[stage]);
+          }
+          next(lri, lkt);
+          if (++stage == kStages) { stage = 0; phase ^= 1; }
+        }
+      }
+    } else {
+      asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+      uint32_t p[kBN / 16][4];
+      int stage = 0, phase = 0, vstage = 0;
+      auto step = [&](bool first) {
+        mbar_wait(&sm.full[stage], phase);
+        const int j0 = kt * kBN;
+        const bool full = tile_full(sm.table, w0, j0, n);
+        float s[kBN / 2];
+        fence_regs(acc);
+        wg_fence();
+        issue_s(s, stage);
+        wg_commit();
+        if (!first) {
+          wg_fence();
+          issue_pv(p, vstage);
+          wg_commit();
+        }
+        if (first) wg_wait<0>();
+        else wg_wait<1>();  // S done; O += P V may still run
+        fence_regs(s);
+        float corr[2];
+        mask_softmax(s, corr, mrow, lrow, sm.table, full, rowA, rowB, j0, n, t4, scale_log2);
+        wg_wait<0>();
+        fence_regs(acc);
+        if (!first) mbar_arrive(&sm.empty[vstage]);  // the previous tile's K and V are used up
+        rescale(corr);
+        pack_p(p, s);
+        vstage = stage;
+        next(ri, kt);
+        if (++stage == kStages) { stage = 0; phase ^= 1; }
+      };
+      if (ri < nr) {
+        step(true);
+        while (ri < nr) step(false);
+        fence_regs(acc);
+        wg_fence();
+        issue_pv(p, vstage);
+        wg_commit();
+        wg_wait<0>();
+        fence_regs(acc);
+      }
+      epilogue();
+    }
+  } else if constexpr (kOverlap) {
     // FlashAttention-3's intra-warpgroup overlap: tile j's S = Q K^T and tile j-1's O += P V run on
     // the tensor cores while this warpgroup computes tile j's softmax. Tile j-1's stage stays in
     // use until then, so stage (j - 2) is refilled at tile j, with tile j + kStages - 2.
@@ -816,30 +941,15 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
     }
   }
 
-  // Epilogue: normalise, write O and lse; rows with no allowed key give 0 and -inf.
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float l = lrow[r];
-    l += __shfl_xor_sync(0xffffffff, l, 1);
-    l += __shfl_xor_sync(0xffffffff, l, 2);
-    const int row = r == 0 ? rowA : rowB;
-    const float inv = l > 0.f ? 1.f / l : 0.f;
-    if (row < n) {
-      elem_t* o = O + ((int64_t)(b * heads + h) * n + row) * kD;
-#pragma unroll
-      for (int x = 0; x < kD / 8; ++x) {
-        __nv_bfloat162 pr = __floats2bfloat162_rn(acc[4 * x + 2 * r] * inv, acc[4 * x + 2 * r + 1] * inv);
-        *reinterpret_cast<__nv_bfloat162*>(o + x * 8 + 2 * t4) = pr;
-      }
-      if (t4 == 0) LSE[(int64_t)(b * heads + h) * n + row] = l > 0.f ? (mrow[r] + log2f(l)) * 0.69314718055994531f : -INFINITY;
-    }
-  }
+  if constexpr (!kWS) epilogue();
 #else
   __trap();  // built without sm_90a: the launcher never starts this kernel then
 #endif
 }
 
 // Host launcher: items = B * heads * ceil(N / kBM) blocks; the table holds those heads' rows.
+// The warp-specialised kernel also gets tensor maps of K and V, 3-D (D, N, B * KV heads), boxes of
+// 64 x kBN x 1 in the 128-byte swizzle (rows past N read as zeros).
 extern "C" cudaError_t spc_spattention_gapped_launch_sm90_bf16(const void* q, const void* k, const void* v, void* o, float* lse,
                                          const int* table, const int* order, int items, int n, int heads,
                                          float scale, cudaStream_t stream) {
@@ -847,9 +957,38 @@ extern "C" cudaError_t spc_spattention_gapped_launch_sm90_bf16(const void* q, co
   cudaError_t err = cudaFuncSetAttribute(spc_spattention_gapped_fwd_sm90_bf16, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
   if (items == 0) return cudaSuccess;
+  CUtensorMap tmK{}, tmV{};
+  if constexpr (kWS) {
+    static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
+    if (encode == nullptr) {
+      void* fn = nullptr;
+      cudaDriverEntryPointQueryResult found;
+#if CUDART_VERSION >= 12050
+      err = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
+#else
+      err = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &fn, cudaEnableDefault, &found);
+#endif
+      if (err != cudaSuccess) return err;
+      if (found != cudaDriverEntryPointSuccess || fn == nullptr) return cudaErrorNotSupported;
+      encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+    }
+    const int qtiles = (n + kBM - 1) / kBM;
+    const cuuint64_t slices = (cuuint64_t)(items / qtiles / heads) * (cuuint64_t)(heads / 1);  // B * KV heads
+    const cuuint64_t dims[3] = {(cuuint64_t)kD, (cuuint64_t)n, slices};
+    const cuuint64_t strides[2] = {(cuuint64_t)kD * sizeof(elem_t), (cuuint64_t)n * kD * sizeof(elem_t)};
+    const cuuint32_t box[3] = {64, (cuuint32_t)kBN, 1};
+    const cuuint32_t estr[3] = {1, 1, 1};
+    const CUtensorMapDataType type = sizeof(elem_t) == 2 && true ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+    for (int x = 0; x < 2; ++x) {
+      CUresult r = encode(x == 0 ? &tmK : &tmV, type, 3, const_cast<void*>(x == 0 ? k : v), dims, strides, box, estr,
+                          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                          CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+      if (r != CUDA_SUCCESS) return cudaErrorInvalidValue;
+    }
+  }
   spc_spattention_gapped_fwd_sm90_bf16<<<items, kThreads, smem, stream>>>(
       static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
-      static_cast<elem_t*>(o), lse, table, order, n, heads, scale * 1.4426950408889634f);
+      static_cast<elem_t*>(o), lse, table, order, n, heads, scale * 1.4426950408889634f, tmK, tmV);
   return cudaGetLastError();
 }
 
@@ -1252,13 +1391,16 @@ extern "C" cudaError_t spc_spattention_gapped_launch_fp16(const void* q, const v
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
+#include <cuda.h>
+#include <cudaTypedefs.h>
 #include <stdint.h>
 #include <limits.h>
 
 namespace spc_spattention_gapped_sm90_fp16 {
 
-constexpr int kWG = 2;             // warpgroups per block
-constexpr int kThreads = kWG * 128;
+constexpr int kWG = 2;             // (consumer) warpgroups per block, 64 query rows each
+constexpr bool kWS = false;            // warp-specialised: one more warpgroup loads K/V with TMA
+constexpr int kThreads = (kWG + (kWS ? 1 : 0)) * 128;
 constexpr int kBM = kWG * 64;           // query rows per block
 constexpr int kBN = 64;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 64;               // head dim (the N of the O wgmma)
@@ -1269,7 +1411,8 @@ constexpr int kModSlots = 0;
 constexpr int kFields = 6 + 4 * kModSlots;
 typedef __half elem_t;
 
-static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kOverlap ? 3 : 2), "tile shapes");
+static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
+static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
 
 struct __align__(1024) Smem {
   elem_t q[kBM * kD];
@@ -1279,6 +1422,8 @@ struct __align__(1024) Smem {
   int ranges[kTermSlots][2];  // merged key-tile ranges [lo, hi) of the block's rows
   int nranges;
   int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows
+  uint64_t full[kStages];         // warp-specialised: stage loaded (TMA transaction bytes)
+  uint64_t empty[kStages];        // warp-specialised: stage free (every consumer thread arrived)
 };
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -1312,6 +1457,29 @@ template <int PENDING>
 __device__ __forceinline__ void cp_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING) : "memory");
   asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+// mbarriers and the tensor copy engine (TMA), for the warp-specialised kernel.
+__device__ __forceinline__ void mbar_init(uint64_t* b, int count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(smem_u32(b)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint64_t* b, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(b)), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint64_t* b) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(b)) : "memory");
+}
+// Wait until the phase of the given parity has completed.
+__device__ __forceinline__ void mbar_wait(uint64_t* b, int parity) {
+  asm volatile(
+      "{\n.reg .pred p;\nLAB_WAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+      "@p bra DONE;\nbra LAB_WAIT;\nDONE:\n}\n" ::"r"(smem_u32(b)), "r"(parity) : "memory");
+}
+// One box of a 3-D tensor map (coordinates innermost first) into shared memory, completing on bar.
+__device__ __forceinline__ void tma_load_3d(void* dst, const CUtensorMap* map, int c0, int c1, int c2, uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n"
+      ::"r"(smem_u32(dst)), "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(smem_u32(bar)) : "memory");
 }
 __device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
@@ -1461,12 +1629,14 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
 extern "C" __global__ void __launch_bounds__(kThreads, 2)
 spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                 elem_t* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table,
-                const int* __restrict__ order, int n, int heads, float scale_log2) {
+                const int* __restrict__ order, int n, int heads, float scale_log2,
+                const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ unsigned char smem_raw[];
   Smem& sm = *reinterpret_cast<Smem*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  const int wg = warp >> 2, g = lane >> 2, t4 = lane & 3;
+  // Warpgroup of 64 query rows; in the warp-specialised kernel warpgroup 0 loads (wg = -1).
+  const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
 
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
@@ -1488,6 +1658,13 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
   for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
   __syncthreads();
   if (tid == 0) {
+    if constexpr (kWS) {
+      for (int st = 0; st < kStages; ++st) {
+        mbar_init(&sm.full[st], 1);
+        mbar_init(&sm.empty[st], kWG * 128);
+      }
+      asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
     // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
     int lo[kTermSlots], hi[kTermSlots], cnt = 0;
     for (int s = 0; s < kTermSlots; ++s) {
@@ -1512,7 +1689,7 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
 
   // This warpgroup's rows [w0, w0 + 64) and each term's key span over them (empty: hi = INT_MIN).
   const int w0 = i0 + wg * 64;
-  if ((tid & 127) < kTermSlots) {
+  if (wg >= 0 && (tid & 127) < kTermSlots) {
     const int s = tid & 127;
     const int* tt = table + (h * kTermSlots + s) * kFields;
     const int r0 = max(w0, tt[4]), r1 = min(min(w0 + 64, n), tt[5]);
@@ -1579,7 +1756,94 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
     }
   };
 
-  if constexpr (kOverlap) {
+  // Epilogue: normalise, write O and lse; rows with no allowed key give 0 and -inf.
+  auto epilogue = [&]() {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float l = lrow[r];
+    l += __shfl_xor_sync(0xffffffff, l, 1);
+    l += __shfl_xor_sync(0xffffffff, l, 2);
+    const int row = r == 0 ? rowA : rowB;
+    const float inv = l > 0.f ? 1.f / l : 0.f;
+    if (row < n) {
+      elem_t* o = O + ((int64_t)(b * heads + h) * n + row) * kD;
+#pragma unroll
+      for (int x = 0; x < kD / 8; ++x) {
+        __half2 pr = __floats2half2_rn(acc[4 * x + 2 * r] * inv, acc[4 * x + 2 * r + 1] * inv);
+        *reinterpret_cast<__half2*>(o + x * 8 + 2 * t4) = pr;
+      }
+      if (t4 == 0) LSE[(int64_t)(b * heads + h) * n + row] = l > 0.f ? (mrow[r] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+    }
+  }
+  };
+
+  if constexpr (kWS) {
+    // Warp specialisation (FlashAttention-3): warpgroup 0 streams K and V tiles with the tensor copy
+    // engine into a ring of stages (full[s] completes on the bytes, empty[s] when every consumer
+    // thread is done with the stage); the other warpgroups compute, overlapping each tile's softmax
+    // with the tensor cores as in the overlap mode, and never meet at a block-wide barrier.
+    if (wg < 0) {
+      asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+      if (tid == 0) {
+        const int kvrow = b * (heads / kGroup) + kvh;  // the (batch, KV head) slice of K and V
+        int stage = 0, phase = 0;
+        while (lri < nr) {
+          mbar_wait(&sm.empty[stage], phase ^ 1);
+          mbar_expect_tx(&sm.full[stage], 2u * kBN * kD * (uint32_t)sizeof(elem_t));
+#pragma unroll
+          for (int a = 0; a < kD / 64; ++a) {
+            tma_load_3d(sm.k[stage] + a * kBN * 64, &tmK, a * 64, lkt * kBN, kvrow, &sm.full[stage]);
+            tma_load_3d(sm.v[stage] + a * kBN * 64, &tmV, a * 64, lkt * kBN, kvrow, &sm.full[stage]);
+          }
+          next(lri, lkt);
+          if (++stage == kStages) { stage = 0; phase ^= 1; }
+        }
+      }
+    } else {
+      asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+      uint32_t p[kBN / 16][4];
+      int stage = 0, phase = 0, vstage = 0;
+      auto step = [&](bool first) {
+        mbar_wait(&sm.full[stage], phase);
+        const int j0 = kt * kBN;
+        const bool full = tile_full(sm.table, w0, j0, n);
+        float s[kBN / 2];
+        fence_regs(acc);
+        wg_fence();
+        issue_s(s, stage);
+        wg_commit();
+        if (!first) {
+          wg_fence();
+          issue_pv(p, vstage);
+          wg_commit();
+        }
+        if (first) wg_wait<0>();
+        else wg_wait<1>();  // S done; O += P V may still run
+        fence_regs(s);
+        float corr[2];
+        mask_softmax(s, corr, mrow, lrow, sm.table, full, rowA, rowB, j0, n, t4, scale_log2);
+        wg_wait<0>();
+        fence_regs(acc);
+        if (!first) mbar_arrive(&sm.empty[vstage]);  // the previous tile's K and V are used up
+        rescale(corr);
+        pack_p(p, s);
+        vstage = stage;
+        next(ri, kt);
+        if (++stage == kStages) { stage = 0; phase ^= 1; }
+      };
+      if (ri < nr) {
+        step(true);
+        while (ri < nr) step(false);
+        fence_regs(acc);
+        wg_fence();
+        issue_pv(p, vstage);
+        wg_commit();
+        wg_wait<0>();
+        fence_regs(acc);
+      }
+      epilogue();
+    }
+  } else if constexpr (kOverlap) {
     // FlashAttention-3's intra-warpgroup overlap: tile j's S = Q K^T and tile j-1's O += P V run on
     // the tensor cores while this warpgroup computes tile j's softmax. Tile j-1's stage stays in
     // use until then, so stage (j - 2) is refilled at tile j, with tile j + kStages - 2.
@@ -1667,30 +1931,15 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
     }
   }
 
-  // Epilogue: normalise, write O and lse; rows with no allowed key give 0 and -inf.
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float l = lrow[r];
-    l += __shfl_xor_sync(0xffffffff, l, 1);
-    l += __shfl_xor_sync(0xffffffff, l, 2);
-    const int row = r == 0 ? rowA : rowB;
-    const float inv = l > 0.f ? 1.f / l : 0.f;
-    if (row < n) {
-      elem_t* o = O + ((int64_t)(b * heads + h) * n + row) * kD;
-#pragma unroll
-      for (int x = 0; x < kD / 8; ++x) {
-        __half2 pr = __floats2half2_rn(acc[4 * x + 2 * r] * inv, acc[4 * x + 2 * r + 1] * inv);
-        *reinterpret_cast<__half2*>(o + x * 8 + 2 * t4) = pr;
-      }
-      if (t4 == 0) LSE[(int64_t)(b * heads + h) * n + row] = l > 0.f ? (mrow[r] + log2f(l)) * 0.69314718055994531f : -INFINITY;
-    }
-  }
+  if constexpr (!kWS) epilogue();
 #else
   __trap();  // built without sm_90a: the launcher never starts this kernel then
 #endif
 }
 
 // Host launcher: items = B * heads * ceil(N / kBM) blocks; the table holds those heads' rows.
+// The warp-specialised kernel also gets tensor maps of K and V, 3-D (D, N, B * KV heads), boxes of
+// 64 x kBN x 1 in the 128-byte swizzle (rows past N read as zeros).
 extern "C" cudaError_t spc_spattention_gapped_launch_sm90_fp16(const void* q, const void* k, const void* v, void* o, float* lse,
                                          const int* table, const int* order, int items, int n, int heads,
                                          float scale, cudaStream_t stream) {
@@ -1698,9 +1947,38 @@ extern "C" cudaError_t spc_spattention_gapped_launch_sm90_fp16(const void* q, co
   cudaError_t err = cudaFuncSetAttribute(spc_spattention_gapped_fwd_sm90_fp16, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
   if (items == 0) return cudaSuccess;
+  CUtensorMap tmK{}, tmV{};
+  if constexpr (kWS) {
+    static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
+    if (encode == nullptr) {
+      void* fn = nullptr;
+      cudaDriverEntryPointQueryResult found;
+#if CUDART_VERSION >= 12050
+      err = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found);
+#else
+      err = cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &fn, cudaEnableDefault, &found);
+#endif
+      if (err != cudaSuccess) return err;
+      if (found != cudaDriverEntryPointSuccess || fn == nullptr) return cudaErrorNotSupported;
+      encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+    }
+    const int qtiles = (n + kBM - 1) / kBM;
+    const cuuint64_t slices = (cuuint64_t)(items / qtiles / heads) * (cuuint64_t)(heads / 1);  // B * KV heads
+    const cuuint64_t dims[3] = {(cuuint64_t)kD, (cuuint64_t)n, slices};
+    const cuuint64_t strides[2] = {(cuuint64_t)kD * sizeof(elem_t), (cuuint64_t)n * kD * sizeof(elem_t)};
+    const cuuint32_t box[3] = {64, (cuuint32_t)kBN, 1};
+    const cuuint32_t estr[3] = {1, 1, 1};
+    const CUtensorMapDataType type = sizeof(elem_t) == 2 && false ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
+    for (int x = 0; x < 2; ++x) {
+      CUresult r = encode(x == 0 ? &tmK : &tmV, type, 3, const_cast<void*>(x == 0 ? k : v), dims, strides, box, estr,
+                          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                          CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+      if (r != CUDA_SUCCESS) return cudaErrorInvalidValue;
+    }
+  }
   spc_spattention_gapped_fwd_sm90_fp16<<<items, kThreads, smem, stream>>>(
       static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
-      static_cast<elem_t*>(o), lse, table, order, n, heads, scale * 1.4426950408889634f);
+      static_cast<elem_t*>(o), lse, table, order, n, heads, scale * 1.4426950408889634f, tmK, tmV);
   return cudaGetLastError();
 }
 
