@@ -811,6 +811,16 @@ spc_mixed_gqa_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restri
       }
     } else {
       asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+      // Ping-pong: the consumer warpgroups take turns issuing their tile's wgmma (named barrier
+      // 1 + w waits for warpgroup w's turn; the previous one in the cycle arrives on it), so one
+      // group's softmax runs while the other's matrix products do. Warpgroup 0 goes first.
+      auto my_turn = [&]() {
+        if constexpr (kWG > 1) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory");
+      };
+      auto pass_turn = [&]() {
+        if constexpr (kWG > 1) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (wg + 1) % kWG) : "memory");
+      };
+      if (wg == kWG - 1) pass_turn();
       uint32_t p[kBN / 16][4];
       int stage = 0, phase = 0, vstage = 0;
       auto step = [&](bool first) {
@@ -818,6 +828,7 @@ spc_mixed_gqa_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restri
         const int j0 = kt * kBN;
         const bool full = tile_full(sm.table, w0, j0, n);
         float s[kBN / 2];
+        my_turn();
         fence_regs(acc);
         wg_fence();
         issue_s(s, stage);
@@ -827,6 +838,7 @@ spc_mixed_gqa_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restri
           issue_pv(p, vstage);
           wg_commit();
         }
+        pass_turn();
         if (first) wg_wait<0>();
         else wg_wait<1>();  // S done; O += P V may still run
         fence_regs(s);
@@ -844,10 +856,12 @@ spc_mixed_gqa_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restri
       if (ri < nr) {
         step(true);
         while (ri < nr) step(false);
+        my_turn();
         fence_regs(acc);
         wg_fence();
         issue_pv(p, vstage);
         wg_commit();
+        pass_turn();
         wg_wait<0>();
         fence_regs(acc);
       }
@@ -1801,6 +1815,16 @@ spc_mixed_gqa_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restri
       }
     } else {
       asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+      // Ping-pong: the consumer warpgroups take turns issuing their tile's wgmma (named barrier
+      // 1 + w waits for warpgroup w's turn; the previous one in the cycle arrives on it), so one
+      // group's softmax runs while the other's matrix products do. Warpgroup 0 goes first.
+      auto my_turn = [&]() {
+        if constexpr (kWG > 1) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory");
+      };
+      auto pass_turn = [&]() {
+        if constexpr (kWG > 1) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (wg + 1) % kWG) : "memory");
+      };
+      if (wg == kWG - 1) pass_turn();
       uint32_t p[kBN / 16][4];
       int stage = 0, phase = 0, vstage = 0;
       auto step = [&](bool first) {
@@ -1808,6 +1832,7 @@ spc_mixed_gqa_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restri
         const int j0 = kt * kBN;
         const bool full = tile_full(sm.table, w0, j0, n);
         float s[kBN / 2];
+        my_turn();
         fence_regs(acc);
         wg_fence();
         issue_s(s, stage);
@@ -1817,6 +1842,7 @@ spc_mixed_gqa_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restri
           issue_pv(p, vstage);
           wg_commit();
         }
+        pass_turn();
         if (first) wg_wait<0>();
         else wg_wait<1>();  // S done; O += P V may still run
         fence_regs(s);
@@ -1834,10 +1860,12 @@ spc_mixed_gqa_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restri
       if (ri < nr) {
         step(true);
         while (ri < nr) step(false);
+        my_turn();
         fence_regs(acc);
         wg_fence();
         issue_pv(p, vstage);
         wg_commit();
+        pass_turn();
         wg_wait<0>();
         fence_regs(acc);
       }
