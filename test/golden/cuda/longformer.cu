@@ -423,6 +423,13 @@ typedef __nv_bfloat16 elem_t;
 
 static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
 static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
+// Warp-specialised: a stage is released after the next tile's P V, so the producer runs kStages - 2
+// tiles ahead; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
+// 128 x kProducerRegs + 128 kWG x kConsumerRegs (2 consumer warpgroups: 40 / 232; 3: 32 / 160).
+static_assert(!kWS || (kStages >= 3 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
+constexpr int kProducerRegs = kWG == 3 ? 32 : 40;
+constexpr int kConsumerRegs = kWG == 3 ? 160 : 232;
+static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= 65536, "register split");
 
 struct __align__(1024) Smem {
   elem_t q[kBM * kD];
@@ -793,7 +800,7 @@ spc_longformer_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restr
     // thread is done with the stage); the other warpgroups compute, overlapping each tile's softmax
     // with the tensor cores as in the overlap mode, and never meet at a block-wide barrier.
     if (wg < 0) {
-      asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+      asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs) : "memory");
       if (tid == 0) {
         const int kvrow = b * (heads / kGroup) + kvh;  // the (batch, KV head) slice of K and V
         int stage = 0, phase = 0;
@@ -810,7 +817,7 @@ spc_longformer_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restr
         }
       }
     } else {
-      asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+      asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs) : "memory");
       // Ping-pong: the consumer warpgroups take turns issuing their tile's wgmma (named barrier
       // 1 + w waits for warpgroup w's turn; the previous one in the cycle arrives on it), so one
       // group's softmax runs while the other's matrix products do. Warpgroup 0 goes first.
@@ -1427,6 +1434,13 @@ typedef __half elem_t;
 
 static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
 static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
+// Warp-specialised: a stage is released after the next tile's P V, so the producer runs kStages - 2
+// tiles ahead; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
+// 128 x kProducerRegs + 128 kWG x kConsumerRegs (2 consumer warpgroups: 40 / 232; 3: 32 / 160).
+static_assert(!kWS || (kStages >= 3 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
+constexpr int kProducerRegs = kWG == 3 ? 32 : 40;
+constexpr int kConsumerRegs = kWG == 3 ? 160 : 232;
+static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= 65536, "register split");
 
 struct __align__(1024) Smem {
   elem_t q[kBM * kD];
@@ -1797,7 +1811,7 @@ spc_longformer_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restr
     // thread is done with the stage); the other warpgroups compute, overlapping each tile's softmax
     // with the tensor cores as in the overlap mode, and never meet at a block-wide barrier.
     if (wg < 0) {
-      asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+      asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs) : "memory");
       if (tid == 0) {
         const int kvrow = b * (heads / kGroup) + kvh;  // the (batch, KV head) slice of K and V
         int stage = 0, phase = 0;
@@ -1814,7 +1828,7 @@ spc_longformer_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restr
         }
       }
     } else {
-      asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
+      asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs) : "memory");
       // Ping-pong: the consumer warpgroups take turns issuing their tile's wgmma (named barrier
       // 1 + w waits for warpgroup w's turn; the previous one in the cycle arrives on it), so one
       // group's softmax runs while the other's matrix products do. Warpgroup 0 goes first.
