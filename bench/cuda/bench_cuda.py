@@ -155,7 +155,12 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--budget", type=float, default=480, help="seconds; Flex is skipped once exceeded")
     ap.add_argument("--kernels", default="sm90", help="comma list of spc kernel families to time: sm90 (wgmma), sm80 (mma.sync)")
+    ap.add_argument("--watchdog", type=float, default=0, help="seconds; dump the stacks and exit if the run takes longer (a hung kernel)")
     args = ap.parse_args()
+    if args.watchdog > 0:
+        import faulthandler
+
+        faulthandler.dump_traceback_later(args.watchdog, exit=True)
     sys.path.insert(0, os.path.abspath(args.dir))
     dev = torch.device("cuda")
     from torch.nn.attention.flex_attention import flex_attention

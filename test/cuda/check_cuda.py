@@ -188,7 +188,12 @@ def main():
     ap.add_argument("--only", default=None)
     ap.add_argument("--build-only", action="store_true", help="only build the extensions (in parallel)")
     ap.add_argument("--kernels", default=None, help="comma list of sm90,sm80 (default: both on sm_90, else sm80)")
+    ap.add_argument("--watchdog", type=float, default=0, help="seconds; dump the stacks and exit if the run takes longer (a hung kernel)")
     args = ap.parse_args()
+    if args.watchdog > 0:
+        import faulthandler
+
+        faulthandler.dump_traceback_later(args.watchdog, exit=True)
     d = os.path.abspath(args.dir)
     sys.path.insert(0, d)
     layouts = json.load(open(os.path.join(d, "layouts.json")))
