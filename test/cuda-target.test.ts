@@ -34,7 +34,6 @@ describe('CUDA target', () => {
       const cu = files.find((f) => f.path === `${l.name}.cu`)!.contents;
       for (const fam of ['sm90', 'sm80'] as const)
         for (const dt of ['bf16', 'fp16'] as const) {
-          expect(cu).toContain(`extern "C" __global__ void __launch_bounds__`);
           expect(cu, `${l.name} ${fam} ${dt}`).toMatch(new RegExp(`\\n${m.kernels[fam][dt].kernel}\\(`));
           expect(cu).toContain(`extern "C" cudaError_t ${m.kernels[fam][dt].launcher}(`);
         }
