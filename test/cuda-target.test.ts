@@ -34,7 +34,6 @@ describe('CUDA target', () => {
       const cu = files.find((f) => f.path === `${l.name}.cu`)!.contents;
       for (const fam of ['sm90', 'sm80'] as const)
         for (const dt of ['bf16', 'fp16'] as const) {
-          expect(cu).toContain(`extern "C" __global__ void __launch_bounds__`);
           expect(cu, `${l.name} ${fam} ${dt}`).toMatch(new RegExp(`\\n${m.kernels[fam][dt].kernel}\\(`));
           expect(cu).toContain(`extern "C" cudaError_t ${m.kernels[fam][dt].launcher}(`);
         }
@@ -83,6 +82,7 @@ describe('CUDA target', () => {
     // The GPU-machine scripts and the torch.distributed example too (they need torch to run).
     for (const f of ['examples/distributed/tp_attention.py', 'bench/cuda/bench_cuda.py', 'bench/cuda/bench_shards.py', 'test/cuda/check_cuda.py'])
       expect(execFileSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read()); print("ok")', f], { encoding: 'utf8' }).trim(), f).toBe('ok');
+    for (const f of ['bench/cuda/h100.sh', 'bench/cuda/tp.sh']) execFileSync('bash', ['-n', f]); // shell syntax
   });
 
   it("the package's shard helpers (pure Python) assign heads exactly as spc check --shards does", () => {

@@ -21,11 +21,13 @@ import triton
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 
-def useful_pairs(mod, n):
-    """Pairs allowed per head: union of each head's distance intervals, sum of N - d."""
+def band_intervals(mod, n):
+    """Each head's allowed distances at length n as merged half-open intervals [[lo, hi], ...]
+    (the bench patterns are unions of distance bands: no key, query or residue limits)."""
     t = mod._table.head_table(n)
     f, slots = mod._table.FIELDS_PER_TERM, mod._table.TERM_SLOTS
-    total = 0
+    assert mod._table.MOD_SLOTS == 0, "bench patterns are pure distance bands"
+    heads = []
     for h in range(mod.HEADS):
         iv = []
         for s in range(slots):
@@ -34,16 +36,19 @@ def useful_pairs(mod, n):
             assert (klo, khi, qlo, qhi) == (0, n, 0, n), "bench patterns are pure distance bands"
             if dlo < dhi:
                 iv.append((dlo, dhi))
-        iv.sort()
         merged = []
-        for a, b in iv:
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], b)
+        for lo, hi in sorted(iv):
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
             else:
-                merged.append([a, b])
-        for a, b in merged:
-            total += (b - a) * n - (a + b - 1) * (b - a) // 2
-    return total
+                merged.append([lo, hi])
+        heads.append(merged)
+    return heads
+
+
+def useful_pairs(mod, n):
+    """Pairs allowed, all heads: distance d has N - d pairs."""
+    return sum((b - a) * n - (a + b - 1) * (b - a) // 2 for merged in band_intervals(mod, n) for a, b in merged)
 
 
 def computed_pairs(mod, n, arch):
@@ -91,9 +96,8 @@ def flex_mask(mod, n, device, block=128):
     itself materialises an N x N mask, or with _compile=True took 235 s to compile on the H100.)"""
     from torch.nn.attention.flex_attention import BlockMask
 
-    f, slots = mod._table.FIELDS_PER_TERM, mod._table.TERM_SLOTS
-    assert slots <= 2 and mod._table.MOD_SLOTS == 0, "bench patterns are unions of at most two distance bands"
-    t = mod._table.head_table(n)
+    intervals = band_intervals(mod, n)
+    assert all(len(m) <= 2 for m in intervals), "the Flex mask_mod reads at most two intervals per head"
     T = _flex_table(mod.HEADS, device)
     nb = -(-n // block)
     b0 = torch.arange(nb, device=device) * block
@@ -101,21 +105,7 @@ def flex_mask(mod, n, device, block=128):
     dmin = b0[:, None] - b1[None, :]  # smallest q - k in block (qb, kb)
     dmax = b1[:, None] - b0[None, :]
     table_rows, parts, fulls = [], [], []
-    for h in range(mod.HEADS):
-        iv = []
-        for s in range(slots):
-            o = (h * slots + s) * f
-            dlo, dhi, klo, khi, qlo, qhi = t[o:o + 6]
-            assert (klo, khi, qlo, qhi) == (0, n, 0, n), "bench patterns are pure distance bands"
-            if dlo < dhi:
-                iv.append([dlo, dhi])
-        iv.sort()
-        merged = []
-        for lo, hi in iv:
-            if merged and lo <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
+    for merged in intervals:
         table_rows.append(sum(merged, []) + [0, 0] * (2 - len(merged)))
         hit = torch.zeros(nb, nb, dtype=torch.bool, device=device)
         full = torch.zeros(nb, nb, dtype=torch.bool, device=device)

@@ -101,18 +101,11 @@ def _arch(major, minor):
 def schedule(n, batch, device, heads, arch):
     """(table, order) on the device for length n, batch size batch and the heads of the call
     (a tuple of head indices): the table rows of those heads, and the work items longest first."""
-    block_m, block_n = TILES[arch]
     full = _table.head_table(n)
     per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
     table = [x for h in heads for x in full[h * per:(h + 1) * per]]
-    qtiles = -(-n // block_m)
-    work = []
-    for hl in range(len(heads)):
-        for qt in range(qtiles):
-            i0 = qt * block_m
-            tiles = sum(hi - lo for lo, hi in _plan.key_tiles(table, hl, i0, min(i0 + block_m, n), n, block_n))
-            work.append((-tiles, hl, qt))
-    work.sort()
+    qtiles = -(-n // TILES[arch][0])
+    work = sorted((-tiles, hl, qt) for hl in range(len(heads)) for qt, tiles in enumerate(_plan.block_tiles(table, hl, n, arch)))
     order = [(b * len(heads) + hl) * qtiles + qt for _, hl, qt in work for b in range(batch)]
     t = torch.tensor(table, dtype=torch.int32, device=device)
     o = torch.tensor(order, dtype=torch.int32, device=device)
@@ -264,13 +257,17 @@ def key_tiles(table, h, i0, i1, n, block_n):
     return merged
 
 
+def block_tiles(table, h, n, arch):
+    """Key tiles the kernel of arch visits for each query block of head h (a row of table) at length n."""
+    block_m, block_n = TILES[arch]
+    return [sum(hi - lo for lo, hi in key_tiles(table, h, i0, min(i0 + block_m, n), n, block_n))
+            for i0 in range(0, n, block_m)]
+
+
 def head_tiles(n, heads=None, arch="sm90"):
     """Key tiles each head visits at length n (the kernel's work), with the tiles of arch."""
-    block_m, block_n = TILES[arch]
     table = _table.head_table(n)
-    return [sum(hi - lo for qt in range(-(-n // block_m))
-                for lo, hi in key_tiles(table, h, qt * block_m, min(qt * block_m + block_m, n), n, block_n))
-            for h in (range(HEADS) if heads is None else heads)]
+    return [sum(block_tiles(table, h, n, arch)) for h in (range(HEADS) if heads is None else heads)]
 
 
 def _report(assign, work):

@@ -1,5 +1,7 @@
 // The CUDA kernel template. Placeholders SPC_* are replaced by targets/cuda/index.ts with
 // per-layout constants (constexpr), so the kernel body is one fixed text that nvcc specialises.
+import { CP_ASYNC, KEY_TILE_RANGES, MODS_ALLOW, PACK_FLOORMOD, WORK_ITEM } from './common.js';
+
 export const KERNEL_TEMPLATE = String.raw`
 // ---- spc banded attention forward: one block = (batch, head, query tile). ----
 // Flash-style: Q tile in registers, K/V tiles double-buffered in shared memory (cp.async),
@@ -38,11 +40,7 @@ __device__ __forceinline__ uint32_t smem_u32(const void* p) {
 __device__ __forceinline__ int swz(int row, int col) {
   return row * kD + ((((col >> 3) ^ (row & 7)) << 3) | (col & 7));
 }
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  int n = valid ? 16 : 0;  // zero-fill rows past N
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(n));
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+${CP_ASYNC}
 __device__ __forceinline__ void cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
 
 __device__ __forceinline__ void ldsm_x4(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, const void* p) {
@@ -59,23 +57,10 @@ __device__ __forceinline__ void mma16816(float* c, const uint32_t* a, uint32_t b
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
-__device__ __forceinline__ uint32_t pack2(float x, float y) {
-  SPC_PAIR v = SPC_PACK(x, y);
-  return *reinterpret_cast<uint32_t*>(&v);
-}
-__device__ __forceinline__ int floormod(int a, int m) { int r = a % m; return r < 0 ? r + m : r; }
+${PACK_FLOORMOD}
 
 // Do the mods of term t allow (i, j)? (Its intervals are checked by the caller.) Table in shared memory.
-__device__ __forceinline__ bool mods_allow(const int* t, int i, int j) {
-  bool ok = true;
-#pragma unroll
-  for (int m = 0; m < kModSlots; ++m) {
-    const int* md = t + 6 + 4 * m;
-    int r = floormod(md[0] == 0 ? i - j : j, md[1]);
-    ok = ok && r >= md[2] && r < md[3];
-  }
-  return ok;
-}
+${MODS_ALLOW}
 
 struct Smem {
   elem_t q[kBM * kD];
@@ -112,17 +97,7 @@ SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, cons
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t4 = lane & 3;
 
-  // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
-  // heads of this call (and the rows of its table), kv head h / kGroup.
-  const int qtiles = (n + kBM - 1) / kBM;
-  const int item = order[blockIdx.x];
-  const int qt = item % qtiles;
-  const int bh = item / qtiles;
-  const int h = bh % heads, b = bh / heads;
-  const int kvheads = heads / kGroup;
-  const int kvh = h / kGroup;
-  const int i0 = qt * kBM;
-  const int i1 = min(i0 + kBM, n);
+${WORK_ITEM}
 
   const elem_t* q = Q + ((int64_t)(b * heads + h) * n) * kD;
   const elem_t* k = K + ((int64_t)(b * kvheads + kvh) * n) * kD;
@@ -132,28 +107,7 @@ SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, cons
   cp_commit();
   for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
   __syncthreads();
-  if (tid == 0) {
-    // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
-    int lo[kTermSlots], hi[kTermSlots], cnt = 0;
-    for (int s = 0; s < kTermSlots; ++s) {
-      const int* tt = sm.table + s * kFields;
-      int r0 = max(i0, tt[4]), r1 = min(i1, tt[5]);
-      if (r0 >= r1 || tt[0] >= tt[1] || tt[2] >= tt[3]) continue;
-      int a = max(max(tt[2], r0 - tt[1] + 1), 0);
-      int e = min(min(tt[3], r1 - tt[0]), n);
-      if (a >= e) continue;
-      int tl = a / kBN, th = (e + kBN - 1) / kBN;
-      int p = cnt++;
-      while (p > 0 && lo[p - 1] > tl) { lo[p] = lo[p - 1]; hi[p] = hi[p - 1]; --p; }
-      lo[p] = tl; hi[p] = th;
-    }
-    int m = 0;
-    for (int x = 0; x < cnt; ++x) {
-      if (m > 0 && lo[x] <= sm.ranges[m - 1][1]) sm.ranges[m - 1][1] = max(sm.ranges[m - 1][1], hi[x]);
-      else { sm.ranges[m][0] = lo[x]; sm.ranges[m][1] = hi[x]; ++m; }
-    }
-    sm.nranges = m;
-  }
+${KEY_TILE_RANGES}
   cp_wait_all();
   __syncthreads();
 

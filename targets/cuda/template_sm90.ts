@@ -1,6 +1,7 @@
 // The Hopper (sm_90a) kernel template: warpgroup MMA (wgmma) with operands in 128-byte-swizzled
 // shared memory. Same work items, head table, masking and outputs as the mma.sync kernel in
 // template.ts; placeholders SPC_* are filled by targets/cuda/index.ts.
+import { CP_ASYNC, KEY_TILE_RANGES, MODS_ALLOW, PACK_FLOORMOD, WORK_ITEM } from './common.js';
 
 /** The wgmma wrapper for an m64nNk16 tile: A from shared memory (ss) or from registers (rs). */
 function wgmmaWrapper(n: number, aFromRegs: boolean, type: string): string {
@@ -101,11 +102,7 @@ __device__ __forceinline__ int swz(int row, int col) {
 __device__ __forceinline__ uint64_t mdesc(const void* p, uint32_t lbo, uint32_t sbo) {
   return (uint64_t)((smem_u32(p) & 0x3FFFF) >> 4) | ((uint64_t)(lbo >> 4) << 16) | ((uint64_t)(sbo >> 4) << 32) | (1ull << 62);
 }
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  int n = valid ? 16 : 0;  // zero-fill rows past N
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(n));
-}
-__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+${CP_ASYNC}
 // Wait until at most PENDING of this thread's copy groups are in flight, and make the finished
 // ones visible to the tensor cores (the async proxy).
 template <int PENDING>
@@ -146,23 +143,10 @@ __device__ __forceinline__ void fence_regs(float (&r)[N]) {
   for (int x = 0; x < N; ++x) asm volatile("" : "+f"(r[x])::"memory");
 }
 SPC_WGMMA_WRAPPERS
-__device__ __forceinline__ uint32_t pack2(float x, float y) {
-  SPC_PAIR v = SPC_PACK(x, y);
-  return *reinterpret_cast<uint32_t*>(&v);
-}
-__device__ __forceinline__ int floormod(int a, int m) { int r = a % m; return r < 0 ? r + m : r; }
+${PACK_FLOORMOD}
 
 // Do the mods of term t allow (i, j)? (Its intervals are checked by the caller.)
-__device__ __forceinline__ bool mods_allow(const int* t, int i, int j) {
-  bool ok = true;
-#pragma unroll
-  for (int m = 0; m < kModSlots; ++m) {
-    const int* md = t + 6 + 4 * m;
-    int r = floormod(md[0] == 0 ? i - j : j, md[1]);
-    ok = ok && r >= md[2] && r < md[3];
-  }
-  return ok;
-}
+${MODS_ALLOW}
 
 // Copies rows [row0, row0 + ROWS) of a (N, kD) matrix into a swizzled tile; rows >= n are zero.
 // When the threads cover whole 8-row groups, each thread copies one chunk column of rows r,
@@ -282,17 +266,7 @@ SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, cons
   // Warpgroup of 64 query rows; in the warp-specialised kernel warpgroup 0 loads (wg = -1).
   const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
 
-  // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
-  // heads of this call (and the rows of its table), kv head h / kGroup.
-  const int qtiles = (n + kBM - 1) / kBM;
-  const int item = order[blockIdx.x];
-  const int qt = item % qtiles;
-  const int bh = item / qtiles;
-  const int h = bh % heads, b = bh / heads;
-  const int kvheads = heads / kGroup;
-  const int kvh = h / kGroup;
-  const int i0 = qt * kBM;
-  const int i1 = min(i0 + kBM, n);
+${WORK_ITEM}
 
   const elem_t* q = Q + ((int64_t)(b * heads + h) * n) * kD;
   const int64_t kv_off = ((int64_t)(b * kvheads + kvh) * n) * kD;  // K + kv_off, V + kv_off (one register pair)
@@ -301,35 +275,16 @@ SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, cons
   cp_commit();
   for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
   __syncthreads();
-  if (tid == 0) {
-    if constexpr (kWS) {
+  if constexpr (kWS) {
+    if (tid == 0) {
       for (int st = 0; st < kStages; ++st) {
         mbar_init(&sm.full[st], 1);
         mbar_init(&sm.empty[st], kWG * 128);
       }
       asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
-    // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
-    int lo[kTermSlots], hi[kTermSlots], cnt = 0;
-    for (int s = 0; s < kTermSlots; ++s) {
-      const int* tt = sm.table + s * kFields;
-      int r0 = max(i0, tt[4]), r1 = min(i1, tt[5]);
-      if (r0 >= r1 || tt[0] >= tt[1] || tt[2] >= tt[3]) continue;
-      int a = max(max(tt[2], r0 - tt[1] + 1), 0);
-      int e = min(min(tt[3], r1 - tt[0]), n);
-      if (a >= e) continue;
-      int tl = a / kBN, th = (e + kBN - 1) / kBN;
-      int p = cnt++;
-      while (p > 0 && lo[p - 1] > tl) { lo[p] = lo[p - 1]; hi[p] = hi[p - 1]; --p; }
-      lo[p] = tl; hi[p] = th;
-    }
-    int m = 0;
-    for (int x = 0; x < cnt; ++x) {
-      if (m > 0 && lo[x] <= sm.ranges[m - 1][1]) sm.ranges[m - 1][1] = max(sm.ranges[m - 1][1], hi[x]);
-      else { sm.ranges[m][0] = lo[x]; sm.ranges[m][1] = hi[x]; ++m; }
-    }
-    sm.nranges = m;
   }
+${KEY_TILE_RANGES}
 
   // This warpgroup's rows [w0, w0 + 64) and each term's key span over them (empty: hi = INT_MIN).
   const int w0 = i0 + wg * 64;

@@ -674,14 +674,16 @@ spc_spattention_local_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* 
   cp_commit();
   for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
   __syncthreads();
-  if (tid == 0) {
-    if constexpr (kWS) {
+  if constexpr (kWS) {
+    if (tid == 0) {
       for (int st = 0; st < kStages; ++st) {
         mbar_init(&sm.full[st], 1);
         mbar_init(&sm.empty[st], kWG * 128);
       }
       asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
+  }
+  if (tid == 0) {
     // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
     int lo[kTermSlots], hi[kTermSlots], cnt = 0;
     for (int s = 0; s < kTermSlots; ++s) {
@@ -1685,14 +1687,16 @@ spc_spattention_local_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* 
   cp_commit();
   for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
   __syncthreads();
-  if (tid == 0) {
-    if constexpr (kWS) {
+  if constexpr (kWS) {
+    if (tid == 0) {
       for (int st = 0; st < kStages; ++st) {
         mbar_init(&sm.full[st], 1);
         mbar_init(&sm.empty[st], kWG * 128);
       }
       asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
+  }
+  if (tid == 0) {
     // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
     int lo[kTermSlots], hi[kTermSlots], cnt = 0;
     for (int s = 0; s < kTermSlots; ++s) {

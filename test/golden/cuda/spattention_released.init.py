@@ -91,18 +91,11 @@ def _arch(major, minor):
 def schedule(n, batch, device, heads, arch):
     """(table, order) on the device for length n, batch size batch and the heads of the call
     (a tuple of head indices): the table rows of those heads, and the work items longest first."""
-    block_m, block_n = TILES[arch]
     full = _table.head_table(n)
     per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
     table = [x for h in heads for x in full[h * per:(h + 1) * per]]
-    qtiles = -(-n // block_m)
-    work = []
-    for hl in range(len(heads)):
-        for qt in range(qtiles):
-            i0 = qt * block_m
-            tiles = sum(hi - lo for lo, hi in _plan.key_tiles(table, hl, i0, min(i0 + block_m, n), n, block_n))
-            work.append((-tiles, hl, qt))
-    work.sort()
+    qtiles = -(-n // TILES[arch][0])
+    work = sorted((-tiles, hl, qt) for hl in range(len(heads)) for qt, tiles in enumerate(_plan.block_tiles(table, hl, n, arch)))
     order = [(b * len(heads) + hl) * qtiles + qt for _, hl, qt in work for b in range(batch)]
     t = torch.tensor(table, dtype=torch.int32, device=device)
     o = torch.tensor(order, dtype=torch.int32, device=device)

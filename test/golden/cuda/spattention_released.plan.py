@@ -37,13 +37,17 @@ def key_tiles(table, h, i0, i1, n, block_n):
     return merged
 
 
+def block_tiles(table, h, n, arch):
+    """Key tiles the kernel of arch visits for each query block of head h (a row of table) at length n."""
+    block_m, block_n = TILES[arch]
+    return [sum(hi - lo for lo, hi in key_tiles(table, h, i0, min(i0 + block_m, n), n, block_n))
+            for i0 in range(0, n, block_m)]
+
+
 def head_tiles(n, heads=None, arch="sm90"):
     """Key tiles each head visits at length n (the kernel's work), with the tiles of arch."""
-    block_m, block_n = TILES[arch]
     table = _table.head_table(n)
-    return [sum(hi - lo for qt in range(-(-n // block_m))
-                for lo, hi in key_tiles(table, h, qt * block_m, min(qt * block_m + block_m, n), n, block_n))
-            for h in (range(HEADS) if heads is None else heads)]
+    return [sum(block_tiles(table, h, n, arch)) for h in (range(HEADS) if heads is None else heads)]
 
 
 def _report(assign, work):

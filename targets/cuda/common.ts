@@ -1,0 +1,65 @@
+// C++ pieces shared by the mma.sync (template.ts) and wgmma (template_sm90.ts) kernel templates,
+// interpolated into both; they rely on the constants and types each template declares.
+
+/** cp.async copies of 16 bytes (zero-filled past N) and their commit. */
+export const CP_ASYNC = String.raw`__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  int n = valid ? 16 : 0;  // zero-fill rows past N
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst)), "l"(src), "r"(n));
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }`;
+
+/** 16-bit pairs for the next MMA operand, and floor modulo. */
+export const PACK_FLOORMOD = String.raw`__device__ __forceinline__ uint32_t pack2(float x, float y) {
+  SPC_PAIR v = SPC_PACK(x, y);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+__device__ __forceinline__ int floormod(int a, int m) { int r = a % m; return r < 0 ? r + m : r; }`;
+
+/** Do the mods of term t allow (i, j)? */
+export const MODS_ALLOW = String.raw`__device__ __forceinline__ bool mods_allow(const int* t, int i, int j) {
+  bool ok = true;
+#pragma unroll
+  for (int m = 0; m < kModSlots; ++m) {
+    const int* md = t + 6 + 4 * m;
+    int r = floormod(md[0] == 0 ? i - j : j, md[1]);
+    ok = ok && r >= md[2] && r < md[3];
+  }
+  return ok;
+}`;
+
+/** The block's work item, in the host's longest-first order: batch, head, KV head, query rows. */
+export const WORK_ITEM = String.raw`  // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
+  // heads of this call (and the rows of its table), kv head h / kGroup.
+  const int qtiles = (n + kBM - 1) / kBM;
+  const int item = order[blockIdx.x];
+  const int qt = item % qtiles;
+  const int bh = item / qtiles;
+  const int h = bh % heads, b = bh / heads;
+  const int kvheads = heads / kGroup;
+  const int kvh = h / kGroup;
+  const int i0 = qt * kBM;
+  const int i1 = min(i0 + kBM, n);`;
+
+/** Thread 0 merges the key-tile ranges of the block's rows (one per term) into sm.ranges. */
+export const KEY_TILE_RANGES = String.raw`  if (tid == 0) {
+    // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
+    int lo[kTermSlots], hi[kTermSlots], cnt = 0;
+    for (int s = 0; s < kTermSlots; ++s) {
+      const int* tt = sm.table + s * kFields;
+      int r0 = max(i0, tt[4]), r1 = min(i1, tt[5]);
+      if (r0 >= r1 || tt[0] >= tt[1] || tt[2] >= tt[3]) continue;
+      int a = max(max(tt[2], r0 - tt[1] + 1), 0);
+      int e = min(min(tt[3], r1 - tt[0]), n);
+      if (a >= e) continue;
+      int tl = a / kBN, th = (e + kBN - 1) / kBN;
+      int p = cnt++;
+      while (p > 0 && lo[p - 1] > tl) { lo[p] = lo[p - 1]; hi[p] = hi[p - 1]; --p; }
+      lo[p] = tl; hi[p] = th;
+    }
+    int m = 0;
+    for (int x = 0; x < cnt; ++x) {
+      if (m > 0 && lo[x] <= sm.ranges[m - 1][1]) sm.ranges[m - 1][1] = max(sm.ranges[m - 1][1], hi[x]);
+      else { sm.ranges[m][0] = lo[x]; sm.ranges[m][1] = hi[x]; ++m; }
+    }
+    sm.nranges = m;
+  }`;
