@@ -21,9 +21,10 @@ check|quick)
   flag=; [ "$step" = quick ] && flag=--quick
   python3 test/cuda/check_cuda.py "$dir" $flag "$@" > "$out/check.log" 2>&1
   echo "check rc=$?"; grep -c " ok$" "$out/check.log"; grep FAIL "$out/check.log" | head; tail -3 "$out/check.log"
-  # 2. compute-sanitizer memcheck at a small size (N = 77, not a multiple of the tile), both families.
+  # 2. compute-sanitizer memcheck at small sizes that are not multiples of the tile (N = 77; N = 2100, more
+  #    work items than SMs, so each persistent block takes several), both families.
   for k in sm90 sm80; do
-    for case in "released_h8_kv8_d64 77 2" "balanced_h16_kv16_d128 300 1"; do
+    for case in "released_h8_kv8_d64 77 2" "balanced_h16_kv16_d128 2100 1"; do
       set -- $case
       SPC_CUDA_KERNEL=$k compute-sanitizer --tool memcheck --error-exitcode 9 python3 bench/cuda/profile_one.py "$dir" $case > "$out/memcheck-$k-$1.log" 2>&1
       echo "memcheck $k $case rc=$?"; tail -1 "$out/memcheck-$k-$1.log"

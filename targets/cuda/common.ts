@@ -27,25 +27,33 @@ export const MODS_ALLOW = String.raw`__device__ __forceinline__ bool mods_allow(
   return ok;
 }`;
 
-/** The block's work item, in the host's longest-first order: batch, head, KV head, query rows. */
-export const WORK_ITEM = String.raw`  // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
+/**
+ * The work item's batch, head, KV head and query rows; `item` is the expression that yields it
+ * (an entry of the host's longest-first order).
+ */
+export function workItem(item: string): string {
+  return String.raw`  // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
-  const int item = order[blockIdx.x];
+  const int item = ${item};
   const int qt = item % qtiles;
   const int bh = item / qtiles;
-  const int h = bh % heads, b = bh / heads;
-  const int kvheads = heads / kGroup;
-  const int kvh = h / kGroup;
+  const int h = bh % heads;
+  [[maybe_unused]] const int b = bh / heads;
+  [[maybe_unused]] const int kvheads = heads / kGroup;
+  [[maybe_unused]] const int kvh = h / kGroup;
   const int i0 = qt * kBM;
-  const int i1 = min(i0 + kBM, n);`;
+  [[maybe_unused]] const int i1 = min(i0 + kBM, n);`;
+}
+export const WORK_ITEM = workItem('order[blockIdx.x]');
 
-/** Thread 0 merges the key-tile ranges of the block's rows (one per term) into sm.ranges. */
-export const KEY_TILE_RANGES = String.raw`  if (tid == 0) {
+/** Thread 0 merges the key-tile ranges of the block's rows (one per term) into `holder`.ranges (holder: the shared-memory struct with table, ranges and nranges). */
+export function keyTileRanges(holder: string): string {
+  return String.raw`  if (tid == 0) {
     // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
     int lo[kTermSlots], hi[kTermSlots], cnt = 0;
     for (int s = 0; s < kTermSlots; ++s) {
-      const int* tt = sm.table + s * kFields;
+      const int* tt = ${holder}.table + s * kFields;
       int r0 = max(i0, tt[4]), r1 = min(i1, tt[5]);
       if (r0 >= r1 || tt[0] >= tt[1] || tt[2] >= tt[3]) continue;
       int a = max(max(tt[2], r0 - tt[1] + 1), 0);
@@ -58,8 +66,10 @@ export const KEY_TILE_RANGES = String.raw`  if (tid == 0) {
     }
     int m = 0;
     for (int x = 0; x < cnt; ++x) {
-      if (m > 0 && lo[x] <= sm.ranges[m - 1][1]) sm.ranges[m - 1][1] = max(sm.ranges[m - 1][1], hi[x]);
-      else { sm.ranges[m][0] = lo[x]; sm.ranges[m][1] = hi[x]; ++m; }
+      if (m > 0 && lo[x] <= ${holder}.ranges[m - 1][1]) ${holder}.ranges[m - 1][1] = max(${holder}.ranges[m - 1][1], hi[x]);
+      else { ${holder}.ranges[m][0] = lo[x]; ${holder}.ranges[m][1] = hi[x]; ++m; }
     }
-    sm.nranges = m;
+    ${holder}.nranges = m;
   }`;
+}
+export const KEY_TILE_RANGES = keyTileRanges('sm');

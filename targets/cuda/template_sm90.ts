@@ -1,7 +1,7 @@
 // The Hopper (sm_90a) kernel template: warpgroup MMA (wgmma) with operands in 128-byte-swizzled
 // shared memory. Same work items, head table, masking and outputs as the mma.sync kernel in
 // template.ts; placeholders SPC_* are filled by targets/cuda/index.ts.
-import { CP_ASYNC, KEY_TILE_RANGES, MODS_ALLOW, PACK_FLOORMOD, WORK_ITEM } from './common.js';
+import { CP_ASYNC, keyTileRanges, MODS_ALLOW, PACK_FLOORMOD, WORK_ITEM, workItem } from './common.js';
 
 /** The wgmma wrapper for an m64nNk16 tile: A from shared memory (ss) or from registers (rs). */
 function wgmmaWrapper(n: number, aFromRegs: boolean, type: string): string {
@@ -70,16 +70,24 @@ constexpr int kProducerRegs = kWG == 3 ? 32 : 40;
 constexpr int kConsumerRegs = kWG == 3 ? 160 : 232;
 static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= 65536, "register split");
 
+// A work item's head-table rows and merged key-tile ranges [lo, hi) of its rows.
+struct Meta {
+  int table[kTermSlots * kFields];
+  int ranges[kTermSlots][2];
+  int nranges;
+  int item;  // warp-specialised: the work item (the producer's copy of order[turn])
+};
+
 struct __align__(1024) Smem {
   elem_t q[kBM * kD];
   elem_t k[kStages][kBN * kD];
   elem_t v[kStages][kBN * kD];
-  int table[kTermSlots * kFields];
-  int ranges[kTermSlots][2];  // merged key-tile ranges [lo, hi) of the block's rows
-  int nranges;
+  Meta meta[kWS ? 2 : 1];         // warp-specialised: double-buffered (the producer runs an item ahead)
   int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows
   uint64_t full[kStages];         // warp-specialised: stage loaded (TMA transaction bytes)
   uint64_t empty[kStages];        // warp-specialised: stage free (every consumer thread arrived)
+  uint64_t q_full, q_empty;       // warp-specialised: the item's Q tile loaded / used up
+  uint64_t meta_full[2], meta_empty[2];  // warp-specialised: meta[x] written / read
 };
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -252,111 +260,42 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
     lrow[r] = lrow[r] * corr[r] + sum;
   }
 }
-#endif
 
-extern "C" __global__ void __launch_bounds__(kThreads, SPC_MIN_BLOCKS)
-SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
-                elem_t* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table,
-                const int* __restrict__ order, int n, int heads, float scale_log2,
-                const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV) {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  extern __shared__ unsigned char smem_raw[];
-  Smem& sm = *reinterpret_cast<Smem*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
-  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
-  // Warpgroup of 64 query rows; in the warp-specialised kernel warpgroup 0 loads (wg = -1).
-  const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
-
-${WORK_ITEM}
-
-  const elem_t* q = Q + ((int64_t)(b * heads + h) * n) * kD;
-  const int64_t kv_off = ((int64_t)(b * kvheads + kvh) * n) * kD;  // K + kv_off, V + kv_off (one register pair)
-
-  load_tile<kBM>(sm.q, q, i0, n, tid);
-  cp_commit();
-  for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
-  __syncthreads();
-  if constexpr (kWS) {
-    if (tid == 0) {
-      for (int st = 0; st < kStages; ++st) {
-        mbar_init(&sm.full[st], 1);
-        mbar_init(&sm.empty[st], kWG * 128);
-      }
-      asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-    }
+// S = Q K^T of one key tile: kD / 16 wgmma steps, both operands in shared memory (issued, not awaited).
+__device__ __forceinline__ void issue_s(float (&s)[kBN / 2], const elem_t* qbase, const elem_t* kt) {
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    const uint64_t da = mdesc(qbase + (kk >> 2) * kBM * 64 + (kk & 3) * 16, 16, 1024);
+    const uint64_t db = mdesc(kt + (kk >> 2) * kBN * 64 + (kk & 3) * 16, 16, 1024);
+    SPC_WGMMA_SS(s, da, db, kk > 0 ? 1 : 0);
   }
-${KEY_TILE_RANGES}
-
-  // This warpgroup's rows [w0, w0 + 64) and each term's key span over them (empty: hi = INT_MIN).
-  const int w0 = i0 + wg * 64;
-  if (wg >= 0 && (tid & 127) < kTermSlots) {
-    const int s = tid & 127;
-    const int* tt = table + (h * kTermSlots + s) * kFields;
-    const int r0 = max(w0, tt[4]), r1 = min(min(w0 + 64, n), tt[5]);
-    sm.wspan[wg][s][0] = max(max(tt[2], r0 - tt[1] + 1), 0);
-    sm.wspan[wg][s][1] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
+}
+// O += P V of one key tile: P from registers (the A layout of m64k16), V transposed.
+__device__ __forceinline__ void issue_pv(float (&acc)[kD / 2], const uint32_t (&p)[kBN / 16][4], const elem_t* vt) {
+#pragma unroll
+  for (int kk = 0; kk < kBN / 16; ++kk) SPC_WGMMA_RS(acc, p[kk], mdesc(vt + kk * 16 * 64, kBN * 128, 1024));
+}
+// P in the registers of the next wgmma: 16-bit pairs of the probabilities.
+__device__ __forceinline__ void pack_p(uint32_t (&p)[kBN / 16][4], const float (&s)[kBN / 2]) {
+#pragma unroll
+  for (int kk = 0; kk < kBN / 16; ++kk) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) p[kk][e] = pack2(s[8 * kk + 2 * e], s[8 * kk + 2 * e + 1]);
   }
-  cp_wait<0>();
-  __syncthreads();
-
-  float acc[kD / 2];
-  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.f, 0.f};
+}
+__device__ __forceinline__ void rescale(float (&acc)[kD / 2], const float (&corr)[2]) {
 #pragma unroll
-  for (int x = 0; x < kD / 2; ++x) acc[x] = 0.f;
-
-  // Descriptors: Q rows of this warpgroup, K and V tiles; advanced per 16-wide k step.
-  const elem_t* qbase = sm.q + wg * 64 * 64;
-  const int rowA = w0 + (warp & 3) * 16 + g, rowB = rowA + 8;
-
-  // The key tiles of the merged ranges in order. One copy group per tile (empty past the end),
-  // so the oldest group in flight is always the next tile to compute.
-  const int nr = sm.nranges;
-  int ri = 0, kt = nr > 0 ? sm.ranges[0][0] : 0;  // compute cursor
-  int lri = ri, lkt = kt;                          // load cursor
-  auto next = [&](int& r, int& t) {
-    if (++t >= sm.ranges[r][1]) { ++r; t = r < nr ? sm.ranges[r][0] : 0; }
-  };
-  auto load_next = [&](int stage) {
-    if (lri < nr) {
-      load_tile<kBN>(sm.k[stage], K + kv_off, lkt * kBN, n, tid);
-      load_tile<kBN>(sm.v[stage], V + kv_off, lkt * kBN, n, tid);
-      next(lri, lkt);
-    }
-    cp_commit();
-  };
-  // S = Q K^T of the tile in stage st: kD / 16 wgmma steps, both operands in shared memory (issued, not awaited).
-  auto issue_s = [&](float (&s)[kBN / 2], int st) {
-#pragma unroll
-    for (int kk = 0; kk < kD / 16; ++kk) {
-      const uint64_t da = mdesc(qbase + (kk >> 2) * kBM * 64 + (kk & 3) * 16, 16, 1024);
-      const uint64_t db = mdesc(sm.k[st] + (kk >> 2) * kBN * 64 + (kk & 3) * 16, 16, 1024);
-      SPC_WGMMA_SS(s, da, db, kk > 0 ? 1 : 0);
-    }
-  };
-  // O += P V of the tile in stage st: P from registers (the A layout of m64k16), V transposed.
-  auto issue_pv = [&](const uint32_t (&p)[kBN / 16][4], int st) {
-#pragma unroll
-    for (int kk = 0; kk < kBN / 16; ++kk) SPC_WGMMA_RS(acc, p[kk], mdesc(sm.v[st] + kk * 16 * 64, kBN * 128, 1024));
-  };
-  // P in the registers of the next wgmma: 16-bit pairs of the probabilities.
-  auto pack_p = [&](uint32_t (&p)[kBN / 16][4], const float (&s)[kBN / 2]) {
-#pragma unroll
-    for (int kk = 0; kk < kBN / 16; ++kk) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) p[kk][e] = pack2(s[8 * kk + 2 * e], s[8 * kk + 2 * e + 1]);
-    }
-  };
-  auto rescale = [&](const float (&corr)[2]) {
-#pragma unroll
-    for (int x = 0; x < kD / 8; ++x) {
-      acc[4 * x] *= corr[0];
-      acc[4 * x + 1] *= corr[0];
-      acc[4 * x + 2] *= corr[1];
-      acc[4 * x + 3] *= corr[1];
-    }
-  };
-
-  // Epilogue: normalise, write O and lse; rows with no allowed key give 0 and -inf.
-  auto epilogue = [&]() {
+  for (int x = 0; x < kD / 8; ++x) {
+    acc[4 * x] *= corr[0];
+    acc[4 * x + 1] *= corr[0];
+    acc[4 * x + 2] *= corr[1];
+    acc[4 * x + 3] *= corr[1];
+  }
+}
+// Normalises and writes the thread's rows rowA and rowB of O (o: the (N, kD) rows of the head) and
+// lse; rows with no allowed key give 0 and -inf.
+__device__ __forceinline__ void epilogue(const float (&acc)[kD / 2], const float (&mrow)[2], const float (&lrow)[2],
+                                         elem_t* o, float* lse, int rowA, int rowB, int n, int t4) {
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     float l = lrow[r];
@@ -365,44 +304,101 @@ ${KEY_TILE_RANGES}
     const int row = r == 0 ? rowA : rowB;
     const float inv = l > 0.f ? 1.f / l : 0.f;
     if (row < n) {
-      elem_t* o = O + ((int64_t)(b * heads + h) * n + row) * kD;
+      elem_t* orow = o + (int64_t)row * kD;
 #pragma unroll
       for (int x = 0; x < kD / 8; ++x) {
         SPC_PAIR pr = SPC_PACK(acc[4 * x + 2 * r] * inv, acc[4 * x + 2 * r + 1] * inv);
-        *reinterpret_cast<SPC_PAIR*>(o + x * 8 + 2 * t4) = pr;
+        *reinterpret_cast<SPC_PAIR*>(orow + x * 8 + 2 * t4) = pr;
       }
-      if (t4 == 0) LSE[(int64_t)(b * heads + h) * n + row] = l > 0.f ? (mrow[r] + log2f(l)) * 0.69314718055994531f : -INFINITY;
+      if (t4 == 0) lse[row] = l > 0.f ? (mrow[r] + log2f(l)) * 0.69314718055994531f : -INFINITY;
     }
   }
-  };
+}
+#endif
+
+extern "C" __global__ void __launch_bounds__(kThreads, SPC_MIN_BLOCKS)
+SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
+                elem_t* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table,
+                const int* __restrict__ order, int items, int n, int heads, float scale_log2,
+                const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
+                const __grid_constant__ CUtensorMap tmV) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ unsigned char smem_raw[];
+  Smem& sm = *reinterpret_cast<Smem*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  // Warpgroup of 64 query rows; in the warp-specialised kernel warpgroup 0 loads (wg = -1).
+  const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
 
   if constexpr (kWS) {
-    // Warp specialisation (FlashAttention-3): warpgroup 0 streams K and V tiles with the tensor copy
-    // engine into a ring of stages (full[s] completes on the bytes, empty[s] when every consumer
-    // thread is done with the stage); the other warpgroups compute, overlapping each tile's softmax
-    // with the tensor cores as in the overlap mode, and never meet at a block-wide barrier.
+    // Persistent and warp-specialised (FlashAttention-3). gridDim.x blocks (one per SM) take the
+    // work items in turns, dealt in a snake over the host's longest-first order so that the
+    // blocks' shares come out about equal. Warpgroup 0 produces: its thread 0 writes each item's
+    // head-table rows and key-tile ranges into a double-buffered Meta (meta_full / meta_empty) and
+    // streams the item's K and V tiles with the tensor copy engine through a ring of kStages
+    // (full[s] completes on the bytes, empty[s] when every consumer thread is done with the
+    // stage); its thread 32 loads each item's Q tile (q_full) once the consumers have issued the
+    // last item's last Q K^T (q_empty). So the next item's loads overlap this item's last tiles
+    // and epilogue. The consumer warpgroups compute, overlapping each tile's softmax with the
+    // tensor cores, and never meet at a block-wide barrier.
+    if (tid == 0) {
+      for (int st = 0; st < kStages; ++st) {
+        mbar_init(&sm.full[st], 1);
+        mbar_init(&sm.empty[st], kWG * 128);
+      }
+      mbar_init(&sm.q_full, 1);
+      mbar_init(&sm.q_empty, kWG * 128);
+      for (int x = 0; x < 2; ++x) {
+        mbar_init(&sm.meta_full[x], 1);
+        mbar_init(&sm.meta_empty[x], kWG * 128);
+      }
+      asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+    // The index into the host's order of this block's turn c; past the end when the block is done.
+    auto turn = [&](int c) {
+      return c * (int)gridDim.x + ((c & 1) ? (int)gridDim.x - 1 - (int)blockIdx.x : (int)blockIdx.x);
+    };
     if (wg < 0) {
       asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs) : "memory");
       if (tid == 0) {
-        const int kvrow = b * (heads / kGroup) + kvh;  // the (batch, KV head) slice of K and V
         int stage = 0, phase = 0;
-        while (lri < nr) {
-          mbar_wait(&sm.empty[stage], phase ^ 1);
-          mbar_expect_tx(&sm.full[stage], 2u * kBN * kD * (uint32_t)sizeof(elem_t));
+        for (int c = 0; turn(c) < items; ++c) {
+${workItem('order[turn(c)]')}
+          Meta& mt = sm.meta[c & 1];
+          mbar_wait(&sm.meta_empty[c & 1], ((c >> 1) & 1) ^ 1);
+          mt.item = item;
+          for (int x = 0; x < kTermSlots * kFields; ++x) mt.table[x] = table[h * kTermSlots * kFields + x];
+${keyTileRanges('mt')}
+          mbar_arrive(&sm.meta_full[c & 1]);
+          const int kvrow = b * kvheads + kvh;  // the (batch, KV head) slice of K and V
+          for (int r = 0; r < mt.nranges; ++r) {
+            for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
+              mbar_wait(&sm.empty[stage], phase ^ 1);
+              mbar_expect_tx(&sm.full[stage], 2u * kBN * kD * (uint32_t)sizeof(elem_t));
 #pragma unroll
-          for (int a = 0; a < kD / 64; ++a) {
-            tma_load_3d(sm.k[stage] + a * kBN * 64, &tmK, a * 64, lkt * kBN, kvrow, &sm.full[stage]);
-            tma_load_3d(sm.v[stage] + a * kBN * 64, &tmV, a * 64, lkt * kBN, kvrow, &sm.full[stage]);
+              for (int a = 0; a < kD / 64; ++a) {
+                tma_load_3d(sm.k[stage] + a * kBN * 64, &tmK, a * 64, t * kBN, kvrow, &sm.full[stage]);
+                tma_load_3d(sm.v[stage] + a * kBN * 64, &tmV, a * 64, t * kBN, kvrow, &sm.full[stage]);
+              }
+              if (++stage == kStages) { stage = 0; phase ^= 1; }
+            }
           }
-          next(lri, lkt);
-          if (++stage == kStages) { stage = 0; phase ^= 1; }
+        }
+      } else if (tid == 32) {
+        for (int c = 0; turn(c) < items; ++c) {
+${workItem('order[turn(c)]')}
+          mbar_wait(&sm.q_empty, (c & 1) ^ 1);
+          mbar_expect_tx(&sm.q_full, (uint32_t)(kBM * kD * sizeof(elem_t)));
+#pragma unroll
+          for (int a = 0; a < kD / 64; ++a) tma_load_3d(sm.q + a * kBM * 64, &tmQ, a * 64, i0, bh, &sm.q_full);
         }
       }
     } else {
       asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegs) : "memory");
       // Ping-pong: the consumer warpgroups take turns issuing their tile's wgmma (named barrier
       // 1 + w waits for warpgroup w's turn; the previous one in the cycle arrives on it), so one
-      // group's softmax runs while the other's matrix products do. Warpgroup 0 goes first.
+      // group's softmax runs while the other's matrix products do. Warpgroup 0 goes first. Both
+      // walk the same tiles, so the turns stay paired across work items.
       auto my_turn = [&]() {
         if constexpr (kWG > 1) asm volatile("bar.sync %0, 256;\n" ::"r"(1 + wg) : "memory");
       };
@@ -410,149 +406,226 @@ ${KEY_TILE_RANGES}
         if constexpr (kWG > 1) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (wg + 1) % kWG) : "memory");
       };
       if (wg == kWG - 1) pass_turn();
+      const elem_t* qbase = sm.q + wg * 64 * 64;
+      int stage = 0, phase = 0;
+      for (int c = 0; turn(c) < items; ++c) {
+        const Meta& mt = sm.meta[c & 1];
+        mbar_wait(&sm.meta_full[c & 1], (c >> 1) & 1);
+${workItem('mt.item')}
+        const int w0 = i0 + wg * 64;
+        const int rowA = w0 + (warp & 3) * 16 + g, rowB = rowA + 8;
+        float acc[kD / 2];
+        float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.f, 0.f};
+#pragma unroll
+        for (int x = 0; x < kD / 2; ++x) acc[x] = 0.f;
+        const int nr = mt.nranges;
+        int ri = 0, kt = nr > 0 ? mt.ranges[0][0] : 0;
+        uint32_t p[kBN / 16][4];
+        int vstage = 0;
+        mbar_wait(&sm.q_full, c & 1);
+        auto step = [&](bool first) {
+          const bool last = kt + 1 >= mt.ranges[ri][1] && ri + 1 >= nr;
+          mbar_wait(&sm.full[stage], phase);
+          const int j0 = kt * kBN;
+          const bool full = tile_full(mt.table, w0, j0, n);
+          float s[kBN / 2];
+          my_turn();
+          fence_regs(acc);
+          wg_fence();
+          issue_s(s, qbase, sm.k[stage]);
+          wg_commit();
+          if (!first) {
+            wg_fence();
+            issue_pv(acc, p, sm.v[vstage]);
+            wg_commit();
+          }
+          pass_turn();
+          if (first) wg_wait<0>();
+          else wg_wait<1>();  // S done; O += P V may still run
+          if (last) mbar_arrive(&sm.q_empty);  // this item's Q is used up
+          fence_regs(s);
+          float corr[2];
+          mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
+          wg_wait<0>();
+          fence_regs(acc);
+          if (!first) mbar_arrive(&sm.empty[vstage]);  // the previous tile's K and V are used up
+          rescale(acc, corr);
+          pack_p(p, s);
+          vstage = stage;
+          if (++kt >= mt.ranges[ri][1]) {
+            ++ri;
+            kt = ri < nr ? mt.ranges[ri][0] : 0;
+          }
+          if (++stage == kStages) { stage = 0; phase ^= 1; }
+        };
+        if (nr == 0) {
+          mbar_arrive(&sm.q_empty);
+        } else {
+          step(true);
+          while (ri < nr) step(false);
+          my_turn();
+          fence_regs(acc);
+          wg_fence();
+          issue_pv(acc, p, sm.v[vstage]);
+          wg_commit();
+          pass_turn();
+          wg_wait<0>();
+          fence_regs(acc);
+          mbar_arrive(&sm.empty[vstage]);
+        }
+        mbar_arrive(&sm.meta_empty[c & 1]);  // done with this item's table rows and ranges
+        epilogue(acc, mrow, lrow, O + (int64_t)bh * n * kD, LSE + (int64_t)bh * n, rowA, rowB, n, t4);
+      }
+    }
+  } else {
+  Meta& mt = sm.meta[0];
+${WORK_ITEM}
+
+    const elem_t* q = Q + ((int64_t)(b * heads + h) * n) * kD;
+    const int64_t kv_off = ((int64_t)(b * kvheads + kvh) * n) * kD;  // K + kv_off, V + kv_off (one register pair)
+
+    load_tile<kBM>(sm.q, q, i0, n, tid);
+    cp_commit();
+    for (int x = tid; x < kTermSlots * kFields; x += kThreads) mt.table[x] = table[h * kTermSlots * kFields + x];
+    __syncthreads();
+${keyTileRanges('mt')}
+
+    // This warpgroup's rows [w0, w0 + 64) and each term's key span over them (empty: hi = INT_MIN).
+    const int w0 = i0 + wg * 64;
+    if ((tid & 127) < kTermSlots) {
+      const int s = tid & 127;
+      const int* tt = table + (h * kTermSlots + s) * kFields;
+      const int r0 = max(w0, tt[4]), r1 = min(min(w0 + 64, n), tt[5]);
+      sm.wspan[wg][s][0] = max(max(tt[2], r0 - tt[1] + 1), 0);
+      sm.wspan[wg][s][1] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
+    }
+    cp_wait<0>();
+    __syncthreads();
+
+    float acc[kD / 2];
+    float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.f, 0.f};
+#pragma unroll
+    for (int x = 0; x < kD / 2; ++x) acc[x] = 0.f;
+
+    // Descriptors: Q rows of this warpgroup, K and V tiles; advanced per 16-wide k step.
+    const elem_t* qbase = sm.q + wg * 64 * 64;
+    const int rowA = w0 + (warp & 3) * 16 + g, rowB = rowA + 8;
+
+    // The key tiles of the merged ranges in order. One copy group per tile (empty past the end),
+    // so the oldest group in flight is always the next tile to compute.
+    const int nr = mt.nranges;
+    int ri = 0, kt = nr > 0 ? mt.ranges[0][0] : 0;  // compute cursor
+    int lri = ri, lkt = kt;                          // load cursor
+    auto next = [&](int& r, int& t) {
+      if (++t >= mt.ranges[r][1]) { ++r; t = r < nr ? mt.ranges[r][0] : 0; }
+    };
+    auto load_next = [&](int stage) {
+      if (lri < nr) {
+        load_tile<kBN>(sm.k[stage], K + kv_off, lkt * kBN, n, tid);
+        load_tile<kBN>(sm.v[stage], V + kv_off, lkt * kBN, n, tid);
+        next(lri, lkt);
+      }
+      cp_commit();
+    };
+    if constexpr (kOverlap) {
+      // FlashAttention-3's intra-warpgroup overlap: tile j's S = Q K^T and tile j-1's O += P V run on
+      // the tensor cores while this warpgroup computes tile j's softmax. Tile j-1's stage stays in
+      // use until then, so stage (j - 2) is refilled at tile j, with tile j + kStages - 2.
+#pragma unroll
+      for (int st = 0; st < kStages - 2; ++st) load_next(st);
       uint32_t p[kBN / 16][4];
-      int stage = 0, phase = 0, vstage = 0;
+      int buf = 0, vbuf = 0;
+      // One step per tile. The first tile's step (peeled, so that the loop's wgmma sit in one basic
+      // block after their fence: otherwise ptxas serialises them) has no previous P V to overlap.
       auto step = [&](bool first) {
-        mbar_wait(&sm.full[stage], phase);
+        cp_wait<kStages - 3>();
+        __syncthreads();
+        load_next(buf >= 2 ? buf - 2 : buf + kStages - 2);
         const int j0 = kt * kBN;
-        const bool full = tile_full(sm.table, w0, j0, n);
+        const bool full = tile_full(mt.table, w0, j0, n);
         float s[kBN / 2];
-        my_turn();
         fence_regs(acc);
         wg_fence();
-        issue_s(s, stage);
+        issue_s(s, qbase, sm.k[buf]);
         wg_commit();
         if (!first) {
           wg_fence();
-          issue_pv(p, vstage);
+          issue_pv(acc, p, sm.v[vbuf]);
           wg_commit();
         }
-        pass_turn();
         if (first) wg_wait<0>();
         else wg_wait<1>();  // S done; O += P V may still run
         fence_regs(s);
         float corr[2];
-        mask_softmax(s, corr, mrow, lrow, sm.table, full, rowA, rowB, j0, n, t4, scale_log2);
+        mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
         wg_wait<0>();
         fence_regs(acc);
-        if (!first) mbar_arrive(&sm.empty[vstage]);  // the previous tile's K and V are used up
-        rescale(corr);
+        rescale(acc, corr);
         pack_p(p, s);
-        vstage = stage;
+        vbuf = buf;
         next(ri, kt);
-        if (++stage == kStages) { stage = 0; phase ^= 1; }
+        buf = buf + 1 == kStages ? 0 : buf + 1;
       };
       if (ri < nr) {
         step(true);
         while (ri < nr) step(false);
-        my_turn();
         fence_regs(acc);
         wg_fence();
-        issue_pv(p, vstage);
-        wg_commit();
-        pass_turn();
-        wg_wait<0>();
-        fence_regs(acc);
-      }
-      epilogue();
-    }
-  } else if constexpr (kOverlap) {
-    // FlashAttention-3's intra-warpgroup overlap: tile j's S = Q K^T and tile j-1's O += P V run on
-    // the tensor cores while this warpgroup computes tile j's softmax. Tile j-1's stage stays in
-    // use until then, so stage (j - 2) is refilled at tile j, with tile j + kStages - 2.
-#pragma unroll
-    for (int st = 0; st < kStages - 2; ++st) load_next(st);
-    uint32_t p[kBN / 16][4];
-    int buf = 0, vbuf = 0;
-    // One step per tile. The first tile's step (peeled, so that the loop's wgmma sit in one basic
-    // block after their fence: otherwise ptxas serialises them) has no previous P V to overlap.
-    auto step = [&](bool first) {
-      cp_wait<kStages - 3>();
-      __syncthreads();
-      load_next(buf >= 2 ? buf - 2 : buf + kStages - 2);
-      const int j0 = kt * kBN;
-      const bool full = tile_full(sm.table, w0, j0, n);
-      float s[kBN / 2];
-      fence_regs(acc);
-      wg_fence();
-      issue_s(s, buf);
-      wg_commit();
-      if (!first) {
-        wg_fence();
-        issue_pv(p, vbuf);
-        wg_commit();
-      }
-      if (first) wg_wait<0>();
-      else wg_wait<1>();  // S done; O += P V may still run
-      fence_regs(s);
-      float corr[2];
-      mask_softmax(s, corr, mrow, lrow, sm.table, full, rowA, rowB, j0, n, t4, scale_log2);
-      wg_wait<0>();
-      fence_regs(acc);
-      rescale(corr);
-      pack_p(p, s);
-      vbuf = buf;
-      next(ri, kt);
-      buf = buf + 1 == kStages ? 0 : buf + 1;
-    };
-    if (ri < nr) {
-      step(true);
-      while (ri < nr) step(false);
-      fence_regs(acc);
-      wg_fence();
-      issue_pv(p, vbuf);
-      wg_commit();
-      wg_wait<0>();
-      fence_regs(acc);
-    }
-  } else {
-    // One tile after the other; a warpgroup skips tiles with no allowed pair for its rows.
-#pragma unroll
-    for (int st = 0; st < kStages - 1; ++st) load_next(st);
-    int buf = 0;
-    while (ri < nr) {
-      cp_wait<kStages - 2>();
-      __syncthreads();
-      // Refill the stage computed in the last iteration (every warpgroup is done with it).
-      load_next(buf == 0 ? kStages - 1 : buf - 1);
-      const int j0 = kt * kBN, j1 = j0 + kBN;
-      bool active = false;
-#pragma unroll
-      for (int s = 0; s < kTermSlots; ++s) active = active || (sm.wspan[wg][s][0] < j1 && sm.wspan[wg][s][1] > j0);
-      if (active) {
-        const bool full = tile_full(sm.table, w0, j0, n);
-        float s[kBN / 2];
-        wg_fence();
-        issue_s(s, buf);
-        wg_commit();
-        wg_wait<0>();
-        fence_regs(s);
-        float corr[2];
-        mask_softmax(s, corr, mrow, lrow, sm.table, full, rowA, rowB, j0, n, t4, scale_log2);
-        rescale(corr);
-        uint32_t p[kBN / 16][4];
-        pack_p(p, s);
-        fence_regs(acc);
-        wg_fence();
-        issue_pv(p, buf);
+        issue_pv(acc, p, sm.v[vbuf]);
         wg_commit();
         wg_wait<0>();
         fence_regs(acc);
       }
-      next(ri, kt);
-      buf = buf + 1 == kStages ? 0 : buf + 1;
+    } else {
+      // One tile after the other; a warpgroup skips tiles with no allowed pair for its rows.
+#pragma unroll
+      for (int st = 0; st < kStages - 1; ++st) load_next(st);
+      int buf = 0;
+      while (ri < nr) {
+        cp_wait<kStages - 2>();
+        __syncthreads();
+        // Refill the stage computed in the last iteration (every warpgroup is done with it).
+        load_next(buf == 0 ? kStages - 1 : buf - 1);
+        const int j0 = kt * kBN, j1 = j0 + kBN;
+        bool active = false;
+#pragma unroll
+        for (int s = 0; s < kTermSlots; ++s) active = active || (sm.wspan[wg][s][0] < j1 && sm.wspan[wg][s][1] > j0);
+        if (active) {
+          const bool full = tile_full(mt.table, w0, j0, n);
+          float s[kBN / 2];
+          wg_fence();
+          issue_s(s, qbase, sm.k[buf]);
+          wg_commit();
+          wg_wait<0>();
+          fence_regs(s);
+          float corr[2];
+          mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
+          rescale(acc, corr);
+          uint32_t p[kBN / 16][4];
+          pack_p(p, s);
+          fence_regs(acc);
+          wg_fence();
+          issue_pv(acc, p, sm.v[buf]);
+          wg_commit();
+          wg_wait<0>();
+          fence_regs(acc);
+        }
+        next(ri, kt);
+        buf = buf + 1 == kStages ? 0 : buf + 1;
+      }
     }
-  }
 
-  if constexpr (!kWS) epilogue();
+    epilogue(acc, mrow, lrow, O + (int64_t)(b * heads + h) * n * kD, LSE + (int64_t)(b * heads + h) * n, rowA, rowB, n, t4);
+  }
 #else
   __trap();  // built without sm_90a: the launcher never starts this kernel then
 #endif
 }
 
-// Host launcher: items = B * heads * ceil(N / kBM) blocks; the table holds those heads' rows.
-// The warp-specialised kernel also gets tensor maps of K and V, 3-D (D, N, B * KV heads), boxes of
-// 64 x kBN x 1 in the 128-byte swizzle (rows past N read as zeros).
+// Host launcher: items = B * heads * ceil(N / kBM) work items; the table holds those heads' rows.
+// One block per item, or, warp-specialised, one persistent block per SM (at most items) with
+// tensor maps of Q (D, N, B * heads) and of K and V (D, N, B * KV heads), boxes of 64 x rows x 1
+// in the 128-byte swizzle (rows past N read as zeros).
 extern "C" cudaError_t SPC_LAUNCHER_NAME(const void* q, const void* k, const void* v, void* o, float* lse,
                                          const int* table, const int* order, int items, int n, int heads,
                                          float scale, cudaStream_t stream) {
@@ -560,8 +633,13 @@ extern "C" cudaError_t SPC_LAUNCHER_NAME(const void* q, const void* k, const voi
   cudaError_t err = cudaFuncSetAttribute(SPC_KERNEL_NAME, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
   if (items == 0) return cudaSuccess;
-  CUtensorMap tmK{}, tmV{};
+  CUtensorMap tmQ{}, tmK{}, tmV{};
+  int grid = items;
   if constexpr (kWS) {
+    int dev = 0, sms = 0;
+    if ((err = cudaGetDevice(&dev)) != cudaSuccess) return err;
+    if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return err;
+    grid = sms < items ? sms : items;
     static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
     if (encode == nullptr) {
       void* fn = nullptr;
@@ -576,22 +654,23 @@ extern "C" cudaError_t SPC_LAUNCHER_NAME(const void* q, const void* k, const voi
       encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
     }
     const int qtiles = (n + kBM - 1) / kBM;
-    const cuuint64_t slices = (cuuint64_t)(items / qtiles / heads) * (cuuint64_t)(heads / SPC_GROUP);  // B * KV heads
-    const cuuint64_t dims[3] = {(cuuint64_t)kD, (cuuint64_t)n, slices};
-    const cuuint64_t strides[2] = {(cuuint64_t)kD * sizeof(elem_t), (cuuint64_t)n * kD * sizeof(elem_t)};
-    const cuuint32_t box[3] = {64, (cuuint32_t)kBN, 1};
-    const cuuint32_t estr[3] = {1, 1, 1};
+    const cuuint64_t bh = (cuuint64_t)(items / qtiles);  // B * heads
     const CUtensorMapDataType type = sizeof(elem_t) == 2 && SPC_IS_BF16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
-    for (int x = 0; x < 2; ++x) {
-      CUresult r = encode(x == 0 ? &tmK : &tmV, type, 3, const_cast<void*>(x == 0 ? k : v), dims, strides, box, estr,
-                          CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                          CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-      if (r != CUDA_SUCCESS) return cudaErrorInvalidValue;
-    }
+    const cuuint64_t strides[2] = {(cuuint64_t)kD * sizeof(elem_t), (cuuint64_t)n * kD * sizeof(elem_t)};
+    const cuuint32_t estr[3] = {1, 1, 1};
+    auto make = [&](CUtensorMap* map, const void* base, cuuint64_t slices, cuuint32_t rows) {
+      const cuuint64_t dims[3] = {(cuuint64_t)kD, (cuuint64_t)n, slices};
+      const cuuint32_t box[3] = {64, rows, 1};
+      return encode(map, type, 3, const_cast<void*>(base), dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                    CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    };
+    if (make(&tmQ, q, bh, kBM) != CUDA_SUCCESS || make(&tmK, k, bh / heads * (heads / SPC_GROUP), kBN) != CUDA_SUCCESS ||
+        make(&tmV, v, bh / heads * (heads / SPC_GROUP), kBN) != CUDA_SUCCESS)
+      return cudaErrorInvalidValue;
   }
-  SPC_KERNEL_NAME<<<items, kThreads, smem, stream>>>(
+  SPC_KERNEL_NAME<<<grid, kThreads, smem, stream>>>(
       static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
-      static_cast<elem_t*>(o), lse, table, order, n, heads, scale * 1.4426950408889634f, tmK, tmV);
+      static_cast<elem_t*>(o), lse, table, order, items, n, heads, scale * 1.4426950408889634f, tmQ, tmK, tmV);
   return cudaGetLastError();
 }
 
