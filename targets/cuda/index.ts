@@ -41,22 +41,32 @@ export const SUPPORTED_HEAD_DIMS = [64, 128];
 /**
  * Tile configuration for a layout, chosen from H100 measurements (bench/results/cuda-*.md).
  * mma.sync kernel (sm_80 and newer): D = 128: 64 x 32 tiles, 3 blocks per SM (168 registers, no
- * spills); D = 64: 64 x 64 tiles with the rescale skip. wgmma kernel (sm_90a): D = 128: the
- * persistent warp-specialised kernel (a TMA producer warpgroup, two consumer warpgroups in
- * ping-pong), 128 x 128 tiles, 3 stages, one block per SM: 0.230 ms at N = 16384 (balanced, H = 16)
- * against 0.298 ms for the same tiles without warp specialisation. D = 64: 128 x 64 tiles, two
- * blocks per SM, not warp-specialised (the warp-specialised 128 x 128 ran 0.197 against 0.163 ms).
+ * spills); D = 64: 64 x 64 tiles with the rescale skip. wgmma kernel (sm_90a): the persistent
+ * warp-specialised kernel (a TMA producer warpgroup, two consumer warpgroups in ping-pong, one
+ * block per SM), 128 x 128 tiles; 3 stages for D = 128, 4 for D = 64
+ * (bench/results/cuda-2026-11-23-persistent.md). Against the same tiles without warp
+ * specialisation, D = 128 balanced at N = 16384: 0.230 against 0.298 ms. For D = 64 the block-wise
+ * 128 x 64 kernel at two blocks per SM stays faster on balanced bands (0.164 against 0.183 ms at
+ * 16k) but loses to FlexAttention on the paper and released patterns; one kernel for all patterns,
+ * except D = 64 layouts with larger tables (see smallTable): 128 x 64 block-wise, 1 block per SM.
  */
 export function cudaConfig(layout: LayoutIR): CudaConfig {
   return layout.headDim === 128
     ? { warps: 4, mTiles: 1, blockN: 32, minBlocks: 3, skipRescale: false, sm90: { warpgroups: 2, blockN: 128, stages: 3, minBlocks: 1, ws: true } }
-    : { warps: 4, mTiles: 1, blockN: 64, minBlocks: 1, skipRescale: true, sm90: { warpgroups: 2, blockN: 64, stages: 2, minBlocks: simpleTable(layout) ? 2 : 1 } };
+    : {
+        warps: 4, mTiles: 1, blockN: 64, minBlocks: 1, skipRescale: true,
+        sm90: smallTable(layout) ? { warpgroups: 2, blockN: 128, stages: 4, minBlocks: 1, ws: true } : { warpgroups: 2, blockN: 64, stages: 2, minBlocks: 1 },
+      };
 }
 
-/** One term per head and no mods: the masking code is small enough for 128 registers a thread. */
-function simpleTable(layout: LayoutIR): boolean {
+/**
+ * At most two terms per head and no mods. The warp-specialised kernel is compiled for 384
+ * threads (168 registers a thread); with D = 64 and more masking state (band_mix: 3 terms and a
+ * mod; mixed_gqa: 3 terms) it spills 12 to 40 bytes, so those layouts keep the block-wise kernel.
+ */
+function smallTable(layout: LayoutIR): boolean {
   const shape = tableShape(layout);
-  return shape.termSlots <= 1 && shape.modSlots === 0;
+  return shape.termSlots <= 2 && shape.modSlots === 0;
 }
 
 export const blockM = (cfg: CudaConfig): number => 16 * cfg.mTiles * cfg.warps;

@@ -3,7 +3,7 @@
 // Inputs (B, heads, N, D) and (B, heads / 1, N, D) contiguous; out (B, heads, N, D); lse (B, heads, N) float32 (natural log).
 // table: int32 [heads][1][6], the rows of head_table(N) for the heads of the call; order: int32 work items, longest first.
 // mma.sync kernels (sm_80+): BLOCK_M = 64 (4 warps), BLOCK_N = 64.
-// wgmma kernels (sm_90a): BLOCK_M = 128 (2 warpgroups), BLOCK_N = 64, 2 K/V stages.
+// wgmma kernels (sm_90a): BLOCK_M = 128 (2 warpgroups), BLOCK_N = 128, 4 K/V stages.
 
 // ---- spc banded attention forward: one block = (batch, head, query tile). ----
 // Flash-style: Q tile in registers, K/V tiles double-buffered in shared memory (cp.async),
@@ -410,13 +410,13 @@ extern "C" cudaError_t spc_spattention_gapped_launch_bf16(const void* q, const v
 namespace spc_spattention_gapped_sm90_bf16 {
 
 constexpr int kWG = 2;             // (consumer) warpgroups per block, 64 query rows each
-constexpr bool kWS = false;            // warp-specialised: one more warpgroup loads K/V with TMA
+constexpr bool kWS = true;            // warp-specialised: one more warpgroup loads K/V with TMA
 constexpr int kThreads = (kWG + (kWS ? 1 : 0)) * 128;
 constexpr int kBM = kWG * 64;           // query rows per block
-constexpr int kBN = 64;             // keys per tile (the N of the S wgmma)
+constexpr int kBN = 128;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 64;               // head dim (the N of the O wgmma)
-constexpr int kStages = 2;     // K/V tiles in flight (shared-memory ring)
-constexpr bool kOverlap = false;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
+constexpr int kStages = 4;     // K/V tiles in flight (shared-memory ring)
+constexpr bool kOverlap = true;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
 constexpr int kTermSlots = 1;
 constexpr int kModSlots = 0;
 constexpr int kFields = 6 + 4 * kModSlots;
@@ -427,7 +427,7 @@ static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax an
 // Warp-specialised: a stage is released after the next tile's P V, so the producer runs kStages - 2
 // tiles ahead; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
 // 128 x kProducerRegs + 128 kWG x kConsumerRegs (2 consumer warpgroups: 40 / 232; 3: 32 / 160).
-static_assert(!kWS || (kStages >= 3 && 2 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
+static_assert(!kWS || (kStages >= 3 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
 constexpr int kProducerRegs = kWG == 3 ? 32 : 40;
 constexpr int kConsumerRegs = kWG == 3 ? 160 : 232;
 static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= 65536, "register split");
@@ -516,10 +516,10 @@ __device__ __forceinline__ void fence_regs(float (&r)[N]) {
 #pragma unroll
   for (int x = 0; x < N; ++x) asm volatile("" : "+f"(r[x])::"memory");
 }
-__device__ __forceinline__ void wgmma_ss_n64(float (&d)[32], uint64_t da, uint64_t db, int accumulate) {
-  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-               "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+__device__ __forceinline__ void wgmma_ss_n128(float (&d)[64], uint64_t da, uint64_t db, int accumulate) {
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+               "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
                : "l"(da), "l"(db), "r"(accumulate));
 }
 __device__ __forceinline__ void wgmma_rs_n64(float (&d)[32], const uint32_t (&a)[4], uint64_t db) {
@@ -657,7 +657,7 @@ __device__ __forceinline__ void issue_s(float (&s)[kBN / 2], const elem_t* qbase
   for (int kk = 0; kk < kD / 16; ++kk) {
     const uint64_t da = mdesc(qbase + (kk >> 2) * kBM * 64 + (kk & 3) * 16, 16, 1024);
     const uint64_t db = mdesc(kt + (kk >> 2) * kBN * 64 + (kk & 3) * 16, 16, 1024);
-    wgmma_ss_n64(s, da, db, kk > 0 ? 1 : 0);
+    wgmma_ss_n128(s, da, db, kk > 0 ? 1 : 0);
   }
 }
 // O += P V of one key tile: P from registers (the A layout of m64k16), V transposed.
@@ -706,7 +706,7 @@ __device__ __forceinline__ void epilogue(const float (&acc)[kD / 2], const float
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(kThreads, 2)
+extern "C" __global__ void __launch_bounds__(kThreads, 1)
 spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                 elem_t* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table,
                 const int* __restrict__ order, int items, int n, int heads, float scale_log2,
@@ -1558,13 +1558,13 @@ extern "C" cudaError_t spc_spattention_gapped_launch_fp16(const void* q, const v
 namespace spc_spattention_gapped_sm90_fp16 {
 
 constexpr int kWG = 2;             // (consumer) warpgroups per block, 64 query rows each
-constexpr bool kWS = false;            // warp-specialised: one more warpgroup loads K/V with TMA
+constexpr bool kWS = true;            // warp-specialised: one more warpgroup loads K/V with TMA
 constexpr int kThreads = (kWG + (kWS ? 1 : 0)) * 128;
 constexpr int kBM = kWG * 64;           // query rows per block
-constexpr int kBN = 64;             // keys per tile (the N of the S wgmma)
+constexpr int kBN = 128;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 64;               // head dim (the N of the O wgmma)
-constexpr int kStages = 2;     // K/V tiles in flight (shared-memory ring)
-constexpr bool kOverlap = false;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
+constexpr int kStages = 4;     // K/V tiles in flight (shared-memory ring)
+constexpr bool kOverlap = true;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
 constexpr int kTermSlots = 1;
 constexpr int kModSlots = 0;
 constexpr int kFields = 6 + 4 * kModSlots;
@@ -1575,7 +1575,7 @@ static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax an
 // Warp-specialised: a stage is released after the next tile's P V, so the producer runs kStages - 2
 // tiles ahead; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
 // 128 x kProducerRegs + 128 kWG x kConsumerRegs (2 consumer warpgroups: 40 / 232; 3: 32 / 160).
-static_assert(!kWS || (kStages >= 3 && 2 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
+static_assert(!kWS || (kStages >= 3 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
 constexpr int kProducerRegs = kWG == 3 ? 32 : 40;
 constexpr int kConsumerRegs = kWG == 3 ? 160 : 232;
 static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= 65536, "register split");
@@ -1664,10 +1664,10 @@ __device__ __forceinline__ void fence_regs(float (&r)[N]) {
 #pragma unroll
   for (int x = 0; x < N; ++x) asm volatile("" : "+f"(r[x])::"memory");
 }
-__device__ __forceinline__ void wgmma_ss_n64(float (&d)[32], uint64_t da, uint64_t db, int accumulate) {
-  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
-               "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+__device__ __forceinline__ void wgmma_ss_n128(float (&d)[64], uint64_t da, uint64_t db, int accumulate) {
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+               "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
                : "l"(da), "l"(db), "r"(accumulate));
 }
 __device__ __forceinline__ void wgmma_rs_n64(float (&d)[32], const uint32_t (&a)[4], uint64_t db) {
@@ -1805,7 +1805,7 @@ __device__ __forceinline__ void issue_s(float (&s)[kBN / 2], const elem_t* qbase
   for (int kk = 0; kk < kD / 16; ++kk) {
     const uint64_t da = mdesc(qbase + (kk >> 2) * kBM * 64 + (kk & 3) * 16, 16, 1024);
     const uint64_t db = mdesc(kt + (kk >> 2) * kBN * 64 + (kk & 3) * 16, 16, 1024);
-    wgmma_ss_n64(s, da, db, kk > 0 ? 1 : 0);
+    wgmma_ss_n128(s, da, db, kk > 0 ? 1 : 0);
   }
 }
 // O += P V of one key tile: P from registers (the A layout of m64k16), V transposed.
@@ -1854,7 +1854,7 @@ __device__ __forceinline__ void epilogue(const float (&acc)[kD / 2], const float
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(kThreads, 2)
+extern "C" __global__ void __launch_bounds__(kThreads, 1)
 spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                 elem_t* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table,
                 const int* __restrict__ order, int items, int n, int heads, float scale_log2,

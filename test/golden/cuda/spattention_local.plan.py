@@ -10,7 +10,7 @@ from . import _table
 HEADS = 8
 GROUP = 1  # query heads per KV head
 # Tiles (query rows, keys) of the mma.sync kernels (sm_80 and newer) and the wgmma kernels (sm_90).
-TILES = {"sm80": (64, 64), "sm90": (128, 64)}
+TILES = {"sm80": (64, 64), "sm90": (128, 128)}
 
 
 def key_tiles(table, h, i0, i1, n, block_n):
