@@ -93,8 +93,8 @@ function fill(template: string, subst: Record<string, string>): string {
 
 export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): string {
   const ws = cfg.sm90;
-  if (ws.ws === true && (ws.stages < 3 || ws.minBlocks !== 1 || (ws.warpgroups !== 2 && ws.warpgroups !== 3)))
-    throw new TargetError(`the warp-specialised CUDA kernel needs 3 or more stages, 1 block per SM and 2 or 3 warpgroups (got ${ws.stages}, ${ws.minBlocks}, ${ws.warpgroups})`);
+  if (ws.ws === true && (ws.stages < 2 || ws.minBlocks !== 1 || (ws.warpgroups !== 2 && ws.warpgroups !== 3)))
+    throw new TargetError(`the warp-specialised CUDA kernel needs 2 or more stages, 1 block per SM and 2 or 3 warpgroups (got ${ws.stages}, ${ws.minBlocks}, ${ws.warpgroups})`);
   if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError(`the CUDA target supports head_dim ${SUPPORTED_HEAD_DIMS.join(' and ')}; layout ${layout.name} has ${layout.headDim}`);
   if (layout.dtype === 'fp32') throw new TargetError(`the CUDA target computes in bf16 or fp16 (tensor cores); layout ${layout.name} declares dtype fp32`);
   const shape = tableShape(layout);
