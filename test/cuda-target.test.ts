@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { cudaTarget } from '../targets/cuda/index.js';
+import { cudaConfig, cudaTarget, makeCudaTarget } from '../targets/cuda/index.js';
 import { balancedShards, contiguousShards, type ShardReport } from '../src/shards.js';
 import { compileSource } from '../src/pipeline.js';
 import { run } from '../src/cli.js';
@@ -133,5 +133,17 @@ describe('CUDA target', () => {
     expect(code).toBe(2);
     expect(err).toContain('error[E095]: the target cannot compile this spec: the CUDA target supports head_dim 64 and 128');
     expect(() => readdirSync(join(d, 'out'))).toThrow();
+  });
+
+  it('tile configurations that cannot run are refused before any code is written', () => {
+    const l = layouts.find((x) => x.headDim === 128)!;
+    const base = cudaConfig(l);
+    const emitWith = (sm90: object) => () => makeCudaTarget(() => ({ ...base, sm90: { ...base.sm90, ...sm90 } })).emit([l], { version: 'x' });
+    expect(emitWith({})).not.toThrow();
+    // Q (128 x 128) and 4 stages of K and V (128 x 128 each): 288 KiB of shared memory.
+    expect(emitWith({ ws: true, stages: 4 })).toThrow(/shared memory/);
+    expect(emitWith({ ws: true, stages: 2, qBuffers: 2 })).not.toThrow();
+    expect(emitWith({ ws: true, stages: 3, qBuffers: 2 })).toThrow(/shared memory/);
+    expect(emitWith({ ws: true, minBlocks: 2 })).toThrow(/1 block per SM/);
   });
 });

@@ -33,6 +33,8 @@ export interface Sm90Config {
   overlap?: boolean;
   /** Warp specialisation: one more warpgroup streams K/V with TMA and mbarriers (implies overlap). */
   ws?: boolean;
+  /** Warp-specialised: Q tiles in flight, 1 or 2 (2: the next work item's Q loads during this one). */
+  qBuffers?: 1 | 2;
   minBlocks: number;
 }
 
@@ -95,6 +97,11 @@ export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): 
   const ws = cfg.sm90;
   if (ws.ws === true && (ws.stages < 2 || ws.minBlocks !== 1 || (ws.warpgroups !== 2 && ws.warpgroups !== 3)))
     throw new TargetError(`the warp-specialised CUDA kernel needs 2 or more stages, 1 block per SM and 2 or 3 warpgroups (got ${ws.stages}, ${ws.minBlocks}, ${ws.warpgroups})`);
+  // The sm90 kernel's tiles must fit the 227 KiB of shared memory a block may have (less a
+  // little for the tables and barriers, and the 1 KiB alignment slack).
+  const tileBytes = 2 * layout.headDim * ((ws.ws === true ? ws.qBuffers ?? 1 : 1) * blockMSm90(ws) + 2 * ws.stages * ws.blockN);
+  if (tileBytes > 227 * 1024 - 2048)
+    throw new TargetError(`the sm90 tiles of layout ${layout.name} need ${tileBytes} bytes of shared memory, more than a block may have`);
   if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError(`the CUDA target supports head_dim ${SUPPORTED_HEAD_DIMS.join(' and ')}; layout ${layout.name} has ${layout.headDim}`);
   if (layout.dtype === 'fp32') throw new TargetError(`the CUDA target computes in bf16 or fp16 (tensor cores); layout ${layout.name} declares dtype fp32`);
   const shape = tableShape(layout);
@@ -139,6 +146,7 @@ export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): 
         SPC_WG: String(h.warpgroups),
         SPC_BN: String(h.blockN),
         SPC_STAGES: String(h.stages),
+        SPC_QBUFS: String(h.ws === true ? h.qBuffers ?? 1 : 1),
         SPC_OVERLAP: String(h.overlap === true || h.ws === true),
         SPC_WS: String(h.ws === true),
         SPC_IS_BF16: String(dt === 'bf16'),

@@ -53,6 +53,7 @@ constexpr int kThreads = (kWG + (kWS ? 1 : 0)) * 128;
 constexpr int kBM = kWG * 64;           // query rows per block
 constexpr int kBN = SPC_BN;             // keys per tile (the N of the S wgmma)
 constexpr int kD = SPC_D;               // head dim (the N of the O wgmma)
+constexpr int kQBufs = SPC_QBUFS;       // warp-specialised: Q tiles in flight (2: the next item's Q loads during this one)
 constexpr int kStages = SPC_STAGES;     // K/V tiles in flight (shared-memory ring)
 constexpr bool kOverlap = SPC_OVERLAP;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
 constexpr int kTermSlots = SPC_TERM_SLOTS;
@@ -79,14 +80,14 @@ struct Meta {
 };
 
 struct __align__(1024) Smem {
-  elem_t q[kBM * kD];
+  elem_t q[kQBufs][kBM * kD];
   elem_t k[kStages][kBN * kD];
   elem_t v[kStages][kBN * kD];
   Meta meta[kWS ? 2 : 1];         // warp-specialised: double-buffered (the producer runs an item ahead)
   int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows
   uint64_t k_full[kStages], v_full[kStages];    // warp-specialised: stage loaded (TMA transaction bytes)
   uint64_t k_empty[kStages], v_empty[kStages];  // warp-specialised: stage free (every consumer thread arrived)
-  uint64_t q_full, q_empty;       // warp-specialised: the item's Q tile loaded / used up
+  uint64_t q_full[kQBufs], q_empty[kQBufs];  // warp-specialised: an item's Q tile loaded / used up
   uint64_t meta_full[2], meta_empty[2];  // warp-specialised: meta[x] written / read
 };
 
@@ -337,8 +338,8 @@ SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, cons
     // streams the item's K and V tiles with the tensor copy engine through two rings of kStages
     // (k_full[s] / v_full[s] complete on the bytes, k_empty[s] / v_empty[s] when every consumer
     // thread is done with the stage: K after the tile's Q K^T, V after its P V; K is issued one
-    // tile ahead of V, in the order the consumers use them); its thread 32 loads each item's Q tile (q_full) once the consumers have issued the
-    // last item's last Q K^T (q_empty). So the next item's loads overlap this item's last tiles
+    // tile ahead of V, in the order the consumers use them); its thread 32 loads each item's Q tile into one of kQBufs buffers (q_full) once the
+    // consumers have finished the last Q K^T of the item that used it before (q_empty). So the next item's loads overlap this item's last tiles
     // and epilogue. The consumer warpgroups compute, overlapping each tile's softmax with the
     // tensor cores, and never meet at a block-wide barrier.
     if (tid == 0) {
@@ -348,8 +349,10 @@ SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, cons
         mbar_init(&sm.k_empty[st], kWG * 128);
         mbar_init(&sm.v_empty[st], kWG * 128);
       }
-      mbar_init(&sm.q_full, 1);
-      mbar_init(&sm.q_empty, kWG * 128);
+      for (int x = 0; x < kQBufs; ++x) {
+        mbar_init(&sm.q_full[x], 1);
+        mbar_init(&sm.q_empty[x], kWG * 128);
+      }
       for (int x = 0; x < 2; ++x) {
         mbar_init(&sm.meta_full[x], 1);
         mbar_init(&sm.meta_empty[x], kWG * 128);
@@ -397,10 +400,12 @@ ${keyTileRanges('mt')}
       } else if (tid == 32) {
         for (int c = 0; turn(c) < items; ++c) {
 ${workItem('order[turn(c)]')}
-          mbar_wait(&sm.q_empty, (c & 1) ^ 1);
-          mbar_expect_tx(&sm.q_full, (uint32_t)(kBM * kD * sizeof(elem_t)));
+          // Item c uses Q buffer c % kQBufs for the (c / kQBufs)-th time.
+          const int qb = c % kQBufs, qph = (c / kQBufs) & 1;
+          mbar_wait(&sm.q_empty[qb], qph ^ 1);
+          mbar_expect_tx(&sm.q_full[qb], (uint32_t)(kBM * kD * sizeof(elem_t)));
 #pragma unroll
-          for (int a = 0; a < kD / 64; ++a) tma_load_3d(sm.q + a * kBM * 64, &tmQ, a * 64, i0, bh, &sm.q_full);
+          for (int a = 0; a < kD / 64; ++a) tma_load_3d(sm.q[qb] + a * kBM * 64, &tmQ, a * 64, i0, bh, &sm.q_full[qb]);
         }
       }
     } else {
@@ -416,7 +421,6 @@ ${workItem('order[turn(c)]')}
         if constexpr (kWG > 1) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (wg + 1) % kWG) : "memory");
       };
       if (wg == kWG - 1) pass_turn();
-      const elem_t* qbase = sm.q + wg * 64 * 64;
       int stage = 0, phase = 0, vphase = 0;
       for (int c = 0; turn(c) < items; ++c) {
         const Meta& mt = sm.meta[c & 1];
@@ -432,7 +436,9 @@ ${workItem('mt.item')}
         int ri = 0, kt = nr > 0 ? mt.ranges[0][0] : 0;
         uint32_t p[kBN / 16][4];
         int vstage = 0;
-        mbar_wait(&sm.q_full, c & 1);
+        const int qb = c % kQBufs;
+        const elem_t* qbase = sm.q[qb] + wg * 64 * 64;
+        mbar_wait(&sm.q_full[qb], (c / kQBufs) & 1);
         auto step = [&](bool first) {
           const bool last = kt + 1 >= mt.ranges[ri][1] && ri + 1 >= nr;
           mbar_wait(&sm.k_full[stage], phase);
@@ -454,7 +460,7 @@ ${workItem('mt.item')}
           if (first) wg_wait<0>();
           else wg_wait<1>();  // S done; O += P V may still run
           mbar_arrive(&sm.k_empty[stage]);     // this tile's K is used up
-          if (last) mbar_arrive(&sm.q_empty);  // this item's Q is used up
+          if (last) mbar_arrive(&sm.q_empty[qb]);  // this item's Q is used up
           fence_regs(s);
           float corr[2];
           mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
@@ -472,7 +478,7 @@ ${workItem('mt.item')}
           if (++stage == kStages) { stage = 0; phase ^= 1; }
         };
         if (nr == 0) {
-          mbar_arrive(&sm.q_empty);
+          mbar_arrive(&sm.q_empty[qb]);
         } else {
           step(true);
           while (ri < nr) step(false);
@@ -498,7 +504,7 @@ ${WORK_ITEM}
     const elem_t* q = Q + ((int64_t)(b * heads + h) * n) * kD;
     const int64_t kv_off = ((int64_t)(b * kvheads + kvh) * n) * kD;  // K + kv_off, V + kv_off (one register pair)
 
-    load_tile<kBM>(sm.q, q, i0, n, tid);
+    load_tile<kBM>(sm.q[0], q, i0, n, tid);
     cp_commit();
     for (int x = tid; x < kTermSlots * kFields; x += kThreads) mt.table[x] = table[h * kTermSlots * kFields + x];
     __syncthreads();
@@ -522,7 +528,7 @@ ${keyTileRanges('mt')}
     for (int x = 0; x < kD / 2; ++x) acc[x] = 0.f;
 
     // Descriptors: Q rows of this warpgroup, K and V tiles; advanced per 16-wide k step.
-    const elem_t* qbase = sm.q + wg * 64 * 64;
+    const elem_t* qbase = sm.q[0] + wg * 64 * 64;
     const int rowA = w0 + (warp & 3) * 16 + g, rowB = rowA + 8;
 
     // The key tiles of the merged ranges in order. One copy group per tile (empty past the end),

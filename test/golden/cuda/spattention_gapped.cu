@@ -415,6 +415,7 @@ constexpr int kThreads = (kWG + (kWS ? 1 : 0)) * 128;
 constexpr int kBM = kWG * 64;           // query rows per block
 constexpr int kBN = 128;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 64;               // head dim (the N of the O wgmma)
+constexpr int kQBufs = 1;       // warp-specialised: Q tiles in flight (2: the next item's Q loads during this one)
 constexpr int kStages = 4;     // K/V tiles in flight (shared-memory ring)
 constexpr bool kOverlap = true;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
 constexpr int kTermSlots = 1;
@@ -424,10 +425,10 @@ typedef __nv_bfloat16 elem_t;
 
 static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
 static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
-// Warp-specialised: a stage is released after the next tile's P V, so the producer runs kStages - 2
-// tiles ahead; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
+// Warp-specialised: K and V have rings of their own; a K stage is released once its Q K^T is done,
+// a V stage once its P V is, so the producer runs kStages - 1 tiles ahead of each; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
 // 128 x kProducerRegs + 128 kWG x kConsumerRegs (2 consumer warpgroups: 40 / 232; 3: 32 / 160).
-static_assert(!kWS || (kStages >= 3 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
+static_assert(!kWS || (kStages >= 2 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
 constexpr int kProducerRegs = kWG == 3 ? 32 : 40;
 constexpr int kConsumerRegs = kWG == 3 ? 160 : 232;
 static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= 65536, "register split");
@@ -441,14 +442,14 @@ struct Meta {
 };
 
 struct __align__(1024) Smem {
-  elem_t q[kBM * kD];
+  elem_t q[kQBufs][kBM * kD];
   elem_t k[kStages][kBN * kD];
   elem_t v[kStages][kBN * kD];
   Meta meta[kWS ? 2 : 1];         // warp-specialised: double-buffered (the producer runs an item ahead)
   int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows
-  uint64_t full[kStages];         // warp-specialised: stage loaded (TMA transaction bytes)
-  uint64_t empty[kStages];        // warp-specialised: stage free (every consumer thread arrived)
-  uint64_t q_full, q_empty;       // warp-specialised: the item's Q tile loaded / used up
+  uint64_t k_full[kStages], v_full[kStages];    // warp-specialised: stage loaded (TMA transaction bytes)
+  uint64_t k_empty[kStages], v_empty[kStages];  // warp-specialised: stage free (every consumer thread arrived)
+  uint64_t q_full[kQBufs], q_empty[kQBufs];  // warp-specialised: an item's Q tile loaded / used up
   uint64_t meta_full[2], meta_empty[2];  // warp-specialised: meta[x] written / read
 };
 
@@ -724,19 +725,24 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
     // work items in turns, dealt in a snake over the host's longest-first order so that the
     // blocks' shares come out about equal. Warpgroup 0 produces: its thread 0 writes each item's
     // head-table rows and key-tile ranges into a double-buffered Meta (meta_full / meta_empty) and
-    // streams the item's K and V tiles with the tensor copy engine through a ring of kStages
-    // (full[s] completes on the bytes, empty[s] when every consumer thread is done with the
-    // stage); its thread 32 loads each item's Q tile (q_full) once the consumers have issued the
-    // last item's last Q K^T (q_empty). So the next item's loads overlap this item's last tiles
+    // streams the item's K and V tiles with the tensor copy engine through two rings of kStages
+    // (k_full[s] / v_full[s] complete on the bytes, k_empty[s] / v_empty[s] when every consumer
+    // thread is done with the stage: K after the tile's Q K^T, V after its P V; K is issued one
+    // tile ahead of V, in the order the consumers use them); its thread 32 loads each item's Q tile into one of kQBufs buffers (q_full) once the
+    // consumers have finished the last Q K^T of the item that used it before (q_empty). So the next item's loads overlap this item's last tiles
     // and epilogue. The consumer warpgroups compute, overlapping each tile's softmax with the
     // tensor cores, and never meet at a block-wide barrier.
     if (tid == 0) {
       for (int st = 0; st < kStages; ++st) {
-        mbar_init(&sm.full[st], 1);
-        mbar_init(&sm.empty[st], kWG * 128);
+        mbar_init(&sm.k_full[st], 1);
+        mbar_init(&sm.v_full[st], 1);
+        mbar_init(&sm.k_empty[st], kWG * 128);
+        mbar_init(&sm.v_empty[st], kWG * 128);
       }
-      mbar_init(&sm.q_full, 1);
-      mbar_init(&sm.q_empty, kWG * 128);
+      for (int x = 0; x < kQBufs; ++x) {
+        mbar_init(&sm.q_full[x], 1);
+        mbar_init(&sm.q_empty[x], kWG * 128);
+      }
       for (int x = 0; x < 2; ++x) {
         mbar_init(&sm.meta_full[x], 1);
         mbar_init(&sm.meta_empty[x], kWG * 128);
@@ -751,7 +757,16 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
     if (wg < 0) {
       asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs) : "memory");
       if (tid == 0) {
-        int stage = 0, phase = 0;
+        // Tile g of the block's sequence (over all its items) sits in stage g % kStages of each ring.
+        constexpr uint32_t kTileBytes = kBN * kD * (uint32_t)sizeof(elem_t);
+        auto load = [&](const CUtensorMap* map, elem_t (*ring)[kBN * kD], uint64_t* full, uint64_t* empty, int g, int t, int row) {
+          const int st = g % kStages, ph = (g / kStages) & 1;
+          mbar_wait(&empty[st], ph ^ 1);
+          mbar_expect_tx(&full[st], kTileBytes);
+#pragma unroll
+          for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[st]);
+        };
+        int g = 0, vt = 0, vrow = 0;  // tiles whose K is issued; the tile and slice whose V is pending
         for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
@@ -795,17 +810,15 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
           const int kvrow = b * kvheads + kvh;  // the (batch, KV head) slice of K and V
           for (int r = 0; r < mt.nranges; ++r) {
             for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
-              mbar_wait(&sm.empty[stage], phase ^ 1);
-              mbar_expect_tx(&sm.full[stage], 2u * kBN * kD * (uint32_t)sizeof(elem_t));
-#pragma unroll
-              for (int a = 0; a < kD / 64; ++a) {
-                tma_load_3d(sm.k[stage] + a * kBN * 64, &tmK, a * 64, t * kBN, kvrow, &sm.full[stage]);
-                tma_load_3d(sm.v[stage] + a * kBN * 64, &tmV, a * 64, t * kBN, kvrow, &sm.full[stage]);
-              }
-              if (++stage == kStages) { stage = 0; phase ^= 1; }
+              load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
+              if (g > 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, vrow);
+              vt = t;
+              vrow = kvrow;
+              ++g;
             }
           }
         }
+        if (g > 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, vrow);
       } else if (tid == 32) {
         for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
@@ -820,10 +833,12 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
   [[maybe_unused]] const int kvh = h / kGroup;
   const int i0 = qt * kBM;
   [[maybe_unused]] const int i1 = min(i0 + kBM, n);
-          mbar_wait(&sm.q_empty, (c & 1) ^ 1);
-          mbar_expect_tx(&sm.q_full, (uint32_t)(kBM * kD * sizeof(elem_t)));
+          // Item c uses Q buffer c % kQBufs for the (c / kQBufs)-th time.
+          const int qb = c % kQBufs, qph = (c / kQBufs) & 1;
+          mbar_wait(&sm.q_empty[qb], qph ^ 1);
+          mbar_expect_tx(&sm.q_full[qb], (uint32_t)(kBM * kD * sizeof(elem_t)));
 #pragma unroll
-          for (int a = 0; a < kD / 64; ++a) tma_load_3d(sm.q + a * kBM * 64, &tmQ, a * 64, i0, bh, &sm.q_full);
+          for (int a = 0; a < kD / 64; ++a) tma_load_3d(sm.q[qb] + a * kBM * 64, &tmQ, a * 64, i0, bh, &sm.q_full[qb]);
         }
       }
     } else {
@@ -839,8 +854,7 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
         if constexpr (kWG > 1) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (wg + 1) % kWG) : "memory");
       };
       if (wg == kWG - 1) pass_turn();
-      const elem_t* qbase = sm.q + wg * 64 * 64;
-      int stage = 0, phase = 0;
+      int stage = 0, phase = 0, vphase = 0;
       for (int c = 0; turn(c) < items; ++c) {
         const Meta& mt = sm.meta[c & 1];
         mbar_wait(&sm.meta_full[c & 1], (c >> 1) & 1);
@@ -866,10 +880,13 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
         int ri = 0, kt = nr > 0 ? mt.ranges[0][0] : 0;
         uint32_t p[kBN / 16][4];
         int vstage = 0;
-        mbar_wait(&sm.q_full, c & 1);
+        const int qb = c % kQBufs;
+        const elem_t* qbase = sm.q[qb] + wg * 64 * 64;
+        mbar_wait(&sm.q_full[qb], (c / kQBufs) & 1);
         auto step = [&](bool first) {
           const bool last = kt + 1 >= mt.ranges[ri][1] && ri + 1 >= nr;
-          mbar_wait(&sm.full[stage], phase);
+          mbar_wait(&sm.k_full[stage], phase);
+          if (!first) mbar_wait(&sm.v_full[vstage], vphase);
           const int j0 = kt * kBN;
           const bool full = tile_full(mt.table, w0, j0, n);
           float s[kBN / 2];
@@ -886,16 +903,18 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
           pass_turn();
           if (first) wg_wait<0>();
           else wg_wait<1>();  // S done; O += P V may still run
-          if (last) mbar_arrive(&sm.q_empty);  // this item's Q is used up
+          mbar_arrive(&sm.k_empty[stage]);     // this tile's K is used up
+          if (last) mbar_arrive(&sm.q_empty[qb]);  // this item's Q is used up
           fence_regs(s);
           float corr[2];
           mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
           wg_wait<0>();
           fence_regs(acc);
-          if (!first) mbar_arrive(&sm.empty[vstage]);  // the previous tile's K and V are used up
+          if (!first) mbar_arrive(&sm.v_empty[vstage]);  // the previous tile's V is used up
           rescale(acc, corr);
           pack_p(p, s);
           vstage = stage;
+          vphase = phase;
           if (++kt >= mt.ranges[ri][1]) {
             ++ri;
             kt = ri < nr ? mt.ranges[ri][0] : 0;
@@ -903,10 +922,11 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
           if (++stage == kStages) { stage = 0; phase ^= 1; }
         };
         if (nr == 0) {
-          mbar_arrive(&sm.q_empty);
+          mbar_arrive(&sm.q_empty[qb]);
         } else {
           step(true);
           while (ri < nr) step(false);
+          mbar_wait(&sm.v_full[vstage], vphase);
           my_turn();
           fence_regs(acc);
           wg_fence();
@@ -915,7 +935,7 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
           pass_turn();
           wg_wait<0>();
           fence_regs(acc);
-          mbar_arrive(&sm.empty[vstage]);
+          mbar_arrive(&sm.v_empty[vstage]);
         }
         mbar_arrive(&sm.meta_empty[c & 1]);  // done with this item's table rows and ranges
         epilogue(acc, mrow, lrow, O + (int64_t)bh * n * kD, LSE + (int64_t)bh * n, rowA, rowB, n, t4);
@@ -939,7 +959,7 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
     const elem_t* q = Q + ((int64_t)(b * heads + h) * n) * kD;
     const int64_t kv_off = ((int64_t)(b * kvheads + kvh) * n) * kD;  // K + kv_off, V + kv_off (one register pair)
 
-    load_tile<kBM>(sm.q, q, i0, n, tid);
+    load_tile<kBM>(sm.q[0], q, i0, n, tid);
     cp_commit();
     for (int x = tid; x < kTermSlots * kFields; x += kThreads) mt.table[x] = table[h * kTermSlots * kFields + x];
     __syncthreads();
@@ -984,7 +1004,7 @@ spc_spattention_gapped_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t*
     for (int x = 0; x < kD / 2; ++x) acc[x] = 0.f;
 
     // Descriptors: Q rows of this warpgroup, K and V tiles; advanced per 16-wide k step.
-    const elem_t* qbase = sm.q + wg * 64 * 64;
+    const elem_t* qbase = sm.q[0] + wg * 64 * 64;
     const int rowA = w0 + (warp & 3) * 16 + g, rowB = rowA + 8;
 
     // The key tiles of the merged ranges in order. One copy group per tile (empty past the end),
@@ -1563,6 +1583,7 @@ constexpr int kThreads = (kWG + (kWS ? 1 : 0)) * 128;
 constexpr int kBM = kWG * 64;           // query rows per block
 constexpr int kBN = 128;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 64;               // head dim (the N of the O wgmma)
+constexpr int kQBufs = 1;       // warp-specialised: Q tiles in flight (2: the next item's Q loads during this one)
 constexpr int kStages = 4;     // K/V tiles in flight (shared-memory ring)
 constexpr bool kOverlap = true;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
 constexpr int kTermSlots = 1;
@@ -1572,10 +1593,10 @@ typedef __half elem_t;
 
 static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
 static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
-// Warp-specialised: a stage is released after the next tile's P V, so the producer runs kStages - 2
-// tiles ahead; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
+// Warp-specialised: K and V have rings of their own; a K stage is released once its Q K^T is done,
+// a V stage once its P V is, so the producer runs kStages - 1 tiles ahead of each; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
 // 128 x kProducerRegs + 128 kWG x kConsumerRegs (2 consumer warpgroups: 40 / 232; 3: 32 / 160).
-static_assert(!kWS || (kStages >= 3 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
+static_assert(!kWS || (kStages >= 2 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
 constexpr int kProducerRegs = kWG == 3 ? 32 : 40;
 constexpr int kConsumerRegs = kWG == 3 ? 160 : 232;
 static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= 65536, "register split");
@@ -1589,14 +1610,14 @@ struct Meta {
 };
 
 struct __align__(1024) Smem {
-  elem_t q[kBM * kD];
+  elem_t q[kQBufs][kBM * kD];
   elem_t k[kStages][kBN * kD];
   elem_t v[kStages][kBN * kD];
   Meta meta[kWS ? 2 : 1];         // warp-specialised: double-buffered (the producer runs an item ahead)
   int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows
-  uint64_t full[kStages];         // warp-specialised: stage loaded (TMA transaction bytes)
-  uint64_t empty[kStages];        // warp-specialised: stage free (every consumer thread arrived)
-  uint64_t q_full, q_empty;       // warp-specialised: the item's Q tile loaded / used up
+  uint64_t k_full[kStages], v_full[kStages];    // warp-specialised: stage loaded (TMA transaction bytes)
+  uint64_t k_empty[kStages], v_empty[kStages];  // warp-specialised: stage free (every consumer thread arrived)
+  uint64_t q_full[kQBufs], q_empty[kQBufs];  // warp-specialised: an item's Q tile loaded / used up
   uint64_t meta_full[2], meta_empty[2];  // warp-specialised: meta[x] written / read
 };
 
@@ -1872,19 +1893,24 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
     // work items in turns, dealt in a snake over the host's longest-first order so that the
     // blocks' shares come out about equal. Warpgroup 0 produces: its thread 0 writes each item's
     // head-table rows and key-tile ranges into a double-buffered Meta (meta_full / meta_empty) and
-    // streams the item's K and V tiles with the tensor copy engine through a ring of kStages
-    // (full[s] completes on the bytes, empty[s] when every consumer thread is done with the
-    // stage); its thread 32 loads each item's Q tile (q_full) once the consumers have issued the
-    // last item's last Q K^T (q_empty). So the next item's loads overlap this item's last tiles
+    // streams the item's K and V tiles with the tensor copy engine through two rings of kStages
+    // (k_full[s] / v_full[s] complete on the bytes, k_empty[s] / v_empty[s] when every consumer
+    // thread is done with the stage: K after the tile's Q K^T, V after its P V; K is issued one
+    // tile ahead of V, in the order the consumers use them); its thread 32 loads each item's Q tile into one of kQBufs buffers (q_full) once the
+    // consumers have finished the last Q K^T of the item that used it before (q_empty). So the next item's loads overlap this item's last tiles
     // and epilogue. The consumer warpgroups compute, overlapping each tile's softmax with the
     // tensor cores, and never meet at a block-wide barrier.
     if (tid == 0) {
       for (int st = 0; st < kStages; ++st) {
-        mbar_init(&sm.full[st], 1);
-        mbar_init(&sm.empty[st], kWG * 128);
+        mbar_init(&sm.k_full[st], 1);
+        mbar_init(&sm.v_full[st], 1);
+        mbar_init(&sm.k_empty[st], kWG * 128);
+        mbar_init(&sm.v_empty[st], kWG * 128);
       }
-      mbar_init(&sm.q_full, 1);
-      mbar_init(&sm.q_empty, kWG * 128);
+      for (int x = 0; x < kQBufs; ++x) {
+        mbar_init(&sm.q_full[x], 1);
+        mbar_init(&sm.q_empty[x], kWG * 128);
+      }
       for (int x = 0; x < 2; ++x) {
         mbar_init(&sm.meta_full[x], 1);
         mbar_init(&sm.meta_empty[x], kWG * 128);
@@ -1899,7 +1925,16 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
     if (wg < 0) {
       asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs) : "memory");
       if (tid == 0) {
-        int stage = 0, phase = 0;
+        // Tile g of the block's sequence (over all its items) sits in stage g % kStages of each ring.
+        constexpr uint32_t kTileBytes = kBN * kD * (uint32_t)sizeof(elem_t);
+        auto load = [&](const CUtensorMap* map, elem_t (*ring)[kBN * kD], uint64_t* full, uint64_t* empty, int g, int t, int row) {
+          const int st = g % kStages, ph = (g / kStages) & 1;
+          mbar_wait(&empty[st], ph ^ 1);
+          mbar_expect_tx(&full[st], kTileBytes);
+#pragma unroll
+          for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[st]);
+        };
+        int g = 0, vt = 0, vrow = 0;  // tiles whose K is issued; the tile and slice whose V is pending
         for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
@@ -1943,17 +1978,15 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
           const int kvrow = b * kvheads + kvh;  // the (batch, KV head) slice of K and V
           for (int r = 0; r < mt.nranges; ++r) {
             for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
-              mbar_wait(&sm.empty[stage], phase ^ 1);
-              mbar_expect_tx(&sm.full[stage], 2u * kBN * kD * (uint32_t)sizeof(elem_t));
-#pragma unroll
-              for (int a = 0; a < kD / 64; ++a) {
-                tma_load_3d(sm.k[stage] + a * kBN * 64, &tmK, a * 64, t * kBN, kvrow, &sm.full[stage]);
-                tma_load_3d(sm.v[stage] + a * kBN * 64, &tmV, a * 64, t * kBN, kvrow, &sm.full[stage]);
-              }
-              if (++stage == kStages) { stage = 0; phase ^= 1; }
+              load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
+              if (g > 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, vrow);
+              vt = t;
+              vrow = kvrow;
+              ++g;
             }
           }
         }
+        if (g > 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, vrow);
       } else if (tid == 32) {
         for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
@@ -1968,10 +2001,12 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
   [[maybe_unused]] const int kvh = h / kGroup;
   const int i0 = qt * kBM;
   [[maybe_unused]] const int i1 = min(i0 + kBM, n);
-          mbar_wait(&sm.q_empty, (c & 1) ^ 1);
-          mbar_expect_tx(&sm.q_full, (uint32_t)(kBM * kD * sizeof(elem_t)));
+          // Item c uses Q buffer c % kQBufs for the (c / kQBufs)-th time.
+          const int qb = c % kQBufs, qph = (c / kQBufs) & 1;
+          mbar_wait(&sm.q_empty[qb], qph ^ 1);
+          mbar_expect_tx(&sm.q_full[qb], (uint32_t)(kBM * kD * sizeof(elem_t)));
 #pragma unroll
-          for (int a = 0; a < kD / 64; ++a) tma_load_3d(sm.q + a * kBM * 64, &tmQ, a * 64, i0, bh, &sm.q_full);
+          for (int a = 0; a < kD / 64; ++a) tma_load_3d(sm.q[qb] + a * kBM * 64, &tmQ, a * 64, i0, bh, &sm.q_full[qb]);
         }
       }
     } else {
@@ -1987,8 +2022,7 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
         if constexpr (kWG > 1) asm volatile("bar.arrive %0, 256;\n" ::"r"(1 + (wg + 1) % kWG) : "memory");
       };
       if (wg == kWG - 1) pass_turn();
-      const elem_t* qbase = sm.q + wg * 64 * 64;
-      int stage = 0, phase = 0;
+      int stage = 0, phase = 0, vphase = 0;
       for (int c = 0; turn(c) < items; ++c) {
         const Meta& mt = sm.meta[c & 1];
         mbar_wait(&sm.meta_full[c & 1], (c >> 1) & 1);
@@ -2014,10 +2048,13 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
         int ri = 0, kt = nr > 0 ? mt.ranges[0][0] : 0;
         uint32_t p[kBN / 16][4];
         int vstage = 0;
-        mbar_wait(&sm.q_full, c & 1);
+        const int qb = c % kQBufs;
+        const elem_t* qbase = sm.q[qb] + wg * 64 * 64;
+        mbar_wait(&sm.q_full[qb], (c / kQBufs) & 1);
         auto step = [&](bool first) {
           const bool last = kt + 1 >= mt.ranges[ri][1] && ri + 1 >= nr;
-          mbar_wait(&sm.full[stage], phase);
+          mbar_wait(&sm.k_full[stage], phase);
+          if (!first) mbar_wait(&sm.v_full[vstage], vphase);
           const int j0 = kt * kBN;
           const bool full = tile_full(mt.table, w0, j0, n);
           float s[kBN / 2];
@@ -2034,16 +2071,18 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
           pass_turn();
           if (first) wg_wait<0>();
           else wg_wait<1>();  // S done; O += P V may still run
-          if (last) mbar_arrive(&sm.q_empty);  // this item's Q is used up
+          mbar_arrive(&sm.k_empty[stage]);     // this tile's K is used up
+          if (last) mbar_arrive(&sm.q_empty[qb]);  // this item's Q is used up
           fence_regs(s);
           float corr[2];
           mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
           wg_wait<0>();
           fence_regs(acc);
-          if (!first) mbar_arrive(&sm.empty[vstage]);  // the previous tile's K and V are used up
+          if (!first) mbar_arrive(&sm.v_empty[vstage]);  // the previous tile's V is used up
           rescale(acc, corr);
           pack_p(p, s);
           vstage = stage;
+          vphase = phase;
           if (++kt >= mt.ranges[ri][1]) {
             ++ri;
             kt = ri < nr ? mt.ranges[ri][0] : 0;
@@ -2051,10 +2090,11 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
           if (++stage == kStages) { stage = 0; phase ^= 1; }
         };
         if (nr == 0) {
-          mbar_arrive(&sm.q_empty);
+          mbar_arrive(&sm.q_empty[qb]);
         } else {
           step(true);
           while (ri < nr) step(false);
+          mbar_wait(&sm.v_full[vstage], vphase);
           my_turn();
           fence_regs(acc);
           wg_fence();
@@ -2063,7 +2103,7 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
           pass_turn();
           wg_wait<0>();
           fence_regs(acc);
-          mbar_arrive(&sm.empty[vstage]);
+          mbar_arrive(&sm.v_empty[vstage]);
         }
         mbar_arrive(&sm.meta_empty[c & 1]);  // done with this item's table rows and ranges
         epilogue(acc, mrow, lrow, O + (int64_t)bh * n * kD, LSE + (int64_t)bh * n, rowA, rowB, n, t4);
@@ -2087,7 +2127,7 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
     const elem_t* q = Q + ((int64_t)(b * heads + h) * n) * kD;
     const int64_t kv_off = ((int64_t)(b * kvheads + kvh) * n) * kD;  // K + kv_off, V + kv_off (one register pair)
 
-    load_tile<kBM>(sm.q, q, i0, n, tid);
+    load_tile<kBM>(sm.q[0], q, i0, n, tid);
     cp_commit();
     for (int x = tid; x < kTermSlots * kFields; x += kThreads) mt.table[x] = table[h * kTermSlots * kFields + x];
     __syncthreads();
@@ -2132,7 +2172,7 @@ spc_spattention_gapped_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t*
     for (int x = 0; x < kD / 2; ++x) acc[x] = 0.f;
 
     // Descriptors: Q rows of this warpgroup, K and V tiles; advanced per 16-wide k step.
-    const elem_t* qbase = sm.q + wg * 64 * 64;
+    const elem_t* qbase = sm.q[0] + wg * 64 * 64;
     const int rowA = w0 + (warp & 3) * 16 + g, rowB = rowA + 8;
 
     // The key tiles of the merged ranges in order. One copy group per tile (empty past the end),
