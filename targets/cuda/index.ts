@@ -35,6 +35,8 @@ export interface Sm90Config {
   ws?: boolean;
   /** Warp-specialised: Q tiles in flight, 1 or 2 (2: the next work item's Q loads during this one). */
   qBuffers?: 1 | 2;
+  /** Warp-specialised: a warpgroup passes over key tiles with no allowed pair for its 64 rows (more registers). */
+  wgSkip?: boolean;
   minBlocks: number;
 }
 
@@ -147,6 +149,7 @@ export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): 
         SPC_BN: String(h.blockN),
         SPC_STAGES: String(h.stages),
         SPC_QBUFS: String(h.ws === true ? h.qBuffers ?? 1 : 1),
+        SPC_WG_SKIP: String(h.ws === true && h.wgSkip === true),
         SPC_OVERLAP: String(h.overlap === true || h.ws === true),
         SPC_WS: String(h.ws === true),
         SPC_IS_BF16: String(dt === 'bf16'),

@@ -415,6 +415,7 @@ constexpr int kThreads = (kWG + (kWS ? 1 : 0)) * 128;
 constexpr int kBM = kWG * 64;           // query rows per block
 constexpr int kBN = 64;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 64;               // head dim (the N of the O wgmma)
+[[maybe_unused]] constexpr bool kWgSkip = false;  // warp-specialised: pass over tiles with no allowed pair for a warpgroup's rows
 constexpr int kQBufs = 1;       // warp-specialised: Q tiles in flight (2: the next item's Q loads during this one)
 constexpr int kStages = 2;     // K/V tiles in flight (shared-memory ring)
 constexpr bool kOverlap = false;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
@@ -439,6 +440,7 @@ struct Meta {
   int ranges[kTermSlots][2];
   int nranges;
   int item;  // warp-specialised: the work item (the producer's copy of order[turn])
+  int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows (empty: hi = INT_MIN)
 };
 
 struct __align__(1024) Smem {
@@ -446,7 +448,6 @@ struct __align__(1024) Smem {
   elem_t k[kStages][kBN * kD];
   elem_t v[kStages][kBN * kD];
   Meta meta[kWS ? 2 : 1];         // warp-specialised: double-buffered (the producer runs an item ahead)
-  int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows
   uint64_t k_full[kStages], v_full[kStages];    // warp-specialised: stage loaded (TMA transaction bytes)
   uint64_t k_empty[kStages], v_empty[kStages];  // warp-specialised: stage free (every consumer thread arrived)
   uint64_t q_full[kQBufs], q_empty[kQBufs];  // warp-specialised: an item's Q tile loaded / used up
@@ -731,7 +732,8 @@ spc_fixed_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restrict__
     // tile ahead of V, in the order the consumers use them); its thread 32 loads each item's Q tile into one of kQBufs buffers (q_full) once the
     // consumers have finished the last Q K^T of the item that used it before (q_empty). So the next item's loads overlap this item's last tiles
     // and epilogue. The consumer warpgroups compute, overlapping each tile's softmax with the
-    // tensor cores, and never meet at a block-wide barrier.
+    // tensor cores, pass over tiles with no allowed pair for their own 64 rows (kWgSkip), and never meet at a
+    // block-wide barrier.
     if (tid == 0) {
       for (int st = 0; st < kStages; ++st) {
         mbar_init(&sm.k_full[st], 1);
@@ -879,40 +881,77 @@ spc_fixed_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restrict__
         const int nr = mt.nranges;
         int ri = 0, kt = nr > 0 ? mt.ranges[0][0] : 0;
         uint32_t p[kBN / 16][4];
+        // Tile j's K is used (or passed over) in step j, its V in step j + 1. A tile with no allowed
+        // pair for this warpgroup's 64 rows is passed over (no wgmma, no softmax), but its stages
+        // are still waited for and released, and the ping-pong turn still taken, so that the rings
+        // and turns stay in step with the producer and the other warpgroup. pend: the last tile
+        // had a P whose P V is still to issue (V stage vstage).
         int vstage = 0;
+        bool pend = false;
         const int qb = c % kQBufs;
         const elem_t* qbase = sm.q[qb] + wg * 64 * 64;
         mbar_wait(&sm.q_full[qb], (c / kQBufs) & 1);
+        // Each term's key span [lo, hi) over this warpgroup's rows (empty: hi = INT_MIN), for the
+        // tile skip; computed here, in registers: the producer runs on 40 registers.
+        int wlo[kTermSlots], whi[kTermSlots];
+#pragma unroll
+        for (int s = 0; s < kTermSlots; ++s) {
+          const int* tt = mt.table + s * kFields;
+          const int r0 = max(w0, tt[4]), r1 = min(min(w0 + 64, n), tt[5]);
+          wlo[s] = max(max(tt[2], r0 - tt[1] + 1), 0);
+          whi[s] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
+        }
+        auto active = [&](int j0) {
+          bool any = false;
+#pragma unroll
+          for (int s = 0; s < kTermSlots; ++s) any = any || (wlo[s] < j0 + kBN && whi[s] > j0);
+          return any;
+        };
+        // One step per tile; the item's first (peeled: with kWgSkip off, every flag below is then
+        // known at compile time) has no previous V.
         auto step = [&](bool first) {
           const bool last = kt + 1 >= mt.ranges[ri][1] && ri + 1 >= nr;
+          const int j0 = kt * kBN;
+          const bool act = !kWgSkip || active(j0);
+          const bool pv = !first && (!kWgSkip || pend);  // issue the previous tile's P V
           mbar_wait(&sm.k_full[stage], phase);
           if (!first) mbar_wait(&sm.v_full[vstage], vphase);
-          const int j0 = kt * kBN;
-          const bool full = tile_full(mt.table, w0, j0, n);
+          const bool full = act && tile_full(mt.table, w0, j0, n);
           float s[kBN / 2];
           my_turn();
           fence_regs(acc);
-          wg_fence();
-          issue_s(s, qbase, sm.k[stage]);
-          wg_commit();
-          if (!first) {
+          if (act) {
+            wg_fence();
+            issue_s(s, qbase, sm.k[stage]);
+            wg_commit();
+          }
+          if (pv) {
             wg_fence();
             issue_pv(acc, p, sm.v[vstage]);
             wg_commit();
           }
           pass_turn();
-          if (first) wg_wait<0>();
-          else wg_wait<1>();  // S done; O += P V may still run
-          mbar_arrive(&sm.k_empty[stage]);     // this tile's K is used up
+          if (act) {
+            if (pv) wg_wait<1>();  // S done; O += P V may still run
+            else wg_wait<0>();
+          }
+          mbar_arrive(&sm.k_empty[stage]);         // this tile's K is used up
           if (last) mbar_arrive(&sm.q_empty[qb]);  // this item's Q is used up
-          fence_regs(s);
           float corr[2];
-          mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
-          wg_wait<0>();
-          fence_regs(acc);
+          if (act) {
+            fence_regs(s);
+            mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
+          }
+          if (pv) {
+            wg_wait<0>();
+            fence_regs(acc);
+          }
           if (!first) mbar_arrive(&sm.v_empty[vstage]);  // the previous tile's V is used up
-          rescale(acc, corr);
-          pack_p(p, s);
+          if (act) {
+            rescale(acc, corr);
+            pack_p(p, s);
+          }
+          pend = act;
           vstage = stage;
           vphase = phase;
           if (++kt >= mt.ranges[ri][1]) {
@@ -926,15 +965,20 @@ spc_fixed_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restrict__
         } else {
           step(true);
           while (ri < nr) step(false);
+          const bool pv = !kWgSkip || pend;
           mbar_wait(&sm.v_full[vstage], vphase);
           my_turn();
-          fence_regs(acc);
-          wg_fence();
-          issue_pv(acc, p, sm.v[vstage]);
-          wg_commit();
+          if (pv) {
+            fence_regs(acc);
+            wg_fence();
+            issue_pv(acc, p, sm.v[vstage]);
+            wg_commit();
+          }
           pass_turn();
-          wg_wait<0>();
-          fence_regs(acc);
+          if (pv) {
+            wg_wait<0>();
+            fence_regs(acc);
+          }
           mbar_arrive(&sm.v_empty[vstage]);
         }
         mbar_arrive(&sm.meta_empty[c & 1]);  // done with this item's table rows and ranges
@@ -992,8 +1036,8 @@ spc_fixed_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restrict__
       const int s = tid & 127;
       const int* tt = table + (h * kTermSlots + s) * kFields;
       const int r0 = max(w0, tt[4]), r1 = min(min(w0 + 64, n), tt[5]);
-      sm.wspan[wg][s][0] = max(max(tt[2], r0 - tt[1] + 1), 0);
-      sm.wspan[wg][s][1] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
+      mt.wspan[wg][s][0] = max(max(tt[2], r0 - tt[1] + 1), 0);
+      mt.wspan[wg][s][1] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
     }
     cp_wait<0>();
     __syncthreads();
@@ -1085,7 +1129,7 @@ spc_fixed_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __restrict__
         const int j0 = kt * kBN, j1 = j0 + kBN;
         bool active = false;
 #pragma unroll
-        for (int s = 0; s < kTermSlots; ++s) active = active || (sm.wspan[wg][s][0] < j1 && sm.wspan[wg][s][1] > j0);
+        for (int s = 0; s < kTermSlots; ++s) active = active || (mt.wspan[wg][s][0] < j1 && mt.wspan[wg][s][1] > j0);
         if (active) {
           const bool full = tile_full(mt.table, w0, j0, n);
           float s[kBN / 2];
@@ -1583,6 +1627,7 @@ constexpr int kThreads = (kWG + (kWS ? 1 : 0)) * 128;
 constexpr int kBM = kWG * 64;           // query rows per block
 constexpr int kBN = 64;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 64;               // head dim (the N of the O wgmma)
+[[maybe_unused]] constexpr bool kWgSkip = false;  // warp-specialised: pass over tiles with no allowed pair for a warpgroup's rows
 constexpr int kQBufs = 1;       // warp-specialised: Q tiles in flight (2: the next item's Q loads during this one)
 constexpr int kStages = 2;     // K/V tiles in flight (shared-memory ring)
 constexpr bool kOverlap = false;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
@@ -1607,6 +1652,7 @@ struct Meta {
   int ranges[kTermSlots][2];
   int nranges;
   int item;  // warp-specialised: the work item (the producer's copy of order[turn])
+  int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows (empty: hi = INT_MIN)
 };
 
 struct __align__(1024) Smem {
@@ -1614,7 +1660,6 @@ struct __align__(1024) Smem {
   elem_t k[kStages][kBN * kD];
   elem_t v[kStages][kBN * kD];
   Meta meta[kWS ? 2 : 1];         // warp-specialised: double-buffered (the producer runs an item ahead)
-  int wspan[kWG][kTermSlots][2];  // each term's key span [lo, hi) over each warpgroup's rows
   uint64_t k_full[kStages], v_full[kStages];    // warp-specialised: stage loaded (TMA transaction bytes)
   uint64_t k_empty[kStages], v_empty[kStages];  // warp-specialised: stage free (every consumer thread arrived)
   uint64_t q_full[kQBufs], q_empty[kQBufs];  // warp-specialised: an item's Q tile loaded / used up
@@ -1899,7 +1944,8 @@ spc_fixed_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restrict__
     // tile ahead of V, in the order the consumers use them); its thread 32 loads each item's Q tile into one of kQBufs buffers (q_full) once the
     // consumers have finished the last Q K^T of the item that used it before (q_empty). So the next item's loads overlap this item's last tiles
     // and epilogue. The consumer warpgroups compute, overlapping each tile's softmax with the
-    // tensor cores, and never meet at a block-wide barrier.
+    // tensor cores, pass over tiles with no allowed pair for their own 64 rows (kWgSkip), and never meet at a
+    // block-wide barrier.
     if (tid == 0) {
       for (int st = 0; st < kStages; ++st) {
         mbar_init(&sm.k_full[st], 1);
@@ -2047,40 +2093,77 @@ spc_fixed_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restrict__
         const int nr = mt.nranges;
         int ri = 0, kt = nr > 0 ? mt.ranges[0][0] : 0;
         uint32_t p[kBN / 16][4];
+        // Tile j's K is used (or passed over) in step j, its V in step j + 1. A tile with no allowed
+        // pair for this warpgroup's 64 rows is passed over (no wgmma, no softmax), but its stages
+        // are still waited for and released, and the ping-pong turn still taken, so that the rings
+        // and turns stay in step with the producer and the other warpgroup. pend: the last tile
+        // had a P whose P V is still to issue (V stage vstage).
         int vstage = 0;
+        bool pend = false;
         const int qb = c % kQBufs;
         const elem_t* qbase = sm.q[qb] + wg * 64 * 64;
         mbar_wait(&sm.q_full[qb], (c / kQBufs) & 1);
+        // Each term's key span [lo, hi) over this warpgroup's rows (empty: hi = INT_MIN), for the
+        // tile skip; computed here, in registers: the producer runs on 40 registers.
+        int wlo[kTermSlots], whi[kTermSlots];
+#pragma unroll
+        for (int s = 0; s < kTermSlots; ++s) {
+          const int* tt = mt.table + s * kFields;
+          const int r0 = max(w0, tt[4]), r1 = min(min(w0 + 64, n), tt[5]);
+          wlo[s] = max(max(tt[2], r0 - tt[1] + 1), 0);
+          whi[s] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
+        }
+        auto active = [&](int j0) {
+          bool any = false;
+#pragma unroll
+          for (int s = 0; s < kTermSlots; ++s) any = any || (wlo[s] < j0 + kBN && whi[s] > j0);
+          return any;
+        };
+        // One step per tile; the item's first (peeled: with kWgSkip off, every flag below is then
+        // known at compile time) has no previous V.
         auto step = [&](bool first) {
           const bool last = kt + 1 >= mt.ranges[ri][1] && ri + 1 >= nr;
+          const int j0 = kt * kBN;
+          const bool act = !kWgSkip || active(j0);
+          const bool pv = !first && (!kWgSkip || pend);  // issue the previous tile's P V
           mbar_wait(&sm.k_full[stage], phase);
           if (!first) mbar_wait(&sm.v_full[vstage], vphase);
-          const int j0 = kt * kBN;
-          const bool full = tile_full(mt.table, w0, j0, n);
+          const bool full = act && tile_full(mt.table, w0, j0, n);
           float s[kBN / 2];
           my_turn();
           fence_regs(acc);
-          wg_fence();
-          issue_s(s, qbase, sm.k[stage]);
-          wg_commit();
-          if (!first) {
+          if (act) {
+            wg_fence();
+            issue_s(s, qbase, sm.k[stage]);
+            wg_commit();
+          }
+          if (pv) {
             wg_fence();
             issue_pv(acc, p, sm.v[vstage]);
             wg_commit();
           }
           pass_turn();
-          if (first) wg_wait<0>();
-          else wg_wait<1>();  // S done; O += P V may still run
-          mbar_arrive(&sm.k_empty[stage]);     // this tile's K is used up
+          if (act) {
+            if (pv) wg_wait<1>();  // S done; O += P V may still run
+            else wg_wait<0>();
+          }
+          mbar_arrive(&sm.k_empty[stage]);         // this tile's K is used up
           if (last) mbar_arrive(&sm.q_empty[qb]);  // this item's Q is used up
-          fence_regs(s);
           float corr[2];
-          mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
-          wg_wait<0>();
-          fence_regs(acc);
+          if (act) {
+            fence_regs(s);
+            mask_softmax(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, scale_log2);
+          }
+          if (pv) {
+            wg_wait<0>();
+            fence_regs(acc);
+          }
           if (!first) mbar_arrive(&sm.v_empty[vstage]);  // the previous tile's V is used up
-          rescale(acc, corr);
-          pack_p(p, s);
+          if (act) {
+            rescale(acc, corr);
+            pack_p(p, s);
+          }
+          pend = act;
           vstage = stage;
           vphase = phase;
           if (++kt >= mt.ranges[ri][1]) {
@@ -2094,15 +2177,20 @@ spc_fixed_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restrict__
         } else {
           step(true);
           while (ri < nr) step(false);
+          const bool pv = !kWgSkip || pend;
           mbar_wait(&sm.v_full[vstage], vphase);
           my_turn();
-          fence_regs(acc);
-          wg_fence();
-          issue_pv(acc, p, sm.v[vstage]);
-          wg_commit();
+          if (pv) {
+            fence_regs(acc);
+            wg_fence();
+            issue_pv(acc, p, sm.v[vstage]);
+            wg_commit();
+          }
           pass_turn();
-          wg_wait<0>();
-          fence_regs(acc);
+          if (pv) {
+            wg_wait<0>();
+            fence_regs(acc);
+          }
           mbar_arrive(&sm.v_empty[vstage]);
         }
         mbar_arrive(&sm.meta_empty[c & 1]);  // done with this item's table rows and ranges
@@ -2160,8 +2248,8 @@ spc_fixed_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restrict__
       const int s = tid & 127;
       const int* tt = table + (h * kTermSlots + s) * kFields;
       const int r0 = max(w0, tt[4]), r1 = min(min(w0 + 64, n), tt[5]);
-      sm.wspan[wg][s][0] = max(max(tt[2], r0 - tt[1] + 1), 0);
-      sm.wspan[wg][s][1] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
+      mt.wspan[wg][s][0] = max(max(tt[2], r0 - tt[1] + 1), 0);
+      mt.wspan[wg][s][1] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
     }
     cp_wait<0>();
     __syncthreads();
@@ -2253,7 +2341,7 @@ spc_fixed_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __restrict__
         const int j0 = kt * kBN, j1 = j0 + kBN;
         bool active = false;
 #pragma unroll
-        for (int s = 0; s < kTermSlots; ++s) active = active || (sm.wspan[wg][s][0] < j1 && sm.wspan[wg][s][1] > j0);
+        for (int s = 0; s < kTermSlots; ++s) active = active || (mt.wspan[wg][s][0] < j1 && mt.wspan[wg][s][1] > j0);
         if (active) {
           const bool full = tile_full(mt.table, w0, j0, n);
           float s[kBN / 2];
