@@ -10,6 +10,7 @@ vectors that test/cuda/prepare.ts writes. Checks, for every package:
     (the caching allocator hands the kernel a block filled with NaN; no NaN may survive);
   * relative error ||out - ref|| / ||ref|| below 1e-2, lse within 1e-2 (relative), -inf rows exact;
   * a head subset (heads=...) equal to the same heads of the full call;
+  * the persistent sm_90 kernel on a 3-block grid (SPC_CUDA_GRID=3) equal to the full grid;
   * on an sm_90 GPU both kernel families: wgmma (the default there) and mma.sync (SPC_CUDA_KERNEL=sm80).
 Exit status 1 on any failure. Prints a table last.
 """
@@ -177,6 +178,18 @@ def check_all(d, names, layouts, failed_builds, args, dev, kernels, rows, failur
                         rows.append((f"{name} heads {sub[0]}..{sub[-1]}", n, tag, B, 0.0, 0.0, "ok" if same else "FAIL subset differs"))
                         if not same:
                             failures.append(f"{name} N={n} subset {tag}")
+                    # The persistent kernel on 3 blocks: each takes many items in a row (empty ones
+                    # included), through every ring and buffer phase; bit-equal to the full grid.
+                    if kern == "sm90" and n >= 1000:
+                        os.environ["SPC_CUDA_GRID"] = "3"
+                        try:
+                            go, gl = run_kernel(kern, mod, q, k, v)
+                        finally:
+                            os.environ.pop("SPC_CUDA_GRID")
+                        same = torch.equal(go, out) and torch.equal(gl, lse)
+                        rows.append((f"{name} grid 3", n, tag, B, 0.0, 0.0, "ok" if same else "FAIL grid-3 output differs"))
+                        if not same:
+                            failures.append(f"{name} N={n} grid 3 {tag}")
                     del out, lse
                 del q, k, v, ro, rl
 

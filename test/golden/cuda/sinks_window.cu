@@ -406,6 +406,7 @@ extern "C" cudaError_t spc_sinks_window_launch_bf16(const void* q, const void* k
 #include <cudaTypedefs.h>
 #include <stdint.h>
 #include <limits.h>
+#include <stdlib.h>
 
 namespace spc_sinks_window_sm90_bf16 {
 
@@ -768,7 +769,7 @@ spc_sinks_window_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __res
 #pragma unroll
           for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[st]);
         };
-        int g = 0, vt = 0, vrow = 0;  // tiles whose K is issued; the tile and slice whose V is pending
+        int g = 0, vt = 0;  // tiles whose K is issued; the tile whose V is pending
         for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
@@ -809,18 +810,19 @@ spc_sinks_window_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __res
     mt.nranges = m;
   }
           mbar_arrive(&sm.meta_full[c & 1]);
-          const int kvrow = b * kvheads + kvh;  // the (batch, KV head) slice of K and V
+          const int kvrow = b * kvheads + kvh, g0 = g;  // the (batch, KV head) slice of K and V; the item's first tile
           for (int r = 0; r < mt.nranges; ++r) {
             for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
               load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
-              if (g > 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, vrow);
+              if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
               vt = t;
-              vrow = kvrow;
               ++g;
             }
           }
+          // The item's last V, before the next item's K: the order the consumers use them in (and
+          // an item with no tiles may follow, whose Meta waits on this item's end).
+          if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
         }
-        if (g > 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, vrow);
       } else if (tid == 32) {
         for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
@@ -1180,6 +1182,12 @@ extern "C" cudaError_t spc_sinks_window_launch_sm90_bf16(const void* q, const vo
     if ((err = cudaGetDevice(&dev)) != cudaSuccess) return err;
     if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return err;
     grid = sms < items ? sms : items;
+    // G in the environment variable below caps the persistent grid (a check: each block then takes
+    // many items in a row); its name is split because names with that prefix are template parameters.
+    if (const char* cap = getenv("SPC" "_CUDA_GRID")) {
+      const int c = atoi(cap);
+      if (c > 0 && c < grid) grid = c;
+    }
     static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
     if (encode == nullptr) {
       void* fn = nullptr;
@@ -1618,6 +1626,7 @@ extern "C" cudaError_t spc_sinks_window_launch_fp16(const void* q, const void* k
 #include <cudaTypedefs.h>
 #include <stdint.h>
 #include <limits.h>
+#include <stdlib.h>
 
 namespace spc_sinks_window_sm90_fp16 {
 
@@ -1980,7 +1989,7 @@ spc_sinks_window_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __res
 #pragma unroll
           for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[st]);
         };
-        int g = 0, vt = 0, vrow = 0;  // tiles whose K is issued; the tile and slice whose V is pending
+        int g = 0, vt = 0;  // tiles whose K is issued; the tile whose V is pending
         for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
@@ -2021,18 +2030,19 @@ spc_sinks_window_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __res
     mt.nranges = m;
   }
           mbar_arrive(&sm.meta_full[c & 1]);
-          const int kvrow = b * kvheads + kvh;  // the (batch, KV head) slice of K and V
+          const int kvrow = b * kvheads + kvh, g0 = g;  // the (batch, KV head) slice of K and V; the item's first tile
           for (int r = 0; r < mt.nranges; ++r) {
             for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
               load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
-              if (g > 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, vrow);
+              if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
               vt = t;
-              vrow = kvrow;
               ++g;
             }
           }
+          // The item's last V, before the next item's K: the order the consumers use them in (and
+          // an item with no tiles may follow, whose Meta waits on this item's end).
+          if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
         }
-        if (g > 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, vrow);
       } else if (tid == 32) {
         for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
@@ -2392,6 +2402,12 @@ extern "C" cudaError_t spc_sinks_window_launch_sm90_fp16(const void* q, const vo
     if ((err = cudaGetDevice(&dev)) != cudaSuccess) return err;
     if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return err;
     grid = sms < items ? sms : items;
+    // G in the environment variable below caps the persistent grid (a check: each block then takes
+    // many items in a row); its name is split because names with that prefix are template parameters.
+    if (const char* cap = getenv("SPC" "_CUDA_GRID")) {
+      const int c = atoi(cap);
+      if (c > 0 && c < grid) grid = c;
+    }
     static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
     if (encode == nullptr) {
       void* fn = nullptr;
