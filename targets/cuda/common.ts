@@ -47,9 +47,9 @@ export function workItem(item: string): string {
 }
 export const WORK_ITEM = workItem('order[blockIdx.x]');
 
-/** Thread 0 merges the key-tile ranges of the block's rows (one per term) into `holder`.ranges (holder: the shared-memory struct with table, ranges and nranges). */
-export function keyTileRanges(holder: string): string {
-  return String.raw`  if (tid == 0) {
+/** Thread 0 (or the threads for which `who` holds) merges the key-tile ranges of the block's rows (one per term) into `holder`.ranges (holder: the shared-memory struct with table, ranges and nranges). */
+export function keyTileRanges(holder: string, who = 'tid == 0'): string {
+  return String.raw`  if (${who}) {
     // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
     int lo[kTermSlots], hi[kTermSlots], cnt = 0;
     for (int s = 0; s < kTermSlots; ++s) {

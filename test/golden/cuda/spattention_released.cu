@@ -418,6 +418,7 @@ constexpr int kBN = 128;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 128;               // head dim (the N of the O wgmma)
 [[maybe_unused]] constexpr bool kWgSkip = false;  // warp-specialised: pass over tiles with no allowed pair for a warpgroup's rows
 constexpr int kQBufs = 1;       // warp-specialised: Q tiles in flight (2: the next item's Q loads during this one)
+constexpr int kMetaBufs = 4;           // warp-specialised: work items' tables and ranges in flight
 constexpr int kStages = 3;     // K/V tiles in flight (shared-memory ring)
 constexpr bool kOverlap = true;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
 constexpr int kTermSlots = 2;
@@ -448,11 +449,11 @@ struct __align__(1024) Smem {
   elem_t q[kQBufs][kBM * kD];
   elem_t k[kStages][kBN * kD];
   elem_t v[kStages][kBN * kD];
-  Meta meta[kWS ? 2 : 1];         // warp-specialised: double-buffered (the producer runs an item ahead)
+  Meta meta[kWS ? kMetaBufs : 1];  // warp-specialised: a ring (the meta thread runs items ahead)
   uint64_t k_full[kStages], v_full[kStages];    // warp-specialised: stage loaded (TMA transaction bytes)
   uint64_t k_empty[kStages], v_empty[kStages];  // warp-specialised: stage free (every consumer thread arrived)
   uint64_t q_full[kQBufs], q_empty[kQBufs];  // warp-specialised: an item's Q tile loaded / used up
-  uint64_t meta_full[2], meta_empty[2];  // warp-specialised: meta[x] written / read
+  uint64_t meta_full[kMetaBufs], meta_empty[kMetaBufs];  // warp-specialised: meta[x] written / read
 };
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -725,9 +726,9 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
   if constexpr (kWS) {
     // Persistent and warp-specialised (FlashAttention-3). gridDim.x blocks (one per SM) take the
     // work items in turns, dealt in a snake over the host's longest-first order so that the
-    // blocks' shares come out about equal. Warpgroup 0 produces: its thread 0 writes each item's
-    // head-table rows and key-tile ranges into a double-buffered Meta (meta_full / meta_empty) and
-    // streams the item's K and V tiles with the tensor copy engine through two rings of kStages
+    // blocks' shares come out about equal. Warpgroup 0 produces: its thread 64 writes each item's
+    // head-table rows and key-tile ranges into a ring of kMetaBufs Meta (meta_full / meta_empty);
+    // its thread 0 streams each item's K and V tiles with the tensor copy engine through two rings of kStages
     // (k_full[s] / v_full[s] complete on the bytes, k_empty[s] / v_empty[s] when every consumer
     // thread is done with the stage: K after the tile's Q K^T, V after its P V; K is issued one
     // tile ahead of V, in the order the consumers use them); its thread 32 loads each item's Q tile into one of kQBufs buffers (q_full) once the
@@ -746,9 +747,9 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
         mbar_init(&sm.q_full[x], 1);
         mbar_init(&sm.q_empty[x], kWG * 128);
       }
-      for (int x = 0; x < 2; ++x) {
+      for (int x = 0; x < kMetaBufs; ++x) {
         mbar_init(&sm.meta_full[x], 1);
-        mbar_init(&sm.meta_empty[x], kWG * 128);
+        mbar_init(&sm.meta_empty[x], kWG * 128 + 1);  // the consumers and the K / V thread
       }
       asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -771,6 +772,39 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
         };
         int g = 0, vt = 0;  // tiles whose K is issued; the tile whose V is pending
         for (int c = 0; turn(c) < items; ++c) {
+          const int x = c % kMetaBufs;
+          mbar_wait(&sm.meta_full[x], (c / kMetaBufs) & 1);
+          const Meta& mt = sm.meta[x];
+  // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
+  // heads of this call (and the rows of its table), kv head h / kGroup.
+  const int qtiles = (n + kBM - 1) / kBM;
+  const int item = mt.item;
+  const int qt = item % qtiles;
+  const int bh = item / qtiles;
+  const int h = bh % heads;
+  [[maybe_unused]] const int b = bh / heads;
+  [[maybe_unused]] const int kvheads = heads / kGroup;
+  [[maybe_unused]] const int kvh = h / kGroup;
+  const int i0 = qt * kBM;
+  [[maybe_unused]] const int i1 = min(i0 + kBM, n);
+          const int kvrow = b * kvheads + kvh, g0 = g;  // the (batch, KV head) slice of K and V; the item's first tile
+          for (int r = 0; r < mt.nranges; ++r) {
+            for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
+              load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
+              if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+              vt = t;
+              ++g;
+            }
+          }
+          // The item's last V, before the next item's K: the order the consumers use them in.
+          if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+          mbar_arrive(&sm.meta_empty[x]);
+        }
+      } else if (tid == 64) {
+        // The meta thread: each item's head-table rows and merged key-tile ranges, kMetaBufs items
+        // ahead of the K / V thread (which waits for nothing else), so an item switch never waits
+        // on global loads of the table.
+        for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
@@ -783,11 +817,12 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
   [[maybe_unused]] const int kvh = h / kGroup;
   const int i0 = qt * kBM;
   [[maybe_unused]] const int i1 = min(i0 + kBM, n);
-          Meta& mt = sm.meta[c & 1];
-          mbar_wait(&sm.meta_empty[c & 1], ((c >> 1) & 1) ^ 1);
+          const int x = c % kMetaBufs;
+          Meta& mt = sm.meta[x];
+          mbar_wait(&sm.meta_empty[x], ((c / kMetaBufs) & 1) ^ 1);
           mt.item = item;
-          for (int x = 0; x < kTermSlots * kFields; ++x) mt.table[x] = table[h * kTermSlots * kFields + x];
-  if (tid == 0) {
+          for (int y = 0; y < kTermSlots * kFields; ++y) mt.table[y] = table[h * kTermSlots * kFields + y];
+  if (true) {
     // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
     int lo[kTermSlots], hi[kTermSlots], cnt = 0;
     for (int s = 0; s < kTermSlots; ++s) {
@@ -809,19 +844,7 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
     }
     mt.nranges = m;
   }
-          mbar_arrive(&sm.meta_full[c & 1]);
-          const int kvrow = b * kvheads + kvh, g0 = g;  // the (batch, KV head) slice of K and V; the item's first tile
-          for (int r = 0; r < mt.nranges; ++r) {
-            for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
-              load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
-              if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
-              vt = t;
-              ++g;
-            }
-          }
-          // The item's last V, before the next item's K: the order the consumers use them in (and
-          // an item with no tiles may follow, whose Meta waits on this item's end).
-          if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+          mbar_arrive(&sm.meta_full[x]);
         }
       } else if (tid == 32) {
         for (int c = 0; turn(c) < items; ++c) {
@@ -860,8 +883,8 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
       if (wg == kWG - 1) pass_turn();
       int stage = 0, phase = 0, vphase = 0;
       for (int c = 0; turn(c) < items; ++c) {
-        const Meta& mt = sm.meta[c & 1];
-        mbar_wait(&sm.meta_full[c & 1], (c >> 1) & 1);
+        const Meta& mt = sm.meta[c % kMetaBufs];
+        mbar_wait(&sm.meta_full[c % kMetaBufs], (c / kMetaBufs) & 1);
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
@@ -983,7 +1006,7 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
           }
           mbar_arrive(&sm.v_empty[vstage]);
         }
-        mbar_arrive(&sm.meta_empty[c & 1]);  // done with this item's table rows and ranges
+        mbar_arrive(&sm.meta_empty[c % kMetaBufs]);  // done with this item's table rows and ranges
         epilogue(acc, mrow, lrow, O + (int64_t)bh * n * kD, LSE + (int64_t)bh * n, rowA, rowB, n, t4);
       }
     }
@@ -1638,6 +1661,7 @@ constexpr int kBN = 128;             // keys per tile (the N of the S wgmma)
 constexpr int kD = 128;               // head dim (the N of the O wgmma)
 [[maybe_unused]] constexpr bool kWgSkip = false;  // warp-specialised: pass over tiles with no allowed pair for a warpgroup's rows
 constexpr int kQBufs = 1;       // warp-specialised: Q tiles in flight (2: the next item's Q loads during this one)
+constexpr int kMetaBufs = 4;           // warp-specialised: work items' tables and ranges in flight
 constexpr int kStages = 3;     // K/V tiles in flight (shared-memory ring)
 constexpr bool kOverlap = true;  // overlap a tile's softmax with the tensor cores (needs kStages >= 3)
 constexpr int kTermSlots = 2;
@@ -1668,11 +1692,11 @@ struct __align__(1024) Smem {
   elem_t q[kQBufs][kBM * kD];
   elem_t k[kStages][kBN * kD];
   elem_t v[kStages][kBN * kD];
-  Meta meta[kWS ? 2 : 1];         // warp-specialised: double-buffered (the producer runs an item ahead)
+  Meta meta[kWS ? kMetaBufs : 1];  // warp-specialised: a ring (the meta thread runs items ahead)
   uint64_t k_full[kStages], v_full[kStages];    // warp-specialised: stage loaded (TMA transaction bytes)
   uint64_t k_empty[kStages], v_empty[kStages];  // warp-specialised: stage free (every consumer thread arrived)
   uint64_t q_full[kQBufs], q_empty[kQBufs];  // warp-specialised: an item's Q tile loaded / used up
-  uint64_t meta_full[2], meta_empty[2];  // warp-specialised: meta[x] written / read
+  uint64_t meta_full[kMetaBufs], meta_empty[kMetaBufs];  // warp-specialised: meta[x] written / read
 };
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -1945,9 +1969,9 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
   if constexpr (kWS) {
     // Persistent and warp-specialised (FlashAttention-3). gridDim.x blocks (one per SM) take the
     // work items in turns, dealt in a snake over the host's longest-first order so that the
-    // blocks' shares come out about equal. Warpgroup 0 produces: its thread 0 writes each item's
-    // head-table rows and key-tile ranges into a double-buffered Meta (meta_full / meta_empty) and
-    // streams the item's K and V tiles with the tensor copy engine through two rings of kStages
+    // blocks' shares come out about equal. Warpgroup 0 produces: its thread 64 writes each item's
+    // head-table rows and key-tile ranges into a ring of kMetaBufs Meta (meta_full / meta_empty);
+    // its thread 0 streams each item's K and V tiles with the tensor copy engine through two rings of kStages
     // (k_full[s] / v_full[s] complete on the bytes, k_empty[s] / v_empty[s] when every consumer
     // thread is done with the stage: K after the tile's Q K^T, V after its P V; K is issued one
     // tile ahead of V, in the order the consumers use them); its thread 32 loads each item's Q tile into one of kQBufs buffers (q_full) once the
@@ -1966,9 +1990,9 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
         mbar_init(&sm.q_full[x], 1);
         mbar_init(&sm.q_empty[x], kWG * 128);
       }
-      for (int x = 0; x < 2; ++x) {
+      for (int x = 0; x < kMetaBufs; ++x) {
         mbar_init(&sm.meta_full[x], 1);
-        mbar_init(&sm.meta_empty[x], kWG * 128);
+        mbar_init(&sm.meta_empty[x], kWG * 128 + 1);  // the consumers and the K / V thread
       }
       asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -1991,6 +2015,39 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
         };
         int g = 0, vt = 0;  // tiles whose K is issued; the tile whose V is pending
         for (int c = 0; turn(c) < items; ++c) {
+          const int x = c % kMetaBufs;
+          mbar_wait(&sm.meta_full[x], (c / kMetaBufs) & 1);
+          const Meta& mt = sm.meta[x];
+  // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
+  // heads of this call (and the rows of its table), kv head h / kGroup.
+  const int qtiles = (n + kBM - 1) / kBM;
+  const int item = mt.item;
+  const int qt = item % qtiles;
+  const int bh = item / qtiles;
+  const int h = bh % heads;
+  [[maybe_unused]] const int b = bh / heads;
+  [[maybe_unused]] const int kvheads = heads / kGroup;
+  [[maybe_unused]] const int kvh = h / kGroup;
+  const int i0 = qt * kBM;
+  [[maybe_unused]] const int i1 = min(i0 + kBM, n);
+          const int kvrow = b * kvheads + kvh, g0 = g;  // the (batch, KV head) slice of K and V; the item's first tile
+          for (int r = 0; r < mt.nranges; ++r) {
+            for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
+              load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
+              if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+              vt = t;
+              ++g;
+            }
+          }
+          // The item's last V, before the next item's K: the order the consumers use them in.
+          if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+          mbar_arrive(&sm.meta_empty[x]);
+        }
+      } else if (tid == 64) {
+        // The meta thread: each item's head-table rows and merged key-tile ranges, kMetaBufs items
+        // ahead of the K / V thread (which waits for nothing else), so an item switch never waits
+        // on global loads of the table.
+        for (int c = 0; turn(c) < items; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
@@ -2003,11 +2060,12 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
   [[maybe_unused]] const int kvh = h / kGroup;
   const int i0 = qt * kBM;
   [[maybe_unused]] const int i1 = min(i0 + kBM, n);
-          Meta& mt = sm.meta[c & 1];
-          mbar_wait(&sm.meta_empty[c & 1], ((c >> 1) & 1) ^ 1);
+          const int x = c % kMetaBufs;
+          Meta& mt = sm.meta[x];
+          mbar_wait(&sm.meta_empty[x], ((c / kMetaBufs) & 1) ^ 1);
           mt.item = item;
-          for (int x = 0; x < kTermSlots * kFields; ++x) mt.table[x] = table[h * kTermSlots * kFields + x];
-  if (tid == 0) {
+          for (int y = 0; y < kTermSlots * kFields; ++y) mt.table[y] = table[h * kTermSlots * kFields + y];
+  if (true) {
     // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
     int lo[kTermSlots], hi[kTermSlots], cnt = 0;
     for (int s = 0; s < kTermSlots; ++s) {
@@ -2029,19 +2087,7 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
     }
     mt.nranges = m;
   }
-          mbar_arrive(&sm.meta_full[c & 1]);
-          const int kvrow = b * kvheads + kvh, g0 = g;  // the (batch, KV head) slice of K and V; the item's first tile
-          for (int r = 0; r < mt.nranges; ++r) {
-            for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
-              load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
-              if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
-              vt = t;
-              ++g;
-            }
-          }
-          // The item's last V, before the next item's K: the order the consumers use them in (and
-          // an item with no tiles may follow, whose Meta waits on this item's end).
-          if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+          mbar_arrive(&sm.meta_full[x]);
         }
       } else if (tid == 32) {
         for (int c = 0; turn(c) < items; ++c) {
@@ -2080,8 +2126,8 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
       if (wg == kWG - 1) pass_turn();
       int stage = 0, phase = 0, vphase = 0;
       for (int c = 0; turn(c) < items; ++c) {
-        const Meta& mt = sm.meta[c & 1];
-        mbar_wait(&sm.meta_full[c & 1], (c >> 1) & 1);
+        const Meta& mt = sm.meta[c % kMetaBufs];
+        mbar_wait(&sm.meta_full[c % kMetaBufs], (c / kMetaBufs) & 1);
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
@@ -2203,7 +2249,7 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
           }
           mbar_arrive(&sm.v_empty[vstage]);
         }
-        mbar_arrive(&sm.meta_empty[c & 1]);  // done with this item's table rows and ranges
+        mbar_arrive(&sm.meta_empty[c % kMetaBufs]);  // done with this item's table rows and ranges
         epilogue(acc, mrow, lrow, O + (int64_t)bh * n * kD, LSE + (int64_t)bh * n, rowA, rowB, n, t4);
       }
     }

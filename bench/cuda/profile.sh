@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Nsight Compute profile of one spc package's sm_90 bf16 kernel at one length (B = 1, random
+# inputs): throughput sections, warp stall reasons, and the SASS lines with the most stall samples.
+# Needs ncu with hardware counters (not under gVisor); clocks are left alone.
+#   bash bench/cuda/profile.sh DIR NAME N OUT
+set -uo pipefail
+dir=$1; name=$2; n=$3; out=$4
+mkdir -p "$out"; export PYTHONUNBUFFERED=1
+python3 test/cuda/check_cuda.py "$dir" --build-only --only "$name" > "$out/build-$name.log" 2>&1 || { tail -20 "$out/build-$name.log"; exit 1; }
+cat > "$out/run.py" <<EOF
+import sys, torch
+sys.path.insert(0, "$dir")
+import $name as m
+g = torch.Generator(device="cuda").manual_seed(0)
+q, k, v = (torch.randn(1, h, $n, m.HEAD_DIM, device="cuda", generator=g, dtype=torch.bfloat16) for h in (m.HEADS, m.KV_HEADS, m.KV_HEADS))
+for _ in range(4):
+    m.attention(q, k, v)
+torch.cuda.synchronize()
+EOF
+rep="$out/$name-$n"
+ncu --clock-control none --kernel-name "regex:_fwd_sm90_bf16" --launch-skip 2 --launch-count 1 \
+  --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section Occupancy \
+  --section WarpStateStats --section SchedulerStats --section SourceCounters --section LaunchStats \
+  -f -o "$rep" python3 "$out/run.py" > "$rep.ncu.log" 2>&1 || { tail -20 "$rep.ncu.log"; exit 1; }
+ncu -i "$rep.ncu-rep" --page details > "$rep.details.txt" 2>&1
+ncu -i "$rep.ncu-rep" --page source --csv --print-source sass > "$rep.sass.csv" 2>&1
+python3 - "$rep.sass.csv" <<'EOF' > "$rep.hot.txt"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+head = next(i for i, r in enumerate(rows) if any("Source" == c for c in r))
+cols = rows[head]
+src = cols.index("Source")
+stall = next((i for i, c in enumerate(cols) if c.startswith("Warp Stall Sampling (All")), None)
+if stall is None:
+    print("columns:", cols); sys.exit()
+body = [r for r in rows[head + 1:] if len(r) == len(cols)]
+num = lambda x: float(x.replace(",", "") or 0)
+total = sum(num(r[stall]) for r in body)
+print(f"{len(body)} SASS lines, {total:.0f} stall samples")
+for r in sorted(body, key=lambda r: -num(r[stall]))[:45]:
+    print(f"{num(r[stall]) / total * 100:5.1f}%  {r[src][:110]}")
+EOF
+grep -E "Duration|Compute \(SM\) Throughput|Memory Throughput|Registers Per|Issue Slots Busy|No Eligible|Warp Cycles Per Issued|Stall" "$rep.details.txt" | head -40
+head -30 "$rep.hot.txt"
