@@ -125,6 +125,36 @@ describe('CUDA target', () => {
     expect(res.plan.balanced).toEqual(strip(balancedShards(res.tiles, 4)));
   });
 
+  it("the package deals the persistent kernel's work items evenly (pure Python)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spc-deal-'));
+    for (const f of files.filter((x) => x.path.startsWith('spattention_paper/') || x.path.startsWith('spattention_balanced/'))) {
+      execFileSync('mkdir', ['-p', join(dir, f.path, '..')]);
+      writeFileSync(join(dir, f.path), f.contents);
+    }
+    // Every item of B = 2 batches at N = 16384 once, on 132 blocks (an H100), longest first within
+    // a block; the heaviest block's work (tiles plus the per-item cost) against the mean.
+    const script = [
+      'import json',
+      'for name in ("spattention_paper", "spattention_balanced"):',
+      '    p = __import__(name + "._plan", fromlist=["_plan"])',
+      '    t = p._table.head_table(16384)',
+      '    tiles = [x for h in range(p.HEADS) for x in p.block_tiles(t, h, 16384, "sm90")] * 2',
+      '    groups = p.deal(tiles, 132)',
+      '    cost = lambda i: tiles[i] + (p.ITEM_COST if tiles[i] else p.EMPTY_COST)',
+      '    loads = [sum(cost(i) for i in g) for g in groups]',
+      '    assert sorted(i for g in groups for i in g) == list(range(len(tiles)))',
+      '    assert all(tiles[a] >= tiles[b] for g in groups for a, b in zip(g, g[1:]))',
+      '    print(json.dumps({"blocks": len(groups), "items": len(tiles), "imbalance": max(loads) / (sum(loads) / len(loads))}))',
+    ].join('\n');
+    const res = execFileSync('python3', ['-c', script], { cwd: dir, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { blocks: number; items: number; imbalance: number });
+    expect(res).toHaveLength(2);
+    for (const r of res) {
+      expect(r.blocks).toBe(132);
+      expect(r.items).toBe(2 * 16 * 128);
+      expect(r.imbalance).toBeLessThan(1.01);
+    }
+  });
+
   it('unsupported layouts get a diagnostic and no files', async () => {
     const d = mkdtempSync(join(tmpdir(), 'spc-cu-'));
     writeFileSync(join(d, 'x.spc'), 'layout d96 { heads 2 head_dim 96 pattern dense }\n');

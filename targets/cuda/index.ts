@@ -181,11 +181,15 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
       sm80: { ...Object.fromEntries((['bf16', 'fp16'] as const).map((d) => [d, kernelNames(layout, d)])), block_m: blockM(cfg), block_n: cfg.blockN, threads: 32 * cfg.warps },
     },
     launch: {
-      grid: 'B * heads * ceil(N / block_m) blocks, ordered longest work first',
+      // items = B * heads * ceil(N / block_m) work items.
+      grid: cfg.sm90.ws
+        ? 'sm90: grid persistent blocks (one per SM, at most items), order = the items grouped by block (longest first, each to the least loaded block) then grid + 1 offsets; sm80: one block per item, order = the items longest first'
+        : 'one block per item, order = the items longest first (grid unused)',
+      persistent_sm90: cfg.sm90.ws,
       shared_memory: 'dynamic, set by the launcher',
       // The C launchers' signature (the same for every kernel); heads is the number of heads of the call.
-      launcher: 'cudaError_t (const void* q, const void* k, const void* v, void* o, float* lse, const int* table, const int* order, int items, int n, int heads, float scale, cudaStream_t stream)',
-      abi: 2,
+      launcher: 'cudaError_t (const void* q, const void* k, const void* v, void* o, float* lse, const int* table, const int* order, int items, int grid, int n, int heads, float scale, cudaStream_t stream)',
+      abi: 3,
     },
     table: { term_slots: shape.termSlots, mod_slots: shape.modSlots, fields_per_term: shape.fieldsPerTerm },
     seq: layout.seq,

@@ -325,10 +325,11 @@ ${KEY_TILE_RANGES}
   }
 }
 
-// Host launcher without any framework: items = B * heads * ceil(N / kBM) blocks; the table holds those heads' rows.
+// Host launcher without any framework: items = B * heads * ceil(N / kBM) blocks, longest first in
+// order; the table holds those heads' rows. grid is for the persistent sm_90 kernel (ignored here).
 extern "C" cudaError_t SPC_LAUNCHER_NAME(const void* q, const void* k, const void* v, void* o, float* lse,
-                                         const int* table, const int* order, int items, int n, int heads, float scale,
-                                         cudaStream_t stream) {
+                                         const int* table, const int* order, int items, [[maybe_unused]] int grid, int n,
+                                         int heads, float scale, cudaStream_t stream) {
   const int smem = (int)sizeof(Smem);
   cudaError_t err = cudaFuncSetAttribute(SPC_KERNEL_NAME, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;

@@ -44,6 +44,25 @@ def block_tiles(table, h, n, arch):
             for i0 in range(0, n, block_m)]
 
 
+# The persistent kernel's cost of a work item beyond its key tiles, in tiles (the Q load, the
+# pipeline's fill and drain, the epilogue); an item with no tiles still loads Q and writes zeros.
+ITEM_COST, EMPTY_COST = 1.0, 0.5
+
+
+def deal(tiles, blocks):
+    """Work items (their key tiles) dealt to blocks of a persistent grid: longest first, each to the
+    block with the least work so far (ties: the lowest block). Returns each block's item indices."""
+    import heapq
+
+    heap = [(0.0, b) for b in range(blocks)]
+    groups = [[] for _ in range(blocks)]
+    for i in sorted(range(len(tiles)), key=lambda i: (-tiles[i], i)):
+        load, b = heapq.heappop(heap)
+        groups[b].append(i)
+        heapq.heappush(heap, (load + tiles[i] + (ITEM_COST if tiles[i] > 0 else EMPTY_COST), b))
+    return groups
+
+
 def head_tiles(n, heads=None, arch="sm90"):
     """Key tiles each head visits at length n (the kernel's work), with the tiles of arch."""
     table = _table.head_table(n)

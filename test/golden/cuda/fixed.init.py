@@ -33,6 +33,7 @@ KV_HEADS = 8
 HEAD_DIM = 64
 SEQ = 4096
 GROUP = 1  # query heads per KV head
+PERSISTENT_SM90 = False  # the sm_90 kernel: a persistent grid, items dealt by the host
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -41,12 +42,13 @@ _CPP = r'''
 #include <cuda_runtime_api.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
-typedef cudaError_t (*launcher_t)(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
-extern "C" cudaError_t spc_fixed_launch_bf16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
-extern "C" cudaError_t spc_fixed_launch_fp16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
-extern "C" cudaError_t spc_fixed_launch_sm90_bf16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
-extern "C" cudaError_t spc_fixed_launch_sm90_fp16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, float, cudaStream_t);
-std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor table, torch::Tensor order, double scale, bool sm90) {
+typedef cudaError_t (*launcher_t)(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
+extern "C" cudaError_t spc_fixed_launch_bf16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
+extern "C" cudaError_t spc_fixed_launch_fp16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
+extern "C" cudaError_t spc_fixed_launch_sm90_bf16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
+extern "C" cudaError_t spc_fixed_launch_sm90_fp16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
+// order: the work items (with blocks > 0, grouped by block and followed by blocks + 1 offsets).
+std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor table, torch::Tensor order, int64_t blocks, double scale, bool sm90) {
   c10::cuda::CUDAGuard guard(q.device());
   auto o = torch::empty_like(q);
   auto lse = torch::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(torch::kFloat32));
@@ -54,7 +56,8 @@ std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tens
   const bool bf16 = q.scalar_type() == torch::kBFloat16;
   launcher_t launch = sm90 ? (bf16 ? spc_fixed_launch_sm90_bf16 : spc_fixed_launch_sm90_fp16) : (bf16 ? spc_fixed_launch_bf16 : spc_fixed_launch_fp16);
   cudaError_t err = launch(q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), lse.data_ptr<float>(),
-                           table.data_ptr<int>(), order.data_ptr<int>(), (int)order.numel(), (int)q.size(2), (int)q.size(1), (float)scale, stream);
+                           table.data_ptr<int>(), order.data_ptr<int>(), (int)(blocks > 0 ? order.numel() - blocks - 1 : order.numel()),
+                           (int)blocks, (int)q.size(2), (int)q.size(1), (float)scale, stream);
   TORCH_CHECK(err == cudaSuccess, "spc: kernel launch failed: ", cudaGetErrorString(err));
   return {o, lse};
 }
@@ -88,18 +91,42 @@ def _arch(major, minor):
 
 
 @functools.lru_cache(maxsize=64)
-def schedule(n, batch, device, heads, arch):
+def schedule(n, batch, device, heads, arch, blocks=0):
     """(table, order) on the device for length n, batch size batch and the heads of the call
-    (a tuple of head indices): the table rows of those heads, and the work items longest first."""
+    (a tuple of head indices): the table rows of those heads, and the work items longest first;
+    with blocks > 0 (the persistent sm_90 kernel) the items dealt to that many blocks (_plan.deal),
+    grouped by block, followed by blocks + 1 offsets of the groups."""
     full = _table.head_table(n)
     per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
     table = [x for h in heads for x in full[h * per:(h + 1) * per]]
     qtiles = -(-n // TILES[arch][0])
     work = sorted((-tiles, hl, qt) for hl in range(len(heads)) for qt, tiles in enumerate(_plan.block_tiles(table, hl, n, arch)))
     order = [(b * len(heads) + hl) * qtiles + qt for _, hl, qt in work for b in range(batch)]
+    if blocks > 0:
+        groups = _plan.deal([-t for t, _, _ in work for b in range(batch)], blocks)
+        offsets = [0]
+        for g in groups:
+            offsets.append(offsets[-1] + len(g))
+        order = [order[i] for g in groups for i in g] + offsets
     t = torch.tensor(table, dtype=torch.int32, device=device)
     o = torch.tensor(order, dtype=torch.int32, device=device)
     return t, o
+
+
+@functools.lru_cache(maxsize=None)
+def _multiprocessors(index):
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
+def _blocks(items, device, arch):
+    """Blocks of the persistent sm_90 kernel: one per multiprocessor, at most items (0: not
+    persistent). SPC_CUDA_GRID=G in the environment caps it at G (the checks use it to make each
+    block take many items in a row)."""
+    if arch != "sm90" or not PERSISTENT_SM90:
+        return 0
+    cap = int(os.environ.get("SPC_CUDA_GRID", "0") or 0)
+    g = min(_multiprocessors(device.index if device.index is not None else torch.cuda.current_device()), items)
+    return min(g, cap) if cap > 0 else g
 
 
 def _heads(heads):
@@ -173,8 +200,9 @@ class _Attention(torch.autograd.Function if torch is not None else object):
         if major < 8:
             raise RuntimeError(f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}")
         arch = _arch(major, minor)
-        table, order = schedule(N, B, q.device, heads, arch)
-        out, lse = _extension(major, minor).forward(q, k, v, table, order, scale, arch == "sm90")
+        blocks = _blocks(B * len(heads) * -(-N // TILES[arch][0]), q.device, arch)
+        table, order = schedule(N, B, q.device, heads, arch, blocks)
+        out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90")
         ctx.mark_non_differentiable(lse)
         return out, lse
 

@@ -376,10 +376,11 @@ spc_sinks_window_fwd_bf16(const elem_t* __restrict__ Q, const elem_t* __restrict
   }
 }
 
-// Host launcher without any framework: items = B * heads * ceil(N / kBM) blocks; the table holds those heads' rows.
+// Host launcher without any framework: items = B * heads * ceil(N / kBM) blocks, longest first in
+// order; the table holds those heads' rows. grid is for the persistent sm_90 kernel (ignored here).
 extern "C" cudaError_t spc_sinks_window_launch_bf16(const void* q, const void* k, const void* v, void* o, float* lse,
-                                         const int* table, const int* order, int items, int n, int heads, float scale,
-                                         cudaStream_t stream) {
+                                         const int* table, const int* order, int items, [[maybe_unused]] int grid, int n,
+                                         int heads, float scale, cudaStream_t stream) {
   const int smem = (int)sizeof(Smem);
   cudaError_t err = cudaFuncSetAttribute(spc_sinks_window_fwd_bf16, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
@@ -406,7 +407,6 @@ extern "C" cudaError_t spc_sinks_window_launch_bf16(const void* q, const void* k
 #include <cudaTypedefs.h>
 #include <stdint.h>
 #include <limits.h>
-#include <stdlib.h>
 
 namespace spc_sinks_window_sm90_bf16 {
 
@@ -724,9 +724,8 @@ spc_sinks_window_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __res
   const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
 
   if constexpr (kWS) {
-    // Persistent and warp-specialised (FlashAttention-3). gridDim.x blocks (one per SM) take the
-    // work items in turns, dealt in a snake over the host's longest-first order so that the
-    // blocks' shares come out about equal. Warpgroup 0 produces: its thread 64 writes each item's
+    // Persistent and warp-specialised (FlashAttention-3). gridDim.x blocks (one per SM) each take
+    // the list of work items the host dealt them (longest first, each to the least loaded block). Warpgroup 0 produces: its thread 64 writes each item's
     // head-table rows and key-tile ranges into a ring of kMetaBufs Meta (meta_full / meta_empty);
     // its thread 0 streams each item's K and V tiles with the tensor copy engine through two rings of kStages
     // (k_full[s] / v_full[s] complete on the bytes, k_empty[s] / v_empty[s] when every consumer
@@ -754,10 +753,8 @@ spc_sinks_window_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __res
       asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
-    // The index into the host's order of this block's turn c; past the end when the block is done.
-    auto turn = [&](int c) {
-      return c * (int)gridDim.x + ((c & 1) ? (int)gridDim.x - 1 - (int)blockIdx.x : (int)blockIdx.x);
-    };
+    // This block's items: order[beg, end), as the host dealt them (the offsets follow the items).
+    const int beg = order[items + blockIdx.x], cnt = order[items + blockIdx.x + 1] - beg;
     if (wg < 0) {
       asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs) : "memory");
       if (tid == 0) {
@@ -771,7 +768,7 @@ spc_sinks_window_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __res
           for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[st]);
         };
         int g = 0, vt = 0;  // tiles whose K is issued; the tile whose V is pending
-        for (int c = 0; turn(c) < items; ++c) {
+        for (int c = 0; c < cnt; ++c) {
           const int x = c % kMetaBufs;
           mbar_wait(&sm.meta_full[x], (c / kMetaBufs) & 1);
           const Meta& mt = sm.meta[x];
@@ -804,11 +801,11 @@ spc_sinks_window_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __res
         // The meta thread: each item's head-table rows and merged key-tile ranges, kMetaBufs items
         // ahead of the K / V thread (which waits for nothing else), so an item switch never waits
         // on global loads of the table.
-        for (int c = 0; turn(c) < items; ++c) {
+        for (int c = 0; c < cnt; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
-  const int item = order[turn(c)];
+  const int item = order[beg + c];
   const int qt = item % qtiles;
   const int bh = item / qtiles;
   const int h = bh % heads;
@@ -847,11 +844,11 @@ spc_sinks_window_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __res
           mbar_arrive(&sm.meta_full[x]);
         }
       } else if (tid == 32) {
-        for (int c = 0; turn(c) < items; ++c) {
+        for (int c = 0; c < cnt; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
-  const int item = order[turn(c)];
+  const int item = order[beg + c];
   const int qt = item % qtiles;
   const int bh = item / qtiles;
   const int h = bh % heads;
@@ -882,7 +879,7 @@ spc_sinks_window_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __res
       };
       if (wg == kWG - 1) pass_turn();
       int stage = 0, phase = 0, vphase = 0;
-      for (int c = 0; turn(c) < items; ++c) {
+      for (int c = 0; c < cnt; ++c) {
         const Meta& mt = sm.meta[c % kMetaBufs];
         mbar_wait(&sm.meta_full[c % kMetaBufs], (c / kMetaBufs) & 1);
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
@@ -1188,29 +1185,20 @@ spc_sinks_window_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* __res
 }
 
 // Host launcher: items = B * heads * ceil(N / kBM) work items; the table holds those heads' rows.
-// One block per item, or, warp-specialised, one persistent block per SM (at most items) with
-// tensor maps of Q (D, N, B * heads) and of K and V (D, N, B * KV heads), boxes of 64 x rows x 1
+// One block per item (order: the items, longest first; grid is ignored), or, warp-specialised,
+// grid persistent blocks (one per SM, at most items; order: the items grouped by block, then
+// grid + 1 offsets of the groups) with tensor maps of Q (D, N, B * heads) and of K and V (D, N, B * KV heads), boxes of 64 x rows x 1
 // in the 128-byte swizzle (rows past N read as zeros).
 extern "C" cudaError_t spc_sinks_window_launch_sm90_bf16(const void* q, const void* k, const void* v, void* o, float* lse,
-                                         const int* table, const int* order, int items, int n, int heads,
+                                         const int* table, const int* order, int items, int grid, int n, int heads,
                                          float scale, cudaStream_t stream) {
   const int smem = (int)sizeof(Smem) + 1024;  // + alignment slack
   cudaError_t err = cudaFuncSetAttribute(spc_sinks_window_fwd_sm90_bf16, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
   if (items == 0) return cudaSuccess;
   CUtensorMap tmQ{}, tmK{}, tmV{};
-  int grid = items;
   if constexpr (kWS) {
-    int dev = 0, sms = 0;
-    if ((err = cudaGetDevice(&dev)) != cudaSuccess) return err;
-    if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return err;
-    grid = sms < items ? sms : items;
-    // G in the environment variable below caps the persistent grid (a check: each block then takes
-    // many items in a row); its name is split because names with that prefix are template parameters.
-    if (const char* cap = getenv("SPC" "_CUDA_GRID")) {
-      const int c = atoi(cap);
-      if (c > 0 && c < grid) grid = c;
-    }
+    if (grid < 1 || grid > items) return cudaErrorInvalidValue;
     static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
     if (encode == nullptr) {
       void* fn = nullptr;
@@ -1239,7 +1227,7 @@ extern "C" cudaError_t spc_sinks_window_launch_sm90_bf16(const void* q, const vo
         make(&tmV, v, bh / heads * (heads / 4), kBN) != CUDA_SUCCESS)
       return cudaErrorInvalidValue;
   }
-  spc_sinks_window_fwd_sm90_bf16<<<grid, kThreads, smem, stream>>>(
+  spc_sinks_window_fwd_sm90_bf16<<<kWS ? grid : items, kThreads, smem, stream>>>(
       static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
       static_cast<elem_t*>(o), lse, table, order, items, n, heads, scale * 1.4426950408889634f, tmQ, tmK, tmV);
   return cudaGetLastError();
@@ -1619,10 +1607,11 @@ spc_sinks_window_fwd_fp16(const elem_t* __restrict__ Q, const elem_t* __restrict
   }
 }
 
-// Host launcher without any framework: items = B * heads * ceil(N / kBM) blocks; the table holds those heads' rows.
+// Host launcher without any framework: items = B * heads * ceil(N / kBM) blocks, longest first in
+// order; the table holds those heads' rows. grid is for the persistent sm_90 kernel (ignored here).
 extern "C" cudaError_t spc_sinks_window_launch_fp16(const void* q, const void* k, const void* v, void* o, float* lse,
-                                         const int* table, const int* order, int items, int n, int heads, float scale,
-                                         cudaStream_t stream) {
+                                         const int* table, const int* order, int items, [[maybe_unused]] int grid, int n,
+                                         int heads, float scale, cudaStream_t stream) {
   const int smem = (int)sizeof(Smem);
   cudaError_t err = cudaFuncSetAttribute(spc_sinks_window_fwd_fp16, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
@@ -1649,7 +1638,6 @@ extern "C" cudaError_t spc_sinks_window_launch_fp16(const void* q, const void* k
 #include <cudaTypedefs.h>
 #include <stdint.h>
 #include <limits.h>
-#include <stdlib.h>
 
 namespace spc_sinks_window_sm90_fp16 {
 
@@ -1967,9 +1955,8 @@ spc_sinks_window_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __res
   const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
 
   if constexpr (kWS) {
-    // Persistent and warp-specialised (FlashAttention-3). gridDim.x blocks (one per SM) take the
-    // work items in turns, dealt in a snake over the host's longest-first order so that the
-    // blocks' shares come out about equal. Warpgroup 0 produces: its thread 64 writes each item's
+    // Persistent and warp-specialised (FlashAttention-3). gridDim.x blocks (one per SM) each take
+    // the list of work items the host dealt them (longest first, each to the least loaded block). Warpgroup 0 produces: its thread 64 writes each item's
     // head-table rows and key-tile ranges into a ring of kMetaBufs Meta (meta_full / meta_empty);
     // its thread 0 streams each item's K and V tiles with the tensor copy engine through two rings of kStages
     // (k_full[s] / v_full[s] complete on the bytes, k_empty[s] / v_empty[s] when every consumer
@@ -1997,10 +1984,8 @@ spc_sinks_window_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __res
       asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
-    // The index into the host's order of this block's turn c; past the end when the block is done.
-    auto turn = [&](int c) {
-      return c * (int)gridDim.x + ((c & 1) ? (int)gridDim.x - 1 - (int)blockIdx.x : (int)blockIdx.x);
-    };
+    // This block's items: order[beg, end), as the host dealt them (the offsets follow the items).
+    const int beg = order[items + blockIdx.x], cnt = order[items + blockIdx.x + 1] - beg;
     if (wg < 0) {
       asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs) : "memory");
       if (tid == 0) {
@@ -2014,7 +1999,7 @@ spc_sinks_window_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __res
           for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[st]);
         };
         int g = 0, vt = 0;  // tiles whose K is issued; the tile whose V is pending
-        for (int c = 0; turn(c) < items; ++c) {
+        for (int c = 0; c < cnt; ++c) {
           const int x = c % kMetaBufs;
           mbar_wait(&sm.meta_full[x], (c / kMetaBufs) & 1);
           const Meta& mt = sm.meta[x];
@@ -2047,11 +2032,11 @@ spc_sinks_window_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __res
         // The meta thread: each item's head-table rows and merged key-tile ranges, kMetaBufs items
         // ahead of the K / V thread (which waits for nothing else), so an item switch never waits
         // on global loads of the table.
-        for (int c = 0; turn(c) < items; ++c) {
+        for (int c = 0; c < cnt; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
-  const int item = order[turn(c)];
+  const int item = order[beg + c];
   const int qt = item % qtiles;
   const int bh = item / qtiles;
   const int h = bh % heads;
@@ -2090,11 +2075,11 @@ spc_sinks_window_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __res
           mbar_arrive(&sm.meta_full[x]);
         }
       } else if (tid == 32) {
-        for (int c = 0; turn(c) < items; ++c) {
+        for (int c = 0; c < cnt; ++c) {
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
   // heads of this call (and the rows of its table), kv head h / kGroup.
   const int qtiles = (n + kBM - 1) / kBM;
-  const int item = order[turn(c)];
+  const int item = order[beg + c];
   const int qt = item % qtiles;
   const int bh = item / qtiles;
   const int h = bh % heads;
@@ -2125,7 +2110,7 @@ spc_sinks_window_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __res
       };
       if (wg == kWG - 1) pass_turn();
       int stage = 0, phase = 0, vphase = 0;
-      for (int c = 0; turn(c) < items; ++c) {
+      for (int c = 0; c < cnt; ++c) {
         const Meta& mt = sm.meta[c % kMetaBufs];
         mbar_wait(&sm.meta_full[c % kMetaBufs], (c / kMetaBufs) & 1);
   // Work item (b * heads + h) * qtiles + qt, longest first as ordered by the host; h indexes the
@@ -2431,29 +2416,20 @@ spc_sinks_window_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* __res
 }
 
 // Host launcher: items = B * heads * ceil(N / kBM) work items; the table holds those heads' rows.
-// One block per item, or, warp-specialised, one persistent block per SM (at most items) with
-// tensor maps of Q (D, N, B * heads) and of K and V (D, N, B * KV heads), boxes of 64 x rows x 1
+// One block per item (order: the items, longest first; grid is ignored), or, warp-specialised,
+// grid persistent blocks (one per SM, at most items; order: the items grouped by block, then
+// grid + 1 offsets of the groups) with tensor maps of Q (D, N, B * heads) and of K and V (D, N, B * KV heads), boxes of 64 x rows x 1
 // in the 128-byte swizzle (rows past N read as zeros).
 extern "C" cudaError_t spc_sinks_window_launch_sm90_fp16(const void* q, const void* k, const void* v, void* o, float* lse,
-                                         const int* table, const int* order, int items, int n, int heads,
+                                         const int* table, const int* order, int items, int grid, int n, int heads,
                                          float scale, cudaStream_t stream) {
   const int smem = (int)sizeof(Smem) + 1024;  // + alignment slack
   cudaError_t err = cudaFuncSetAttribute(spc_sinks_window_fwd_sm90_fp16, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
   if (items == 0) return cudaSuccess;
   CUtensorMap tmQ{}, tmK{}, tmV{};
-  int grid = items;
   if constexpr (kWS) {
-    int dev = 0, sms = 0;
-    if ((err = cudaGetDevice(&dev)) != cudaSuccess) return err;
-    if ((err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev)) != cudaSuccess) return err;
-    grid = sms < items ? sms : items;
-    // G in the environment variable below caps the persistent grid (a check: each block then takes
-    // many items in a row); its name is split because names with that prefix are template parameters.
-    if (const char* cap = getenv("SPC" "_CUDA_GRID")) {
-      const int c = atoi(cap);
-      if (c > 0 && c < grid) grid = c;
-    }
+    if (grid < 1 || grid > items) return cudaErrorInvalidValue;
     static PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
     if (encode == nullptr) {
       void* fn = nullptr;
@@ -2482,7 +2458,7 @@ extern "C" cudaError_t spc_sinks_window_launch_sm90_fp16(const void* q, const vo
         make(&tmV, v, bh / heads * (heads / 4), kBN) != CUDA_SUCCESS)
       return cudaErrorInvalidValue;
   }
-  spc_sinks_window_fwd_sm90_fp16<<<grid, kThreads, smem, stream>>>(
+  spc_sinks_window_fwd_sm90_fp16<<<kWS ? grid : items, kThreads, smem, stream>>>(
       static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
       static_cast<elem_t*>(o), lse, table, order, items, n, heads, scale * 1.4426950408889634f, tmQ, tmK, tmV);
   return cudaGetLastError();
