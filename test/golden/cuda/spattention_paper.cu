@@ -656,23 +656,18 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
 }
 
 // S = Q K^T of one key tile: kD / 16 wgmma steps, both operands in shared memory (issued, not awaited).
-// The descriptors are made once per tile; each k step adds its (compile-time) offset in 16-byte
-// units to the start-address field, which cannot carry (shared memory ends below 2^18 bytes).
 __device__ __forceinline__ void issue_s(float (&s)[kBN / 2], const elem_t* qbase, const elem_t* kt) {
-  constexpr int kUnit = 16 / (int)sizeof(elem_t);  // elements per 16 bytes
-  const uint64_t da0 = mdesc(qbase, 16, 1024), db0 = mdesc(kt, 16, 1024);
 #pragma unroll
   for (int kk = 0; kk < kD / 16; ++kk) {
-    const uint64_t da = da0 + ((kk >> 2) * kBM * 64 + (kk & 3) * 16) / kUnit;
-    const uint64_t db = db0 + ((kk >> 2) * kBN * 64 + (kk & 3) * 16) / kUnit;
+    const uint64_t da = mdesc(qbase + (kk >> 2) * kBM * 64 + (kk & 3) * 16, 16, 1024);
+    const uint64_t db = mdesc(kt + (kk >> 2) * kBN * 64 + (kk & 3) * 16, 16, 1024);
     wgmma_ss_n128(s, da, db, kk > 0 ? 1 : 0);
   }
 }
 // O += P V of one key tile: P from registers (the A layout of m64k16), V transposed.
 __device__ __forceinline__ void issue_pv(float (&acc)[kD / 2], const uint32_t (&p)[kBN / 16][4], const elem_t* vt) {
-  const uint64_t db0 = mdesc(vt, kBN * 128, 1024);
 #pragma unroll
-  for (int kk = 0; kk < kBN / 16; ++kk) wgmma_rs_n128(acc, p[kk], db0 + kk * 16 * 64 / (16 / (int)sizeof(elem_t)));
+  for (int kk = 0; kk < kBN / 16; ++kk) wgmma_rs_n128(acc, p[kk], mdesc(vt + kk * 16 * 64, kBN * 128, 1024));
 }
 // P in the registers of the next wgmma: 16-bit pairs of the probabilities.
 __device__ __forceinline__ void pack_p(uint32_t (&p)[kBN / 16][4], const float (&s)[kBN / 2]) {
@@ -1892,23 +1887,18 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
 }
 
 // S = Q K^T of one key tile: kD / 16 wgmma steps, both operands in shared memory (issued, not awaited).
-// The descriptors are made once per tile; each k step adds its (compile-time) offset in 16-byte
-// units to the start-address field, which cannot carry (shared memory ends below 2^18 bytes).
 __device__ __forceinline__ void issue_s(float (&s)[kBN / 2], const elem_t* qbase, const elem_t* kt) {
-  constexpr int kUnit = 16 / (int)sizeof(elem_t);  // elements per 16 bytes
-  const uint64_t da0 = mdesc(qbase, 16, 1024), db0 = mdesc(kt, 16, 1024);
 #pragma unroll
   for (int kk = 0; kk < kD / 16; ++kk) {
-    const uint64_t da = da0 + ((kk >> 2) * kBM * 64 + (kk & 3) * 16) / kUnit;
-    const uint64_t db = db0 + ((kk >> 2) * kBN * 64 + (kk & 3) * 16) / kUnit;
+    const uint64_t da = mdesc(qbase + (kk >> 2) * kBM * 64 + (kk & 3) * 16, 16, 1024);
+    const uint64_t db = mdesc(kt + (kk >> 2) * kBN * 64 + (kk & 3) * 16, 16, 1024);
     wgmma_ss_n128(s, da, db, kk > 0 ? 1 : 0);
   }
 }
 // O += P V of one key tile: P from registers (the A layout of m64k16), V transposed.
 __device__ __forceinline__ void issue_pv(float (&acc)[kD / 2], const uint32_t (&p)[kBN / 16][4], const elem_t* vt) {
-  const uint64_t db0 = mdesc(vt, kBN * 128, 1024);
 #pragma unroll
-  for (int kk = 0; kk < kBN / 16; ++kk) wgmma_rs_n128(acc, p[kk], db0 + kk * 16 * 64 / (16 / (int)sizeof(elem_t)));
+  for (int kk = 0; kk < kBN / 16; ++kk) wgmma_rs_n128(acc, p[kk], mdesc(vt + kk * 16 * 64, kBN * 128, 1024));
 }
 // P in the registers of the next wgmma: 16-bit pairs of the probabilities.
 __device__ __forceinline__ void pack_p(uint32_t (&p)[kBN / 16][4], const float (&s)[kBN / 2]) {
