@@ -82,7 +82,7 @@ describe('CUDA target', () => {
     // The GPU-machine scripts and the torch.distributed example too (they need torch to run).
     for (const f of ['examples/distributed/tp_attention.py', 'bench/cuda/bench_cuda.py', 'bench/cuda/bench_shards.py', 'test/cuda/check_cuda.py'])
       expect(execFileSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read()); print("ok")', f], { encoding: 'utf8' }).trim(), f).toBe('ok');
-    for (const f of ['bench/cuda/h100.sh', 'bench/cuda/tp.sh']) execFileSync('bash', ['-n', f]); // shell syntax
+    for (const f of ['bench/cuda/h100.sh', 'bench/cuda/tp.sh', 'bench/cuda/tune.sh', 'bench/cuda/profile.sh']) execFileSync('bash', ['-n', f]); // shell syntax
   });
 
   it("the package's shard helpers (pure Python) assign heads exactly as spc check --shards does", () => {

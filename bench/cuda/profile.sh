@@ -1,27 +1,17 @@
 #!/usr/bin/env bash
 # Nsight Compute profile of one spc package's sm_90 bf16 kernel at one length (B = 1, random
-# inputs): throughput sections, warp stall reasons, and the SASS lines with the most stall samples.
+# inputs, bench/cuda/profile_one.py): throughput sections, warp stall reasons, and the SASS lines with the most stall samples.
 # Needs ncu with hardware counters (not under gVisor); clocks are left alone.
 #   bash bench/cuda/profile.sh DIR NAME N OUT
 set -uo pipefail
 dir=$1; name=$2; n=$3; out=$4
 mkdir -p "$out"; export PYTHONUNBUFFERED=1
 python3 test/cuda/check_cuda.py "$dir" --build-only --only "$name" > "$out/build-$name.log" 2>&1 || { tail -20 "$out/build-$name.log"; exit 1; }
-cat > "$out/run.py" <<EOF
-import sys, torch
-sys.path.insert(0, "$dir")
-import $name as m
-g = torch.Generator(device="cuda").manual_seed(0)
-q, k, v = (torch.randn(1, h, $n, m.HEAD_DIM, device="cuda", generator=g, dtype=torch.bfloat16) for h in (m.HEADS, m.KV_HEADS, m.KV_HEADS))
-for _ in range(4):
-    m.attention(q, k, v)
-torch.cuda.synchronize()
-EOF
 rep="$out/$name-$n"
-ncu --clock-control none --kernel-name "regex:_fwd_sm90_bf16" --launch-skip 2 --launch-count 1 \
+ncu --clock-control none --kernel-name "regex:_fwd_sm90_bf16" --launch-count 1 \
   --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section Occupancy \
   --section WarpStateStats --section SchedulerStats --section SourceCounters --section LaunchStats \
-  -f -o "$rep" python3 "$out/run.py" > "$rep.ncu.log" 2>&1 || { tail -20 "$rep.ncu.log"; exit 1; }
+  -f -o "$rep" python3 bench/cuda/profile_one.py "$dir" "$name" "$n" > "$rep.ncu.log" 2>&1 || { tail -20 "$rep.ncu.log"; exit 1; }
 ncu -i "$rep.ncu-rep" --page details > "$rep.details.txt" 2>&1
 ncu -i "$rep.ncu-rep" --page source --csv --print-source sass > "$rep.sass.csv" 2>&1
 python3 - "$rep.sass.csv" <<'EOF' > "$rep.hot.txt"
