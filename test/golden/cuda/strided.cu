@@ -426,7 +426,7 @@ constexpr int kModSlots = 1;
 constexpr int kFields = 6 + 4 * kModSlots;
 typedef __nv_bfloat16 elem_t;
 
-static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
+static_assert(kD % 64 == 0 && kBN % 16 == 0 && (kBN & (kBN - 1)) == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
 static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
 // Warp-specialised: K and V have rings of their own; a K stage is released once its Q K^T is done,
 // a V stage once its P V is, so the producer runs kStages - 1 tiles ahead of each; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
@@ -632,26 +632,35 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
       }
     }
   }
-  // A quad of lanes shares a row.
+  // A quad of lanes shares a row. Maxima and sums go through pairwise trees (short dependency
+  // chains: this runs while the other warpgroup's products do, and its latency sets the pace).
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float mx = -INFINITY;
+    float t[kBN / 8];
 #pragma unroll
-    for (int x = 0; x < kBN / 8; ++x) mx = fmaxf(mx, fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]));
+    for (int x = 0; x < kBN / 8; ++x) t[x] = fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]);
+#pragma unroll
+    for (int w = kBN / 16; w >= 1; w >>= 1)
+#pragma unroll
+      for (int x = 0; x < w; ++x) t[x] = fmaxf(t[x], t[x + w]);
+    float mx = t[0];
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
     const float mnew = fmaxf(mrow[r], mx * scale_log2);
     const float muse = mnew == -INFINITY ? 0.f : mnew;
     corr[r] = exp2f(mrow[r] - muse);
     mrow[r] = mnew;
-    float sum = 0.f;
 #pragma unroll
     for (int x = 0; x < kBN / 8; ++x) {
       s[4 * x + 2 * r] = exp2f(fmaf(s[4 * x + 2 * r], scale_log2, -muse));
       s[4 * x + 2 * r + 1] = exp2f(fmaf(s[4 * x + 2 * r + 1], scale_log2, -muse));
-      sum += s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
+      t[x] = s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
     }
-    lrow[r] = lrow[r] * corr[r] + sum;
+#pragma unroll
+    for (int w = kBN / 16; w >= 1; w >>= 1)
+#pragma unroll
+      for (int x = 0; x < w; ++x) t[x] += t[x + w];
+    lrow[r] = lrow[r] * corr[r] + t[0];
   }
 }
 
@@ -1657,7 +1666,7 @@ constexpr int kModSlots = 1;
 constexpr int kFields = 6 + 4 * kModSlots;
 typedef __half elem_t;
 
-static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
+static_assert(kD % 64 == 0 && kBN % 16 == 0 && (kBN & (kBN - 1)) == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
 static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
 // Warp-specialised: K and V have rings of their own; a K stage is released once its Q K^T is done,
 // a V stage once its P V is, so the producer runs kStages - 1 tiles ahead of each; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
@@ -1863,26 +1872,35 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
       }
     }
   }
-  // A quad of lanes shares a row.
+  // A quad of lanes shares a row. Maxima and sums go through pairwise trees (short dependency
+  // chains: this runs while the other warpgroup's products do, and its latency sets the pace).
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float mx = -INFINITY;
+    float t[kBN / 8];
 #pragma unroll
-    for (int x = 0; x < kBN / 8; ++x) mx = fmaxf(mx, fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]));
+    for (int x = 0; x < kBN / 8; ++x) t[x] = fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]);
+#pragma unroll
+    for (int w = kBN / 16; w >= 1; w >>= 1)
+#pragma unroll
+      for (int x = 0; x < w; ++x) t[x] = fmaxf(t[x], t[x + w]);
+    float mx = t[0];
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
     const float mnew = fmaxf(mrow[r], mx * scale_log2);
     const float muse = mnew == -INFINITY ? 0.f : mnew;
     corr[r] = exp2f(mrow[r] - muse);
     mrow[r] = mnew;
-    float sum = 0.f;
 #pragma unroll
     for (int x = 0; x < kBN / 8; ++x) {
       s[4 * x + 2 * r] = exp2f(fmaf(s[4 * x + 2 * r], scale_log2, -muse));
       s[4 * x + 2 * r + 1] = exp2f(fmaf(s[4 * x + 2 * r + 1], scale_log2, -muse));
-      sum += s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
+      t[x] = s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
     }
-    lrow[r] = lrow[r] * corr[r] + sum;
+#pragma unroll
+    for (int w = kBN / 16; w >= 1; w >>= 1)
+#pragma unroll
+      for (int x = 0; x < w; ++x) t[x] += t[x + w];
+    lrow[r] = lrow[r] * corr[r] + t[0];
   }
 }
 
