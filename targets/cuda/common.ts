@@ -47,8 +47,44 @@ export function workItem(item: string): string {
 }
 export const WORK_ITEM = workItem('order[blockIdx.x]');
 
-/** Thread 0 (or the threads for which `who` holds) merges the key-tile ranges of the block's rows (one per term) into `holder`.ranges (holder: the shared-memory struct with table, ranges and nranges). */
-export function keyTileRanges(holder: string, who = 'tid == 0'): string {
+/**
+ * Thread 0 (or the threads for which `who` holds) merges the key-tile ranges of the block's rows
+ * (one per term) into `holder`.ranges (holder: the shared-memory struct with table, ranges and
+ * nranges). staticIndex: a selection over unrolled loops, so that no register array is indexed
+ * at run time (which puts it on the stack); else an insertion sort (fewer registers).
+ */
+export function keyTileRanges(holder: string, who = 'tid == 0', staticIndex = false): string {
+  if (staticIndex)
+    return String.raw`  if (${who}) {
+    // Each term's key span over this tile's rows as key-tile ranges [lo, hi) (none: lo = INT_MAX),
+    // taken in order of lo (ties: the lower slot) and merged.
+    int lo[kTermSlots], hi[kTermSlots];
+#pragma unroll
+    for (int s = 0; s < kTermSlots; ++s) {
+      const int* tt = ${holder}.table + s * kFields;
+      const int r0 = max(i0, tt[4]), r1 = min(i1, tt[5]);
+      const int a = max(max(tt[2], r0 - tt[1] + 1), 0);
+      const int e = min(min(tt[3], r1 - tt[0]), n);
+      const bool some = r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3] && a < e;
+      lo[s] = some ? a / kBN : INT_MAX;
+      hi[s] = some ? (e + kBN - 1) / kBN : INT_MAX;
+    }
+    int m = 0;
+#pragma unroll
+    for (int it = 0; it < kTermSlots; ++it) {
+      int best = INT_MAX, bhi = INT_MAX, pick = kTermSlots;
+#pragma unroll
+      for (int s = 0; s < kTermSlots; ++s)
+        if (lo[s] < best) { best = lo[s]; bhi = hi[s]; pick = s; }
+#pragma unroll
+      for (int s = 0; s < kTermSlots; ++s)
+        if (s == pick) lo[s] = INT_MAX;
+      if (best == INT_MAX) continue;
+      if (m > 0 && best <= ${holder}.ranges[m - 1][1]) ${holder}.ranges[m - 1][1] = max(${holder}.ranges[m - 1][1], bhi);
+      else { ${holder}.ranges[m][0] = best; ${holder}.ranges[m][1] = bhi; ++m; }
+    }
+    ${holder}.nranges = m;
+  }`;
   return String.raw`  if (${who}) {
     // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
     int lo[kTermSlots], hi[kTermSlots], cnt = 0;

@@ -208,6 +208,21 @@ __device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int 
 // domain, running max mrow and sum lrow of the thread's rows rowA and rowB = rowA + 8; corr is the
 // factor the output accumulator must be scaled by. Accumulator layout: warp w of the group holds
 // rows 16w + g and 16w + g + 8; element s[4x + e] is row (e >> 1 ? +8 : 0), key 8x + 2 t4 + (e & 1).
+// Pairwise trees over t[0, 2W) (W a power of two; compile-time indices keep t in registers).
+template <int W>
+__device__ __forceinline__ float tree_max(float* t) {
+#pragma unroll
+  for (int x = 0; x < W; ++x) t[x] = fmaxf(t[x], t[x + W]);
+  if constexpr (W > 1) return tree_max<W / 2>(t);
+  else return t[0];
+}
+template <int W>
+__device__ __forceinline__ float tree_sum(float* t) {
+#pragma unroll
+  for (int x = 0; x < W; ++x) t[x] += t[x + W];
+  if constexpr (W > 1) return tree_sum<W / 2>(t);
+  else return t[0];
+}
 __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[2], float (&mrow)[2], float (&lrow)[2],
                                              const int* table, bool full, int rowA, int rowB, int j0, int n, int t4,
                                              float scale_log2) {
@@ -248,11 +263,7 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
     float t[kBN / 8];
 #pragma unroll
     for (int x = 0; x < kBN / 8; ++x) t[x] = fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]);
-#pragma unroll
-    for (int w = kBN / 16; w >= 1; w >>= 1)
-#pragma unroll
-      for (int x = 0; x < w; ++x) t[x] = fmaxf(t[x], t[x + w]);
-    float mx = t[0];
+    float mx = tree_max<kBN / 16>(t);
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
     const float mnew = fmaxf(mrow[r], mx * scale_log2);
@@ -265,11 +276,7 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
       s[4 * x + 2 * r + 1] = exp2f(fmaf(s[4 * x + 2 * r + 1], scale_log2, -muse));
       t[x] = s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
     }
-#pragma unroll
-    for (int w = kBN / 16; w >= 1; w >>= 1)
-#pragma unroll
-      for (int x = 0; x < w; ++x) t[x] += t[x + w];
-    lrow[r] = lrow[r] * corr[r] + t[0];
+    lrow[r] = lrow[r] * corr[r] + tree_sum<kBN / 16>(t);
   }
 }
 
@@ -415,7 +422,7 @@ ${workItem('order[beg + c]')}
           mbar_wait(&sm.meta_empty[x], ((c / kMetaBufs) & 1) ^ 1);
           mt.item = item;
           for (int y = 0; y < kTermSlots * kFields; ++y) mt.table[y] = table[h * kTermSlots * kFields + y];
-${keyTileRanges('mt', 'true')}
+${keyTileRanges('mt', 'true', true)}
           mbar_arrive(&sm.meta_full[x]);
         }
       } else if (tid == 32) {

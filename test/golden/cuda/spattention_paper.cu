@@ -599,6 +599,21 @@ __device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int 
 // domain, running max mrow and sum lrow of the thread's rows rowA and rowB = rowA + 8; corr is the
 // factor the output accumulator must be scaled by. Accumulator layout: warp w of the group holds
 // rows 16w + g and 16w + g + 8; element s[4x + e] is row (e >> 1 ? +8 : 0), key 8x + 2 t4 + (e & 1).
+// Pairwise trees over t[0, 2W) (W a power of two; compile-time indices keep t in registers).
+template <int W>
+__device__ __forceinline__ float tree_max(float* t) {
+#pragma unroll
+  for (int x = 0; x < W; ++x) t[x] = fmaxf(t[x], t[x + W]);
+  if constexpr (W > 1) return tree_max<W / 2>(t);
+  else return t[0];
+}
+template <int W>
+__device__ __forceinline__ float tree_sum(float* t) {
+#pragma unroll
+  for (int x = 0; x < W; ++x) t[x] += t[x + W];
+  if constexpr (W > 1) return tree_sum<W / 2>(t);
+  else return t[0];
+}
 __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[2], float (&mrow)[2], float (&lrow)[2],
                                              const int* table, bool full, int rowA, int rowB, int j0, int n, int t4,
                                              float scale_log2) {
@@ -639,11 +654,7 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
     float t[kBN / 8];
 #pragma unroll
     for (int x = 0; x < kBN / 8; ++x) t[x] = fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]);
-#pragma unroll
-    for (int w = kBN / 16; w >= 1; w >>= 1)
-#pragma unroll
-      for (int x = 0; x < w; ++x) t[x] = fmaxf(t[x], t[x + w]);
-    float mx = t[0];
+    float mx = tree_max<kBN / 16>(t);
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
     const float mnew = fmaxf(mrow[r], mx * scale_log2);
@@ -656,11 +667,7 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
       s[4 * x + 2 * r + 1] = exp2f(fmaf(s[4 * x + 2 * r + 1], scale_log2, -muse));
       t[x] = s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
     }
-#pragma unroll
-    for (int w = kBN / 16; w >= 1; w >>= 1)
-#pragma unroll
-      for (int x = 0; x < w; ++x) t[x] += t[x + w];
-    lrow[r] = lrow[r] * corr[r] + t[0];
+    lrow[r] = lrow[r] * corr[r] + tree_sum<kBN / 16>(t);
   }
 }
 
@@ -829,24 +836,32 @@ spc_spattention_paper_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_t* 
           mt.item = item;
           for (int y = 0; y < kTermSlots * kFields; ++y) mt.table[y] = table[h * kTermSlots * kFields + y];
   if (true) {
-    // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
-    int lo[kTermSlots], hi[kTermSlots], cnt = 0;
+    // Each term's key span over this tile's rows as key-tile ranges [lo, hi) (none: lo = INT_MAX),
+    // taken in order of lo (ties: the lower slot) and merged.
+    int lo[kTermSlots], hi[kTermSlots];
+#pragma unroll
     for (int s = 0; s < kTermSlots; ++s) {
       const int* tt = mt.table + s * kFields;
-      int r0 = max(i0, tt[4]), r1 = min(i1, tt[5]);
-      if (r0 >= r1 || tt[0] >= tt[1] || tt[2] >= tt[3]) continue;
-      int a = max(max(tt[2], r0 - tt[1] + 1), 0);
-      int e = min(min(tt[3], r1 - tt[0]), n);
-      if (a >= e) continue;
-      int tl = a / kBN, th = (e + kBN - 1) / kBN;
-      int p = cnt++;
-      while (p > 0 && lo[p - 1] > tl) { lo[p] = lo[p - 1]; hi[p] = hi[p - 1]; --p; }
-      lo[p] = tl; hi[p] = th;
+      const int r0 = max(i0, tt[4]), r1 = min(i1, tt[5]);
+      const int a = max(max(tt[2], r0 - tt[1] + 1), 0);
+      const int e = min(min(tt[3], r1 - tt[0]), n);
+      const bool some = r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3] && a < e;
+      lo[s] = some ? a / kBN : INT_MAX;
+      hi[s] = some ? (e + kBN - 1) / kBN : INT_MAX;
     }
     int m = 0;
-    for (int x = 0; x < cnt; ++x) {
-      if (m > 0 && lo[x] <= mt.ranges[m - 1][1]) mt.ranges[m - 1][1] = max(mt.ranges[m - 1][1], hi[x]);
-      else { mt.ranges[m][0] = lo[x]; mt.ranges[m][1] = hi[x]; ++m; }
+#pragma unroll
+    for (int it = 0; it < kTermSlots; ++it) {
+      int best = INT_MAX, bhi = INT_MAX, pick = kTermSlots;
+#pragma unroll
+      for (int s = 0; s < kTermSlots; ++s)
+        if (lo[s] < best) { best = lo[s]; bhi = hi[s]; pick = s; }
+#pragma unroll
+      for (int s = 0; s < kTermSlots; ++s)
+        if (s == pick) lo[s] = INT_MAX;
+      if (best == INT_MAX) continue;
+      if (m > 0 && best <= mt.ranges[m - 1][1]) mt.ranges[m - 1][1] = max(mt.ranges[m - 1][1], bhi);
+      else { mt.ranges[m][0] = best; mt.ranges[m][1] = bhi; ++m; }
     }
     mt.nranges = m;
   }
@@ -1839,6 +1854,21 @@ __device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int 
 // domain, running max mrow and sum lrow of the thread's rows rowA and rowB = rowA + 8; corr is the
 // factor the output accumulator must be scaled by. Accumulator layout: warp w of the group holds
 // rows 16w + g and 16w + g + 8; element s[4x + e] is row (e >> 1 ? +8 : 0), key 8x + 2 t4 + (e & 1).
+// Pairwise trees over t[0, 2W) (W a power of two; compile-time indices keep t in registers).
+template <int W>
+__device__ __forceinline__ float tree_max(float* t) {
+#pragma unroll
+  for (int x = 0; x < W; ++x) t[x] = fmaxf(t[x], t[x + W]);
+  if constexpr (W > 1) return tree_max<W / 2>(t);
+  else return t[0];
+}
+template <int W>
+__device__ __forceinline__ float tree_sum(float* t) {
+#pragma unroll
+  for (int x = 0; x < W; ++x) t[x] += t[x + W];
+  if constexpr (W > 1) return tree_sum<W / 2>(t);
+  else return t[0];
+}
 __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[2], float (&mrow)[2], float (&lrow)[2],
                                              const int* table, bool full, int rowA, int rowB, int j0, int n, int t4,
                                              float scale_log2) {
@@ -1879,11 +1909,7 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
     float t[kBN / 8];
 #pragma unroll
     for (int x = 0; x < kBN / 8; ++x) t[x] = fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]);
-#pragma unroll
-    for (int w = kBN / 16; w >= 1; w >>= 1)
-#pragma unroll
-      for (int x = 0; x < w; ++x) t[x] = fmaxf(t[x], t[x + w]);
-    float mx = t[0];
+    float mx = tree_max<kBN / 16>(t);
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
     const float mnew = fmaxf(mrow[r], mx * scale_log2);
@@ -1896,11 +1922,7 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
       s[4 * x + 2 * r + 1] = exp2f(fmaf(s[4 * x + 2 * r + 1], scale_log2, -muse));
       t[x] = s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
     }
-#pragma unroll
-    for (int w = kBN / 16; w >= 1; w >>= 1)
-#pragma unroll
-      for (int x = 0; x < w; ++x) t[x] += t[x + w];
-    lrow[r] = lrow[r] * corr[r] + t[0];
+    lrow[r] = lrow[r] * corr[r] + tree_sum<kBN / 16>(t);
   }
 }
 
@@ -2069,24 +2091,32 @@ spc_spattention_paper_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_t* 
           mt.item = item;
           for (int y = 0; y < kTermSlots * kFields; ++y) mt.table[y] = table[h * kTermSlots * kFields + y];
   if (true) {
-    // Each term's key span over this tile's rows, as key-tile ranges; sorted and merged.
-    int lo[kTermSlots], hi[kTermSlots], cnt = 0;
+    // Each term's key span over this tile's rows as key-tile ranges [lo, hi) (none: lo = INT_MAX),
+    // taken in order of lo (ties: the lower slot) and merged.
+    int lo[kTermSlots], hi[kTermSlots];
+#pragma unroll
     for (int s = 0; s < kTermSlots; ++s) {
       const int* tt = mt.table + s * kFields;
-      int r0 = max(i0, tt[4]), r1 = min(i1, tt[5]);
-      if (r0 >= r1 || tt[0] >= tt[1] || tt[2] >= tt[3]) continue;
-      int a = max(max(tt[2], r0 - tt[1] + 1), 0);
-      int e = min(min(tt[3], r1 - tt[0]), n);
-      if (a >= e) continue;
-      int tl = a / kBN, th = (e + kBN - 1) / kBN;
-      int p = cnt++;
-      while (p > 0 && lo[p - 1] > tl) { lo[p] = lo[p - 1]; hi[p] = hi[p - 1]; --p; }
-      lo[p] = tl; hi[p] = th;
+      const int r0 = max(i0, tt[4]), r1 = min(i1, tt[5]);
+      const int a = max(max(tt[2], r0 - tt[1] + 1), 0);
+      const int e = min(min(tt[3], r1 - tt[0]), n);
+      const bool some = r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3] && a < e;
+      lo[s] = some ? a / kBN : INT_MAX;
+      hi[s] = some ? (e + kBN - 1) / kBN : INT_MAX;
     }
     int m = 0;
-    for (int x = 0; x < cnt; ++x) {
-      if (m > 0 && lo[x] <= mt.ranges[m - 1][1]) mt.ranges[m - 1][1] = max(mt.ranges[m - 1][1], hi[x]);
-      else { mt.ranges[m][0] = lo[x]; mt.ranges[m][1] = hi[x]; ++m; }
+#pragma unroll
+    for (int it = 0; it < kTermSlots; ++it) {
+      int best = INT_MAX, bhi = INT_MAX, pick = kTermSlots;
+#pragma unroll
+      for (int s = 0; s < kTermSlots; ++s)
+        if (lo[s] < best) { best = lo[s]; bhi = hi[s]; pick = s; }
+#pragma unroll
+      for (int s = 0; s < kTermSlots; ++s)
+        if (s == pick) lo[s] = INT_MAX;
+      if (best == INT_MAX) continue;
+      if (m > 0 && best <= mt.ranges[m - 1][1]) mt.ranges[m - 1][1] = max(mt.ranges[m - 1][1], bhi);
+      else { mt.ranges[m][0] = best; mt.ranges[m][1] = bhi; ++m; }
     }
     mt.nranges = m;
   }
