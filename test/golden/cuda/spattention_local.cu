@@ -426,7 +426,7 @@ constexpr int kModSlots = 0;
 constexpr int kFields = 6 + 4 * kModSlots;
 typedef __nv_bfloat16 elem_t;
 
-static_assert(kD % 64 == 0 && kBN % 16 == 0 && (kBN & (kBN - 1)) == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
+static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
 static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
 // Warp-specialised: K and V have rings of their own; a K stage is released once its Q K^T is done,
 // a V stage once its P V is, so the producer runs kStages - 1 tiles ahead of each; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
@@ -599,21 +599,6 @@ __device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int 
 // domain, running max mrow and sum lrow of the thread's rows rowA and rowB = rowA + 8; corr is the
 // factor the output accumulator must be scaled by. Accumulator layout: warp w of the group holds
 // rows 16w + g and 16w + g + 8; element s[4x + e] is row (e >> 1 ? +8 : 0), key 8x + 2 t4 + (e & 1).
-// Pairwise trees over t[0, 2W) (W a power of two; compile-time indices keep t in registers).
-template <int W>
-__device__ __forceinline__ float tree_max(float* t) {
-#pragma unroll
-  for (int x = 0; x < W; ++x) t[x] = fmaxf(t[x], t[x + W]);
-  if constexpr (W > 1) return tree_max<W / 2>(t);
-  else return t[0];
-}
-template <int W>
-__device__ __forceinline__ float tree_sum(float* t) {
-#pragma unroll
-  for (int x = 0; x < W; ++x) t[x] += t[x + W];
-  if constexpr (W > 1) return tree_sum<W / 2>(t);
-  else return t[0];
-}
 __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[2], float (&mrow)[2], float (&lrow)[2],
                                              const int* table, bool full, int rowA, int rowB, int j0, int n, int t4,
                                              float scale_log2) {
@@ -647,27 +632,26 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
       }
     }
   }
-  // A quad of lanes shares a row. Maxima and sums go through pairwise trees (short dependency
-  // chains: this runs while the other warpgroup's products do, and its latency sets the pace).
+  // A quad of lanes shares a row.
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float t[kBN / 8];
+    float mx = -INFINITY;
 #pragma unroll
-    for (int x = 0; x < kBN / 8; ++x) t[x] = fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]);
-    float mx = tree_max<kBN / 16>(t);
+    for (int x = 0; x < kBN / 8; ++x) mx = fmaxf(mx, fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
     const float mnew = fmaxf(mrow[r], mx * scale_log2);
     const float muse = mnew == -INFINITY ? 0.f : mnew;
     corr[r] = exp2f(mrow[r] - muse);
     mrow[r] = mnew;
+    float sum = 0.f;
 #pragma unroll
     for (int x = 0; x < kBN / 8; ++x) {
       s[4 * x + 2 * r] = exp2f(fmaf(s[4 * x + 2 * r], scale_log2, -muse));
       s[4 * x + 2 * r + 1] = exp2f(fmaf(s[4 * x + 2 * r + 1], scale_log2, -muse));
-      t[x] = s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
+      sum += s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
     }
-    lrow[r] = lrow[r] * corr[r] + tree_sum<kBN / 16>(t);
+    lrow[r] = lrow[r] * corr[r] + sum;
   }
 }
 
@@ -1681,7 +1665,7 @@ constexpr int kModSlots = 0;
 constexpr int kFields = 6 + 4 * kModSlots;
 typedef __half elem_t;
 
-static_assert(kD % 64 == 0 && kBN % 16 == 0 && (kBN & (kBN - 1)) == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
+static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");
 static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax and tensor cores");
 // Warp-specialised: K and V have rings of their own; a K stage is released once its Q K^T is done,
 // a V stage once its P V is, so the producer runs kStages - 1 tiles ahead of each; one block per SM, and a register split (setmaxnreg) that fits 65536 registers:
@@ -1854,21 +1838,6 @@ __device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int 
 // domain, running max mrow and sum lrow of the thread's rows rowA and rowB = rowA + 8; corr is the
 // factor the output accumulator must be scaled by. Accumulator layout: warp w of the group holds
 // rows 16w + g and 16w + g + 8; element s[4x + e] is row (e >> 1 ? +8 : 0), key 8x + 2 t4 + (e & 1).
-// Pairwise trees over t[0, 2W) (W a power of two; compile-time indices keep t in registers).
-template <int W>
-__device__ __forceinline__ float tree_max(float* t) {
-#pragma unroll
-  for (int x = 0; x < W; ++x) t[x] = fmaxf(t[x], t[x + W]);
-  if constexpr (W > 1) return tree_max<W / 2>(t);
-  else return t[0];
-}
-template <int W>
-__device__ __forceinline__ float tree_sum(float* t) {
-#pragma unroll
-  for (int x = 0; x < W; ++x) t[x] += t[x + W];
-  if constexpr (W > 1) return tree_sum<W / 2>(t);
-  else return t[0];
-}
 __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[2], float (&mrow)[2], float (&lrow)[2],
                                              const int* table, bool full, int rowA, int rowB, int j0, int n, int t4,
                                              float scale_log2) {
@@ -1902,27 +1871,26 @@ __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[
       }
     }
   }
-  // A quad of lanes shares a row. Maxima and sums go through pairwise trees (short dependency
-  // chains: this runs while the other warpgroup's products do, and its latency sets the pace).
+  // A quad of lanes shares a row.
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
-    float t[kBN / 8];
+    float mx = -INFINITY;
 #pragma unroll
-    for (int x = 0; x < kBN / 8; ++x) t[x] = fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]);
-    float mx = tree_max<kBN / 16>(t);
+    for (int x = 0; x < kBN / 8; ++x) mx = fmaxf(mx, fmaxf(s[4 * x + 2 * r], s[4 * x + 2 * r + 1]));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffff, mx, 2));
     const float mnew = fmaxf(mrow[r], mx * scale_log2);
     const float muse = mnew == -INFINITY ? 0.f : mnew;
     corr[r] = exp2f(mrow[r] - muse);
     mrow[r] = mnew;
+    float sum = 0.f;
 #pragma unroll
     for (int x = 0; x < kBN / 8; ++x) {
       s[4 * x + 2 * r] = exp2f(fmaf(s[4 * x + 2 * r], scale_log2, -muse));
       s[4 * x + 2 * r + 1] = exp2f(fmaf(s[4 * x + 2 * r + 1], scale_log2, -muse));
-      t[x] = s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
+      sum += s[4 * x + 2 * r] + s[4 * x + 2 * r + 1];
     }
-    lrow[r] = lrow[r] * corr[r] + tree_sum<kBN / 16>(t);
+    lrow[r] = lrow[r] * corr[r] + sum;
   }
 }
 
