@@ -434,7 +434,9 @@ static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax an
 static_assert(!kWS || (kStages >= 2 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
 constexpr int kProducerRegs = kWG == 3 ? 32 : 40;
 constexpr int kConsumerRegs = kWG == 3 ? 160 : 232;
-static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= 65536, "register split");
+// setmaxnreg.inc can only take registers from the block's pool at launch: kThreads times the
+// per-thread allocation the launch bounds allow (65536 / kThreads, rounded down to a multiple of 8).
+static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= kThreads * ((65536 / kThreads) & ~7), "register split");
 
 // A work item's head-table rows and merged key-tile ranges [lo, hi) of its rows.
 struct Meta {
@@ -1673,7 +1675,9 @@ static_assert(!kWS || kOverlap, "the warp-specialised kernel overlaps softmax an
 static_assert(!kWS || (kStages >= 2 && 1 == 1 && (kWG == 2 || kWG == 3)), "warp-specialised tiles");
 constexpr int kProducerRegs = kWG == 3 ? 32 : 40;
 constexpr int kConsumerRegs = kWG == 3 ? 160 : 232;
-static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= 65536, "register split");
+// setmaxnreg.inc can only take registers from the block's pool at launch: kThreads times the
+// per-thread allocation the launch bounds allow (65536 / kThreads, rounded down to a multiple of 8).
+static_assert(128 * kProducerRegs + 128 * kWG * kConsumerRegs <= kThreads * ((65536 / kThreads) & ~7), "register split");
 
 // A work item's head-table rows and merged key-tile ranges [lo, hi) of its rows.
 struct Meta {
