@@ -16,6 +16,7 @@ formulas as the spc IR. Generated code: do not edit.
 """
 import functools
 import hashlib
+import itertools
 import math
 import os
 
@@ -104,9 +105,7 @@ def schedule(n, batch, device, heads, arch, blocks=0):
     order = [(b * len(heads) + hl) * qtiles + qt for _, hl, qt in work for b in range(batch)]
     if blocks > 0:
         groups = _plan.deal([-t for t, _, _ in work for b in range(batch)], blocks)
-        offsets = [0]
-        for g in groups:
-            offsets.append(offsets[-1] + len(g))
+        offsets = [0, *itertools.accumulate(len(g) for g in groups)]
         order = [order[i] for g in groups for i in g] + offsets
     t = torch.tensor(table, dtype=torch.int32, device=device)
     o = torch.tensor(order, dtype=torch.int32, device=device)
