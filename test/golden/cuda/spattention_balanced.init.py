@@ -92,11 +92,14 @@ def _arch(major, minor):
 
 
 @functools.lru_cache(maxsize=64)
-def schedule(n, batch, device, heads, arch, blocks=0):
+def schedule(n, batch, device, heads, arch, blocks=0, stream=0):
     """(table, order) on the device for length n, batch size batch and the heads of the call
     (a tuple of head indices): the table rows of those heads, and the work items longest first;
     with blocks > 0 (the persistent sm_90 kernel) the items dealt to that many blocks (_plan.deal),
-    grouped by block, followed by blocks + 1 offsets of the groups."""
+    grouped by block, followed by blocks + 1 offsets of the groups. stream (the CUDA stream the
+    kernel runs on) is part of the cache key: the tensors are copied to the device on that stream,
+    so a kernel on another stream never reads them before the copy is done, and a cached pair is
+    only freed (evicted) into the pool of the stream that used it."""
     full = _table.head_table(n)
     per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
     table = [x for h in heads for x in full[h * per:(h + 1) * per]]
@@ -200,7 +203,7 @@ class _Attention(torch.autograd.Function if torch is not None else object):
             raise RuntimeError(f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}")
         arch = _arch(major, minor)
         blocks = _blocks(B * len(heads) * -(-N // TILES[arch][0]), q.device, arch)
-        table, order = schedule(N, B, q.device, heads, arch, blocks)
+        table, order = schedule(N, B, q.device, heads, arch, blocks, torch.cuda.current_stream(q.device).cuda_stream)
         out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90")
         ctx.mark_non_differentiable(lse)
         return out, lse

@@ -760,16 +760,18 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
     if (wg < 0) {
       asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs) : "memory");
       if (tid == 0) {
-        // Tile g of the block's sequence (over all its items) sits in stage g % kStages of each ring.
+        // The block's tiles (over all its items) fill each ring's stages in turn; st / ph: the
+        // ring's next stage and the parity of its use (kept incrementally: no counter to overflow).
         constexpr uint32_t kTileBytes = kBN * kD * (uint32_t)sizeof(elem_t);
-        auto load = [&](const CUtensorMap* map, elem_t (*ring)[kBN * kD], uint64_t* full, uint64_t* empty, int g, int t, int row) {
-          const int st = g % kStages, ph = (g / kStages) & 1;
-          mbar_wait(&empty[st], ph ^ 1);
-          mbar_expect_tx(&full[st], kTileBytes);
+        struct Ring { int st, ph; };
+        auto load = [&](const CUtensorMap* map, elem_t (*ring)[kBN * kD], uint64_t* full, uint64_t* empty, Ring& r, int t, int row) {
+          mbar_wait(&empty[r.st], r.ph ^ 1);
+          mbar_expect_tx(&full[r.st], kTileBytes);
 #pragma unroll
-          for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[st]);
+          for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[r.st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[r.st]);
+          if (++r.st == kStages) { r.st = 0; r.ph ^= 1; }
         };
-        int g = 0, vt = 0;  // tiles whose K is issued; the tile whose V is pending
+        Ring kr{0, 0}, vr{0, 0};
         for (int c = 0; c < cnt; ++c) {
           const int x = c % kMetaBufs;
           mbar_wait(&sm.meta_full[x], (c / kMetaBufs) & 1);
@@ -786,17 +788,17 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
   [[maybe_unused]] const int kvh = h / kGroup;
   const int i0 = qt * kBM;
   [[maybe_unused]] const int i1 = min(i0 + kBM, n);
-          const int kvrow = b * kvheads + kvh, g0 = g;  // the (batch, KV head) slice of K and V; the item's first tile
+          const int kvrow = b * kvheads + kvh;  // the (batch, KV head) slice of K and V
+          int vt = -1;  // the tile whose V is pending (-1: none yet in this item)
           for (int r = 0; r < mt.nranges; ++r) {
             for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
-              load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
-              if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+              load(&tmK, sm.k, sm.k_full, sm.k_empty, kr, t, kvrow);
+              if (vt >= 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, vr, vt, kvrow);
               vt = t;
-              ++g;
             }
           }
           // The item's last V, before the next item's K: the order the consumers use them in.
-          if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+          if (vt >= 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, vr, vt, kvrow);
           mbar_arrive(&sm.meta_empty[x]);
         }
       } else if (tid == 64) {
@@ -2001,16 +2003,18 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
     if (wg < 0) {
       asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegs) : "memory");
       if (tid == 0) {
-        // Tile g of the block's sequence (over all its items) sits in stage g % kStages of each ring.
+        // The block's tiles (over all its items) fill each ring's stages in turn; st / ph: the
+        // ring's next stage and the parity of its use (kept incrementally: no counter to overflow).
         constexpr uint32_t kTileBytes = kBN * kD * (uint32_t)sizeof(elem_t);
-        auto load = [&](const CUtensorMap* map, elem_t (*ring)[kBN * kD], uint64_t* full, uint64_t* empty, int g, int t, int row) {
-          const int st = g % kStages, ph = (g / kStages) & 1;
-          mbar_wait(&empty[st], ph ^ 1);
-          mbar_expect_tx(&full[st], kTileBytes);
+        struct Ring { int st, ph; };
+        auto load = [&](const CUtensorMap* map, elem_t (*ring)[kBN * kD], uint64_t* full, uint64_t* empty, Ring& r, int t, int row) {
+          mbar_wait(&empty[r.st], r.ph ^ 1);
+          mbar_expect_tx(&full[r.st], kTileBytes);
 #pragma unroll
-          for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[st]);
+          for (int a = 0; a < kD / 64; ++a) tma_load_3d(ring[r.st] + a * kBN * 64, map, a * 64, t * kBN, row, &full[r.st]);
+          if (++r.st == kStages) { r.st = 0; r.ph ^= 1; }
         };
-        int g = 0, vt = 0;  // tiles whose K is issued; the tile whose V is pending
+        Ring kr{0, 0}, vr{0, 0};
         for (int c = 0; c < cnt; ++c) {
           const int x = c % kMetaBufs;
           mbar_wait(&sm.meta_full[x], (c / kMetaBufs) & 1);
@@ -2027,17 +2031,17 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
   [[maybe_unused]] const int kvh = h / kGroup;
   const int i0 = qt * kBM;
   [[maybe_unused]] const int i1 = min(i0 + kBM, n);
-          const int kvrow = b * kvheads + kvh, g0 = g;  // the (batch, KV head) slice of K and V; the item's first tile
+          const int kvrow = b * kvheads + kvh;  // the (batch, KV head) slice of K and V
+          int vt = -1;  // the tile whose V is pending (-1: none yet in this item)
           for (int r = 0; r < mt.nranges; ++r) {
             for (int t = mt.ranges[r][0]; t < mt.ranges[r][1]; ++t) {
-              load(&tmK, sm.k, sm.k_full, sm.k_empty, g, t, kvrow);
-              if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+              load(&tmK, sm.k, sm.k_full, sm.k_empty, kr, t, kvrow);
+              if (vt >= 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, vr, vt, kvrow);
               vt = t;
-              ++g;
             }
           }
           // The item's last V, before the next item's K: the order the consumers use them in.
-          if (g > g0) load(&tmV, sm.v, sm.v_full, sm.v_empty, g - 1, vt, kvrow);
+          if (vt >= 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, vr, vt, kvrow);
           mbar_arrive(&sm.meta_empty[x]);
         }
       } else if (tid == 64) {
