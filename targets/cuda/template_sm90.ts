@@ -186,11 +186,15 @@ __device__ __forceinline__ void load_tile(elem_t* dst, const elem_t* src, int ro
     }
   }
 }
-// Does one unmodded term cover every (i, j) of rows [w0, w0 + 64) x keys [j0, j0 + kBN), inside the grid?
-__device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int n) {
-  const int j1 = j0 + kBN;
-  if (j1 > n || w0 + 64 > n) return false;
-  bool any = false;
+// The keys [flo, fhi) that term s allows to every row of [w0, w0 + 64), inside the grid, when it
+// has no mods (else, or when the rows leave the term's or the grid's rows: empty, fhi = INT_MIN).
+// Computed once per (work item, warpgroup); a key tile [j0, j0 + kBN) needs no per-element mask
+// when one term's span holds it (tile_full): register arithmetic in the loop, no table reads.
+struct FullSpans {
+  int lo[kTermSlots], hi[kTermSlots];
+};
+__device__ __forceinline__ FullSpans full_spans(const int* table, int w0, int n) {
+  FullSpans f;
 #pragma unroll
   for (int s = 0; s < kTermSlots; ++s) {
     const int* tt = table + s * kFields;
@@ -200,9 +204,17 @@ __device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int 
       const int* md = tt + 6 + 4 * m;
       nomod = nomod && md[2] <= 0 && md[3] >= md[1];
     }
-    any = any || (nomod && w0 - (j1 - 1) >= tt[0] && (w0 + 63) - j0 < tt[1] && j0 >= tt[2] && j1 <= tt[3] &&
-                  w0 >= tt[4] && w0 + 64 <= tt[5]);
+    // Row i allows [max(kLo, i - dHi + 1), min(kHi, i - dLo + 1)); over rows w0 .. w0 + 63.
+    f.lo[s] = max(tt[2], w0 + 64 - tt[1]);
+    f.hi[s] = (nomod && w0 + 64 <= n && w0 >= tt[4] && w0 + 64 <= tt[5]) ? min(min(tt[3], w0 - tt[0] + 1), n) : INT_MIN;
   }
+  return f;
+}
+// Does one term cover every (i, j) of the warpgroup's rows x keys [j0, j0 + kBN)?
+__device__ __forceinline__ bool tile_full(const FullSpans& f, int j0) {
+  bool any = false;
+#pragma unroll
+  for (int s = 0; s < kTermSlots; ++s) any = any || (j0 >= f.lo[s] && j0 + kBN <= f.hi[s]);
   return any;
 }
 
@@ -329,7 +341,9 @@ SPC_KERNEL_NAME(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, cons
                 const __grid_constant__ CUtensorMap tmV) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ unsigned char smem_raw[];
-  Smem& sm = *reinterpret_cast<Smem*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+  // Rounded up to 1024 bytes by pointer arithmetic on smem_raw (not through an integer), so the
+  // compiler keeps the shared address space: plain shared loads, not generic ones, for sm.*.
+  Smem& sm = *reinterpret_cast<Smem*>(smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u));
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   // Warpgroup of 64 query rows; in the warp-specialised kernel warpgroup 0 loads (wg = -1).
   const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
@@ -471,6 +485,7 @@ ${workItem('mt.item')}
           wlo[s] = max(max(tt[2], r0 - tt[1] + 1), 0);
           whi[s] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
         }
+        const FullSpans fs = full_spans(mt.table, w0, n);
         auto active = [&](int j0) {
           bool any = false;
 #pragma unroll
@@ -486,7 +501,7 @@ ${workItem('mt.item')}
           const bool pv = !first && (!kWgSkip || pend);  // issue the previous tile's P V
           mbar_wait(&sm.k_full[stage], phase);
           if (!first) mbar_wait(&sm.v_full[vstage], vphase);
-          const bool full = act && tile_full(mt.table, w0, j0, n);
+          const bool full = act && tile_full(fs, j0);
           float s[kBN / 2];
           my_turn();
           fence_regs(acc);
@@ -579,6 +594,7 @@ ${keyTileRanges('mt')}
     }
     cp_wait<0>();
     __syncthreads();
+    const FullSpans fs = full_spans(mt.table, w0, n);
 
     float acc[kD / 2];
     float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.f, 0.f};
@@ -620,7 +636,7 @@ ${keyTileRanges('mt')}
         __syncthreads();
         load_next(buf >= 2 ? buf - 2 : buf + kStages - 2);
         const int j0 = kt * kBN;
-        const bool full = tile_full(mt.table, w0, j0, n);
+        const bool full = tile_full(fs, j0);
         float s[kBN / 2];
         fence_regs(acc);
         wg_fence();
@@ -669,7 +685,7 @@ ${keyTileRanges('mt')}
 #pragma unroll
         for (int s = 0; s < kTermSlots; ++s) active = active || (mt.wspan[wg][s][0] < j1 && mt.wspan[wg][s][1] > j0);
         if (active) {
-          const bool full = tile_full(mt.table, w0, j0, n);
+          const bool full = tile_full(fs, j0);
           float s[kBN / 2];
           wg_fence();
           issue_s(s, qbase, sm.k[buf]);

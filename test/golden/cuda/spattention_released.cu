@@ -577,11 +577,15 @@ __device__ __forceinline__ void load_tile(elem_t* dst, const elem_t* src, int ro
     }
   }
 }
-// Does one unmodded term cover every (i, j) of rows [w0, w0 + 64) x keys [j0, j0 + kBN), inside the grid?
-__device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int n) {
-  const int j1 = j0 + kBN;
-  if (j1 > n || w0 + 64 > n) return false;
-  bool any = false;
+// The keys [flo, fhi) that term s allows to every row of [w0, w0 + 64), inside the grid, when it
+// has no mods (else, or when the rows leave the term's or the grid's rows: empty, fhi = INT_MIN).
+// Computed once per (work item, warpgroup); a key tile [j0, j0 + kBN) needs no per-element mask
+// when one term's span holds it (tile_full): register arithmetic in the loop, no table reads.
+struct FullSpans {
+  int lo[kTermSlots], hi[kTermSlots];
+};
+__device__ __forceinline__ FullSpans full_spans(const int* table, int w0, int n) {
+  FullSpans f;
 #pragma unroll
   for (int s = 0; s < kTermSlots; ++s) {
     const int* tt = table + s * kFields;
@@ -591,9 +595,17 @@ __device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int 
       const int* md = tt + 6 + 4 * m;
       nomod = nomod && md[2] <= 0 && md[3] >= md[1];
     }
-    any = any || (nomod && w0 - (j1 - 1) >= tt[0] && (w0 + 63) - j0 < tt[1] && j0 >= tt[2] && j1 <= tt[3] &&
-                  w0 >= tt[4] && w0 + 64 <= tt[5]);
+    // Row i allows [max(kLo, i - dHi + 1), min(kHi, i - dLo + 1)); over rows w0 .. w0 + 63.
+    f.lo[s] = max(tt[2], w0 + 64 - tt[1]);
+    f.hi[s] = (nomod && w0 + 64 <= n && w0 >= tt[4] && w0 + 64 <= tt[5]) ? min(min(tt[3], w0 - tt[0] + 1), n) : INT_MIN;
   }
+  return f;
+}
+// Does one term cover every (i, j) of the warpgroup's rows x keys [j0, j0 + kBN)?
+__device__ __forceinline__ bool tile_full(const FullSpans& f, int j0) {
+  bool any = false;
+#pragma unroll
+  for (int s = 0; s < kTermSlots; ++s) any = any || (j0 >= f.lo[s] && j0 + kBN <= f.hi[s]);
   return any;
 }
 
@@ -720,7 +732,9 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
                 const __grid_constant__ CUtensorMap tmV) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ unsigned char smem_raw[];
-  Smem& sm = *reinterpret_cast<Smem*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+  // Rounded up to 1024 bytes by pointer arithmetic on smem_raw (not through an integer), so the
+  // compiler keeps the shared address space: plain shared loads, not generic ones, for sm.*.
+  Smem& sm = *reinterpret_cast<Smem*>(smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u));
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   // Warpgroup of 64 query rows; in the warp-specialised kernel warpgroup 0 loads (wg = -1).
   const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
@@ -935,6 +949,7 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
           wlo[s] = max(max(tt[2], r0 - tt[1] + 1), 0);
           whi[s] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
         }
+        const FullSpans fs = full_spans(mt.table, w0, n);
         auto active = [&](int j0) {
           bool any = false;
 #pragma unroll
@@ -950,7 +965,7 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
           const bool pv = !first && (!kWgSkip || pend);  // issue the previous tile's P V
           mbar_wait(&sm.k_full[stage], phase);
           if (!first) mbar_wait(&sm.v_full[vstage], vphase);
-          const bool full = act && tile_full(mt.table, w0, j0, n);
+          const bool full = act && tile_full(fs, j0);
           float s[kBN / 2];
           my_turn();
           fence_regs(acc);
@@ -1075,6 +1090,7 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
     }
     cp_wait<0>();
     __syncthreads();
+    const FullSpans fs = full_spans(mt.table, w0, n);
 
     float acc[kD / 2];
     float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.f, 0.f};
@@ -1116,7 +1132,7 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
         __syncthreads();
         load_next(buf >= 2 ? buf - 2 : buf + kStages - 2);
         const int j0 = kt * kBN;
-        const bool full = tile_full(mt.table, w0, j0, n);
+        const bool full = tile_full(fs, j0);
         float s[kBN / 2];
         fence_regs(acc);
         wg_fence();
@@ -1165,7 +1181,7 @@ spc_spattention_released_fwd_sm90_bf16(const elem_t* __restrict__ Q, const elem_
 #pragma unroll
         for (int s = 0; s < kTermSlots; ++s) active = active || (mt.wspan[wg][s][0] < j1 && mt.wspan[wg][s][1] > j0);
         if (active) {
-          const bool full = tile_full(mt.table, w0, j0, n);
+          const bool full = tile_full(fs, j0);
           float s[kBN / 2];
           wg_fence();
           issue_s(s, qbase, sm.k[buf]);
@@ -1820,11 +1836,15 @@ __device__ __forceinline__ void load_tile(elem_t* dst, const elem_t* src, int ro
     }
   }
 }
-// Does one unmodded term cover every (i, j) of rows [w0, w0 + 64) x keys [j0, j0 + kBN), inside the grid?
-__device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int n) {
-  const int j1 = j0 + kBN;
-  if (j1 > n || w0 + 64 > n) return false;
-  bool any = false;
+// The keys [flo, fhi) that term s allows to every row of [w0, w0 + 64), inside the grid, when it
+// has no mods (else, or when the rows leave the term's or the grid's rows: empty, fhi = INT_MIN).
+// Computed once per (work item, warpgroup); a key tile [j0, j0 + kBN) needs no per-element mask
+// when one term's span holds it (tile_full): register arithmetic in the loop, no table reads.
+struct FullSpans {
+  int lo[kTermSlots], hi[kTermSlots];
+};
+__device__ __forceinline__ FullSpans full_spans(const int* table, int w0, int n) {
+  FullSpans f;
 #pragma unroll
   for (int s = 0; s < kTermSlots; ++s) {
     const int* tt = table + s * kFields;
@@ -1834,9 +1854,17 @@ __device__ __forceinline__ bool tile_full(const int* table, int w0, int j0, int 
       const int* md = tt + 6 + 4 * m;
       nomod = nomod && md[2] <= 0 && md[3] >= md[1];
     }
-    any = any || (nomod && w0 - (j1 - 1) >= tt[0] && (w0 + 63) - j0 < tt[1] && j0 >= tt[2] && j1 <= tt[3] &&
-                  w0 >= tt[4] && w0 + 64 <= tt[5]);
+    // Row i allows [max(kLo, i - dHi + 1), min(kHi, i - dLo + 1)); over rows w0 .. w0 + 63.
+    f.lo[s] = max(tt[2], w0 + 64 - tt[1]);
+    f.hi[s] = (nomod && w0 + 64 <= n && w0 >= tt[4] && w0 + 64 <= tt[5]) ? min(min(tt[3], w0 - tt[0] + 1), n) : INT_MIN;
   }
+  return f;
+}
+// Does one term cover every (i, j) of the warpgroup's rows x keys [j0, j0 + kBN)?
+__device__ __forceinline__ bool tile_full(const FullSpans& f, int j0) {
+  bool any = false;
+#pragma unroll
+  for (int s = 0; s < kTermSlots; ++s) any = any || (j0 >= f.lo[s] && j0 + kBN <= f.hi[s]);
   return any;
 }
 
@@ -1963,7 +1991,9 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
                 const __grid_constant__ CUtensorMap tmV) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ unsigned char smem_raw[];
-  Smem& sm = *reinterpret_cast<Smem*>((reinterpret_cast<uintptr_t>(smem_raw) + 1023) & ~uintptr_t(1023));
+  // Rounded up to 1024 bytes by pointer arithmetic on smem_raw (not through an integer), so the
+  // compiler keeps the shared address space: plain shared loads, not generic ones, for sm.*.
+  Smem& sm = *reinterpret_cast<Smem*>(smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u));
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   // Warpgroup of 64 query rows; in the warp-specialised kernel warpgroup 0 loads (wg = -1).
   const int wg = (warp >> 2) - (kWS ? 1 : 0), g = lane >> 2, t4 = lane & 3;
@@ -2178,6 +2208,7 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
           wlo[s] = max(max(tt[2], r0 - tt[1] + 1), 0);
           whi[s] = (r0 < r1 && tt[0] < tt[1] && tt[2] < tt[3]) ? min(min(tt[3], r1 - tt[0]), n) : INT_MIN;
         }
+        const FullSpans fs = full_spans(mt.table, w0, n);
         auto active = [&](int j0) {
           bool any = false;
 #pragma unroll
@@ -2193,7 +2224,7 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
           const bool pv = !first && (!kWgSkip || pend);  // issue the previous tile's P V
           mbar_wait(&sm.k_full[stage], phase);
           if (!first) mbar_wait(&sm.v_full[vstage], vphase);
-          const bool full = act && tile_full(mt.table, w0, j0, n);
+          const bool full = act && tile_full(fs, j0);
           float s[kBN / 2];
           my_turn();
           fence_regs(acc);
@@ -2318,6 +2349,7 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
     }
     cp_wait<0>();
     __syncthreads();
+    const FullSpans fs = full_spans(mt.table, w0, n);
 
     float acc[kD / 2];
     float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.f, 0.f};
@@ -2359,7 +2391,7 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
         __syncthreads();
         load_next(buf >= 2 ? buf - 2 : buf + kStages - 2);
         const int j0 = kt * kBN;
-        const bool full = tile_full(mt.table, w0, j0, n);
+        const bool full = tile_full(fs, j0);
         float s[kBN / 2];
         fence_regs(acc);
         wg_fence();
@@ -2408,7 +2440,7 @@ spc_spattention_released_fwd_sm90_fp16(const elem_t* __restrict__ Q, const elem_
 #pragma unroll
         for (int s = 0; s < kTermSlots; ++s) active = active || (mt.wspan[wg][s][0] < j1 && mt.wspan[wg][s][1] > j0);
         if (active) {
-          const bool full = tile_full(mt.table, w0, j0, n);
+          const bool full = tile_full(fs, j0);
           float s[kBN / 2];
           wg_fence();
           issue_s(s, qbase, sm.k[buf]);
