@@ -577,8 +577,8 @@ __device__ __forceinline__ void load_tile(elem_t* dst, const elem_t* src, int ro
     }
   }
 }
-// The keys [flo, fhi) that term s allows to every row of [w0, w0 + 64), inside the grid, when it
-// has no mods (else, or when the rows leave the term's or the grid's rows: empty, fhi = INT_MIN).
+// The keys [lo[s], hi[s]) that term s allows to every row of [w0, w0 + 64), inside the grid, when it
+// has no mods (else, or when the rows leave the term's or the grid's rows: empty, hi[s] = INT_MIN).
 // Computed once per (work item, warpgroup); a key tile [j0, j0 + kBN) needs no per-element mask
 // when one term's span holds it (tile_full): register arithmetic in the loop, no table reads.
 struct FullSpans {
@@ -1836,8 +1836,8 @@ __device__ __forceinline__ void load_tile(elem_t* dst, const elem_t* src, int ro
     }
   }
 }
-// The keys [flo, fhi) that term s allows to every row of [w0, w0 + 64), inside the grid, when it
-// has no mods (else, or when the rows leave the term's or the grid's rows: empty, fhi = INT_MIN).
+// The keys [lo[s], hi[s]) that term s allows to every row of [w0, w0 + 64), inside the grid, when it
+// has no mods (else, or when the rows leave the term's or the grid's rows: empty, hi[s] = INT_MIN).
 // Computed once per (work item, warpgroup); a key tile [j0, j0 + kBN) needs no per-element mask
 // when one term's span holds it (tile_full): register arithmetic in the loop, no table reads.
 struct FullSpans {
