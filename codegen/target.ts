@@ -1,4 +1,5 @@
 import type { LayoutIR } from '../src/ir/index.js';
+import { formatTargetMessage, type TargetCode } from './messages.js';
 
 export interface EmittedFile {
   /** Path relative to the output directory. */
@@ -11,12 +12,17 @@ export interface EmitOptions {
   seq?: number;
   /** Tool version, stamped into generated headers. */
   version: string;
+  /** A kernel config (parsed JSON from `spc compile --config`) that overrides the target's heuristic. */
+  config?: unknown;
 }
 
 /** A layout a target cannot compile (an unsupported head_dim, say): reported as a diagnostic, not a crash. */
 export class TargetError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(
+    readonly code: TargetCode,
+    readonly args: readonly (string | number)[],
+  ) {
+    super(formatTargetMessage(code, args));
     this.name = 'TargetError';
   }
 }

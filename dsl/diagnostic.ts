@@ -9,7 +9,8 @@ export interface Span {
 }
 
 export interface Diagnostic {
-  code: Code;
+  /** A front-end code (dsl/messages.ts) or a target's (codegen/messages.ts, E100-E119). */
+  code: Code | `E1${number}`;
   message: string;
   span?: Span;
 }

@@ -22,7 +22,7 @@ export function renderDiagnostic(d: Diagnostic, file: string, source?: string): 
 export function toDiagnostics(e: unknown): Diagnostic[] | null {
   if (e instanceof SpecError) return e.diagnostics;
   if (e instanceof EvalError) return [diag(e.code, e.loc, ...e.args)];
-  if (e instanceof TargetError) return [diag('E095', undefined, e.message)];
+  if (e instanceof TargetError) return [{ code: e.code, message: e.message }];
   return null;
 }
 

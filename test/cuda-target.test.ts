@@ -170,7 +170,7 @@ describe('CUDA target', () => {
     let err = '';
     const code = await run(['compile', join(d, 'x.spc'), '--target', 'cuda', '-o', join(d, 'out')], { stdout: () => {}, stderr: (s) => (err += s) });
     expect(code).toBe(2);
-    expect(err).toContain('error[E095]: the target cannot compile this spec: the CUDA target supports head_dim 64 and 128');
+    expect(err).toContain('error[E100]: the CUDA target supports head_dim 64 and 128; layout d96 has 96');
     expect(() => readdirSync(join(d, 'out'))).toThrow();
   });
 

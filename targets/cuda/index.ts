@@ -98,14 +98,14 @@ function fill(template: string, subst: Record<string, string>): string {
 export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): string {
   const ws = cfg.sm90;
   if (ws.ws === true && (ws.stages < 2 || ws.minBlocks !== 1 || (ws.warpgroups !== 2 && ws.warpgroups !== 3)))
-    throw new TargetError(`the warp-specialised CUDA kernel needs 2 or more stages, 1 block per SM and 2 or 3 warpgroups (got ${ws.stages}, ${ws.minBlocks}, ${ws.warpgroups})`);
+    throw new TargetError('E103', ['CUDA', layout.name, `the warp-specialised kernel needs 2 or more stages, 1 block per SM and 2 or 3 warpgroups (got ${ws.stages}, ${ws.minBlocks}, ${ws.warpgroups})`]);
   // The sm90 kernel's tiles must fit the 227 KiB of shared memory a block may have (less a
   // little for the tables and barriers, and the 1 KiB alignment slack).
   const tileBytes = 2 * layout.headDim * ((ws.ws === true ? ws.qBuffers ?? 1 : 1) * blockMSm90(ws) + 2 * ws.stages * ws.blockN);
   if (tileBytes > 227 * 1024 - 2048)
-    throw new TargetError(`the sm90 tiles of layout ${layout.name} need ${tileBytes} bytes of shared memory, more than a block may have`);
-  if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError(`the CUDA target supports head_dim ${SUPPORTED_HEAD_DIMS.join(' and ')}; layout ${layout.name} has ${layout.headDim}`);
-  if (layout.dtype === 'fp32') throw new TargetError(`the CUDA target computes in bf16 or fp16 (tensor cores); layout ${layout.name} declares dtype fp32`);
+    throw new TargetError('E102', ['CUDA sm90', layout.name, tileBytes, 227 * 1024 - 2048]);
+  if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError('E100', ['CUDA', SUPPORTED_HEAD_DIMS.join(' and '), layout.name, layout.headDim]);
+  if (layout.dtype === 'fp32') throw new TargetError('E101', ['CUDA', 'bf16 or fp16 (tensor cores)', layout.name, 'fp32']);
   const shape = tableShape(layout);
   const h = cfg.sm90;
   const header = [
