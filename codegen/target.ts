@@ -31,5 +31,7 @@ export class TargetError extends Error {
 export interface Target {
   name: string;
   description: string;
+  /** Whether the target takes a kernel config (EmitOptions.config, from `spc compile --config`). */
+  acceptsConfig?: boolean;
   emit(layouts: LayoutIR[], options: EmitOptions): EmittedFile[];
 }

@@ -1,6 +1,6 @@
-// The CUDA target in CI (no GPU): every example compiles with the real nvcc for sm_90a and sm_80
-// with no register spills, the Python package is valid Python, golden files pin the output,
-// and unsupported layouts get a diagnostic. Running the kernels needs the GPU machine:
+// The CUDA target in CI (no GPU): the kernel headers compile on their own, every example compiles
+// with the real nvcc for sm_90a and sm_80 with no register spills, the Python package is valid
+// Python, golden files pin each layout's generated part, and bad layouts or configs get a diagnostic. Running the kernels needs the GPU machine:
 // test/cuda/check_cuda.py (see bench/results/cuda-*.md).
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { cudaConfig, cudaTarget, makeCudaTarget } from '../targets/cuda/index.js';
+import { configFor, cudaTarget, defaultConfig, makeCudaTarget } from '../targets/cuda/index.js';
+import { amalgamate, layoutSource } from '../targets/cuda/source.js';
+import { STATIC_PY } from '../targets/cuda/python.js';
 import { balancedShards, contiguousShards, type ShardReport } from '../src/shards.js';
 import { compileSource } from '../src/pipeline.js';
 import { run } from '../src/cli.js';
@@ -21,7 +23,13 @@ const files = cudaTarget.emit(layouts, { version: 'golden' });
 describe('CUDA target', () => {
   it('emits a .cu, a manifest and a Python package per layout, deterministically', () => {
     for (const l of layouts) {
-      for (const p of [`${l.name}.cu`, `${l.name}.manifest.json`, `${l.name}/kernel.cu`, `${l.name}/_table.py`, `${l.name}/_plan.py`, `${l.name}/__init__.py`]) expect(files.some((f) => f.path === p), p).toBe(true);
+      for (const p of [`${l.name}.cu`, `${l.name}.manifest.json`, `${l.name}/kernel.cu`, `${l.name}/_table.py`, `${l.name}/_layout.py`, ...STATIC_PY.map((f) => `${l.name}/${f}`)])
+        expect(files.some((f) => f.path === p), p).toBe(true);
+      // The .cu is the kernel headers then the layout's generated part; the package's static files are the repository's.
+      const cu = files.find((f) => f.path === `${l.name}.cu`)!.contents;
+      expect(cu.endsWith(`${amalgamate()}\n${layoutSource(l, defaultConfig(l), 'golden')}`)).toBe(true);
+      expect(files.find((f) => f.path === `${l.name}/kernel.cu`)!.contents).toBe(cu);
+      for (const f of STATIC_PY) expect(files.find((x) => x.path === `${l.name}/${f}`)!.contents).toBe(readFileSync(join('targets/cuda/python', f), 'utf8'));
     }
     expect(cudaTarget.emit(layouts, { version: 'golden' })).toEqual(files);
     // The manifest names the kernels that the .cu defines, for both families, and its statistics
@@ -42,9 +50,12 @@ describe('CUDA target', () => {
   });
 
   it('matches the golden files', async () => {
-    for (const f of files.filter((x) => x.path.endsWith('.cu') && !x.path.includes('/'))) await expect(f.contents).toMatchFileSnapshot(join('golden', 'cuda', f.path));
-    for (const f of files.filter((x) => x.path.endsWith('/__init__.py'))) await expect(f.contents).toMatchFileSnapshot(join('golden', 'cuda', f.path.replace('/__init__.py', '.init.py')));
-    for (const f of files.filter((x) => x.path.endsWith('/_plan.py'))) await expect(f.contents).toMatchFileSnapshot(join('golden', 'cuda', f.path.replace('/_plan.py', '.plan.py')));
+    // Only what a layout adds: the generated part of its .cu and its _layout.py (the headers and the
+    // package's static files are source files of the repository).
+    for (const l of layouts) {
+      await expect(layoutSource(l, defaultConfig(l), 'golden')).toMatchFileSnapshot(join('golden', 'cuda', `${l.name}.layout.cu`));
+      await expect(files.find((x) => x.path === `${l.name}/_layout.py`)!.contents).toMatchFileSnapshot(join('golden', 'cuda', `${l.name}.layout.py`));
+    }
   });
 
   it('every example compiles with nvcc for sm_90a and sm_80, with no register spills (and no stack frame in the persistent kernel)', async () => {
@@ -57,12 +68,14 @@ describe('CUDA target', () => {
           const { stderr, stdout } = await run$('nvcc', ['-c', '-O3', '--use_fast_math', '-std=c++17', arch, '-Xptxas', '-v', join(dir, f.path), '-o', join(dir, `${f.path}.${arch.slice(-5)}.o`)], { maxBuffer: 1 << 24 });
           const report = stdout + stderr;
           const regs = [...report.matchAll(/Used (\d+) registers/g)].map((m) => Number(m[1]));
-          expect(regs.length, `${f.path} ${arch}: ptxas report`).toBe(4); // mma.sync and wgmma kernels, bf16 and fp16
+          const manifest = JSON.parse(files.find((x) => x.path === f.path.replace(/\.cu$/, '.manifest.json'))!.contents) as { launch: { persistent_sm90: boolean }; kernels: Record<string, Record<string, unknown>> };
+          const kernels = Object.values(manifest.kernels).flatMap((fam) => Object.values(fam).filter((x): x is { kernel: string } => typeof x === 'object' && x !== null && 'kernel' in x));
+          expect(regs.length, `${f.path} ${arch}: a ptxas report for each kernel of the manifest`).toBe(kernels.length);
+          for (const k of kernels) expect(report).toContain(`entry function '${k.kernel}'`);
           for (const m of report.matchAll(/(\d+) bytes spill (stores|loads)/g)) expect(Number(m[1]), `${f.path} ${arch} spills`).toBe(0);
           // The persistent kernel keeps no local arrays either (an array indexed at run time lives on
           // the stack, and ptxas reports no spill). The others may: the key-tile-range sort of 3-term
           // tables takes 8 bytes a term in thread 0, once per work item.
-          const manifest = JSON.parse(files.find((x) => x.path === f.path.replace(/\.cu$/, '.manifest.json'))!.contents) as { launch: { persistent_sm90: boolean } };
           if (arch.endsWith('sm_90a') && manifest.launch.persistent_sm90) {
             const frames = [...report.matchAll(/entry function '(\w+)'[^]*?(\d+) bytes stack frame/g)].filter((m) => m[1]!.includes('_fwd_sm90_'));
             expect(frames.length, `${f.path}: ptxas report of the sm90 kernels`).toBe(2);
@@ -85,9 +98,12 @@ describe('CUDA target', () => {
       execFileSync('mkdir', ['-p', join(p, '..')]);
       writeFileSync(p, f.contents);
     }
-    const names = layouts.map((l) => l.name);
-    const script = `import ast, sys\nfor n in ${JSON.stringify(names)}:\n    for m in ("__init__", "_table", "_plan"):\n        ast.parse(open(f"{n}/{m}.py").read())\nprint("ok")`;
-    expect(execFileSync('python3', ['-c', script], { cwd: dir, encoding: 'utf8' }).trim()).toBe('ok');
+    // Every module of every package compiles; pyflakes (Debian's pyflakes3) finds no unused or
+    // undefined names in the static files and the generated ones.
+    const pys = files.filter((f) => f.path.endsWith('.py')).map((f) => f.path);
+    execFileSync('python3', ['-m', 'py_compile', ...pys], { cwd: dir });
+    execFileSync('pyflakes3', [...pys.filter((p) => !p.endsWith('_table.py'))], { cwd: dir });
+    execFileSync('pyflakes3', ['targets/cuda/python/__init__.py', 'targets/cuda/python/_op.py', 'targets/cuda/python/_plan.py', 'test/cuda/check_cuda.py', 'examples/distributed/tp_attention.py']);
     // The GPU-machine scripts and the torch.distributed example too (they need torch to run).
     for (const f of ['examples/distributed/tp_attention.py', 'bench/cuda/bench_cuda.py', 'bench/cuda/bench_shards.py', 'test/cuda/check_cuda.py'])
       expect(execFileSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read()); print("ok")', f], { encoding: 'utf8' }).trim(), f).toBe('ok');
@@ -174,15 +190,46 @@ describe('CUDA target', () => {
     expect(() => readdirSync(join(d, 'out'))).toThrow();
   });
 
-  it('tile configurations that cannot run are refused before any code is written', () => {
+  it('kernel configs that cannot run are refused before any code is written', () => {
     const l = layouts.find((x) => x.headDim === 128)!;
-    const base = cudaConfig(l);
-    const emitWith = (sm90: object) => () => makeCudaTarget(() => ({ ...base, sm90: { ...base.sm90, ...sm90 } })).emit([l], { version: 'x' });
-    expect(emitWith({})).not.toThrow();
+    const emitWith = (config: unknown) => () => cudaTarget.emit([l], { version: 'x', config });
+    const code = (config: unknown) => {
+      try {
+        emitWith(config)();
+        return 'ok';
+      } catch (e) {
+        return (e as { code?: string }).code ?? String(e);
+      }
+    };
+    expect(code({})).toBe('ok');
     // Q (128 x 128) and 4 stages of K and V (128 x 128 each): 288 KiB of shared memory.
-    expect(emitWith({ ws: true, stages: 4 })).toThrow(/shared memory/);
-    expect(emitWith({ ws: true, stages: 2, qBuffers: 2 })).not.toThrow();
-    expect(emitWith({ ws: true, stages: 3, qBuffers: 2 })).toThrow(/shared memory/);
-    expect(emitWith({ ws: true, minBlocks: 2 })).toThrow(/1 block per SM/);
+    expect(code({ sm90: { stages: 4 } })).toBe('E102');
+    expect(code({ sm90: { stages: 2, qBuffers: 2 } })).toBe('ok');
+    expect(code({ sm90: { stages: 3, qBuffers: 2 } })).toBe('E102');
+    expect(emitWith({ sm90: { minBlocks: 2 } })).toThrow(/1 block per SM/);
+    expect(code({ sm90: { minBlocks: 2 } })).toBe('E103');
+    expect(code({ sm90: { kernel: 'blockwise', overlap: true, stages: 2 } })).toBe('E103');
+    expect(code({ sm90: { stage: 3 } })).toBe('E104');
+    expect(code({ sm70: {} })).toBe('E104');
+    expect(code({ sm90: { stages: 'three' } })).toBe('E105');
+    expect(code({ sm90: { blockN: 100 } })).toBe('E105');
+    expect(code([1, 2])).toBe('E105');
+    // A config overrides the heuristic field by field, and the manifest records the result.
+    const out = emitWith({ sm90: { stages: 2, qBuffers: 2 } })();
+    const m = JSON.parse(out.find((f) => f.path.endsWith('.manifest.json'))!.contents) as { config: unknown };
+    expect(m.config).toEqual(configFor(l, { sm90: { stages: 2, qBuffers: 2 } }));
+    expect(m.config).toEqual({ ...defaultConfig(l), sm90: { ...defaultConfig(l).sm90, stages: 2, qBuffers: 2 } });
   });
+
+  it('the kernel headers compile on their own (a test config) for sm_90a and sm_80: no spills, no stack frame in the persistent kernel', async () => {
+    for (const arch of ['-gencode=arch=compute_90a,code=sm_90a', '-gencode=arch=compute_80,code=sm_80']) {
+      const { stdout, stderr } = await run$('nvcc', ['-c', '-O3', '--use_fast_math', '-std=c++17', arch, '-Xptxas', '-v', '-I', 'targets/cuda/kernels', 'targets/cuda/kernels/check.cu', '-o', join(mkdtempSync(join(tmpdir(), 'spc-hdr-')), 'check.o')], { maxBuffer: 1 << 24 });
+      const report = stdout + stderr;
+      expect(report).not.toMatch(/warning/i);
+      const entries = [...report.matchAll(/entry function '(\w+)'[^]*?(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads/g)];
+      expect(entries.map((m) => m[1]).sort()).toEqual(['check_fwd_sm80', 'check_fwd_sm90', 'check_fwd_sm90_blockwise']);
+      for (const m of entries) expect(Number(m[3]) + Number(m[4]), `${arch} ${m[1]} spills`).toBe(0);
+      if (arch.endsWith('sm_90a')) expect(Number(entries.find((m) => m[1] === 'check_fwd_sm90')![2])).toBe(0);
+    }
+  }, 300_000);
 });

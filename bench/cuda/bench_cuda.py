@@ -171,7 +171,7 @@ def main():
         for n in [int(x) for x in args.lengths.split(",")]:
             B = 2 if n <= 8192 else 1
             gen = torch.Generator(device=dev).manual_seed(n * 131 + H * 7 + D)
-            q, k, v = (torch.randn(B, H, n, D, device=dev, dtype=torch.bfloat16, generator=gen) for _ in range(3))
+            q, k, v = [torch.randn(B, H, n, D, device=dev, dtype=torch.bfloat16, generator=gen) for _ in range(3)]
             with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
                 t_cudnn = bench(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
             with sdpa_kernel(SDPBackend.FLASH_ATTENTION):

@@ -37,7 +37,7 @@ def main():
         mod = importlib.import_module(f"{pat}_h16_kv16_d128")
         for n in (int(x) for x in args.lengths.split(",")):
             gen = torch.Generator(device=dev).manual_seed(n)
-            q, k, v = (torch.randn(1, 16, n, 128, device=dev, dtype=torch.bfloat16, generator=gen) for _ in range(3))
+            q, k, v = [torch.randn(1, 16, n, 128, device=dev, dtype=torch.bfloat16, generator=gen) for _ in range(3)]
             full = mod.attention(q, k, v)
             t_all = bench(lambda: mod.attention(q, k, v))
             for T in (int(x) for x in args.ranks.split(",")):

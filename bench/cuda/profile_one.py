@@ -1,6 +1,5 @@
 """Runs one spc package once at one size (for ncu / compute-sanitizer).
     python3 bench/cuda/profile_one.py DIR NAME N [B]"""
-import math
 import sys
 
 import torch

@@ -3,7 +3,7 @@
 # failure in one does not cost the others. Prepare with bench/cuda/prepare_tune.ts first.
 #   bash bench/cuda/tune.sh DIR OUT SUFFIXES [LENGTHS] [PATTERNS] [SHAPES] [nocheck]
 # SUFFIXES: comma list of package-name suffixes as prepare_tune.ts writes them
-# (e.g. w4m1n32b3_g2n128s3b1o). Logs go to OUT/logs (OUT/logs.tgz at the end), the tables to OUT/tune.md.
+# (the config names given to prepare_tune.ts, e.g. s3,s4). Logs go to OUT/logs (OUT/logs.tgz at the end), the tables to OUT/tune.md.
 set -uo pipefail
 dir=$1; out=$2; sufs=$3; lengths=${4:-8192,16384,32768}; pats=${5:-balanced,released}; shapes=${6:-16x128}; nocheck=${7:-}
 log=$out/logs; mkdir -p "$log"; export PYTHONUNBUFFERED=1

@@ -1,399 +1,54 @@
-// The Python package of the CUDA target: a PyTorch op built with load_inline.
+// The Python package of the CUDA target. Its code is static (targets/cuda/python/*.py and
+// binding.cpp, copied as they are); what a layout adds is _layout.py (names, sizes, the kernel
+// config) and _table.py (the head table's formulas, codegen/host.ts).
+import { readFileSync } from 'node:fs';
+import { pyHostTable } from '../../codegen/host.js';
+import type { EmittedFile } from '../../codegen/target.js';
 import type { LayoutIR } from '../../src/ir/index.js';
-import { blockM, blockMSm90, kernelNames, type CudaConfig } from './index.js';
+import type { CudaConfig } from './config.js';
+import { DTYPES, FAMILIES, KERNEL_DIR, kernelNames } from './source.js';
 
-export function pythonPackage(layout: LayoutIR, cfg: CudaConfig, version: string): string {
-  const bf = kernelNames(layout, 'bf16');
-  const fp = kernelNames(layout, 'fp16');
-  const bf9 = kernelNames(layout, 'bf16', 'sm90');
-  const fp9 = kernelNames(layout, 'fp16', 'sm90');
-  const group = layout.heads / layout.kvHeads;
-  return `"""spc ${version}: banded attention for layout ${layout.name} (${layout.heads} heads, ${layout.kvHeads} KV heads, head_dim ${layout.headDim}).
+/** The package's static files, in the repository next to the kernel headers. */
+export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', 'binding.cpp'];
+const staticFile = (f: string): string => readFileSync(`${KERNEL_DIR}../python/${f}`, 'utf8');
 
-    from ${layout.name} import attention
-    out = attention(q, k, v)                      # q (B, H, N, D), k and v (B, KV, N, D); bf16 or fp16 on CUDA
-    out, lse = attention(q, k, v, return_lse=True)
-    plan = shard_plan(N, T)                       # heads per rank for T ranks, in order and balanced
-    hs = plan["balanced"]["heads"][rank]          # one rank's heads (whole KV groups)
-    kv = sorted({h // GROUP for h in hs})
-    out = attention(q[:, hs], k[:, kv], v[:, kv], heads=hs)   # that rank's share
-
-Without PyTorch the package still imports, and its work planner (shard_plan, head_tiles) works.
-
-The CUDA kernel is compiled on first use by torch.utils.cpp_extension.load_inline (PyTorch caches
-the build). Band boundaries for the N of each call come from _table.head_table(N), the same
-formulas as the spc IR. Generated code: do not edit.
-"""
-import functools
-import hashlib
-import itertools
-import math
-import os
-
-try:
-    import torch
-except ImportError:  # the work planner below needs no torch; attention() does
-    torch = None
-
-from . import _plan, _table
-from ._plan import TILES, balanced_shards, contiguous_shards, head_tiles  # noqa: F401  (public)
-
-LAYOUT = ${JSON.stringify(layout.name)}
-HEADS = ${layout.heads}
-KV_HEADS = ${layout.kvHeads}
-HEAD_DIM = ${layout.headDim}
-SEQ = ${layout.seq === null ? 'None' : layout.seq}
-GROUP = ${group}  # query heads per KV head
-PERSISTENT_SM90 = ${cfg.sm90.ws ? 'True' : 'False'}  # the sm_90 kernel: a persistent grid, items dealt by the host
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-
-_CPP = r'''
-#include <torch/extension.h>
-#include <cuda_runtime_api.h>
-#include <c10/cuda/CUDAStream.h>
-#include <c10/cuda/CUDAGuard.h>
-typedef cudaError_t (*launcher_t)(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
-extern "C" cudaError_t ${bf.launcher}(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
-extern "C" cudaError_t ${fp.launcher}(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
-extern "C" cudaError_t ${bf9.launcher}(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
-extern "C" cudaError_t ${fp9.launcher}(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
-// order: the work items (with blocks > 0, grouped by block and followed by blocks + 1 offsets).
-std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor table, torch::Tensor order, int64_t blocks, double scale, bool sm90) {
-  c10::cuda::CUDAGuard guard(q.device());
-  auto o = torch::empty_like(q);
-  auto lse = torch::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(torch::kFloat32));
-  auto stream = c10::cuda::getCurrentCUDAStream(q.device().index()).stream();
-  const bool bf16 = q.scalar_type() == torch::kBFloat16;
-  launcher_t launch = sm90 ? (bf16 ? ${bf9.launcher} : ${fp9.launcher}) : (bf16 ? ${bf.launcher} : ${fp.launcher});
-  cudaError_t err = launch(q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), lse.data_ptr<float>(),
-                           table.data_ptr<int>(), order.data_ptr<int>(), (int)(blocks > 0 ? order.numel() - blocks - 1 : order.numel()),
-                           (int)blocks, (int)q.size(2), (int)q.size(1), (float)scale, stream);
-  TORCH_CHECK(err == cudaSuccess, "spc: kernel launch failed: ", cudaGetErrorString(err));
-  return {o, lse};
-}
-'''
-
-
-@functools.lru_cache(maxsize=None)
-def _extension(major, minor):
-    from torch.utils.cpp_extension import load_inline
-
-    with open(os.path.join(_HERE, "kernel.cu")) as f:
-        cuda_src = f.read()
-    arch = "-gencode=arch=compute_90a,code=sm_90a" if (major, minor) == (9, 0) else f"-gencode=arch=compute_{major}{minor},code=sm_{major}{minor}"
-    digest = hashlib.sha256((cuda_src + _CPP + arch).encode()).hexdigest()[:12]
-    return load_inline(
-        name=f"spc_{LAYOUT}_{digest}",
-        cpp_sources=[_CPP],
-        cuda_sources=[cuda_src],
-        functions=["forward"],
-        extra_cuda_cflags=["-O3", "--use_fast_math", "-std=c++17", arch],
-        verbose=False,
-    )
-
-
-def _arch(major, minor):
-    """The kernel family for a GPU: wgmma on sm_90 (built for sm_90a), mma.sync elsewhere.
-    SPC_CUDA_KERNEL=sm80 in the environment forces the mma.sync kernels (for comparisons)."""
-    if os.environ.get("SPC_CUDA_KERNEL") == "sm80":
-        return "sm80"
-    return "sm90" if (major, minor) == (9, 0) else "sm80"
-
-
-@functools.lru_cache(maxsize=64)
-def schedule(n, batch, device, heads, arch, blocks=0, stream=0):
-    """(table, order) on the device for length n, batch size batch and the heads of the call
-    (a tuple of head indices): the table rows of those heads, and the work items longest first;
-    with blocks > 0 (the persistent sm_90 kernel) the items dealt to that many blocks (_plan.deal),
-    grouped by block, followed by blocks + 1 offsets of the groups. stream (the CUDA stream the
-    kernel runs on) is part of the cache key: the tensors are copied to the device on that stream,
-    so a kernel on another stream never reads them before the copy is done, and a cached pair is
-    only freed (evicted) into the pool of the stream that used it."""
-    full = _table.head_table(n)
-    per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
-    table = [x for h in heads for x in full[h * per:(h + 1) * per]]
-    qtiles = -(-n // TILES[arch][0])
-    work = sorted((-tiles, hl, qt) for hl in range(len(heads)) for qt, tiles in enumerate(_plan.block_tiles(table, hl, n, arch)))
-    order = [(b * len(heads) + hl) * qtiles + qt for _, hl, qt in work for b in range(batch)]
-    if blocks > 0:
-        groups = _plan.deal([-t for t, _, _ in work for b in range(batch)], blocks)
-        offsets = [0, *itertools.accumulate(len(g) for g in groups)]
-        order = [order[i] for g in groups for i in g] + offsets
-    t = torch.tensor(table, dtype=torch.int32, device=device)
-    o = torch.tensor(order, dtype=torch.int32, device=device)
-    return t, o
-
-
-@functools.lru_cache(maxsize=None)
-def _multiprocessors(index):
-    return torch.cuda.get_device_properties(index).multi_processor_count
-
-
-def _blocks(items, device, arch):
-    """Blocks of the persistent sm_90 kernel: one per multiprocessor, at most items (0: not
-    persistent). SPC_CUDA_GRID=G in the environment caps it at G (the checks use it to make each
-    block take many items in a row)."""
-    if arch != "sm90" or not PERSISTENT_SM90:
-        return 0
-    cap = int(os.environ.get("SPC_CUDA_GRID", "0") or 0)
-    g = min(_multiprocessors(device.index if device.index is not None else torch.cuda.current_device()), items)
-    return min(g, cap) if cap > 0 else g
-
-
-def _heads(heads):
-    """The heads of a call as a tuple; for GQA, whole groups of GROUP heads that share a KV head."""
-    if heads is None:
-        return tuple(range(HEADS))
-    try:
-        hs = tuple(int(h) for h in heads)
-    except TypeError:
-        raise TypeError(f"spc {LAYOUT}: heads must be a sequence of head indices, got {type(heads).__name__}") from None
-    if not hs or len(set(hs)) != len(hs) or any(h < 0 or h >= HEADS for h in hs):
-        raise ValueError(f"spc {LAYOUT}: heads must be distinct indices in [0, {HEADS}), got {list(hs)}")
-    for c in range(0, len(hs), GROUP):
-        g = hs[c:c + GROUP]
-        if len(g) != GROUP or g[0] % GROUP != 0 or g != tuple(range(g[0], g[0] + GROUP)):
-            raise ValueError(f"spc {LAYOUT}: with {GROUP} query heads per KV head, heads must list whole groups in order (h, h+1, ..., h+{GROUP - 1} with h a multiple of {GROUP}), got {list(hs)}")
-    return hs
-
-
-def _check(q, k, v, heads):
-    for name, x in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"spc {LAYOUT}: {name} must be a torch.Tensor, got {type(x).__name__}")
-        if not x.is_cuda:
-            raise ValueError(f"spc {LAYOUT}: {name} must be on a CUDA device, got {x.device}")
-        if x.dtype not in (torch.bfloat16, torch.float16):
-            raise TypeError(f"spc {LAYOUT}: {name} must be bfloat16 or float16, got {x.dtype}")
-        if x.dim() != 4:
-            raise ValueError(f"spc {LAYOUT}: {name} must have 4 dimensions (B, heads, N, D), got shape {tuple(x.shape)}")
-        if not x.is_contiguous():
-            raise ValueError(f"spc {LAYOUT}: {name} must be contiguous in (B, heads, N, D) order; call .contiguous() first")
-    if not (q.dtype == k.dtype == v.dtype):
-        raise TypeError(f"spc {LAYOUT}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
-    if not (q.device == k.device == v.device):
-        raise ValueError(f"spc {LAYOUT}: q, k and v must be on one device")
-    B, H, N, D = q.shape
-    if H != len(heads) or D != HEAD_DIM:
-        raise ValueError(f"spc {LAYOUT}: q must be (B, {len(heads)}, N, {HEAD_DIM}), got {tuple(q.shape)}")
-    kv = len(heads) // GROUP
-    for name, x in (("k", k), ("v", v)):
-        if tuple(x.shape) != (B, kv, N, D):
-            raise ValueError(f"spc {LAYOUT}: {name} must be ({B}, {kv}, {N}, {D}), got {tuple(x.shape)}")
-    if N < 1:
-        raise ValueError(f"spc {LAYOUT}: the sequence length must be at least 1")
-    if SEQ is not None and N != SEQ:
-        raise ValueError(f"spc {LAYOUT}: this layout has a fixed length {SEQ}, got N = {N}")
-    if B * H * -(-N // min(m for m, _ in TILES.values())) >= 2**31:
-        raise ValueError(f"spc {LAYOUT}: too many work items for one launch")
-    return B, N
-
-
-def current_arch():
-    """The kernel family attention() uses here: "sm90" (wgmma) on an sm_90 GPU, "sm80" (mma.sync)
-    on others or with SPC_CUDA_KERNEL=sm80; "sm90" when there is no torch or no GPU."""
-    if torch is None or not torch.cuda.is_available():
-        return "sm90"
-    return _arch(*torch.cuda.get_device_capability())
-
-
-def shard_plan(n, shards, arch=None):
-    """Heads per rank for the given number of tensor-parallel ranks at length n, counting work in the key tiles
-    of the kernel family arch (default: current_arch()). See _plan.shard_plan."""
-    return _plan.shard_plan(n, shards, current_arch() if arch is None else arch)
-
-
-class _Attention(torch.autograd.Function if torch is not None else object):
-    @staticmethod
-    def forward(ctx, q, k, v, scale, heads):
-        B, N = _check(q, k, v, heads)
-        major, minor = torch.cuda.get_device_capability(q.device)
-        if major < 8:
-            raise RuntimeError(f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}")
-        arch = _arch(major, minor)
-        blocks = _blocks(B * len(heads) * -(-N // TILES[arch][0]), q.device, arch)
-        table, order = schedule(N, B, q.device, heads, arch, blocks, torch.cuda.current_stream(q.device).cuda_stream)
-        out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90")
-        ctx.mark_non_differentiable(lse)
-        return out, lse
-
-    @staticmethod
-    def backward(ctx, dout, dlse):
-        raise NotImplementedError(f"spc {LAYOUT}: the backward pass is not generated yet")
-
-
-def attention(q, k, v, scale=None, return_lse=False, heads=None):
-    """Banded attention forward. q (B, ${layout.heads}, N, ${layout.headDim}), k and v (B, ${layout.kvHeads}, N, ${layout.headDim}).
-
-    heads: run only these heads (a tensor-parallel shard): q holds them in this order and k, v
-    their KV heads; with GQA the list is made of whole groups of ${group} heads that share a KV head.
-
-    Returns out (B, H, N, ${layout.headDim}) in q's dtype (H = ${layout.heads}, or len(heads)), and with
-    return_lse=True also the float32 log-sum-exp (B, H, N) of the scaled scores (natural log; -inf
-    for a row with no allowed key, whose output is 0).
-    """
-    if torch is None:
-        raise ImportError(f"spc {LAYOUT}: attention() needs PyTorch (torch could not be imported)")
-    if scale is None:
-        scale = 1.0 / math.sqrt(HEAD_DIM)
-    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-        raise ValueError(f"spc {LAYOUT}: scale must be a positive finite number, got {scale!r}")
-    out, lse = _Attention.apply(q, k, v, float(scale), _heads(heads))
-    return (out, lse) if return_lse else out
-`;
+/** A Python literal of a JSON value (objects, arrays, strings, numbers, booleans). */
+function pyLiteral(x: unknown, indent = ''): string {
+  if (x === true) return 'True';
+  if (x === false) return 'False';
+  if (x === null) return 'None';
+  if (Array.isArray(x)) return `[${x.map((y) => pyLiteral(y, indent)).join(', ')}]`;
+  if (typeof x === 'object') {
+    const inner = `${indent}    `;
+    return `{\n${Object.entries(x as Record<string, unknown>).map(([k, v]) => `${inner}${JSON.stringify(k)}: ${pyLiteral(v, inner)},`).join('\n')}\n${indent}}`;
+  }
+  return JSON.stringify(x);
 }
 
+/** _layout.py: what the static package code needs to know of one layout. */
+export function layoutModule(layout: LayoutIR, cfg: CudaConfig, version: string): string {
+  const kernels = Object.fromEntries(FAMILIES.map((f) => [f, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, f)]))]));
+  return [
+    `"""spc ${version}: layout ${layout.name} (${layout.heads} heads, ${layout.kvHeads} KV heads, head_dim ${layout.headDim}). Generated: do not edit."""`,
+    `VERSION = ${JSON.stringify(version)}`,
+    `LAYOUT = ${JSON.stringify(layout.name)}`,
+    `HEADS = ${layout.heads}`,
+    `KV_HEADS = ${layout.kvHeads}`,
+    `HEAD_DIM = ${layout.headDim}`,
+    `SEQ = ${layout.seq === null ? 'None' : layout.seq}`,
+    `GROUP = ${layout.heads / layout.kvHeads}  # query heads per KV head`,
+    '# The kernel config: the same object as "config" in the manifest (targets/cuda/config.ts).',
+    `CONFIG = ${pyLiteral(cfg)}`,
+    '# The extern "C" kernels and launchers of kernel.cu.',
+    `KERNELS = ${pyLiteral(kernels)}`,
+    '',
+  ].join('\n');
+}
 
-/** The package's torch-free work plan: key tiles per head (the kernels' own walk) and tensor-parallel shards. */
-export function planModule(layout: LayoutIR, cfg: CudaConfig, version: string): string {
-  const group = layout.heads / layout.kvHeads;
-  return `"""spc ${version}: work plan for layout ${layout.name}, without torch.
-
-key_tiles / head_tiles: the key tiles the CUDA kernels visit (the same walk as the kernels).
-contiguous_shards / balanced_shards / shard_plan: heads per tensor-parallel rank and each rank's
-work, for heads in order and for a balanced assignment (the same search as "spc check --shards").
-Generated code: do not edit.
-"""
-from . import _table
-
-HEADS = ${layout.heads}
-GROUP = ${group}  # query heads per KV head
-# Tiles (query rows, keys) of the mma.sync kernels (sm_80 and newer) and the wgmma kernels (sm_90).
-TILES = {"sm80": (${blockM(cfg)}, ${cfg.blockN}), "sm90": (${blockMSm90(cfg.sm90)}, ${cfg.sm90.blockN})}
-
-
-def key_tiles(table, h, i0, i1, n, block_n):
-    """Merged key-tile ranges of query rows [i0, i1) of head h: the kernel's own computation."""
-    f = _table.FIELDS_PER_TERM
-    spans = []
-    for s in range(_table.TERM_SLOTS):
-        o = (h * _table.TERM_SLOTS + s) * f
-        d_lo, d_hi, k_lo, k_hi, q_lo, q_hi = table[o:o + 6]
-        r0, r1 = max(i0, q_lo), min(i1, q_hi)
-        if r0 >= r1 or d_lo >= d_hi or k_lo >= k_hi:
-            continue
-        a = max(k_lo, r0 - d_hi + 1, 0)
-        e = min(k_hi, r1 - d_lo, n)
-        if a < e:
-            spans.append((a // block_n, -(-e // block_n)))
-    spans.sort()
-    merged = []
-    for lo, hi in spans:
-        if merged and lo <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return merged
-
-
-def block_tiles(table, h, n, arch):
-    """Key tiles the kernel of arch visits for each query block of head h (a row of table) at length n."""
-    block_m, block_n = TILES[arch]
-    return [sum(hi - lo for lo, hi in key_tiles(table, h, i0, min(i0 + block_m, n), n, block_n))
-            for i0 in range(0, n, block_m)]
-
-
-# The persistent kernel's cost of a work item beyond its key tiles, in tiles (the Q load, the
-# pipeline's fill and drain, the epilogue); an item with no tiles still loads Q and writes zeros.
-ITEM_COST, EMPTY_COST = 1.0, 0.5
-
-
-def deal(tiles, blocks):
-    """Work items (their key tiles) dealt to blocks of a persistent grid: longest first, each to the
-    block with the least work so far (ties: the lowest block). Returns each block's item indices."""
-    import heapq
-
-    heap = [(0.0, b) for b in range(blocks)]
-    groups = [[] for _ in range(blocks)]
-    for i in sorted(range(len(tiles)), key=lambda i: (-tiles[i], i)):
-        load, b = heapq.heappop(heap)
-        groups[b].append(i)
-        heapq.heappush(heap, (load + tiles[i] + (ITEM_COST if tiles[i] > 0 else EMPTY_COST), b))
-    return groups
-
-
-def head_tiles(n, heads=None, arch="sm90"):
-    """Key tiles each head visits at length n (the kernel's work), with the tiles of arch."""
-    table = _table.head_table(n)
-    return [sum(block_tiles(table, h, n, arch)) for h in (range(HEADS) if heads is None else heads)]
-
-
-def _report(assign, work):
-    w = [sum(work[h] for h in hs) for hs in assign]
-    mean = sum(w) / len(w)
-    return {"heads": [sorted(hs) for hs in assign], "work": w, "imbalance": 1.0 if mean == 0 else max(w) / mean}
-
-
-def _check_shards(units, shards):
-    if not isinstance(shards, int) or shards < 1 or units % shards != 0:
-        raise ValueError(f"spc ${layout.name}: {shards} shards must divide the {units} heads (or KV groups)")
-
-
-def contiguous_shards(work, shards):
-    """Units (heads) in order, len(work) / shards per shard: tensor parallelism's default."""
-    _check_shards(len(work), shards)
-    per = len(work) // shards
-    return _report([list(range(s * per, (s + 1) * per)) for s in range(shards)], work)
-
-
-def _improve(start, work):
-    assign = [list(hs) for hs in start]
-    load = [sum(work[h] for h in hs) for hs in assign]
-    for _ in range(1000):
-        heavy = load.index(max(load))
-        best_gain, move = 0, None
-        for o in range(len(assign)):
-            if o == heavy:
-                continue
-            for a in range(len(assign[heavy])):
-                for b in range(len(assign[o])):
-                    d = work[assign[heavy][a]] - work[assign[o][b]]
-                    # Swapping moves d of work off the heavy shard; it helps while the other stays lighter.
-                    gain = load[heavy] - max(load[heavy] - d, load[o] + d)
-                    if d > 0 and gain > best_gain:
-                        best_gain, move = gain, (o, a, b)
-        if move is None:
-            break
-        o, a, b = move
-        ha, hb = assign[heavy][a], assign[o][b]
-        assign[heavy][a], assign[o][b] = hb, ha
-        load[heavy] += work[hb] - work[ha]
-        load[o] += work[ha] - work[hb]
-    return assign
-
-
-def balanced_shards(work, shards):
-    """len(work) / shards units per shard, the largest shard as small as greedy (longest first onto
-    the lightest shard with room) plus pairwise swaps make it; never worse than in order."""
-    _check_shards(len(work), shards)
-    per = len(work) // shards
-    order = sorted(range(len(work)), key=lambda h: (-work[h], h))
-    greedy, load = [[] for _ in range(shards)], [0] * shards
-    for h in order:
-        best = -1
-        for s in range(shards):
-            if len(greedy[s]) < per and (best < 0 or load[s] < load[best]):
-                best = s
-        greedy[best].append(h)
-        load[best] += work[h]
-    in_order = contiguous_shards(work, shards)["heads"]
-    cands = [_report(_improve(a, work), work) for a in (greedy, in_order)]
-    return cands[1] if cands[1]["imbalance"] < cands[0]["imbalance"] else cands[0]
-
-
-def shard_plan(n, shards, arch="sm90"):
-    """Heads per rank for the given number of tensor-parallel ranks at length n: {"in_order": ..., "balanced": ...},
-    each {"heads": [[...] per rank], "work": key tiles per rank, "imbalance": max / mean}. Heads move
-    in whole KV groups of GROUP (a rank owns its heads' KV heads); pass a rank's heads to
-    attention(..., heads=...)."""
-    per_head = head_tiles(n, arch=arch)
-    work = [sum(per_head[g * GROUP:(g + 1) * GROUP]) for g in range(HEADS // GROUP)]
-    out = {}
-    for name, fn in (("in_order", contiguous_shards), ("balanced", balanced_shards)):
-        r = fn(work, shards)
-        r["heads"] = [[g * GROUP + i for g in gs for i in range(GROUP)] for gs in r["heads"]]
-        out[name] = r
-    return out
-`;
+export function pythonPackage(layout: LayoutIR, cfg: CudaConfig, version: string): EmittedFile[] {
+  return [
+    { path: `${layout.name}/_layout.py`, contents: layoutModule(layout, cfg, version) },
+    { path: `${layout.name}/_table.py`, contents: pyHostTable(layout) },
+    ...STATIC_PY.map((f) => ({ path: `${layout.name}/${f}`, contents: staticFile(f) })),
+  ];
 }

@@ -1,0 +1,154 @@
+// The CUDA kernel config: one JSON-serialisable object that says how the kernels of a layout are
+// tiled. The heuristic (defaultConfig) gives one per layout; `spc compile --config` overrides any
+// part of it; the manifest records it; the Python package reads it (_layout.CONFIG); the generated
+// header turns it into the constexpr traits the kernel templates take (source.ts).
+import { TargetError } from '../../codegen/target.js';
+import { tableShape, type LayoutIR } from '../../src/ir/index.js';
+
+/** The mma.sync kernel (sm_80 and newer): one block per work item. */
+export interface Sm80Config {
+  /** Warps per block; each owns 16 * mTiles query rows, so block_m = 16 * mTiles * warps. */
+  warps: number;
+  /** 16-row MMA tiles per warp (1 or 2): two share every K/V fragment load. */
+  mTiles: number;
+  /** Keys per tile (block_n). */
+  blockN: number;
+  /** Blocks per SM the register allocation must allow (__launch_bounds__); 1 leaves it to the compiler. */
+  minBlocks: number;
+  /** Skip rescaling O when no row's running maximum changed (fewer multiplies, more registers). */
+  skipRescale: boolean;
+}
+
+/** The wgmma kernel (sm_90a): warpgroups of 64 query rows. */
+export interface Sm90Config {
+  /** 'persistent': one block per SM, items dealt by the host, a TMA producer warpgroup; 'blockwise': one block per item. */
+  kernel: 'persistent' | 'blockwise';
+  /** Consumer warpgroups per block (persistent: 2 or 3). */
+  warpgroups: number;
+  /** Keys per tile (the N of the S wgmma). */
+  blockN: number;
+  /** K/V tiles in flight (a shared-memory ring; block-wise with overlap needs 3). */
+  stages: number;
+  /** Block-wise: overlap each tile's softmax with the tensor cores (the persistent kernel always does). */
+  overlap: boolean;
+  /** Persistent: Q tiles in flight, 1 or 2 (2: the next work item's Q loads during this one). */
+  qBuffers: number;
+  /** Persistent: a warpgroup passes over key tiles with no allowed pair for its 64 rows (more registers). */
+  wgSkip: boolean;
+  /** Blocks per SM (__launch_bounds__); the persistent kernel needs 1. */
+  minBlocks: number;
+}
+
+export interface CudaConfig {
+  sm80: Sm80Config;
+  sm90: Sm90Config;
+}
+
+export const SUPPORTED_HEAD_DIMS = [64, 128];
+/** Shared memory a block may have on sm_90 (227 KiB), less room for tables and barriers. */
+const SM90_SMEM = 227 * 1024 - 2048;
+/** wgmma N values the kernels have instructions for (kernels/spc/sm90/wgmma.cuh). */
+const WGMMA_N = [64, 96, 128, 192, 256];
+
+/**
+ * The heuristic, from H100 and H200 measurements (bench/results/cuda-*.md). mma.sync: D = 128:
+ * 64 x 32 tiles, 3 blocks per SM (168 registers, no spills); D = 64: 64 x 64 with the rescale skip.
+ * wgmma: the persistent kernel, 128 x 128 tiles; 3 stages for D = 128, 4 for D = 64; D = 64
+ * layouts with larger tables (more than two terms, or mods) spill at 168 registers in it and keep
+ * the block-wise 128 x 64 kernel.
+ */
+export function defaultConfig(layout: LayoutIR): CudaConfig {
+  const sm90: Sm90Config = { kernel: 'persistent', warpgroups: 2, blockN: 128, stages: 3, overlap: true, qBuffers: 1, wgSkip: false, minBlocks: 1 };
+  if (layout.headDim === 128) return { sm80: { warps: 4, mTiles: 1, blockN: 32, minBlocks: 3, skipRescale: false }, sm90 };
+  const shape = tableShape(layout);
+  const small = shape.termSlots <= 2 && shape.modSlots === 0;
+  return {
+    sm80: { warps: 4, mTiles: 1, blockN: 64, minBlocks: 1, skipRescale: true },
+    sm90: small ? { ...sm90, stages: 4 } : { ...sm90, kernel: 'blockwise', blockN: 64, stages: 2, overlap: false },
+  };
+}
+
+export const blockM = (c: Sm80Config): number => 16 * c.mTiles * c.warps;
+export const blockMSm90 = (c: Sm90Config): number => 64 * c.warpgroups;
+export const threadsSm80 = (c: Sm80Config): number => 32 * c.warps;
+export const threadsSm90 = (c: Sm90Config): number => 128 * (c.warpgroups + (c.kernel === 'persistent' ? 1 : 0));
+
+type FieldSpec = { kind: 'int'; values: readonly number[] } | { kind: 'bool' } | { kind: 'enum'; values: readonly string[] };
+const FIELDS: { sm80: Record<keyof Sm80Config, FieldSpec>; sm90: Record<keyof Sm90Config, FieldSpec> } = {
+  sm80: {
+    warps: { kind: 'int', values: [2, 4, 8] },
+    mTiles: { kind: 'int', values: [1, 2] },
+    blockN: { kind: 'int', values: [16, 32, 48, 64, 96, 128] },
+    minBlocks: { kind: 'int', values: [1, 2, 3, 4] },
+    skipRescale: { kind: 'bool' },
+  },
+  sm90: {
+    kernel: { kind: 'enum', values: ['persistent', 'blockwise'] },
+    warpgroups: { kind: 'int', values: [1, 2, 3] },
+    blockN: { kind: 'int', values: WGMMA_N },
+    stages: { kind: 'int', values: [2, 3, 4, 5, 6] },
+    overlap: { kind: 'bool' },
+    qBuffers: { kind: 'int', values: [1, 2] },
+    wgSkip: { kind: 'bool' },
+    minBlocks: { kind: 'int', values: [1, 2, 3, 4] },
+  },
+};
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * A config from JSON (`raw`, any part of a CudaConfig) over `base`: unknown fields (E104) and
+ * values of the wrong type or out of range (E105) are diagnostics.
+ */
+export function mergeConfig(base: CudaConfig, raw: unknown): CudaConfig {
+  if (!isObject(raw)) throw new TargetError('E105', ['(the config)', 'an object such as {"sm90": {"stages": 4}}', JSON.stringify(raw) ?? String(raw)]);
+  const out: CudaConfig = { sm80: { ...base.sm80 }, sm90: { ...base.sm90 } };
+  for (const [fam, part] of Object.entries(raw)) {
+    if (fam !== 'sm80' && fam !== 'sm90') throw new TargetError('E104', [fam, ' (a config has the parts sm80 and sm90)']);
+    if (!isObject(part)) throw new TargetError('E105', [fam, 'an object', JSON.stringify(part)]);
+    const specs = FIELDS[fam] as Record<string, FieldSpec>;
+    for (const [key, value] of Object.entries(part)) {
+      const spec = specs[key];
+      if (spec === undefined) throw new TargetError('E104', [`${fam}.${key}`, ` (fields of ${fam}: ${Object.keys(specs).join(', ')})`]);
+      const ok =
+        spec.kind === 'bool' ? typeof value === 'boolean' : spec.kind === 'enum' ? spec.values.includes(value as string) : Number.isInteger(value) && spec.values.includes(value as number);
+      if (!ok) {
+        const want = spec.kind === 'bool' ? 'true or false' : `one of ${spec.values.map((v) => JSON.stringify(v)).join(', ')}`;
+        throw new TargetError('E105', [`${fam}.${key}`, want, JSON.stringify(value)]);
+      }
+      (out[fam] as unknown as Record<string, unknown>)[key] = value;
+    }
+  }
+  return out;
+}
+
+/** Refuses a config the kernels cannot run for this layout (E102 shared memory, E103 combinations). */
+export function checkConfig(layout: LayoutIR, cfg: CudaConfig): void {
+  const s = cfg.sm90;
+  const bad = (why: string) => new TargetError('E103', ['CUDA', layout.name, why]);
+  if (s.kernel === 'persistent') {
+    if (s.stages < 2 || s.minBlocks !== 1 || (s.warpgroups !== 2 && s.warpgroups !== 3))
+      throw bad(`the persistent sm90 kernel needs 2 or more stages, 1 block per SM and 2 or 3 warpgroups (got ${s.stages}, ${s.minBlocks}, ${s.warpgroups})`);
+  } else {
+    if (s.overlap && s.stages < 3) throw bad(`the block-wise sm90 kernel with overlap needs 3 or more stages (got ${s.stages})`);
+    if (s.qBuffers !== 1 || s.wgSkip) throw bad('qBuffers and wgSkip are settings of the persistent sm90 kernel');
+  }
+  const d = layout.headDim;
+  const a = cfg.sm80;
+  if ((threadsSm80(a) / (d / 8)) % 8 !== 0 || blockM(a) % (threadsSm80(a) / (d / 8)) !== 0 || a.blockN % (threadsSm80(a) / (d / 8)) !== 0)
+    throw bad(`the sm80 tiles ${blockM(a)} x ${a.blockN} cannot be loaded by ${threadsSm80(a)} threads in whole 8-row passes at head_dim ${d}`);
+  const qBufs = s.kernel === 'persistent' ? s.qBuffers : 1;
+  const sm90Bytes = 2 * d * (qBufs * blockMSm90(s) + 2 * s.stages * s.blockN);
+  if (sm90Bytes > SM90_SMEM) throw new TargetError('E102', ['CUDA sm90', layout.name, sm90Bytes, SM90_SMEM]);
+  const sm80Bytes = 2 * d * (blockM(a) + 4 * a.blockN);
+  if (sm80Bytes > SM90_SMEM) throw new TargetError('E102', ['CUDA sm80', layout.name, sm80Bytes, SM90_SMEM]);
+}
+
+/** The config for a layout: the heuristic, overridden by `raw` (from --config) when given, checked. */
+export function configFor(layout: LayoutIR, raw?: unknown): CudaConfig {
+  if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError('E100', ['CUDA', SUPPORTED_HEAD_DIMS.join(' and '), layout.name, layout.headDim]);
+  if (layout.dtype === 'fp32') throw new TargetError('E101', ['CUDA', 'bf16 or fp16 (tensor cores)', layout.name, 'fp32']);
+  const cfg = raw === undefined ? defaultConfig(layout) : mergeConfig(defaultConfig(layout), raw);
+  checkConfig(layout, cfg);
+  return cfg;
+}

@@ -1,0 +1,45 @@
+// spc CUDA kernels: what every piece includes. Element types, 16-bit packing, floor modulo, the
+// shared-memory address of a pointer. The per-layout header (generated) gives the constants.
+#pragma once
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#include <stdint.h>
+#include <limits.h>
+
+namespace spc {
+
+// The 16-bit element types a kernel computes in, with their pair type and the packing of two
+// floats into one 32-bit register (round to nearest).
+template <class T>
+struct Elem;
+template <>
+struct Elem<__nv_bfloat16> {
+  using pair = __nv_bfloat162;
+  static constexpr bool kIsBf16 = true;
+  static __device__ __forceinline__ pair pack(float x, float y) { return __floats2bfloat162_rn(x, y); }
+};
+template <>
+struct Elem<__half> {
+  using pair = __half2;
+  static constexpr bool kIsBf16 = false;
+  static __device__ __forceinline__ pair pack(float x, float y) { return __floats2half2_rn(x, y); }
+};
+
+template <class T>
+__device__ __forceinline__ uint32_t pack2(float x, float y) {
+  typename Elem<T>::pair v = Elem<T>::pack(x, y);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+__device__ __forceinline__ int floormod(int a, int m) {
+  int r = a % m;
+  return r < 0 ? r + m : r;
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.69314718055994531f;
+
+}  // namespace spc

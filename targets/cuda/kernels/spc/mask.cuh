@@ -1,0 +1,87 @@
+// Which (query, key) pairs a head allows, from its head-table rows (table.cuh): a union over the
+// term slots of intervals on d = i - j, j and i, and each term's residue conditions.
+#pragma once
+#include "common.cuh"
+#include "table.cuh"
+
+namespace spc {
+
+// Do the mods of term t allow (i, j)? (Its intervals are checked by the caller.)
+template <int kModSlots>
+__device__ __forceinline__ bool mods_allow(const int* t, int i, int j) {
+  bool ok = true;
+#pragma unroll
+  for (int m = 0; m < kModSlots; ++m) {
+    const int* md = t + kTermFields + kModFields * m;
+    const int r = floormod(md[kModOn] == kModOnD ? i - j : j, md[kModM]);
+    ok = ok && r >= md[kModLo] && r < md[kModHi];
+  }
+  return ok;
+}
+
+// Each term's keys for two rows of a thread (an MMA fragment holds rows rowA and rowA + 8), so
+// that a tile's per-element mask is two compares per term and key.
+template <int kTermSlots, int kFields>
+struct RowSpans {
+  Span s[2][kTermSlots];
+  __device__ __forceinline__ RowSpans(const int* table, int rowA, int rowB, int n) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int ts = 0; ts < kTermSlots; ++ts) {
+        const int i = r == 0 ? rowA : rowB;
+        s[r][ts] = key_span(table + ts * kFields, i, i + 1, n);
+      }
+  }
+  // Is key j allowed to row r (0: rowA, 1: rowB)?
+  template <int kModSlots>
+  __device__ __forceinline__ bool allows(const int* table, int r, int i, int j) const {
+    bool ok = false;
+#pragma unroll
+    for (int ts = 0; ts < kTermSlots; ++ts) {
+      bool in = j >= s[r][ts].lo && j < s[r][ts].hi;
+      if constexpr (kModSlots > 0) in = in && mods_allow<kModSlots>(table + ts * kFields, i, j);
+      ok = ok || in;
+    }
+    return ok;
+  }
+};
+
+// The keys each term allows to every row of a group of rows (full_key_span), computed once per
+// (work item, row group); a key tile [j0, j0 + BN) needs no per-element mask when one term's span
+// holds it: register compares in the loop, no table reads.
+template <int kTermSlots, int kFields, int kModSlots>
+struct FullSpans {
+  Span s[kTermSlots];
+  __device__ __forceinline__ FullSpans(const int* table, int r0, int r1, int n) {
+#pragma unroll
+    for (int ts = 0; ts < kTermSlots; ++ts) s[ts] = full_key_span(table + ts * kFields, kModSlots, r0, r1, n);
+  }
+  template <int BN>
+  __device__ __forceinline__ bool full(int j0) const {
+    bool any = false;
+#pragma unroll
+    for (int ts = 0; ts < kTermSlots; ++ts) any = any || (j0 >= s[ts].lo && j0 + BN <= s[ts].hi);
+    return any;
+  }
+};
+
+// The keys each term may allow to some row of a group (key_span): a key tile with none of them
+// holds no allowed pair for the group and can be passed over.
+template <int kTermSlots, int kFields>
+struct ActiveSpans {
+  Span s[kTermSlots];
+  __device__ __forceinline__ ActiveSpans(const int* table, int r0, int r1, int n) {
+#pragma unroll
+    for (int ts = 0; ts < kTermSlots; ++ts) s[ts] = key_span(table + ts * kFields, r0, r1, n);
+  }
+  template <int BN>
+  __device__ __forceinline__ bool active(int j0) const {
+    bool any = false;
+#pragma unroll
+    for (int ts = 0; ts < kTermSlots; ++ts) any = any || (s[ts].lo < j0 + BN && s[ts].hi > j0);
+    return any;
+  }
+};
+
+}  // namespace spc

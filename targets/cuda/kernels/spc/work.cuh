@@ -1,0 +1,116 @@
+// Work items and their key tiles. A work item is (batch, head, query tile) numbered
+// (b * heads + h) * qtiles + qt; the host orders them longest first (and, for a persistent grid,
+// deals them to blocks). h indexes the heads of the call and the rows of its table; its KV head is
+// h / group.
+#pragma once
+#include "common.cuh"
+#include "table.cuh"
+
+namespace spc {
+
+struct WorkItem {
+  int item, qt, bh, h, b, kvheads, kvh, i0, i1;
+  __device__ __forceinline__ WorkItem(int item_, int n, int heads, int bm, int group) : item(item_) {
+    const int qtiles = (n + bm - 1) / bm;
+    qt = item % qtiles;
+    bh = item / qtiles;
+    h = bh % heads;
+    b = bh / heads;
+    kvheads = heads / group;
+    kvh = h / group;
+    i0 = qt * bm;
+    i1 = min(i0 + bm, n);
+  }
+};
+
+// A work item's merged key-tile ranges [lo, hi): each term's key span over the item's rows
+// (key_span) in tiles of BN keys, sorted and merged. One thread writes them.
+template <int kTermSlots>
+struct TileRanges {
+  int r[kTermSlots][2];
+  int count;
+};
+
+// Insertion sort over the terms (fewest registers; a 3-term table keeps its arrays on the stack).
+template <int kTermSlots, int kFields, int BN>
+__device__ __forceinline__ void key_tile_ranges(TileRanges<kTermSlots>& out, const int* table, int i0, int i1, int n) {
+  int lo[kTermSlots], hi[kTermSlots], cnt = 0;
+  for (int s = 0; s < kTermSlots; ++s) {
+    const Span sp = key_span(table + s * kFields, i0, i1, n);
+    if (sp.lo >= sp.hi) continue;
+    const int tl = sp.lo / BN, th = (sp.hi + BN - 1) / BN;
+    int p = cnt++;
+    while (p > 0 && lo[p - 1] > tl) {
+      lo[p] = lo[p - 1];
+      hi[p] = hi[p - 1];
+      --p;
+    }
+    lo[p] = tl;
+    hi[p] = th;
+  }
+  int m = 0;
+  for (int x = 0; x < cnt; ++x) {
+    if (m > 0 && lo[x] <= out.r[m - 1][1]) out.r[m - 1][1] = max(out.r[m - 1][1], hi[x]);
+    else {
+      out.r[m][0] = lo[x];
+      out.r[m][1] = hi[x];
+      ++m;
+    }
+  }
+  out.count = m;
+}
+
+// The same ranges by selection over unrolled loops: no register array is indexed at run time
+// (which would put it on the stack), for the persistent kernel's meta thread.
+template <int kTermSlots, int kFields, int BN>
+__device__ __forceinline__ void key_tile_ranges_static(TileRanges<kTermSlots>& out, const int* table, int i0, int i1, int n) {
+  int lo[kTermSlots], hi[kTermSlots];
+#pragma unroll
+  for (int s = 0; s < kTermSlots; ++s) {
+    const Span sp = key_span(table + s * kFields, i0, i1, n);
+    const bool some = sp.lo < sp.hi;
+    lo[s] = some ? sp.lo / BN : INT_MAX;
+    hi[s] = some ? (sp.hi + BN - 1) / BN : INT_MAX;
+  }
+  int m = 0;
+#pragma unroll
+  for (int it = 0; it < kTermSlots; ++it) {
+    int best = INT_MAX, bhi = INT_MAX, pick = kTermSlots;
+#pragma unroll
+    for (int s = 0; s < kTermSlots; ++s)
+      if (lo[s] < best) {
+        best = lo[s];
+        bhi = hi[s];
+        pick = s;
+      }
+#pragma unroll
+    for (int s = 0; s < kTermSlots; ++s)
+      if (s == pick) lo[s] = INT_MAX;
+    if (best == INT_MAX) continue;
+    if (m > 0 && best <= out.r[m - 1][1]) out.r[m - 1][1] = max(out.r[m - 1][1], bhi);
+    else {
+      out.r[m][0] = best;
+      out.r[m][1] = bhi;
+      ++m;
+    }
+  }
+  out.count = m;
+}
+
+// Walks the key tiles of merged ranges in order: tile() is the current one, done() past the end.
+template <int kTermSlots>
+struct TileCursor {
+  const TileRanges<kTermSlots>& rg;
+  int ri, kt;
+  __device__ __forceinline__ explicit TileCursor(const TileRanges<kTermSlots>& r) : rg(r), ri(0), kt(r.count > 0 ? r.r[0][0] : 0) {}
+  __device__ __forceinline__ bool done() const { return ri >= rg.count; }
+  __device__ __forceinline__ bool last() const { return kt + 1 >= rg.r[ri][1] && ri + 1 >= rg.count; }
+  __device__ __forceinline__ void next() {
+    if (++kt >= rg.r[ri][1]) {
+      ++ri;
+      kt = ri < rg.count ? rg.r[ri][0] : 0;
+    }
+  }
+};
+
+}  // namespace spc

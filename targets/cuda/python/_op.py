@@ -1,0 +1,199 @@
+"""The PyTorch op of an spc CUDA package: argument checks, the work schedule, the kernel build.
+
+Static: the same file in every package; the layout's part is _layout.py and _table.py.
+"""
+import functools
+import hashlib
+import itertools
+import math
+import os
+
+try:
+    import torch
+except ImportError:  # the work planner needs no torch; attention() does
+    torch = None
+
+from . import _plan, _table
+from ._layout import GROUP, HEAD_DIM, HEADS, KERNELS, LAYOUT, SEQ
+from ._plan import PERSISTENT_SM90, TILES
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@functools.lru_cache(maxsize=None)
+def _extension(major, minor):
+    from torch.utils.cpp_extension import load_inline
+
+    with open(os.path.join(_HERE, "kernel.cu")) as f:
+        cuda_src = f.read()
+    with open(os.path.join(_HERE, "binding.cpp")) as f:
+        cpp_src = f.read()
+    arch = "-gencode=arch=compute_90a,code=sm_90a" if (major, minor) == (9, 0) else f"-gencode=arch=compute_{major}{minor},code=sm_{major}{minor}"
+    # The binding names the layout's launchers through macros (binding.cpp).
+    names = [f"-DSPC_LAUNCH_{fam.upper()}_{dt.upper()}={KERNELS[fam][dt]['launcher']}" for fam in ("sm80", "sm90") for dt in ("bf16", "fp16")]
+    digest = hashlib.sha256((cuda_src + cpp_src + arch + " ".join(names)).encode()).hexdigest()[:12]
+    return load_inline(
+        name=f"spc_{LAYOUT}_{digest}",
+        cpp_sources=[cpp_src],
+        cuda_sources=[cuda_src],
+        functions=["forward"],
+        extra_cflags=names,
+        extra_cuda_cflags=["-O3", "--use_fast_math", "-std=c++17", arch],
+        verbose=False,
+    )
+
+
+def _arch(major, minor):
+    """The kernel family for a GPU: wgmma on sm_90 (built for sm_90a), mma.sync elsewhere.
+    SPC_CUDA_KERNEL=sm80 in the environment forces the mma.sync kernels (for comparisons)."""
+    if os.environ.get("SPC_CUDA_KERNEL") == "sm80":
+        return "sm80"
+    return "sm90" if (major, minor) == (9, 0) else "sm80"
+
+
+@functools.lru_cache(maxsize=64)
+def schedule(n, batch, device, heads, arch, blocks=0, stream=0):
+    """(table, order) on the device for length n, batch size batch and the heads of the call
+    (a tuple of head indices): the table rows of those heads, and the work items longest first;
+    with blocks > 0 (the persistent sm_90 kernel) the items dealt to that many blocks (_plan.deal),
+    grouped by block, followed by blocks + 1 offsets of the groups. stream (the CUDA stream the
+    kernel runs on) is part of the cache key: the tensors are copied to the device on that stream,
+    so a kernel on another stream never reads them before the copy is done, and a cached pair is
+    only freed (evicted) into the pool of the stream that used it."""
+    full = _table.head_table(n)
+    per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
+    table = [x for h in heads for x in full[h * per:(h + 1) * per]]
+    qtiles = -(-n // TILES[arch][0])
+    work = sorted((-tiles, hl, qt) for hl in range(len(heads)) for qt, tiles in enumerate(_plan.block_tiles(table, hl, n, arch)))
+    order = [(b * len(heads) + hl) * qtiles + qt for _, hl, qt in work for b in range(batch)]
+    if blocks > 0:
+        groups = _plan.deal([-t for t, _, _ in work for b in range(batch)], blocks)
+        offsets = [0, *itertools.accumulate(len(g) for g in groups)]
+        order = [order[i] for g in groups for i in g] + offsets
+    t = torch.tensor(table, dtype=torch.int32, device=device)
+    o = torch.tensor(order, dtype=torch.int32, device=device)
+    return t, o
+
+
+@functools.lru_cache(maxsize=None)
+def _multiprocessors(index):
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
+def _blocks(items, device, arch):
+    """Blocks of the persistent sm_90 kernel: one per multiprocessor, at most items (0: not
+    persistent). SPC_CUDA_GRID=G in the environment caps it at G (the checks use it to make each
+    block take many items in a row)."""
+    if arch != "sm90" or not PERSISTENT_SM90:
+        return 0
+    cap = int(os.environ.get("SPC_CUDA_GRID", "0") or 0)
+    g = min(_multiprocessors(device.index if device.index is not None else torch.cuda.current_device()), items)
+    return min(g, cap) if cap > 0 else g
+
+
+def _heads(heads):
+    """The heads of a call as a tuple; for GQA, whole groups of GROUP heads that share a KV head."""
+    if heads is None:
+        return tuple(range(HEADS))
+    try:
+        hs = tuple(int(h) for h in heads)
+    except TypeError:
+        raise TypeError(f"spc {LAYOUT}: heads must be a sequence of head indices, got {type(heads).__name__}") from None
+    if not hs or len(set(hs)) != len(hs) or any(h < 0 or h >= HEADS for h in hs):
+        raise ValueError(f"spc {LAYOUT}: heads must be distinct indices in [0, {HEADS}), got {list(hs)}")
+    for c in range(0, len(hs), GROUP):
+        g = hs[c:c + GROUP]
+        if len(g) != GROUP or g[0] % GROUP != 0 or g != tuple(range(g[0], g[0] + GROUP)):
+            raise ValueError(
+                f"spc {LAYOUT}: with {GROUP} query heads per KV head, heads must list whole groups in order"
+                f" (h, h+1, ..., h+{GROUP - 1} with h a multiple of {GROUP}), got {list(hs)}"
+            )
+    return hs
+
+
+def _check(q, k, v, heads):
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"spc {LAYOUT}: {name} must be a torch.Tensor, got {type(x).__name__}")
+        if not x.is_cuda:
+            raise ValueError(f"spc {LAYOUT}: {name} must be on a CUDA device, got {x.device}")
+        if x.dtype not in (torch.bfloat16, torch.float16):
+            raise TypeError(f"spc {LAYOUT}: {name} must be bfloat16 or float16, got {x.dtype}")
+        if x.dim() != 4:
+            raise ValueError(f"spc {LAYOUT}: {name} must have 4 dimensions (B, heads, N, D), got shape {tuple(x.shape)}")
+        if not x.is_contiguous():
+            raise ValueError(f"spc {LAYOUT}: {name} must be contiguous in (B, heads, N, D) order; call .contiguous() first")
+    if not (q.dtype == k.dtype == v.dtype):
+        raise TypeError(f"spc {LAYOUT}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+    if not (q.device == k.device == v.device):
+        raise ValueError(f"spc {LAYOUT}: q, k and v must be on one device")
+    B, H, N, D = q.shape
+    if H != len(heads) or D != HEAD_DIM:
+        raise ValueError(f"spc {LAYOUT}: q must be (B, {len(heads)}, N, {HEAD_DIM}), got {tuple(q.shape)}")
+    kv = len(heads) // GROUP
+    for name, x in (("k", k), ("v", v)):
+        if tuple(x.shape) != (B, kv, N, D):
+            raise ValueError(f"spc {LAYOUT}: {name} must be ({B}, {kv}, {N}, {D}), got {tuple(x.shape)}")
+    if N < 1:
+        raise ValueError(f"spc {LAYOUT}: the sequence length must be at least 1")
+    if SEQ is not None and N != SEQ:
+        raise ValueError(f"spc {LAYOUT}: this layout has a fixed length {SEQ}, got N = {N}")
+    if B * H * -(-N // min(m for m, _ in TILES.values())) >= 2**31:
+        raise ValueError(f"spc {LAYOUT}: too many work items for one launch")
+    return B, N
+
+
+def current_arch():
+    """The kernel family attention() uses here: "sm90" (wgmma) on an sm_90 GPU, "sm80" (mma.sync)
+    on others or with SPC_CUDA_KERNEL=sm80; "sm90" when there is no torch or no GPU."""
+    if torch is None or not torch.cuda.is_available():
+        return "sm90"
+    return _arch(*torch.cuda.get_device_capability())
+
+
+def shard_plan(n, shards, arch=None):
+    """Heads per rank for the given number of tensor-parallel ranks at length n, counting work in
+    the key tiles of the kernel family arch (default: current_arch()). See _plan.shard_plan."""
+    return _plan.shard_plan(n, shards, current_arch() if arch is None else arch)
+
+
+class _Attention(torch.autograd.Function if torch is not None else object):
+    @staticmethod
+    def forward(ctx, q, k, v, scale, heads):
+        B, N = _check(q, k, v, heads)
+        major, minor = torch.cuda.get_device_capability(q.device)
+        if major < 8:
+            raise RuntimeError(
+                f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}"
+            )
+        arch = _arch(major, minor)
+        blocks = _blocks(B * len(heads) * -(-N // TILES[arch][0]), q.device, arch)
+        table, order = schedule(N, B, q.device, heads, arch, blocks, torch.cuda.current_stream(q.device).cuda_stream)
+        out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90")
+        ctx.mark_non_differentiable(lse)
+        return out, lse
+
+    @staticmethod
+    def backward(ctx, dout, dlse):
+        raise NotImplementedError(f"spc {LAYOUT}: the backward pass is not generated yet")
+
+
+def attention(q, k, v, scale=None, return_lse=False, heads=None):
+    """Banded attention forward. q (B, H, N, D), k and v (B, KV, N, D) with H, KV and D the
+    layout's (_layout.HEADS, KV_HEADS, HEAD_DIM).
+
+    heads: run only these heads (a tensor-parallel shard): q holds them in this order and k, v
+    their KV heads; with GQA the list is made of whole groups of GROUP heads that share a KV head.
+
+    Returns out (B, H, N, D) in q's dtype (H = HEADS, or len(heads)), and with return_lse=True
+    also the float32 log-sum-exp (B, H, N) of the scaled scores (natural log; -inf for a row with
+    no allowed key, whose output is 0).
+    """
+    if torch is None:
+        raise ImportError(f"spc {LAYOUT}: attention() needs PyTorch (torch could not be imported)")
+    if scale is None:
+        scale = 1.0 / math.sqrt(HEAD_DIM)
+    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+        raise ValueError(f"spc {LAYOUT}: scale must be a positive finite number, got {scale!r}")
+    out, lse = _Attention.apply(q, k, v, float(scale), _heads(heads))
+    return (out, lse) if return_lse else out

@@ -1,0 +1,151 @@
+"""The work plan of an spc CUDA package, without torch.
+
+key_tiles / head_tiles: the key tiles the CUDA kernels visit (the same walk as the kernels).
+contiguous_shards / balanced_shards / shard_plan: heads per tensor-parallel rank and each rank's
+work, for heads in order and for a balanced assignment (the same search as "spc check --shards").
+Static: the same file in every package; the layout's part is _layout.py and _table.py.
+"""
+from . import _table
+from ._layout import CONFIG, GROUP, HEADS, LAYOUT
+
+# Tiles (query rows, keys) of the mma.sync kernels (sm_80 and newer) and the wgmma kernels (sm_90).
+TILES = {
+    "sm80": (16 * CONFIG["sm80"]["mTiles"] * CONFIG["sm80"]["warps"], CONFIG["sm80"]["blockN"]),
+    "sm90": (64 * CONFIG["sm90"]["warpgroups"], CONFIG["sm90"]["blockN"]),
+}
+# The sm_90 kernel: a persistent grid, items dealt by the host (deal).
+PERSISTENT_SM90 = CONFIG["sm90"]["kernel"] == "persistent"
+
+
+def key_tiles(table, h, i0, i1, n, block_n):
+    """Merged key-tile ranges of query rows [i0, i1) of head h: the kernel's own computation."""
+    f = _table.FIELDS_PER_TERM
+    spans = []
+    for s in range(_table.TERM_SLOTS):
+        o = (h * _table.TERM_SLOTS + s) * f
+        d_lo, d_hi, k_lo, k_hi, q_lo, q_hi = table[o:o + 6]
+        r0, r1 = max(i0, q_lo), min(i1, q_hi)
+        if r0 >= r1 or d_lo >= d_hi or k_lo >= k_hi:
+            continue
+        a = max(k_lo, r0 - d_hi + 1, 0)
+        e = min(k_hi, r1 - d_lo, n)
+        if a < e:
+            spans.append((a // block_n, -(-e // block_n)))
+    spans.sort()
+    merged = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return merged
+
+
+def block_tiles(table, h, n, arch):
+    """Key tiles the kernel of arch visits for each query block of head h (a row of table) at length n."""
+    block_m, block_n = TILES[arch]
+    return [sum(hi - lo for lo, hi in key_tiles(table, h, i0, min(i0 + block_m, n), n, block_n))
+            for i0 in range(0, n, block_m)]
+
+
+# The persistent kernel's cost of a work item beyond its key tiles, in tiles (the Q load, the
+# pipeline's fill and drain, the epilogue); an item with no tiles still loads Q and writes zeros.
+ITEM_COST, EMPTY_COST = 1.0, 0.5
+
+
+def deal(tiles, blocks):
+    """Work items (their key tiles) dealt to blocks of a persistent grid: longest first, each to the
+    block with the least work so far (ties: the lowest block). Returns each block's item indices."""
+    import heapq
+
+    heap = [(0.0, b) for b in range(blocks)]
+    groups = [[] for _ in range(blocks)]
+    for i in sorted(range(len(tiles)), key=lambda i: (-tiles[i], i)):
+        load, b = heapq.heappop(heap)
+        groups[b].append(i)
+        heapq.heappush(heap, (load + tiles[i] + (ITEM_COST if tiles[i] > 0 else EMPTY_COST), b))
+    return groups
+
+
+def head_tiles(n, heads=None, arch="sm90"):
+    """Key tiles each head visits at length n (the kernel's work), with the tiles of arch."""
+    table = _table.head_table(n)
+    return [sum(block_tiles(table, h, n, arch)) for h in (range(HEADS) if heads is None else heads)]
+
+
+def _report(assign, work):
+    w = [sum(work[h] for h in hs) for hs in assign]
+    mean = sum(w) / len(w)
+    return {"heads": [sorted(hs) for hs in assign], "work": w, "imbalance": 1.0 if mean == 0 else max(w) / mean}
+
+
+def _check_shards(units, shards):
+    if not isinstance(shards, int) or shards < 1 or units % shards != 0:
+        raise ValueError(f"spc {LAYOUT}: {shards} shards must divide the {units} heads (or KV groups)")
+
+
+def contiguous_shards(work, shards):
+    """Units (heads) in order, len(work) / shards per shard: tensor parallelism's default."""
+    _check_shards(len(work), shards)
+    per = len(work) // shards
+    return _report([list(range(s * per, (s + 1) * per)) for s in range(shards)], work)
+
+
+def _improve(start, work):
+    assign = [list(hs) for hs in start]
+    load = [sum(work[h] for h in hs) for hs in assign]
+    for _ in range(1000):
+        heavy = load.index(max(load))
+        best_gain, move = 0, None
+        for o in range(len(assign)):
+            if o == heavy:
+                continue
+            for a in range(len(assign[heavy])):
+                for b in range(len(assign[o])):
+                    d = work[assign[heavy][a]] - work[assign[o][b]]
+                    # Swapping moves d of work off the heavy shard; it helps while the other stays lighter.
+                    gain = load[heavy] - max(load[heavy] - d, load[o] + d)
+                    if d > 0 and gain > best_gain:
+                        best_gain, move = gain, (o, a, b)
+        if move is None:
+            break
+        o, a, b = move
+        ha, hb = assign[heavy][a], assign[o][b]
+        assign[heavy][a], assign[o][b] = hb, ha
+        load[heavy] += work[hb] - work[ha]
+        load[o] += work[ha] - work[hb]
+    return assign
+
+
+def balanced_shards(work, shards):
+    """len(work) / shards units per shard, the largest shard as small as greedy (longest first onto
+    the lightest shard with room) plus pairwise swaps make it; never worse than in order."""
+    _check_shards(len(work), shards)
+    per = len(work) // shards
+    order = sorted(range(len(work)), key=lambda h: (-work[h], h))
+    greedy, load = [[] for _ in range(shards)], [0] * shards
+    for h in order:
+        best = -1
+        for s in range(shards):
+            if len(greedy[s]) < per and (best < 0 or load[s] < load[best]):
+                best = s
+        greedy[best].append(h)
+        load[best] += work[h]
+    in_order = contiguous_shards(work, shards)["heads"]
+    cands = [_report(_improve(a, work), work) for a in (greedy, in_order)]
+    return cands[1] if cands[1]["imbalance"] < cands[0]["imbalance"] else cands[0]
+
+
+def shard_plan(n, shards, arch="sm90"):
+    """Heads per rank for the given number of tensor-parallel ranks at length n: {"in_order": ..., "balanced": ...},
+    each {"heads": [[...] per rank], "work": key tiles per rank, "imbalance": max / mean}. Heads move
+    in whole KV groups of GROUP (a rank owns its heads' KV heads); pass a rank's heads to
+    attention(..., heads=...)."""
+    per_head = head_tiles(n, arch=arch)
+    work = [sum(per_head[g * GROUP:(g + 1) * GROUP]) for g in range(HEADS // GROUP)]
+    out = {}
+    for name, fn in (("in_order", contiguous_shards), ("balanced", balanced_shards)):
+        r = fn(work, shards)
+        r["heads"] = [[g * GROUP + i for g in gs for i in range(GROUP)] for gs in r["heads"]]
+        out[name] = r
+    return out

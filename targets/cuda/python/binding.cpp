@@ -1,0 +1,35 @@
+// The PyTorch binding of an spc CUDA package (compiled by torch.utils.cpp_extension.load_inline
+// beside the layout's kernel.cu). The four launchers' names come as macros from the package
+// (_op.py passes -DSPC_LAUNCH_SM90_BF16=... and the others); every launcher has the same C
+// signature (targets/cuda/source.ts LAUNCHER_PARAMS).
+#include <torch/extension.h>
+#include <cuda_runtime_api.h>
+#include <c10/cuda/CUDAStream.h>
+#include <c10/cuda/CUDAGuard.h>
+
+typedef cudaError_t (*launcher_t)(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
+                                  cudaStream_t);
+extern "C" cudaError_t SPC_LAUNCH_SM80_BF16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
+                                            cudaStream_t);
+extern "C" cudaError_t SPC_LAUNCH_SM80_FP16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
+                                            cudaStream_t);
+extern "C" cudaError_t SPC_LAUNCH_SM90_BF16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
+                                            cudaStream_t);
+extern "C" cudaError_t SPC_LAUNCH_SM90_FP16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
+                                            cudaStream_t);
+
+// order: the work items (with blocks > 0, grouped by block and followed by blocks + 1 offsets).
+std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor table, torch::Tensor order, int64_t blocks,
+                                   double scale, bool sm90) {
+  c10::cuda::CUDAGuard guard(q.device());
+  auto o = torch::empty_like(q);
+  auto lse = torch::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(torch::kFloat32));
+  auto stream = c10::cuda::getCurrentCUDAStream(q.device().index()).stream();
+  const bool bf16 = q.scalar_type() == torch::kBFloat16;
+  launcher_t launch = sm90 ? (bf16 ? SPC_LAUNCH_SM90_BF16 : SPC_LAUNCH_SM90_FP16) : (bf16 ? SPC_LAUNCH_SM80_BF16 : SPC_LAUNCH_SM80_FP16);
+  const int items = (int)(blocks > 0 ? order.numel() - blocks - 1 : order.numel());
+  cudaError_t err = launch(q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), lse.data_ptr<float>(), table.data_ptr<int>(), order.data_ptr<int>(),
+                           items, (int)blocks, (int)q.size(2), (int)q.size(1), (float)scale, stream);
+  TORCH_CHECK(err == cudaSuccess, "spc: kernel launch failed: ", cudaGetErrorString(err));
+  return {o, lse};
+}
