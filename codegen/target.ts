@@ -31,5 +31,7 @@ export class TargetError extends Error {
 export interface Target {
   name: string;
   description: string;
+  /** Whether `spc compile --config` may pass this target a kernel config (EmitOptions.config); without it, --config is E106. */
+  acceptsConfig?: boolean;
   emit(layouts: LayoutIR[], options: EmitOptions): EmittedFile[];
 }

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { cudaConfig, cudaTarget, makeCudaTarget } from '../targets/cuda/index.js';
-import { balancedShards, contiguousShards, type ShardReport } from '../src/shards.js';
-import { compileSource } from '../src/pipeline.js';
-import { run } from '../src/cli.js';
+import { balancedShards, contiguousShards, type ShardReport } from '../src/driver/shards.js';
+import { compileSource } from '../src/driver/pipeline.js';
+import { run } from '../src/driver/cli.js';
 
 const run$ = promisify(execFile);
 const examples = readdirSync('examples').filter((f) => f.endsWith('.spc'));

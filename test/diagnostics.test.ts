@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { renderDiagnostic, toDiagnostics } from '../src/diagnostics.js';
-import { compileSource, instanceFor } from '../src/pipeline.js';
+import { renderDiagnostic, toDiagnostics } from '../src/driver/diagnostics.js';
+import { compileSource, instanceFor } from '../src/driver/pipeline.js';
 
 /** Every diagnostic of a spec text, rendered as the CLI prints it. */
 function errors(text: string, seq?: number): string {

@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeCudaTarget, type CudaConfig } from '../../targets/cuda/index.js';
-import { compileSource, writeAtomically } from '../../src/pipeline.js';
+import { compileSource, writeAtomically } from '../../src/driver/pipeline.js';
 
 const [dir = 'out/cuda-tune', cfgText = '[[4,1,64]]', shapes = '16x128'] = process.argv.slice(2);
 const cfgs = (JSON.parse(cfgText) as number[][]).map(([warps, mTiles, blockN, minBlocks, skip, wg, bn, st, mb, ov, qb, sk]): CudaConfig => ({

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
-import { compileSource } from '../../src/pipeline.js';
+import { compileSource } from '../../src/driver/pipeline.js';
 import { emitDeclarations, emitModule } from '../../targets/gpujs/index.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 

@@ -1,8 +1,8 @@
 // Rendering diagnostics for people: `file:line:col error[CODE]: message`, the source line,
 // and a caret under the offending text.
-import { diag, SpecError, type Diagnostic } from '../dsl/index.js';
-import { TargetError } from '../codegen/target.js';
-import { EvalError } from './ir/index.js';
+import { diag, SpecError, type Diagnostic } from '../../dsl/index.js';
+import { TargetError } from '../../codegen/target.js';
+import { EvalError } from '../ir/index.js';
 
 export function renderDiagnostic(d: Diagnostic, file: string, source?: string): string {
   if (!d.span || source === undefined) return `${file}: error[${d.code}]: ${d.message}`;
