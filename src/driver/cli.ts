@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SpecError } from '../../dsl/index.js';
 import { TargetError } from '../../codegen/target.js';
-import { diagnosticJson, renderDiagnostic, toDiagnostics } from './diagnostics.js';
+import { diagnosticJson, renderDiagnostic, toDiagnostics, type SpcDiagnostic } from './diagnostics.js';
 import { describeTerm, splitTerms } from './describe.js';
 import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from '../ir/index.js';
 import { balancedShards, contiguousShards, groupedShards, type ShardReport } from './shards.js';
@@ -255,7 +255,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
 const isCommand = (c: string): c is CommandName => Object.hasOwn(COMMANDS, c);
 
-function report(ds: ReturnType<typeof toDiagnostics> & object, file: string, source: string | undefined, io: Io, json: boolean) {
+function report(ds: SpcDiagnostic[], file: string, source: string | undefined, io: Io, json: boolean) {
   if (json) io.stdout(JSON.stringify({ errors: ds.map((d) => diagnosticJson(d, file)) }, null, 2) + '\n');
   for (const d of ds) io.stderr(renderDiagnostic(d, file, source) + '\n');
 }

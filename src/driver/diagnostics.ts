@@ -1,10 +1,20 @@
 // Rendering diagnostics for people: `file:line:col error[CODE]: message`, the source line,
 // and a caret under the offending text.
-import { diag, SpecError, type Diagnostic } from '../../dsl/index.js';
+import { diag, SpecError, type Code, type Diagnostic, type MessageArgs } from '../../dsl/index.js';
+import type { TargetCode } from '../../codegen/messages.js';
 import { TargetError } from '../../codegen/target.js';
-import { EvalError } from '../ir/index.js';
+import { EvalError, type EvalCode, type EvalErrorArgs } from '../ir/index.js';
 
-export function renderDiagnostic(d: Diagnostic, file: string, source?: string): string {
+/** Every code spc reports: the front end's and driver's (dsl/messages.ts) and the targets' (codegen/messages.ts). */
+export type SpcCode = Code | TargetCode;
+export type SpcDiagnostic = Diagnostic<SpcCode>;
+
+// The IR raises evaluation errors with codes of the front end's table, which it may not import:
+// this fails to compile if an EvalError's arguments stop matching that code's message.
+type Holds<T extends true> = T;
+export type EvalArgsMatchMessages = Holds<{ [C in EvalCode]: EvalErrorArgs[C] extends MessageArgs<C> ? true : false }[EvalCode]>;
+
+export function renderDiagnostic(d: SpcDiagnostic, file: string, source?: string): string {
   if (!d.span || source === undefined) return `${file}: error[${d.code}]: ${d.message}`;
   const { line, col, length } = d.span;
   const text = source.split(/\r?\n/)[line - 1] ?? '';
@@ -18,14 +28,14 @@ export function renderDiagnostic(d: Diagnostic, file: string, source?: string): 
   ].join('\n');
 }
 
-/** Any error from the front end, lowering or evaluation, as diagnostics; null for an internal error. */
-export function toDiagnostics(e: unknown): Diagnostic[] | null {
+/** Any error from the front end, lowering, evaluation or a target, as diagnostics; null for an internal error. */
+export function toDiagnostics(e: unknown): SpcDiagnostic[] | null {
   if (e instanceof SpecError) return e.diagnostics;
-  if (e instanceof EvalError) return [diag(e.code, e.loc, ...e.args)];
-  if (e instanceof TargetError) return [{ code: e.code, message: e.message }];
+  if (e instanceof EvalError) return [diag(e.code as 'E070', e.loc, ...(e.args as MessageArgs<'E070'>))]; // sound by EvalArgsMatchMessages
+  if (e instanceof TargetError) return [{ code: e.code, message: e.message, ...(e.loc ? { span: e.loc } : {}) }];
   return null;
 }
 
-export function diagnosticJson(d: Diagnostic, file: string) {
+export function diagnosticJson(d: SpcDiagnostic, file: string) {
   return { file, code: d.code, message: d.message, ...(d.span ? { line: d.span.line, col: d.span.col, length: d.span.length } : {}) };
 }

@@ -104,8 +104,8 @@ export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): 
   const tileBytes = 2 * layout.headDim * ((ws.ws === true ? ws.qBuffers ?? 1 : 1) * blockMSm90(ws) + 2 * ws.stages * ws.blockN);
   if (tileBytes > 227 * 1024 - 2048)
     throw new TargetError('E102', ['CUDA sm90', layout.name, tileBytes, 227 * 1024 - 2048]);
-  if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError('E100', ['CUDA', SUPPORTED_HEAD_DIMS.join(' and '), layout.name, layout.headDim]);
-  if (layout.dtype === 'fp32') throw new TargetError('E101', ['CUDA', 'bf16 or fp16 (tensor cores)', layout.name, 'fp32']);
+  if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError('E100', ['CUDA', SUPPORTED_HEAD_DIMS.join(' and '), layout.name, layout.headDim], layout.locs?.headDim);
+  if (layout.dtype === 'fp32') throw new TargetError('E101', ['CUDA', 'bf16 or fp16 (tensor cores)', layout.name, 'fp32'], layout.locs?.dtype);
   const shape = tableShape(layout);
   const h = cfg.sm90;
   const header = [

@@ -20,5 +20,5 @@ export const irTarget: Target = {
 };
 
 function stripLocs<T>(x: T): T {
-  return JSON.parse(JSON.stringify(x, (k, v) => (k === 'loc' ? undefined : v))) as T;
+  return JSON.parse(JSON.stringify(x, (k, v) => (k === 'loc' || k === 'locs' ? undefined : v))) as T;
 }
