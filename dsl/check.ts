@@ -70,7 +70,7 @@ function checkLayout(decl: LayoutDecl, out: Diagnostic[]): CheckedLayout | null 
 
   const headsP = need('heads');
   const heads = headsP ? constInt(headsP, out) : null;
-  if (headsP && heads !== null && (heads < 1 || heads > MAX_HEADS)) out.push(diag('E030', headsP.value.span, heads));
+  if (headsP && heads !== null && (heads < 1 || heads > MAX_HEADS)) out.push(diag('E030', headsP.value.span, heads, MAX_HEADS));
   const kvP = props.get('kv_heads');
   const kvHeads = kvP ? constInt(kvP, out) : heads;
   if (kvP && kvHeads !== null && heads !== null && (kvHeads < 1 || heads % kvHeads !== 0)) out.push(diag('E031', kvP.value.span, kvHeads, heads));

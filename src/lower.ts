@@ -74,15 +74,15 @@ function checkConstants(p: Pattern, out: Diagnostic[]): void {
     return;
   }
   const args = p.args.map(lowerExpr);
+  const values = args.map(constant); // a constant division by zero is E070 here, without any N
   if (p.name === 'dist' || p.name === 'keys' || p.name === 'queries') {
-    const lo = constant(args[0]!);
-    const hi = constant(args[1]!);
-    if (lo !== null && hi !== null && lo >= hi) out.push(diag('E045', p.span, lo, hi));
+    const [lo, hi] = values;
+    if (lo != null && hi != null && lo >= hi) out.push(diag('E045', p.span, lo, hi));
   }
   if (p.name === 'stride' || p.name === 'dilated' || p.name === 'fixed') {
     const k = p.name === 'fixed' ? 0 : args.length - 1;
-    const value = constant(args[k]!);
-    if (value !== null && value < 1) out.push(diag('E072', args[k]!.loc, `${p.name}'s ${PRIMITIVES[p.name].params[k]}`, value));
+    const value = values[k];
+    if (value != null && value < 1) out.push(diag('E072', args[k]!.loc, `${p.name}'s ${PRIMITIVES[p.name].params[k]}`, value));
   }
 }
 
