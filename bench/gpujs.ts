@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, release } from 'node:os';
 import { parseArgs } from 'node:util';
 import { GPU } from 'gpu.js';
-import { compileSource } from '../src/pipeline.js';
+import { compileSource } from '../src/driver/pipeline.js';
 import { instantiate, layoutStats, type LayoutIR } from '../src/ir/index.js';
 import { emitModule } from '../targets/gpujs/index.js';
 import { CHROMIUM, openBrowser, runInPage } from '../test/helpers/browser.js';

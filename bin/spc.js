@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { run } from '../dist/src/cli.js';
+import { run } from '../dist/src/driver/cli.js';
 
 process.exitCode = await run(process.argv.slice(2), {
   stdout: (s) => process.stdout.write(s),

@@ -1,18 +1,22 @@
 // The diagnostics targets report (codes E100-E119), apart from the front end's table
 // (dsl/messages.ts): codegen imports nothing of the front end. The driver renders both alike.
+// Sorted by code; each entry is a function of its typed arguments, so
+// `new TargetError('E100', ['CUDA', '64', name])` (an argument short) is a compile error.
 export const TARGET_MESSAGES = {
-  E100: "the {0} target supports head_dim {1}; layout {2} has {3}",
-  E101: "the {0} target computes in {1}; layout {2} declares dtype {3}",
-  E102: "the {0} kernel config of layout {1} needs {2} bytes of shared memory, more than a block may have ({3})",
-  E103: "the {0} kernel config of layout {1} cannot run: {2}",
-  E104: "kernel config: unknown field '{0}'{1}",
-  E105: "kernel config: field '{0}' expects {1}, got {2}",
-  E106: "the {0} target takes no kernel config (--config)",
-  E107: "--config: {0}",
-} as const;
+  E100: (target: string, supported: string, layout: string, headDim: number) => `the ${target} target supports head_dim ${supported}; layout ${layout} has ${headDim}`,
+  E101: (target: string, computes: string, layout: string, dtype: string) => `the ${target} target computes in ${computes}; layout ${layout} declares dtype ${dtype}`,
+  E102: (kernel: string, layout: string, bytes: number, limit: number) => `the ${kernel} kernel config of layout ${layout} needs ${bytes} bytes of shared memory, more than a block may have (${limit})`,
+  E103: (kernel: string, layout: string, why: string) => `the ${kernel} kernel config of layout ${layout} cannot run: ${why}`,
+  E104: (field: string, hint = '') => `kernel config: unknown field '${field}'${hint}`,
+  E105: (field: string, expected: string, got: string | number) => `kernel config: field '${field}' expects ${expected}, got ${got}`,
+  E106: (target: string) => `the ${target} target takes no kernel config (--config)`,
+  E107: (problem: string) => `--config: ${problem}`,
+} as const satisfies Record<`E1${number}`, (...args: never[]) => string>;
 
 export type TargetCode = keyof typeof TARGET_MESSAGES;
+/** The arguments a target code's message takes, in order. */
+export type TargetMessageArgs<C extends TargetCode> = Parameters<(typeof TARGET_MESSAGES)[C]>;
 
-export function formatTargetMessage(code: TargetCode, args: readonly (string | number)[]): string {
-  return TARGET_MESSAGES[code].replace(/\{(\d+)\}/g, (_, k: string) => String(args[Number(k)] ?? ''));
+export function formatTargetMessage<C extends TargetCode>(code: C, args: TargetMessageArgs<C>): string {
+  return (TARGET_MESSAGES[code] as (...a: TargetMessageArgs<C>) => string)(...args);
 }

@@ -1,5 +1,5 @@
-import type { LayoutIR } from '../src/ir/index.js';
-import { formatTargetMessage, type TargetCode } from './messages.js';
+import type { LayoutIR, Loc } from '../src/ir/index.js';
+import { formatTargetMessage, type TargetCode, type TargetMessageArgs } from './messages.js';
 
 export interface EmittedFile {
   /** Path relative to the output directory. */
@@ -16,11 +16,17 @@ export interface EmitOptions {
   config?: unknown;
 }
 
-/** A layout a target cannot compile (an unsupported head_dim, say): reported as a diagnostic, not a crash. */
-export class TargetError extends Error {
+/**
+ * A layout a target cannot compile (an unsupported head_dim, say): reported as a diagnostic, not a
+ * crash. `new TargetError('E100', [target, supported, layout, headDim], layout.locs?.headDim)`: the
+ * arguments are typed per code (codegen/messages.ts); the optional loc points the diagnostic at
+ * the spec line it is about.
+ */
+export class TargetError<C extends TargetCode = TargetCode> extends Error {
   constructor(
-    readonly code: TargetCode,
-    readonly args: readonly (string | number)[],
+    readonly code: C,
+    readonly args: TargetMessageArgs<C>,
+    readonly loc?: Loc,
   ) {
     super(formatTargetMessage(code, args));
     this.name = 'TargetError';
@@ -31,7 +37,7 @@ export class TargetError extends Error {
 export interface Target {
   name: string;
   description: string;
-  /** Whether the target takes a kernel config (EmitOptions.config, from `spc compile --config`). */
+  /** Whether `spc compile --config` may pass this target a kernel config (EmitOptions.config); without it, --config is E106. */
   acceptsConfig?: boolean;
   emit(layouts: LayoutIR[], options: EmitOptions): EmittedFile[];
 }

@@ -83,4 +83,6 @@ export interface CheckedLayout {
   partition: PartitionDecl | null;
   /** Disjoint head groups covering 0..heads-1 in order. */
   groups: HeadGroup[];
+  /** Where the properties' values are written (those the layout gives), for later diagnostics. */
+  spans: Partial<Record<'heads' | 'kvHeads' | 'headDim' | 'dtype' | 'seq', Span>>;
 }

@@ -70,7 +70,7 @@ function checkLayout(decl: LayoutDecl, out: Diagnostic[]): CheckedLayout | null 
 
   const headsP = need('heads');
   const heads = headsP ? constInt(headsP, out) : null;
-  if (headsP && heads !== null && (heads < 1 || heads > MAX_HEADS)) out.push(diag('E030', headsP.value.span, heads));
+  if (headsP && heads !== null && (heads < 1 || heads > MAX_HEADS)) out.push(diag('E030', headsP.value.span, heads, MAX_HEADS));
   const kvP = props.get('kv_heads');
   const kvHeads = kvP ? constInt(kvP, out) : heads;
   if (kvP && kvHeads !== null && heads !== null && (kvHeads < 1 || heads % kvHeads !== 0)) out.push(diag('E031', kvP.value.span, kvHeads, heads));
@@ -155,7 +155,9 @@ function checkLayout(decl: LayoutDecl, out: Diagnostic[]): CheckedLayout | null 
   }
 
   if (out.length > before || heads === null || headDim === null || kvHeads === null) return null;
-  return { name: decl.name, nameSpan: decl.nameSpan, heads, kvHeads, headDim, dtype, seq, causal, partition, groups };
+  const spans: CheckedLayout['spans'] = {};
+  for (const [key, p] of [['heads', headsP], ['kvHeads', kvP], ['headDim', dimP], ['dtype', dtP], ['seq', seqP]] as const) if (p) spans[key] = p.value.span;
+  return { name: decl.name, nameSpan: decl.nameSpan, heads, kvHeads, headDim, dtype, seq, causal, partition, groups, spans };
 }
 
 function checkNumber(e: Expr & { kind: 'num' }, out: Diagnostic[]): boolean {
@@ -166,13 +168,21 @@ function checkNumber(e: Expr & { kind: 'num' }, out: Diagnostic[]): boolean {
   return true;
 }
 
-/** A property whose value must be a fixed number (heads, kv_heads, head_dim). */
+/**
+ * A property whose value must be a whole number written out (heads, kv_heads, head_dim): a
+ * literal, or a negated one (refused by the range check that follows, with the number). The front
+ * end evaluates nothing: arithmetic is the IR's (src/ir/expr.ts), and lowering checks the
+ * pattern arguments that are constant (src/lower.ts).
+ */
 function constInt(p: Property, out: Diagnostic[]): number | null {
   const before = out.length;
   checkIntExpr(p.value, { allowed: [], why: `${p.name} must be a fixed number` }, out);
   if (out.length > before) return null;
-  const v = foldConst(p.value);
-  return v;
+  const v = p.value;
+  if (v.kind === 'num') return v.value;
+  if (v.kind === 'neg' && v.arg.kind === 'num') return -v.arg.value;
+  out.push(diag('E023', v.span, p.name, 'a whole number such as 16, not an expression'));
+  return null;
 }
 
 interface NameRule {
@@ -216,44 +226,6 @@ function checkIntExpr(e: Expr, rule: NameRule, out: Diagnostic[]): void {
   }
 }
 
-/** Evaluates an expression that uses no names. Floor division and floor modulo, like Python. */
-export function foldConst(e: Expr): number | null {
-  switch (e.kind) {
-    case 'num':
-      return e.value;
-    case 'neg': {
-      const v = foldConst(e.arg);
-      return v === null ? null : -v;
-    }
-    case 'bin': {
-      const a = foldConst(e.left);
-      const b = foldConst(e.right);
-      if (a === null || b === null) return null;
-      switch (e.op) {
-        case '+':
-          return a + b;
-        case '-':
-          return a - b;
-        case '*':
-          return a * b;
-        case '/':
-          return b === 0 ? null : Math.floor(a / b);
-        case '%':
-          return b === 0 ? null : a - b * Math.floor(a / b);
-        default:
-          return null;
-      }
-    }
-    case 'call': {
-      const vs = e.args.map(foldConst);
-      if (vs.some((v) => v === null)) return null;
-      return e.callee === 'min' ? Math.min(...(vs as number[])) : Math.max(...(vs as number[]));
-    }
-    default:
-      return null;
-  }
-}
-
 function checkPartition(v: Expr, heads: number | null, out: Diagnostic[]): PartitionDecl | null {
   if (v.kind === 'name') {
     if (v.name === 'equal_width' || v.name === 'equal_pairs' || v.name === 'tuned') return { kind: v.name, span: v.span };
@@ -269,15 +241,7 @@ function checkPartition(v: Expr, heads: number | null, out: Diagnostic[]): Parti
     const args = v.args.length === 1 && v.args[0]!.kind === 'list' ? v.args[0]!.items : v.args;
     for (const a of args) checkIntExpr(a, { allowed: ['N', 'H'], why: 'band boundaries may use only N and H' }, out);
     if (heads !== null && args.length !== heads + 1) out.push(diag('E051', v.span, heads, heads + 1, args.length));
-    if (out.length > before) return null;
-    // Boundaries that are plain numbers are checked now; the rest when N is known.
-    const vals = args.map(foldConst);
-    if (vals[0] !== null && vals[0] !== 0) out.push(diag('E052', args[0]!.span, 'start at 0 (the first band begins at distance 0)'));
-    for (let k = 1; k < vals.length; k++) {
-      const a = vals[k - 1];
-      const b = vals[k];
-      if (a != null && b != null && b < a) out.push(diag('E052', args[k]!.span, `not decrease: ${b} follows ${a}, so bands would overlap`));
-    }
+    // Boundaries that are constant are checked by lowering, the rest when N is known.
     return out.length > before ? null : { kind: 'explicit', bounds: args, span: v.span };
   }
   if (v.kind === 'call') out.push(diag('E050', v.calleeSpan, v.callee, PARTITIONS.join(', ')));
@@ -323,22 +287,7 @@ function checkPattern(e: Expr, scope: Scope, out: Diagnostic[]): Pattern | null 
       else checkIntExpr(a, rule, out);
     }
     if (out.length > before) return null;
-    if (name === 'dist' || name === 'keys' || name === 'queries') {
-      const lo = foldConst(args[0]!);
-      const hi = foldConst(args[1]!);
-      if (lo !== null && hi !== null && lo >= hi) {
-        out.push(diag('E045', e.span, lo, hi));
-        return null;
-      }
-    }
-    const positive = name === 'stride' || name === 'dilated' || name === 'fixed' ? [name === 'fixed' ? 0 : args.length - 1] : [];
-    for (const k of positive) {
-      const v = foldConst(args[k]!);
-      if (v !== null && v < 1) {
-        out.push(diag('E072', args[k]!.span, `${name}'s ${prim.params[k]}`, v, ''));
-        return null;
-      }
-    }
+    // Constant arguments (an empty dist(8, 4), stride(0)) are checked by lowering, with the IR's arithmetic.
     return { kind: 'prim', name: name as PrimName, args, span: e.span };
   }
   out.push(diag('E023', e.span, 'pattern', "a pattern such as band, window(64) or band | sinks(4)"));

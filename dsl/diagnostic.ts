@@ -1,4 +1,4 @@
-import { type Code, formatMessage } from './messages.js';
+import { type Code, formatMessage, type MessageArgs } from './messages.js';
 
 /** A place in a source file: 1-based line and column, 0-based offset, length in characters. */
 export interface Span {
@@ -8,14 +8,19 @@ export interface Span {
   length: number;
 }
 
-export interface Diagnostic {
-  /** A front-end code (dsl/messages.ts) or a target's (codegen/messages.ts, E100-E119). */
-  code: Code | `E1${number}`;
+/**
+ * One problem. The front end's diagnostics carry its own codes (dsl/messages.ts); the driver's
+ * `SpcDiagnostic` (src/driver/diagnostics.ts) widens C to the union with the targets' codes
+ * (codegen/messages.ts), which the front end may not import.
+ */
+export interface Diagnostic<C extends string = Code> {
+  code: C;
   message: string;
   span?: Span;
 }
 
-export function diag(code: Code, span: Span | undefined, ...args: (string | number)[]): Diagnostic {
+/** A diagnostic; the arguments are typed by the code's message (dsl/messages.ts). */
+export function diag<C extends Code>(code: C, span: Span | undefined, ...args: MessageArgs<C>): Diagnostic {
   return { code, message: formatMessage(code, args), span };
 }
 

@@ -2,7 +2,7 @@ export * from './ast.js';
 export * from './diagnostic.js';
 export * from './messages.js';
 export { parseSpec } from './parse.js';
-export { checkSpec, foldConst, EXPR_NAMES, MAX_HEADS, MAX_HEAD_DIM, MAX_NUMBER } from './check.js';
+export { checkSpec, EXPR_NAMES, MAX_HEADS, MAX_HEAD_DIM, MAX_NUMBER } from './check.js';
 export { nameProblem, suggest } from './names.js';
 
 import type { CheckedLayout } from './ast.js';

@@ -1,4 +1,5 @@
-import { EOF as EOF_TOKEN, type IRecognitionException } from 'chevrotain';
+import type { IRecognitionException } from 'chevrotain';
+import { EOF as EOF_TOKEN } from './chevrotain.js';
 import type { SpecFile } from './ast.js';
 import { diag, SpecError, type Diagnostic } from './diagnostic.js';
 import { parser } from './parser.js';

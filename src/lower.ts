@@ -1,7 +1,13 @@
 // Lowering: checked AST layouts to the band IR. Patterns become unions of terms
 // (disjunctive normal form): & distributes over |, and intersecting two terms
 // intersects their intervals and joins their mods.
-import { diag, SpecError, type CheckedLayout, type Expr, type Pattern } from '../dsl/index.js';
+//
+// Lowering is also where constant arguments are checked (an empty dist(8, 4), stride(0), explicit
+// boundaries that decrease): the front end evaluates nothing, so all arithmetic, floor division
+// and its division by zero (E070, with the expression's loc) is the IR's evaluator's.
+import { diag, PRIMITIVES, SpecError, type CheckedLayout, type Diagnostic, type Expr, type Pattern } from '../dsl/index.js';
+
+import { emax, emin, evalExpr, num, v, varsOf, type IExpr, type LayoutIR, type Loc, type Term } from './ir/index.js';
 
 /** The most terms one head's pattern may expand to (kernels unroll over them). */
 export const MAX_TERMS = 64;
@@ -10,9 +16,20 @@ function termCount(p: Pattern): number {
   if (p.kind === 'prim') return p.name === 'none' ? 0 : 1;
   return p.kind === 'union' ? termCount(p.left) + termCount(p.right) : termCount(p.left) * termCount(p.right);
 }
-import { emax, emin, num, v, type IExpr, type LayoutIR, type Loc, type Term } from './ir/index.js';
 
 export function lowerLayout(c: CheckedLayout): LayoutIR {
+  const out: Diagnostic[] = [];
+  const bounds = c.partition?.kind === 'explicit' ? c.partition.bounds.map(lowerExpr) : null;
+  if (bounds) checkBounds(bounds, out);
+  const checked = new Set<Pattern>(); // head groups may share one pattern: check it once
+  const groups = c.groups.map((g) => {
+    const count = termCount(g.pattern);
+    if (count > MAX_TERMS) out.push(diag('E046', g.pattern.span, count, MAX_TERMS));
+    if (!checked.has(g.pattern)) checkConstants(g.pattern, out);
+    checked.add(g.pattern);
+    return { lo: g.lo, hi: g.hi, terms: count > MAX_TERMS ? [] : lowerPattern(g.pattern) };
+  });
+  if (out.length) throw new SpecError(out);
   return {
     name: c.name,
     heads: c.heads,
@@ -23,17 +40,50 @@ export function lowerLayout(c: CheckedLayout): LayoutIR {
     causal: c.causal,
     partition: !c.partition
       ? null
-      : c.partition.kind === 'explicit'
-        ? { kind: 'explicit', bounds: c.partition.bounds.map(lowerExpr) }
+      : bounds
+        ? { kind: 'explicit', bounds }
         : c.partition.kind === 'tuned'
           ? { kind: 'tuned', fallback: 'equal_pairs' }
-          : { kind: c.partition.kind },
-    groups: c.groups.map((g) => {
-      const count = termCount(g.pattern);
-      if (count > MAX_TERMS) throw new SpecError([diag('E046', g.pattern.span, count, MAX_TERMS)]);
-      return { lo: g.lo, hi: g.hi, terms: lowerPattern(g.pattern) };
-    }),
+          : { kind: c.partition.kind as 'equal_width' | 'equal_pairs' },
+    groups,
+    locs: { ...c.spans },
   };
+}
+
+/** The value of an expression that uses no name, by the IR's evaluator; null when it depends on N, h, ... */
+function constant(e: IExpr): number | null {
+  return varsOf(e).size ? null : evalExpr(e, {});
+}
+
+/** Explicit boundaries that are constant must start at 0 and never decrease (the rest is checked when N is known). */
+function checkBounds(bounds: IExpr[], out: Diagnostic[]): void {
+  const vals = bounds.map(constant);
+  if (vals[0] !== null && vals[0] !== 0) out.push(diag('E052', bounds[0]!.loc, 'start at 0 (the first band begins at distance 0)'));
+  for (let k = 1; k < vals.length; k++) {
+    const a = vals[k - 1];
+    const b = vals[k];
+    if (a != null && b != null && b < a) out.push(diag('E052', bounds[k]!.loc, `not decrease: ${b} follows ${a}, so bands would overlap`));
+  }
+}
+
+/** Constant pattern arguments: intervals must not be empty, strides and periods at least 1. */
+function checkConstants(p: Pattern, out: Diagnostic[]): void {
+  if (p.kind !== 'prim') {
+    checkConstants(p.left, out);
+    checkConstants(p.right, out);
+    return;
+  }
+  const args = p.args.map(lowerExpr);
+  const values = args.map(constant); // a constant division by zero is E070 here, without any N
+  if (p.name === 'dist' || p.name === 'keys' || p.name === 'queries') {
+    const [lo, hi] = values;
+    if (lo != null && hi != null && lo >= hi) out.push(diag('E045', p.span, lo, hi));
+  }
+  if (p.name === 'stride' || p.name === 'dilated' || p.name === 'fixed') {
+    const k = p.name === 'fixed' ? 0 : args.length - 1;
+    const value = values[k];
+    if (value != null && value < 1) out.push(diag('E072', args[k]!.loc, `${p.name}'s ${PRIMITIVES[p.name].params[k]}`, value));
+  }
 }
 
 export function lowerExpr(e: Expr): IExpr {

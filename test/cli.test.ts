@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../src/cli.js';
+import { run } from '../src/driver/cli.js';
 import { equalWidthBounds } from '../src/ir/index.js';
 
 async function spc(...argv: string[]) {
@@ -129,15 +129,25 @@ describe('CLI behaviour', () => {
     }
   });
 
-  it('targets that are not built yet say so and write nothing', async () => {
-    const out = join(tmp(), 'o');
-    for (const t of ['cuda', 'wgsl', 'gpujs']) {
+  it('every target compiles; a target that refuses a layout says where and writes nothing', async () => {
+    for (const t of ['ir', 'cuda', 'wgsl', 'gpujs']) {
+      const out = join(tmp(), 'o');
       const r = await spc('compile', 'examples/dense-causal.spc', '--target', t, '-o', out);
-      if (r.code === 0) continue; // built by its own issue
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/not built yet/);
-      expect(existsSync(out)).toBe(false);
+      expect(r.code, `${t}: ${r.stderr}`).toBe(0);
+      expect(readdirSync(out).length, t).toBeGreaterThan(0);
     }
+    const d = tmp();
+    // The first layout compiles for CUDA, the second does not (head_dim 96): neither is written.
+    writeFileSync(join(d, 'x.spc'), 'layout ok { heads 2 head_dim 64 pattern dense }\nlayout d96 {\n  heads 2\n  head_dim 96\n  pattern dense\n}\n');
+    const out = join(d, 'out');
+    const r = await spc('compile', join(d, 'x.spc'), '--target', 'cuda', '-o', out);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('x.spc:4:12 error[E100]: the CUDA target supports head_dim 64 and 128; layout d96 has 96');
+    expect(existsSync(out)).toBe(false);
+    const unknown = await spc('compile', join(d, 'x.spc'), '--target', 'metal', '-o', out);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("error[E094]: unknown target 'metal' (targets: ir, cuda, wgsl, gpujs)");
+    expect(existsSync(out)).toBe(false);
   });
 
   it('a spec error writes no output file, not even a partial one', async () => {
@@ -186,5 +196,86 @@ describe('CLI behaviour', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('error[E090]');
     expect(execFileSync('node', ['bin/spc.js', '--version'], { encoding: 'utf8' })).toMatch(/^spc /);
+  });
+});
+
+describe('options: one table per command', () => {
+  const usage = (r: { code: number; stdout: string; stderr: string }, command: string) => {
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(new RegExp(`\nRun 'spc ${command} --help' for usage\.\n$`));
+    return r.stderr.split('\n')[0];
+  };
+
+  it('a command refuses the options it does not take, naming the ones it does', async () => {
+    expect(usage(await spc('show', 'examples/spattention-paper.spc', '--target', 'cuda', '--shards', '3'), 'show')).toBe('spc: show does not take --target (options: --seq, --layout, -o, --cells)');
+    expect(usage(await spc('show', 'examples/spattention-paper.spc', '--shards', '3'), 'show')).toBe('spc: show does not take --shards (options: --seq, --layout, -o, --cells)');
+    expect(usage(await spc('compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', tmp(), '--json'), 'compile')).toBe('spc: compile does not take --json (options: --target, -o, --seq, --config)');
+    expect(usage(await spc('check', 'examples/dense-causal.spc', '-o', 'x.svg'), 'check')).toBe('spc: check does not take -o (options: --seq, --layout, --tile, --shards, --json)');
+    expect(usage(await spc('check', 'examples/dense-causal.spc', '--config', '{}'), 'check')).toMatch(/^spc: check does not take --config/);
+    expect(usage(await spc('check', 'examples/dense-causal.spc', '--frobnicate'), 'check')).toBe("spc: unknown option '--frobnicate' for check (options: --seq, --layout, --tile, --shards, --json)");
+    expect(usage(await spc('check', 'examples/dense-causal.spc', '-x'), 'check')).toMatch(/^spc: unknown option '-x' for check/);
+  });
+
+  it('values starting with a dash reach the validator: spc says what is wrong, not the argument parser', async () => {
+    const cases: [string[], string][] = [
+      [['check', 'examples/dense-causal.spc', '--seq', '-5'], "spc: --seq must be a whole number between 1 and 2^30, got '-5'"],
+      [['check', 'examples/dense-causal.spc', '--seq=-5'], "spc: --seq must be a whole number between 1 and 2^30, got '-5'"],
+      [['show', 'examples/dense-causal.spc', '--seq', '0'], "spc: --seq must be a whole number between 1 and 2^30, got '0'"],
+      [['check', 'examples/dense-causal.spc', '--seq', '2000000000'], "spc: --seq must be a whole number between 1 and 2^30, got '2000000000'"],
+      [['check', 'examples/dense-causal.spc', '--tile', '-1x4'], "spc: --tile takes MxN such as 128x64, with M and N in 1..4096, got '-1x4'"],
+      [['check', 'examples/dense-causal.spc', '--tile=64'], "spc: --tile takes MxN such as 128x64, with M and N in 1..4096, got '64'"],
+      [['check', 'examples/dense-causal.spc', '--shards', '-1'], "spc: --shards must be a whole number between 1 and 2^30, got '-1'"],
+      [['check', 'examples/dense-causal.spc', '--shards=-1'], "spc: --shards must be a whole number between 1 and 2^30, got '-1'"],
+      [['show', 'examples/dense-causal.spc', '--cells', '-3'], "spc: --cells must be a whole number between 1 and 2^30, got '-3'"],
+      [['check', 'examples/dense-causal.spc', '--seq'], 'spc: --seq needs a value (--seq N)'],
+      [['check', 'examples/dense-causal.spc', '--json=yes'], "spc: --json takes no value, got 'yes'"],
+      [['check', 'examples/dense-causal.spc', '--seq', '64', '--seq', '128'], 'spc: --seq is given twice'],
+      [['compile', 'examples/dense-causal.spc', '-o', 'x'], 'spc: compile needs --target TARGET (one of ir, cuda, wgsl, gpujs)'],
+      [['compile', 'examples/dense-causal.spc', '--target', 'ir'], 'spc: compile needs -o DIR'],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await spc(...argv);
+      expect(r.stderr, argv.join(' ')).not.toMatch(/ambiguous|ERR_PARSE_ARGS/);
+      expect(usage(r, argv[0]!), argv.join(' ')).toBe(message);
+    }
+  });
+
+  it('--help is made from the same table: every option a command takes is in its usage line and option list', async () => {
+    const takes: Record<string, string[]> = {
+      check: ['--seq N', '--layout NAME', '--tile MxN', '--shards T', '--json'],
+      show: ['--seq N', '--layout NAME', '-o FILE', '--cells K'],
+      compile: ['--target TARGET', '-o DIR', '--seq N', '--config FILE_OR_JSON'],
+    };
+    for (const [cmd, options] of Object.entries(takes)) {
+      const help = (await spc(cmd, '--help')).stdout;
+      const [usageLine] = help.split('\n');
+      for (const o of options) expect(usageLine, `${cmd} ${o}`).toContain(o);
+      expect(usageLine!.match(/(?<![\w-])-{1,2}[a-z]+/g)).toHaveLength(options.length);
+      for (const o of options) expect(help, `${cmd} ${o}`).toMatch(new RegExp(`^  (-o, --out|${o.split(' ')[0]}) ?`, 'm'));
+    }
+    expect((await spc('compile', '--help')).stdout).toContain("a kernel config (JSON) that overrides the target's heuristic; see targets/cuda/README.md");
+  });
+
+  it('compile --config: inline JSON or a file; bad JSON or a missing file is E107, a target without configs E106; nothing written', async () => {
+    const d = tmp();
+    const out = join(d, 'out');
+    writeFileSync(join(d, 'bad.json'), '{"blockN": 64,');
+    writeFileSync(join(d, 'ok.json'), '{"blockN": 64}');
+    const cases: [string, RegExp][] = [
+      ['{"blockN": ', /^examples\/dense-causal\.spc: error\[E107\]: --config: the inline config is not valid JSON: /],
+      ['  {oops}', /error\[E107\]: --config: the inline config is not valid JSON/],
+      [join(d, 'bad.json'), /error\[E107\]: --config: .*bad\.json is not valid JSON/],
+      [join(d, 'missing.json'), /error\[E107\]: --config: cannot read .*missing\.json: no such file/],
+      [d, /error\[E107\]: --config: cannot read .*: it is a directory/],
+      ['{"blockN": 64}', /error\[E106\]: the ir target takes no kernel config \(--config\)/],
+      [join(d, 'ok.json'), /error\[E106\]: the ir target takes no kernel config/],
+    ];
+    for (const [config, re] of cases) {
+      const r = await spc('compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', out, '--config', config);
+      expect(r.code, config).toBe(2);
+      expect(r.stderr, config).toMatch(re);
+      expect(existsSync(out), config).toBe(false);
+    }
   });
 });

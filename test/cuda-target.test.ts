@@ -11,9 +11,9 @@ import { describe, expect, it } from 'vitest';
 import { configFor, cudaTarget, defaultConfig, makeCudaTarget } from '../targets/cuda/index.js';
 import { amalgamate, layoutSource } from '../targets/cuda/source.js';
 import { STATIC_PY } from '../targets/cuda/python.js';
-import { balancedShards, contiguousShards, type ShardReport } from '../src/shards.js';
-import { compileSource } from '../src/pipeline.js';
-import { run } from '../src/cli.js';
+import { balancedShards, contiguousShards, type ShardReport } from '../src/driver/shards.js';
+import { compileSource } from '../src/driver/pipeline.js';
+import { run } from '../src/driver/cli.js';
 
 const run$ = promisify(execFile);
 const examples = readdirSync('examples').filter((f) => f.endsWith('.spc'));

@@ -4,9 +4,9 @@ import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { toDiagnostics } from '../src/diagnostics.js';
-import { instanceFor, compileSource } from '../src/pipeline.js';
-import { renderDiagnostic } from '../src/diagnostics.js';
+import { toDiagnostics } from '../src/driver/diagnostics.js';
+import { instanceFor, compileSource } from '../src/driver/pipeline.js';
+import { renderDiagnostic } from '../src/driver/diagnostics.js';
 import { layoutStats } from '../src/ir/index.js';
 
 const seeds = readdirSync('examples').filter((f) => f.endsWith('.spc')).map((f) => readFileSync(join('examples', f), 'utf8'));

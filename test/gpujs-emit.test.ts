@@ -4,8 +4,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../src/cli.js';
-import { getTarget, loadSpec } from '../src/pipeline.js';
+import { run } from '../src/driver/cli.js';
+import { getTarget, loadSpec } from '../src/driver/pipeline.js';
 import { headTable } from '../src/ir/index.js';
 import { caseLayouts, cases, loadModule, MODES } from './helpers/gpujs.js';
 
@@ -22,8 +22,8 @@ describe('gpujs target: emitted files', () => {
   });
 
   for (const file of examples) {
-    it(`matches the golden files for ${file}`, () => {
-      const files = getTarget('gpujs').emit(loadSpec(join('examples', file)).layouts, { version: 'GOLDEN' });
+    it(`matches the golden files for ${file}`, async () => {
+      const files = (await getTarget('gpujs')).emit(loadSpec(join('examples', file)).layouts, { version: 'GOLDEN' });
       for (const f of files) {
         const path = join(goldenDir, f.path);
         if (process.env.UPDATE_GOLDEN) writeFileSync(path, f.contents);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsHostTable, pyHostTable } from '../codegen/host.js';
 import { headTable, partitionBounds, type LayoutIR } from '../src/ir/index.js';
-import { compileSource } from '../src/pipeline.js';
+import { compileSource } from '../src/driver/pipeline.js';
 import { readFileSync, readdirSync } from 'node:fs';
 
 const examples = readdirSync('examples').filter((f) => f.endsWith('.spc'));

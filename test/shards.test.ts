@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { run } from '../src/cli.js';
-import { balancedShards, contiguousShards, groupedShards } from '../src/shards.js';
+import { run } from '../src/driver/cli.js';
+import { balancedShards, contiguousShards, groupedShards } from '../src/driver/shards.js';
 
 async function spc(...argv: string[]) {
   let stdout = '';

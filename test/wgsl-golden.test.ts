@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { wgslTarget } from '../targets/wgsl/index.js';
-import { compileSource } from '../src/pipeline.js';
+import { compileSource } from '../src/driver/pipeline.js';
 
 const examples = readdirSync(new URL('../examples/', import.meta.url)).filter((f) => f.endsWith('.spc')).sort();
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { wgslTarget } from '../targets/wgsl/index.js';
-import { compileSource } from '../src/pipeline.js';
+import { compileSource } from '../src/driver/pipeline.js';
 import type { LayoutIR } from '../src/ir/index.js';
 
 const instances: GPU[] = [];

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { expect, it } from 'vitest';
-import { compileSource } from '../src/pipeline.js';
+import { compileSource } from '../src/driver/pipeline.js';
 import { wgslTarget } from '../targets/wgsl/index.js';
 // @ts-expect-error: a plain ES module without types
 import { pageFiles, startServer } from '../examples/web/server.mjs';

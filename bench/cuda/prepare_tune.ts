@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configFor, makeCudaTarget } from '../../targets/cuda/index.js';
-import { compileSource, writeAtomically } from '../../src/pipeline.js';
+import { compileSource, writeAtomically } from '../../src/driver/pipeline.js';
 
 const [dir = 'out/cuda-tune', cfgText = '[{"name":"default"}]', shapes = '16x128'] = process.argv.slice(2);
 const cfgs = JSON.parse(cfgText) as ({ name: string } & Record<string, unknown>)[];

@@ -40,7 +40,7 @@ export function startServer(generated, port = 0) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i >= 0 ? process.argv[i + 1] : d; };
-  const { compileSource } = await import('../../dist/src/pipeline.js');
+  const { compileSource } = await import('../../dist/src/driver/pipeline.js');
   const { wgslTarget } = await import('../../dist/targets/wgsl/index.js');
   const compile = (text) => wgslTarget.emit(compileSource(text), { version: 'web' });
   const files = pageFiles(compile, { spec: arg('spec', 'spattention-paper'), heads: Number(arg('heads', 8)), dim: Number(arg('dim', 64)) });

@@ -32,7 +32,7 @@ export function evalExpr(e: IExpr, env: Env): number {
           return a * b;
         case '/':
         case '%':
-          if (b === 0) throw new EvalError('E070', [env.N ?? '?'], e.loc);
+          if (b === 0) throw new EvalError('E070', [env.N], e.loc);
           return e.op === '/' ? floorDiv(a, b) : floorMod(a, b);
       }
     }

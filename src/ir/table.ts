@@ -64,7 +64,7 @@ function termFields(t: Term<IExpr>, env: Env, n: number, dMin: number, modSlots:
   const f = [...iv(t.d, dMin, n), ...iv(t.k, 0, n), ...iv(t.q, 0, n)];
   for (const m of t.mods) {
     const mm = evalExpr(m.m, env);
-    if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, ` at N = ${n}`], m.m.loc);
+    if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, n], m.m.loc);
     if (mm > MAX_PERIOD) throw new EvalError('E073', [mm, MAX_PERIOD, n], m.m.loc);
     f.push(m.on === 'd' ? 0 : 1, mm, clamp(evalExpr(m.lo, env), 0, mm), clamp(evalExpr(m.hi, env), 0, mm));
   }

@@ -61,6 +61,8 @@ export interface LayoutIR {
   causal: boolean;
   partition: Partition | null;
   groups: HeadGroupIR[];
+  /** Where the spec gives these properties, for diagnostics (a target's E100 points at head_dim). */
+  locs?: Partial<Record<'heads' | 'kvHeads' | 'headDim' | 'dtype' | 'seq', Loc>>;
 }
 
 /** A term with numbers, clamped to the N x N grid: 0 <= kLo, qLo and kHi, qHi <= N; -(N-1) <= dLo, dHi <= N. */
@@ -90,10 +92,21 @@ export interface Instance {
   heads: HeadInstance[];
 }
 
-export class EvalError extends Error {
+/** The arguments of each evaluation error, in the order of its message (dsl/messages.ts; the driver checks they agree). */
+export interface EvalErrorArgs {
+  E052: [rule: string];
+  E053: [boundary: number, n: number];
+  E070: [n?: number];
+  E072: [what: string, got: number, n?: number];
+  E073: [period: number, max: number, n: number];
+  E074: [length: number, max: number];
+}
+export type EvalCode = keyof EvalErrorArgs;
+
+export class EvalError<C extends EvalCode = EvalCode> extends Error {
   constructor(
-    readonly code: 'E053' | 'E052' | 'E070' | 'E072' | 'E073' | 'E074',
-    readonly args: (string | number)[],
+    readonly code: C,
+    readonly args: EvalErrorArgs[C],
     readonly loc?: Loc,
   ) {
     super(`${code} ${args.join(' ')}`);

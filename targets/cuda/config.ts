@@ -146,8 +146,8 @@ export function checkConfig(layout: LayoutIR, cfg: CudaConfig): void {
 
 /** The config for a layout: the heuristic, overridden by `raw` (from --config) when given, checked. */
 export function configFor(layout: LayoutIR, raw?: unknown): CudaConfig {
-  if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError('E100', ['CUDA', SUPPORTED_HEAD_DIMS.join(' and '), layout.name, layout.headDim]);
-  if (layout.dtype === 'fp32') throw new TargetError('E101', ['CUDA', 'bf16 or fp16 (tensor cores)', layout.name, 'fp32']);
+  if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError('E100', ['CUDA', SUPPORTED_HEAD_DIMS.join(' and '), layout.name, layout.headDim], layout.locs?.headDim);
+  if (layout.dtype === 'fp32') throw new TargetError('E101', ['CUDA', 'bf16 or fp16 (tensor cores)', layout.name, 'fp32'], layout.locs?.dtype);
   const cfg = raw === undefined ? defaultConfig(layout) : mergeConfig(defaultConfig(layout), raw);
   checkConfig(layout, cfg);
   return cfg;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { cudaTarget } from '../../targets/cuda/index.js';
 import { instantiate } from '../../src/ir/index.js';
 import { referenceAttention } from '../../src/oracle.js';
-import { compileSource, writeAtomically } from '../../src/pipeline.js';
+import { compileSource, writeAtomically } from '../../src/driver/pipeline.js';
 import { randoms } from '../brute.js';
 
 const dir = process.argv[2] ?? 'out/cuda-check';

@@ -20,7 +20,7 @@ export interface BrowserSession {
 }
 
 export async function openBrowser(): Promise<BrowserSession> {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (see .ci/install.d/30-gpujs.sh)`);
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (see .ci/install.d/20-webgpu.sh)`);
   const gpuJs = readFileSync(join(dirname(require.resolve('gpu.js/package.json')), 'dist', 'gpu-browser.min.js'), 'utf8');
   const modules = new Map<string, string>();
   const server: Server = createServer((req, res) => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
-import { compileSource } from '../../src/pipeline.js';
+import { compileSource } from '../../src/driver/pipeline.js';
 import { emitDeclarations, emitModule } from '../../targets/gpujs/index.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 
@@ -136,7 +136,7 @@ export function setupWebGPU(): Promise<void> {
     gpu.requestAdapter = (o: Record<string, unknown> = {}) => request({ ...o, featureLevel: 'compatibility' });
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     const adapter = await gpu.requestAdapter();
-    if (!adapter) throw new Error('WebGPU: no adapter (Dawn on OpenGL ES via Mesa); install libvulkan1 mesa-vulkan-drivers (see .ci/install.d/30-gpujs.sh)');
+    if (!adapter) throw new Error('WebGPU: no adapter (Dawn on OpenGL ES via Mesa); install libvulkan1 mesa-vulkan-drivers (see .ci/install.d/20-webgpu.sh)');
   })();
   return webgpuReady;
 }

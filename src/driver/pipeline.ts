@@ -1,14 +1,10 @@
 // The pipeline: file -> front end -> IR -> targets -> files on disk (atomically).
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { diag, frontEnd, SpecError } from '../dsl/index.js';
-import type { EmittedFile, Target } from '../codegen/target.js';
-import { instantiate, type Instance, type LayoutIR } from './ir/index.js';
-import { lowerLayout } from './lower.js';
-import { irTarget } from './ir-target.js';
-import { cudaTarget } from '../targets/cuda/index.js';
-import { gpujsTarget } from '../targets/gpujs/index.js';
-import { wgslTarget } from '../targets/wgsl/index.js';
+import { diag, frontEnd, SpecError, type Diagnostic } from '../../dsl/index.js';
+import type { EmittedFile, Target } from '../../codegen/target.js';
+import { instantiate, type Instance, type LayoutIR } from '../ir/index.js';
+import { lowerLayout } from '../lower.js';
 
 export interface LoadedSpec {
   file: string;
@@ -47,14 +43,26 @@ function isUtf8(b: Buffer): boolean {
   }
 }
 
+/** Source text to IR layouts; every layout is lowered, so a SpecError holds the problems of all of them. */
 export function compileSource(source: string): LayoutIR[] {
-  return frontEnd(source).map(lowerLayout);
+  const problems: Diagnostic[] = [];
+  const layouts: LayoutIR[] = [];
+  for (const checked of frontEnd(source)) {
+    try {
+      layouts.push(lowerLayout(checked));
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      problems.push(...e.diagnostics);
+    }
+  }
+  if (problems.length) throw new SpecError(problems);
+  return layouts;
 }
 
 /** The length to use: the layout's own, or the one asked for (a fixed layout length must agree). */
 export function lengthFor(layout: LayoutIR, seq: number | undefined, fallback: number): number {
   if (layout.seq !== null) {
-    if (seq !== undefined && seq !== layout.seq) throw new SpecError([diag('E081', undefined, layout.seq, seq)]);
+    if (seq !== undefined && seq !== layout.seq) throw new SpecError([diag('E081', layout.locs?.seq, layout.seq, seq)]);
     return layout.seq;
   }
   return seq ?? fallback;
@@ -64,20 +72,23 @@ export function instanceFor(layout: LayoutIR, seq: number | undefined, fallback 
   return instantiate(layout, lengthFor(layout, seq, fallback));
 }
 
-const TARGETS = new Map<string, Target | string>([
-  ['ir', irTarget],
-  ['cuda', cudaTarget],
-  ['wgsl', wgslTarget],
-  ['gpujs', gpujsTarget],
-]);
+/**
+ * The targets, loaded on first use: `spc check` and `spc show` never load a target (the gpu.js
+ * target pulls in ts-morph, which alone costs about half a second).
+ */
+const TARGETS: Record<string, () => Promise<Target>> = {
+  ir: async () => (await import('../../targets/ir/index.js')).irTarget,
+  cuda: async () => (await import('../../targets/cuda/index.js')).cudaTarget,
+  wgsl: async () => (await import('../../targets/wgsl/index.js')).wgslTarget,
+  gpujs: async () => (await import('../../targets/gpujs/index.js')).gpujsTarget,
+};
 
-export const TARGET_NAMES = [...TARGETS.keys()];
+export const TARGET_NAMES: readonly string[] = Object.keys(TARGETS);
 
-export function getTarget(name: string): Target {
-  const t = TARGETS.get(name);
-  if (t === undefined) throw new SpecError([diag('E094', undefined, `unknown target '${name}' (targets: ${TARGET_NAMES.join(', ')})`)]);
-  if (typeof t === 'string') throw new SpecError([diag('E094', undefined, t)]);
-  return t;
+export async function getTarget(name: string): Promise<Target> {
+  const load = Object.hasOwn(TARGETS, name) ? TARGETS[name] : undefined;
+  if (load === undefined) throw new SpecError([diag('E094', undefined, name, TARGET_NAMES.join(', '))]);
+  return load();
 }
 
 /** Writes every file or none: each goes to a temporary name first, then all are renamed. */

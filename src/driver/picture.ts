@@ -1,6 +1,6 @@
 // Pictures of a pattern: per-head panels of the query x key mask (cell shade = share of
 // allowed pairs in the cell) and the distance bands, as SVG and as compact terminal text.
-import { classifyBox, minDistance, type HeadInstance, type Instance } from './ir/index.js';
+import { classifyBox, minDistance, type HeadInstance, type Instance } from '../ir/index.js';
 import { describeTerms } from './describe.js';
 
 /** Density of allowed pairs in each of cells x cells blocks of the N x N grid. */

@@ -1,5 +1,5 @@
-import type { Target } from '../codegen/target.js';
-import { instantiate, layoutStats, type LayoutIR } from './ir/index.js';
+import type { Target } from '../../codegen/target.js';
+import { instantiate, layoutStats, type LayoutIR } from '../../src/ir/index.js';
 
 /** `--target ir`: the lowered IR as JSON, plus the instance and statistics when N is known. */
 export const irTarget: Target = {
@@ -20,5 +20,5 @@ export const irTarget: Target = {
 };
 
 function stripLocs<T>(x: T): T {
-  return JSON.parse(JSON.stringify(x, (k, v) => (k === 'loc' ? undefined : v))) as T;
+  return JSON.parse(JSON.stringify(x, (k, v) => (k === 'loc' || k === 'locs' ? undefined : v))) as T;
 }

@@ -1,4 +1,4 @@
-import type { CTerm, HeadInstance } from './ir/index.js';
+import type { CTerm, HeadInstance } from '../ir/index.js';
 
 /** A short human description of a head's terms, e.g. "d in [0,256) | keys [0,4)". */
 export function describeTerms(h: HeadInstance, n: number, dMin = 0): string {

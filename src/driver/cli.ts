@@ -1,0 +1,436 @@
+// The command line. `run(argv, io)` is the whole CLI, so tests call it in-process.
+// Diagnostics and progress go to stderr; --json prints exactly one JSON document to stdout.
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { SpecError } from '../../dsl/index.js';
+import { TargetError } from '../../codegen/target.js';
+import { diagnosticJson, renderDiagnostic, toDiagnostics, type SpcDiagnostic } from './diagnostics.js';
+import { describeTerm, splitTerms } from './describe.js';
+import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from '../ir/index.js';
+import { balancedShards, contiguousShards, groupedShards, type ShardReport } from './shards.js';
+import { svgPicture, textPicture } from './picture.js';
+import { getTarget, instanceFor, lengthFor, loadSpec, TARGET_NAMES, writeAtomically } from './pipeline.js';
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+export const VERSION: string = (() => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const up of ['../..', '../../..']) {
+    try {
+      return (JSON.parse(readFileSync(join(here, up, 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      /* try the next */
+    }
+  }
+  return '0.0.0';
+})();
+
+const DEFAULT_SEQ = 4096;
+
+class UsageError extends Error {}
+
+function positiveInt(what: string) {
+  return (s: string): number => {
+    if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > 2 ** 30) throw new UsageError(`${what} must be a whole number between 1 and 2^30, got '${s}'`);
+    return Number(s);
+  };
+}
+
+function parseTile(s: string): [number, number] {
+  const m = /^(\d+)x(\d+)$/.exec(s);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) > 4096 || Number(m[2]) > 4096) throw new UsageError(`--tile takes MxN such as 128x64, with M and N in 1..4096, got '${s}'`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+/** One option of one command: it makes both the parser's config and the --help text. */
+interface OptionSpec {
+  name: string;
+  short?: string;
+  /** A boolean option is a flag; a value option takes one argument, named `arg` in the help. */
+  arg?: string;
+  help: string;
+  /** Shown without brackets in the usage line; the command refuses to run without it. */
+  required?: boolean;
+  /** Turns the text value into the command's value; throws UsageError with spc's own message. */
+  validate?: (s: string) => unknown;
+}
+
+interface CommandSpec {
+  summary: string;
+  description: string;
+  options: OptionSpec[];
+}
+
+const seqOption = (help: string): OptionSpec => ({ name: 'seq', arg: 'N', help, validate: positiveInt('--seq') });
+const layoutOption: OptionSpec = { name: 'layout', arg: 'NAME', help: 'only this layout' };
+
+const COMMANDS: Record<'check' | 'show' | 'compile', CommandSpec> = {
+  check: {
+    summary: "validate a spec; print each head's bands, pairs and work share",
+    description: `Validates FILE and prints, for each layout at length N, each head's allowed distance
+ranges, global keys and queries, useful pairs, share of the work, and the tiles a
+kernel with MxN tiles visits. A layout with symbolic N uses --seq (default ${DEFAULT_SEQ}).`,
+    options: [
+      seqOption('sequence length for layouts with symbolic N'),
+      layoutOption,
+      { name: 'tile', arg: 'MxN', help: 'tile shape for the tile statistics (default 64x64)', validate: parseTile },
+      { name: 'shards', arg: 'T', help: "tensor parallelism: T ranks of H/T heads each; print each shard's work\n(tiles visited) for heads in order and for a balanced head assignment", validate: positiveInt('--shards') },
+      { name: 'json', help: 'one JSON document on stdout instead of the table' },
+    ],
+  },
+  show: {
+    summary: 'draw the pattern (terminal text, or SVG with -o)',
+    description: `Draws each head's query x key mask. Without -o, prints a compact text picture; with -o,
+writes an SVG with one panel per head and the distance bands under each panel.`,
+    options: [
+      seqOption('sequence length for layouts with symbolic N (default 256 for text, 1024 for SVG)'),
+      layoutOption,
+      { name: 'out', short: 'o', arg: 'FILE', help: 'write an SVG picture to FILE (one per layout, FILE.NAME.svg, for several)' },
+      { name: 'cells', arg: 'K', help: 'resolution: K x K cells per head (default 16 for text, 96 for SVG)', validate: positiveInt('--cells') },
+    ],
+  },
+  compile: {
+    summary: 'emit kernels and host glue for a target',
+    description: 'Emits code for every layout of FILE into DIR. Files are written all together or not at all.',
+    options: [
+      { name: 'target', arg: 'TARGET', required: true, help: `one of: ${TARGET_NAMES.join(', ')}` },
+      { name: 'out', short: 'o', arg: 'DIR', required: true, help: 'output directory (created if missing)' },
+      seqOption('a length for layouts with symbolic N (adds the instance and statistics to the IR output)'),
+      { name: 'config', arg: 'FILE_OR_JSON', help: "a kernel config (JSON) that overrides the target's heuristic; see targets/cuda/README.md.\nA value starting with { is the JSON itself, anything else a file holding it" },
+    ],
+  },
+};
+
+type CommandName = keyof typeof COMMANDS;
+const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
+
+const flag = (o: OptionSpec) => (o.short ? `-${o.short}` : `--${o.name}`);
+const optionList = (c: CommandName) => COMMANDS[c].options.map(flag).join(', ');
+
+function usageLine(c: CommandName): string {
+  const parts = COMMANDS[c].options.map((o) => {
+    const s = o.arg ? `${flag(o)} ${o.arg}` : flag(o);
+    return o.required ? s : `[${s}]`;
+  });
+  const req = parts.filter((_, k) => COMMANDS[c].options[k]!.required);
+  const opt = parts.filter((_, k) => !COMMANDS[c].options[k]!.required);
+  return `spc ${c} FILE ${[...req, ...opt].join(' ')}`;
+}
+
+function optionHelp(options: { left: string; help: string }[]): string {
+  const w = Math.max(14, ...options.map((o) => o.left.length)) + 2;
+  return options.map((o) => `  ${o.left.padEnd(w)}${o.help.replace(/\n/g, `\n  ${' '.repeat(w)}`)}`).join('\n');
+}
+
+function commandHelp(c: CommandName): string {
+  const opts = COMMANDS[c].options.map((o) => ({ left: `${o.short ? `-${o.short}, ` : ''}--${o.name}${o.arg ? ` ${o.arg}` : ''}`, help: o.help }));
+  return `Usage: ${usageLine(c)}\n\n${COMMANDS[c].description}\n\nOptions:\n${optionHelp(opts)}`;
+}
+
+function mainHelp(): string {
+  const cmds = COMMAND_NAMES.map((c) => ({ left: `${c} FILE`, help: COMMANDS[c].summary }));
+  return `spc ${VERSION}: a compiler for banded sparse attention
+
+Usage: spc <command> [options]
+
+Commands:
+${optionHelp(cmds)}
+
+Options:
+${optionHelp([{ left: '-h, --help', help: 'help for spc or a command (spc help COMMAND works too)' }, { left: '-v, --version', help: 'print the version' }])}
+
+Exit status: 0 success, 2 a problem with the input (a diagnostic was printed), 1 an internal error.`;
+}
+
+/** The help texts, generated from the command table. */
+export function helpText(topic: 'main' | CommandName = 'main'): string {
+  return topic === 'main' ? mainHelp() : commandHelp(topic);
+}
+
+/**
+ * Parses a command's arguments against its table: an option the command does not take, a
+ * missing or stray value, or a value its validator refuses is a UsageError with spc's message.
+ * Values may start with a dash (`--seq -5`, `--seq=-5`): the validator, not the parser, refuses them.
+ */
+export function parseCommandArgs(c: CommandName, args: string[]): { values: Record<string, unknown>; positionals: string[] } {
+  const specs = COMMANDS[c].options;
+  const known = new Map<string, OptionSpec>();
+  for (const cmd of COMMAND_NAMES) for (const o of COMMANDS[cmd].options) known.set(o.name, o);
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const o of known.values()) options[o.name] = { type: o.arg ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}) };
+  const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+  const values: Record<string, unknown> = {};
+  const positionals: string[] = [];
+  for (const t of tokens) {
+    if (t.kind === 'positional') positionals.push(t.value);
+    if (t.kind !== 'option') continue;
+    const o = specs.find((s) => s.name === t.name && (t.rawName === `--${s.name}` || t.rawName === `-${s.short}`));
+    if (!o) {
+      const elsewhere = known.get(t.name);
+      const what = elsewhere && (t.rawName === `--${elsewhere.name}` || t.rawName === `-${elsewhere.short}`) ? `${c} does not take ${t.rawName}` : `unknown option '${t.rawName}' for ${c}`;
+      throw new UsageError(`${what} (options: ${optionList(c)})`);
+    }
+    if (o.name in values) throw new UsageError(`${t.rawName} is given twice`);
+    if (!o.arg) {
+      if (t.value !== undefined) throw new UsageError(`${t.rawName} takes no value, got '${t.value}'`);
+      values[o.name] = true;
+      continue;
+    }
+    if (t.value === undefined) throw new UsageError(`${t.rawName} needs a value (${t.rawName} ${o.arg})`);
+    values[o.name] = o.validate ? o.validate(t.value) : t.value;
+  }
+  for (const o of specs) if (o.required && !(o.name in values)) throw new UsageError(`${c} needs ${flag(o)} ${o.arg}${o.name === 'target' ? ` (one of ${TARGET_NAMES.join(', ')})` : ''}`);
+  return { values, positionals };
+}
+
+export async function run(argv: string[], io: Io): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === undefined || cmd === '-h' || cmd === '--help') {
+      io.stdout(helpText() + '\n');
+      return cmd === undefined ? 2 : 0;
+    }
+    if (cmd === '-v' || cmd === '--version') {
+      io.stdout(`spc ${VERSION}\n`);
+      return 0;
+    }
+    if (cmd === 'help') {
+      const topic = rest[0] ?? 'main';
+      if (topic !== 'main' && !isCommand(topic)) throw new UsageError(`no help for '${topic}' (commands: ${COMMAND_NAMES.join(', ')})`);
+      io.stdout(helpText(topic) + '\n');
+      return 0;
+    }
+    if (!isCommand(cmd)) throw new UsageError(`unknown command '${cmd}' (commands: ${COMMAND_NAMES.join(', ')})`);
+    if (rest.includes('-h') || rest.includes('--help')) {
+      io.stdout(helpText(cmd) + '\n');
+      return 0;
+    }
+    const { values, positionals } = parseCommandArgs(cmd, rest);
+    if (positionals.length !== 1) throw new UsageError(`${cmd} takes one spec file, got ${positionals.length}`);
+    const file = positionals[0]!;
+    const json = values.json === true;
+    const seq = values.seq as number | undefined;
+    const spec = loadSpecReporting(file, io, json);
+    if (!spec) return 2;
+    try {
+      let layouts = spec.layouts;
+      if (values.layout !== undefined) {
+        layouts = layouts.filter((l) => l.name === values.layout);
+        if (!layouts.length) throw new UsageError(`no layout named '${values.layout}' in ${file} (layouts: ${spec.layouts.map((l) => l.name).join(', ')})`);
+      }
+      switch (cmd) {
+        case 'check':
+          return check(layouts, seq, (values.tile as [number, number] | undefined) ?? [64, 64], json, io, values.shards as number | undefined);
+        case 'show':
+          return show(layouts, seq, values.out as string | undefined, values.cells as number | undefined, io);
+        case 'compile':
+          return await compile(layouts, seq, values.target as string, values.out as string, values.config as string | undefined, io);
+      }
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      const ds = toDiagnostics(e);
+      if (!ds) throw e;
+      report(ds, file, spec.source, io, json);
+      return 2;
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(`spc: ${e.message}\nRun 'spc ${cmd && isCommand(cmd) ? `${cmd} ` : ''}--help' for usage.\n`);
+      return 2;
+    }
+    const ds = toDiagnostics(e);
+    if (ds) {
+      report(ds, argv[1] ?? 'spc', undefined, io, false);
+      return 2;
+    }
+    io.stderr(`spc: internal error: ${(e as Error).message ?? String(e)}\nThis is a bug in spc; please report it with the spec that caused it.\n`);
+    return 1;
+  }
+}
+
+const isCommand = (c: string): c is CommandName => Object.hasOwn(COMMANDS, c);
+
+function report(ds: SpcDiagnostic[], file: string, source: string | undefined, io: Io, json: boolean) {
+  if (json) io.stdout(JSON.stringify({ errors: ds.map((d) => diagnosticJson(d, file)) }, null, 2) + '\n');
+  for (const d of ds) io.stderr(renderDiagnostic(d, file, source) + '\n');
+}
+
+function loadSpecReporting(file: string, io: Io, json: boolean) {
+  try {
+    return loadSpec(file);
+  } catch (e) {
+    if (!(e instanceof SpecError)) throw e;
+    let source: string | undefined;
+    try {
+      source = readFileSync(file, 'utf8');
+    } catch {
+      source = undefined;
+    }
+    report(e.diagnostics, file, source, io, json);
+    return null;
+  }
+}
+
+function headRows(inst: Instance) {
+  const n = inst.n;
+  const dMin = minDistance(inst.layout, n);
+  return inst.heads.map((h) => ({ h, ...splitTerms(h, n, dMin) }));
+}
+
+function layoutSummary(l: LayoutIR, n: number): string {
+  const p = l.partition;
+  const part = !p ? 'no partition' : p.kind === 'tuned' ? 'partition tuned (not tuned yet: equal_pairs)' : `partition ${p.kind}`;
+  return `layout ${l.name}: ${l.heads} heads, ${l.kvHeads} KV heads, head_dim ${l.headDim}, ${l.dtype}, ${l.causal ? 'causal' : 'not causal'}, N = ${n}${l.seq === null ? ' (symbolic)' : ''}, ${part}`;
+}
+
+function check(layouts: LayoutIR[], seq: number | undefined, [bm, bn]: [number, number], json: boolean, io: Io, shards?: number): number {
+  for (const l of layouts)
+    if (shards !== undefined && l.kvHeads % shards !== 0)
+      throw new UsageError(`--shards ${shards} must divide the ${l.kvHeads === l.heads ? 'heads' : 'KV heads (ranks own whole KV groups)'} of layout ${l.name} (${l.kvHeads})`);
+  const docs = [];
+  const text: string[] = [];
+  for (const l of layouts) {
+    const inst = instanceFor(l, seq, DEFAULT_SEQ);
+    const stats = layoutStats(inst, bm, bn);
+    const rows = headRows(inst);
+    if (json) {
+      docs.push({
+        name: l.name,
+        n: inst.n,
+        heads_total: l.heads,
+        kv_heads: l.kvHeads,
+        head_dim: l.headDim,
+        dtype: l.dtype,
+        causal: l.causal,
+        partition: l.partition?.kind ?? null,
+        total_pairs: stats.totalPairs,
+        causal_pairs: stats.causalPairs,
+        imbalance: stats.imbalance,
+        tile: [bm, bn],
+        tile_imbalance: stats.tileImbalance,
+        ...(shards !== undefined ? { shards: shardDocs(stats, shards, l.heads / l.kvHeads) } : {}),
+        heads: rows.map(({ h, ranges, keys, queries, other }, k) => {
+          const s = stats.heads[k]!;
+          return {
+            head: h.head,
+            kv_head: h.kvHead,
+            band: h.band ? [h.band.start, h.band.start + h.band.width] : null,
+            ranges,
+            globals: { keys, queries },
+            terms: other,
+            pairs: s.pairs,
+            share: s.share,
+            tiles: stats.tiles ? { full: s.fullTiles, partial: s.partialTiles } : null,
+            computed_pairs: s.computedPairs,
+            wasted_pairs: s.wastedPairs,
+          };
+        }),
+      });
+      continue;
+    }
+    text.push(layoutSummary(l, inst.n));
+    const header = ['head', 'band [S,S+W)', 'allowed', 'pairs', 'share', `tiles ${bm}x${bn} full/partial`, 'wasted'];
+    const table = rows.map(({ h }, k) => {
+      const s = stats.heads[k]!;
+      const allowed = h.terms.length ? h.terms.map((t) => describeTerm(t, inst.n, minDistance(l, inst.n))).join(' | ') : 'nothing';
+      return [String(h.head), h.band ? `[${h.band.start},${h.band.start + h.band.width})` : '-', allowed, String(s.pairs), `${(100 * s.share).toFixed(1)}%`, stats.tiles ? `${s.fullTiles}/${s.partialTiles}` : 'skipped', s.computedPairs ? `${((100 * s.wastedPairs) / s.computedPairs).toFixed(1)}%` : '-'];
+    });
+    text.push(...formatTable(header, table));
+    text.push(
+      `total pairs ${stats.totalPairs} = ${(stats.totalPairs / stats.causalPairs).toFixed(3)} x one causal head; work imbalance max/mean ${stats.imbalance.toFixed(2)} (pairs), ${stats.tiles ? `${stats.tileImbalance.toFixed(2)} (tiles)` : 'tiles skipped (too many for statistics; pass a larger --tile)'}`,
+      '',
+    );
+    if (shards !== undefined) text.push(...shardText(stats, shards, l.heads / l.kvHeads), '');
+  }
+  if (json) io.stdout(JSON.stringify({ layouts: docs }, null, 2) + '\n');
+  else io.stdout(text.join('\n'));
+  return 0;
+}
+
+/** Work per head for sharding: tiles a kernel visits (pairs when tile statistics were skipped). */
+function shardWork(stats: LayoutStats): number[] {
+  return stats.heads.map((h) => (stats.tiles ? h.fullTiles + h.partialTiles : h.pairs));
+}
+
+function shardDocs(stats: LayoutStats, shards: number, group: number) {
+  const work = shardWork(stats);
+  const doc = (r: ShardReport) => ({ heads: r.heads, work: r.work, imbalance: r.imbalance });
+  return {
+    t: shards,
+    unit: stats.tiles ? 'tiles' : 'pairs',
+    contiguous: doc(groupedShards(work, group, shards, contiguousShards)),
+    balanced: doc(groupedShards(work, group, shards, balancedShards)),
+  };
+}
+
+function shardText(stats: LayoutStats, shards: number, group: number): string[] {
+  const work = shardWork(stats);
+  const unit = stats.tiles ? `${stats.blockM}x${stats.blockN} tiles` : 'pairs';
+  const out: string[] = [];
+  const plans = [['heads in order', groupedShards(work, group, shards, contiguousShards)], ['balanced assignment', groupedShards(work, group, shards, balancedShards)]] as const;
+  if (group > 1) out.push(`(ranks own whole KV groups of ${group} heads)`);
+  for (const [label, r] of plans) {
+    out.push(`${shards} shards, ${label}: slowest/mean ${r.imbalance.toFixed(2)} (work in ${unit})`);
+    r.heads.forEach((hs, s) => out.push(`  shard ${s}: heads ${hs.join(',')}  work ${r.work[s]}`));
+  }
+  return out;
+}
+
+function formatTable(header: string[], rows: string[][]): string[] {
+  const w = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const fmt = (r: string[]) => r.map((x, c) => (c === 2 ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join('  ').trimEnd();
+  return [fmt(header), ...rows.map(fmt)];
+}
+
+function show(layouts: LayoutIR[], seq: number | undefined, out: string | undefined, cells: number | undefined, io: Io): number {
+  if (out !== undefined) {
+    const svgs = layouts.map((l) => svgPicture(instanceFor(l, seq, 1024), cells ?? 96));
+    if (svgs.length === 1) writeAtomically(dirname(resolve(out)), [{ path: basename(out), contents: svgs[0]! }]);
+    else writeAtomically(dirname(resolve(out)), layouts.map((l, k) => ({ path: basename(out).replace(/(\.svg)?$/, `.${l.name}.svg`), contents: svgs[k]! })));
+    io.stderr(`wrote ${svgs.length === 1 ? out : `${svgs.length} SVG files next to ${out}`}\n`);
+    return 0;
+  }
+  for (const l of layouts) {
+    const inst = instanceFor(l, seq, 256);
+    io.stdout(layoutSummary(l, inst.n) + '\n\n' + textPicture(inst, cells ?? 16) + '\n\n');
+  }
+  return 0;
+}
+
+const basename = (p: string): string => resolve(p).split('/').pop()!;
+
+async function compile(layouts: LayoutIR[], seq: number | undefined, targetName: string, out: string, configArg: string | undefined, io: Io): Promise<number> {
+  if (seq !== undefined) for (const l of layouts) lengthFor(l, seq, seq); // a fixed length must agree (E081)
+  const config = configArg === undefined ? undefined : readConfig(configArg);
+  const target = await getTarget(targetName);
+  if (config !== undefined && target.acceptsConfig !== true) throw new TargetError('E106', [target.name]);
+  const files = target.emit(layouts, { seq, version: VERSION, ...(config !== undefined ? { config } : {}) });
+  const written = writeAtomically(out, files);
+  for (const w of written) io.stderr(`wrote ${w}\n`);
+  return 0;
+}
+
+/** `--config`: inline JSON when the value starts with `{`, else a file holding JSON. Any problem is E107. */
+export function readConfig(arg: string): unknown {
+  const inline = /^\s*\{/.test(arg);
+  let text = arg;
+  if (!inline) {
+    try {
+      text = readFileSync(arg, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : String(code ?? e);
+      throw new TargetError('E107', [`cannot read ${arg}: ${why}`]);
+    }
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new TargetError('E107', [`${inline ? 'the inline config' : arg} is not valid JSON: ${(e as Error).message}`]);
+  }
+}
