@@ -30,7 +30,9 @@ beforeAll(async () => {
   // A module whose shader has an error, to check that the error names its WGSL line.
   const dir = mkdtempSync(join(tmpdir(), 'spc-wgsl-broken-'));
   mkdirSync(dir, { recursive: true });
-  const js = wgslTarget.emit([smallLayout], { version: 'test' }).find((f) => f.path.endsWith('.js'))!.contents;
+  const emitted = wgslTarget.emit([smallLayout], { version: 'test' });
+  for (const f of emitted) writeFileSync(join(dir, f.path), f.contents); // the module imports ./spc-wgsl-runtime.js
+  const js = emitted.find((f) => f.path === `${smallLayout.name}.js`)!.contents;
   writeFileSync(join(dir, 'broken.js'), js.replace('sc += qr[c] * ks[kb + c];', 'sc += qr[c] * ks[kb + c] + no_such_name;'));
   broken = (await import(pathToFileURL(join(dir, 'broken.js')).href)) as WgslModule;
   gpu = await openGpu();
@@ -39,8 +41,8 @@ beforeAll(async () => {
 afterAll(() => gpu?.destroy());
 
 describe('WGSL generated module', () => {
-  it('the CLI writes .wgsl, .js and .d.ts', () => {
-    expect(readdirSync(cliDir).sort()).toEqual(['spattention_paper.d.ts', 'spattention_paper.js', 'spattention_paper.wgsl']);
+  it('the CLI writes .wgsl, .js and .d.ts, and the runtime the module imports', () => {
+    expect(readdirSync(cliDir).sort()).toEqual(['spattention_paper.d.ts', 'spattention_paper.js', 'spattention_paper.wgsl', 'spc-wgsl-runtime.d.ts', 'spc-wgsl-runtime.js']);
     expect(readFileSync(join(cliDir, 'spattention_paper.js'), 'utf8')).toContain('export async function createAttention(device');
   });
 
