@@ -5,67 +5,7 @@
 // headTable(N) at run time. A row with no allowed key gives out = 0 and lse = -Infinity.
 // The host code is in ./spc-gpujs-runtime.js, which spc writes next to this file.
 import * as runtime from './spc-gpujs-runtime.js';
-// Head table for layout fixed: 8 heads x 2 term slots x 10 int32.
-// Fields per term: dLo, dHi, kLo, kHi, qLo, qHi, then (on, m, lo, hi) per mod slot. Same formulas as the spc IR.
-export const TERM_SLOTS = 2;
-export const MOD_SLOTS = 1;
-export const FIELDS_PER_TERM = 10;
-export function equalWidthBounds(N, H) {
-  const base = Math.floor(N / H), rem = N % H;
-  return Array.from({ length: H + 1 }, (_, h) => h * base + Math.min(h, rem));
-}
-export function equalPairsBounds(N, H) {
-  const n = BigInt(N), HH = BigInt(H);
-  const C = (b) => (b * (2n * n - b + 1n)) / 2n;
-  const P = C(n);
-  const out = [0];
-  for (let k = 1; k < H; k++) {
-    const target = BigInt(k) * P;
-    let lo = 0n, hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) / 2n;
-      if (HH * C(mid) >= target) hi = mid; else lo = mid + 1n;
-    }
-    out.push(Number(lo));
-  }
-  out.push(N);
-  return out;
-}
-function fdiv(a, b) {
-  if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');
-  return Math.floor(a / b);
-}
-function fmod(a, b) {
-  if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');
-  return a - b * Math.floor(a / b);
-}
-function chkmod(m) {
-  if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);
-  if (m > 2147483647) throw new RangeError(`spc: a stride or period of ${m} is too large (at most 2147483647)`);
-  return m;
-}
-export function partitionBounds(N) {
-  const H = 8;
-  return null;
-}
-export function headTable(N) {
-  if (!Number.isSafeInteger(N) || N < 1 || N > 1073741824) throw new RangeError(`spc: N must be an integer in 1..1073741824, got ${N}`);
-  if (N !== 4096) throw new RangeError(`spc: layout fixed has a fixed length 4096, got ${N}`);
-  const H = 8;
-  const dMin = 0;
-  const bounds = partitionBounds(N);
-  const t = new Int32Array(H * 20);
-  for (let h = 0; h < 8; h++) {
-    void bounds;
-    t.set([Math.min(N, Math.max(dMin, 0)), Math.min(N, Math.max(dMin, 128)), 0, N, 0, N, 0, 1, 0, 1], (h * 2 + 0) * 10);
-    t.set([dMin, N, 0, N, 0, N, 1, chkmod(128), Math.min(128, Math.max(0, 120)), Math.min(128, Math.max(0, 128))], (h * 2 + 1) * 10);
-  }
-  // A term with an empty residue window allows nothing: empty its distance interval too.
-  for (let o = 0; o < t.length; o += 10) {
-    for (let m = 0; m < 1; m++) if (t[o + 8 + 4 * m] >= t[o + 9 + 4 * m]) t[o] = t[o + 1] = 0;
-  }
-  return t;
-}
+// [jsHostTable(fixed) from codegen/host.ts, verbatim]
 
 export const LAYOUT = 'fixed';
 export const HEADS = 8;

@@ -5,61 +5,7 @@
 // headTable(N) at run time. A row with no allowed key gives out = 0 and lse = -Infinity.
 // The host code is in ./spc-gpujs-runtime.js, which spc writes next to this file.
 import * as runtime from './spc-gpujs-runtime.js';
-// Head table for layout spattention_balanced: 16 heads x 1 term slots x 6 int32.
-// Fields per term: dLo, dHi, kLo, kHi, qLo, qHi, then (on, m, lo, hi) per mod slot. Same formulas as the spc IR.
-export const TERM_SLOTS = 1;
-export const MOD_SLOTS = 0;
-export const FIELDS_PER_TERM = 6;
-export function equalWidthBounds(N, H) {
-  const base = Math.floor(N / H), rem = N % H;
-  return Array.from({ length: H + 1 }, (_, h) => h * base + Math.min(h, rem));
-}
-export function equalPairsBounds(N, H) {
-  const n = BigInt(N), HH = BigInt(H);
-  const C = (b) => (b * (2n * n - b + 1n)) / 2n;
-  const P = C(n);
-  const out = [0];
-  for (let k = 1; k < H; k++) {
-    const target = BigInt(k) * P;
-    let lo = 0n, hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) / 2n;
-      if (HH * C(mid) >= target) hi = mid; else lo = mid + 1n;
-    }
-    out.push(Number(lo));
-  }
-  out.push(N);
-  return out;
-}
-function fdiv(a, b) {
-  if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');
-  return Math.floor(a / b);
-}
-function fmod(a, b) {
-  if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');
-  return a - b * Math.floor(a / b);
-}
-function chkmod(m) {
-  if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);
-  if (m > 2147483647) throw new RangeError(`spc: a stride or period of ${m} is too large (at most 2147483647)`);
-  return m;
-}
-export function partitionBounds(N) {
-  const H = 16;
-  return equalPairsBounds(N, H);
-}
-export function headTable(N) {
-  if (!Number.isSafeInteger(N) || N < 1 || N > 1073741824) throw new RangeError(`spc: N must be an integer in 1..1073741824, got ${N}`);
-  const H = 16;
-  const dMin = 0;
-  const bounds = partitionBounds(N);
-  const t = new Int32Array(H * 6);
-  for (let h = 0; h < 16; h++) {
-    const S = bounds[h], W = bounds[h + 1] - bounds[h];
-    t.set([Math.min(N, Math.max(dMin, S)), Math.min(N, Math.max(dMin, (S + W))), 0, N, 0, N], (h * 1 + 0) * 6);
-  }
-  return t;
-}
+// [jsHostTable(spattention_balanced) from codegen/host.ts, verbatim]
 
 export const LAYOUT = 'spattention_balanced';
 export const HEADS = 16;
