@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { GPU } from 'gpu.js';
 import { compileSource } from '../src/driver/pipeline.js';
 import { instantiate, layoutStats, type LayoutIR } from '../src/ir/index.js';
-import { emitModule } from '../targets/gpujs/index.js';
+import { emitModule, RUNTIME_JS, runtimeFiles } from '../targets/gpujs/index.js';
 import { CHROMIUM, openBrowser, runInPage } from '../test/helpers/browser.js';
 import { inputsFor, loadModule, setupWebGPU, type Mode } from '../test/helpers/gpujs.js';
 
@@ -64,6 +64,7 @@ for (const mode of modes) {
   if (mode === 'webgl2') {
     chromiumVersion = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim();
     const s = await openBrowser();
+    s.serve(RUNTIME_JS, runtimeFiles().find((f) => f.path === RUNTIME_JS)!.contents);
     try {
       const t = async (layout: LayoutIR) => {
         const inp = inputsFor(layout, N, B, 7);

@@ -33,7 +33,7 @@ export class TargetError<C extends TargetCode = TargetCode> extends Error {
   }
 }
 
-/** A code generation target: pure, deterministic, no I/O. */
+/** A code generation target: pure and deterministic; its only I/O is reading spc's own runtime files (codegen/runtime-source.ts). */
 export interface Target {
   name: string;
   description: string;

@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instantiate } from '../src/ir/index.js';
 import { referenceAttention } from '../src/oracle.js';
-import { emitModule } from '../targets/gpujs/index.js';
+import { emitModule, RUNTIME_JS, runtimeFiles } from '../targets/gpujs/index.js';
 import { openBrowser, runInPage, type BrowserSession } from './helpers/browser.js';
 import { caseLayouts, cases, checkEmptyRows, inputsFor, relError } from './helpers/gpujs.js';
 
@@ -17,6 +17,8 @@ describe('gpujs webgl2 (headless Chromium)', () => {
   let s: BrowserSession;
   beforeAll(async () => {
     s = await openBrowser();
+    // Every module imports ./spc-gpujs-runtime.js: serve it beside them.
+    s.serve(RUNTIME_JS, runtimeFiles().find((f) => f.path === RUNTIME_JS)!.contents);
   }, 120_000);
   afterAll(async () => {
     console.log('gpujs worst relative error per mode/output:', JSON.stringify(worst));

@@ -2,7 +2,7 @@
 // head table matches the IR, the .d.ts type-checks against @webgpu/types, the CLI writes the
 // files, and wrong sizes, missing N, small limits and shader errors give useful errors.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,18 +19,26 @@ let small: WgslModule;
 let broken: WgslModule;
 let gpu: Gpu;
 let cliDir: string;
+let copied: WgslModule;
 
 beforeAll(async () => {
   // Everything that may start a child process or import a module happens before the device exists.
   cliDir = mkdtempSync(join(tmpdir(), 'spc-wgsl-cli-'));
   execFileSync(process.execPath, [join(root, 'bin/spc.js'), 'compile', join(root, 'examples/spattention-paper.spc'), '--target', 'wgsl', '-o', cliDir]);
+  // The CLI's output directory, copied elsewhere as a user would, imports only its own files.
+  const copy = join(mkdtempSync(join(tmpdir(), 'spc-wgsl-copied-')), 'attention');
+  cpSync(cliDir, copy, { recursive: true });
+  writeFileSync(join(copy, 'package.json'), '{"type":"module"}\n');
+  copied = (await import(pathToFileURL(join(copy, 'spattention_paper.js')).href)) as WgslModule;
   for (const f of exampleFiles) for (const layout of layoutsOf(readFileSync(join(root, 'examples', f), 'utf8'))) all.push({ layout, mod: await loadModule(layout) });
   const smallLayout = layoutsOf(variant(readFileSync(join(root, 'examples/mixed-gqa.spc'), 'utf8'), { headDim: 32 }))[0]!;
   small = await loadModule(smallLayout);
   // A module whose shader has an error, to check that the error names its WGSL line.
   const dir = mkdtempSync(join(tmpdir(), 'spc-wgsl-broken-'));
   mkdirSync(dir, { recursive: true });
-  const js = wgslTarget.emit([smallLayout], { version: 'test' }).find((f) => f.path.endsWith('.js'))!.contents;
+  const emitted = wgslTarget.emit([smallLayout], { version: 'test' });
+  for (const f of emitted) writeFileSync(join(dir, f.path), f.contents); // the module imports ./spc-wgsl-runtime.js
+  const js = emitted.find((f) => f.path === `${smallLayout.name}.js`)!.contents;
   writeFileSync(join(dir, 'broken.js'), js.replace('sc += qr[c] * ks[kb + c];', 'sc += qr[c] * ks[kb + c] + no_such_name;'));
   broken = (await import(pathToFileURL(join(dir, 'broken.js')).href)) as WgslModule;
   gpu = await openGpu();
@@ -39,9 +47,24 @@ beforeAll(async () => {
 afterAll(() => gpu?.destroy());
 
 describe('WGSL generated module', () => {
-  it('the CLI writes .wgsl, .js and .d.ts', () => {
-    expect(readdirSync(cliDir).sort()).toEqual(['spattention_paper.d.ts', 'spattention_paper.js', 'spattention_paper.wgsl']);
+  it('the CLI writes .wgsl, .js and .d.ts, and the runtime the module imports', () => {
+    expect(readdirSync(cliDir).sort()).toEqual(['spattention_paper.d.ts', 'spattention_paper.js', 'spattention_paper.wgsl', 'spc-wgsl-runtime.d.ts', 'spc-wgsl-runtime.js']);
     expect(readFileSync(join(cliDir, 'spattention_paper.js'), 'utf8')).toContain('export async function createAttention(device');
+  });
+
+  it('the CLI output (spc from dist/) works on its own, copied to another folder', async () => {
+    expect(readFileSync(join(cliDir, 'spc-wgsl-runtime.js'), 'utf8')).toBe(readFileSync(join(root, 'targets/wgsl/runtime/spc-wgsl-runtime.js'), 'utf8'));
+    const viaTest = all.find((x) => x.layout.name === 'spattention_paper')!.mod;
+    const n = 70;
+    const s = copied.sizes(n, 1);
+    const q = randomArray(s.q, 11), k = randomArray(s.k, 12), v = randomArray(s.v, 13);
+    const a = await copied.createAttention(gpu.device, { n });
+    const b = await viaTest.createAttention(gpu.device, { n });
+    const [ra, rb] = [await a.run(q, k, v), await b.run(q, k, v)];
+    expect(ra.out).toEqual(rb.out);
+    expect(ra.lse).toEqual(rb.lse);
+    a.destroy();
+    b.destroy();
   });
 
   it('every example compiles to a valid pipeline on the device', async () => {

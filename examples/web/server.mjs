@@ -1,5 +1,6 @@
-// A small static server for the page: serves examples/web/ and, under gen/, the modules that
-// `spc compile --target wgsl` emits for a band layout and for dense causal with the same H and D.
+// A small static server for the page: serves examples/web/ and, under gen/, the files that
+// `spc compile --target wgsl` emits for a band layout and for dense causal with the same H and D
+// (each layout's module, and the spc-wgsl-runtime.js they both import).
 // Run (after `npm run build`): node examples/web/server.mjs [--port 8080] [--spec spattention-paper] [--heads 8] [--dim 64]
 // then open http://127.0.0.1:8080/?n=256
 import { createServer } from 'node:http';

@@ -1,16 +1,16 @@
 // The Python package of the CUDA target. Its code is static (targets/cuda/python/*.py and
 // binding.cpp, copied as they are); what a layout adds is _layout.py (names, sizes, the kernel
 // config) and _table.py (the head table's formulas, codegen/host.ts).
-import { readFileSync } from 'node:fs';
+import { readRuntimeSource } from '../../codegen/runtime-source.js';
 import { pyHostTable } from '../../codegen/host.js';
 import type { EmittedFile } from '../../codegen/target.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 import type { CudaConfig } from './config.js';
-import { DTYPES, FAMILIES, KERNEL_DIR, kernelNames } from './source.js';
+import { DTYPES, FAMILIES, kernelNames } from './source.js';
 
 /** The package's static files, in the repository next to the kernel headers. */
 export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', 'binding.cpp'];
-const staticFile = (f: string): string => readFileSync(`${KERNEL_DIR}../python/${f}`, 'utf8');
+const staticFile = (f: string): string => readRuntimeSource(`targets/cuda/python/${f}`);
 
 /** A Python literal of a JSON value (objects, arrays, strings, numbers, booleans). */
 function pyLiteral(x: unknown, indent = ''): string {

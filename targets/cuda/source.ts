@@ -3,8 +3,7 @@
 // extern "C" kernels and launchers that instantiate the templates. The emitted .cu is one
 // self-contained file (the headers concatenated in include order, with #line markers so that
 // compiler messages name the header and line).
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readRuntimeSource } from '../../codegen/runtime-source.js';
 import { tableShape, type LayoutIR } from '../../src/ir/index.js';
 import { blockM, blockMSm90, type CudaConfig } from './config.js';
 
@@ -14,14 +13,8 @@ export const DTYPES: readonly Dtype[] = ['bf16', 'fp16'];
 export const FAMILIES: readonly Family[] = ['sm90', 'sm80'];
 const ELEM: Record<Dtype, string> = { bf16: '__nv_bfloat16', fp16: '__half' };
 
-/** The folder of the kernel headers, from the source tree (tsx, vitest) or from dist/ (the CLI). */
-export const KERNEL_DIR: string = (() => {
-  for (const rel of ['./kernels/', '../../../targets/cuda/kernels/']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (existsSync(`${p}spc/fwd_sm90.cuh`)) return p;
-  }
-  throw new Error('internal: the CUDA kernel headers (targets/cuda/kernels/spc) are missing');
-})();
+/** The folder of the kernel headers, from spc's package root (read from the source tree, also from dist/). */
+export const KERNEL_DIR = 'targets/cuda/kernels/';
 
 /** The headers a layout's .cu starts with: the forward kernels' includes, each header once, dependencies first. */
 export const ENTRY_HEADERS = ['spc/fwd_sm80.cuh', 'spc/fwd_sm90.cuh'];
@@ -42,7 +35,7 @@ export function amalgamate(entries: readonly string[] = ENTRY_HEADERS): string {
   const visit = (path: string) => {
     if (seen.has(path)) return;
     seen.add(path);
-    const text = readFileSync(`${KERNEL_DIR}${path}`, 'utf8');
+    const text = readRuntimeSource(`${KERNEL_DIR}${path}`);
     const dir = path.split('/').slice(0, -1).join('/');
     const body: string[] = [];
     const lines = text.split('\n');

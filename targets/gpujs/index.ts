@@ -1,7 +1,10 @@
 // The gpu.js target: per layout, an ES module (plus its .d.ts) that exports
-// `createAttention(gpu, options)`. The module is built with ts-morph (structure: imports,
-// constants, functions, the .d.ts declarations); kernel bodies are written through ts-morph's
-// CodeBlockWriter. The head table code comes from codegen/host.ts (jsHostTable), embedded as is.
+// `createAttention(gpu, options)`; once per output directory, the host runtime
+// spc-gpujs-runtime.js (and its .d.ts), copied from targets/gpujs/runtime/. The module holds
+// what is generated per layout: constants, the head table code from codegen/host.ts
+// (jsHostTable, embedded as is) and the three kernels gpu.js compiles; it is built with ts-morph
+// (structure: imports, constants, functions, the .d.ts declarations), kernel bodies written
+// through ts-morph's CodeBlockWriter. The runtime does the rest (checks, kernel cache, calls).
 //
 // Kernel design (gpu.js: one output element per thread, no shared memory, no atomics):
 //   1. lse   output [N, B*H]        one thread per query row: an online-softmax pass over the
@@ -18,8 +21,21 @@
 // price of B*H*N*KMAX floats of device memory for the probabilities.
 import { IndentationText, Project, QuoteKind, VariableDeclarationKind, type CodeBlockWriter, type SourceFile } from 'ts-morph';
 import { jsHostTable } from '../../codegen/host.js';
+import { readRuntimeSource } from '../../codegen/runtime-source.js';
 import type { EmitOptions, EmittedFile, Target } from '../../codegen/target.js';
 import { tableShape, type LayoutIR, type TableShape } from '../../src/ir/index.js';
+
+/** The runtime's file names in the output directory; layout modules import `./${RUNTIME_JS}`. */
+export const RUNTIME_JS = 'spc-gpujs-runtime.js';
+export const RUNTIME_DTS = 'spc-gpujs-runtime.d.ts';
+
+/** The contract version between layout modules and runtime/spc-gpujs-runtime.js (its ABI export). */
+const RUNTIME_ABI = 1;
+
+/** The runtime files, read from the repository (targets/gpujs/runtime/) and copied unchanged. */
+export function runtimeFiles(): EmittedFile[] {
+  return [RUNTIME_JS, RUNTIME_DTS].map((path) => ({ path, contents: readRuntimeSource(`targets/gpujs/runtime/${path}`) }));
+}
 
 /** Stand-in for -Infinity inside kernels (WGSL and GLSL have no portable infinity literal). */
 export const NO_KEY_LSE = -3e38;
@@ -167,79 +183,21 @@ function outKernel(w: CodeBlockWriter, c: Ctx): void {
   w.writeLine('return o;');
 }
 
-function writeRuntime(w: CodeBlockWriter, c: Ctx): void {
-  const { heads: H, kvHeads: KV, headDim: D } = c.layout;
-  const { termSlots: TS, fieldsPerTerm: F } = c.shape;
-  w.writeLine('const batch = options.batch ?? 1;');
-  w.writeLine(`const scale = options.scale ?? ${1 / Math.sqrt(D)};`);
-  w.write("if (!Number.isInteger(batch) || batch < 1)").block(() => w.writeLine("throw new RangeError(`spc: batch must be a positive integer, got ${batch}`);"));
-  w.writeLine('const settings = { precision: \'single\', tactic: \'precision\' };');
-  w.writeLine('const cache = new Map();');
-  w.write('function kernelsFor(N)').block(() => {
-    w.writeLine('let e = cache.get(N);');
-    w.write('if (e === undefined)').block(() => {
-      w.writeLine('const table = headTable(N);');
-      w.writeLine('const kmax = maxRowKeys(table, N);');
-      w.writeLine('const constants = { N, scale };');
-      w.writeLine('const loopMaxIterations = N + 1;');
-      w.writeLine(`const rows = batch * ${H};`);
-      w.writeLine('e = {');
-      w.writeLine('  kmax,');
-      w.writeLine('  table: Float32Array.from(table),');
-      w.writeLine('  lse: gpu.createKernel(lseKernel, { ...settings, constants, loopMaxIterations, output: [N, rows], pipeline: true, immutable: true }),');
-      w.writeLine('  prob: gpu.createKernel(probKernel, { ...settings, constants, loopMaxIterations, output: [kmax, N, rows], pipeline: true, immutable: true }),');
-      w.writeLine('  out: gpu.createKernel(outKernel, { ...settings, constants, loopMaxIterations, output: [' + D + ', N, rows], pipeline: false }),');
-      w.writeLine('};');
-      w.writeLine('cache.set(N, e);');
-    });
-    w.writeLine('return e;');
-  });
-  w.write('async function run(q, k, v)').block(() => {
-    w.writeLine(`const N = q.length / (batch * ${H * D});`);
-    w.write('if (!Number.isInteger(N) || N < 1)').block(() =>
-      w.writeLine(`throw new RangeError(\`spc: q has \${q.length} elements, not batch * ${H} * N * ${D} for a whole N >= 1\`);`),
-    );
-    w.write(`if (k.length !== batch * ${KV} * N * ${D} || v.length !== batch * ${KV} * N * ${D})`).block(() =>
-      w.writeLine(`throw new RangeError(\`spc: k and v must have batch * ${KV} * N * ${D} = \${batch * ${KV * D} * N} elements\`);`),
-    );
-    w.writeLine('const e = kernelsFor(N);');
-    w.writeLine('// gpu.js does index arithmetic in f32: exact below 2^24 elements per array.');
-    w.write(`if (q.length > 16777216 || k.length > 16777216 || batch * ${H} * N * e.kmax > 16777216)`).block(() =>
-      w.writeLine(`throw new RangeError(\`spc: arrays of more than 2^24 elements (q \${q.length}, k \${k.length}, probabilities \${batch * ${H} * N * e.kmax}) are beyond exact f32 indexing in gpu.js; split the batch\`);`),
-    );
-    w.writeLine('const qf = f32(q), kf = f32(k), vf = f32(v);');
-    w.writeLine('const lseT = await e.lse(qf, kf, e.table);');
-    w.writeLine('const probT = await e.prob(qf, kf, e.table, lseT);');
-    w.writeLine('const outA = await e.out(vf, e.table, probT);');
-    w.writeLine('const lseA = typeof lseT.toArray === \'function\' ? await lseT.toArray() : lseT;');
-    w.writeLine(`const out = flatten(outA, batch * ${H} * N * ${D});`);
-    w.writeLine(`const lse = flatten(lseA, batch * ${H} * N);`);
-    w.writeLine(`for (let r = 0; r < lse.length; r++) if (lse[r] < -1e38) lse[r] = -Infinity;`);
-    w.writeLine('for (const t of [lseT, probT]) if (t && typeof t.delete === \'function\') t.delete();');
-    w.writeLine('return { out, lse };');
-  });
-  w.writeLine('run.destroy = () => {');
-  w.writeLine('  for (const e of cache.values()) for (const kk of [e.lse, e.prob, e.out]) kk.destroy();');
-  w.writeLine('  cache.clear();');
-  w.writeLine('};');
-  w.writeLine('return run;');
-  void TS;
-  void F;
-}
-
 export function emitModule(layout: LayoutIR, version: string): string {
   const shape = tableShape(layout);
   const c: Ctx = { layout, shape, group: layout.heads / layout.kvHeads };
-  const { termSlots: TS, fieldsPerTerm: F } = shape;
   const sf: SourceFile = project().createSourceFile(`${layout.name}.js`, '', { overwrite: true });
-  sf.addStatements([
+  const header = [
     `// Generated by spc ${version} (--target gpujs) for layout ${layout.name}. Do not edit.`,
     `// Attention with the layout's band pattern on gpu.js: three kernels per call (row lse, key`,
     `// probabilities, output), kept on the device between stages. H = ${layout.heads}, KV = ${layout.kvHeads}, D = ${layout.headDim}`,
     `// and the pattern's term and mod slots are baked into the kernels; band boundaries come from`,
     `// headTable(N) at run time. A row with no allowed key gives out = 0 and lse = -Infinity.`,
-    jsHostTable(layout).trimEnd(),
-  ]);
+    `// The host code is in ./${RUNTIME_JS}, which spc writes next to this file.`,
+  ];
+  sf.addStatements(header);
+  sf.insertImportDeclaration(header.length, { moduleSpecifier: `./${RUNTIME_JS}`, namespaceImport: 'runtime' });
+  sf.addStatements([jsHostTable(layout).trimEnd()]);
   const consts: [string, string][] = [
     ['LAYOUT', `'${layout.name}'`],
     ['HEADS', String(layout.heads)],
@@ -249,67 +207,56 @@ export function emitModule(layout: LayoutIR, version: string): string {
   for (const [name, init] of consts) {
     sf.addVariableStatement({ isExported: true, declarationKind: VariableDeclarationKind.Const, declarations: [{ name, initializer: init }] });
   }
-  sf.addFunction({
-    name: 'maxRowKeys',
-    isExported: true,
-    docs: ['The most candidate key slots any row has: per head, the sum over term slots of min(kHi - kLo, dHi - dLo, N) (at least 1).'],
-    parameters: [{ name: 'table' }, { name: 'N' }],
-    statements: (w) => {
-      w.writeLine('let best = 1;');
-      w.write(`for (let h = 0; h < ${layout.heads}; h++)`).block(() => {
-        w.writeLine('let sum = 0;');
-        w.write(`for (let t = 0; t < ${TS}; t++)`).block(() => {
-          w.writeLine(`const o = (h * ${TS} + t) * ${F};`);
-          w.write('if (table[o + 4] < table[o + 5])').block(() =>
-            w.writeLine('sum += Math.max(0, Math.min(table[o + 3] - table[o + 2], table[o + 1] - table[o], N));'),
-          );
-        });
-        w.writeLine('best = Math.max(best, sum);');
-      });
-      w.writeLine('return best;');
-    },
-  });
   const kernel = (name: string, params: string[], doc: string, body: (w: CodeBlockWriter, c: Ctx) => void) =>
     sf.addFunction({ name, docs: [doc], parameters: params.map((p) => ({ name: p })), statements: (w) => body(w, c) });
   kernel('lseKernel', ['q', 'k', 'tbl'], 'Stage 1, output [N, B*H]: the row\'s lse by online softmax over its key ranges.', lseKernel);
   kernel('probKernel', ['q', 'k', 'tbl', 'lse'], 'Stage 2, output [KMAX, N, B*H]: probability of the row\'s key slot, 0 for a filtered slot.', probKernel);
   kernel('outKernel', ['v', 'tbl', 'prob'], 'Stage 3, output [D, N, B*H]: sum over the row\'s key slots of p * V[key][x].', outKernel);
-  sf.addFunction({
-    name: 'f32',
-    parameters: [{ name: 'a' }],
-    statements: ['return a instanceof Float32Array ? a : Float32Array.from(a);'],
+  sf.addVariableStatement({
+    declarationKind: VariableDeclarationKind.Const,
+    docs: ['What the runtime needs to know: sizes, the head table and the kernels.'],
+    declarations: [
+      {
+        name: 'KERNELS',
+        initializer: (w) =>
+          w.write('runtime.defineKernels(').inlineBlock(() => {
+            for (const [k, v] of [
+              ['abi', String(RUNTIME_ABI)],
+              ['layout', 'LAYOUT'],
+              ['heads', 'HEADS'],
+              ['kvHeads', 'KV_HEADS'],
+              ['headDim', 'HEAD_DIM'],
+              ['termSlots', 'TERM_SLOTS'],
+              ['fieldsPerTerm', 'FIELDS_PER_TERM'],
+            ]) w.writeLine(`${k}: ${v},`);
+            w.writeLine('headTable,');
+            w.writeLine('lseKernel,');
+            w.writeLine('probKernel,');
+            w.writeLine('outKernel,');
+          }).write(')'),
+      },
+    ],
   });
   sf.addFunction({
-    name: 'flatten',
-    docs: ['Nested gpu.js results (arrays of Float32Array rows) to one row-major Float32Array.'],
-    parameters: [{ name: 'a' }, { name: 'size' }],
-    statements: (w) => {
-      w.writeLine('const out = new Float32Array(size).fill(NaN); // poisoned: an element gpu.js did not return stays NaN');
-      w.writeLine('let n = 0;');
-      w.write('const walk = (x) =>').block(() => {
-        w.write('if (typeof x === \'number\')').block(() => w.writeLine('out[n++] = x;'));
-        w.write('else if (ArrayBuffer.isView(x))').block(() => {
-          w.writeLine('out.set(x, n);');
-          w.writeLine('n += x.length;');
-        });
-        w.write('else').block(() => w.writeLine('for (const y of x) walk(y);'));
-      });
-      w.writeLine('walk(a);');
-      w.write('if (n !== size)').block(() => w.writeLine('throw new Error(`spc: internal: gpu.js returned ${n} values, expected ${size}`);'));
-      w.writeLine('return out;');
-    },
+    name: 'maxRowKeys',
+    isExported: true,
+    docs: ['The most candidate key slots any row has: per head, the sum over term slots of min(kHi - kLo, dHi - dLo, N) (at least 1).'],
+    parameters: [{ name: 'table' }, { name: 'N' }],
+    statements: ['return runtime.maxRowKeys(KERNELS, table, N);'],
   });
   sf.addFunction({
     name: 'createAttention',
     isExported: true,
     docs: [
-      'Attention for this layout on a gpu.js instance. options.batch (default 1), options.scale',
-      `(default 1/sqrt(${layout.headDim})). Returns async run(q, k, v) with q (B, ${layout.heads}, N, ${layout.headDim}),`,
-      `k and v (B, ${layout.kvHeads}, N, ${layout.headDim}) row-major, resolving to { out (B, H, N, D), lse (B, H, N) }.`,
-      'Kernels are compiled once per N and cached; run.destroy() frees them.',
+      [
+        'Attention for this layout on a gpu.js instance. options.batch (default 1), options.scale',
+        `(default 1/sqrt(${layout.headDim})). Returns async run(q, k, v) with q (B, ${layout.heads}, N, ${layout.headDim}),`,
+        `k and v (B, ${layout.kvHeads}, N, ${layout.headDim}) row-major, resolving to { out (B, H, N, D), lse (B, H, N) }.`,
+        'Kernels are compiled once per N and cached; run.destroy() frees them.',
+      ].join('\n'),
     ],
     parameters: [{ name: 'gpu' }, { name: 'options', initializer: '{}' }],
-    statements: (w) => writeRuntime(w, c),
+    statements: ['return runtime.createAttention(KERNELS, gpu, options);'],
   });
   sf.formatText({ indentSize: 2, convertTabsToSpaces: true });
   return sf.getFullText();
@@ -337,29 +284,15 @@ export function emitDeclarations(layout: LayoutIR, version: string): string {
   fn('partitionBounds', [['N', 'number']], 'number[] | null', 'Band boundaries at length N (null when the layout has no partition).');
   fn('headTable', [['N', 'number']], 'Int32Array', 'The head table at length N: [HEADS][TERM_SLOTS][FIELDS_PER_TERM].');
   fn('maxRowKeys', [['table', 'ArrayLike<number>'], ['N', 'number']], 'number', 'The most candidate key slots any row has (the prob stage\'s width).');
-  sf.addInterface({
-    name: 'AttentionOptions',
-    isExported: true,
-    properties: [
-      { name: 'batch', hasQuestionToken: true, type: 'number', docs: ['Batch size B (default 1).'] },
-      { name: 'scale', hasQuestionToken: true, type: 'number', docs: [`Softmax scale (default 1/sqrt(${layout.headDim})).`] },
-    ],
-  });
-  sf.addInterface({
-    name: 'AttentionResult',
-    isExported: true,
-    properties: [
-      { name: 'out', type: 'Float32Array', docs: [`(B, ${layout.heads}, N, ${layout.headDim}) row-major; 0 for a row with no allowed key.`] },
-      { name: 'lse', type: 'Float32Array', docs: [`(B, ${layout.heads}, N): natural-log sum of exp(scaled scores); -Infinity for a row with no allowed key.`] },
-    ],
-  });
-  sf.addInterface({
-    name: 'AttentionRun',
-    isExported: true,
-    callSignatures: [{ parameters: [{ name: 'q', type: 'ArrayLike<number>' }, { name: 'k', type: 'ArrayLike<number>' }, { name: 'v', type: 'ArrayLike<number>' }], returnType: 'Promise<AttentionResult>' }],
-    methods: [{ name: 'destroy', returnType: 'void', docs: ['Destroys the cached kernels.'] }],
-  });
-  fn('createAttention', [['gpu', 'GPU'], ['options', 'AttentionOptions']], 'AttentionRun', 'Attention for this layout on a gpu.js instance; kernels are compiled once per N and cached.');
+  // The interfaces are the runtime's (spc-gpujs-runtime.d.ts, written next to this file).
+  sf.addExportDeclaration({ isTypeOnly: true, moduleSpecifier: './spc-gpujs-runtime.js', namedExports: ['AttentionOptions', 'AttentionResult', 'AttentionRun'] });
+  sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: './spc-gpujs-runtime.js', namedImports: ['AttentionOptions', 'AttentionRun'] });
+  fn(
+    'createAttention',
+    [['gpu', 'GPU'], ['options', 'AttentionOptions']],
+    'AttentionRun',
+    `Attention for this layout on a gpu.js instance: run(q, k, v) with q (B, ${layout.heads}, N, ${layout.headDim}), k and v (B, ${layout.kvHeads}, N, ${layout.headDim}) resolves to { out (B, ${layout.heads}, N, ${layout.headDim}), lse (B, ${layout.heads}, N) }; kernels are compiled once per N and cached.`,
+  );
   const last = sf.getFunctionOrThrow('createAttention');
   last.getParameters()[1]!.setHasQuestionToken(true);
   sf.formatText({ indentSize: 2, convertTabsToSpaces: true });
@@ -370,12 +303,13 @@ export const gpujsTarget: Target = {
   name: 'gpujs',
   description: 'gpu.js kernels (cpu, webasm, webgl2, webgpu) with a JS host module and .d.ts',
   emit(layouts: LayoutIR[], options: EmitOptions): EmittedFile[] {
-    return layouts.flatMap((layout) => {
+    const perLayout = layouts.flatMap((layout) => {
       if (!Number.isInteger(layout.heads / layout.kvHeads)) throw new Error(`internal: heads ${layout.heads} not a multiple of kv_heads ${layout.kvHeads}`);
       return [
         { path: `${layout.name}.js`, contents: emitModule(layout, options.version) },
         { path: `${layout.name}.d.ts`, contents: emitDeclarations(layout, options.version) },
       ];
     });
+    return [...perLayout, ...runtimeFiles()];
   },
 };

@@ -41,57 +41,24 @@ export function dtsModule(p: WgslPlan, version: string): string {
   fn('equalWidthBounds', [['N', 'number'], ['H', 'number']], 'number[]', 'Equal-width band boundaries.');
   fn('equalPairsBounds', [['N', 'number'], ['H', 'number']], 'number[]', 'Equal-pairs band boundaries.');
 
-  f.addInterface({
-    name: 'AttentionSizes',
-    isExported: true,
-    docs: ['Element counts of each tensor, and the byte size of the out + lse buffer.'],
-    properties: ['q', 'k', 'v', 'out', 'lse', 'outBytes'].map((name) => ({ name, type: 'number', isReadonly: true })),
+  // The interfaces are the runtime's (spc-wgsl-runtime.d.ts, written next to this file); only
+  // AttentionOptions says whether this layout needs n.
+  f.insertImportDeclaration(2, {
+    isTypeOnly: true,
+    moduleSpecifier: './spc-wgsl-runtime.js',
+    namedImports: ['Attention', 'AttentionBuffers', 'AttentionResult', 'AttentionSizes', 'Pipeline', { name: 'AttentionOptions', alias: 'RuntimeOptions' }],
   });
-  f.addInterface({
-    name: 'AttentionBuffers',
-    isExported: true,
-    docs: ['Buffers the kernel binds. `out` holds O (B, H, N, D) then lse (B, H, N), f32.'],
-    properties: ['q', 'k', 'v', 'out'].map((name) => ({ name, type: 'GPUBuffer' })),
-  });
+  f.addExportDeclaration({ isTypeOnly: true, namedExports: ['Attention', 'AttentionBuffers', 'AttentionResult', 'AttentionSizes', 'Pipeline'] });
   f.addInterface({
     name: 'AttentionOptions',
     isExported: true,
-    properties: [
-      { name: 'n', type: 'number', hasQuestionToken: L.seq !== null, docs: ['Sequence length N' + (L.seq !== null ? ` (fixed at ${L.seq}).` : '.')] },
-      { name: 'batch', type: 'number', hasQuestionToken: true, docs: ['Batch size B (default 1).'] },
-      { name: 'scale', type: 'number', hasQuestionToken: true, docs: ['Softmax scale (default 1/sqrt(D)).'] },
-      { name: 'buffers', type: 'Partial<AttentionBuffers>', hasQuestionToken: true, docs: ['Buffers to use instead of allocating them (STORAGE usage; out also COPY_SRC for run()).'] },
-    ],
-  });
-  f.addInterface({
-    name: 'AttentionResult',
-    isExported: true,
-    properties: [
-      { name: 'out', type: 'Float32Array', docs: ['O, (B, H, N, D).'] },
-      { name: 'lse', type: 'Float32Array', docs: ['Natural-log sum of exp of the scaled scores, (B, H, N); -Infinity for a row with no allowed key.'] },
-    ],
-  });
-  f.addInterface({
-    name: 'Attention',
-    isExported: true,
-    properties: [
-      { name: 'n', type: 'number', isReadonly: true },
-      { name: 'batch', type: 'number', isReadonly: true },
-      { name: 'grid', type: 'readonly [number, number, number]', isReadonly: true, docs: ['Workgroups dispatched: (ceil(N / BLOCK_M), H, B).'] },
-      { name: 'buffers', type: 'AttentionBuffers', isReadonly: true },
-      { name: 'pipeline', type: 'GPUComputePipeline', isReadonly: true },
-      { name: 'bindGroup', type: 'GPUBindGroup', isReadonly: true },
-    ],
-    methods: [
-      { name: 'run', parameters: [{ name: 'q', type: 'Float32Array' }, { name: 'k', type: 'Float32Array' }, { name: 'v', type: 'Float32Array' }], returnType: 'Promise<AttentionResult>', docs: ['Uploads q (B, H, N, D), k and v (B, KV, N, D), computes, and reads back out and lse.'] },
-      { name: 'dispatch', parameters: [{ name: 'encoder', type: 'GPUCommandEncoder' }], returnType: 'void', docs: ['Records the compute pass only.'] },
-      { name: 'destroy', returnType: 'void', docs: ['Destroys the buffers this object allocated.'] },
-    ],
+    extends: ['RuntimeOptions'],
+    properties: [{ name: 'n', type: 'number', hasQuestionToken: L.seq !== null, docs: ['Sequence length N' + (L.seq !== null ? ` (fixed at ${L.seq}).` : '.')] }],
   });
   fn('sizes', [['N', 'number'], ['batch', 'number', true]], 'AttentionSizes', 'Element counts and byte sizes at length N and batch size.');
   fn('paramsData', [['N', 'number'], ['batch', 'number', true], ['scale', 'number', true]], 'ArrayBuffer', 'The uniform buffer contents: N, batch, scale, then the head table.');
   fn('checkDevice', [['device', 'GPUDevice'], ['N', 'number', true], ['batch', 'number', true]], 'void', 'Throws a useful error when the device lacks a limit the kernel needs.');
-  fn('createPipeline', [['device', 'GPUDevice']], 'Promise<{ module: GPUShaderModule; bindGroupLayout: GPUBindGroupLayout; pipeline: GPUComputePipeline }>', 'Compiles the shader (errors name the WGSL line) and builds the pipeline.');
+  fn('createPipeline', [['device', 'GPUDevice']], 'Promise<Pipeline>', 'Compiles the shader (errors name the WGSL line) and builds the pipeline.');
   fn('createAttention', [['device', 'GPUDevice'], ['options', 'AttentionOptions', L.seq !== null]], 'Promise<Attention>', 'Allocates (or accepts) buffers and returns run() and dispatch().');
   fn('dispatch', [['encoder', 'GPUCommandEncoder'], ['attention', 'Attention']], 'void', 'Records the attention\'s compute pass into encoder.');
   void StructureKind;

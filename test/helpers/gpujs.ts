@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { compileSource } from '../../src/driver/pipeline.js';
-import { emitDeclarations, emitModule } from '../../targets/gpujs/index.js';
+import { emitDeclarations, emitModule, runtimeFiles } from '../../targets/gpujs/index.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 
 export interface Variant {
@@ -62,7 +62,7 @@ export interface GeneratedModule {
   maxRowKeys(t: ArrayLike<number>, n: number): number;
 }
 
-/** Emits the layout's module to a fresh directory; returns its path and source. */
+/** Emits the layout's module (and the runtime it imports) to a fresh directory; returns its path and source. */
 export function writeModule(layout: LayoutIR): { path: string; source: string } {
   const dir = join(root, String(counter++));
   mkdirSync(dir);
@@ -70,6 +70,7 @@ export function writeModule(layout: LayoutIR): { path: string; source: string } 
   const path = join(dir, `${layout.name}.js`);
   writeFileSync(path, source);
   writeFileSync(join(dir, `${layout.name}.d.ts`), emitDeclarations(layout, 'test'));
+  for (const f of runtimeFiles()) writeFileSync(join(dir, f.path), f.contents);
   return { path, source };
 }
 

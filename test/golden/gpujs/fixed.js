@@ -3,88 +3,14 @@
 // probabilities, output), kept on the device between stages. H = 8, KV = 8, D = 64
 // and the pattern's term and mod slots are baked into the kernels; band boundaries come from
 // headTable(N) at run time. A row with no allowed key gives out = 0 and lse = -Infinity.
-// Head table for layout fixed: 8 heads x 2 term slots x 10 int32.
-// Fields per term: dLo, dHi, kLo, kHi, qLo, qHi, then (on, m, lo, hi) per mod slot. Same formulas as the spc IR.
-export const TERM_SLOTS = 2;
-export const MOD_SLOTS = 1;
-export const FIELDS_PER_TERM = 10;
-export function equalWidthBounds(N, H) {
-  const base = Math.floor(N / H), rem = N % H;
-  return Array.from({ length: H + 1 }, (_, h) => h * base + Math.min(h, rem));
-}
-export function equalPairsBounds(N, H) {
-  const n = BigInt(N), HH = BigInt(H);
-  const C = (b) => (b * (2n * n - b + 1n)) / 2n;
-  const P = C(n);
-  const out = [0];
-  for (let k = 1; k < H; k++) {
-    const target = BigInt(k) * P;
-    let lo = 0n, hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) / 2n;
-      if (HH * C(mid) >= target) hi = mid; else lo = mid + 1n;
-    }
-    out.push(Number(lo));
-  }
-  out.push(N);
-  return out;
-}
-function fdiv(a, b) {
-  if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');
-  return Math.floor(a / b);
-}
-function fmod(a, b) {
-  if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');
-  return a - b * Math.floor(a / b);
-}
-function chkmod(m) {
-  if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);
-  if (m > 2147483647) throw new RangeError(`spc: a stride or period of ${m} is too large (at most 2147483647)`);
-  return m;
-}
-export function partitionBounds(N) {
-  const H = 8;
-  return null;
-}
-export function headTable(N) {
-  if (!Number.isSafeInteger(N) || N < 1 || N > 1073741824) throw new RangeError(`spc: N must be an integer in 1..1073741824, got ${N}`);
-  if (N !== 4096) throw new RangeError(`spc: layout fixed has a fixed length 4096, got ${N}`);
-  const H = 8;
-  const dMin = 0;
-  const bounds = partitionBounds(N);
-  const t = new Int32Array(H * 20);
-  for (let h = 0; h < 8; h++) {
-    void bounds;
-    t.set([Math.min(N, Math.max(dMin, 0)), Math.min(N, Math.max(dMin, 128)), 0, N, 0, N, 0, 1, 0, 1], (h * 2 + 0) * 10);
-    t.set([dMin, N, 0, N, 0, N, 1, chkmod(128), Math.min(128, Math.max(0, 120)), Math.min(128, Math.max(0, 128))], (h * 2 + 1) * 10);
-  }
-  // A term with an empty residue window allows nothing: empty its distance interval too.
-  for (let o = 0; o < t.length; o += 10) {
-    for (let m = 0; m < 1; m++) if (t[o + 8 + 4 * m] >= t[o + 9 + 4 * m]) t[o] = t[o + 1] = 0;
-  }
-  return t;
-}
+// The host code is in ./spc-gpujs-runtime.js, which spc writes next to this file.
+import * as runtime from './spc-gpujs-runtime.js';
+// [jsHostTable(fixed) from codegen/host.ts, verbatim]
 
 export const LAYOUT = 'fixed';
 export const HEADS = 8;
 export const KV_HEADS = 8;
 export const HEAD_DIM = 64;
-
-/** The most candidate key slots any row has: per head, the sum over term slots of min(kHi - kLo, dHi - dLo, N) (at least 1). */
-export function maxRowKeys(table, N) {
-  let best = 1;
-  for (let h = 0; h < 8; h++) {
-    let sum = 0;
-    for (let t = 0; t < 2; t++) {
-      const o = (h * 2 + t) * 10;
-      if (table[o + 4] < table[o + 5]) {
-        sum += Math.max(0, Math.min(table[o + 3] - table[o + 2], table[o + 1] - table[o], N));
-      }
-    }
-    best = Math.max(best, sum);
-  }
-  return best;
-}
 
 /** Stage 1, output [N, B*H]: the row's lse by online softmax over its key ranges. */
 function lseKernel(q, k, tbl) {
@@ -339,91 +265,32 @@ function outKernel(v, tbl, prob) {
   return o;
 }
 
-function f32(a) {
-  return a instanceof Float32Array ? a : Float32Array.from(a);
+/** What the runtime needs to know: sizes, the head table and the kernels. */
+const KERNELS = runtime.defineKernels({
+  abi: 1,
+  layout: LAYOUT,
+  heads: HEADS,
+  kvHeads: KV_HEADS,
+  headDim: HEAD_DIM,
+  termSlots: TERM_SLOTS,
+  fieldsPerTerm: FIELDS_PER_TERM,
+  headTable,
+  lseKernel,
+  probKernel,
+  outKernel,
+});
+
+/** The most candidate key slots any row has: per head, the sum over term slots of min(kHi - kLo, dHi - dLo, N) (at least 1). */
+export function maxRowKeys(table, N) {
+  return runtime.maxRowKeys(KERNELS, table, N);
 }
 
-/** Nested gpu.js results (arrays of Float32Array rows) to one row-major Float32Array. */
-function flatten(a, size) {
-  const out = new Float32Array(size).fill(NaN); // poisoned: an element gpu.js did not return stays NaN
-  let n = 0;
-  const walk = (x) => {
-    if (typeof x === 'number') {
-      out[n++] = x;
-    }
-    else if (ArrayBuffer.isView(x)) {
-      out.set(x, n);
-      n += x.length;
-    }
-    else {
-      for (const y of x) walk(y);
-    }
-  }
-  walk(a);
-  if (n !== size) {
-    throw new Error(`spc: internal: gpu.js returned ${n} values, expected ${size}`);
-  }
-  return out;
-}
-
-/** Attention for this layout on a gpu.js instance. options.batch (default 1), options.scale */
-/** (default 1/sqrt(64)). Returns async run(q, k, v) with q (B, 8, N, 64), */
-/** k and v (B, 8, N, 64) row-major, resolving to { out (B, H, N, D), lse (B, H, N) }. */
-/** Kernels are compiled once per N and cached; run.destroy() frees them. */
+/**
+ * Attention for this layout on a gpu.js instance. options.batch (default 1), options.scale
+ * (default 1/sqrt(64)). Returns async run(q, k, v) with q (B, 8, N, 64),
+ * k and v (B, 8, N, 64) row-major, resolving to { out (B, H, N, D), lse (B, H, N) }.
+ * Kernels are compiled once per N and cached; run.destroy() frees them.
+ */
 export function createAttention(gpu, options = {}) {
-  const batch = options.batch ?? 1;
-  const scale = options.scale ?? 0.125;
-  if (!Number.isInteger(batch) || batch < 1) {
-    throw new RangeError(`spc: batch must be a positive integer, got ${batch}`);
-  }
-  const settings = { precision: 'single', tactic: 'precision' };
-  const cache = new Map();
-  function kernelsFor(N) {
-    let e = cache.get(N);
-    if (e === undefined) {
-      const table = headTable(N);
-      const kmax = maxRowKeys(table, N);
-      const constants = { N, scale };
-      const loopMaxIterations = N + 1;
-      const rows = batch * 8;
-      e = {
-        kmax,
-        table: Float32Array.from(table),
-        lse: gpu.createKernel(lseKernel, { ...settings, constants, loopMaxIterations, output: [N, rows], pipeline: true, immutable: true }),
-        prob: gpu.createKernel(probKernel, { ...settings, constants, loopMaxIterations, output: [kmax, N, rows], pipeline: true, immutable: true }),
-        out: gpu.createKernel(outKernel, { ...settings, constants, loopMaxIterations, output: [64, N, rows], pipeline: false }),
-      };
-      cache.set(N, e);
-    }
-    return e;
-  }
-  async function run(q, k, v) {
-    const N = q.length / (batch * 512);
-    if (!Number.isInteger(N) || N < 1) {
-      throw new RangeError(`spc: q has ${q.length} elements, not batch * 8 * N * 64 for a whole N >= 1`);
-    }
-    if (k.length !== batch * 8 * N * 64 || v.length !== batch * 8 * N * 64) {
-      throw new RangeError(`spc: k and v must have batch * 8 * N * 64 = ${batch * 512 * N} elements`);
-    }
-    const e = kernelsFor(N);
-    // gpu.js does index arithmetic in f32: exact below 2^24 elements per array.
-    if (q.length > 16777216 || k.length > 16777216 || batch * 8 * N * e.kmax > 16777216) {
-      throw new RangeError(`spc: arrays of more than 2^24 elements (q ${q.length}, k ${k.length}, probabilities ${batch * 8 * N * e.kmax}) are beyond exact f32 indexing in gpu.js; split the batch`);
-    }
-    const qf = f32(q), kf = f32(k), vf = f32(v);
-    const lseT = await e.lse(qf, kf, e.table);
-    const probT = await e.prob(qf, kf, e.table, lseT);
-    const outA = await e.out(vf, e.table, probT);
-    const lseA = typeof lseT.toArray === 'function' ? await lseT.toArray() : lseT;
-    const out = flatten(outA, batch * 8 * N * 64);
-    const lse = flatten(lseA, batch * 8 * N);
-    for (let r = 0; r < lse.length; r++) if (lse[r] < -1e38) lse[r] = -Infinity;
-    for (const t of [lseT, probT]) if (t && typeof t.delete === 'function') t.delete();
-    return { out, lse };
-  }
-  run.destroy = () => {
-    for (const e of cache.values()) for (const kk of [e.lse, e.prob, e.out]) kk.destroy();
-    cache.clear();
-  };
-  return run;
+  return runtime.createAttention(KERNELS, gpu, options);
 }

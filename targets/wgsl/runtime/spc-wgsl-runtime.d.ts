@@ -1,0 +1,113 @@
+// Types of spc's WebGPU host runtime (spc-wgsl-runtime.js). Hand-written; the layout modules'
+// own .d.ts files re-export the interfaces below and declare their functions without the
+// `kernel` argument, which each module supplies.
+/// <reference types="@webgpu/types" />
+
+/** The layout a module was generated for. */
+export interface LayoutInfo {
+  readonly name: string;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly dtype: string;
+  /** The fixed sequence length, or null for a symbolic one. */
+  readonly seq: number | null;
+  readonly causal: boolean;
+}
+
+/** What a layout module tells the runtime about its kernel. */
+export interface WgslKernel {
+  /** Must equal the runtime's ABI. */
+  readonly abi: number;
+  readonly layout: LayoutInfo;
+  /** Query rows per workgroup (the shader's @workgroup_size). */
+  readonly blockM: number;
+  /** Size of the uniform buffer (N, batch, scale, head table). */
+  readonly paramsBytes: number;
+  /** Workgroup memory the shader declares. */
+  readonly sharedBytes: number;
+  /** The WGSL compute shader (entry point `main`). */
+  readonly wgsl: string;
+  /** The head table for length N. */
+  headTable(N: number): Int32Array;
+}
+
+/** Element counts of each tensor, and the byte size of the out + lse buffer. */
+export interface AttentionSizes {
+  readonly q: number;
+  readonly k: number;
+  readonly v: number;
+  readonly out: number;
+  readonly lse: number;
+  readonly outBytes: number;
+}
+
+/** Buffers the kernel binds. `out` holds O (B, H, N, D) then lse (B, H, N), f32. */
+export interface AttentionBuffers {
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  out: GPUBuffer;
+}
+
+export interface AttentionOptions {
+  /** Sequence length N (required when the layout's length is symbolic). */
+  n?: number;
+  /** Batch size B (default 1). */
+  batch?: number;
+  /** Softmax scale (default 1/sqrt(D)). */
+  scale?: number;
+  /** Buffers to use instead of allocating them (STORAGE usage; out also COPY_SRC for run()). */
+  buffers?: Partial<AttentionBuffers>;
+}
+
+export interface AttentionResult {
+  /** O, (B, H, N, D). */
+  out: Float32Array;
+  /** Natural-log sum of exp of the scaled scores, (B, H, N); -Infinity for a row with no allowed key. */
+  lse: Float32Array;
+}
+
+export interface Attention {
+  readonly n: number;
+  readonly batch: number;
+  /** Workgroups dispatched: (ceil(N / BLOCK_M), H, B). */
+  readonly grid: readonly [number, number, number];
+  readonly buffers: AttentionBuffers;
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  /** Uploads q (B, H, N, D), k and v (B, KV, N, D), computes, and reads back out and lse. */
+  run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<AttentionResult>;
+  /** Records the compute pass only. */
+  dispatch(encoder: GPUCommandEncoder): void;
+  /** Destroys the buffers this object allocated. */
+  destroy(): void;
+}
+
+/** The shader module, bind group layout and compute pipeline of a kernel. */
+export interface Pipeline {
+  module: GPUShaderModule;
+  bindGroupLayout: GPUBindGroupLayout;
+  pipeline: GPUComputePipeline;
+}
+
+/** Version of the contract between layout modules and this runtime. */
+export declare const ABI: 1;
+/** Checks a layout module's kernel description (its ABI first) and freezes it. */
+export declare function defineKernel(kernel: WgslKernel): Readonly<WgslKernel>;
+/** Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage). */
+export declare function bindGroupLayoutEntries(kernel: WgslKernel): readonly GPUBindGroupLayoutEntry[];
+/** Device limits the kernel needs (all within compatibility-mode defaults). */
+export declare function requiredLimits(kernel: WgslKernel): Readonly<Record<string, number>>;
+/** Element counts and byte sizes at length N and batch size. */
+export declare function sizes(kernel: WgslKernel, N: number, batch?: number): AttentionSizes;
+/** The uniform buffer contents: N, batch, scale, then the head table. */
+export declare function paramsData(kernel: WgslKernel, N: number, batch?: number, scale?: number): ArrayBuffer;
+/** Throws a useful error when the device lacks a limit the kernel needs. */
+export declare function checkDevice(kernel: WgslKernel, device: GPUDevice, N?: number, batch?: number): void;
+/** Compiles the shader (errors name the WGSL line) and builds the pipeline. */
+export declare function createPipeline(kernel: WgslKernel, device: GPUDevice): Promise<Pipeline>;
+/** Allocates (or accepts) buffers and returns run() and dispatch(). */
+export declare function createAttention(kernel: WgslKernel, device: GPUDevice, options?: AttentionOptions): Promise<Attention>;
+/** Records the attention's compute pass into encoder. */
+export declare function dispatch(encoder: GPUCommandEncoder, attention: Attention): void;

@@ -1,0 +1,330 @@
+// @ts-check
+// spc's WebGPU host runtime: buffer sizes, the uniform buffer, device checks, pipeline
+// building, createAttention and dispatch, shared by every layout that `spc compile --target
+// wgsl` emits. spc copies this file unchanged next to the layout modules as
+// `spc-wgsl-runtime.js`; each layout module (`<name>.js`) imports it with a relative path and
+// passes it a kernel description: its layout constants, its WGSL shader and its head table.
+// The source is targets/wgsl/runtime/spc-wgsl-runtime.js in the spc repository; its types are
+// in spc-wgsl-runtime.d.ts beside it.
+
+/** @import { Attention, AttentionBuffers, AttentionOptions, AttentionResult, AttentionSizes, Pipeline, WgslKernel } from './spc-wgsl-runtime.js' */
+
+/** Version of the contract between layout modules and this runtime; a mismatch means the files come from different spc versions. */
+export const ABI = 1;
+
+// WebGPU flag values, spelled out so the runtime needs no globals at load time.
+const STORAGE = 0x80, UNIFORM = 0x40, COPY_DST = 0x08, COPY_SRC = 0x04, MAP_READ = 0x01, COMPUTE = 0x4;
+
+/**
+ * @param {WgslKernel} kernel
+ * @param {string} msg
+ */
+function fail(kernel, msg) {
+  return new Error(prefix(kernel) + msg);
+}
+
+/** @param {WgslKernel} kernel */
+function prefix(kernel) {
+  return 'spc wgsl (layout ' + kernel.layout.name + '): ';
+}
+
+/**
+ * @param {WgslKernel} kernel
+ * @param {string} name
+ * @param {unknown} x
+ * @returns {asserts x is number}
+ */
+function checkCount(kernel, name, x) {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 1) throw new RangeError(prefix(kernel) + name + ' must be a positive integer, got ' + x);
+}
+
+/**
+ * Checks a layout module's kernel description and freezes it. Throws when the module was
+ * generated for another version of this runtime.
+ * @param {WgslKernel} kernel
+ * @returns {Readonly<WgslKernel>}
+ */
+export function defineKernel(kernel) {
+  if (!kernel || typeof kernel !== 'object') throw new TypeError('spc wgsl: defineKernel expects a kernel description');
+  const name = kernel.layout && kernel.layout.name;
+  if (kernel.abi !== ABI)
+    throw new Error('spc wgsl (layout ' + name + '): the module was generated for runtime ABI ' + kernel.abi + ' but spc-wgsl-runtime.js implements ABI ' + ABI + '; compile the layout again with the same spc that wrote spc-wgsl-runtime.js');
+  for (const key of /** @type {const} */ (['blockM', 'paramsBytes', 'sharedBytes'])) {
+    if (!Number.isSafeInteger(kernel[key]) || kernel[key] < 1) throw new TypeError('spc wgsl (layout ' + name + '): kernel.' + key + ' must be a positive integer');
+  }
+  if (typeof kernel.wgsl !== 'string' || typeof kernel.headTable !== 'function') throw new TypeError('spc wgsl (layout ' + name + '): kernel.wgsl must be a string and kernel.headTable a function');
+  return Object.freeze({ ...kernel });
+}
+
+/**
+ * Bindings: 0 params (uniform: N, batch, scale, head table), 1 q, 2 k, 3 v (read-only storage),
+ * 4 out + lse (storage).
+ * @param {WgslKernel} kernel
+ * @returns {readonly GPUBindGroupLayoutEntry[]}
+ */
+export function bindGroupLayoutEntries(kernel) {
+  return Object.freeze([
+    { binding: 0, visibility: COMPUTE, buffer: { type: 'uniform', minBindingSize: kernel.paramsBytes } },
+    { binding: 1, visibility: COMPUTE, buffer: { type: 'read-only-storage' } },
+    { binding: 2, visibility: COMPUTE, buffer: { type: 'read-only-storage' } },
+    { binding: 3, visibility: COMPUTE, buffer: { type: 'read-only-storage' } },
+    { binding: 4, visibility: COMPUTE, buffer: { type: 'storage' } },
+  ]);
+}
+
+/**
+ * Limits the kernel needs beyond none at all; all are within WebGPU compatibility-mode defaults.
+ * @param {WgslKernel} kernel
+ * @returns {Readonly<Record<string, number>>}
+ */
+export function requiredLimits(kernel) {
+  return Object.freeze({
+    maxStorageBuffersPerShaderStage: 4,
+    maxUniformBufferBindingSize: kernel.paramsBytes,
+    maxComputeWorkgroupStorageSize: kernel.sharedBytes,
+    maxComputeInvocationsPerWorkgroup: kernel.blockM,
+    maxComputeWorkgroupSizeX: kernel.blockM,
+  });
+}
+
+/**
+ * Element counts and byte sizes of every tensor at length N and batch B.
+ * @param {WgslKernel} kernel
+ * @param {number} N
+ * @param {number} [batch]
+ * @returns {AttentionSizes}
+ */
+export function sizes(kernel, N, batch = 1) {
+  checkCount(kernel, 'N', N);
+  checkCount(kernel, 'batch', batch);
+  const L = kernel.layout;
+  const q = batch * L.heads * N * L.headDim;
+  const kv = batch * L.kvHeads * N * L.headDim;
+  const lse = batch * L.heads * N;
+  return { q, k: kv, v: kv, out: q, lse, outBytes: 4 * (q + lse) };
+}
+
+/**
+ * The uniform buffer's contents: N, batch, scale, then the head table for N.
+ * @param {WgslKernel} kernel
+ * @param {number} N
+ * @param {number} [batch]
+ * @param {number} [scale] the softmax scale; default 1/sqrt(D)
+ * @returns {ArrayBuffer}
+ */
+export function paramsData(kernel, N, batch = 1, scale = 1 / Math.sqrt(kernel.layout.headDim)) {
+  checkCount(kernel, 'N', N);
+  checkCount(kernel, 'batch', batch);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new RangeError(prefix(kernel) + 'scale must be a finite number, got ' + scale);
+  const table = kernel.headTable(N);
+  const buf = new ArrayBuffer(kernel.paramsBytes);
+  const u = new Uint32Array(buf);
+  u[0] = N;
+  u[1] = batch;
+  new Float32Array(buf)[2] = scale;
+  new Int32Array(buf, 16).set(table);
+  return buf;
+}
+
+/**
+ * Throws a useful error when the device cannot run the kernel at this size.
+ * @param {WgslKernel} kernel
+ * @param {GPUDevice} device
+ * @param {number} [N]
+ * @param {number} [batch]
+ */
+export function checkDevice(kernel, device, N = 1, batch = 1) {
+  if (!device || typeof device.createShaderModule !== 'function' || !device.limits) throw new TypeError(prefix(kernel) + 'expected a GPUDevice, got ' + device);
+  /** @type {Record<string, number>} */
+  const need = { ...requiredLimits(kernel), maxComputeWorkgroupsPerDimension: Math.max(Math.ceil(N / kernel.blockM), kernel.layout.heads, batch) };
+  const s = sizes(kernel, N, batch);
+  need.maxStorageBufferBindingSize = Math.max(4 * s.q, s.outBytes);
+  need.maxBufferSize = need.maxStorageBufferBindingSize;
+  const limits = /** @type {Record<string, number | undefined>} */ (/** @type {unknown} */ (device.limits));
+  for (const [name, value] of Object.entries(need)) {
+    const have = limits[name];
+    if (have !== undefined && have < value)
+      throw fail(kernel, 'the device allows ' + name + ' = ' + have + ' but this kernel needs ' + value + ' (N = ' + N + ', batch = ' + batch + '); request it with adapter.requestDevice({ requiredLimits: { ' + name + ': ' + value + ' } }) if the adapter allows it');
+  }
+}
+
+/**
+ * Compiles the shader and builds the pipeline; shader errors are thrown with their WGSL line.
+ * @param {WgslKernel} kernel
+ * @param {GPUDevice} device
+ * @returns {Promise<Pipeline>}
+ */
+export async function createPipeline(kernel, device) {
+  checkDevice(kernel, device);
+  const label = 'spc ' + kernel.layout.name;
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ label, code: kernel.wgsl });
+  const info = await module.getCompilationInfo();
+  const errors = info.messages.filter((m) => m.type === 'error');
+  if (errors.length) {
+    await device.popErrorScope();
+    const lines = kernel.wgsl.split('\n');
+    throw fail(kernel, 'the WGSL shader does not compile:\n' + errors.map((m) => '  line ' + m.lineNum + ':' + m.linePos + ': ' + m.message + '\n    ' + (lines[m.lineNum - 1] ?? '').trim()).join('\n'));
+  }
+  const bindGroupLayout = device.createBindGroupLayout({ label, entries: bindGroupLayoutEntries(kernel) });
+  const layout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
+  let pipeline;
+  try {
+    pipeline = await device.createComputePipelineAsync({ label, layout, compute: { module, entryPoint: 'main' } });
+  } catch (e) {
+    await device.popErrorScope();
+    const why = /** @type {{ message?: string } | null | undefined} */ (e);
+    throw fail(kernel, 'the compute pipeline could not be created: ' + (why && why.message ? why.message : e));
+  }
+  const err = await device.popErrorScope();
+  if (err) throw fail(kernel, 'WebGPU validation error while building the pipeline: ' + err.message);
+  return { module, bindGroupLayout, pipeline };
+}
+
+/**
+ * @param {WgslKernel} kernel
+ * @param {string} name
+ * @param {GPUBuffer} buf
+ * @param {number} bytes
+ * @param {number} usage
+ */
+function checkBuffer(kernel, name, buf, bytes, usage) {
+  if (!buf || typeof buf.size !== 'number') throw new TypeError(prefix(kernel) + 'buffers.' + name + ' must be a GPUBuffer');
+  if (buf.size < bytes) throw new RangeError(prefix(kernel) + 'buffers.' + name + ' has ' + buf.size + ' bytes but needs ' + bytes);
+  if (typeof buf.usage === 'number' && (buf.usage & usage) !== usage) throw new RangeError(prefix(kernel) + 'buffers.' + name + ' lacks usage flags 0x' + usage.toString(16) + ' (has 0x' + buf.usage.toString(16) + ')');
+}
+
+/**
+ * Allocates (or accepts) the buffers for length n and batch size, and returns run(q, k, v)
+ * (upload, compute, read back) and dispatch(encoder) (record the compute pass only).
+ * @param {WgslKernel} kernel
+ * @param {GPUDevice} device
+ * @param {AttentionOptions} [options]
+ * @returns {Promise<Attention>}
+ */
+export async function createAttention(kernel, device, options = {}) {
+  const L = kernel.layout;
+  const N = options.n ?? L.seq;
+  if (N === null || N === undefined) throw new RangeError(prefix(kernel) + 'options.n (the sequence length) is required');
+  const batch = options.batch ?? 1;
+  checkCount(kernel, 'n', N);
+  checkCount(kernel, 'batch', batch);
+  const params = paramsData(kernel, N, batch, options.scale ?? 1 / Math.sqrt(L.headDim));
+  checkDevice(kernel, device, N, batch);
+  const { pipeline, bindGroupLayout } = await createPipeline(kernel, device);
+  const s = sizes(kernel, N, batch);
+  const given = options.buffers ?? {};
+  /** @type {GPUBuffer[]} */
+  const owned = [];
+  /**
+   * The caller's buffer `name` (checked), or a new one this object owns.
+   * @param {keyof AttentionBuffers} name
+   * @param {number} bytes
+   * @param {number} usage
+   */
+  const make = (name, bytes, usage) => {
+    const mine = given[name];
+    if (mine) {
+      checkBuffer(kernel, name, mine, bytes, STORAGE);
+      return mine;
+    }
+    const b = device.createBuffer({ label: 'spc ' + L.name + ' ' + name, size: bytes, usage });
+    owned.push(b);
+    return b;
+  };
+  /** @type {AttentionBuffers} */
+  const buffers = {
+    q: make('q', 4 * s.q, STORAGE | COPY_DST),
+    k: make('k', 4 * s.k, STORAGE | COPY_DST),
+    v: make('v', 4 * s.v, STORAGE | COPY_DST),
+    out: make('out', s.outBytes, STORAGE | COPY_SRC | COPY_DST),
+  };
+  const paramsBuffer = device.createBuffer({ label: 'spc ' + L.name + ' params', size: kernel.paramsBytes, usage: UNIFORM | COPY_DST });
+  owned.push(paramsBuffer);
+  device.queue.writeBuffer(paramsBuffer, 0, params);
+  const bindGroup = device.createBindGroup({
+    label: 'spc ' + L.name,
+    layout: bindGroupLayout,
+    entries: [
+      { binding: 0, resource: { buffer: paramsBuffer } },
+      { binding: 1, resource: { buffer: buffers.q, size: 4 * s.q } },
+      { binding: 2, resource: { buffer: buffers.k, size: 4 * s.k } },
+      { binding: 3, resource: { buffer: buffers.v, size: 4 * s.v } },
+      { binding: 4, resource: { buffer: buffers.out, size: s.outBytes } },
+    ],
+  });
+  /** @type {[number, number, number]} */
+  const grid = [Math.ceil(N / kernel.blockM), L.heads, batch];
+  /**
+   * Records the compute pass into encoder.
+   * @param {GPUCommandEncoder} encoder
+   */
+  function dispatch(encoder) {
+    const pass = encoder.beginComputePass({ label: 'spc ' + L.name });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+    pass.end();
+  }
+  /** @type {GPUBuffer | null} */
+  let readback = null;
+  /** @type {Promise<unknown>} */
+  let queue = Promise.resolve();
+  /**
+   * @param {Float32Array} q
+   * @param {Float32Array} k
+   * @param {Float32Array} v
+   * @returns {Promise<AttentionResult>}
+   */
+  async function run1(q, k, v) {
+    for (const [name, arr, n] of /** @type {const} */ ([['q', q, s.q], ['k', k, s.k], ['v', v, s.v]])) {
+      if (!(arr instanceof Float32Array)) throw new TypeError(prefix(kernel) + name + ' must be a Float32Array');
+      if (arr.length !== n) throw new RangeError(prefix(kernel) + name + ' has ' + arr.length + ' elements, expected ' + n + ' = ' + [batch, name === 'q' ? L.heads : L.kvHeads, N, L.headDim].join(' x '));
+    }
+    if (given.out && typeof buffers.out.usage === 'number' && (buffers.out.usage & COPY_SRC) === 0) throw new RangeError(prefix(kernel) + 'run() reads buffers.out back, so it needs COPY_SRC usage');
+    if (!readback) {
+      readback = device.createBuffer({ label: 'spc ' + L.name + ' readback', size: s.outBytes, usage: MAP_READ | COPY_DST });
+      owned.push(readback);
+    }
+    device.pushErrorScope('validation');
+    device.queue.writeBuffer(buffers.q, 0, /** @type {Float32Array<ArrayBuffer>} */ (q));
+    device.queue.writeBuffer(buffers.k, 0, /** @type {Float32Array<ArrayBuffer>} */ (k));
+    device.queue.writeBuffer(buffers.v, 0, /** @type {Float32Array<ArrayBuffer>} */ (v));
+    const encoder = device.createCommandEncoder();
+    dispatch(encoder);
+    encoder.copyBufferToBuffer(buffers.out, 0, readback, 0, s.outBytes);
+    device.queue.submit([encoder.finish()]);
+    const err = await device.popErrorScope();
+    if (err) throw fail(kernel, 'WebGPU validation error: ' + err.message);
+    await readback.mapAsync(MAP_READ);
+    const all = new Float32Array(readback.getMappedRange().slice(0));
+    readback.unmap();
+    return { out: all.subarray(0, s.out), lse: all.subarray(s.out) };
+  }
+  /**
+   * Uploads q, k, v (Float32Array), computes, and resolves to { out, lse } (Float32Array).
+   * Calls are serialised: each waits for the one before it.
+   * @param {Float32Array} q
+   * @param {Float32Array} k
+   * @param {Float32Array} v
+   */
+  function run(q, k, v) {
+    const r = queue.then(() => run1(q, k, v));
+    queue = r.catch(() => undefined);
+    return r;
+  }
+  /** Destroys the buffers this object allocated. */
+  function destroy() {
+    for (const b of owned) b.destroy();
+  }
+  return { n: N, batch, grid, buffers, pipeline, bindGroup, run, dispatch, destroy };
+}
+
+/**
+ * Records the attention's compute pass into encoder (for callers who manage buffers and submission).
+ * @param {GPUCommandEncoder} encoder
+ * @param {Attention} attention
+ */
+export function dispatch(encoder, attention) {
+  attention.dispatch(encoder);
+}
