@@ -40,14 +40,14 @@ export function amalgamate(entries: readonly string[] = ENTRY_HEADERS): string {
     const body: string[] = [];
     const lines = text.split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
-    lines.forEach((line, k) => {
+    lines.forEach((line) => {
       const inc = /^#include "([^"]+)"\s*$/.exec(line);
       if (inc) {
         visit(normalise(`${dir}/${inc[1]!}`));
-        body.push(`#line ${k + 2} "${path}"`);
+        body.push(`// (${path}, continued)`);
       } else body.push(line === '#pragma once' ? '' : line);
     });
-    out.push(`#line 1 "${path}"`, ...body);
+    out.push(`// ==== ${path} ====`, ...body);
   };
   entries.forEach(visit);
   return out.join('\n') + '\n';

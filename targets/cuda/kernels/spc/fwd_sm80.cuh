@@ -80,7 +80,6 @@ struct FwdSm80 {
     if (tid == 0) key_tile_ranges<kTermSlots, kFields, kBN>(sm.ranges, sm.table, i0, w.i1, n);
     cp_wait<0>();
     __syncthreads();
-    const FullSpans<kTermSlots, kFields, kModSlots> fs(sm.table, i0, i0 + kBM, n);
 
     // Per-lane ldmatrix offsets: swz(row, c + 16 kk) == swz(row, c) ^ (kk << 4), and whole
     // 16-row steps add 16 kD, so every fragment address is one XOR and one add away.
@@ -123,8 +122,14 @@ struct FwdSm80 {
         cp_commit();
       }
       const int j0 = kt * kBN;
-      // Full tile: one unmodded term covers every (i, j) of it, inside the grid.
-      const bool full = fs.template full<kBN>(j0);
+      // Full tile: one unmodded term covers every (i, j) of it, inside the grid (from the table in
+      // shared memory, per tile: at 3 blocks per SM the kernel has no registers to keep the spans).
+      bool full = false;
+#pragma unroll
+      for (int ts = 0; ts < kTermSlots; ++ts) {
+        const Span f = full_key_span(sm.table + ts * kFields, kModSlots, i0, i0 + kBM, n);
+        full = full || (j0 >= f.lo && j0 + kBN <= f.hi);
+      }
 
       // S = Q K^T for this warp's rows x kBN keys; each K fragment feeds kMT row tiles.
       float s[kMT][kBN / 8][4];

@@ -198,6 +198,7 @@ struct FwdSm90 {
       // Each term's key spans over this warpgroup's rows, in registers (the producer runs on 40).
       const ActiveSpans<kTermSlots, kFields> as(mt.table, w0, min(w0 + 64, n), n);
       const FullSpans<kTermSlots, kFields, kModSlots> fs(mt.table, w0, w0 + 64, n);
+      const RowSpans<kTermSlots, kFields> rs(mt.table, rowA, rowB, n);
       // One step per tile; the item's first (peeled: with kWgSkip off, every flag below is then
       // known at compile time) has no previous V.
       auto step = [&](bool first) {
@@ -231,7 +232,7 @@ struct FwdSm90 {
         float corr[2];
         if (act) {
           fence_regs(s);
-          mask_softmax<kBN, kTermSlots, kFields, kModSlots>(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, a.scale_log2);
+          mask_softmax<kBN, kTermSlots, kFields, kModSlots>(s, corr, mrow, lrow, mt.table, rs, full, rowA, rowB, j0, t4, a.scale_log2);
         }
         if (pv) {
           wg_wait<0>();
@@ -335,6 +336,7 @@ struct FwdSm90 {
     for (int x = 0; x < kD / 2; ++x) acc[x] = 0.f;
     const elem_t* qbase = sm.q[0] + wg * 64 * 64;
     const int rowA = w0 + (warp & 3) * 16 + g, rowB = rowA + 8;
+    const RowSpans<kTermSlots, kFields> rs(mt.table, rowA, rowB, n);
 
     // The key tiles of the merged ranges in order. One copy group per tile (empty past the end),
     // so the oldest group in flight is always the next tile to compute.
@@ -377,7 +379,7 @@ struct FwdSm90 {
         else wg_wait<1>();  // S done; O += P V may still run
         fence_regs(s);
         float corr[2];
-        mask_softmax<kBN, kTermSlots, kFields, kModSlots>(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, a.scale_log2);
+        mask_softmax<kBN, kTermSlots, kFields, kModSlots>(s, corr, mrow, lrow, mt.table, rs, full, rowA, rowB, j0, t4, a.scale_log2);
         wg_wait<0>();
         fence_regs(acc);
         rescale<kD>(acc, corr);
@@ -417,7 +419,7 @@ struct FwdSm90 {
           wg_wait<0>();
           fence_regs(s);
           float corr[2];
-          mask_softmax<kBN, kTermSlots, kFields, kModSlots>(s, corr, mrow, lrow, mt.table, full, rowA, rowB, j0, n, t4, a.scale_log2);
+          mask_softmax<kBN, kTermSlots, kFields, kModSlots>(s, corr, mrow, lrow, mt.table, rs, full, rowA, rowB, j0, t4, a.scale_log2);
           rescale<kD>(acc, corr);
           uint32_t p[kBN / 16][4];
           pack_p<elem_t, kBN>(p, s);

@@ -97,18 +97,21 @@ __device__ __forceinline__ void key_tile_ranges_static(TileRanges<kTermSlots>& o
   out.count = m;
 }
 
-// Walks the key tiles of merged ranges in order: tile() is the current one, done() past the end.
+// Walks the key tiles of merged ranges in order: kt is the current one, done() past the end. The
+// range count is read once, into a register (the asm memory clobbers of the barriers and wgmma
+// would make every use of a shared-memory count a load on the tile loop's critical path).
 template <int kTermSlots>
 struct TileCursor {
   const TileRanges<kTermSlots>& rg;
+  const int count;
   int ri, kt;
-  __device__ __forceinline__ explicit TileCursor(const TileRanges<kTermSlots>& r) : rg(r), ri(0), kt(r.count > 0 ? r.r[0][0] : 0) {}
-  __device__ __forceinline__ bool done() const { return ri >= rg.count; }
-  __device__ __forceinline__ bool last() const { return kt + 1 >= rg.r[ri][1] && ri + 1 >= rg.count; }
+  __device__ __forceinline__ explicit TileCursor(const TileRanges<kTermSlots>& r) : rg(r), count(r.count), ri(0), kt(count > 0 ? r.r[0][0] : 0) {}
+  __device__ __forceinline__ bool done() const { return ri >= count; }
+  __device__ __forceinline__ bool last() const { return kt + 1 >= rg.r[ri][1] && ri + 1 >= count; }
   __device__ __forceinline__ void next() {
     if (++kt >= rg.r[ri][1]) {
       ++ri;
-      kt = ri < rg.count ? rg.r[ri][0] : 0;
+      kt = ri < count ? rg.r[ri][0] : 0;
     }
   }
 };

@@ -8,13 +8,14 @@
 namespace spc {
 
 // Masks S (unless full) and turns it into probabilities in place; running max mrow and sum lrow
-// of the thread's rows rowA and rowB = rowA + 8; corr: the factor the output accumulator must be
-// scaled by.
+// of the thread's rows rowA and rowB = rowA + 8, whose keys per term are rs (computed once per
+// work item: the rows are the same for every tile); corr: the factor the output accumulator must
+// be scaled by.
 template <int kBN, int kTermSlots, int kFields, int kModSlots>
 __device__ __forceinline__ void mask_softmax(float (&s)[kBN / 2], float (&corr)[2], float (&mrow)[2], float (&lrow)[2], const int* table,
-                                             bool full, int rowA, int rowB, int j0, int n, int t4, float scale_log2) {
+                                             const RowSpans<kTermSlots, kFields>& rs, bool full, int rowA, int rowB, int j0, int t4,
+                                             float scale_log2) {
   if (!full) {
-    const RowSpans<kTermSlots, kFields> rs(table, rowA, rowB, n);
 #pragma unroll
     for (int x = 0; x < kBN / 8; ++x) {
 #pragma unroll
