@@ -248,6 +248,7 @@ export function renderInlineJs(h: SpanHelper, o: { field: (offset: number) => st
   const params = new Map(h.params.map((p, k) => [p, /^[\w.]+$/.test(o.args[k]!) ? o.args[k]! : `(${o.args[k]})`]));
   const s: Syntax = {
     ...SYNTAX.js,
+    minmax: (op, args) => nested(`Math.${op}`)(args), // gpu.js: two arguments
     field: (f) => o.field(FIELD[f]),
     modField: () => {
       throw new Error(`internal: ${h.name} reads mods; it cannot be inlined`);
