@@ -196,7 +196,8 @@ export function renderSchema(lang: SchemaLang): string {
   w.line(`${c} MOD_BASE + MOD_STRIDE * m. Spans are half-open [lo, hi); the empty span is (0, 0).`);
   if (lang === 'wgsl') w.line('// The including shader defines fn spc_field(x: u32) -> i32: the table\'s int32 at index x.');
   if (lang === 'cpp') {
-    w.line('#pragma once');
+    w.line('#ifndef SPC_TABLE_CUH');
+    w.line('#define SPC_TABLE_CUH');
     w.line('#ifndef SPC_HD');
     w.line('#ifdef __CUDACC__');
     w.line('#define SPC_HD __host__ __device__ __forceinline__');
@@ -218,10 +219,14 @@ export function renderSchema(lang: SchemaLang): string {
     w.line('SPC_HD int imin(int a, int b) { return a < b ? a : b; }');
   } else if (lang === 'wgsl') w.line(`fn fields_per_term(mod_slots: u32) -> u32 { return ${fpt}; }`);
   else if (lang === 'js') w.line(`export function fields_per_term(mod_slots) { return ${fpt}; }`);
-  else w.block('def fields_per_term(mod_slots):', () => w.line(`return ${fpt}`), '');
+  else {
+    w.line();
+    w.block('def fields_per_term(mod_slots):', () => w.line(`return ${fpt}`), '');
+  }
   for (const h of SPAN_HELPERS) {
     w.line();
     if (lang === 'py') {
+      w.line();
       w.block(signature(lang, h), () => {
         w.line(`"""${h.doc} t: the table (a list), o: the term slot's offset."""`);
         body(lang, h, w);
@@ -234,6 +239,7 @@ export function renderSchema(lang: SchemaLang): string {
   if (lang === 'cpp') {
     w.line();
     w.line('}  // namespace spc');
+    w.line('#endif  // SPC_TABLE_CUH');
   }
   return w.toString();
 }

@@ -286,8 +286,9 @@ __global__ void spans(const int* t, int* out, int ms, int i0, int i1, int n) {
 
   it('rendered C++ under nvcc (__CUDACC__: host and device), host part run', () => {
     writeFileSync(join(dir, 'spc_table.cuh'), renderSchema('cpp'));
-    writeFileSync(join(dir, 'main.cu'), CPP_MAIN.replace('int main()', `${CUDA_KERNEL}\nint main()`));
-    execFileSync('nvcc', ['-std=c++17', '-O1', '-arch=sm_80', '-o', 'spans_cu', 'main.cu'], { cwd: dir });
+    // Included twice: the include guard holds.
+    writeFileSync(join(dir, 'main.cu'), CPP_MAIN.replace('int main()', `#include "spc_table.cuh"\n${CUDA_KERNEL}\nint main()`));
+    execFileSync('nvcc', ['-std=c++17', '-O1', '-arch=sm_80', '--Werror', 'all-warnings', '-Xcompiler', '-Wall,-Wextra', '-o', 'spans_cu', 'main.cu'], { cwd: dir });
     const got = parsePairs(execFileSync(join(dir, 'spans_cu'), { input: readFileSync(join(dir, 'cases.txt')), encoding: 'utf8', maxBuffer: 1 << 26 }));
     expect(mismatches(got)).toEqual([]);
   }, 120_000);
