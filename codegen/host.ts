@@ -2,6 +2,7 @@
 // JavaScript and in Python. It reproduces the IR's partition formulas and term evaluation
 // exactly; tests run both and compare with the TypeScript IR.
 import { tableShape, type IExpr, type LayoutIR, type Term } from '../src/ir/index.js';
+import { EMPTY_TERM, FIELD, MOD_ON_D, MOD_ON_J, MOD_STRIDE, NEUTRAL_MOD, modOffset } from '../src/ir/schema.js';
 import { renderExpr, type ExprSyntax } from './expr.js';
 import { CodeWriter } from './writer.js';
 
@@ -26,11 +27,18 @@ function fieldExprs(t: Term<IExpr>, modSlots: number, s: ExprSyntax, clamp: (lo:
   const f = [...iv(t.d, 'dMin', 'N'), ...iv(t.k, '0', 'N'), ...iv(t.q, '0', 'N')];
   for (const m of t.mods) {
     const mm = renderExpr(m.m, s);
-    f.push(m.on === 'd' ? '0' : '1', `chkmod(${mm})`, s.min([mm, s.max(['0', renderExpr(m.lo, s)])]), s.min([mm, s.max(['0', renderExpr(m.hi, s)])]));
+    f.push(String(m.on === 'd' ? MOD_ON_D : MOD_ON_J), `chkmod(${mm})`, s.min([mm, s.max(['0', renderExpr(m.lo, s)])]), s.min([mm, s.max(['0', renderExpr(m.hi, s)])]));
   }
-  for (let k = t.mods.length; k < modSlots; k++) f.push('0', '1', '0', '1');
+  for (let k = t.mods.length; k < modSlots; k++) f.push(...NEUTRAL_MOD.map(String));
   return f;
 }
+
+/** The fields of an empty term slot (schema.ts encodings). */
+const emptySlot = (modSlots: number): string[] => [...EMPTY_TERM, ...Array.from({ length: modSlots }, () => NEUTRAL_MOD).flat()].map(String);
+
+/** Index expressions into the table t at term offset o: field k, and field f of mod slot m (a loop variable). */
+const at = (k: number) => (k ? `t[o + ${k}]` : 't[o]');
+const modAt = (f: 'lo' | 'hi') => `t[o + ${modOffset(0, f)} + ${MOD_STRIDE} * m]`;
 
 /** JavaScript (ES module) source defining `equalWidthBounds`, `equalPairsBounds`, `partitionBounds(N)` and `headTable(N)`. */
 export function jsHostTable(layout: LayoutIR): string {
@@ -90,14 +98,14 @@ export function jsHostTable(layout: LayoutIR): string {
       w.block(`for (let h = ${g.lo}; h < ${g.hi}; h++) {`, () => {
         w.line(layout.partition ? 'const S = bounds[h], W = bounds[h + 1] - bounds[h];' : 'void bounds;');
         const slots = g.terms.map((t) => fieldExprs(t, shape.modSlots, JS, (lo, x, hi, isLo) => (x ? JS.min([hi, JS.max([lo, renderExpr(x, JS)])]) : isLo ? lo : hi)));
-        for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(['0', '0', '0', '0', '0', '0', ...Array.from({ length: shape.modSlots }, () => ['0', '1', '0', '1']).flat()]);
+        for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(emptySlot(shape.modSlots));
         slots.forEach((f, k) => w.line(`t.set([${f.join(', ')}], (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm});`));
       });
     }
     if (shape.modSlots > 0) {
       w.line('// A term with an empty residue window allows nothing: empty its distance interval too.');
       w.block(`for (let o = 0; o < t.length; o += ${shape.fieldsPerTerm}) {`, () => {
-        w.line(`for (let m = 0; m < ${shape.modSlots}; m++) if (t[o + 8 + 4 * m] >= t[o + 9 + 4 * m]) t[o] = t[o + 1] = 0;`);
+        w.line(`for (let m = 0; m < ${shape.modSlots}; m++) if (${modAt('lo')} >= ${modAt('hi')}) ${at(FIELD.dLo)} = ${at(FIELD.dHi)} = 0;`);
       });
     }
     w.line('return t;');
@@ -201,7 +209,7 @@ export function pyHostTable(layout: LayoutIR): string {
       w.block(`for h in range(${g.lo}, ${g.hi}):`, () => {
         if (layout.partition) w.line('S, W = bounds[h], bounds[h + 1] - bounds[h]');
         const slots = g.terms.map((t) => fieldExprs(t, shape.modSlots, PY, (lo, x, hi, isLo) => (x ? PY.min([hi, PY.max([lo, renderExpr(x, PY)])]) : isLo ? lo : hi)));
-        for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(['0', '0', '0', '0', '0', '0', ...Array.from({ length: shape.modSlots }, () => ['0', '1', '0', '1']).flat()]);
+        for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(emptySlot(shape.modSlots));
         slots.forEach((f, k) => {
           w.line(`o = (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm}`);
           w.line(`t[o:o + ${shape.fieldsPerTerm}] = [${f.join(', ')}]`);
@@ -212,7 +220,7 @@ export function pyHostTable(layout: LayoutIR): string {
       w.line('# A term with an empty residue window allows nothing: empty its distance interval too.');
       w.block(`for o in range(0, len(t), ${shape.fieldsPerTerm}):`, () => {
         w.block(`for m in range(${shape.modSlots}):`, () => {
-          w.block('if t[o + 8 + 4 * m] >= t[o + 9 + 4 * m]:', () => w.line('t[o] = t[o + 1] = 0'), '');
+          w.block(`if ${modAt('lo')} >= ${modAt('hi')}:`, () => w.line(`${at(FIELD.dLo)} = ${at(FIELD.dHi)} = 0`), '');
         }, '');
       }, '');
     }

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { configFor, cudaTarget, defaultConfig, makeCudaTarget } from '../targets/cuda/index.js';
 import { amalgamate, layoutSource } from '../targets/cuda/source.js';
 import { STATIC_PY } from '../targets/cuda/python.js';
+import { renderSchema } from '../codegen/schema.js';
 import { balancedShards, contiguousShards, type ShardReport } from '../src/driver/shards.js';
 import { compileSource } from '../src/driver/pipeline.js';
 import { run } from '../src/driver/cli.js';
@@ -50,6 +51,10 @@ describe('CUDA target', () => {
   });
 
   it('matches the golden files', async () => {
+    // The head-table schema's C++ and Python renderings, committed as the kernels' table.cuh and
+    // the package's _schema.py (vitest -u rewrites them from src/ir/schema.ts).
+    await expect(renderSchema('cpp')).toMatchFileSnapshot('../targets/cuda/kernels/spc/table.cuh');
+    await expect(renderSchema('py')).toMatchFileSnapshot('../targets/cuda/python/_schema.py');
     // Only what a layout adds: the generated part of its .cu and its _layout.py (the headers and the
     // package's static files are source files of the repository).
     for (const l of layouts) {
@@ -103,7 +108,7 @@ describe('CUDA target', () => {
     const pys = files.filter((f) => f.path.endsWith('.py')).map((f) => f.path);
     execFileSync('python3', ['-m', 'py_compile', ...pys], { cwd: dir });
     execFileSync('pyflakes3', [...pys.filter((p) => !p.endsWith('_table.py'))], { cwd: dir });
-    execFileSync('pyflakes3', ['targets/cuda/python/__init__.py', 'targets/cuda/python/_op.py', 'targets/cuda/python/_plan.py', 'test/cuda/check_cuda.py', 'examples/distributed/tp_attention.py']);
+    execFileSync('pyflakes3', ['targets/cuda/python/__init__.py', 'targets/cuda/python/_op.py', 'targets/cuda/python/_plan.py', 'targets/cuda/python/_schema.py', 'test/cuda/check_cuda.py', 'examples/distributed/tp_attention.py']);
     // The GPU-machine scripts and the torch.distributed example too (they need torch to run).
     for (const f of ['examples/distributed/tp_attention.py', 'bench/cuda/bench_cuda.py', 'bench/cuda/bench_shards.py', 'test/cuda/check_cuda.py'])
       expect(execFileSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read()); print("ok")', f], { encoding: 'utf8' }).trim(), f).toBe('ok');

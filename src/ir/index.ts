@@ -5,3 +5,4 @@ export * from './instance.js';
 export * from './rows.js';
 export * from './tiles.js';
 export * from './table.js';
+export * from './schema.js';

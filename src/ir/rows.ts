@@ -1,5 +1,6 @@
 import { floorMod } from './expr.js';
 import { pairsInDistance } from './partition.js';
+import { termKeySpan } from './schema.js';
 import type { CTerm, HeadInstance, Mod } from './types.js';
 
 /** The keys a term allows for query row i: j in [lo, hi), subject to mods. */
@@ -9,10 +10,9 @@ export interface RowSegment {
   mods: Mod<number>[];
 }
 
+/** The term's key span for row i (schema.ts key_span; a term's kHi <= N bounds it already). */
 export function termRow(t: CTerm, i: number): RowSegment | null {
-  if (i < t.qLo || i >= t.qHi) return null;
-  const lo = Math.max(t.kLo, i - t.dHi + 1, 0);
-  const hi = Math.min(t.kHi, i - t.dLo + 1);
+  const { lo, hi } = termKeySpan(t, i, i + 1, t.kHi);
   return lo < hi ? { lo, hi, mods: t.mods } : null;
 }
 
@@ -120,15 +120,15 @@ const scratchHi: number[] = [];
 
 /**
  * countRow for a head whose terms have no mods: sorts the terms' key ranges (clipped to
- * [j0, j1)) and adds the length of their union, allocating nothing, for the hot loops of the
- * statistics.
+ * [j0, j1)) and adds the length of their union, for the hot loops of the statistics.
  */
 export function countRowPlain(head: HeadInstance, i: number, j0: number, j1: number): number {
   let c = 0;
   for (const t of head.terms) {
-    if (i < t.qLo || i >= t.qHi) continue;
-    const a = Math.max(t.kLo, i - t.dHi + 1, j0);
-    const b = Math.min(t.kHi, i - t.dLo + 1, j1);
+    // The row's key span with n = j1 (it clips the end at j1), then clipped at j0.
+    const span = termKeySpan(t, i, i + 1, j1);
+    const a = Math.max(span.lo, j0);
+    const b = span.hi;
     if (a >= b) continue;
     let p = c++;
     while (p > 0 && scratchLo[p - 1]! > a) {

@@ -1,12 +1,12 @@
 // The head table: the runtime form of an instance that every target's host code builds
 // for the N it is called with, and every kernel reads. Fixed shape for a layout:
-// heads x termSlots x fieldsPerTerm int32, where a term slot holds
-//   dLo, dHi, kLo, kHi, qLo, qHi, then modSlots x (on, m, lo, hi) with on = 0 for d, 1 for j.
-// Unused term slots are empty (dLo = dHi = 0); unused mod slots are (0, 1, 0, 1): always true.
-// Terms are evaluated and clamped exactly as `instantiate` does, but not merged: a kernel
-// computes the union. `normalise` of a head's slots gives the instance's terms.
+// heads x termSlots x fieldsPerTerm int32; the fields and their encodings are defined once in
+// schema.ts (dLo, dHi, kLo, kHi, qLo, qHi, then modSlots x (on, m, lo, hi); empty slots and
+// neutral mods). Terms are evaluated and clamped exactly as `instantiate` does, but not merged:
+// a kernel computes the union. `normalise` of a head's slots gives the instance's terms.
 import { evalExpr, type Env } from './expr.js';
 import { minDistance, partitionBounds } from './partition.js';
+import { EMPTY_TERM, FIELD, MOD_ON_D, MOD_ON_J, NEUTRAL_MOD, fieldsPerTerm, modOffset } from './schema.js';
 import { EvalError, type CTerm, type IExpr, type LayoutIR, type Term } from './types.js';
 
 /** The largest stride or period: table fields are int32. */
@@ -25,7 +25,7 @@ export function tableShape(layout: LayoutIR): TableShape {
     termSlots = Math.max(termSlots, g.terms.length);
     for (const t of g.terms) modSlots = Math.max(modSlots, t.mods.length);
   }
-  return { termSlots, modSlots, fieldsPerTerm: 6 + 4 * modSlots };
+  return { termSlots, modSlots, fieldsPerTerm: fieldsPerTerm(modSlots) };
 }
 
 /** The head table at length n; `bounds` may pass the partition already computed for n. */
@@ -51,8 +51,8 @@ export function headTable(layout: LayoutIR, n: number, bounds: number[] | null =
 }
 
 function emptyFields(modSlots: number): number[] {
-  const f = [0, 0, 0, 0, 0, 0];
-  for (let m = 0; m < modSlots; m++) f.push(0, 1, 0, 1);
+  const f = [...EMPTY_TERM];
+  for (let m = 0; m < modSlots; m++) f.push(...NEUTRAL_MOD);
   return f;
 }
 
@@ -61,14 +61,14 @@ function termFields(t: Term<IExpr>, env: Env, n: number, dMin: number, modSlots:
   const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   const iv = (x: [IExpr, IExpr] | undefined, lo: number, hi: number): [number, number] =>
     x ? [clamp(evalExpr(x[0], env), lo, hi), clamp(evalExpr(x[1], env), lo, hi)] : [lo, hi];
-  const f = [...iv(t.d, dMin, n), ...iv(t.k, 0, n), ...iv(t.q, 0, n)];
+  const f = [...iv(t.d, dMin, n), ...iv(t.k, 0, n), ...iv(t.q, 0, n)]; // FIELD order
   for (const m of t.mods) {
     const mm = evalExpr(m.m, env);
     if (mm < 1) throw new EvalError('E072', ['a stride or period', mm, n], m.m.loc);
     if (mm > MAX_PERIOD) throw new EvalError('E073', [mm, MAX_PERIOD, n], m.m.loc);
-    f.push(m.on === 'd' ? 0 : 1, mm, clamp(evalExpr(m.lo, env), 0, mm), clamp(evalExpr(m.hi, env), 0, mm));
+    f.push(m.on === 'd' ? MOD_ON_D : MOD_ON_J, mm, clamp(evalExpr(m.lo, env), 0, mm), clamp(evalExpr(m.hi, env), 0, mm));
   }
-  for (let m = t.mods.length; m < modSlots; m++) f.push(0, 1, 0, 1);
+  for (let m = t.mods.length; m < modSlots; m++) f.push(...NEUTRAL_MOD);
   return emptyIfNoResidue(f, modSlots);
 }
 
@@ -78,7 +78,7 @@ function termFields(t: Term<IExpr>, env: Env, n: number, dMin: number, modSlots:
  * The JS and Python hosts do the same (codegen/host.ts).
  */
 function emptyIfNoResidue(f: number[], modSlots: number): number[] {
-  for (let m = 0; m < modSlots; m++) if (f[8 + 4 * m]! >= f[9 + 4 * m]!) f[0] = f[1] = 0;
+  for (let m = 0; m < modSlots; m++) if (f[modOffset(m, 'lo')]! >= f[modOffset(m, 'hi')]!) f[FIELD.dLo] = f[FIELD.dHi] = 0;
   return f;
 }
 
@@ -87,13 +87,13 @@ export function tableTerms(table: ArrayLike<number>, shape: TableShape, head: nu
   const out: CTerm[] = [];
   for (let s = 0; s < shape.termSlots; s++) {
     const b = (head * shape.termSlots + s) * shape.fieldsPerTerm;
-    const t: CTerm = { dLo: table[b]!, dHi: table[b + 1]!, kLo: table[b + 2]!, kHi: table[b + 3]!, qLo: table[b + 4]!, qHi: table[b + 5]!, mods: [] };
+    const f = (k: number) => table[b + k]!;
+    const t: CTerm = { dLo: f(FIELD.dLo), dHi: f(FIELD.dHi), kLo: f(FIELD.kLo), kHi: f(FIELD.kHi), qLo: f(FIELD.qLo), qHi: f(FIELD.qHi), mods: [] };
     let empty = t.dLo >= t.dHi || t.kLo >= t.kHi || t.qLo >= t.qHi;
     for (let m = 0; m < shape.modSlots; m++) {
-      const o = b + 6 + 4 * m;
-      const [on, mm, lo, hi] = [table[o]!, table[o + 1]!, table[o + 2]!, table[o + 3]!];
+      const [on, mm, lo, hi] = [f(modOffset(m, 'on')), f(modOffset(m, 'm')), f(modOffset(m, 'lo')), f(modOffset(m, 'hi'))];
       if (lo >= hi) empty = true;
-      else if (!(lo === 0 && hi === mm)) t.mods.push({ on: on === 0 ? 'd' : 'j', m: mm, lo, hi });
+      else if (!(lo === 0 && hi === mm)) t.mods.push({ on: on === MOD_ON_D ? 'd' : 'j', m: mm, lo, hi });
     }
     if (!empty) out.push(t);
   }

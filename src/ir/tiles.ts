@@ -1,4 +1,5 @@
 import { countRow, countRowPlain, headPairs } from './rows.js';
+import { termKeySpan } from './schema.js';
 import type { CTerm, HeadInstance, Instance } from './types.js';
 
 export type TileClass = 'empty' | 'full' | 'partial';
@@ -50,11 +51,7 @@ export function candidateKeyTiles(head: HeadInstance, n: number, bm: number, bn:
   const i1 = Math.min(n, i0 + bm);
   const spans: [number, number][] = [];
   for (const t of head.terms) {
-    const r0 = Math.max(i0, t.qLo);
-    const r1 = Math.min(i1, t.qHi);
-    if (r0 >= r1) continue;
-    const lo = Math.max(t.kLo, r0 - t.dHi + 1, 0);
-    const hi = Math.min(t.kHi, r1 - 1 - t.dLo + 1, n);
+    const { lo, hi } = termKeySpan(t, i0, i1, n);
     if (lo < hi) spans.push([Math.floor(lo / bn), Math.ceil(hi / bn)]);
   }
   const tiles = new Set<number>();

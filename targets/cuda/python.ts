@@ -1,5 +1,6 @@
 // The Python package of the CUDA target. Its code is static (targets/cuda/python/*.py and
-// binding.cpp, copied as they are); what a layout adds is _layout.py (names, sizes, the kernel
+// binding.cpp, copied as they are; _schema.py is the head-table schema rendered for Python,
+// kept equal to codegen/schema.ts's rendering by test/cuda-target.test.ts); what a layout adds is _layout.py (names, sizes, the kernel
 // config) and _table.py (the head table's formulas, codegen/host.ts).
 import { readRuntimeSource } from '../../codegen/runtime-source.js';
 import { pyHostTable } from '../../codegen/host.js';
@@ -9,7 +10,7 @@ import type { CudaConfig } from './config.js';
 import { DTYPES, FAMILIES, kernelNames } from './source.js';
 
 /** The package's static files, in the repository next to the kernel headers. */
-export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', 'binding.cpp'];
+export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', '_schema.py', 'binding.cpp'];
 const staticFile = (f: string): string => readRuntimeSource(`targets/cuda/python/${f}`);
 
 /** A Python literal of a JSON value (objects, arrays, strings, numbers, booleans). */

@@ -22,8 +22,10 @@
 import { IndentationText, Project, QuoteKind, VariableDeclarationKind, type CodeBlockWriter, type SourceFile } from 'ts-morph';
 import { jsHostTable } from '../../codegen/host.js';
 import { readRuntimeSource } from '../../codegen/runtime-source.js';
+import { renderInlineJs } from '../../codegen/schema.js';
 import type { EmitOptions, EmittedFile, Target } from '../../codegen/target.js';
 import { tableShape, type LayoutIR, type TableShape } from '../../src/ir/index.js';
+import { KEY_SPAN, MOD_ON_D, MOD_ON_J, modOffset } from '../../src/ir/schema.js';
 
 /** The runtime's file names in the output directory; layout modules import `./${RUNTIME_JS}`. */
 export const RUNTIME_JS = 'spc-gpujs-runtime.js';
@@ -68,16 +70,16 @@ function prologue(w: CodeBlockWriter, c: Ctx, iExpr: string, zExpr: string): voi
   w.writeLine(`const tb = h * ${TS * F};`);
   for (let t = 0; t < TS; t++) {
     const o = t * F;
-    w.writeLine(`// term slot ${t}: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi`);
-    w.writeLine(`let lo${t} = Math.max(tbl[tb + ${o + 2}], Math.max(i - tbl[tb + ${o + 1}] + 1, 0));`);
-    w.writeLine(`let cnt${t} = Math.min(tbl[tb + ${o + 3}], Math.min(i - tbl[tb + ${o}] + 1, N)) - lo${t};`);
-    w.write(`if (i < tbl[tb + ${o + 4}] || i >= tbl[tb + ${o + 5}] || cnt${t} < 0)`).block(() => w.writeLine(`cnt${t} = 0;`));
+    const span = renderInlineJs(KEY_SPAN, { field: (f) => `tbl[tb + ${o + f}]`, args: ['i', 'i + 1', 'N'], suffix: `_s${t}` });
+    w.writeLine(`// term slot ${t}: row i's keys [lo${t}, lo${t} + cnt${t}) are the schema's key_span(i, i + 1, N)`);
+    for (const line of span.lines) w.writeLine(line);
+    w.writeLine(`const lo${t} = ${span.lo};`);
+    w.writeLine(`const cnt${t} = ${span.hi} - lo${t};`);
     for (let m = 0; m < MS; m++) {
-      const mo = o + 6 + 4 * m;
-      w.writeLine(`const on${t}_${m} = tbl[tb + ${mo}];`);
-      w.writeLine(`const m${t}_${m} = tbl[tb + ${mo + 1}];`);
-      w.writeLine(`const mlo${t}_${m} = tbl[tb + ${mo + 2}];`);
-      w.writeLine(`const mhi${t}_${m} = tbl[tb + ${mo + 3}];`);
+      w.writeLine(`const on${t}_${m} = tbl[tb + ${o + modOffset(m, 'on')}];`);
+      w.writeLine(`const m${t}_${m} = tbl[tb + ${o + modOffset(m, 'm')}];`);
+      w.writeLine(`const mlo${t}_${m} = tbl[tb + ${o + modOffset(m, 'lo')}];`);
+      w.writeLine(`const mhi${t}_${m} = tbl[tb + ${o + modOffset(m, 'hi')}];`);
     }
   }
 }
@@ -85,6 +87,8 @@ function prologue(w: CodeBlockWriter, c: Ctx, iExpr: string, zExpr: string): voi
 /** Sets `ok` to whether key j counts for term t: its mods hold and no earlier term already has j. */
 function keyFilter(w: CodeBlockWriter, c: Ctx, t: number): void {
   const MS = c.shape.modSlots;
+  // The residue of on * j + (1 - on) * (i - j): j when on is MOD_ON_J, d when MOD_ON_D.
+  if (MOD_ON_J !== 1 || MOD_ON_D !== 0) throw new Error('internal: the gpu.js kernels assume MOD_ON_D = 0, MOD_ON_J = 1');
   w.writeLine('let ok = 1;');
   const mods = (u: number, tag: string) => {
     for (let m = 0; m < MS; m++) {

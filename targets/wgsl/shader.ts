@@ -2,15 +2,17 @@
 //
 // One workgroup owns BM query rows of one (batch, head); invocation r owns row i0 + r and keeps
 // its scaled query row and output accumulator in private memory. The workgroup visits only the
-// key tiles that the head table's terms reach from its rows (each term's keys for a row are the
-// contiguous range [max(kLo, i-dHi+1, 0), min(kHi, i-dLo+1, N)), so over the tile's rows they
-// are one range of key tiles per term; a tile reached by an earlier term is not visited again).
+// key tiles that the head table's terms reach from its rows (each term's keys over the tile's
+// rows are one contiguous range, the schema's key_span, so one range of key tiles per term; a
+// tile reached by an earlier term is not visited again).
 // K and V tiles are staged through workgroup memory. A tile that one mod-free term covers
 // entirely is computed without masks; other tiles test every (i, j) against the table.
 // Softmax is online (running max, sum, rescaled accumulator), each row in ascending tile order
 // per term, so results are deterministic. No infinities appear in arithmetic: -inf (the lse of
 // a row with no allowed key) is written as its bit pattern.
+import { renderSchema } from '../../codegen/schema.js';
 import { CodeWriter } from '../../codegen/writer.js';
+import { modOffset } from '../../src/ir/schema.js';
 import type { WgslPlan } from './plan.js';
 
 export function wgslShader(p: WgslPlan, version: string): string {
@@ -51,30 +53,27 @@ export function wgslShader(p: WgslPlan, version: string): string {
   w.line('var<workgroup> ks: array<f32, BN * D>;');
   w.line('var<workgroup> vs: array<f32, BN * D>;');
   w.line();
-  w.block('fn tf(h: u32, s: u32, f: u32) -> i32 {', () => {
-    w.line('let x = (h * TERM_SLOTS + s) * FIELDS + f;');
-    w.line('return params.table[x / 4u][x % 4u];');
-  });
+  w.lines_(renderSchema('wgsl').trimEnd().split('\n'));
+  w.line();
+  w.block('fn spc_field(x: u32) -> i32 {', () => w.line('return params.table[x / 4u][x % 4u];'));
+  w.line();
+  w.line('// Offset of term slot s of head h in the table.');
+  w.block('fn term_at(h: u32, s: u32) -> u32 {', () => w.line('return (h * TERM_SLOTS + s) * FIELDS;'));
+  w.line();
+  w.block('fn tf(h: u32, s: u32, f: u32) -> i32 {', () => w.line('return spc_field(term_at(h, s) + f);'));
   w.line();
   w.block('fn floor_mod(a: i32, m: i32) -> i32 {', () => {
     w.line('let r = a % m;');
     w.line('return select(r, r + m, r < 0);');
   });
   w.line();
-  w.line('// True when term slot s of head h is not empty (every interval and every mod range non-empty).');
-  w.block('fn term_live(h: u32, s: u32) -> bool {', () => {
-    w.line('var ok = tf(h, s, 0u) < tf(h, s, 1u) && tf(h, s, 2u) < tf(h, s, 3u) && tf(h, s, 4u) < tf(h, s, 5u);');
-    for (let m = 0; m < modSlots; m++) w.line(`ok = ok && tf(h, s, ${6 + 4 * m + 2}u) < tf(h, s, ${6 + 4 * m + 3}u);`);
-    w.line('return ok;');
-  });
-  w.line();
   w.line('// The exact per-pair test: some term allows (i, j).');
   w.block('fn allowed(h: u32, i: i32, j: i32) -> bool {', () => {
     w.line('let d = i - j;');
     w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
-      w.line('var ok = tf(h, s, 0u) <= d && d < tf(h, s, 1u) && tf(h, s, 2u) <= j && j < tf(h, s, 3u) && tf(h, s, 4u) <= i && i < tf(h, s, 5u);');
+      w.line('var ok = tf(h, s, D_LO) <= d && d < tf(h, s, D_HI) && tf(h, s, K_LO) <= j && j < tf(h, s, K_HI) && tf(h, s, Q_LO) <= i && i < tf(h, s, Q_HI);');
       for (let m = 0; m < modSlots; m++) {
-        const b = 6 + 4 * m;
+        const b = modOffset(m, 'on');
         w.block('if (ok) {', () => {
           w.line(`let r = floor_mod(select(j, d, tf(h, s, ${b}u) == 0), tf(h, s, ${b + 1}u));`);
           w.line(`ok = tf(h, s, ${b + 2}u) <= r && r < tf(h, s, ${b + 3}u);`);
@@ -85,28 +84,19 @@ export function wgslShader(p: WgslPlan, version: string): string {
     w.line('return false;');
   });
   w.line();
-  w.line('// True when one term alone allows every pair of rows [i0, i1) x keys [j0, j1).');
-  w.block('fn tile_full(h: u32, i0: i32, i1: i32, j0: i32, j1: i32) -> bool {', () => {
+  w.line('// True when one term alone allows every pair of rows [i0, i1) x keys [j0, j1) (its full_key_span holds them).');
+  w.block('fn tile_full(h: u32, i0: i32, i1: i32, j0: i32, j1: i32, n: i32) -> bool {', () => {
     w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
-      w.line('var ok = tf(h, s, 0u) <= i0 - (j1 - 1) && i1 - 1 - j0 < tf(h, s, 1u) && tf(h, s, 2u) <= j0 && j1 <= tf(h, s, 3u) && tf(h, s, 4u) <= i0 && i1 <= tf(h, s, 5u);');
-      for (let m = 0; m < modSlots; m++) {
-        const b = 6 + 4 * m;
-        w.line(`ok = ok && tf(h, s, ${b + 2}u) <= 0 && tf(h, s, ${b + 1}u) <= tf(h, s, ${b + 3}u);`);
-      }
-      w.block('if (ok) {', () => w.line('return true;'));
+      w.line(`let f = full_key_span(term_at(h, s), ${modSlots}u, i0, i1, n);`);
+      w.block('if (j0 >= f.x && j1 <= f.y) {', () => w.line('return true;'));
     });
     w.line('return false;');
   });
   w.line();
-  w.line('// Key tiles [first, last) that term slot s reaches from rows [i0, i1); empty when first >= last.');
+  w.line('// Key tiles [first, last) that term slot s reaches from rows [i0, i1) (its key_span); empty when first >= last.');
   w.block('fn term_tiles(h: u32, s: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {', () => {
-    w.line('let r0 = max(i0, tf(h, s, 4u));');
-    w.line('let r1 = min(i1, tf(h, s, 5u));');
-    w.block('if (!term_live(h, s) || r0 >= r1) {', () => w.line('return vec2<i32>(0, 0);'));
-    w.line('let lo = max(max(tf(h, s, 2u), r0 - tf(h, s, 1u) + 1), 0);');
-    w.line('let hi = min(min(tf(h, s, 3u), r1 - tf(h, s, 0u)), n);');
-    w.block('if (lo >= hi) {', () => w.line('return vec2<i32>(0, 0);'));
-    w.line('return vec2<i32>(lo / i32(BN), (hi + i32(BN) - 1) / i32(BN));');
+    w.line('let k = key_span(term_at(h, s), i0, i1, n);');
+    w.line('return vec2<i32>(k.x / i32(BN), (k.y + i32(BN) - 1) / i32(BN));');
   });
   w.line();
   w.line('@compute @workgroup_size(BM)');
@@ -148,7 +138,7 @@ export function wgslShader(p: WgslPlan, version: string): string {
           });
         });
         w.line('workgroupBarrier();');
-        w.line('let full = tile_full(h, i0, i1, j0, j1);');
+        w.line('let full = tile_full(h, i0, i1, j0, j1, n);');
         w.block('if (live) {', () => {
           w.block('for (var r = 0; r < j1 - j0; r++) {', () => {
             w.block('if (!full && !allowed(h, i, j0 + r)) {', () => w.line('continue;'));

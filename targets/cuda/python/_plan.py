@@ -5,7 +5,7 @@ contiguous_shards / balanced_shards / shard_plan: heads per tensor-parallel rank
 work, for heads in order and for a balanced assignment (the same search as "spc check --shards").
 Static: the same file in every package; the layout's part is _layout.py and _table.py.
 """
-from . import _table
+from . import _schema, _table
 from ._layout import CONFIG, GROUP, HEADS, LAYOUT
 
 # Tiles (query rows, keys) of the mma.sync kernels (sm_80 and newer) and the wgmma kernels (sm_90).
@@ -18,17 +18,11 @@ PERSISTENT_SM90 = CONFIG["sm90"]["kernel"] == "persistent"
 
 
 def key_tiles(table, h, i0, i1, n, block_n):
-    """Merged key-tile ranges of query rows [i0, i1) of head h: the kernel's own computation."""
-    f = _table.FIELDS_PER_TERM
+    """Merged key-tile ranges of query rows [i0, i1) of head h: the kernel's own computation
+    (each term's key_span in tiles of block_n keys, sorted and merged)."""
     spans = []
     for s in range(_table.TERM_SLOTS):
-        o = (h * _table.TERM_SLOTS + s) * f
-        d_lo, d_hi, k_lo, k_hi, q_lo, q_hi = table[o:o + 6]
-        r0, r1 = max(i0, q_lo), min(i1, q_hi)
-        if r0 >= r1 or d_lo >= d_hi or k_lo >= k_hi:
-            continue
-        a = max(k_lo, r0 - d_hi + 1, 0)
-        e = min(k_hi, r1 - d_lo, n)
+        a, e = _schema.key_span(table, (h * _table.TERM_SLOTS + s) * _table.FIELDS_PER_TERM, i0, i1, n)
         if a < e:
             spans.append((a // block_n, -(-e // block_n)))
     spans.sort()

@@ -23,22 +23,26 @@ function lseKernel(q, k, tbl) {
   const kvh = Math.floor((h + 0.5) / 1);
   const kb = (b * 12 + kvh) * N * 64;
   const tb = h * 20;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
   const on0_0 = tbl[tb + 6];
   const m0_0 = tbl[tb + 7];
   const mlo0_0 = tbl[tb + 8];
   const mhi0_0 = tbl[tb + 9];
-  // term slot 1: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo1 = Math.max(tbl[tb + 12], Math.max(i - tbl[tb + 11] + 1, 0));
-  let cnt1 = Math.min(tbl[tb + 13], Math.min(i - tbl[tb + 10] + 1, N)) - lo1;
-  if (i < tbl[tb + 14] || i >= tbl[tb + 15] || cnt1 < 0) {
-    cnt1 = 0;
-  }
+  // term slot 1: row i's keys [lo1, lo1 + cnt1) are the schema's key_span(i, i + 1, N)
+  const r0_s1 = Math.max(i, tbl[tb + 14]);
+  const r1_s1 = Math.min((i + 1), tbl[tb + 15]);
+  const a_s1 = Math.max(Math.max(tbl[tb + 12], r0_s1 - tbl[tb + 11] + 1), 0);
+  const e_s1 = Math.min(Math.min(tbl[tb + 13], r1_s1 - tbl[tb + 10]), N);
+  const ok_s1 = r0_s1 < r1_s1 && tbl[tb + 10] < tbl[tb + 11] && a_s1 < e_s1;
+  const lo1 = (ok_s1 ? a_s1 : 0);
+  const cnt1 = (ok_s1 ? e_s1 : 0) - lo1;
   const on1_0 = tbl[tb + 16];
   const m1_0 = tbl[tb + 17];
   const mlo1_0 = tbl[tb + 18];
@@ -130,22 +134,26 @@ function probKernel(q, k, tbl, lse) {
   const kvh = Math.floor((h + 0.5) / 1);
   const kb = (b * 12 + kvh) * N * 64;
   const tb = h * 20;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
   const on0_0 = tbl[tb + 6];
   const m0_0 = tbl[tb + 7];
   const mlo0_0 = tbl[tb + 8];
   const mhi0_0 = tbl[tb + 9];
-  // term slot 1: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo1 = Math.max(tbl[tb + 12], Math.max(i - tbl[tb + 11] + 1, 0));
-  let cnt1 = Math.min(tbl[tb + 13], Math.min(i - tbl[tb + 10] + 1, N)) - lo1;
-  if (i < tbl[tb + 14] || i >= tbl[tb + 15] || cnt1 < 0) {
-    cnt1 = 0;
-  }
+  // term slot 1: row i's keys [lo1, lo1 + cnt1) are the schema's key_span(i, i + 1, N)
+  const r0_s1 = Math.max(i, tbl[tb + 14]);
+  const r1_s1 = Math.min((i + 1), tbl[tb + 15]);
+  const a_s1 = Math.max(Math.max(tbl[tb + 12], r0_s1 - tbl[tb + 11] + 1), 0);
+  const e_s1 = Math.min(Math.min(tbl[tb + 13], r1_s1 - tbl[tb + 10]), N);
+  const ok_s1 = r0_s1 < r1_s1 && tbl[tb + 10] < tbl[tb + 11] && a_s1 < e_s1;
+  const lo1 = (ok_s1 ? a_s1 : 0);
+  const cnt1 = (ok_s1 ? e_s1 : 0) - lo1;
   const on1_0 = tbl[tb + 16];
   const m1_0 = tbl[tb + 17];
   const mlo1_0 = tbl[tb + 18];
@@ -219,22 +227,26 @@ function outKernel(v, tbl, prob) {
   const kvh = Math.floor((h + 0.5) / 1);
   const kb = (b * 12 + kvh) * N * 64;
   const tb = h * 20;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
   const on0_0 = tbl[tb + 6];
   const m0_0 = tbl[tb + 7];
   const mlo0_0 = tbl[tb + 8];
   const mhi0_0 = tbl[tb + 9];
-  // term slot 1: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo1 = Math.max(tbl[tb + 12], Math.max(i - tbl[tb + 11] + 1, 0));
-  let cnt1 = Math.min(tbl[tb + 13], Math.min(i - tbl[tb + 10] + 1, N)) - lo1;
-  if (i < tbl[tb + 14] || i >= tbl[tb + 15] || cnt1 < 0) {
-    cnt1 = 0;
-  }
+  // term slot 1: row i's keys [lo1, lo1 + cnt1) are the schema's key_span(i, i + 1, N)
+  const r0_s1 = Math.max(i, tbl[tb + 14]);
+  const r1_s1 = Math.min((i + 1), tbl[tb + 15]);
+  const a_s1 = Math.max(Math.max(tbl[tb + 12], r0_s1 - tbl[tb + 11] + 1), 0);
+  const e_s1 = Math.min(Math.min(tbl[tb + 13], r1_s1 - tbl[tb + 10]), N);
+  const ok_s1 = r0_s1 < r1_s1 && tbl[tb + 10] < tbl[tb + 11] && a_s1 < e_s1;
+  const lo1 = (ok_s1 ? a_s1 : 0);
+  const cnt1 = (ok_s1 ? e_s1 : 0) - lo1;
   const on1_0 = tbl[tb + 16];
   const m1_0 = tbl[tb + 17];
   const mlo1_0 = tbl[tb + 18];

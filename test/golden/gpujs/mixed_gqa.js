@@ -23,24 +23,30 @@ function lseKernel(q, k, tbl) {
   const kvh = Math.floor((h + 0.5) / 4);
   const kb = (b * 2 + kvh) * N * 64;
   const tb = h * 18;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
-  // term slot 1: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo1 = Math.max(tbl[tb + 8], Math.max(i - tbl[tb + 7] + 1, 0));
-  let cnt1 = Math.min(tbl[tb + 9], Math.min(i - tbl[tb + 6] + 1, N)) - lo1;
-  if (i < tbl[tb + 10] || i >= tbl[tb + 11] || cnt1 < 0) {
-    cnt1 = 0;
-  }
-  // term slot 2: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo2 = Math.max(tbl[tb + 14], Math.max(i - tbl[tb + 13] + 1, 0));
-  let cnt2 = Math.min(tbl[tb + 15], Math.min(i - tbl[tb + 12] + 1, N)) - lo2;
-  if (i < tbl[tb + 16] || i >= tbl[tb + 17] || cnt2 < 0) {
-    cnt2 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
+  // term slot 1: row i's keys [lo1, lo1 + cnt1) are the schema's key_span(i, i + 1, N)
+  const r0_s1 = Math.max(i, tbl[tb + 10]);
+  const r1_s1 = Math.min((i + 1), tbl[tb + 11]);
+  const a_s1 = Math.max(Math.max(tbl[tb + 8], r0_s1 - tbl[tb + 7] + 1), 0);
+  const e_s1 = Math.min(Math.min(tbl[tb + 9], r1_s1 - tbl[tb + 6]), N);
+  const ok_s1 = r0_s1 < r1_s1 && tbl[tb + 6] < tbl[tb + 7] && a_s1 < e_s1;
+  const lo1 = (ok_s1 ? a_s1 : 0);
+  const cnt1 = (ok_s1 ? e_s1 : 0) - lo1;
+  // term slot 2: row i's keys [lo2, lo2 + cnt2) are the schema's key_span(i, i + 1, N)
+  const r0_s2 = Math.max(i, tbl[tb + 16]);
+  const r1_s2 = Math.min((i + 1), tbl[tb + 17]);
+  const a_s2 = Math.max(Math.max(tbl[tb + 14], r0_s2 - tbl[tb + 13] + 1), 0);
+  const e_s2 = Math.min(Math.min(tbl[tb + 15], r1_s2 - tbl[tb + 12]), N);
+  const ok_s2 = r0_s2 < r1_s2 && tbl[tb + 12] < tbl[tb + 13] && a_s2 < e_s2;
+  const lo2 = (ok_s2 ? a_s2 : 0);
+  const cnt2 = (ok_s2 ? e_s2 : 0) - lo2;
   const qb = (z * N + i) * 64;
   let mx = -1e30;
   let l = 0;
@@ -149,24 +155,30 @@ function probKernel(q, k, tbl, lse) {
   const kvh = Math.floor((h + 0.5) / 4);
   const kb = (b * 2 + kvh) * N * 64;
   const tb = h * 18;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
-  // term slot 1: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo1 = Math.max(tbl[tb + 8], Math.max(i - tbl[tb + 7] + 1, 0));
-  let cnt1 = Math.min(tbl[tb + 9], Math.min(i - tbl[tb + 6] + 1, N)) - lo1;
-  if (i < tbl[tb + 10] || i >= tbl[tb + 11] || cnt1 < 0) {
-    cnt1 = 0;
-  }
-  // term slot 2: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo2 = Math.max(tbl[tb + 14], Math.max(i - tbl[tb + 13] + 1, 0));
-  let cnt2 = Math.min(tbl[tb + 15], Math.min(i - tbl[tb + 12] + 1, N)) - lo2;
-  if (i < tbl[tb + 16] || i >= tbl[tb + 17] || cnt2 < 0) {
-    cnt2 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
+  // term slot 1: row i's keys [lo1, lo1 + cnt1) are the schema's key_span(i, i + 1, N)
+  const r0_s1 = Math.max(i, tbl[tb + 10]);
+  const r1_s1 = Math.min((i + 1), tbl[tb + 11]);
+  const a_s1 = Math.max(Math.max(tbl[tb + 8], r0_s1 - tbl[tb + 7] + 1), 0);
+  const e_s1 = Math.min(Math.min(tbl[tb + 9], r1_s1 - tbl[tb + 6]), N);
+  const ok_s1 = r0_s1 < r1_s1 && tbl[tb + 6] < tbl[tb + 7] && a_s1 < e_s1;
+  const lo1 = (ok_s1 ? a_s1 : 0);
+  const cnt1 = (ok_s1 ? e_s1 : 0) - lo1;
+  // term slot 2: row i's keys [lo2, lo2 + cnt2) are the schema's key_span(i, i + 1, N)
+  const r0_s2 = Math.max(i, tbl[tb + 16]);
+  const r1_s2 = Math.min((i + 1), tbl[tb + 17]);
+  const a_s2 = Math.max(Math.max(tbl[tb + 14], r0_s2 - tbl[tb + 13] + 1), 0);
+  const e_s2 = Math.min(Math.min(tbl[tb + 15], r1_s2 - tbl[tb + 12]), N);
+  const ok_s2 = r0_s2 < r1_s2 && tbl[tb + 12] < tbl[tb + 13] && a_s2 < e_s2;
+  const lo2 = (ok_s2 ? a_s2 : 0);
+  const cnt2 = (ok_s2 ? e_s2 : 0) - lo2;
   const qb = (z * N + i) * 64;
   const col = this.thread.x;
   const L = lse[z][i];
@@ -249,24 +261,30 @@ function outKernel(v, tbl, prob) {
   const kvh = Math.floor((h + 0.5) / 4);
   const kb = (b * 2 + kvh) * N * 64;
   const tb = h * 18;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
-  // term slot 1: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo1 = Math.max(tbl[tb + 8], Math.max(i - tbl[tb + 7] + 1, 0));
-  let cnt1 = Math.min(tbl[tb + 9], Math.min(i - tbl[tb + 6] + 1, N)) - lo1;
-  if (i < tbl[tb + 10] || i >= tbl[tb + 11] || cnt1 < 0) {
-    cnt1 = 0;
-  }
-  // term slot 2: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo2 = Math.max(tbl[tb + 14], Math.max(i - tbl[tb + 13] + 1, 0));
-  let cnt2 = Math.min(tbl[tb + 15], Math.min(i - tbl[tb + 12] + 1, N)) - lo2;
-  if (i < tbl[tb + 16] || i >= tbl[tb + 17] || cnt2 < 0) {
-    cnt2 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
+  // term slot 1: row i's keys [lo1, lo1 + cnt1) are the schema's key_span(i, i + 1, N)
+  const r0_s1 = Math.max(i, tbl[tb + 10]);
+  const r1_s1 = Math.min((i + 1), tbl[tb + 11]);
+  const a_s1 = Math.max(Math.max(tbl[tb + 8], r0_s1 - tbl[tb + 7] + 1), 0);
+  const e_s1 = Math.min(Math.min(tbl[tb + 9], r1_s1 - tbl[tb + 6]), N);
+  const ok_s1 = r0_s1 < r1_s1 && tbl[tb + 6] < tbl[tb + 7] && a_s1 < e_s1;
+  const lo1 = (ok_s1 ? a_s1 : 0);
+  const cnt1 = (ok_s1 ? e_s1 : 0) - lo1;
+  // term slot 2: row i's keys [lo2, lo2 + cnt2) are the schema's key_span(i, i + 1, N)
+  const r0_s2 = Math.max(i, tbl[tb + 16]);
+  const r1_s2 = Math.min((i + 1), tbl[tb + 17]);
+  const a_s2 = Math.max(Math.max(tbl[tb + 14], r0_s2 - tbl[tb + 13] + 1), 0);
+  const e_s2 = Math.min(Math.min(tbl[tb + 15], r1_s2 - tbl[tb + 12]), N);
+  const ok_s2 = r0_s2 < r1_s2 && tbl[tb + 12] < tbl[tb + 13] && a_s2 < e_s2;
+  const lo2 = (ok_s2 ? a_s2 : 0);
+  const cnt2 = (ok_s2 ? e_s2 : 0) - lo2;
   const x = this.thread.x;
   let o = 0;
   let base = 0;

@@ -23,12 +23,14 @@ function lseKernel(q, k, tbl) {
   const kvh = Math.floor((h + 0.5) / 1);
   const kb = (b * 8 + kvh) * N * 64;
   const tb = h * 6;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
   const qb = (z * N + i) * 64;
   let mx = -1e30;
   let l = 0;
@@ -72,12 +74,14 @@ function probKernel(q, k, tbl, lse) {
   const kvh = Math.floor((h + 0.5) / 1);
   const kb = (b * 8 + kvh) * N * 64;
   const tb = h * 6;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
   const qb = (z * N + i) * 64;
   const col = this.thread.x;
   const L = lse[z][i];
@@ -111,12 +115,14 @@ function outKernel(v, tbl, prob) {
   const kvh = Math.floor((h + 0.5) / 1);
   const kb = (b * 8 + kvh) * N * 64;
   const tb = h * 6;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
   const x = this.thread.x;
   let o = 0;
   let base = 0;

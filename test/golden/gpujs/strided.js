@@ -23,12 +23,14 @@ function lseKernel(q, k, tbl) {
   const kvh = Math.floor((h + 0.5) / 1);
   const kb = (b * 8 + kvh) * N * 64;
   const tb = h * 10;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
   const on0_0 = tbl[tb + 6];
   const m0_0 = tbl[tb + 7];
   const mlo0_0 = tbl[tb + 8];
@@ -81,12 +83,14 @@ function probKernel(q, k, tbl, lse) {
   const kvh = Math.floor((h + 0.5) / 1);
   const kb = (b * 8 + kvh) * N * 64;
   const tb = h * 10;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
   const on0_0 = tbl[tb + 6];
   const m0_0 = tbl[tb + 7];
   const mlo0_0 = tbl[tb + 8];
@@ -129,12 +133,14 @@ function outKernel(v, tbl, prob) {
   const kvh = Math.floor((h + 0.5) / 1);
   const kb = (b * 8 + kvh) * N * 64;
   const tb = h * 10;
-  // term slot 0: keys j in [max(kLo, i - dHi + 1, 0), min(kHi, i - dLo + 1, N)) when qLo <= i < qHi
-  let lo0 = Math.max(tbl[tb + 2], Math.max(i - tbl[tb + 1] + 1, 0));
-  let cnt0 = Math.min(tbl[tb + 3], Math.min(i - tbl[tb + 0] + 1, N)) - lo0;
-  if (i < tbl[tb + 4] || i >= tbl[tb + 5] || cnt0 < 0) {
-    cnt0 = 0;
-  }
+  // term slot 0: row i's keys [lo0, lo0 + cnt0) are the schema's key_span(i, i + 1, N)
+  const r0_s0 = Math.max(i, tbl[tb + 4]);
+  const r1_s0 = Math.min((i + 1), tbl[tb + 5]);
+  const a_s0 = Math.max(Math.max(tbl[tb + 2], r0_s0 - tbl[tb + 1] + 1), 0);
+  const e_s0 = Math.min(Math.min(tbl[tb + 3], r1_s0 - tbl[tb + 0]), N);
+  const ok_s0 = r0_s0 < r1_s0 && tbl[tb + 0] < tbl[tb + 1] && a_s0 < e_s0;
+  const lo0 = (ok_s0 ? a_s0 : 0);
+  const cnt0 = (ok_s0 ? e_s0 : 0) - lo0;
   const on0_0 = tbl[tb + 6];
   const m0_0 = tbl[tb + 7];
   const mlo0_0 = tbl[tb + 8];

@@ -32,9 +32,68 @@ struct Params {
 var<workgroup> ks: array<f32, BN * D>;
 var<workgroup> vs: array<f32, BN * D>;
 
-fn tf(h: u32, s: u32, f: u32) -> i32 {
-  let x = (h * TERM_SLOTS + s) * FIELDS + f;
+// The spc head-table schema (generated from src/ir/schema.ts; do not edit). A term slot is
+// D_LO, D_HI, K_LO, K_HI, Q_LO, Q_HI, then mod slots (MOD_ON, MOD_M, MOD_LO, MOD_HI) at
+// MOD_BASE + MOD_STRIDE * m. Spans are half-open [lo, hi); the empty span is (0, 0).
+// The including shader defines fn spc_field(x: u32) -> i32: the table's int32 at index x.
+
+const D_LO = 0;  // offset of dLo in a term slot
+const D_HI = 1;  // offset of dHi in a term slot
+const K_LO = 2;  // offset of kLo in a term slot
+const K_HI = 3;  // offset of kHi in a term slot
+const Q_LO = 4;  // offset of qLo in a term slot
+const Q_HI = 5;  // offset of qHi in a term slot
+const MOD_BASE = 6;  // mod slot m starts at MOD_BASE + MOD_STRIDE * m
+const MOD_STRIDE = 4;  // fields per mod slot
+const MOD_ON = 0;  // offset of on in a mod slot
+const MOD_M = 1;  // offset of m in a mod slot
+const MOD_LO = 2;  // offset of lo in a mod slot
+const MOD_HI = 3;  // offset of hi in a mod slot
+const MOD_ON_D = 0;  // MOD_ON value: residue of d = i - j
+const MOD_ON_J = 1;  // MOD_ON value: residue of j
+const EMPTY_TERM = array(0, 0, 0, 0, 0, 0);  // interval fields of an empty term slot
+const NEUTRAL_MOD = array(0, 1, 0, 1);  // an unused mod slot (always true)
+
+fn fields_per_term(mod_slots: u32) -> u32 { return MOD_BASE + MOD_STRIDE * mod_slots; }
+
+// Keys in [0, n) that some row of [i0, i1) reaches through the term's intervals (mods ignored); empty: (0, 0).
+fn key_span(o: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {
+  let r0 = max(i0, spc_field(o + Q_LO));
+  let r1 = min(i1, spc_field(o + Q_HI));
+  let a = max(max(spc_field(o + K_LO), r0 - spc_field(o + D_HI) + 1), 0);
+  let e = min(min(spc_field(o + K_HI), r1 - spc_field(o + D_LO)), n);
+  return select(vec2<i32>(0, 0), vec2<i32>(a, e), r0 < r1 && spc_field(o + D_LO) < spc_field(o + D_HI) && a < e);
+}
+
+// Keys that every row of [i0, i1) reaches; empty (0, 0) unless no mod is effective, i0 < i1, [i0, i1) lies in [qLo, qHi) and i1 <= n.
+fn full_key_span(o: u32, mod_slots: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {
+  var nomod = true;
+  for (var m = 0u; m < mod_slots; m++) { nomod = nomod && (spc_field(o + MOD_BASE + MOD_STRIDE * m + MOD_LO) <= 0 && spc_field(o + MOD_BASE + MOD_STRIDE * m + MOD_M) <= spc_field(o + MOD_BASE + MOD_STRIDE * m + MOD_HI)); }
+  let a = max(max(spc_field(o + K_LO), i1 - spc_field(o + D_HI)), 0);
+  let e = min(min(spc_field(o + K_HI), i0 - spc_field(o + D_LO) + 1), n);
+  return select(vec2<i32>(0, 0), vec2<i32>(a, e), nomod && i0 < i1 && spc_field(o + Q_LO) <= i0 && i1 <= spc_field(o + Q_HI) && i1 <= n && a < e);
+}
+
+// Rows in [0, n) that reach some key of [j0, j1) through the term's intervals (mods ignored); empty: (0, 0).
+fn query_span(o: u32, j0: i32, j1: i32, n: i32) -> vec2<i32> {
+  let ja = max(max(j0, spc_field(o + K_LO)), 0);
+  let jb = min(min(j1, spc_field(o + K_HI)), n);
+  let a = max(max(ja + spc_field(o + D_LO), spc_field(o + Q_LO)), 0);
+  let e = min(min(jb - 1 + spc_field(o + D_HI), spc_field(o + Q_HI)), n);
+  return select(vec2<i32>(0, 0), vec2<i32>(a, e), ja < jb && spc_field(o + D_LO) < spc_field(o + D_HI) && a < e);
+}
+
+fn spc_field(x: u32) -> i32 {
   return params.table[x / 4u][x % 4u];
+}
+
+// Offset of term slot s of head h in the table.
+fn term_at(h: u32, s: u32) -> u32 {
+  return (h * TERM_SLOTS + s) * FIELDS;
+}
+
+fn tf(h: u32, s: u32, f: u32) -> i32 {
+  return spc_field(term_at(h, s) + f);
 }
 
 fn floor_mod(a: i32, m: i32) -> i32 {
@@ -42,18 +101,11 @@ fn floor_mod(a: i32, m: i32) -> i32 {
   return select(r, r + m, r < 0);
 }
 
-// True when term slot s of head h is not empty (every interval and every mod range non-empty).
-fn term_live(h: u32, s: u32) -> bool {
-  var ok = tf(h, s, 0u) < tf(h, s, 1u) && tf(h, s, 2u) < tf(h, s, 3u) && tf(h, s, 4u) < tf(h, s, 5u);
-  ok = ok && tf(h, s, 8u) < tf(h, s, 9u);
-  return ok;
-}
-
 // The exact per-pair test: some term allows (i, j).
 fn allowed(h: u32, i: i32, j: i32) -> bool {
   let d = i - j;
   for (var s = 0u; s < TERM_SLOTS; s++) {
-    var ok = tf(h, s, 0u) <= d && d < tf(h, s, 1u) && tf(h, s, 2u) <= j && j < tf(h, s, 3u) && tf(h, s, 4u) <= i && i < tf(h, s, 5u);
+    var ok = tf(h, s, D_LO) <= d && d < tf(h, s, D_HI) && tf(h, s, K_LO) <= j && j < tf(h, s, K_HI) && tf(h, s, Q_LO) <= i && i < tf(h, s, Q_HI);
     if (ok) {
       let r = floor_mod(select(j, d, tf(h, s, 6u) == 0), tf(h, s, 7u));
       ok = tf(h, s, 8u) <= r && r < tf(h, s, 9u);
@@ -65,31 +117,21 @@ fn allowed(h: u32, i: i32, j: i32) -> bool {
   return false;
 }
 
-// True when one term alone allows every pair of rows [i0, i1) x keys [j0, j1).
-fn tile_full(h: u32, i0: i32, i1: i32, j0: i32, j1: i32) -> bool {
+// True when one term alone allows every pair of rows [i0, i1) x keys [j0, j1) (its full_key_span holds them).
+fn tile_full(h: u32, i0: i32, i1: i32, j0: i32, j1: i32, n: i32) -> bool {
   for (var s = 0u; s < TERM_SLOTS; s++) {
-    var ok = tf(h, s, 0u) <= i0 - (j1 - 1) && i1 - 1 - j0 < tf(h, s, 1u) && tf(h, s, 2u) <= j0 && j1 <= tf(h, s, 3u) && tf(h, s, 4u) <= i0 && i1 <= tf(h, s, 5u);
-    ok = ok && tf(h, s, 8u) <= 0 && tf(h, s, 7u) <= tf(h, s, 9u);
-    if (ok) {
+    let f = full_key_span(term_at(h, s), 1u, i0, i1, n);
+    if (j0 >= f.x && j1 <= f.y) {
       return true;
     }
   }
   return false;
 }
 
-// Key tiles [first, last) that term slot s reaches from rows [i0, i1); empty when first >= last.
+// Key tiles [first, last) that term slot s reaches from rows [i0, i1) (its key_span); empty when first >= last.
 fn term_tiles(h: u32, s: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {
-  let r0 = max(i0, tf(h, s, 4u));
-  let r1 = min(i1, tf(h, s, 5u));
-  if (!term_live(h, s) || r0 >= r1) {
-    return vec2<i32>(0, 0);
-  }
-  let lo = max(max(tf(h, s, 2u), r0 - tf(h, s, 1u) + 1), 0);
-  let hi = min(min(tf(h, s, 3u), r1 - tf(h, s, 0u)), n);
-  if (lo >= hi) {
-    return vec2<i32>(0, 0);
-  }
-  return vec2<i32>(lo / i32(BN), (hi + i32(BN) - 1) / i32(BN));
+  let k = key_span(term_at(h, s), i0, i1, n);
+  return vec2<i32>(k.x / i32(BN), (k.y + i32(BN) - 1) / i32(BN));
 }
 
 @compute @workgroup_size(BM)
@@ -135,7 +177,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
       }
       workgroupBarrier();
-      let full = tile_full(h, i0, i1, j0, j1);
+      let full = tile_full(h, i0, i1, j0, j1, n);
       if (live) {
         for (var r = 0; r < j1 - j0; r++) {
           if (!full && !allowed(h, i, j0 + r)) {

@@ -26,7 +26,7 @@ struct FwdSm80 {
   static constexpr bool kQInRegs = kMT == 1;     // one tile per warp: Q in registers; else re-read from smem
   static constexpr bool kSkipRescale = C::kSkipRescale;
   static constexpr int kD = L::kD, kGroup = L::kGroup, kTermSlots = L::kTermSlots, kModSlots = L::kModSlots;
-  static constexpr int kFields = kTermFields + kModFields * kModSlots;
+  static constexpr int kFields = MOD_BASE + MOD_STRIDE * kModSlots;
   static constexpr int kChunks = kD / 8;  // 16-byte chunks per row
   static_assert(kD % 16 == 0 && kBN % 16 == 0, "tile shapes");
 

@@ -37,7 +37,7 @@ struct FwdSm90 {
   static constexpr bool kOverlap = kWS || C::kOverlap;
   static constexpr int kMetaBufs = 4;  // persistent: work items' tables and ranges in flight
   static constexpr int kD = L::kD, kGroup = L::kGroup, kTermSlots = L::kTermSlots, kModSlots = L::kModSlots;
-  static constexpr int kFields = kTermFields + kModFields * kModSlots;
+  static constexpr int kFields = MOD_BASE + MOD_STRIDE * kModSlots;
   using Tiles = Sm90Tiles<T, kD, kBM, kBN, kWS ? 128 * kWG : kThreads>;
 
   static_assert(kD % 64 == 0 && kBN % 16 == 0 && kBN <= 256 && kStages >= (kWS ? 2 : kOverlap ? 3 : 2), "tile shapes");

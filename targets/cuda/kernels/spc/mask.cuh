@@ -12,9 +12,9 @@ __device__ __forceinline__ bool mods_allow(const int* t, int i, int j) {
   bool ok = true;
 #pragma unroll
   for (int m = 0; m < kModSlots; ++m) {
-    const int* md = t + kTermFields + kModFields * m;
-    const int r = floormod(md[kModOn] == kModOnD ? i - j : j, md[kModM]);
-    ok = ok && r >= md[kModLo] && r < md[kModHi];
+    const int* md = t + MOD_BASE + MOD_STRIDE * m;
+    const int r = floormod(md[MOD_ON] == MOD_ON_D ? i - j : j, md[MOD_M]);
+    ok = ok && r >= md[MOD_LO] && r < md[MOD_HI];
   }
   return ok;
 }
