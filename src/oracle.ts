@@ -68,7 +68,7 @@ export function referenceAttention(inst: Instance, input: OracleInput): OracleOu
         for (let c = 0; c < count; c++) {
           const w = scores[c]! / sum;
           const vb = kvBase + keys[c]! * D;
-          for (let x = 0; x < D; x++) out[o + x] += w * input.v[vb + x]!;
+          for (let x = 0; x < D; x++) out[o + x] = out[o + x]! + w * input.v[vb + x]!;
         }
         lse[row] = max + Math.log(sum);
       }

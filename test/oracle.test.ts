@@ -36,7 +36,7 @@ function denseMasked(text: string, n: number, B: number, seed: number) {
         for (let t = 0; t < s.length; t += 2) sum += Math.exp(s[t]!);
         lse[row] = Math.log(sum);
         for (let t = 0; t < s.length; t += 2)
-          for (let x = 0; x < D; x++) out[row * D + x] += (Math.exp(s[t]!) / sum) * v[((b * KV + kh) * n + s[t + 1]!) * D + x]!;
+          for (let x = 0; x < D; x++) out[row * D + x] = out[row * D + x]! + (Math.exp(s[t]!) / sum) * v[((b * KV + kh) * n + s[t + 1]!) * D + x]!;
       }
     }
   const got = referenceAttention(instantiate(layout, n), { batch: B, q, k, v });
