@@ -1,7 +1,8 @@
 // Renderers of the head-table schema (src/ir/schema.ts): its constants and span helpers as C++
 // (CUDA device and host), WGSL, JavaScript and Python source, all from the one definition.
 //
-//   renderSchema('cpp')   header text: namespace spc { constexpr int D_LO ...; struct Span { int lo, hi; };
+//   renderSchema('cpp')   header text: namespace spc { inline constexpr int D_LO ...; (inline: external linkage, so an
+//                         unused constant draws no nvcc warning #177 in a file that includes the header) struct Span { int lo, hi; };
 //                         SPC_HD Span key_span(const int* t, int i0, int i1, int n); ... }
 //   renderSchema('py')    module text: D_LO = 0 ...; def key_span(t, o, i0, i1, n) -> (lo, hi) ...
 //   renderSchema('js')    ES module text: export const D_LO = 0 ...; export function key_span(t, o, i0, i1, n) -> { lo, hi } ...
@@ -132,11 +133,11 @@ const COMMENT: Record<SchemaLang, string> = { cpp: '//', wgsl: '//', js: '//', p
 
 function constant(lang: SchemaLang, name: string, value: number | readonly number[]): string {
   if (typeof value === 'number') {
-    return { cpp: `constexpr int ${name} = ${value};`, wgsl: `const ${name} = ${value};`, js: `export const ${name} = ${value};`, py: `${name} = ${value}` }[lang];
+    return { cpp: `inline constexpr int ${name} = ${value};`, wgsl: `const ${name} = ${value};`, js: `export const ${name} = ${value};`, py: `${name} = ${value}` }[lang];
   }
   const list = value.join(', ');
   return {
-    cpp: `constexpr int ${name}[${value.length}] = {${list}};`,
+    cpp: `inline constexpr int ${name}[${value.length}] = {${list}};`,
     wgsl: `const ${name} = array(${list});`,
     js: `export const ${name} = Object.freeze([${list}]);`,
     py: `${name} = (${list})`,
