@@ -195,6 +195,33 @@ describe('CUDA target', () => {
     expect(() => readdirSync(join(d, 'out'))).toThrow();
   });
 
+  it('spc compile --config: a config file or inline JSON over the heuristic, lands in the manifest; a bad one is a diagnostic and writes nothing', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'spc-cfg-'));
+    writeFileSync(join(d, 'x.spc'), 'layout cfg_test { heads 4 head_dim 128 partition equal_pairs pattern band }\n');
+    writeFileSync(join(d, 'cfg.json'), JSON.stringify({ sm90: { stages: 2, qBuffers: 2 } }));
+    const cli = async (...args: string[]) => {
+      let err = '';
+      const code = await run(['compile', join(d, 'x.spc'), '--target', 'cuda', ...args], { stdout: () => {}, stderr: (s) => (err += s) });
+      return { code, err };
+    };
+    expect((await cli('-o', join(d, 'a'), '--config', join(d, 'cfg.json'))).code).toBe(0);
+    const m = JSON.parse(readFileSync(join(d, 'a', 'cfg_test.manifest.json'), 'utf8')) as { config: { sm90: { stages: number; qBuffers: number; blockN: number } } };
+    expect(m.config.sm90).toMatchObject({ stages: 2, qBuffers: 2, blockN: 128 });
+    expect(readFileSync(join(d, 'a', 'cfg_test', '_layout.py'), 'utf8')).toContain('"qBuffers": 2,');
+    expect(readFileSync(join(d, 'a', 'cfg_test.cu'), 'utf8')).toContain('kStages = 2, kQBufs = 2');
+    for (const [config, codeText] of [
+      ['{"sm90": {"stages": 9}}', 'error[E105]: kernel config: field \'sm90.stages\' expects one of 2, 3, 4, 5, 6, got 9'],
+      ['{"sm90": {"stage": 3}}', "error[E104]: kernel config: unknown field 'sm90.stage'"],
+      ['{"sm90": {"stages": 4}}', 'error[E102]'],
+      ['{"sm90": {', 'error[E107]'],
+    ] as const) {
+      const r = await cli('-o', join(d, 'b'), '--config', config);
+      expect(r.code, config).toBe(2);
+      expect(r.err, config).toContain(codeText);
+      expect(() => readdirSync(join(d, 'b')), config).toThrow();
+    }
+  });
+
   it('kernel configs that cannot run are refused before any code is written', () => {
     const l = layouts.find((x) => x.headDim === 128)!;
     const emitWith = (config: unknown) => () => cudaTarget.emit([l], { version: 'x', config });
