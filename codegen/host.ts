@@ -6,14 +6,6 @@ import { EMPTY_TERM, FIELD, MOD_ON_D, MOD_ON_J, MOD_STRIDE, NEUTRAL_MOD, modOffs
 import { renderExpr, type ExprSyntax } from './expr.js';
 import { CodeWriter } from './writer.js';
 
-const JS: ExprSyntax = {
-  floorDiv: (a, b) => `fdiv(${a}, ${b})`,
-  floorMod: (a, b) => `fmod(${a}, ${b})`,
-  min: (xs) => `Math.min(${xs.join(', ')})`,
-  max: (xs) => `Math.max(${xs.join(', ')})`,
-  variable: (n) => n,
-};
-
 const PY: ExprSyntax = {
   floorDiv: (a, b) => `_fdiv(${a}, ${b})`,
   floorMod: (a, b) => `_fmod(${a}, ${b})`,
@@ -21,6 +13,40 @@ const PY: ExprSyntax = {
   max: (xs) => `max(${xs.join(', ')})`,
   variable: (n) => n,
 };
+
+/**
+ * JavaScript over an arithmetic A (NUM: Numbers that throw INEXACT once a value may not be an exact
+ * safe integer; BIG: BigInt), so the host table equals Python's exact integers at any N while the
+ * common case stays in Number. Literals and variables enter through A.c; results leave through A.out.
+ */
+function renderA(e: IExpr): string {
+  switch (e.op) {
+    case 'num':
+      return `A.c(${e.value})`;
+    case 'var':
+      return `A.c(${e.name})`;
+    case 'neg':
+      return `A.neg(${renderA(e.arg)})`;
+    case 'min':
+    case 'max':
+      return `A.${e.op}(${e.args.map(renderA).join(', ')})`;
+    default:
+      return `A.${({ '+': 'add', '-': 'sub', '*': 'mul', '/': 'div', '%': 'mod' } as const)[e.op]}(${renderA(e.left)}, ${renderA(e.right)})`;
+  }
+}
+
+/** The fields of a term in the A form: intervals clamped, then converted back to Number. */
+function jsFieldExprs(t: Term<IExpr>, modSlots: number): string[] {
+  const cl = (lo: string, x: IExpr | undefined, hi: string, isLo: boolean) => (x ? `A.out(A.min(A.c(${hi}), A.max(A.c(${lo}), ${renderA(x)})))` : isLo ? lo : hi);
+  const iv = (x: [IExpr, IExpr] | undefined, lo: string, hi: string) => [cl(lo, x?.[0], hi, true), cl(lo, x?.[1], hi, false)];
+  const f = [...iv(t.d, 'dMin', 'N'), ...iv(t.k, '0', 'N'), ...iv(t.q, '0', 'N')];
+  for (const m of t.mods) {
+    const mm = renderA(m.m);
+    f.push(String(m.on === 'd' ? MOD_ON_D : MOD_ON_J), `chkmod(A.out(${mm}))`, `A.out(A.min(${mm}, A.max(A.c(0), ${renderA(m.lo)})))`, `A.out(A.min(${mm}, A.max(A.c(0), ${renderA(m.hi)})))`);
+  }
+  for (let k = t.mods.length; k < modSlots; k++) f.push(...NEUTRAL_MOD.map(String));
+  return f;
+}
 
 function fieldExprs(t: Term<IExpr>, modSlots: number, s: ExprSyntax, clamp: (lo: string, x: IExpr | undefined, hi: string, isLo: boolean) => string): string[] {
   const iv = (x: [IExpr, IExpr] | undefined, lo: string, hi: string) => [clamp(lo, x?.[0], hi, true), clamp(lo, x?.[1], hi, false)];
@@ -70,13 +96,35 @@ export function jsHostTable(layout: LayoutIR): string {
     w.line('out.push(N);');
     w.line('return out;');
   });
-  w.block('function fdiv(a, b) {', () => {
-    w.line("if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');");
-    w.line('return Math.floor(a / b);');
+  w.line('// Exact integer arithmetic: NUM while every value is a safe integer, else (it throws INEXACT) BIG.');
+  w.line('const INEXACT = Symbol(\'inexact\');');
+  w.block('function safe(r) {', () => {
+    w.line('if (!Number.isSafeInteger(r)) throw INEXACT;');
+    w.line('return r;');
   });
-  w.block('function fmod(a, b) {', () => {
-    w.line("if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');");
-    w.line('return a - b * Math.floor(a / b);');
+  w.block('function zero() {', () => {
+    w.line("throw new RangeError('spc: division by zero in a pattern expression at this N');");
+  });
+  w.block('function fdiv(a, b) {', () => {
+    w.line('if (b === 0) zero();');
+    w.line('if (Math.abs(a) >= 4503599627370496 || Math.abs(b) >= 4503599627370496) throw INEXACT;');
+    w.line('let q = Math.floor(a / b), r = a - q * b;');
+    w.line('if (b > 0) { while (r < 0) { q--; r += b; } while (r >= b) { q++; r -= b; } }');
+    w.line('else { while (r > 0) { q--; r += b; } while (r <= b) { q++; r -= b; } }');
+    w.line('return q;');
+  });
+  w.block('function bdiv(a, b) {', () => {
+    w.line('if (b === 0n) zero();');
+    w.line('const q = a / b;');
+    w.line('return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q;');
+  });
+  w.line('const NUM = { c: safe, out: (x) => x, neg: (a) => -a, add: (a, b) => safe(a + b), sub: (a, b) => safe(a - b), mul: (a, b) => safe(a * b), div: fdiv, mod: (a, b) => safe(a - b * fdiv(a, b)), min: Math.min, max: Math.max };');
+  w.line('const BIG = { c: BigInt, out: Number, neg: (a) => -a, add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: bdiv, mod: (a, b) => a - b * bdiv(a, b), min: (...x) => x.reduce((p, y) => (y < p ? y : p)), max: (...x) => x.reduce((p, y) => (y > p ? y : p)) };');
+  w.block('function exact(f) {', () => {
+    w.block('try {', () => w.line('return f(NUM);'), '} catch (e) {');
+    w.line('  if (e !== INEXACT) throw e;');
+    w.line('  return f(BIG);');
+    w.line('}');
   });
   w.block('function chkmod(m) {', () => {
     w.line("if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);");
@@ -94,14 +142,16 @@ export function jsHostTable(layout: LayoutIR): string {
     w.line(`const dMin = ${layout.causal ? '0' : '1 - N'};`);
     w.line('const bounds = partitionBounds(N);');
     w.line(`const t = new Int32Array(H * ${shape.termSlots * shape.fieldsPerTerm});`);
-    for (const g of layout.groups) {
-      w.block(`for (let h = ${g.lo}; h < ${g.hi}; h++) {`, () => {
-        w.line(layout.partition ? 'const S = bounds[h], W = bounds[h + 1] - bounds[h];' : 'void bounds;');
-        const slots = g.terms.map((t) => fieldExprs(t, shape.modSlots, JS, (lo, x, hi, isLo) => (x ? JS.min([hi, JS.max([lo, renderExpr(x, JS)])]) : isLo ? lo : hi)));
-        for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(emptySlot(shape.modSlots));
-        slots.forEach((f, k) => w.line(`t.set([${f.join(', ')}], (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm});`));
-      });
-    }
+    w.block('exact((A) => {', () => {
+      for (const g of layout.groups) {
+        w.block(`for (let h = ${g.lo}; h < ${g.hi}; h++) {`, () => {
+          w.line(layout.partition ? 'const S = bounds[h], W = bounds[h + 1] - bounds[h];' : 'void bounds;');
+          const slots = g.terms.map((t) => jsFieldExprs(t, shape.modSlots));
+          for (let k = g.terms.length; k < shape.termSlots; k++) slots.push(emptySlot(shape.modSlots));
+          slots.forEach((f, k) => w.line(`t.set([${f.join(', ')}], (h * ${shape.termSlots} + ${k}) * ${shape.fieldsPerTerm});`));
+        });
+      }
+    }, '});');
     if (shape.modSlots > 0) {
       w.line('// A term with an empty residue window allows nothing: empty its distance interval too.');
       w.block(`for (let o = 0; o < t.length; o += ${shape.fieldsPerTerm}) {`, () => {
@@ -117,7 +167,7 @@ function jsPartition(w: CodeWriter, layout: LayoutIR): void {
   const p = layout.partition;
   if (!p) return void w.line('return null;');
   if (p.kind !== 'explicit') return void w.line(p.kind === 'equal_width' ? 'return equalWidthBounds(N, H);' : 'return equalPairsBounds(N, H);');
-  w.line(`const b = [${p.bounds.map((e) => renderExpr(e, JS)).join(', ')}];`);
+  w.line(`const b = exact((A) => [${p.bounds.map((e) => `A.out(${renderA(e)})`).join(', ')}]);`);
   w.block('for (let k = 0; k < b.length; k++) {', () => {
     w.line('if (b[k] < 0 || b[k] > N) throw new RangeError(`spc: band boundary ${b[k]} is out of range 0..${N}`);');
     w.line('if (k > 0 && b[k] < b[k - 1]) throw new RangeError(`spc: band boundaries decrease at N = ${N}: bands would overlap`);');

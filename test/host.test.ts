@@ -51,6 +51,34 @@ describe('host code builds the same head table as the IR', () => {
     for (const c of cases) expect(got[`${c.name}:${c.n}`], `${c.name} N=${c.n}`).toEqual(c.want);
   });
 
+  it('expressions past 2^53 evaluate exactly: the IR, the JavaScript and the Python tables agree with integer arithmetic', async () => {
+    const big = compileSource(`
+layout big1 { heads 1 head_dim 8 pattern window((N * N - 1) / N) }
+layout big2 { heads 3 head_dim 8 causal false partition explicit(0, (N * N - 1) / N / 3, (N * N * N - 1) / (N * N) - N / 3, N) pattern dist(-((N * N - 1) / N) + S, (N * N + N) / N - W % 3) & stride((N * N * 7 - 1) % N + 1) | keys((N * N * N - 2) / (N * N), N) | fixed(N, (N * N - 2) % N) }
+`);
+    const ns = [999000000, 1 << 30, 999999937, 94906267, 94906266, 100, 7];
+    // Exact values by Python's integers: (N*N-1)//N = N-1, and so on.
+    expect([...headTable(big[0]!, 999000000)].slice(0, 2)).toEqual([0, 998999999]);
+    const dir = mkdtempSync(join(tmpdir(), 'spc-host-big-'));
+    const script: string[] = ['import json, sys', 'out = {}'];
+    for (const l of big) {
+      const file = join(dir, `${l.name}.mjs`);
+      writeFileSync(file, jsHostTable(l));
+      writeFileSync(join(dir, `${l.name}_table.py`), pyHostTable(l));
+      script.push(`import ${l.name}_table`);
+      const mod = (await import(file)) as { headTable(n: number): Int32Array; partitionBounds(n: number): number[] | null };
+      for (const n of ns) {
+        expect(mod.headTable(n), `${l.name} N=${n}`).toEqual(headTable(l, n));
+        expect(mod.partitionBounds(n)).toEqual(partitionBounds(l, n));
+        script.push(`out['${l.name}:${n}'] = ${l.name}_table.head_table(${n})`);
+      }
+    }
+    script.push('json.dump(out, sys.stdout)');
+    writeFileSync(join(dir, 'run.py'), script.join('\n'));
+    const got = JSON.parse(execFileSync('python3', ['run.py'], { cwd: dir, encoding: 'utf8' })) as Record<string, number[]>;
+    for (const l of big) for (const n of ns) expect(got[`${l.name}:${n}`], `${l.name} N=${n}`).toEqual([...headTable(l, n)]);
+  });
+
   it('a term whose residue window is empty (head 0 of norez: fixed(16, 0)) gets an empty distance interval', () => {
     const l = extra.find((x) => x.name === 'norez')!;
     const t = headTable(l, 100);

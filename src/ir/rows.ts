@@ -50,7 +50,7 @@ export function rowRanges(head: HeadInstance, i: number): { lo: number; hi: numb
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
 /** Numbers y in [0, x) (any integer x) with y mod m in [lo, hi). */
-function residuesBelow(x: number, m: number, lo: number, hi: number): number {
+export function residuesBelow(x: number, m: number, lo: number, hi: number): number {
   const q = Math.floor(x / m);
   return q * (hi - lo) + Math.min(hi - lo, Math.max(0, x - q * m - lo));
 }
@@ -62,37 +62,81 @@ function countResidues(md: Mod<number>, i: number, a: number, b: number): number
   return residuesBelow(x1, md.m, md.lo, md.hi) - residuesBelow(x0, md.m, md.lo, md.hi);
 }
 
-/** Exact count of allowed keys of row i within [j0, j1). */
+const segLo: number[] = [];
+const segHi: number[] = [];
+const segTerm: CTerm[] = [];
+const cutBuf: number[] = [];
+
+/**
+ * Exact count of allowed keys of row i within [j0, j1). The row's key axis is cut at every
+ * term's span ends; a piece covered by a plain term counts whole, one covered by a single
+ * one-mod term counts in closed form, and only pieces where several modded terms overlap (or a
+ * term has several mods) walk the period. No allocation on the common paths (the statistics
+ * call this once per row).
+ */
 export function countRow(head: HeadInstance, i: number, j0: number, j1: number): number {
-  const segs = head.terms.map((t) => termRow(t, i)).filter((s): s is RowSegment => s !== null);
-  if (!segs.length) return 0;
-  const cuts = [...new Set([j0, j1, ...segs.flatMap((s) => [s.lo, s.hi])])].filter((c) => c >= j0 && c <= j1).sort((a, b) => a - b);
+  let c = 0;
+  for (const t of head.terms) {
+    const span = termKeySpan(t, i, i + 1, t.kHi);
+    const a = Math.max(span.lo, j0);
+    const b = Math.min(span.hi, j1);
+    if (a >= b) continue;
+    segLo[c] = a;
+    segHi[c] = b;
+    segTerm[c] = t;
+    c++;
+  }
+  if (!c) return 0;
+  // Sorted distinct cuts (insertion sort: a handful of terms).
+  let nc = 0;
+  for (let s = 0; s < 2 * c; s++) {
+    const x = s < c ? segLo[s]! : segHi[s - c]!;
+    let p = nc;
+    while (p > 0 && cutBuf[p - 1]! > x) p--;
+    if (p > 0 && cutBuf[p - 1] === x) continue;
+    for (let q = nc; q > p; q--) cutBuf[q] = cutBuf[q - 1]!;
+    cutBuf[p] = x;
+    nc++;
+  }
   let total = 0;
-  for (let k = 0; k + 1 < cuts.length; k++) {
-    const [a, b] = [cuts[k]!, cuts[k + 1]!];
-    const active = segs.filter((s) => s.lo <= a && s.hi >= b);
-    if (!active.length) continue;
-    if (active.some((s) => s.mods.length === 0)) {
-      total += b - a;
-      continue;
+  for (let k = 0; k + 1 < nc; k++) {
+    const a = cutBuf[k]!;
+    const b = cutBuf[k + 1]!;
+    let nActive = 0;
+    let plain = false;
+    let only: CTerm | undefined;
+    for (let s = 0; s < c; s++) {
+      if (segLo[s]! > a || segHi[s]! < b) continue;
+      nActive++;
+      only = segTerm[s]!;
+      if (!only.mods.length) plain = true;
     }
-    if (active.length === 1 && active[0]!.mods.length === 1) {
-      total += countResidues(active[0]!.mods[0]!, i, a, b);
-      continue;
+    if (!nActive) continue;
+    if (plain) total += b - a;
+    else if (nActive === 1 && only!.mods.length === 1) total += countResidues(only!.mods[0]!, i, a, b);
+    else {
+      const active: Mod<number>[][] = [];
+      for (let s = 0; s < c; s++) if (segLo[s]! <= a && segHi[s]! >= b) active.push(segTerm[s]!.mods);
+      total += countPeriodic(active, i, a, b);
     }
-    // Only modded terms: the predicate is periodic in j with period lcm of the moduli.
-    const period = active.flatMap((s) => s.mods.map((m) => m.m)).reduce((p, m) => (p / gcd(p, m)) * m, 1);
-    const hit = (j: number): boolean => active.some((s) => s.mods.every((m) => modHolds(m, i, j)));
-    const len = b - a;
-    if (period >= len) {
-      for (let j = a; j < b; j++) if (hit(j)) total++;
-    } else {
-      let perPeriod = 0;
-      for (let j = a; j < a + period; j++) if (hit(j)) perPeriod++;
-      const whole = Math.floor(len / period);
-      total += whole * perPeriod;
-      for (let j = a + whole * period; j < b; j++) if (hit(j)) total++;
-    }
+  }
+  return total;
+}
+
+/** Keys j in [a, b) of row i where some conjunction of mods holds: the predicate is periodic in j with period lcm of the moduli. */
+function countPeriodic(active: Mod<number>[][], i: number, a: number, b: number): number {
+  const period = active.flatMap((ms) => ms.map((m) => m.m)).reduce((p, m) => (p / gcd(p, m)) * m, 1);
+  const hit = (j: number): boolean => active.some((ms) => ms.every((m) => modHolds(m, i, j)));
+  const len = b - a;
+  let total = 0;
+  if (period >= len) {
+    for (let j = a; j < b; j++) if (hit(j)) total++;
+  } else {
+    let perPeriod = 0;
+    for (let j = a; j < a + period; j++) if (hit(j)) perPeriod++;
+    const whole = Math.floor(len / period);
+    total += whole * perPeriod;
+    for (let j = a + whole * period; j < b; j++) if (hit(j)) total++;
   }
   return total;
 }

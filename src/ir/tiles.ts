@@ -1,6 +1,6 @@
-import { countRow, countRowPlain, headPairs } from './rows.js';
+import { countRow, countRowPlain, headPairs, residuesBelow } from './rows.js';
 import { termKeySpan } from './schema.js';
-import type { CTerm, HeadInstance, Instance } from './types.js';
+import type { CTerm, HeadInstance, Instance, Mod } from './types.js';
 
 export type TileClass = 'empty' | 'full' | 'partial';
 
@@ -43,6 +43,132 @@ export function classifyBox(head: HeadInstance, b: Box): { cls: TileClass; pairs
   const count = head.terms.some((t) => t.mods.length) ? countRow : countRowPlain;
   for (let i = b.i0; i < b.i1; i++) pairs += count(head, i, b.j0, b.j1);
   return { cls: pairs === 0 ? 'empty' : pairs === area ? 'full' : 'partial', pairs };
+}
+
+/** Values y in [x0, x1) with y mod m in [lo, hi). */
+const residuesIn = (md: Mod<number>, x0: number, x1: number): number =>
+  x0 >= x1 ? 0 : residuesBelow(x1, md.m, md.lo, md.hi) - residuesBelow(x0, md.m, md.lo, md.hi);
+
+/** The most values of an interval of length len (>= 0) that one mod allows. */
+const residuesMax = (md: Mod<number>, len: number): number => {
+  const w = md.hi - md.lo;
+  return Math.floor(len / md.m) * w + Math.min(w, len % md.m);
+};
+
+/**
+ * Whether term t allows some pair of box b, in O(1): exact for terms with at most one mod, null
+ * (undecided) for more. Inside the box and the term's intervals the distances d = i - j that
+ * occur form one interval, and so do the keys j; a mod on d (or j) holds somewhere iff that
+ * interval holds a residue of its window. Sets `inSome` to that (true, false or null) and returns
+ * a bound on the allowed keys of any one row of the box (for a proof that the box is not full).
+ */
+let inSome: boolean | null = false;
+function termInBox(t: CTerm, b: Box): number {
+  const r0 = Math.max(b.i0, t.qLo);
+  const r1 = Math.min(b.i1, t.qHi);
+  const ja = Math.max(b.j0, t.kLo);
+  const jb = Math.min(b.j1, t.kHi);
+  if (r0 >= r1 || ja >= jb) return ((inSome = false), 0);
+  const d0 = Math.max(t.dLo, r0 - jb + 1);
+  const d1 = Math.min(t.dHi, r1 - ja);
+  if (d0 >= d1) return ((inSome = false), 0);
+  const len = jb - ja;
+  if (!t.mods.length) return ((inSome = true), len);
+  let rowMax = len;
+  for (const md of t.mods) rowMax = Math.min(rowMax, residuesMax(md, len));
+  if (t.mods.length > 1) return ((inSome = rowMax > 0 ? null : false), rowMax);
+  const md = t.mods[0]!;
+  const some = md.on === 'd' ? residuesIn(md, d0, d1) > 0 : residuesIn(md, Math.max(ja, r0 - t.dHi + 1), Math.min(jb, r1 - t.dLo)) > 0;
+  inSome = some;
+  return some ? rowMax : 0;
+}
+
+/**
+ * The class of one box, equal to classifyBox's, without counting its pairs when it can: a box is
+ * empty when no term reaches it, full when one plain term covers it, partial when some term
+ * reaches it and the terms' per-row bounds add up to fewer keys than the box is wide (so every
+ * row misses some key). Anything else (several plain terms
+ * meeting, terms with several mods, residue windows as wide as the box) is counted exactly.
+ */
+export function classifyTile(head: HeadInstance, b: Box): TileClass {
+  let some = false;
+  let unknown = false;
+  let bound = 0;
+  for (const t of head.terms) {
+    const c = termVersusBox(t, b);
+    if (c === 'full') return 'full';
+    if (c === 'empty') continue;
+    bound += termInBox(t, b);
+    if (inSome === true) some = true;
+    else if (inSome === null) unknown = true;
+  }
+  if (!some && !unknown) return 'empty';
+  if (some && bound < b.j1 - b.j0) return 'partial';
+  return classifyBox(head, b).cls;
+}
+
+const spanA: number[] = [];
+const spanB: number[] = [];
+
+/** Calls f for each candidate key tile of query tile qt (the same tiles as candidateKeyTiles, in order); without f, counts them. */
+function forEachCandidate(head: HeadInstance, n: number, bm: number, bn: number, qt: number, f?: (kt: number) => void): number {
+  const i0 = qt * bm;
+  const i1 = Math.min(n, i0 + bm);
+  let c = 0;
+  for (const t of head.terms) {
+    const { lo, hi } = termKeySpan(t, i0, i1, n);
+    if (lo >= hi) continue;
+    const a = Math.floor(lo / bn);
+    const e = Math.ceil(hi / bn);
+    let p = c++;
+    while (p > 0 && spanA[p - 1]! > a) {
+      spanA[p] = spanA[p - 1]!;
+      spanB[p] = spanB[p - 1]!;
+      p--;
+    }
+    spanA[p] = a;
+    spanB[p] = e;
+  }
+  let next = 0;
+  let count = 0;
+  for (let s = 0; s < c; s++) {
+    const a = Math.max(next, spanA[s]!);
+    if (f) for (let kt = a; kt < spanB[s]!; kt++) f(kt);
+    else count += Math.max(0, spanB[s]! - a);
+    next = Math.max(next, spanB[s]!);
+  }
+  return count;
+}
+
+/** How many candidate tiles a head has (what classifying its tiles costs), in O(query tiles x terms). */
+export function candidateTileCount(head: HeadInstance, n: number, bm: number, bn: number): number {
+  let count = 0;
+  for (let qt = 0; qt * bm < n; qt++) count += forEachCandidate(head, n, bm, bn, qt);
+  return count;
+}
+
+/** Full and partial tiles of a head and the pairs inside them (clipped at N), without listing them. */
+export function headTileCounts(head: HeadInstance, n: number, bm: number, bn: number): { full: number; partial: number; computed: number } {
+  let full = 0;
+  let partial = 0;
+  let computed = 0;
+  const qTiles = Math.ceil(n / bm);
+  const box: Box = { i0: 0, i1: 0, j0: 0, j1: 0 };
+  const visit = (kt: number): void => {
+    box.j0 = kt * bn;
+    box.j1 = Math.min(n, box.j0 + bn);
+    const cls = classifyTile(head, box);
+    if (cls === 'empty') return;
+    if (cls === 'full') full++;
+    else partial++;
+    computed += (box.i1 - box.i0) * (box.j1 - box.j0);
+  };
+  for (let qt = 0; qt < qTiles; qt++) {
+    box.i0 = qt * bm;
+    box.i1 = Math.min(n, box.i0 + bm);
+    forEachCandidate(head, n, bm, bn, qt, visit);
+  }
+  return { full, partial, computed };
 }
 
 /** Key tiles of query tile qt that may hold allowed pairs: the union of each term's key span over the tile's rows. */
@@ -108,20 +234,27 @@ const maxOverMean = (xs: number[]): number => {
   return mean === 0 ? 1 : Math.max(...xs) / mean;
 };
 
+/**
+ * Tile statistics are also skipped when the heads with mods have more candidate tiles than this in
+ * all: their tiles are classified one by one (in O(terms) each, see classifyTile), about 2 s for
+ * this many. Plain heads have no such limit (their tiles are decided by spans).
+ */
+export const MAX_MOD_STAT_TILES = 1 << 23;
+
 export function layoutStats(inst: Instance, blockM = 64, blockN = 64, withTiles = true): LayoutStats {
   const n = inst.n;
   withTiles &&= Math.ceil(n / blockM) * Math.ceil(n / blockN) <= MAX_STAT_TILES;
+  if (withTiles) {
+    let modTiles = 0;
+    for (const h of inst.heads) if (h.terms.some((t) => t.mods.length)) modTiles += candidateTileCount(h, n, blockM, blockN);
+    withTiles = modTiles <= MAX_MOD_STAT_TILES;
+  }
   const heads = inst.heads.map((h): HeadStats => {
     const pairs = headPairs(h, n);
     let full = 0;
     let partial = 0;
     let computed = 0;
-    if (withTiles)
-      for (const t of headTiles(h, n, blockM, blockN)) {
-        if (t.cls === 'full') full++;
-        else partial++;
-        computed += Math.min(blockM, n - t.qt * blockM) * Math.min(blockN, n - t.kt * blockN);
-      }
+    if (withTiles) ({ full, partial, computed } = headTileCounts(h, n, blockM, blockN));
     return { head: h.head, pairs, share: 0, fullTiles: full, partialTiles: partial, computedPairs: computed, wastedPairs: withTiles ? computed - pairs : 0 };
   });
   const totalPairs = heads.reduce((s, h) => s + h.pairs, 0);

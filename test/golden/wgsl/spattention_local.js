@@ -29,13 +29,37 @@ export function equalPairsBounds(N, H) {
   out.push(N);
   return out;
 }
-function fdiv(a, b) {
-  if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');
-  return Math.floor(a / b);
+// Exact integer arithmetic: NUM while every value is a safe integer, else (it throws INEXACT) BIG.
+const INEXACT = Symbol('inexact');
+function safe(r) {
+  if (!Number.isSafeInteger(r)) throw INEXACT;
+  return r;
 }
-function fmod(a, b) {
-  if (b === 0) throw new RangeError('spc: division by zero in a pattern expression at this N');
-  return a - b * Math.floor(a / b);
+function zero() {
+  throw new RangeError('spc: division by zero in a pattern expression at this N');
+}
+function fdiv(a, b) {
+  if (b === 0) zero();
+  if (Math.abs(a) >= 4503599627370496 || Math.abs(b) >= 4503599627370496) throw INEXACT;
+  let q = Math.floor(a / b), r = a - q * b;
+  if (b > 0) { while (r < 0) { q--; r += b; } while (r >= b) { q++; r -= b; } }
+  else { while (r > 0) { q--; r += b; } while (r <= b) { q++; r -= b; } }
+  return q;
+}
+function bdiv(a, b) {
+  if (b === 0n) zero();
+  const q = a / b;
+  return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q;
+}
+const NUM = { c: safe, out: (x) => x, neg: (a) => -a, add: (a, b) => safe(a + b), sub: (a, b) => safe(a - b), mul: (a, b) => safe(a * b), div: fdiv, mod: (a, b) => safe(a - b * fdiv(a, b)), min: Math.min, max: Math.max };
+const BIG = { c: BigInt, out: Number, neg: (a) => -a, add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: bdiv, mod: (a, b) => a - b * bdiv(a, b), min: (...x) => x.reduce((p, y) => (y < p ? y : p)), max: (...x) => x.reduce((p, y) => (y > p ? y : p)) };
+function exact(f) {
+  try {
+    return f(NUM);
+  } catch (e) {
+    if (e !== INEXACT) throw e;
+    return f(BIG);
+  }
 }
 function chkmod(m) {
   if (m < 1) throw new RangeError(`spc: a stride or period must be at least 1, got ${m}`);
@@ -52,10 +76,12 @@ export function headTable(N) {
   const dMin = 0;
   const bounds = partitionBounds(N);
   const t = new Int32Array(H * 6);
-  for (let h = 0; h < 8; h++) {
-    const S = bounds[h], W = bounds[h + 1] - bounds[h];
-    t.set([Math.min(N, Math.max(dMin, 0)), Math.min(N, Math.max(dMin, (W + 1))), 0, N, 0, N], (h * 1 + 0) * 6);
-  }
+  exact((A) => {
+    for (let h = 0; h < 8; h++) {
+      const S = bounds[h], W = bounds[h + 1] - bounds[h];
+      t.set([A.out(A.min(A.c(N), A.max(A.c(dMin), A.c(0)))), A.out(A.min(A.c(N), A.max(A.c(dMin), A.add(A.c(W), A.c(1))))), 0, N, 0, N], (h * 1 + 0) * 6);
+    }
+  });
   return t;
 }
 
