@@ -28,7 +28,8 @@ export function dtsModule(p: WgslPlan, version: string): string {
   konst('BLOCK_M', String(p.blockM), 'Query rows per workgroup.');
   konst('BLOCK_N', String(p.blockN), 'Keys per K/V tile staged in workgroup memory.');
   konst('WORKGROUP_SIZE', `readonly [${p.blockM}, 1, 1]`, 'The compute shader\'s @workgroup_size.');
-  konst('PARAMS_BYTES', String(p.paramsBytes), 'Size of the uniform buffer (N, batch, scale, head table).');
+  konst('TILES_PER_PASS', String(p.tilesPerPass), 'Key tiles one compute pass visits at most per workgroup (bounds every invocation\'s loop iterations).');
+  konst('PARAMS_BYTES', String(p.paramsBytes), 'Size of the uniform buffer (N, batch, scale, chunk, head table).');
   konst('SHARED_BYTES', String(p.sharedBytes), 'Workgroup memory the shader declares.');
   konst('WGSL', 'string', 'The WGSL compute shader (entry point `main`).');
   konst('bindGroupLayoutEntries', 'readonly GPUBindGroupLayoutEntry[]', 'Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage).');
@@ -77,23 +78,25 @@ export function dtsModule(p: WgslPlan, version: string): string {
     properties: [
       { name: 'n', type: 'number', isReadonly: true },
       { name: 'batch', type: 'number', isReadonly: true },
-      { name: 'grid', type: 'readonly [number, number, number]', isReadonly: true, docs: ['Workgroups dispatched: (ceil(N / BLOCK_M), H, B).'] },
+      { name: 'grid', type: 'readonly [number, number, number]', isReadonly: true, docs: ['Workgroups dispatched per pass: (ceil(N / BLOCK_M), H, B).'] },
+      { name: 'passes', type: 'number', isReadonly: true, docs: ['Compute passes per call: passes(N).'] },
       { name: 'buffers', type: 'AttentionBuffers', isReadonly: true },
       { name: 'pipeline', type: 'GPUComputePipeline', isReadonly: true },
       { name: 'bindGroup', type: 'GPUBindGroup', isReadonly: true },
     ],
     methods: [
       { name: 'run', parameters: [{ name: 'q', type: 'Float32Array' }, { name: 'k', type: 'Float32Array' }, { name: 'v', type: 'Float32Array' }], returnType: 'Promise<AttentionResult>', docs: ['Uploads q (B, H, N, D), k and v (B, KV, N, D), computes, and reads back out and lse.'] },
-      { name: 'dispatch', parameters: [{ name: 'encoder', type: 'GPUCommandEncoder' }], returnType: 'void', docs: ['Records the compute pass only.'] },
+      { name: 'dispatch', parameters: [{ name: 'encoder', type: 'GPUCommandEncoder' }], returnType: 'void', docs: ['Records the compute passes only (one per chunk of TILES_PER_PASS key tiles, each after a copy that sets the uniform\'s chunk index).'] },
       { name: 'destroy', returnType: 'void', docs: ['Destroys the buffers this object allocated.'] },
     ],
   });
   fn('sizes', [['N', 'number'], ['batch', 'number', true]], 'AttentionSizes', 'Element counts and byte sizes at length N and batch size.');
-  fn('paramsData', [['N', 'number'], ['batch', 'number', true], ['scale', 'number', true]], 'ArrayBuffer', 'The uniform buffer contents: N, batch, scale, then the head table.');
+  fn('passes', [['N', 'number']], 'number', 'Compute passes per call at length N: ceil(ceil(N / BLOCK_N) / TILES_PER_PASS).');
+  fn('paramsData', [['N', 'number'], ['batch', 'number', true], ['scale', 'number', true]], 'ArrayBuffer', 'The uniform buffer contents: N, batch, scale, chunk 0, then the head table.');
   fn('checkDevice', [['device', 'GPUDevice'], ['N', 'number', true], ['batch', 'number', true]], 'void', 'Throws a useful error when the device lacks a limit the kernel needs.');
   fn('createPipeline', [['device', 'GPUDevice']], 'Promise<{ module: GPUShaderModule; bindGroupLayout: GPUBindGroupLayout; pipeline: GPUComputePipeline }>', 'Compiles the shader (errors name the WGSL line) and builds the pipeline.');
   fn('createAttention', [['device', 'GPUDevice'], ['options', 'AttentionOptions', L.seq !== null]], 'Promise<Attention>', 'Allocates (or accepts) buffers and returns run() and dispatch().');
-  fn('dispatch', [['encoder', 'GPUCommandEncoder'], ['attention', 'Attention']], 'void', 'Records the attention\'s compute pass into encoder.');
+  fn('dispatch', [['encoder', 'GPUCommandEncoder'], ['attention', 'Attention']], 'void', 'Records the attention\'s compute passes into encoder.');
   void StructureKind;
   f.formatText({ indentSize: 2, convertTabsToSpaces: true });
   return f.getFullText();

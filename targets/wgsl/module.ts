@@ -45,7 +45,18 @@ export function sizes(N, batch = 1) {
   return { q, k: kv, v: kv, out: q, lse, outBytes: 4 * (q + lse) };
 }
 
-/** The uniform buffer's contents: N, batch, scale, then the head table for N. */
+/**
+ * Compute passes (dispatches) per attention call at length N: each visits at most TILES_PER_PASS
+ * key tiles per workgroup, so that no invocation runs past the loop-iteration limit of Mesa's
+ * software drivers (llvmpipe, lavapipe), which otherwise end the shader's loops early and return
+ * wrong results without an error.
+ */
+export function passes(N) {
+  checkCount('N', N);
+  return Math.max(1, Math.ceil(Math.ceil(N / BLOCK_N) / TILES_PER_PASS));
+}
+
+/** The uniform buffer's contents: N, batch, scale, chunk 0, then the head table for N. */
 export function paramsData(N, batch = 1, scale = 1 / Math.sqrt(LAYOUT.headDim)) {
   checkCount('N', N);
   checkCount('batch', batch);
@@ -56,6 +67,7 @@ export function paramsData(N, batch = 1, scale = 1 / Math.sqrt(LAYOUT.headDim)) 
   u[0] = N;
   u[1] = batch;
   new Float32Array(buf)[2] = scale;
+  u[3] = 0;
   new Int32Array(buf, 16).set(table);
   return buf;
 }
@@ -152,12 +164,21 @@ export async function createAttention(device, options = {}) {
     ],
   });
   const grid = [Math.ceil(N / BLOCK_M), LAYOUT.heads, batch];
+  // One compute pass per chunk of TILES_PER_PASS key tiles (see passes()); before each, a copy
+  // sets the uniform's chunk field (bytes 12..16) from a buffer holding 0, 1, 2, ...
+  const nPasses = passes(N);
+  const chunkBuffer = device.createBuffer({ label: 'spc ' + LAYOUT.name + ' chunks', size: 4 * nPasses, usage: COPY_SRC | COPY_DST });
+  owned.push(chunkBuffer);
+  device.queue.writeBuffer(chunkBuffer, 0, Uint32Array.from({ length: nPasses }, (_, c) => c));
   function dispatch(encoder) {
-    const pass = encoder.beginComputePass({ label: 'spc ' + LAYOUT.name });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
-    pass.end();
+    for (let c = 0; c < nPasses; c++) {
+      encoder.copyBufferToBuffer(chunkBuffer, 4 * c, paramsBuffer, 12, 4);
+      const pass = encoder.beginComputePass({ label: 'spc ' + LAYOUT.name + ' pass ' + c });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+      pass.end();
+    }
   }
   let readback = null;
   let queue = Promise.resolve();
@@ -195,7 +216,7 @@ export async function createAttention(device, options = {}) {
   function destroy() {
     for (const b of owned) b.destroy();
   }
-  return { n: N, batch, grid, buffers, pipeline, bindGroup, run, dispatch, destroy };
+  return { n: N, batch, grid, passes: nPasses, buffers, pipeline, bindGroup, run, dispatch, destroy };
 }
 
 /** Records the attention's compute pass into encoder (for callers who manage buffers and submission). */
@@ -217,6 +238,7 @@ export function jsModule(p: WgslPlan, shader: string, version: string): string {
   w.line(`export const BLOCK_M = ${p.blockM};`);
   w.line(`export const BLOCK_N = ${p.blockN};`);
   w.line(`export const WORKGROUP_SIZE = Object.freeze([${p.blockM}, 1, 1]);`);
+  w.line(`export const TILES_PER_PASS = ${p.tilesPerPass};`);
   w.line(`export const PARAMS_BYTES = ${p.paramsBytes};`);
   w.line(`export const SHARED_BYTES = ${p.sharedBytes};`);
   w.line('/** The compute shader (entry point main). */');

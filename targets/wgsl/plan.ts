@@ -26,6 +26,43 @@ export interface WgslPlan {
   paramsBytes: number;
   /** Bytes of workgroup memory the kernel declares. */
   sharedBytes: number;
+  /** Key tiles one dispatch (pass) visits at most; the host dispatches ceil(ceil(N / blockN) / tilesPerPass) passes. */
+  tilesPerPass: number;
+}
+
+/**
+ * Mesa's software drivers (llvmpipe under Dawn's OpenGL backend, lavapipe under Vulkan) give each
+ * shader invocation group one loop counter shared by all its loops (gallivm's
+ * LP_MAX_TGSI_LOOP_ITERATIONS = 65535): once 65535 loop iterations have run, every loop exits
+ * after its current iteration and the shader goes on, writing wrong or no results, with no error.
+ * Every iteration counts, the one that leaves the loop too, and a loop inside a branch that some
+ * lanes skip still runs for the others (both sides of an if run when the lanes diverge).
+ */
+export const MESA_LOOP_LIMIT = 65535;
+/** The kernel keeps each pass within half of that limit (margin for loops the compilers add). */
+export const LOOP_BUDGET = 32768;
+
+/**
+ * An upper bound on the loop iterations one invocation of the shader (shader.ts) runs in a pass
+ * that visits `tiles` key tiles: every loop is counted with its most iterations plus the exit
+ * iteration, every branch as taken.
+ */
+export function loopIterations(p: Pick<WgslPlan, 'blockM' | 'blockN' | 'shape'> & { layout: { headDim: number } }, tiles: number): number {
+  const D = p.layout.headDim;
+  const TS = p.shape.termSlots;
+  const BN = p.blockN;
+  const loads = Math.ceil((BN * D) / p.blockM) + 1;
+  const fixed =
+    2 * loads + // Tint's zero-initialisation of the two workgroup arrays
+    (D + 1) + // scaled query row
+    (D + 1) + // resume the previous pass's (out, lse)
+    (TS + 1) + // the pass's tile range per term
+    (TS + 1) + // the term loop
+    2 * (D + 1); // output (both branches)
+  const perTerm = (tiles + 1) * (1 + TS); // the tile loop of one term, each iteration testing the earlier terms
+  const perKey = TS + 1 + 3 * (D + 1); // allowed(); score; rescale-or-add (both branches)
+  const perTile = loads + (TS + 1) + (BN + 1) + BN * perKey; // stage K/V; tile_full(); the keys
+  return fixed + TS * perTerm + tiles * perTile;
 }
 
 export function planLayout(layout: LayoutIR): WgslPlan {
@@ -38,6 +75,10 @@ export function planLayout(layout: LayoutIR): WgslPlan {
   while (blockN > 1 && 2 * blockN * D * 4 > COMPAT_LIMITS.maxComputeWorkgroupStorageSize) blockN /= 2;
   const tableInts = layout.heads * shape.termSlots * shape.fieldsPerTerm;
   const tableVec4 = Math.ceil(tableInts / 4);
+  let tilesPerPass = 1;
+  const bound = { blockM, blockN, shape, layout: { headDim: D } };
+  while (loopIterations(bound, tilesPerPass + 1) <= LOOP_BUDGET) tilesPerPass++;
+  if (loopIterations(bound, tilesPerPass) > LOOP_BUDGET) throw new Error(`internal: one key tile of layout ${layout.name} needs ${loopIterations(bound, 1)} loop iterations, over the budget of ${LOOP_BUDGET}`);
   return {
     layout,
     shape,
@@ -49,5 +90,6 @@ export function planLayout(layout: LayoutIR): WgslPlan {
     tableVec4,
     paramsBytes: 16 + 16 * tableVec4,
     sharedBytes: 2 * blockN * D * 4,
+    tilesPerPass,
   };
 }

@@ -10,6 +10,11 @@
 // Softmax is online (running max, sum, rescaled accumulator), each row in ascending tile order
 // per term, so results are deterministic. No infinities appear in arithmetic: -inf (the lse of
 // a row with no allowed key) is written as its bit pattern.
+// Passes: one dispatch visits only the key tiles [chunk * CHUNK_TILES, (chunk + 1) * CHUNK_TILES)
+// (params.chunk), so no invocation runs more loop iterations than Mesa's software drivers allow
+// (plan.ts, MESA_LOOP_LIMIT); a pass resumes from the (out, lse) the previous pass wrote, taking
+// mx = lse, l = 1, acc = out (the same softmax state, rescaled). A workgroup returns at once from
+// a pass that has none of its tiles.
 import { CodeWriter } from '../../codegen/writer.js';
 import type { WgslPlan } from './plan.js';
 
@@ -28,6 +33,7 @@ export function wgslShader(p: WgslPlan, version: string): string {
   w.line(`const D: u32 = ${L.headDim}u;`);
   w.line(`const BM: u32 = ${p.blockM}u;`);
   w.line(`const BN: u32 = ${p.blockN}u;`);
+  w.line(`const CHUNK_TILES: u32 = ${p.tilesPerPass}u;`);
   w.line(`const TERM_SLOTS: u32 = ${termSlots}u;`);
   w.line(`const FIELDS: u32 = ${fieldsPerTerm}u;`);
   w.line(`const NEG_INF_BITS: u32 = 0xff800000u;`);
@@ -37,7 +43,8 @@ export function wgslShader(p: WgslPlan, version: string): string {
     w.line('n: u32,');
     w.line('batch: u32,');
     w.line('scale: f32,');
-    w.line('pad: u32,');
+    w.line('// Index of this pass: it visits key tiles [chunk * CHUNK_TILES, (chunk + 1) * CHUNK_TILES).');
+    w.line('chunk: u32,');
     w.line(`// Head table: H x TERM_SLOTS x FIELDS int32 (dLo, dHi, kLo, kHi, qLo, qHi, then ${modSlots} x (on, m, lo, hi)).`);
     w.line(`table: array<vec4<i32>, ${p.tableVec4}>,`);
   });
@@ -120,16 +127,45 @@ export function wgslShader(p: WgslPlan, version: string): string {
     w.line('let live = i < n;');
     w.line('let row = (b * H + h) * params.n + u32(i);');
     w.line('let kv_base = (b * KV + h / GROUP) * params.n * D;');
+    w.line('let lse_at = params.batch * H * params.n * D + row;');
+    w.line('let c0 = i32(params.chunk * CHUNK_TILES);');
+    w.line('let c1 = c0 + i32(CHUNK_TILES);');
+    w.line('// The first key tile of the workgroup, and whether this pass has any of its tiles.');
+    w.line('var first = 0x7fffffff;');
+    w.line('var in_pass = false;');
+    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
+      w.line('let span = term_tiles(h, s, i0, i1, n);');
+      w.block('if (span.x < span.y) {', () => {
+        w.line('first = min(first, span.x);');
+        w.line('in_pass = in_pass || (span.x < c1 && c0 < span.y);');
+      });
+    });
+    w.block('if (first == 0x7fffffff) {', () => {
+      w.line('// No key tile at all: pass 0 writes the empty rows.');
+      w.block('if (live && params.chunk == 0u) {', () => {
+        w.block('for (var c = 0u; c < D; c++) {', () => w.line('o[row * D + c] = 0u;'));
+        w.line('o[lse_at] = NEG_INF_BITS;');
+      });
+      w.line('return;');
+    });
+    w.block('if (!in_pass) {', () => w.line('return;'));
     w.line('var qr: array<f32, D>;');
     w.line('var acc: array<f32, D>;');
     w.line('var mx = LOWEST;');
     w.line('var l = 0.0;');
     w.block('if (live) {', () => {
       w.block('for (var c = 0u; c < D; c++) {', () => w.line('qr[c] = q[row * D + c] * params.scale;'));
+      w.line('// Resume from the previous passes (when the workgroup had tiles before this pass).');
+      w.line('let prev = o[lse_at];');
+      w.block('if (first < c0 && prev != NEG_INF_BITS) {', () => {
+        w.line('mx = bitcast<f32>(prev);');
+        w.line('l = 1.0;');
+        w.block('for (var c = 0u; c < D; c++) {', () => w.line('acc[c] = bitcast<f32>(o[row * D + c]);'));
+      });
     });
     w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
       w.line('let span = term_tiles(h, s, i0, i1, n);');
-      w.block('for (var kt = span.x; kt < span.y; kt++) {', () => {
+      w.block('for (var kt = max(span.x, c0); kt < min(span.y, c1); kt++) {', () => {
         w.line('// Skip a tile that an earlier term already visited.');
         w.line('var seen = false;');
         w.block('for (var e = 0u; e < s; e++) {', () => {
@@ -171,7 +207,6 @@ export function wgslShader(p: WgslPlan, version: string): string {
       });
     });
     w.block('if (!live) {', () => w.line('return;'));
-    w.line('let lse_at = params.batch * H * params.n * D + row;');
     w.block('if (l > 0.0) {', () => {
       w.line('let inv = 1.0 / l;');
       w.block('for (var c = 0u; c < D; c++) {', () => w.line('o[row * D + c] = bitcast<u32>(acc[c] * inv);'));
