@@ -14,7 +14,9 @@ export declare const BLOCK_M: 64;
 export declare const BLOCK_N: 32;
 /** The compute shader's @workgroup_size. */
 export declare const WORKGROUP_SIZE: readonly [64, 1, 1];
-/** Size of the uniform buffer (N, batch, scale, head table). */
+/** Key tiles one compute pass visits at most per workgroup (bounds every invocation's loop iterations). */
+export declare const TILES_PER_PASS: 175;
+/** Size of the uniform buffer (N, batch, scale, chunk, head table). */
 export declare const PARAMS_BYTES: 976;
 /** Workgroup memory the shader declares. */
 export declare const SHARED_BYTES: 16384;
@@ -73,14 +75,16 @@ export interface AttentionResult {
 export interface Attention {
   readonly n: number;
   readonly batch: number;
-  /** Workgroups dispatched: (ceil(N / BLOCK_M), H, B). */
+  /** Workgroups dispatched per pass: (ceil(N / BLOCK_M), H, B). */
   readonly grid: readonly [number, number, number];
+  /** Compute passes per call: passes(N). */
+  readonly passes: number;
   readonly buffers: AttentionBuffers;
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   /** Uploads q (B, H, N, D), k and v (B, KV, N, D), computes, and reads back out and lse. */
   run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<AttentionResult>;
-  /** Records the compute pass only. */
+  /** Records the compute passes only (one per chunk of TILES_PER_PASS key tiles, each after a copy that sets the uniform's chunk index). */
   dispatch(encoder: GPUCommandEncoder): void;
   /** Destroys the buffers this object allocated. */
   destroy(): void;
@@ -88,7 +92,9 @@ export interface Attention {
 
 /** Element counts and byte sizes at length N and batch size. */
 export declare function sizes(N: number, batch?: number): AttentionSizes;
-/** The uniform buffer contents: N, batch, scale, then the head table. */
+/** Compute passes per call at length N: ceil(ceil(N / BLOCK_N) / TILES_PER_PASS). */
+export declare function passes(N: number): number;
+/** The uniform buffer contents: N, batch, scale, chunk 0, then the head table. */
 export declare function paramsData(N: number, batch?: number, scale?: number): ArrayBuffer;
 /** Throws a useful error when the device lacks a limit the kernel needs. */
 export declare function checkDevice(device: GPUDevice, N?: number, batch?: number): void;
@@ -96,5 +102,5 @@ export declare function checkDevice(device: GPUDevice, N?: number, batch?: numbe
 export declare function createPipeline(device: GPUDevice): Promise<{ module: GPUShaderModule; bindGroupLayout: GPUBindGroupLayout; pipeline: GPUComputePipeline }>;
 /** Allocates (or accepts) buffers and returns run() and dispatch(). */
 export declare function createAttention(device: GPUDevice, options: AttentionOptions): Promise<Attention>;
-/** Records the attention's compute pass into encoder. */
+/** Records the attention's compute passes into encoder. */
 export declare function dispatch(encoder: GPUCommandEncoder, attention: Attention): void;
