@@ -132,11 +132,11 @@ const COMMENT: Record<SchemaLang, string> = { cpp: '//', wgsl: '//', js: '//', p
 
 function constant(lang: SchemaLang, name: string, value: number | readonly number[]): string {
   if (typeof value === 'number') {
-    return { cpp: `constexpr int ${name} = ${value};`, wgsl: `const ${name} = ${value};`, js: `export const ${name} = ${value};`, py: `${name} = ${value}` }[lang];
+    return { cpp: `[[maybe_unused]] constexpr int ${name} = ${value};`, wgsl: `const ${name} = ${value};`, js: `export const ${name} = ${value};`, py: `${name} = ${value}` }[lang];
   }
   const list = value.join(', ');
   return {
-    cpp: `constexpr int ${name}[${value.length}] = {${list}};`,
+    cpp: `[[maybe_unused]] constexpr int ${name}[${value.length}] = {${list}};`,
     wgsl: `const ${name} = array(${list});`,
     js: `export const ${name} = Object.freeze([${list}]);`,
     py: `${name} = (${list})`,

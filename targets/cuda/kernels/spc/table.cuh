@@ -12,22 +12,22 @@
 #endif
 namespace spc {
 
-constexpr int D_LO = 0;  // offset of dLo in a term slot
-constexpr int D_HI = 1;  // offset of dHi in a term slot
-constexpr int K_LO = 2;  // offset of kLo in a term slot
-constexpr int K_HI = 3;  // offset of kHi in a term slot
-constexpr int Q_LO = 4;  // offset of qLo in a term slot
-constexpr int Q_HI = 5;  // offset of qHi in a term slot
-constexpr int MOD_BASE = 6;  // mod slot m starts at MOD_BASE + MOD_STRIDE * m
-constexpr int MOD_STRIDE = 4;  // fields per mod slot
-constexpr int MOD_ON = 0;  // offset of on in a mod slot
-constexpr int MOD_M = 1;  // offset of m in a mod slot
-constexpr int MOD_LO = 2;  // offset of lo in a mod slot
-constexpr int MOD_HI = 3;  // offset of hi in a mod slot
-constexpr int MOD_ON_D = 0;  // MOD_ON value: residue of d = i - j
-constexpr int MOD_ON_J = 1;  // MOD_ON value: residue of j
-constexpr int EMPTY_TERM[6] = {0, 0, 0, 0, 0, 0};  // interval fields of an empty term slot
-constexpr int NEUTRAL_MOD[4] = {0, 1, 0, 1};  // an unused mod slot (always true)
+[[maybe_unused]] constexpr int D_LO = 0;  // offset of dLo in a term slot
+[[maybe_unused]] constexpr int D_HI = 1;  // offset of dHi in a term slot
+[[maybe_unused]] constexpr int K_LO = 2;  // offset of kLo in a term slot
+[[maybe_unused]] constexpr int K_HI = 3;  // offset of kHi in a term slot
+[[maybe_unused]] constexpr int Q_LO = 4;  // offset of qLo in a term slot
+[[maybe_unused]] constexpr int Q_HI = 5;  // offset of qHi in a term slot
+[[maybe_unused]] constexpr int MOD_BASE = 6;  // mod slot m starts at MOD_BASE + MOD_STRIDE * m
+[[maybe_unused]] constexpr int MOD_STRIDE = 4;  // fields per mod slot
+[[maybe_unused]] constexpr int MOD_ON = 0;  // offset of on in a mod slot
+[[maybe_unused]] constexpr int MOD_M = 1;  // offset of m in a mod slot
+[[maybe_unused]] constexpr int MOD_LO = 2;  // offset of lo in a mod slot
+[[maybe_unused]] constexpr int MOD_HI = 3;  // offset of hi in a mod slot
+[[maybe_unused]] constexpr int MOD_ON_D = 0;  // MOD_ON value: residue of d = i - j
+[[maybe_unused]] constexpr int MOD_ON_J = 1;  // MOD_ON value: residue of j
+[[maybe_unused]] constexpr int EMPTY_TERM[6] = {0, 0, 0, 0, 0, 0};  // interval fields of an empty term slot
+[[maybe_unused]] constexpr int NEUTRAL_MOD[4] = {0, 1, 0, 1};  // an unused mod slot (always true)
 
 struct Span { int lo, hi; };
 
