@@ -138,11 +138,17 @@ describe('host runtimes', () => {
   it('a module and a runtime from different ABIs refuse to work together, saying why', async () => {
     const dir = moduleDir('spc-abi-');
     const layout = loadSpec(join(root, 'examples/dense-causal.spc')).layouts[0]!;
-    for (const target of ['wgsl', 'gpujs']) {
+    // The runtimes' current ABIs (wgsl 2: the kernel description gained blockN and tilesPerPass for the passes).
+    for (const [target, abi] of [['wgsl', 2], ['gpujs', 1]] as const) {
       const sub = join(dir, target);
       mkdirSync(sub);
-      for (const f of (await getTarget(target)).emit([layout], { version: 'test' })) writeFileSync(join(sub, f.path), f.path.endsWith(`${layout.name}.js`) ? f.contents.replace('abi: 1,', 'abi: 99,') : f.contents);
-      await expect(import(pathToFileURL(join(sub, `${layout.name}.js`)).href)).rejects.toThrow(/generated for runtime ABI 99 but spc-(wgsl|gpujs)-runtime.js implements ABI 1/);
+      const files = (await getTarget(target)).emit([layout], { version: 'test' });
+      const js = files.find((f) => f.path === `${layout.name}.js`)!.contents;
+      expect(js).toContain(`abi: ${abi},`);
+      const runtimeJs = files.find((f) => f.path === `spc-${target}-runtime.js`)!.contents;
+      expect(runtimeJs).toContain(`export const ABI = ${abi};`);
+      for (const f of files) writeFileSync(join(sub, f.path), f.path === `${layout.name}.js` ? f.contents.replace(`abi: ${abi},`, 'abi: 99,') : f.contents);
+      await expect(import(pathToFileURL(join(sub, `${layout.name}.js`)).href)).rejects.toThrow(new RegExp(`generated for runtime ABI 99 but spc-${target}-runtime.js implements ABI ${abi};`));
     }
   });
 });

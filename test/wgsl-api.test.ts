@@ -39,7 +39,7 @@ beforeAll(async () => {
   const emitted = wgslTarget.emit([smallLayout], { version: 'test' });
   for (const f of emitted) writeFileSync(join(dir, f.path), f.contents); // the module imports ./spc-wgsl-runtime.js
   const js = emitted.find((f) => f.path === `${smallLayout.name}.js`)!.contents;
-  writeFileSync(join(dir, 'broken.js'), js.replace('sc += qr[c] * ks[kb + c];', 'sc += qr[c] * ks[kb + c] + no_such_name;'));
+  writeFileSync(join(dir, 'broken.js'), js.replace('let up = sc > mx;', 'let up = sc > mx + no_such_name;'));
   broken = (await import(pathToFileURL(join(dir, 'broken.js')).href)) as WgslModule;
   gpu = await openGpu();
 }, 120_000);
@@ -141,7 +141,7 @@ describe('WGSL generated module', () => {
   });
 
   it('surfaces WGSL compile errors with the shader line', async () => {
-    await expect(broken.createPipeline(gpu.device)).rejects.toThrow(/does not compile:\n {2}line \d+:\d+: .*no_such_name[^]*sc \+= qr\[c\]/);
+    await expect(broken.createPipeline(gpu.device)).rejects.toThrow(/does not compile:\n {2}line \d+:\d+: .*no_such_name[^]*let up = sc > mx \+ no_such_name/);
   });
 
   it('dispatch() records into a caller encoder with caller buffers', async () => {

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { wgslTarget } from '../targets/wgsl/index.js';
+import { emitLayout, runtimeFiles, type WgslPlanOverrides } from '../targets/wgsl/index.js';
 import { compileSource } from '../src/driver/pipeline.js';
 import type { LayoutIR } from '../src/ir/index.js';
 
@@ -40,6 +40,8 @@ export interface WgslModule {
   WGSL: string;
   BLOCK_M: number;
   BLOCK_N: number;
+  TILES_PER_PASS: number;
+  passes(N: number): number;
   headTable(N: number): Int32Array;
   sizes(N: number, batch?: number): { q: number; k: number; v: number; out: number; lse: number; outBytes: number };
   createAttention(device: GPUDevice, options: { n?: number; batch?: number; scale?: number; buffers?: Partial<Record<'q' | 'k' | 'v' | 'out', GPUBuffer>> }): Promise<{
@@ -47,6 +49,7 @@ export interface WgslModule {
     dispatch(encoder: GPUCommandEncoder): void;
     buffers: Record<'q' | 'k' | 'v' | 'out', GPUBuffer>;
     grid: number[];
+    passes: number;
     destroy(): void;
   }>;
   createPipeline(device: GPUDevice): Promise<unknown>;
@@ -55,10 +58,10 @@ export interface WgslModule {
 let outDir: string | null = null;
 let counter = 0;
 
-/** Emits the layout with the WGSL target into a temporary folder and imports its .js. */
-export async function loadModule(layout: LayoutIR): Promise<WgslModule> {
+/** Emits the layout with the WGSL target into a temporary folder and imports its .js (overrides: forced plan choices). */
+export async function loadModule(layout: LayoutIR, overrides?: WgslPlanOverrides): Promise<WgslModule> {
   outDir ??= mkdtempSync(join(tmpdir(), 'spc-wgsl-'));
-  const files = wgslTarget.emit([layout], { version: 'test' });
+  const files = [...emitLayout(layout, 'test', overrides), ...runtimeFiles()]; // the module imports ./spc-wgsl-runtime.js
   const dir = join(outDir, String(counter++));
   const { mkdirSync } = await import('node:fs');
   mkdirSync(dir, { recursive: true });

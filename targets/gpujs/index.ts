@@ -116,11 +116,17 @@ function keyFilter(w: CodeBlockWriter, c: Ctx, t: number): void {
   }
 }
 
+/**
+ * s = scale * q.k, unrolled (the same summation order as a loop): Mesa's software drivers, which
+ * run gpu.js's webgpu mode in Node (Dawn on llvmpipe), end every loop of a shader once it has
+ * run 65535 iterations in all (see targets/wgsl/plan.ts, MESA_LOOP_LIMIT), and a loop over D per
+ * key made lseKernel stop after about 65535 / (D + 2) keys of a row, with no error.
+ */
 function dot(w: CodeBlockWriter, c: Ctx): void {
   const D = c.layout.headDim;
-  w.writeLine('let s = 0;');
   w.writeLine(`const kr = kb + j * ${D};`);
-  w.write(`for (let x = 0; x < ${D}; x++)`).block(() => w.writeLine('s += q[qb + x] * k[kr + x];'));
+  w.writeLine('let s = q[qb] * k[kr];');
+  for (let x = 1; x < D; x++) w.writeLine(`s += q[qb + ${x}] * k[kr + ${x}];`);
   w.writeLine('s = s * this.constants.scale;');
 }
 

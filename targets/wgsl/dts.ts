@@ -28,7 +28,8 @@ export function dtsModule(p: WgslPlan, version: string): string {
   konst('BLOCK_M', String(p.blockM), 'Query rows per workgroup.');
   konst('BLOCK_N', String(p.blockN), 'Keys per K/V tile staged in workgroup memory.');
   konst('WORKGROUP_SIZE', `readonly [${p.blockM}, 1, 1]`, 'The compute shader\'s @workgroup_size.');
-  konst('PARAMS_BYTES', String(p.paramsBytes), 'Size of the uniform buffer (N, batch, scale, head table).');
+  konst('TILES_PER_PASS', String(p.tilesPerPass), 'Key tiles one compute pass visits at most per workgroup (bounds every invocation\'s loop iterations).');
+  konst('PARAMS_BYTES', String(p.paramsBytes), 'Size of the uniform buffer (N, batch, scale, chunk, head table).');
   konst('SHARED_BYTES', String(p.sharedBytes), 'Workgroup memory the shader declares.');
   konst('WGSL', 'string', 'The WGSL compute shader (entry point `main`).');
   konst('bindGroupLayoutEntries', 'readonly GPUBindGroupLayoutEntry[]', 'Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage).');
@@ -56,11 +57,12 @@ export function dtsModule(p: WgslPlan, version: string): string {
     properties: [{ name: 'n', type: 'number', hasQuestionToken: L.seq !== null, docs: ['Sequence length N' + (L.seq !== null ? ` (fixed at ${L.seq}).` : '.')] }],
   });
   fn('sizes', [['N', 'number'], ['batch', 'number', true]], 'AttentionSizes', 'Element counts and byte sizes at length N and batch size.');
-  fn('paramsData', [['N', 'number'], ['batch', 'number', true], ['scale', 'number', true]], 'ArrayBuffer', 'The uniform buffer contents: N, batch, scale, then the head table.');
+  fn('passes', [['N', 'number']], 'number', 'Compute passes per call at length N: ceil(ceil(N / BLOCK_N) / TILES_PER_PASS).');
+  fn('paramsData', [['N', 'number'], ['batch', 'number', true], ['scale', 'number', true]], 'ArrayBuffer', 'The uniform buffer contents: N, batch, scale, chunk 0, then the head table.');
   fn('checkDevice', [['device', 'GPUDevice'], ['N', 'number', true], ['batch', 'number', true]], 'void', 'Throws a useful error when the device lacks a limit the kernel needs.');
   fn('createPipeline', [['device', 'GPUDevice']], 'Promise<Pipeline>', 'Compiles the shader (errors name the WGSL line) and builds the pipeline.');
   fn('createAttention', [['device', 'GPUDevice'], ['options', 'AttentionOptions', L.seq !== null]], 'Promise<Attention>', 'Allocates (or accepts) buffers and returns run() and dispatch().');
-  fn('dispatch', [['encoder', 'GPUCommandEncoder'], ['attention', 'Attention']], 'void', 'Records the attention\'s compute pass into encoder.');
+  fn('dispatch', [['encoder', 'GPUCommandEncoder'], ['attention', 'Attention']], 'void', 'Records the attention\'s compute passes into encoder.');
   void StructureKind;
   f.formatText({ indentSize: 2, convertTabsToSpaces: true });
   return f.getFullText();

@@ -6,26 +6,28 @@ import type { EmittedFile, Target } from '../../codegen/target.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 import { dtsModule } from './dts.js';
 import { jsModule, runtimeFiles } from './module.js';
-import { planLayout } from './plan.js';
+import { planLayout, type WgslPlanOverrides } from './plan.js';
 import { wgslShader } from './shader.js';
 
-export { planLayout, COMPAT_LIMITS, type WgslPlan } from './plan.js';
+export { planLayout, loopIterations, COMPAT_LIMITS, LOOP_BUDGET, MESA_LOOP_LIMIT, type WgslPlan, type WgslPlanOverrides } from './plan.js';
 export { wgslShader } from './shader.js';
 export { RUNTIME_DTS, RUNTIME_JS, runtimeFiles } from './module.js';
+
+/** One layout's three files (without the runtime files, runtimeFiles(), which its .js imports); `overrides` force plan choices (tests). */
+export function emitLayout(layout: LayoutIR, version: string, overrides?: WgslPlanOverrides): EmittedFile[] {
+  const plan = planLayout(layout, overrides);
+  const shader = wgslShader(plan, version);
+  return [
+    { path: `${layout.name}.wgsl`, contents: shader },
+    { path: `${layout.name}.js`, contents: jsModule(plan, shader, version) },
+    { path: `${layout.name}.d.ts`, contents: dtsModule(plan, version) },
+  ];
+}
 
 export const wgslTarget: Target = {
   name: 'wgsl',
   description: 'WebGPU compute shaders (WGSL, f32) with a JavaScript host module and .d.ts',
   emit(layouts: LayoutIR[], options): EmittedFile[] {
-    const perLayout = layouts.flatMap((layout) => {
-      const plan = planLayout(layout);
-      const shader = wgslShader(plan, options.version);
-      return [
-        { path: `${layout.name}.wgsl`, contents: shader },
-        { path: `${layout.name}.js`, contents: jsModule(plan, shader, options.version) },
-        { path: `${layout.name}.d.ts`, contents: dtsModule(plan, options.version) },
-      ];
-    });
-    return [...perLayout, ...runtimeFiles()];
+    return [...layouts.flatMap((layout) => emitLayout(layout, options.version)), ...runtimeFiles()];
   },
 };

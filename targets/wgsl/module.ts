@@ -17,7 +17,7 @@ export function runtimeFiles(): { path: string; contents: string }[] {
 }
 
 /** The contract version between layout modules and runtime/spc-wgsl-runtime.js (its ABI export). */
-const RUNTIME_ABI = 1;
+const RUNTIME_ABI = 2;
 
 export function jsModule(p: WgslPlan, shader: string, version: string): string {
   const L = p.layout;
@@ -34,6 +34,7 @@ export function jsModule(p: WgslPlan, shader: string, version: string): string {
   w.line(`export const BLOCK_M = ${p.blockM};`);
   w.line(`export const BLOCK_N = ${p.blockN};`);
   w.line(`export const WORKGROUP_SIZE = Object.freeze([${p.blockM}, 1, 1]);`);
+  w.line(`export const TILES_PER_PASS = ${p.tilesPerPass};`);
   w.line(`export const PARAMS_BYTES = ${p.paramsBytes};`);
   w.line(`export const SHARED_BYTES = ${p.sharedBytes};`);
   w.line('/** The compute shader (entry point main). */');
@@ -43,12 +44,14 @@ export function jsModule(p: WgslPlan, shader: string, version: string): string {
   w.line(`  abi: ${RUNTIME_ABI},`);
   w.line('  layout: LAYOUT,');
   w.line('  blockM: BLOCK_M,');
+  w.line('  blockN: BLOCK_N,');
+  w.line('  tilesPerPass: TILES_PER_PASS,');
   w.line('  paramsBytes: PARAMS_BYTES,');
   w.line('  sharedBytes: SHARED_BYTES,');
   w.line('  wgsl: WGSL,');
   w.line('  headTable,');
   w.line('});');
-  w.line('/** Bindings: 0 params (uniform: N, batch, scale, head table), 1 q, 2 k, 3 v (read-only storage), 4 out + lse (storage). */');
+  w.line('/** Bindings: 0 params (uniform: N, batch, scale, chunk, head table), 1 q, 2 k, 3 v (read-only storage), 4 out + lse (storage). */');
   w.line('export const bindGroupLayoutEntries = runtime.bindGroupLayoutEntries(KERNEL);');
   w.line('/** Limits the kernel needs beyond none at all; all are within WebGPU compatibility-mode defaults. */');
   w.line('export const REQUIRED_LIMITS = runtime.requiredLimits(KERNEL);');
@@ -57,10 +60,11 @@ export function jsModule(p: WgslPlan, shader: string, version: string): string {
     w.block(`export ${head} {`, () => w.line(`return ${call};`));
   };
   wrap('Element counts and byte sizes of every tensor at length N and batch B.', 'function sizes(N, batch)', 'runtime.sizes(KERNEL, N, batch)');
-  wrap('The uniform buffer\'s contents: N, batch, scale, then the head table for N.', 'function paramsData(N, batch, scale)', 'runtime.paramsData(KERNEL, N, batch, scale)');
+  wrap('Compute passes (dispatches) per call at length N: each visits at most TILES_PER_PASS key tiles per workgroup (Mesa\'s software drivers end a shader\'s loops after 65535 iterations).', 'function passes(N)', 'runtime.passes(KERNEL, N)');
+  wrap('The uniform buffer\'s contents: N, batch, scale, chunk 0, then the head table for N.', 'function paramsData(N, batch, scale)', 'runtime.paramsData(KERNEL, N, batch, scale)');
   wrap('Throws a useful error when the device cannot run the kernel at this size.', 'function checkDevice(device, N, batch)', 'runtime.checkDevice(KERNEL, device, N, batch)');
   wrap('Compiles the shader and builds the pipeline; shader errors are thrown with their WGSL line.', 'function createPipeline(device)', 'runtime.createPipeline(KERNEL, device)');
   wrap('Allocates (or accepts) the buffers and returns run(q, k, v) and dispatch(encoder).', 'async function createAttention(device, options)', 'runtime.createAttention(KERNEL, device, options)');
-  wrap('Records the attention\'s compute pass into encoder (for callers who manage buffers and submission).', 'function dispatch(encoder, attention)', 'runtime.dispatch(encoder, attention)');
+  wrap('Records the attention\'s compute passes into encoder (for callers who manage buffers and submission).', 'function dispatch(encoder, attention)', 'runtime.dispatch(encoder, attention)');
   return w.toString();
 }

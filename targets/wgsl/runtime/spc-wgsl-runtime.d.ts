@@ -22,7 +22,11 @@ export interface WgslKernel {
   readonly layout: LayoutInfo;
   /** Query rows per workgroup (the shader's @workgroup_size). */
   readonly blockM: number;
-  /** Size of the uniform buffer (N, batch, scale, head table). */
+  /** Keys per K/V tile (the shader's BN). */
+  readonly blockN: number;
+  /** Key tiles one compute pass visits at most per workgroup (the shader's CHUNK_TILES); a call is passes(N) passes. */
+  readonly tilesPerPass: number;
+  /** Size of the uniform buffer (N, batch, scale, chunk, head table). */
   readonly paramsBytes: number;
   /** Workgroup memory the shader declares. */
   readonly sharedBytes: number;
@@ -71,14 +75,16 @@ export interface AttentionResult {
 export interface Attention {
   readonly n: number;
   readonly batch: number;
-  /** Workgroups dispatched: (ceil(N / BLOCK_M), H, B). */
+  /** Workgroups dispatched per pass: (ceil(N / BLOCK_M), H, B). */
   readonly grid: readonly [number, number, number];
+  /** Compute passes per call: passes(N). */
+  readonly passes: number;
   readonly buffers: AttentionBuffers;
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
   /** Uploads q (B, H, N, D), k and v (B, KV, N, D), computes, and reads back out and lse. */
   run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<AttentionResult>;
-  /** Records the compute pass only. */
+  /** Records the compute passes only (one per chunk of TILES_PER_PASS key tiles, each after a copy that sets the uniform's chunk index). */
   dispatch(encoder: GPUCommandEncoder): void;
   /** Destroys the buffers this object allocated. */
   destroy(): void;
@@ -92,7 +98,7 @@ export interface Pipeline {
 }
 
 /** Version of the contract between layout modules and this runtime. */
-export declare const ABI: 1;
+export declare const ABI: 2;
 /** Checks a layout module's kernel description (its ABI first) and freezes it. */
 export declare function defineKernel(kernel: WgslKernel): Readonly<WgslKernel>;
 /** Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage). */
@@ -101,7 +107,9 @@ export declare function bindGroupLayoutEntries(kernel: WgslKernel): readonly GPU
 export declare function requiredLimits(kernel: WgslKernel): Readonly<Record<string, number>>;
 /** Element counts and byte sizes at length N and batch size. */
 export declare function sizes(kernel: WgslKernel, N: number, batch?: number): AttentionSizes;
-/** The uniform buffer contents: N, batch, scale, then the head table. */
+/** Compute passes per call at length N: ceil(ceil(N / blockN) / tilesPerPass). */
+export declare function passes(kernel: WgslKernel, N: number): number;
+/** The uniform buffer contents: N, batch, scale, chunk 0, then the head table. */
 export declare function paramsData(kernel: WgslKernel, N: number, batch?: number, scale?: number): ArrayBuffer;
 /** Throws a useful error when the device lacks a limit the kernel needs. */
 export declare function checkDevice(kernel: WgslKernel, device: GPUDevice, N?: number, batch?: number): void;
@@ -109,5 +117,5 @@ export declare function checkDevice(kernel: WgslKernel, device: GPUDevice, N?: n
 export declare function createPipeline(kernel: WgslKernel, device: GPUDevice): Promise<Pipeline>;
 /** Allocates (or accepts) buffers and returns run() and dispatch(). */
 export declare function createAttention(kernel: WgslKernel, device: GPUDevice, options?: AttentionOptions): Promise<Attention>;
-/** Records the attention's compute pass into encoder. */
+/** Records the attention's compute passes into encoder. */
 export declare function dispatch(encoder: GPUCommandEncoder, attention: Attention): void;

@@ -10,7 +10,7 @@
 /** @import { Attention, AttentionBuffers, AttentionOptions, AttentionResult, AttentionSizes, Pipeline, WgslKernel } from './spc-wgsl-runtime.js' */
 
 /** Version of the contract between layout modules and this runtime; a mismatch means the files come from different spc versions. */
-export const ABI = 1;
+export const ABI = 2;
 
 // WebGPU flag values, spelled out so the runtime needs no globals at load time.
 const STORAGE = 0x80, UNIFORM = 0x40, COPY_DST = 0x08, COPY_SRC = 0x04, MAP_READ = 0x01, COMPUTE = 0x4;
@@ -49,7 +49,7 @@ export function defineKernel(kernel) {
   const name = kernel.layout && kernel.layout.name;
   if (kernel.abi !== ABI)
     throw new Error('spc wgsl (layout ' + name + '): the module was generated for runtime ABI ' + kernel.abi + ' but spc-wgsl-runtime.js implements ABI ' + ABI + '; compile the layout again with the same spc that wrote spc-wgsl-runtime.js');
-  for (const key of /** @type {const} */ (['blockM', 'paramsBytes', 'sharedBytes'])) {
+  for (const key of /** @type {const} */ (['blockM', 'blockN', 'tilesPerPass', 'paramsBytes', 'sharedBytes'])) {
     if (!Number.isSafeInteger(kernel[key]) || kernel[key] < 1) throw new TypeError('spc wgsl (layout ' + name + '): kernel.' + key + ' must be a positive integer');
   }
   if (typeof kernel.wgsl !== 'string' || typeof kernel.headTable !== 'function') throw new TypeError('spc wgsl (layout ' + name + '): kernel.wgsl must be a string and kernel.headTable a function');
@@ -57,7 +57,7 @@ export function defineKernel(kernel) {
 }
 
 /**
- * Bindings: 0 params (uniform: N, batch, scale, head table), 1 q, 2 k, 3 v (read-only storage),
+ * Bindings: 0 params (uniform: N, batch, scale, chunk, head table), 1 q, 2 k, 3 v (read-only storage),
  * 4 out + lse (storage).
  * @param {WgslKernel} kernel
  * @returns {readonly GPUBindGroupLayoutEntry[]}
@@ -105,7 +105,21 @@ export function sizes(kernel, N, batch = 1) {
 }
 
 /**
- * The uniform buffer's contents: N, batch, scale, then the head table for N.
+ * Compute passes (dispatches) per attention call at length N: each visits at most
+ * kernel.tilesPerPass key tiles per workgroup, so that no invocation runs past the loop-iteration
+ * limit of Mesa's software drivers (llvmpipe, lavapipe), which otherwise end the shader's loops
+ * early and return wrong results without an error.
+ * @param {WgslKernel} kernel
+ * @param {number} N
+ * @returns {number}
+ */
+export function passes(kernel, N) {
+  checkCount(kernel, 'N', N);
+  return Math.max(1, Math.ceil(Math.ceil(N / kernel.blockN) / kernel.tilesPerPass));
+}
+
+/**
+ * The uniform buffer's contents: N, batch, scale, chunk 0, then the head table for N.
  * @param {WgslKernel} kernel
  * @param {number} N
  * @param {number} [batch]
@@ -122,6 +136,7 @@ export function paramsData(kernel, N, batch = 1, scale = 1 / Math.sqrt(kernel.la
   u[0] = N;
   u[1] = batch;
   new Float32Array(buf)[2] = scale;
+  u[3] = 0; // chunk: the pass index, which dispatch() sets before each pass
   new Int32Array(buf, 16).set(table);
   return buf;
 }
@@ -196,7 +211,7 @@ function checkBuffer(kernel, name, buf, bytes, usage) {
 
 /**
  * Allocates (or accepts) the buffers for length n and batch size, and returns run(q, k, v)
- * (upload, compute, read back) and dispatch(encoder) (record the compute pass only).
+ * (upload, compute, read back) and dispatch(encoder) (record the compute passes only).
  * @param {WgslKernel} kernel
  * @param {GPUDevice} device
  * @param {AttentionOptions} [options]
@@ -255,16 +270,25 @@ export async function createAttention(kernel, device, options = {}) {
   });
   /** @type {[number, number, number]} */
   const grid = [Math.ceil(N / kernel.blockM), L.heads, batch];
+  // One compute pass per chunk of kernel.tilesPerPass key tiles (see passes()); before each, a
+  // copy sets the uniform's chunk field (bytes 12..16) from a buffer holding 0, 1, 2, ...
+  const nPasses = passes(kernel, N);
+  const chunkBuffer = device.createBuffer({ label: 'spc ' + L.name + ' chunks', size: 4 * nPasses, usage: COPY_SRC | COPY_DST });
+  owned.push(chunkBuffer);
+  device.queue.writeBuffer(chunkBuffer, 0, Uint32Array.from({ length: nPasses }, (_, c) => c));
   /**
-   * Records the compute pass into encoder.
+   * Records the compute passes into encoder, each after the copy that sets its chunk index.
    * @param {GPUCommandEncoder} encoder
    */
   function dispatch(encoder) {
-    const pass = encoder.beginComputePass({ label: 'spc ' + L.name });
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
-    pass.end();
+    for (let c = 0; c < nPasses; c++) {
+      encoder.copyBufferToBuffer(chunkBuffer, 4 * c, paramsBuffer, 12, 4);
+      const pass = encoder.beginComputePass({ label: 'spc ' + L.name + ' pass ' + c });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);
+      pass.end();
+    }
   }
   /** @type {GPUBuffer | null} */
   let readback = null;
@@ -317,11 +341,11 @@ export async function createAttention(kernel, device, options = {}) {
   function destroy() {
     for (const b of owned) b.destroy();
   }
-  return { n: N, batch, grid, buffers, pipeline, bindGroup, run, dispatch, destroy };
+  return { n: N, batch, grid, passes: nPasses, buffers, pipeline, bindGroup, run, dispatch, destroy };
 }
 
 /**
- * Records the attention's compute pass into encoder (for callers who manage buffers and submission).
+ * Records the attention's compute passes into encoder (for callers who manage buffers and submission).
  * @param {GPUCommandEncoder} encoder
  * @param {Attention} attention
  */

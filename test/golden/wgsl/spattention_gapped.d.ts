@@ -16,7 +16,9 @@ export declare const BLOCK_M: 64;
 export declare const BLOCK_N: 32;
 /** The compute shader's @workgroup_size. */
 export declare const WORKGROUP_SIZE: readonly [64, 1, 1];
-/** Size of the uniform buffer (N, batch, scale, head table). */
+/** Key tiles one compute pass visits at most per workgroup (bounds every invocation's loop iterations). */
+export declare const TILES_PER_PASS: 293;
+/** Size of the uniform buffer (N, batch, scale, chunk, head table). */
 export declare const PARAMS_BYTES: 208;
 /** Workgroup memory the shader declares. */
 export declare const SHARED_BYTES: 16384;
@@ -45,7 +47,9 @@ export interface AttentionOptions extends RuntimeOptions {
 
 /** Element counts and byte sizes at length N and batch size. */
 export declare function sizes(N: number, batch?: number): AttentionSizes;
-/** The uniform buffer contents: N, batch, scale, then the head table. */
+/** Compute passes per call at length N: ceil(ceil(N / BLOCK_N) / TILES_PER_PASS). */
+export declare function passes(N: number): number;
+/** The uniform buffer contents: N, batch, scale, chunk 0, then the head table. */
 export declare function paramsData(N: number, batch?: number, scale?: number): ArrayBuffer;
 /** Throws a useful error when the device lacks a limit the kernel needs. */
 export declare function checkDevice(device: GPUDevice, N?: number, batch?: number): void;
@@ -53,5 +57,5 @@ export declare function checkDevice(device: GPUDevice, N?: number, batch?: numbe
 export declare function createPipeline(device: GPUDevice): Promise<Pipeline>;
 /** Allocates (or accepts) buffers and returns run() and dispatch(). */
 export declare function createAttention(device: GPUDevice, options: AttentionOptions): Promise<Attention>;
-/** Records the attention's compute pass into encoder. */
+/** Records the attention's compute passes into encoder. */
 export declare function dispatch(encoder: GPUCommandEncoder, attention: Attention): void;

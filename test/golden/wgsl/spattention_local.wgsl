@@ -7,8 +7,10 @@ const H: u32 = 8u;
 const KV: u32 = 8u;
 const GROUP: u32 = 1u;
 const D: u32 = 64u;
+const D4: u32 = 16u;
 const BM: u32 = 64u;
 const BN: u32 = 32u;
+const CHUNK_TILES: u32 = 293u;
 const TERM_SLOTS: u32 = 1u;
 const FIELDS: u32 = 6u;
 const NEG_INF_BITS: u32 = 0xff800000u;
@@ -18,7 +20,8 @@ struct Params {
   n: u32,
   batch: u32,
   scale: f32,
-  pad: u32,
+  // Index of this pass: it visits key tiles [chunk * CHUNK_TILES, (chunk + 1) * CHUNK_TILES).
+  chunk: u32,
   // Head table: H x TERM_SLOTS x FIELDS int32 (dLo, dHi, kLo, kHi, qLo, qHi, then 0 x (on, m, lo, hi)).
   table: array<vec4<i32>, 12>,
 }
@@ -29,8 +32,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read> v: array<f32>;
 @group(0) @binding(4) var<storage, read_write> o: array<u32>;
 
-var<workgroup> ks: array<f32, BN * D>;
-var<workgroup> vs: array<f32, BN * D>;
+// K and V tiles: key r is vec4s [r * D4, (r + 1) * D4), zero past D.
+var<workgroup> ks: array<vec4<f32>, BN * D4>;
+var<workgroup> vs: array<vec4<f32>, BN * D4>;
 
 // The spc head-table schema (generated from src/ir/schema.ts; do not edit). A term slot is
 // D_LO, D_HI, K_LO, K_HI, Q_LO, Q_HI, then mod slots (MOD_ON, MOD_M, MOD_LO, MOD_HI) at
@@ -141,18 +145,80 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let live = i < n;
   let row = (b * H + h) * params.n + u32(i);
   let kv_base = (b * KV + h / GROUP) * params.n * D;
-  var qr: array<f32, D>;
-  var acc: array<f32, D>;
+  let lse_at = params.batch * H * params.n * D + row;
+  let c0 = i32(params.chunk * CHUNK_TILES);
+  let c1 = c0 + i32(CHUNK_TILES);
+  // The first key tile of the workgroup, and whether this pass has any of its tiles.
+  var first = 0x7fffffff;
+  var in_pass = false;
+  for (var s = 0u; s < TERM_SLOTS; s++) {
+    let span = term_tiles(h, s, i0, i1, n);
+    if (span.x < span.y) {
+      first = min(first, span.x);
+      in_pass = in_pass || (span.x < c1 && c0 < span.y);
+    }
+  }
+  if (first == 0x7fffffff) {
+    // No key tile at all: pass 0 writes the empty rows.
+    if (live && params.chunk == 0u) {
+      for (var c = 0u; c < D; c++) {
+        o[row * D + c] = 0u;
+      }
+      o[lse_at] = NEG_INF_BITS;
+    }
+    return;
+  }
+  if (!in_pass) {
+    return;
+  }
+  let qb = row * D;
+  var qr: array<vec4<f32>, D4>;
+  var acc: array<vec4<f32>, D4>;
   var mx = LOWEST;
   var l = 0.0;
   if (live) {
-    for (var c = 0u; c < D; c++) {
-      qr[c] = q[row * D + c] * params.scale;
+    qr[0] = vec4<f32>(q[qb + 0u], q[qb + 1u], q[qb + 2u], q[qb + 3u]) * params.scale;
+    qr[1] = vec4<f32>(q[qb + 4u], q[qb + 5u], q[qb + 6u], q[qb + 7u]) * params.scale;
+    qr[2] = vec4<f32>(q[qb + 8u], q[qb + 9u], q[qb + 10u], q[qb + 11u]) * params.scale;
+    qr[3] = vec4<f32>(q[qb + 12u], q[qb + 13u], q[qb + 14u], q[qb + 15u]) * params.scale;
+    qr[4] = vec4<f32>(q[qb + 16u], q[qb + 17u], q[qb + 18u], q[qb + 19u]) * params.scale;
+    qr[5] = vec4<f32>(q[qb + 20u], q[qb + 21u], q[qb + 22u], q[qb + 23u]) * params.scale;
+    qr[6] = vec4<f32>(q[qb + 24u], q[qb + 25u], q[qb + 26u], q[qb + 27u]) * params.scale;
+    qr[7] = vec4<f32>(q[qb + 28u], q[qb + 29u], q[qb + 30u], q[qb + 31u]) * params.scale;
+    qr[8] = vec4<f32>(q[qb + 32u], q[qb + 33u], q[qb + 34u], q[qb + 35u]) * params.scale;
+    qr[9] = vec4<f32>(q[qb + 36u], q[qb + 37u], q[qb + 38u], q[qb + 39u]) * params.scale;
+    qr[10] = vec4<f32>(q[qb + 40u], q[qb + 41u], q[qb + 42u], q[qb + 43u]) * params.scale;
+    qr[11] = vec4<f32>(q[qb + 44u], q[qb + 45u], q[qb + 46u], q[qb + 47u]) * params.scale;
+    qr[12] = vec4<f32>(q[qb + 48u], q[qb + 49u], q[qb + 50u], q[qb + 51u]) * params.scale;
+    qr[13] = vec4<f32>(q[qb + 52u], q[qb + 53u], q[qb + 54u], q[qb + 55u]) * params.scale;
+    qr[14] = vec4<f32>(q[qb + 56u], q[qb + 57u], q[qb + 58u], q[qb + 59u]) * params.scale;
+    qr[15] = vec4<f32>(q[qb + 60u], q[qb + 61u], q[qb + 62u], q[qb + 63u]) * params.scale;
+    // Resume from the previous passes (when the workgroup had tiles before this pass).
+    let prev = o[lse_at];
+    if (first < c0 && prev != NEG_INF_BITS) {
+      mx = bitcast<f32>(prev);
+      l = 1.0;
+      acc[0] = vec4<f32>(bitcast<f32>(o[qb + 0u]), bitcast<f32>(o[qb + 1u]), bitcast<f32>(o[qb + 2u]), bitcast<f32>(o[qb + 3u]));
+      acc[1] = vec4<f32>(bitcast<f32>(o[qb + 4u]), bitcast<f32>(o[qb + 5u]), bitcast<f32>(o[qb + 6u]), bitcast<f32>(o[qb + 7u]));
+      acc[2] = vec4<f32>(bitcast<f32>(o[qb + 8u]), bitcast<f32>(o[qb + 9u]), bitcast<f32>(o[qb + 10u]), bitcast<f32>(o[qb + 11u]));
+      acc[3] = vec4<f32>(bitcast<f32>(o[qb + 12u]), bitcast<f32>(o[qb + 13u]), bitcast<f32>(o[qb + 14u]), bitcast<f32>(o[qb + 15u]));
+      acc[4] = vec4<f32>(bitcast<f32>(o[qb + 16u]), bitcast<f32>(o[qb + 17u]), bitcast<f32>(o[qb + 18u]), bitcast<f32>(o[qb + 19u]));
+      acc[5] = vec4<f32>(bitcast<f32>(o[qb + 20u]), bitcast<f32>(o[qb + 21u]), bitcast<f32>(o[qb + 22u]), bitcast<f32>(o[qb + 23u]));
+      acc[6] = vec4<f32>(bitcast<f32>(o[qb + 24u]), bitcast<f32>(o[qb + 25u]), bitcast<f32>(o[qb + 26u]), bitcast<f32>(o[qb + 27u]));
+      acc[7] = vec4<f32>(bitcast<f32>(o[qb + 28u]), bitcast<f32>(o[qb + 29u]), bitcast<f32>(o[qb + 30u]), bitcast<f32>(o[qb + 31u]));
+      acc[8] = vec4<f32>(bitcast<f32>(o[qb + 32u]), bitcast<f32>(o[qb + 33u]), bitcast<f32>(o[qb + 34u]), bitcast<f32>(o[qb + 35u]));
+      acc[9] = vec4<f32>(bitcast<f32>(o[qb + 36u]), bitcast<f32>(o[qb + 37u]), bitcast<f32>(o[qb + 38u]), bitcast<f32>(o[qb + 39u]));
+      acc[10] = vec4<f32>(bitcast<f32>(o[qb + 40u]), bitcast<f32>(o[qb + 41u]), bitcast<f32>(o[qb + 42u]), bitcast<f32>(o[qb + 43u]));
+      acc[11] = vec4<f32>(bitcast<f32>(o[qb + 44u]), bitcast<f32>(o[qb + 45u]), bitcast<f32>(o[qb + 46u]), bitcast<f32>(o[qb + 47u]));
+      acc[12] = vec4<f32>(bitcast<f32>(o[qb + 48u]), bitcast<f32>(o[qb + 49u]), bitcast<f32>(o[qb + 50u]), bitcast<f32>(o[qb + 51u]));
+      acc[13] = vec4<f32>(bitcast<f32>(o[qb + 52u]), bitcast<f32>(o[qb + 53u]), bitcast<f32>(o[qb + 54u]), bitcast<f32>(o[qb + 55u]));
+      acc[14] = vec4<f32>(bitcast<f32>(o[qb + 56u]), bitcast<f32>(o[qb + 57u]), bitcast<f32>(o[qb + 58u]), bitcast<f32>(o[qb + 59u]));
+      acc[15] = vec4<f32>(bitcast<f32>(o[qb + 60u]), bitcast<f32>(o[qb + 61u]), bitcast<f32>(o[qb + 62u]), bitcast<f32>(o[qb + 63u]));
     }
   }
   for (var s = 0u; s < TERM_SLOTS; s++) {
     let span = term_tiles(h, s, i0, i1, n);
-    for (var kt = span.x; kt < span.y; kt++) {
+    for (var kt = max(span.x, c0); kt < min(span.y, c1); kt++) {
       // Skip a tile that an earlier term already visited.
       var seen = false;
       for (var e = 0u; e < s; e++) {
@@ -165,11 +231,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let j0 = kt * i32(BN);
       let j1 = min(n, j0 + i32(BN));
       workgroupBarrier();
-      for (var x = lid; x < BN * D; x += BM) {
-        let j = j0 + i32(x / D);
+      for (var x = lid; x < BN * D4; x += BM) {
+        let j = j0 + i32(x / D4);
         if (j < n) {
-          ks[x] = k[kv_base + u32(j) * D + x % D];
-          vs[x] = v[kv_base + u32(j) * D + x % D];
+          let c = (x % D4) * 4u;
+          let g = kv_base + u32(j) * D + c;
+          ks[x] = vec4<f32>(k[g], k[g + 1u], k[g + 2u], k[g + 3u]);
+          vs[x] = vec4<f32>(v[g], v[g + 1u], v[g + 2u], v[g + 3u]);
         }
       }
       workgroupBarrier();
@@ -179,25 +247,46 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           if (!full && !allowed(h, i, j0 + r)) {
             continue;
           }
-          let kb = u32(r) * D;
-          var sc = 0.0;
-          for (var c = 0u; c < D; c++) {
-            sc += qr[c] * ks[kb + c];
-          }
-          if (sc > mx) {
-            let corr = exp(mx - sc);
-            l = l * corr + 1.0;
-            for (var c = 0u; c < D; c++) {
-              acc[c] = acc[c] * corr + vs[kb + c];
-            }
-            mx = sc;
-          } else {
-            let p = exp(sc - mx);
-            l += p;
-            for (var c = 0u; c < D; c++) {
-              acc[c] += p * vs[kb + c];
-            }
-          }
+          let kb = u32(r) * D4;
+          var sc = dot(qr[0], ks[kb]);
+          sc += dot(qr[1], ks[kb + 1u]);
+          sc += dot(qr[2], ks[kb + 2u]);
+          sc += dot(qr[3], ks[kb + 3u]);
+          sc += dot(qr[4], ks[kb + 4u]);
+          sc += dot(qr[5], ks[kb + 5u]);
+          sc += dot(qr[6], ks[kb + 6u]);
+          sc += dot(qr[7], ks[kb + 7u]);
+          sc += dot(qr[8], ks[kb + 8u]);
+          sc += dot(qr[9], ks[kb + 9u]);
+          sc += dot(qr[10], ks[kb + 10u]);
+          sc += dot(qr[11], ks[kb + 11u]);
+          sc += dot(qr[12], ks[kb + 12u]);
+          sc += dot(qr[13], ks[kb + 13u]);
+          sc += dot(qr[14], ks[kb + 14u]);
+          sc += dot(qr[15], ks[kb + 15u]);
+          // A new maximum rescales the old terms by e, otherwise the new one gets weight e.
+          let up = sc > mx;
+          let e = exp(-abs(sc - mx));
+          let corr = select(1.0, e, up);
+          let p = select(e, 1.0, up);
+          l = l * corr + p;
+          acc[0] = acc[0] * corr + p * vs[kb + 0u];
+          acc[1] = acc[1] * corr + p * vs[kb + 1u];
+          acc[2] = acc[2] * corr + p * vs[kb + 2u];
+          acc[3] = acc[3] * corr + p * vs[kb + 3u];
+          acc[4] = acc[4] * corr + p * vs[kb + 4u];
+          acc[5] = acc[5] * corr + p * vs[kb + 5u];
+          acc[6] = acc[6] * corr + p * vs[kb + 6u];
+          acc[7] = acc[7] * corr + p * vs[kb + 7u];
+          acc[8] = acc[8] * corr + p * vs[kb + 8u];
+          acc[9] = acc[9] * corr + p * vs[kb + 9u];
+          acc[10] = acc[10] * corr + p * vs[kb + 10u];
+          acc[11] = acc[11] * corr + p * vs[kb + 11u];
+          acc[12] = acc[12] * corr + p * vs[kb + 12u];
+          acc[13] = acc[13] * corr + p * vs[kb + 13u];
+          acc[14] = acc[14] * corr + p * vs[kb + 14u];
+          acc[15] = acc[15] * corr + p * vs[kb + 15u];
+          mx = max(mx, sc);
         }
       }
     }
@@ -205,12 +294,40 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (!live) {
     return;
   }
-  let lse_at = params.batch * H * params.n * D + row;
   if (l > 0.0) {
     let inv = 1.0 / l;
-    for (var c = 0u; c < D; c++) {
-      o[row * D + c] = bitcast<u32>(acc[c] * inv);
-    }
+    let o0 = acc[0] * inv;
+    o[qb + 0u] = bitcast<u32>(o0.x); o[qb + 1u] = bitcast<u32>(o0.y); o[qb + 2u] = bitcast<u32>(o0.z); o[qb + 3u] = bitcast<u32>(o0.w);
+    let o1 = acc[1] * inv;
+    o[qb + 4u] = bitcast<u32>(o1.x); o[qb + 5u] = bitcast<u32>(o1.y); o[qb + 6u] = bitcast<u32>(o1.z); o[qb + 7u] = bitcast<u32>(o1.w);
+    let o2 = acc[2] * inv;
+    o[qb + 8u] = bitcast<u32>(o2.x); o[qb + 9u] = bitcast<u32>(o2.y); o[qb + 10u] = bitcast<u32>(o2.z); o[qb + 11u] = bitcast<u32>(o2.w);
+    let o3 = acc[3] * inv;
+    o[qb + 12u] = bitcast<u32>(o3.x); o[qb + 13u] = bitcast<u32>(o3.y); o[qb + 14u] = bitcast<u32>(o3.z); o[qb + 15u] = bitcast<u32>(o3.w);
+    let o4 = acc[4] * inv;
+    o[qb + 16u] = bitcast<u32>(o4.x); o[qb + 17u] = bitcast<u32>(o4.y); o[qb + 18u] = bitcast<u32>(o4.z); o[qb + 19u] = bitcast<u32>(o4.w);
+    let o5 = acc[5] * inv;
+    o[qb + 20u] = bitcast<u32>(o5.x); o[qb + 21u] = bitcast<u32>(o5.y); o[qb + 22u] = bitcast<u32>(o5.z); o[qb + 23u] = bitcast<u32>(o5.w);
+    let o6 = acc[6] * inv;
+    o[qb + 24u] = bitcast<u32>(o6.x); o[qb + 25u] = bitcast<u32>(o6.y); o[qb + 26u] = bitcast<u32>(o6.z); o[qb + 27u] = bitcast<u32>(o6.w);
+    let o7 = acc[7] * inv;
+    o[qb + 28u] = bitcast<u32>(o7.x); o[qb + 29u] = bitcast<u32>(o7.y); o[qb + 30u] = bitcast<u32>(o7.z); o[qb + 31u] = bitcast<u32>(o7.w);
+    let o8 = acc[8] * inv;
+    o[qb + 32u] = bitcast<u32>(o8.x); o[qb + 33u] = bitcast<u32>(o8.y); o[qb + 34u] = bitcast<u32>(o8.z); o[qb + 35u] = bitcast<u32>(o8.w);
+    let o9 = acc[9] * inv;
+    o[qb + 36u] = bitcast<u32>(o9.x); o[qb + 37u] = bitcast<u32>(o9.y); o[qb + 38u] = bitcast<u32>(o9.z); o[qb + 39u] = bitcast<u32>(o9.w);
+    let o10 = acc[10] * inv;
+    o[qb + 40u] = bitcast<u32>(o10.x); o[qb + 41u] = bitcast<u32>(o10.y); o[qb + 42u] = bitcast<u32>(o10.z); o[qb + 43u] = bitcast<u32>(o10.w);
+    let o11 = acc[11] * inv;
+    o[qb + 44u] = bitcast<u32>(o11.x); o[qb + 45u] = bitcast<u32>(o11.y); o[qb + 46u] = bitcast<u32>(o11.z); o[qb + 47u] = bitcast<u32>(o11.w);
+    let o12 = acc[12] * inv;
+    o[qb + 48u] = bitcast<u32>(o12.x); o[qb + 49u] = bitcast<u32>(o12.y); o[qb + 50u] = bitcast<u32>(o12.z); o[qb + 51u] = bitcast<u32>(o12.w);
+    let o13 = acc[13] * inv;
+    o[qb + 52u] = bitcast<u32>(o13.x); o[qb + 53u] = bitcast<u32>(o13.y); o[qb + 54u] = bitcast<u32>(o13.z); o[qb + 55u] = bitcast<u32>(o13.w);
+    let o14 = acc[14] * inv;
+    o[qb + 56u] = bitcast<u32>(o14.x); o[qb + 57u] = bitcast<u32>(o14.y); o[qb + 58u] = bitcast<u32>(o14.z); o[qb + 59u] = bitcast<u32>(o14.w);
+    let o15 = acc[15] * inv;
+    o[qb + 60u] = bitcast<u32>(o15.x); o[qb + 61u] = bitcast<u32>(o15.y); o[qb + 62u] = bitcast<u32>(o15.z); o[qb + 63u] = bitcast<u32>(o15.w);
     o[lse_at] = bitcast<u32>(mx + log(l));
   } else {
     for (var c = 0u; c < D; c++) {

@@ -90,21 +90,24 @@ export const LAYOUT = Object.freeze({"name":"spattention_released","heads":16,"k
 export const BLOCK_M = 64;
 export const BLOCK_N = 16;
 export const WORKGROUP_SIZE = Object.freeze([64, 1, 1]);
+export const TILES_PER_PASS = 382;
 export const PARAMS_BYTES = 784;
 export const SHARED_BYTES = 16384;
 /** The compute shader (entry point main). */
 export const WGSL = /* the text of spattention_released.wgsl, as a JSON string */;
 
 const KERNEL = runtime.defineKernel({
-  abi: 1,
+  abi: 2,
   layout: LAYOUT,
   blockM: BLOCK_M,
+  blockN: BLOCK_N,
+  tilesPerPass: TILES_PER_PASS,
   paramsBytes: PARAMS_BYTES,
   sharedBytes: SHARED_BYTES,
   wgsl: WGSL,
   headTable,
 });
-/** Bindings: 0 params (uniform: N, batch, scale, head table), 1 q, 2 k, 3 v (read-only storage), 4 out + lse (storage). */
+/** Bindings: 0 params (uniform: N, batch, scale, chunk, head table), 1 q, 2 k, 3 v (read-only storage), 4 out + lse (storage). */
 export const bindGroupLayoutEntries = runtime.bindGroupLayoutEntries(KERNEL);
 /** Limits the kernel needs beyond none at all; all are within WebGPU compatibility-mode defaults. */
 export const REQUIRED_LIMITS = runtime.requiredLimits(KERNEL);
@@ -112,7 +115,11 @@ export const REQUIRED_LIMITS = runtime.requiredLimits(KERNEL);
 export function sizes(N, batch) {
   return runtime.sizes(KERNEL, N, batch);
 }
-/** The uniform buffer's contents: N, batch, scale, then the head table for N. */
+/** Compute passes (dispatches) per call at length N: each visits at most TILES_PER_PASS key tiles per workgroup (Mesa's software drivers end a shader's loops after 65535 iterations). */
+export function passes(N) {
+  return runtime.passes(KERNEL, N);
+}
+/** The uniform buffer's contents: N, batch, scale, chunk 0, then the head table for N. */
 export function paramsData(N, batch, scale) {
   return runtime.paramsData(KERNEL, N, batch, scale);
 }
@@ -128,7 +135,7 @@ export function createPipeline(device) {
 export async function createAttention(device, options) {
   return runtime.createAttention(KERNEL, device, options);
 }
-/** Records the attention's compute pass into encoder (for callers who manage buffers and submission). */
+/** Records the attention's compute passes into encoder (for callers who manage buffers and submission). */
 export function dispatch(encoder, attention) {
   return runtime.dispatch(encoder, attention);
 }

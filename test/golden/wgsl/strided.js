@@ -98,21 +98,24 @@ export const LAYOUT = Object.freeze({"name":"strided","heads":8,"kvHeads":8,"hea
 export const BLOCK_M = 64;
 export const BLOCK_N = 32;
 export const WORKGROUP_SIZE = Object.freeze([64, 1, 1]);
+export const TILES_PER_PASS = 291;
 export const PARAMS_BYTES = 336;
 export const SHARED_BYTES = 16384;
 /** The compute shader (entry point main). */
 export const WGSL = /* the text of strided.wgsl, as a JSON string */;
 
 const KERNEL = runtime.defineKernel({
-  abi: 1,
+  abi: 2,
   layout: LAYOUT,
   blockM: BLOCK_M,
+  blockN: BLOCK_N,
+  tilesPerPass: TILES_PER_PASS,
   paramsBytes: PARAMS_BYTES,
   sharedBytes: SHARED_BYTES,
   wgsl: WGSL,
   headTable,
 });
-/** Bindings: 0 params (uniform: N, batch, scale, head table), 1 q, 2 k, 3 v (read-only storage), 4 out + lse (storage). */
+/** Bindings: 0 params (uniform: N, batch, scale, chunk, head table), 1 q, 2 k, 3 v (read-only storage), 4 out + lse (storage). */
 export const bindGroupLayoutEntries = runtime.bindGroupLayoutEntries(KERNEL);
 /** Limits the kernel needs beyond none at all; all are within WebGPU compatibility-mode defaults. */
 export const REQUIRED_LIMITS = runtime.requiredLimits(KERNEL);
@@ -120,7 +123,11 @@ export const REQUIRED_LIMITS = runtime.requiredLimits(KERNEL);
 export function sizes(N, batch) {
   return runtime.sizes(KERNEL, N, batch);
 }
-/** The uniform buffer's contents: N, batch, scale, then the head table for N. */
+/** Compute passes (dispatches) per call at length N: each visits at most TILES_PER_PASS key tiles per workgroup (Mesa's software drivers end a shader's loops after 65535 iterations). */
+export function passes(N) {
+  return runtime.passes(KERNEL, N);
+}
+/** The uniform buffer's contents: N, batch, scale, chunk 0, then the head table for N. */
 export function paramsData(N, batch, scale) {
   return runtime.paramsData(KERNEL, N, batch, scale);
 }
@@ -136,7 +143,7 @@ export function createPipeline(device) {
 export async function createAttention(device, options) {
   return runtime.createAttention(KERNEL, device, options);
 }
-/** Records the attention's compute pass into encoder (for callers who manage buffers and submission). */
+/** Records the attention's compute passes into encoder (for callers who manage buffers and submission). */
 export function dispatch(encoder, attention) {
   return runtime.dispatch(encoder, attention);
 }
