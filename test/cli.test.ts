@@ -1,9 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/driver/cli.js';
+import { writeAtomically } from '../src/driver/pipeline.js';
+import { SpecError } from '../dsl/index.js';
 import { equalWidthBounds } from '../src/ir/index.js';
 
 async function spc(...argv: string[]) {
@@ -277,5 +279,84 @@ describe('options: one table per command', () => {
       expect(r.stderr, config).toMatch(re);
       expect(existsSync(out), config).toBe(false);
     }
+  });
+});
+
+describe('output paths: devices, links, all files or none', () => {
+  const tinySpec = (d: string) => {
+    writeFileSync(join(d, 't.spc'), 'layout t { heads 2 head_dim 64 pattern dense }\n');
+    return join(d, 't.spc');
+  };
+
+  it('a character device is written through, never replaced; its write errors are E096', async () => {
+    // Copies of /dev/null and /dev/full (mknod: the tests run as root), so a regression cannot replace the real ones.
+    const d = tmp();
+    execFileSync('mknod', [join(d, 'null'), 'c', '1', '3']);
+    execFileSync('mknod', [join(d, 'full'), 'c', '1', '7']);
+    const nul = await spc('show', 'examples/dense-causal.spc', '-o', join(d, 'null'));
+    expect(nul.code).toBe(0);
+    expect(statSync(join(d, 'null')).isCharacterDevice()).toBe(true);
+    const full = await spc('show', 'examples/dense-causal.spc', '-o', join(d, 'full'));
+    expect(full.code).toBe(2);
+    expect(full.stderr).toContain(`error[E096]: cannot write ${join(d, 'full')}: no space left on the device`);
+    expect(full.stderr).not.toContain('wrote');
+    expect(statSync(join(d, 'full')).isCharacterDevice()).toBe(true);
+    expect(readdirSync(d).sort()).toEqual(['full', 'null']);
+  });
+
+  it('symbolic links are followed: the target file is replaced and the link stays; a dangling link is refused', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 'real.svg'), 'old');
+    symlinkSync('real.svg', join(d, 'link.svg'));
+    const r = await spc('show', 'examples/dense-causal.spc', '-o', join(d, 'link.svg'));
+    expect(r.code).toBe(0);
+    expect(lstatSync(join(d, 'link.svg')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(d, 'real.svg'), 'utf8')).toMatch(/^<svg/);
+    symlinkSync('nowhere.svg', join(d, 'dangling.svg'));
+    const bad = await spc('show', 'examples/dense-causal.spc', '-o', join(d, 'dangling.svg'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('dangling');
+    expect(lstatSync(join(d, 'dangling.svg')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(d).sort()).toEqual(['dangling.svg', 'link.svg', 'real.svg']);
+  });
+
+  it('a directory in the way of one output: nothing is written and the files already there are kept', async () => {
+    const d = tmp();
+    const spec = tinySpec(d);
+    const out = join(d, 'out');
+    expect((await spc('compile', spec, '--target', 'cuda', '-o', out)).code).toBe(0);
+    const before = new Map(readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(out, f)).isFile()).map((f) => [f, readFileSync(join(out, f), 'utf8')]));
+    writeFileSync(spec, 'layout t { heads 4 head_dim 64 pattern dense }\n');
+    rmSync(join(out, 't', '__init__.py'));
+    mkdirSync(join(out, 't', '__init__.py'));
+    const r = await spc('compile', spec, '--target', 'cuda', '-o', out);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('it is a directory');
+    for (const [f, text] of before) if (f !== join('t', '__init__.py')) expect(readFileSync(join(out, f), 'utf8'), f).toBe(text);
+    expect(readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => f.includes('.spc-'))).toEqual([]);
+    // Into a fresh directory: not one of the outputs appears.
+    const fresh = join(d, 'fresh');
+    mkdirSync(join(fresh, 't', '__init__.py'), { recursive: true });
+    expect((await spc('compile', spec, '--target', 'cuda', '-o', fresh)).code).toBe(2);
+    expect(readdirSync(fresh, { recursive: true, encoding: 'utf8' }).sort()).toEqual(['t', join('t', '__init__.py')]);
+  });
+
+  it('a rename that fails half-way is rolled back: replaced files are restored, new ones removed', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'a'), 'old a');
+    let n = 0;
+    const rename = (from: string, to: string) => {
+      if (++n === 3) throw Object.assign(new Error('boom'), { code: 'EIO', path: to });
+      renameSync(from, to);
+    };
+    expect(() => writeAtomically(d, [{ path: 'a', contents: 'new a' }, { path: 'sub/b', contents: 'b' }, { path: 'c', contents: 'c' }], { rename })).toThrow(SpecError);
+    expect(readFileSync(join(d, 'a'), 'utf8')).toBe('old a');
+    expect(readdirSync(d)).toEqual(['a']);
+  });
+
+  it('compile -o under /proc is refused at once (no endless mkdir)', () => {
+    const r = spawnSync('node', ['bin/spc.js', 'compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', '/proc/spc-test/x'], { encoding: 'utf8', timeout: 20000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('error[E096]: cannot write /proc/spc-test');
   });
 });
