@@ -323,6 +323,34 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
         |        ^"
     `);
   });
+  it('long flat chains of any operator are E013, not a stack overflow; 1000 operators still compile', () => {
+    const chains = (k: number) => [
+      `  pattern ${Array(k + 1).fill('window(4)').join(' | ')}`,
+      `  pattern ${Array(k + 1).fill('window(4)').join(' & ')}`,
+      `  pattern window(${Array(k + 1).fill('1').join(' + ')})`,
+      `  pattern window(${Array(k + 1).fill('1').join(' * ')})`,
+      `  pattern window(${Array(k).fill('9').join(' - ')} + ${9 * k})`,
+      `  pattern window(min(${Array(k + 1).fill('4').join(', ')}))`,
+      `  partition explicit(0, ${Array(k - 10).fill('0').join(' + ')} + N / 4, N / 2, N / 2, N)\n  pattern band`,
+    ];
+    for (const body of chains(5000)) expect(errors(base(body)), body.slice(0, 40)).toMatch(/error\[E013\]: this value is too long: more than 1000 operators/);
+    for (const body of chains(1000)) {
+      if (body.startsWith('  pattern window(4) |')) continue; // a union of 1001 terms is E046, below
+      expect(() => compileSource(base(body)), body.slice(0, 40)).not.toThrow();
+    }
+    // Many short values in one layout are fine: the limit is per value.
+    const many = Array.from({ length: 40 }, (_, k) => `  head ${k}: ${Array(50).fill('window(4)').join(' & ')}`).join('\n');
+    expect(() => compileSource(`layout a {\n  heads 40\n  head_dim 64\n  pattern dense\n${many}\n}\n`)).not.toThrow();
+  });
+  it('E046 says why: a long union, or unions multiplied out by intersections', () => {
+    expect(errors(base(`  pattern ${Array(100).fill('window(4)').join(' | ')}`))).toContain('expands to 100 terms for a head (at most 64): write it as a union of fewer terms');
+    expect(errors(base(`  pattern ${'(window(9) | sinks(1)) & '.repeat(7)}dense`))).toContain('write it with fewer unions inside intersections');
+  });
+  it('constant windows, sink counts, dilations and fixed blocks below 1 are E072, as stride(0) is', () => {
+    for (const [p, what, got] of [['window(0)', "window's w", 0], ['window(-1)', "window's w", -1], ['fixed(10, -1)', "fixed's c", -1], ['fixed(10, 0)', "fixed's c", 0], ['sinks(0)', "sinks's k", 0], ['dilated(0, 2)', "dilated's w", 0], ['stride(0)', "stride's s", 0]] as const)
+      expect(errors(base(`  pattern ${p}`)), p).toContain(`error[E072]: ${what} must be at least 1, got ${got}`);
+    expect(() => compileSource(base('  pattern window(1) | sinks(1) | fixed(10, 1) | dilated(1, 1)'))).not.toThrow();
+  });
   it('limits: nesting, pattern size, period, length', () => {
     expect(errors(base(`  pattern ${'('.repeat(70)}dense${')'.repeat(70)}`))).toMatchInlineSnapshot(`
       "x.spc:4:75 error[E012]: nesting is too deep here (more than 64 levels)
@@ -331,7 +359,7 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
         |                                                                           ^"
     `);
     expect(errors(base(`  pattern ${'(window(9) | sinks(1)) & '.repeat(7)}dense`))).toMatchInlineSnapshot(`
-      "x.spc:4:11 error[E046]: this pattern expands to 128 terms for a head (at most 64): write it with fewer unions inside intersections
+      "x.spc:4:11 error[E046]: this pattern expands to 128 terms for a head (at most 64): write it with fewer unions inside intersections (each & multiplies out the terms of its sides)
         |
       4 |   pattern (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & dense
         |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^"
@@ -421,6 +449,7 @@ const CASES: { [C in SpcCode]: Case } = {
   E010: { spec: 'layout {\n}\n' },
   E011: { spec: 'layout a { heads 4 head_dim 8 pattern dense } }' },
   E012: { spec: spec(`  pattern ${'('.repeat(70)}dense${')'.repeat(70)}`) },
+  E013: { spec: spec(`  pattern ${Array(1002).fill('window(4)').join(' | ')}`) },
   E020: { spec: spec('  haeds 4\n  pattern dense') },
   E021: { spec: spec('  heads 8\n  pattern dense') },
   E022: { spec: 'layout a { head_dim 8 pattern dense }' },
