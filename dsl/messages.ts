@@ -18,6 +18,7 @@ export const MESSAGES = {
   E024: (layout: string) => `layout '${layout}' is declared twice`,
   E025: (name: string, problem: string) => `the name '${name}' cannot be used: ${problem}`,
   E026: () => 'the file declares no layout (write `layout NAME { ... }`)',
+  E027: (count: number, max: number) => `the file declares ${count} layouts (at most ${max}): split it into several files`,
   E030: (heads: number, max: number) => `heads must be ${heads < 1 ? 'at least 1' : `at most ${max}`}, got ${heads}`,
   E031: (kvHeads: number, heads: number) => `kv_heads (${kvHeads}) must be at least 1 and divide heads (${heads})`,
   E032: (headDim: number, max: number) => `head_dim must be between 1 and ${max}, got ${headDim}`,
@@ -48,6 +49,7 @@ export const MESSAGES = {
   E093: (file: string) => `${file} does not look like a text spec (it holds binary data)`,
   E094: (target: string, targets: string) => `unknown target '${target}' (targets: ${targets})`,
   E096: (path: string, why: string) => `cannot write ${path}: ${why}`,
+  E097: (file: string, max: number) => `${file} is too large: a spec file may hold at most ${max} bytes`,
 } as const satisfies Record<`E0${number}`, (...args: never[]) => string>;
 
 export type Code = keyof typeof MESSAGES;

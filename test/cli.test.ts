@@ -282,6 +282,27 @@ describe('options: one table per command', () => {
   });
 });
 
+describe('input limits', () => {
+  it('check /dev/zero and an oversized file stop at 1 MiB with E097; 256 layouts at most (E027)', () => {
+    const zero = spawnSync('node', ['bin/spc.js', 'check', '/dev/zero'], { encoding: 'utf8', timeout: 20000 });
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toContain('error[E097]: /dev/zero is too large: a spec file may hold at most 1048576 bytes');
+    const d = tmp();
+    // 50 MB of layouts: refused by its size at once, not after minutes and the whole heap.
+    writeFileSync(join(d, 'huge.spc'), Array.from({ length: 400_000 }, (_, k) => `layout a${k} { heads 1 head_dim 8 pattern window(${k + 1}) | sinks(1) }`).join('\n'));
+    const t0 = Date.now();
+    const huge = spawnSync('node', ['bin/spc.js', 'check', join(d, 'huge.spc')], { encoding: 'utf8', timeout: 20000 });
+    expect(huge.status).toBe(2);
+    expect(huge.stderr).toContain('error[E097]');
+    expect(Date.now() - t0).toBeLessThan(15000);
+    // Under 1 MiB but 21000 layouts: E027 before any is checked.
+    writeFileSync(join(d, 'many.spc'), Array.from({ length: 21000 }, (_, k) => `layout a${k}{heads 1 head_dim 8 pattern dense}`).join('\n'));
+    const many = spawnSync('node', ['bin/spc.js', 'check', join(d, 'many.spc')], { encoding: 'utf8', timeout: 20000 });
+    expect(many.status).toBe(2);
+    expect(many.stderr).toContain('error[E027]: the file declares 21000 layouts (at most 256)');
+  });
+});
+
 describe('output paths: devices, links, all files or none', () => {
   const tinySpec = (d: string) => {
     writeFileSync(join(d, 't.spc'), 'layout t { heads 2 head_dim 64 pattern dense }\n');

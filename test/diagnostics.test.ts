@@ -457,6 +457,7 @@ const CASES: { [C in SpcCode]: Case } = {
   E024: { spec: 'layout a { heads 1 head_dim 8 pattern dense }\nlayout a { heads 1 head_dim 8 pattern dense }' },
   E025: { spec: 'layout class { heads 1 head_dim 8 pattern dense }' },
   E026: { spec: '# only a comment\n' },
+  E027: { spec: Array.from({ length: 257 }, (_, k) => `layout a${k} { heads 1 head_dim 8 pattern dense }`).join('\n') },
   E030: { spec: 'layout a { heads 0 head_dim 8 pattern dense }' },
   E031: { spec: spec('  kv_heads 3\n  pattern dense') },
   E032: { spec: 'layout a { heads 4 head_dim 0 pattern dense }' },
@@ -487,6 +488,7 @@ const CASES: { [C in SpcCode]: Case } = {
   E093: { argv: ['check', '$D/bin.spc'], files: { 'bin.spc': new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1]) } },
   E094: { argv: ['compile', 'examples/dense-causal.spc', '--target', 'metal', '-o', '$D/out'] },
   E096: { argv: ['compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', '$D/file'], files: { file: 'x' } },
+  E097: { argv: ['check', '$D/big.spc'], files: { 'big.spc': `# ${'x'.repeat(1 << 20)}\n` } },
   E100: { argv: ['compile', '$D/x.spc', '--target', 'cuda', '-o', '$D/out'], files: { 'x.spc': 'layout a { heads 2 head_dim 96 pattern dense }' } },
   E101: { argv: ['compile', '$D/x.spc', '--target', 'cuda', '-o', '$D/out'], files: { 'x.spc': 'layout a { heads 2 head_dim 64 dtype fp32 pattern dense }' } },
   // The CUDA kernel config's checks (targets/cuda) are tested with the CUDA target.

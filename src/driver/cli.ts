@@ -11,7 +11,7 @@ import { describeTerm, splitTerms } from './describe.js';
 import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from '../ir/index.js';
 import { balancedShards, contiguousShards, groupedShards, type ShardReport } from './shards.js';
 import { svgPicture, textPicture } from './picture.js';
-import { getTarget, instanceFor, lengthFor, loadSpec, TARGET_NAMES, writeAtomically } from './pipeline.js';
+import { getTarget, instanceFor, lengthFor, loadSpec, readBounded, TARGET_NAMES, writeAtomically } from './pipeline.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -267,7 +267,7 @@ function loadSpecReporting(file: string, io: Io, json: boolean) {
     if (!(e instanceof SpecError)) throw e;
     let source: string | undefined;
     try {
-      source = readFileSync(file, 'utf8');
+      source = e.diagnostics.some((d) => d.code === 'E097') ? undefined : readBounded(file).toString('utf8');
     } catch {
       source = undefined;
     }

@@ -1,5 +1,5 @@
 // The pipeline: file -> front end -> IR -> targets -> files on disk (atomically).
-import { closeSync, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { diag, frontEnd, SpecError, type Diagnostic } from '../../dsl/index.js';
 import type { EmittedFile, Target } from '../../codegen/target.js';
@@ -22,16 +22,47 @@ export function loadSpec(file: string): LoadedSpec {
     throw new SpecError([diag('E090', undefined, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code))]);
   }
   if (st.isDirectory()) throw new SpecError([diag('E091', undefined, file)]);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new SpecError([diag('E090', undefined, file, (e as NodeJS.ErrnoException).code ?? 'read error')]);
-  }
+  const bytes = readBounded(file);
   if (bytes.length === 0 || bytes.toString('utf8').trim() === '') throw new SpecError([diag('E092', undefined, file)]);
   if (bytes.includes(0) || !isUtf8(bytes)) throw new SpecError([diag('E093', undefined, file)]);
   const source = bytes.toString('utf8').replace(/^\uFEFF/, '');
   return { file, source, layouts: compileSource(source) };
+}
+
+/** The largest spec file spc reads (a spec is a few hundred bytes; this bounds time and memory). */
+export const MAX_SPEC_BYTES = 1 << 20;
+
+/**
+ * Reads at most MAX_SPEC_BYTES of a file with a bounded read (never readFileSync, which reads a
+ * device such as /dev/zero forever); a larger file is E097.
+ */
+export function readBounded(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SpecError([diag('E090', undefined, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? 'read error'))]);
+  }
+  try {
+    const buf = Buffer.alloc(MAX_SPEC_BYTES + 1);
+    let got = 0;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, got, buf.length - got, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        throw new SpecError([diag('E090', undefined, file, (e as NodeJS.ErrnoException).code ?? 'read error')]);
+      }
+      if (n === 0) break;
+      got += n;
+      if (got > MAX_SPEC_BYTES) throw new SpecError([diag('E097', undefined, file, MAX_SPEC_BYTES)]);
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function isUtf8(b: Buffer): boolean {
