@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diag, MESSAGES } from '../dsl/index.js';
+import { nameProblem } from '../dsl/names.js';
 import { TARGET_MESSAGES } from '../codegen/messages.js';
 import { TargetError } from '../codegen/target.js';
 import { run } from '../src/driver/cli.js';
@@ -290,6 +292,14 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
       1 | layout a {
         |        ^"
     `);
+  });
+  it('layout names that would shadow a Python module are refused (the CUDA target writes a package of that name)', () => {
+    for (const name of ['subprocess', 'threading', 'inspect', 'logging', 'pathlib', 'warnings', 'dataclasses', 'ctypes', 'importlib', 'site', 'torchvision', 'pkg_resources', 'torch', 'numpy', 'triton', 'transformers', 'setuptools', 'jax', 'flash_attn', 'xformers', 'spc'])
+      expect(errors(`layout ${name} { heads 1 head_dim 8 pattern dense }`), name).toContain(`error[E025]: the name '${name}' cannot be used: it is the name of a Python module`);
+    // Every standard-library module of the python3 here (the committed list is Python 3.11's).
+    const live = JSON.parse(execFileSync('python3', ['-c', 'import sys, json; print(json.dumps(sorted(sys.stdlib_module_names)))'], { encoding: 'utf8' })) as string[];
+    for (const name of live) expect(nameProblem(name), name).not.toBeNull();
+    expect(nameProblem('subprocess_attn')).toBeNull();
   });
   it('names that could break generated code', () => {
     expect(errors('layout class { heads 1 head_dim 8 pattern dense }')).toMatchInlineSnapshot(`
