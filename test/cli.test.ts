@@ -229,7 +229,7 @@ describe('options: one table per command', () => {
       [['check', 'examples/dense-causal.spc', '--tile=64'], "spc: --tile takes MxN such as 128x64, with M and N in 1..4096, got '64'"],
       [['check', 'examples/dense-causal.spc', '--shards', '-1'], "spc: --shards must be a whole number between 1 and 2^30, got '-1'"],
       [['check', 'examples/dense-causal.spc', '--shards=-1'], "spc: --shards must be a whole number between 1 and 2^30, got '-1'"],
-      [['show', 'examples/dense-causal.spc', '--cells', '-3'], "spc: --cells must be a whole number between 1 and 2^30, got '-3'"],
+      [['show', 'examples/dense-causal.spc', '--cells', '-3'], "spc: --cells must be a whole number between 1 and 256, got '-3'"],
       [['check', 'examples/dense-causal.spc', '--seq'], 'spc: --seq needs a value (--seq N)'],
       [['check', 'examples/dense-causal.spc', '--json=yes'], "spc: --json takes no value, got 'yes'"],
       [['check', 'examples/dense-causal.spc', '--seq', '64', '--seq', '128'], 'spc: --seq is given twice'],
@@ -379,5 +379,50 @@ describe('output paths: devices, links, all files or none', () => {
     const r = spawnSync('node', ['bin/spc.js', 'compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', '/proc/spc-test/x'], { encoding: 'utf8', timeout: 20000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('error[E096]: cannot write /proc/spc-test');
+  });
+});
+
+describe('SVG pictures', () => {
+  const svgOf = async (pattern: string, extra: string[] = []) => {
+    const d = tmp();
+    writeFileSync(join(d, 'p.spc'), `layout p { heads 4 head_dim 64 ${pattern} }\n`);
+    const r = await spc('show', join(d, 'p.spc'), '--seq', '1024', '-o', join(d, 'p.svg'), ...extra);
+    return { ...r, svg: r.code === 0 ? readFileSync(join(d, 'p.svg'), 'utf8') : '' };
+  };
+  /** The orange rectangles of each panel's distance bar, as [x, width]. */
+  const bars = (svg: string) =>
+    svg.split('<g transform').slice(1).map((g) => [...g.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="10" fill="#d9822b"\/>/g)].map((m) => [Number(m[1]), Number(m[2])]));
+
+  it('--cells is capped with a range message', async () => {
+    const r = await svgOf('pattern dense', ['--cells', '2000']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--cells must be a whole number between 1 and 256, got '2000'");
+    expect((await svgOf('pattern dense', ['--cells', '256'])).code).toBe(0);
+  });
+
+  it('panel titles fit their panel (cut with an ellipsis, the full text as a tooltip)', async () => {
+    const r = await svgOf('pattern window(100) | sinks(4) | dist(300, 400) | keys(500, 600) | stride(64) | dilated(8, 16)');
+    expect(r.code).toBe(0);
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(r.svg)![1]) - 20;
+    const panelW = width / 4;
+    const titles = [...r.svg.matchAll(/<text x="0" y="12">([^<]*)<title>([^<]*)<\/title>/g)];
+    expect(titles.length).toBe(4);
+    for (const [, shown, full] of titles) {
+      expect(shown!.length * 6.8, shown).toBeLessThanOrEqual(panelW - 8);
+      expect(full!.length).toBeGreaterThan(shown!.length);
+      expect(shown!.endsWith('\u2026')).toBe(true);
+    }
+  });
+
+  it('the distance bar shows dilated and strided heads, not only their window part', async () => {
+    const dil = bars((await svgOf('pattern dilated(8, 16)')).svg)[0]!;
+    // d in {0, 16, ..., 112} of 0..1023 on a 192-pixel bar: 8 separate ticks within the first 22 pixels.
+    expect(dil.length).toBe(8);
+    for (const [x] of dil) expect(x).toBeLessThan(22);
+    const str = bars((await svgOf('pattern window(64) | stride(4)')).svg)[0]!;
+    // Every pixel (about 5 distances) holds a multiple of 4: the whole bar.
+    expect(str).toEqual([[0, 192]]);
+    const sparse = bars((await svgOf('pattern stride(256)')).svg)[0]!;
+    expect(sparse.map(([x]) => x)).toEqual([0, 48, 96, 144]);
   });
 });

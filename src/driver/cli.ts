@@ -41,6 +41,14 @@ function positiveInt(what: string) {
   };
 }
 
+/** The most cells per panel side: 256 x 256 cells per head is already a large SVG. */
+const MAX_CELLS = 256;
+
+function cellsValue(s: string): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > MAX_CELLS) throw new UsageError(`--cells must be a whole number between 1 and ${MAX_CELLS}, got '${s}'`);
+  return Number(s);
+}
+
 function parseTile(s: string): [number, number] {
   const m = /^(\d+)x(\d+)$/.exec(s);
   if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) > 4096 || Number(m[2]) > 4096) throw new UsageError(`--tile takes MxN such as 128x64, with M and N in 1..4096, got '${s}'`);
@@ -91,7 +99,7 @@ writes an SVG with one panel per head and the distance bands under each panel.`,
       seqOption('sequence length for layouts with symbolic N (default 256 for text, 1024 for SVG)'),
       layoutOption,
       { name: 'out', short: 'o', arg: 'FILE', help: 'write an SVG picture to FILE (one per layout, FILE.NAME.svg, for several)' },
-      { name: 'cells', arg: 'K', help: 'resolution: K x K cells per head (default 16 for text, 96 for SVG)', validate: positiveInt('--cells') },
+      { name: 'cells', arg: 'K', help: `resolution: K x K cells per head, 1..${MAX_CELLS} (default 16 for text, 96 for SVG)`, validate: cellsValue },
     ],
   },
   compile: {
