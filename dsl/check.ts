@@ -33,12 +33,16 @@ export const EXPR_NAMES = {
 } as const;
 const FUNCTIONS = ['min', 'max'] as const;
 
+/** The most layouts one file may declare (each is checked, lowered and emitted). */
+export const MAX_LAYOUTS = 256;
+
 /** Semantic checks: the AST to checked layouts, or a SpecError holding every problem found. */
 export function checkSpec(file: SpecFile): CheckedLayout[] {
   const out: Diagnostic[] = [];
   const layouts: CheckedLayout[] = [];
   const seen = new Map<string, LayoutDecl>();
   if (file.layouts.length === 0) out.push(diag('E026', undefined));
+  if (file.layouts.length > MAX_LAYOUTS) throw new SpecError([diag('E027', file.layouts[MAX_LAYOUTS]!.nameSpan, file.layouts.length, MAX_LAYOUTS)]);
   for (const decl of file.layouts) {
     const problem = nameProblem(decl.name);
     if (problem) out.push(diag('E025', decl.nameSpan, decl.name, problem));

@@ -1,6 +1,9 @@
 // Names from specs end up in CUDA, C++, Python, JavaScript and WGSL code and in file names.
 // One rule keeps all of them safe: a letter, then letters, digits or single underscores,
-// at most 64 characters, and no keyword of any of those languages.
+// at most 64 characters, no keyword of any of those languages, and no Python module's name.
+import { PYTHON_COMMON_PACKAGES, PYTHON_STDLIB_MODULES } from './python-modules.js';
+
+const PYTHON_MODULES = new Set([...PYTHON_STDLIB_MODULES, ...PYTHON_COMMON_PACKAGES]);
 
 const RESERVED = new Set(
   `alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t char32_t class compl
@@ -11,15 +14,13 @@ const RESERVED = new Set(
   typeid typename union unsigned using virtual void volatile wchar_t while xor xor_eq
   __global__ __device__ __host__ __shared__ __constant__ half bfloat16 dim3 float2 float4 int2 int4 uint
   False None True as assert async await def del elif except finally from global import in is lambda nonlocal pass
-  raise with yield print self cls torch
+  raise with yield print self cls
   arguments await break case catch class const continue debugger default delete do else enum eval export extends false
   finally for function if implements import in instanceof interface let new null package private protected public return
   static super switch this throw true try typeof undefined var void while with yield NaN Infinity
   alias array atomic bitcast f16 f32 i32 u32 fn loop mat2x2 mat3x3 mat4x4 override ptr sampler storage texture uniform
   vec2 vec3 vec4 workgroup private function read write read_write discard fallthrough
-  layout head N H S W
-  os sys math json re io abc time random string types copy collections itertools functools hashlib typing
-  numpy triton cupy setuptools builtins`.split(/\s+/).filter(Boolean),
+  layout head N H S W`.split(/\s+/).filter(Boolean),
 );
 
 /** Null when the name is safe, else the reason it is not. */
@@ -30,6 +31,7 @@ export function nameProblem(name: string): string | null {
   if (name.includes('__')) return 'a double underscore is reserved in C++';
   if (name.endsWith('_')) return 'names do not end with an underscore';
   if (RESERVED.has(name)) return 'it is a keyword or reserved name in a language spc generates';
+  if (PYTHON_MODULES.has(name)) return `it is the name of a Python module, which the generated Python package '${name}' would shadow (\`import ${name}\` would load spc's package)`;
   return null;
 }
 

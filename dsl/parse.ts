@@ -3,10 +3,18 @@ import { EOF as EOF_TOKEN } from './chevrotain.js';
 import type { SpecFile } from './ast.js';
 import { diag, SpecError, type Diagnostic } from './diagnostic.js';
 import { parser } from './parser.js';
-import { BadNumber, LBracket, LParen, Minus, RBracket, RParen, SpcLexer } from './tokens.js';
+import { Amp, BadNumber, Comma, Head, Identifier, Int, LBracket, LCurly, LParen, Minus, Percent, Pipe, Plus, RBracket, RCurly, RParen, Slash, SpcLexer, Star } from './tokens.js';
 
 /** Deeper nesting than this is refused before parsing (the parser is recursive). */
 export const MAX_NESTING = 64;
+/**
+ * One value (a property's or a head override's expression or pattern) may hold at most this
+ * many operators and argument commas: long flat chains (`a | b | ...`) would otherwise exhaust
+ * the stack of the recursive stages after the parser.
+ */
+export const MAX_OPERATORS = 1000;
+const OPERATORS = new Set<unknown>([Pipe, Amp, Plus, Minus, Star, Slash, Percent, Comma]);
+const OPERAND_ENDS = new Set<unknown>([Int, Identifier, RParen, RBracket]);
 import { astBuilder, tokenSpan } from './visitor.js';
 
 /** Source text to AST. Throws SpecError with located diagnostics; never anything else for bad text. */
@@ -27,6 +35,19 @@ export function parseSpec(text: string): SpecFile {
     else if (t.tokenType === RParen || t.tokenType === RBracket) depth--;
     minuses = t.tokenType === Minus ? minuses + 1 : 0;
     if (depth > MAX_NESTING || minuses > MAX_NESTING) throw new SpecError([diag('E012', tokenSpan(t), MAX_NESTING)]);
+  }
+  // A value ends where the next item starts: 'head', a brace, or (outside brackets) a name
+  // right after an operand, as in `heads 8 pattern band` (two operands are never adjacent in one value).
+  let ops = 0;
+  depth = 0;
+  let prev: unknown = undefined;
+  for (const t of lexed.tokens) {
+    const k = t.tokenType;
+    if (k === LParen || k === LBracket) depth++;
+    else if (k === RParen || k === RBracket) depth--;
+    if (k === Head || k === LCurly || k === RCurly || (k === Identifier && depth === 0 && (OPERAND_ENDS.has(prev) || prev === LCurly))) ops = 0;
+    else if (OPERATORS.has(k) && ++ops > MAX_OPERATORS) throw new SpecError([diag('E013', tokenSpan(t), MAX_OPERATORS)]);
+    prev = k;
   }
 
   parser.input = lexed.tokens;

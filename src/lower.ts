@@ -17,6 +17,12 @@ function termCount(p: Pattern): number {
   return p.kind === 'union' ? termCount(p.left) + termCount(p.right) : termCount(p.left) * termCount(p.right);
 }
 
+/** Terms counted without multiplying out intersections: more than MAX_TERMS means the union itself is too long. */
+function unionCount(p: Pattern): number {
+  if (p.kind === 'prim') return p.name === 'none' ? 0 : 1;
+  return p.kind === 'union' ? unionCount(p.left) + unionCount(p.right) : Math.max(unionCount(p.left), unionCount(p.right));
+}
+
 export function lowerLayout(c: CheckedLayout): LayoutIR {
   const out: Diagnostic[] = [];
   const bounds = c.partition?.kind === 'explicit' ? c.partition.bounds.map(lowerExpr) : null;
@@ -24,7 +30,7 @@ export function lowerLayout(c: CheckedLayout): LayoutIR {
   const checked = new Set<Pattern>(); // head groups may share one pattern: check it once
   const groups = c.groups.map((g) => {
     const count = termCount(g.pattern);
-    if (count > MAX_TERMS) out.push(diag('E046', g.pattern.span, count, MAX_TERMS));
+    if (count > MAX_TERMS) out.push(diag('E046', g.pattern.span, count, MAX_TERMS, unionCount(g.pattern) > MAX_TERMS ? 'write it as a union of fewer terms' : 'write it with fewer unions inside intersections (each & multiplies out the terms of its sides)'));
     if (!checked.has(g.pattern)) checkConstants(g.pattern, out);
     checked.add(g.pattern);
     return { lo: g.lo, hi: g.hi, terms: count > MAX_TERMS ? [] : lowerPattern(g.pattern) };
@@ -66,7 +72,10 @@ function checkBounds(bounds: IExpr[], out: Diagnostic[]): void {
   }
 }
 
-/** Constant pattern arguments: intervals must not be empty, strides and periods at least 1. */
+/**
+ * Constant pattern arguments: intervals must not be empty; strides, periods, windows, sink counts
+ * and fixed's block count at least 1 (a smaller constant would leave every head with no key).
+ */
 function checkConstants(p: Pattern, out: Diagnostic[]): void {
   if (p.kind !== 'prim') {
     checkConstants(p.left, out);
@@ -79,8 +88,8 @@ function checkConstants(p: Pattern, out: Diagnostic[]): void {
     const [lo, hi] = values;
     if (lo != null && hi != null && lo >= hi) out.push(diag('E045', p.span, lo, hi));
   }
-  if (p.name === 'stride' || p.name === 'dilated' || p.name === 'fixed') {
-    const k = p.name === 'fixed' ? 0 : args.length - 1;
+  const atLeastOne = { stride: [0], dilated: [0, 1], fixed: [0, 1], window: [0], sinks: [0] }[p.name as string] ?? [];
+  for (const k of atLeastOne) {
     const value = values[k];
     if (value != null && value < 1) out.push(diag('E072', args[k]!.loc, `${p.name}'s ${PRIMITIVES[p.name].params[k]}`, value));
   }

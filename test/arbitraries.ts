@@ -6,21 +6,23 @@ const expr = fc.oneof(
   small.map(String),
   fc.constantFrom('N', 'W', 'S', 'N / 2', 'W + 1', 'S + W / 2', 'min(N, 7)', 'max(3, W - 2)', 'N / 3 + 1', 'h + 1', '2 * h', 'N - 5', 'H'),
 );
+// Windows and sink counts: a constant below 1 is refused (E072), a symbolic one may still be empty at some N.
+const expr1 = fc.oneof(fc.integer({ min: 1, max: 24 }).map(String), fc.constantFrom('N', 'W', 'W + 1', 'S + W / 2', 'min(N, 7)', 'max(3, W - 2)', 'N / 3 + 1', 'h + 1', '2 * h', 'N - 5', 'H'));
 const pos = fc.oneof(fc.integer({ min: 1, max: 9 }).map(String), fc.constantFrom('W + 1', 'h + 1', 'H'));
 
 const prim: fc.Arbitrary<string> = fc.oneof(
   fc.constant('band'),
   fc.constant('dense'),
   fc.constant('none'),
-  expr.map((w) => `window(${w})`),
+  expr1.map((w) => `window(${w})`),
   fc.tuple(expr, expr).map(([a, b]) => `dist(${a}, ${b} + ${a} + 1)`),
   fc.tuple(fc.integer({ min: -6, max: 6 }), fc.integer({ min: 1, max: 12 })).map(([a, b]) => `dist(${a}, ${a + b})`),
-  expr.map((k) => `sinks(${k})`),
+  expr1.map((k) => `sinks(${k})`),
   fc.tuple(small, small).map(([a, b]) => `keys(${a}, ${a + b + 1})`),
   fc.tuple(small, small).map(([a, b]) => `queries(${a}, ${a + b + 1})`),
   pos.map((s) => `stride(${s})`),
-  fc.tuple(small, pos).map(([w, r]) => `dilated(${w}, ${r})`),
-  fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 8 })).map(([s, c]) => `fixed(${s}, ${Math.min(s, c)})`),
+  fc.tuple(fc.integer({ min: 1, max: 24 }), pos).map(([w, r]) => `dilated(${w}, ${r})`),
+  fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 8 })).map(([s, c]) => `fixed(${s}, ${Math.min(s, c)})`),
 );
 
 export const patternText: fc.Arbitrary<string> = fc.letrec<{ p: string }>((tie) => ({

@@ -1,9 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/driver/cli.js';
+import { writeAtomically } from '../src/driver/pipeline.js';
+import { SpecError } from '../dsl/index.js';
 import { equalWidthBounds } from '../src/ir/index.js';
 
 async function spc(...argv: string[]) {
@@ -227,7 +229,7 @@ describe('options: one table per command', () => {
       [['check', 'examples/dense-causal.spc', '--tile=64'], "spc: --tile takes MxN such as 128x64, with M and N in 1..4096, got '64'"],
       [['check', 'examples/dense-causal.spc', '--shards', '-1'], "spc: --shards must be a whole number between 1 and 2^30, got '-1'"],
       [['check', 'examples/dense-causal.spc', '--shards=-1'], "spc: --shards must be a whole number between 1 and 2^30, got '-1'"],
-      [['show', 'examples/dense-causal.spc', '--cells', '-3'], "spc: --cells must be a whole number between 1 and 2^30, got '-3'"],
+      [['show', 'examples/dense-causal.spc', '--cells', '-3'], "spc: --cells must be a whole number between 1 and 256, got '-3'"],
       [['check', 'examples/dense-causal.spc', '--seq'], 'spc: --seq needs a value (--seq N)'],
       [['check', 'examples/dense-causal.spc', '--json=yes'], "spc: --json takes no value, got 'yes'"],
       [['check', 'examples/dense-causal.spc', '--seq', '64', '--seq', '128'], 'spc: --seq is given twice'],
@@ -277,5 +279,150 @@ describe('options: one table per command', () => {
       expect(r.stderr, config).toMatch(re);
       expect(existsSync(out), config).toBe(false);
     }
+  });
+});
+
+describe('input limits', () => {
+  it('check /dev/zero and an oversized file stop at 1 MiB with E097; 256 layouts at most (E027)', () => {
+    const zero = spawnSync('node', ['bin/spc.js', 'check', '/dev/zero'], { encoding: 'utf8', timeout: 20000 });
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toContain('error[E097]: /dev/zero is too large: a spec file may hold at most 1048576 bytes');
+    const d = tmp();
+    // 50 MB of layouts: refused by its size at once, not after minutes and the whole heap.
+    writeFileSync(join(d, 'huge.spc'), Array.from({ length: 400_000 }, (_, k) => `layout a${k} { heads 1 head_dim 8 pattern window(${k + 1}) | sinks(1) }`).join('\n'));
+    const t0 = Date.now();
+    const huge = spawnSync('node', ['bin/spc.js', 'check', join(d, 'huge.spc')], { encoding: 'utf8', timeout: 20000 });
+    expect(huge.status).toBe(2);
+    expect(huge.stderr).toContain('error[E097]');
+    expect(Date.now() - t0).toBeLessThan(15000);
+    // Under 1 MiB but 21000 layouts: E027 before any is checked.
+    writeFileSync(join(d, 'many.spc'), Array.from({ length: 21000 }, (_, k) => `layout a${k}{heads 1 head_dim 8 pattern dense}`).join('\n'));
+    const many = spawnSync('node', ['bin/spc.js', 'check', join(d, 'many.spc')], { encoding: 'utf8', timeout: 20000 });
+    expect(many.status).toBe(2);
+    expect(many.stderr).toContain('error[E027]: the file declares 21000 layouts (at most 256)');
+  });
+});
+
+describe('output paths: devices, links, all files or none', () => {
+  const tinySpec = (d: string) => {
+    writeFileSync(join(d, 't.spc'), 'layout t { heads 2 head_dim 64 pattern dense }\n');
+    return join(d, 't.spc');
+  };
+
+  it('a character device is written through, never replaced; its write errors are E096', async () => {
+    // Copies of /dev/null and /dev/full (mknod: the tests run as root), so a regression cannot replace the real ones.
+    const d = tmp();
+    execFileSync('mknod', [join(d, 'null'), 'c', '1', '3']);
+    execFileSync('mknod', [join(d, 'full'), 'c', '1', '7']);
+    const nul = await spc('show', 'examples/dense-causal.spc', '-o', join(d, 'null'));
+    expect(nul.code).toBe(0);
+    expect(statSync(join(d, 'null')).isCharacterDevice()).toBe(true);
+    const full = await spc('show', 'examples/dense-causal.spc', '-o', join(d, 'full'));
+    expect(full.code).toBe(2);
+    expect(full.stderr).toContain(`error[E096]: cannot write ${join(d, 'full')}: no space left on the device`);
+    expect(full.stderr).not.toContain('wrote');
+    expect(statSync(join(d, 'full')).isCharacterDevice()).toBe(true);
+    expect(readdirSync(d).sort()).toEqual(['full', 'null']);
+  });
+
+  it('symbolic links are followed: the target file is replaced and the link stays; a dangling link is refused', async () => {
+    const d = tmp();
+    writeFileSync(join(d, 'real.svg'), 'old');
+    symlinkSync('real.svg', join(d, 'link.svg'));
+    const r = await spc('show', 'examples/dense-causal.spc', '-o', join(d, 'link.svg'));
+    expect(r.code).toBe(0);
+    expect(lstatSync(join(d, 'link.svg')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(d, 'real.svg'), 'utf8')).toMatch(/^<svg/);
+    symlinkSync('nowhere.svg', join(d, 'dangling.svg'));
+    const bad = await spc('show', 'examples/dense-causal.spc', '-o', join(d, 'dangling.svg'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('dangling');
+    expect(lstatSync(join(d, 'dangling.svg')).isSymbolicLink()).toBe(true);
+    expect(readdirSync(d).sort()).toEqual(['dangling.svg', 'link.svg', 'real.svg']);
+  });
+
+  it('a directory in the way of one output: nothing is written and the files already there are kept', async () => {
+    const d = tmp();
+    const spec = tinySpec(d);
+    const out = join(d, 'out');
+    expect((await spc('compile', spec, '--target', 'cuda', '-o', out)).code).toBe(0);
+    const before = new Map(readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(out, f)).isFile()).map((f) => [f, readFileSync(join(out, f), 'utf8')]));
+    writeFileSync(spec, 'layout t { heads 4 head_dim 64 pattern dense }\n');
+    rmSync(join(out, 't', '__init__.py'));
+    mkdirSync(join(out, 't', '__init__.py'));
+    const r = await spc('compile', spec, '--target', 'cuda', '-o', out);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('it is a directory');
+    for (const [f, text] of before) if (f !== join('t', '__init__.py')) expect(readFileSync(join(out, f), 'utf8'), f).toBe(text);
+    expect(readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => f.includes('.spc-'))).toEqual([]);
+    // Into a fresh directory: not one of the outputs appears.
+    const fresh = join(d, 'fresh');
+    mkdirSync(join(fresh, 't', '__init__.py'), { recursive: true });
+    expect((await spc('compile', spec, '--target', 'cuda', '-o', fresh)).code).toBe(2);
+    expect(readdirSync(fresh, { recursive: true, encoding: 'utf8' }).sort()).toEqual(['t', join('t', '__init__.py')]);
+  });
+
+  it('a rename that fails half-way is rolled back: replaced files are restored, new ones removed', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'a'), 'old a');
+    let n = 0;
+    const rename = (from: string, to: string) => {
+      if (++n === 3) throw Object.assign(new Error('boom'), { code: 'EIO', path: to });
+      renameSync(from, to);
+    };
+    expect(() => writeAtomically(d, [{ path: 'a', contents: 'new a' }, { path: 'sub/b', contents: 'b' }, { path: 'c', contents: 'c' }], { rename })).toThrow(SpecError);
+    expect(readFileSync(join(d, 'a'), 'utf8')).toBe('old a');
+    expect(readdirSync(d)).toEqual(['a']);
+  });
+
+  it('compile -o under /proc is refused at once (no endless mkdir)', () => {
+    const r = spawnSync('node', ['bin/spc.js', 'compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', '/proc/spc-test/x'], { encoding: 'utf8', timeout: 20000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('error[E096]: cannot write /proc/spc-test');
+  });
+});
+
+describe('SVG pictures', () => {
+  const svgOf = async (pattern: string, extra: string[] = []) => {
+    const d = tmp();
+    writeFileSync(join(d, 'p.spc'), `layout p { heads 4 head_dim 64 ${pattern} }\n`);
+    const r = await spc('show', join(d, 'p.spc'), '--seq', '1024', '-o', join(d, 'p.svg'), ...extra);
+    return { ...r, svg: r.code === 0 ? readFileSync(join(d, 'p.svg'), 'utf8') : '' };
+  };
+  /** The orange rectangles of each panel's distance bar, as [x, width]. */
+  const bars = (svg: string) =>
+    svg.split('<g transform').slice(1).map((g) => [...g.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="10" fill="#d9822b"\/>/g)].map((m) => [Number(m[1]), Number(m[2])]));
+
+  it('--cells is capped with a range message', async () => {
+    const r = await svgOf('pattern dense', ['--cells', '2000']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--cells must be a whole number between 1 and 256, got '2000'");
+    expect((await svgOf('pattern dense', ['--cells', '256'])).code).toBe(0);
+  });
+
+  it('panel titles fit their panel (cut with an ellipsis, the full text as a tooltip)', async () => {
+    const r = await svgOf('pattern window(100) | sinks(4) | dist(300, 400) | keys(500, 600) | stride(64) | dilated(8, 16)');
+    expect(r.code).toBe(0);
+    const width = Number(/<svg [^>]*width="(\d+)"/.exec(r.svg)![1]) - 20;
+    const panelW = width / 4;
+    const titles = [...r.svg.matchAll(/<text x="0" y="12">([^<]*)<title>([^<]*)<\/title>/g)];
+    expect(titles.length).toBe(4);
+    for (const [, shown, full] of titles) {
+      expect(shown!.length * 6.8, shown).toBeLessThanOrEqual(panelW - 8);
+      expect(full!.length).toBeGreaterThan(shown!.length);
+      expect(shown!.endsWith('\u2026')).toBe(true);
+    }
+  });
+
+  it('the distance bar shows dilated and strided heads, not only their window part', async () => {
+    const dil = bars((await svgOf('pattern dilated(8, 16)')).svg)[0]!;
+    // d in {0, 16, ..., 112} of 0..1023 on a 192-pixel bar: 8 separate ticks within the first 22 pixels.
+    expect(dil.length).toBe(8);
+    for (const [x] of dil) expect(x).toBeLessThan(22);
+    const str = bars((await svgOf('pattern window(64) | stride(4)')).svg)[0]!;
+    // Every pixel (about 5 distances) holds a multiple of 4: the whole bar.
+    expect(str).toEqual([[0, 192]]);
+    const sparse = bars((await svgOf('pattern stride(256)')).svg)[0]!;
+    expect(sparse.map(([x]) => x)).toEqual([0, 48, 96, 144]);
   });
 });

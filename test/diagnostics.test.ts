@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { diag, MESSAGES } from '../dsl/index.js';
+import { nameProblem } from '../dsl/names.js';
 import { TARGET_MESSAGES } from '../codegen/messages.js';
 import { TargetError } from '../codegen/target.js';
 import { run } from '../src/driver/cli.js';
@@ -291,6 +293,14 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
         |        ^"
     `);
   });
+  it('layout names that would shadow a Python module are refused (the CUDA target writes a package of that name)', () => {
+    for (const name of ['subprocess', 'threading', 'inspect', 'logging', 'pathlib', 'warnings', 'dataclasses', 'ctypes', 'importlib', 'site', 'torchvision', 'pkg_resources', 'torch', 'numpy', 'triton', 'transformers', 'setuptools', 'jax', 'flash_attn', 'xformers', 'spc'])
+      expect(errors(`layout ${name} { heads 1 head_dim 8 pattern dense }`), name).toContain(`error[E025]: the name '${name}' cannot be used: it is the name of a Python module`);
+    // Every standard-library module of the python3 here (the committed list is Python 3.11's).
+    const live = JSON.parse(execFileSync('python3', ['-c', 'import sys, json; print(json.dumps(sorted(sys.stdlib_module_names)))'], { encoding: 'utf8' })) as string[];
+    for (const name of live) expect(nameProblem(name), name).not.toBeNull();
+    expect(nameProblem('subprocess_attn')).toBeNull();
+  });
   it('names that could break generated code', () => {
     expect(errors('layout class { heads 1 head_dim 8 pattern dense }')).toMatchInlineSnapshot(`
       "x.spc:1:8 error[E025]: the name 'class' cannot be used: it is a keyword or reserved name in a language spc generates
@@ -323,6 +333,34 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
         |        ^"
     `);
   });
+  it('long flat chains of any operator are E013, not a stack overflow; 1000 operators still compile', () => {
+    const chains = (k: number) => [
+      `  pattern ${Array(k + 1).fill('window(4)').join(' | ')}`,
+      `  pattern ${Array(k + 1).fill('window(4)').join(' & ')}`,
+      `  pattern window(${Array(k + 1).fill('1').join(' + ')})`,
+      `  pattern window(${Array(k + 1).fill('1').join(' * ')})`,
+      `  pattern window(${Array(k).fill('9').join(' - ')} + ${9 * k})`,
+      `  pattern window(min(${Array(k + 1).fill('4').join(', ')}))`,
+      `  partition explicit(0, ${Array(k - 10).fill('0').join(' + ')} + N / 4, N / 2, N / 2, N)\n  pattern band`,
+    ];
+    for (const body of chains(5000)) expect(errors(base(body)), body.slice(0, 40)).toMatch(/error\[E013\]: this value is too long: more than 1000 operators/);
+    for (const body of chains(1000)) {
+      if (body.startsWith('  pattern window(4) |')) continue; // a union of 1001 terms is E046, below
+      expect(() => compileSource(base(body)), body.slice(0, 40)).not.toThrow();
+    }
+    // Many short values in one layout are fine: the limit is per value.
+    const many = Array.from({ length: 40 }, (_, k) => `  head ${k}: ${Array(50).fill('window(4)').join(' & ')}`).join('\n');
+    expect(() => compileSource(`layout a {\n  heads 40\n  head_dim 64\n  pattern dense\n${many}\n}\n`)).not.toThrow();
+  });
+  it('E046 says why: a long union, or unions multiplied out by intersections', () => {
+    expect(errors(base(`  pattern ${Array(100).fill('window(4)').join(' | ')}`))).toContain('expands to 100 terms for a head (at most 64): write it as a union of fewer terms');
+    expect(errors(base(`  pattern ${'(window(9) | sinks(1)) & '.repeat(7)}dense`))).toContain('write it with fewer unions inside intersections');
+  });
+  it('constant windows, sink counts, dilations and fixed blocks below 1 are E072, as stride(0) is', () => {
+    for (const [p, what, got] of [['window(0)', "window's w", 0], ['window(-1)', "window's w", -1], ['fixed(10, -1)', "fixed's c", -1], ['fixed(10, 0)', "fixed's c", 0], ['sinks(0)', "sinks's k", 0], ['dilated(0, 2)', "dilated's w", 0], ['stride(0)', "stride's s", 0]] as const)
+      expect(errors(base(`  pattern ${p}`)), p).toContain(`error[E072]: ${what} must be at least 1, got ${got}`);
+    expect(() => compileSource(base('  pattern window(1) | sinks(1) | fixed(10, 1) | dilated(1, 1)'))).not.toThrow();
+  });
   it('limits: nesting, pattern size, period, length', () => {
     expect(errors(base(`  pattern ${'('.repeat(70)}dense${')'.repeat(70)}`))).toMatchInlineSnapshot(`
       "x.spc:4:75 error[E012]: nesting is too deep here (more than 64 levels)
@@ -331,7 +369,7 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
         |                                                                           ^"
     `);
     expect(errors(base(`  pattern ${'(window(9) | sinks(1)) & '.repeat(7)}dense`))).toMatchInlineSnapshot(`
-      "x.spc:4:11 error[E046]: this pattern expands to 128 terms for a head (at most 64): write it with fewer unions inside intersections
+      "x.spc:4:11 error[E046]: this pattern expands to 128 terms for a head (at most 64): write it with fewer unions inside intersections (each & multiplies out the terms of its sides)
         |
       4 |   pattern (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & (window(9) | sinks(1)) & dense
         |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^"
@@ -421,6 +459,7 @@ const CASES: { [C in SpcCode]: Case } = {
   E010: { spec: 'layout {\n}\n' },
   E011: { spec: 'layout a { heads 4 head_dim 8 pattern dense } }' },
   E012: { spec: spec(`  pattern ${'('.repeat(70)}dense${')'.repeat(70)}`) },
+  E013: { spec: spec(`  pattern ${Array(1002).fill('window(4)').join(' | ')}`) },
   E020: { spec: spec('  haeds 4\n  pattern dense') },
   E021: { spec: spec('  heads 8\n  pattern dense') },
   E022: { spec: 'layout a { head_dim 8 pattern dense }' },
@@ -428,6 +467,7 @@ const CASES: { [C in SpcCode]: Case } = {
   E024: { spec: 'layout a { heads 1 head_dim 8 pattern dense }\nlayout a { heads 1 head_dim 8 pattern dense }' },
   E025: { spec: 'layout class { heads 1 head_dim 8 pattern dense }' },
   E026: { spec: '# only a comment\n' },
+  E027: { spec: Array.from({ length: 257 }, (_, k) => `layout a${k} { heads 1 head_dim 8 pattern dense }`).join('\n') },
   E030: { spec: 'layout a { heads 0 head_dim 8 pattern dense }' },
   E031: { spec: spec('  kv_heads 3\n  pattern dense') },
   E032: { spec: 'layout a { heads 4 head_dim 0 pattern dense }' },
@@ -458,6 +498,7 @@ const CASES: { [C in SpcCode]: Case } = {
   E093: { argv: ['check', '$D/bin.spc'], files: { 'bin.spc': new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0, 1]) } },
   E094: { argv: ['compile', 'examples/dense-causal.spc', '--target', 'metal', '-o', '$D/out'] },
   E096: { argv: ['compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', '$D/file'], files: { file: 'x' } },
+  E097: { argv: ['check', '$D/big.spc'], files: { 'big.spc': `# ${'x'.repeat(1 << 20)}\n` } },
   E100: { argv: ['compile', '$D/x.spc', '--target', 'cuda', '-o', '$D/out'], files: { 'x.spc': 'layout a { heads 2 head_dim 96 pattern dense }' } },
   E101: { argv: ['compile', '$D/x.spc', '--target', 'cuda', '-o', '$D/out'], files: { 'x.spc': 'layout a { heads 2 head_dim 64 dtype fp32 pattern dense }' } },
   // The CUDA kernel config's checks (targets/cuda) are tested with the CUDA target.

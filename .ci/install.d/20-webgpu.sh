@@ -4,6 +4,10 @@
 # webgl2 for gpu.js). No GPU is needed.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+if command -v chromium >/dev/null && ldconfig -p | grep -q 'libvulkan\.so\.1' && ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+  chromium --version
+  exit 0
+fi
 # Another install step may hold the apt lock for a while: wait for it rather than fail.
 for try in 1 2 3 4 5 6 7 8 9 10; do
   if apt-get -o DPkg::Lock::Timeout=120 update; then break; fi

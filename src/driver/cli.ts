@@ -11,7 +11,7 @@ import { describeTerm, splitTerms } from './describe.js';
 import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from '../ir/index.js';
 import { balancedShards, contiguousShards, groupedShards, type ShardReport } from './shards.js';
 import { svgPicture, textPicture } from './picture.js';
-import { getTarget, instanceFor, lengthFor, loadSpec, TARGET_NAMES, writeAtomically } from './pipeline.js';
+import { getTarget, instanceFor, lengthFor, loadSpec, readBounded, TARGET_NAMES, writeAtomically } from './pipeline.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -39,6 +39,14 @@ function positiveInt(what: string) {
     if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > 2 ** 30) throw new UsageError(`${what} must be a whole number between 1 and 2^30, got '${s}'`);
     return Number(s);
   };
+}
+
+/** The most cells per panel side: 256 x 256 cells per head is already a large SVG. */
+const MAX_CELLS = 256;
+
+function cellsValue(s: string): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > MAX_CELLS) throw new UsageError(`--cells must be a whole number between 1 and ${MAX_CELLS}, got '${s}'`);
+  return Number(s);
 }
 
 function parseTile(s: string): [number, number] {
@@ -91,7 +99,7 @@ writes an SVG with one panel per head and the distance bands under each panel.`,
       seqOption('sequence length for layouts with symbolic N (default 256 for text, 1024 for SVG)'),
       layoutOption,
       { name: 'out', short: 'o', arg: 'FILE', help: 'write an SVG picture to FILE (one per layout, FILE.NAME.svg, for several)' },
-      { name: 'cells', arg: 'K', help: 'resolution: K x K cells per head (default 16 for text, 96 for SVG)', validate: positiveInt('--cells') },
+      { name: 'cells', arg: 'K', help: `resolution: K x K cells per head, 1..${MAX_CELLS} (default 16 for text, 96 for SVG)`, validate: cellsValue },
     ],
   },
   compile: {
@@ -267,7 +275,7 @@ function loadSpecReporting(file: string, io: Io, json: boolean) {
     if (!(e instanceof SpecError)) throw e;
     let source: string | undefined;
     try {
-      source = readFileSync(file, 'utf8');
+      source = e.diagnostics.some((d) => d.code === 'E097') ? undefined : readBounded(file).toString('utf8');
     } catch {
       source = undefined;
     }

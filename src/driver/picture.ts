@@ -42,6 +42,51 @@ export function textPicture(inst: Instance, cells = 16, perRow = 4): string {
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
+/** Width of one character of the 11 px monospace font, a little generous. */
+export const CHAR_PX = 6.8;
+
+/** The title cut to fit `width` pixels, with an ellipsis when cut (the full text is the SVG tooltip). */
+export function fitTitle(title: string, width: number): string {
+  const max = Math.max(4, Math.floor(width / CHAR_PX));
+  return title.length <= max ? title : `${title.slice(0, max - 1)}\u2026`;
+}
+
+const fmod = (a: number, m: number) => ((a % m) + m) % m;
+
+/** Some d in [lo, hi) satisfies every mod on d (exact for one mod; a bounded scan for more). */
+function someDistance(lo: number, hi: number, mods: { m: number; lo: number; hi: number }[]): boolean {
+  if (lo >= hi) return false;
+  if (mods.length === 0) return true;
+  if (mods.length === 1) {
+    const { m, lo: rlo, hi: rhi } = mods[0]!;
+    if (rlo >= rhi) return false;
+    const r = fmod(lo, m);
+    if (r >= rlo && r < rhi) return true;
+    return lo + fmod(rlo - r, m) < hi;
+  }
+  for (let d = lo; d < Math.min(hi, lo + 4096); d++) if (mods.every((x) => fmod(d, x.m) >= x.lo && fmod(d, x.m) < x.hi)) return true;
+  return false;
+}
+
+/**
+ * The pixel runs [a, b) of a `size`-pixel bar over distances 0..n-1 holding some distance the
+ * head allows through a term that constrains only d (an interval and mods on d).
+ */
+export function distanceBar(h: HeadInstance, n: number, size: number): [number, number][] {
+  const terms = h.terms.filter((t) => t.kLo <= 0 && t.kHi >= n && t.qLo <= 0 && t.qHi >= n && t.mods.every((m) => m.on === 'd'));
+  const runs: [number, number][] = [];
+  for (let p = 0; p < size; p++) {
+    const d0 = Math.floor((p * n) / size);
+    const d1 = Math.max(d0 + 1, Math.floor(((p + 1) * n) / size));
+    const on = terms.some((t) => someDistance(Math.max(d0, t.dLo), Math.min(d1, t.dHi), t.mods));
+    if (!on) continue;
+    const last = runs[runs.length - 1];
+    if (last && last[1] === p) last[1] = p + 1;
+    else runs.push([p, p + 1]);
+  }
+  return runs;
+}
+
 export function svgPicture(inst: Instance, cells = 96): string {
   const r = Math.min(cells, inst.n);
   const px = Math.max(1, Math.floor(192 / r));
@@ -63,7 +108,8 @@ export function svgPicture(inst: Instance, cells = 96): string {
     const x0 = 10 + (idx % perRow) * panelW;
     const y0 = 60 + Math.floor(idx / perRow) * panelH;
     parts.push(`<g transform="translate(${x0},${y0})">`);
-    parts.push(`<text x="0" y="12">${esc(`head ${h.head}: ${describeTerms(h, inst.n, minDistance(L, inst.n))}`.slice(0, 48))}</text>`);
+    const title = `head ${h.head}: ${describeTerms(h, inst.n, minDistance(L, inst.n))}`;
+    parts.push(`<text x="0" y="12">${esc(fitTitle(title, panelW - 8))}<title>${esc(title)}</title></text>`);
     parts.push(`<rect x="0" y="18" width="${size}" height="${size}" fill="#f4f4f4" stroke="#999"/>`);
     const grid = densityGrid(h, inst.n, r);
     grid.forEach((row, a) =>
@@ -71,15 +117,11 @@ export function svgPicture(inst: Instance, cells = 96): string {
         if (x > 0) parts.push(`<rect x="${b * px}" y="${18 + a * px}" width="${px}" height="${px}" fill="#1f4e9c" fill-opacity="${(0.25 + 0.75 * x).toFixed(3)}"/>`);
       }),
     );
-    // Distance bar: which distances this head allows at all (from its pure distance terms).
+    // Distance bar: which distances this head allows at all (from its terms on d alone,
+    // mods on d included: strided and dilated heads show their ticks).
     const barY = 18 + size + 10;
     parts.push(`<rect x="0" y="${barY}" width="${size}" height="10" fill="#eee" stroke="#999"/>`);
-    for (const t of h.terms) {
-      if (t.mods.length || t.kLo > 0 || t.kHi < inst.n || t.qLo > 0 || t.qHi < inst.n) continue;
-      const a = (Math.max(0, t.dLo) / inst.n) * size;
-      const b = (Math.max(0, t.dHi) / inst.n) * size;
-      parts.push(`<rect x="${a.toFixed(2)}" y="${barY}" width="${Math.max(1, b - a).toFixed(2)}" height="10" fill="#d9822b"/>`);
-    }
+    for (const [a, b] of distanceBar(h, inst.n, size)) parts.push(`<rect x="${a}" y="${barY}" width="${b - a}" height="10" fill="#d9822b"/>`);
     parts.push(`<text x="0" y="${barY + 24}" fill="#555">d = 0</text><text x="${size}" y="${barY + 24}" text-anchor="end" fill="#555">d = ${inst.n - 1}</text>`);
     parts.push('</g>');
   });

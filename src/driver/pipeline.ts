@@ -1,5 +1,5 @@
 // The pipeline: file -> front end -> IR -> targets -> files on disk (atomically).
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { diag, frontEnd, SpecError, type Diagnostic } from '../../dsl/index.js';
 import type { EmittedFile, Target } from '../../codegen/target.js';
@@ -22,16 +22,47 @@ export function loadSpec(file: string): LoadedSpec {
     throw new SpecError([diag('E090', undefined, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code))]);
   }
   if (st.isDirectory()) throw new SpecError([diag('E091', undefined, file)]);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    throw new SpecError([diag('E090', undefined, file, (e as NodeJS.ErrnoException).code ?? 'read error')]);
-  }
+  const bytes = readBounded(file);
   if (bytes.length === 0 || bytes.toString('utf8').trim() === '') throw new SpecError([diag('E092', undefined, file)]);
   if (bytes.includes(0) || !isUtf8(bytes)) throw new SpecError([diag('E093', undefined, file)]);
   const source = bytes.toString('utf8').replace(/^\uFEFF/, '');
   return { file, source, layouts: compileSource(source) };
+}
+
+/** The largest spec file spc reads (a spec is a few hundred bytes; this bounds time and memory). */
+export const MAX_SPEC_BYTES = 1 << 20;
+
+/**
+ * Reads at most MAX_SPEC_BYTES of a file with a bounded read (never readFileSync, which reads a
+ * device such as /dev/zero forever); a larger file is E097.
+ */
+export function readBounded(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SpecError([diag('E090', undefined, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? 'read error'))]);
+  }
+  try {
+    const buf = Buffer.alloc(MAX_SPEC_BYTES + 1);
+    let got = 0;
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, got, buf.length - got, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
+        throw new SpecError([diag('E090', undefined, file, (e as NodeJS.ErrnoException).code ?? 'read error')]);
+      }
+      if (n === 0) break;
+      got += n;
+      if (got > MAX_SPEC_BYTES) throw new SpecError([diag('E097', undefined, file, MAX_SPEC_BYTES)]);
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function isUtf8(b: Buffer): boolean {
@@ -91,29 +122,199 @@ export async function getTarget(name: string): Promise<Target> {
   return load();
 }
 
-/** Writes every file or none: each goes to a temporary name first, then all are renamed. */
-export function writeAtomically(dir: string, files: EmittedFile[]): string[] {
-  const root = resolve(dir);
-  const staged: [string, string][] = [];
-  try {
-    for (const f of files) {
-      const dest = join(root, f.path);
-      if (!dest.startsWith(root)) throw new Error(`internal: output path escapes the directory: ${f.path}`);
-      mkdirSync(dirname(dest), { recursive: true });
-      const tmp = `${dest}.spc-tmp-${process.pid}`;
-      writeFileSync(tmp, f.contents);
-      staged.push([tmp, dest]);
-    }
-    for (const [tmp, dest] of staged) renameSync(tmp, dest);
-  } catch (e) {
-    for (const [tmp] of staged) rmSync(tmp, { force: true });
-    const err = e as NodeJS.ErrnoException;
-    if (typeof err.code === 'string' && err.path !== undefined) {
-      const why = { EISDIR: 'it is a directory', EEXIST: 'a file is in the way', ENOTDIR: 'a file is in the way', EACCES: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on the device' }[err.code] ?? err.code;
-      throw new SpecError([diag('E096', undefined, String(err.path).replace(/\.spc-tmp-\d+$/, ''), why)]);
-    }
-    throw e;
-  }
-  return staged.map(([, d]) => d);
+const WHY: Record<string, string> = {
+  EISDIR: 'it is a directory',
+  EEXIST: 'a file is in the way',
+  ENOTDIR: 'a file is in the way',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  ENOENT: 'no such directory, and it cannot be created there',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many levels of symbolic links',
+  EIO: 'input/output error',
+};
+
+function writeError(path: string, e: unknown): SpecError {
+  const err = e as NodeJS.ErrnoException;
+  if (e instanceof SpecError) return e;
+  if (typeof err?.code !== 'string') throw e;
+  return new SpecError([diag('E096', undefined, path, WHY[err.code] ?? err.code)]);
 }
 
+const refuse = (path: string, why: string) => new SpecError([diag('E096', undefined, path, why)]);
+
+/**
+ * Creates `dir` and its missing parents one level at a time (Node's recursive mkdirSync spins
+ * forever on /proc): returns the directories it created, outermost first.
+ */
+function makeDirs(dir: string): string[] {
+  const missing: string[] = [];
+  let p = dir;
+  for (;;) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw writeError(p, e);
+      missing.push(p);
+      const up = dirname(p);
+      if (up === p) throw writeError(p, e);
+      p = up;
+      continue;
+    }
+    if (!st.isDirectory()) throw refuse(p, 'a file is in the way');
+    break;
+  }
+  const made: string[] = [];
+  for (const m of missing.reverse()) {
+    try {
+      mkdirSync(m);
+    } catch (e) {
+      for (const x of made.reverse()) rmdirQuiet(x);
+      throw writeError(m, e);
+    }
+    made.push(m);
+  }
+  return made;
+}
+
+function rmdirQuiet(d: string) {
+  try {
+    rmdirSync(d);
+  } catch {
+    /* not empty or gone: leave it */
+  }
+}
+
+/** Where a destination's bytes go: a regular file replaced by rename, or a device written through. */
+type Plan = { kind: 'file'; shown: string; dest: string; tmp: string; backup: string | null } | { kind: 'device'; shown: string; dest: string; contents: string | Uint8Array };
+
+/**
+ * What a destination is, decided before anything is renamed. Symbolic links are followed:
+ * a link to a regular file has its target replaced (the link stays a link), a link to a device
+ * writes to the device, and a dangling link is refused. A character device or a FIFO
+ * (/dev/null, /dev/stdout) is written through, never replaced; a directory, a block device or
+ * a socket is refused.
+ */
+function destinationOf(shown: string): { kind: 'new' | 'file' | 'device'; dest: string } {
+  let st;
+  try {
+    st = lstatSync(shown);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'new', dest: shown };
+    throw writeError(shown, e);
+  }
+  let dest = shown;
+  if (st.isSymbolicLink()) {
+    try {
+      st = statSync(shown);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw refuse(shown, 'it is a symbolic link to nothing (a dangling link)');
+      throw writeError(shown, e);
+    }
+    if (st.isFile()) {
+      try {
+        dest = realpathSync(shown);
+      } catch (e) {
+        throw writeError(shown, e);
+      }
+    }
+  }
+  if (st.isDirectory()) throw refuse(shown, 'it is a directory');
+  if (st.isFile()) return { kind: 'file', dest };
+  if (st.isCharacterDevice() || st.isFIFO()) return { kind: 'device', dest: shown };
+  throw refuse(shown, st.isBlockDevice() ? 'it is a block device (spc writes only regular files, character devices and pipes)' : 'it is not a regular file');
+}
+
+/** Test hook: the rename used to move staged files into place. */
+export interface WriteOptions {
+  rename?: (from: string, to: string) => void;
+}
+
+/**
+ * Writes every file or none. Every destination is checked first (a directory in the way is an
+ * error before anything moves); each file goes to a temporary name next to its destination,
+ * then all are renamed; if a rename fails, the ones already done are undone and any file they
+ * replaced is restored. A character device or pipe is written through (there is nothing to roll
+ * back there); a write error on it is E096 too.
+ */
+export function writeAtomically(dir: string, files: EmittedFile[], options: WriteOptions = {}): string[] {
+  const rename = options.rename ?? renameSync;
+  const root = resolve(dir);
+  const made: string[] = [];
+  const plans: Plan[] = [];
+  const suffix = `.spc-tmp-${process.pid}`;
+  const cleanup = () => {
+    for (const p of plans) if (p.kind === 'file') rmSync(p.tmp, { force: true });
+    for (const m of made.slice().reverse()) rmdirQuiet(m);
+  };
+  try {
+    for (const f of files) {
+      const shown = join(root, f.path);
+      if (!shown.startsWith(root)) throw new Error(`internal: output path escapes the directory: ${f.path}`);
+      made.push(...makeDirs(dirname(shown)));
+      const d = destinationOf(shown);
+      if (d.kind === 'device') {
+        plans.push({ kind: 'device', shown, dest: d.dest, contents: f.contents });
+        continue;
+      }
+      const tmp = `${d.dest}${suffix}`;
+      try {
+        writeFileSync(tmp, f.contents);
+      } catch (e) {
+        throw writeError(shown, e);
+      }
+      plans.push({ kind: 'file', shown, dest: d.dest, tmp, backup: d.kind === 'file' ? `${d.dest}.spc-old-${process.pid}` : null });
+    }
+    for (const p of plans) {
+      if (p.kind !== 'device') continue;
+      let fd: number | undefined;
+      try {
+        fd = openSync(p.dest, 'w');
+        const buf = typeof p.contents === 'string' ? Buffer.from(p.contents) : p.contents;
+        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+      } catch (e) {
+        throw writeError(p.shown, e);
+      } finally {
+        if (fd !== undefined) closeSync(fd);
+      }
+    }
+  } catch (e) {
+    cleanup();
+    throw writeError(root, e);
+  }
+  // Every destination is known good: move the staged files in, undoing all if one fails.
+  const done: Extract<Plan, { kind: 'file' }>[] = [];
+  for (const p of plans) {
+    if (p.kind !== 'file') continue;
+    try {
+      if (p.backup !== null) linkOrCopy(p.dest, p.backup);
+      rename(p.tmp, p.dest);
+      done.push(p);
+    } catch (e) {
+      if (p.backup !== null) rmSync(p.backup, { force: true });
+      for (const q of done.reverse()) {
+        if (q.backup !== null) renameSync(q.backup, q.dest);
+        else rmSync(q.dest, { force: true });
+      }
+      cleanup();
+      throw writeError(p.shown, e);
+    }
+  }
+  for (const p of done) if (p.backup !== null) rmSync(p.backup, { force: true });
+  return plans.map((p) => p.shown);
+}
+
+/** Keeps the old contents of `file` at `backup` (a hard link where the file system has them). */
+function linkOrCopy(file: string, backup: string) {
+  rmSync(backup, { force: true });
+  try {
+    linkSync(file, backup);
+  } catch {
+    copyFileSync(file, backup);
+  }
+}
