@@ -5,6 +5,7 @@
 // text, checked equal here) is snapshotted as a marker line.
 // Update with `npx vitest run test/wgsl-golden.test.ts -u` and review the diff.
 import { readdirSync, readFileSync } from 'node:fs';
+import { collapse, expand, splitAt } from './golden-collapse.js';
 import { describe, expect, it } from 'vitest';
 import { RUNTIME_DTS, RUNTIME_JS, wgslTarget } from '../targets/wgsl/index.js';
 import { compileSource } from '../src/driver/pipeline.js';
@@ -23,7 +24,25 @@ function withoutShader(js: string, shader: string, name: string): string {
   return lines.join('\n');
 }
 
+// The declarations' static part (the API after the layout's constants) is the same for every layout
+// of a kind (symbolic or fixed length): snapshotted once per kind, in golden/wgsl/_api.<kind>.d.ts.
+const API = '/** The head table for length N';
+const apiFile = (fixedSeq: boolean) => `_api.${fixedSeq ? 'fixed-seq' : 'symbolic-seq'}.d.ts`;
+
 describe('WGSL golden files', () => {
+  it('the declarations every layout shares', async () => {
+    const apis = new Map<string, string>();
+    for (const ex of examples)
+      for (const l of compileSource(readFileSync(new URL(`../examples/${ex}`, import.meta.url), 'utf8'))) {
+        const dts = wgslTarget.emit([l], { version: 'golden' }).find((f) => f.path === `${l.name}.d.ts`)!.contents;
+        const file = apiFile(l.seq !== null);
+        const api = splitAt(dts, API)[1];
+        expect(apis.get(file) ?? api, `${l.name}: the same API as the other layouts of its kind`).toBe(api);
+        apis.set(file, api);
+      }
+    expect([...apis.keys()].sort()).toEqual([apiFile(true), apiFile(false)].sort());
+    for (const [file, api] of apis) await expect(api).toMatchFileSnapshot(`golden/wgsl/${file}`);
+  });
   for (const ex of examples) {
     it(ex, async () => {
       const layouts = compileSource(readFileSync(new URL(`../examples/${ex}`, import.meta.url), 'utf8'));
@@ -32,9 +51,12 @@ describe('WGSL golden files', () => {
       const byPath = new Map(files.map((f) => [f.path, f.contents]));
       for (const l of layouts) {
         const shader = byPath.get(`${l.name}.wgsl`)!;
-        await expect(shader).toMatchFileSnapshot(`golden/wgsl/${l.name}.wgsl`);
+        // Unrolled loops over D are one line each in the snapshot (lossless: test/golden-collapse.ts).
+        expect(expand(collapse(shader))).toBe(shader);
+        await expect(collapse(shader)).toMatchFileSnapshot(`golden/wgsl/${l.name}.wgsl`);
         await expect(withoutShader(byPath.get(`${l.name}.js`)!, shader, l.name)).toMatchFileSnapshot(`golden/wgsl/${l.name}.js`);
-        await expect(byPath.get(`${l.name}.d.ts`)!).toMatchFileSnapshot(`golden/wgsl/${l.name}.d.ts`);
+        const [head] = splitAt(byPath.get(`${l.name}.d.ts`)!, API);
+        await expect(`${head}⟦the API: ${apiFile(l.seq !== null)}, the same for every layout of its kind⟧\n`).toMatchFileSnapshot(`golden/wgsl/${l.name}.d.ts`);
       }
       // The runtime is copied from the repository unchanged.
       expect(byPath.get(RUNTIME_JS)).toBe(source('spc-wgsl-runtime.js'));

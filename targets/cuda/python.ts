@@ -20,6 +20,9 @@ function pyLiteral(x: unknown, indent = ''): string {
   if (x === null) return 'None';
   if (Array.isArray(x)) return `[${x.map((y) => pyLiteral(y, indent)).join(', ')}]`;
   if (typeof x === 'object') {
+    const entries = Object.entries(x as Record<string, unknown>);
+    // An object of plain values fits one line; nested ones get a line per entry.
+    if (entries.every(([, v]) => typeof v !== 'object' || v === null)) return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v)}`).join(', ')}}`;
     const inner = `${indent}    `;
     return `{\n${Object.entries(x as Record<string, unknown>).map(([k, v]) => `${inner}${JSON.stringify(k)}: ${pyLiteral(v, inner)},`).join('\n')}\n${indent}}`;
   }

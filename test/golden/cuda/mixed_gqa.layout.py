@@ -8,44 +8,17 @@ SEQ = None
 GROUP = 4  # query heads per KV head
 # The kernel config: the same object as "config" in the manifest (targets/cuda/config.ts).
 CONFIG = {
-    "sm80": {
-        "warps": 4,
-        "mTiles": 1,
-        "blockN": 64,
-        "minBlocks": 1,
-        "skipRescale": True,
-    },
-    "sm90": {
-        "kernel": "blockwise",
-        "warpgroups": 2,
-        "blockN": 64,
-        "stages": 2,
-        "overlap": False,
-        "qBuffers": 1,
-        "wgSkip": False,
-        "minBlocks": 1,
-    },
+    "sm80": {"warps": 4, "mTiles": 1, "blockN": 64, "minBlocks": 1, "skipRescale": True},
+    "sm90": {"kernel": "blockwise", "warpgroups": 2, "blockN": 64, "stages": 2, "overlap": False, "qBuffers": 1, "wgSkip": False, "minBlocks": 1},
 }
 # The extern "C" kernels and launchers of kernel.cu.
 KERNELS = {
     "sm90": {
-        "bf16": {
-            "kernel": "spc_mixed_gqa_fwd_sm90_bf16",
-            "launcher": "spc_mixed_gqa_launch_sm90_bf16",
-        },
-        "fp16": {
-            "kernel": "spc_mixed_gqa_fwd_sm90_fp16",
-            "launcher": "spc_mixed_gqa_launch_sm90_fp16",
-        },
+        "bf16": {"kernel": "spc_mixed_gqa_fwd_sm90_bf16", "launcher": "spc_mixed_gqa_launch_sm90_bf16"},
+        "fp16": {"kernel": "spc_mixed_gqa_fwd_sm90_fp16", "launcher": "spc_mixed_gqa_launch_sm90_fp16"},
     },
     "sm80": {
-        "bf16": {
-            "kernel": "spc_mixed_gqa_fwd_bf16",
-            "launcher": "spc_mixed_gqa_launch_bf16",
-        },
-        "fp16": {
-            "kernel": "spc_mixed_gqa_fwd_fp16",
-            "launcher": "spc_mixed_gqa_launch_fp16",
-        },
+        "bf16": {"kernel": "spc_mixed_gqa_fwd_bf16", "launcher": "spc_mixed_gqa_launch_bf16"},
+        "fp16": {"kernel": "spc_mixed_gqa_fwd_fp16", "launcher": "spc_mixed_gqa_launch_fp16"},
     },
 }

@@ -8,44 +8,17 @@ SEQ = None
 GROUP = 1  # query heads per KV head
 # The kernel config: the same object as "config" in the manifest (targets/cuda/config.ts).
 CONFIG = {
-    "sm80": {
-        "warps": 4,
-        "mTiles": 1,
-        "blockN": 32,
-        "minBlocks": 3,
-        "skipRescale": False,
-    },
-    "sm90": {
-        "kernel": "persistent",
-        "warpgroups": 2,
-        "blockN": 128,
-        "stages": 3,
-        "overlap": True,
-        "qBuffers": 1,
-        "wgSkip": False,
-        "minBlocks": 1,
-    },
+    "sm80": {"warps": 4, "mTiles": 1, "blockN": 32, "minBlocks": 3, "skipRescale": False},
+    "sm90": {"kernel": "persistent", "warpgroups": 2, "blockN": 128, "stages": 3, "overlap": True, "qBuffers": 1, "wgSkip": False, "minBlocks": 1},
 }
 # The extern "C" kernels and launchers of kernel.cu.
 KERNELS = {
     "sm90": {
-        "bf16": {
-            "kernel": "spc_spattention_paper_fwd_sm90_bf16",
-            "launcher": "spc_spattention_paper_launch_sm90_bf16",
-        },
-        "fp16": {
-            "kernel": "spc_spattention_paper_fwd_sm90_fp16",
-            "launcher": "spc_spattention_paper_launch_sm90_fp16",
-        },
+        "bf16": {"kernel": "spc_spattention_paper_fwd_sm90_bf16", "launcher": "spc_spattention_paper_launch_sm90_bf16"},
+        "fp16": {"kernel": "spc_spattention_paper_fwd_sm90_fp16", "launcher": "spc_spattention_paper_launch_sm90_fp16"},
     },
     "sm80": {
-        "bf16": {
-            "kernel": "spc_spattention_paper_fwd_bf16",
-            "launcher": "spc_spattention_paper_launch_bf16",
-        },
-        "fp16": {
-            "kernel": "spc_spattention_paper_fwd_fp16",
-            "launcher": "spc_spattention_paper_launch_fp16",
-        },
+        "bf16": {"kernel": "spc_spattention_paper_fwd_bf16", "launcher": "spc_spattention_paper_launch_bf16"},
+        "fp16": {"kernel": "spc_spattention_paper_fwd_fp16", "launcher": "spc_spattention_paper_launch_fp16"},
     },
 }

@@ -181,43 +181,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var mx = LOWEST;
   var l = 0.0;
   if (live) {
-    qr[0] = vec4<f32>(q[qb + 0u], q[qb + 1u], q[qb + 2u], q[qb + 3u]) * params.scale;
-    qr[1] = vec4<f32>(q[qb + 4u], q[qb + 5u], q[qb + 6u], q[qb + 7u]) * params.scale;
-    qr[2] = vec4<f32>(q[qb + 8u], q[qb + 9u], q[qb + 10u], q[qb + 11u]) * params.scale;
-    qr[3] = vec4<f32>(q[qb + 12u], q[qb + 13u], q[qb + 14u], q[qb + 15u]) * params.scale;
-    qr[4] = vec4<f32>(q[qb + 16u], q[qb + 17u], q[qb + 18u], q[qb + 19u]) * params.scale;
-    qr[5] = vec4<f32>(q[qb + 20u], q[qb + 21u], q[qb + 22u], q[qb + 23u]) * params.scale;
-    qr[6] = vec4<f32>(q[qb + 24u], q[qb + 25u], q[qb + 26u], q[qb + 27u]) * params.scale;
-    qr[7] = vec4<f32>(q[qb + 28u], q[qb + 29u], q[qb + 30u], q[qb + 31u]) * params.scale;
-    qr[8] = vec4<f32>(q[qb + 32u], q[qb + 33u], q[qb + 34u], q[qb + 35u]) * params.scale;
-    qr[9] = vec4<f32>(q[qb + 36u], q[qb + 37u], q[qb + 38u], q[qb + 39u]) * params.scale;
-    qr[10] = vec4<f32>(q[qb + 40u], q[qb + 41u], q[qb + 42u], q[qb + 43u]) * params.scale;
-    qr[11] = vec4<f32>(q[qb + 44u], q[qb + 45u], q[qb + 46u], q[qb + 47u]) * params.scale;
-    qr[12] = vec4<f32>(q[qb + 48u], q[qb + 49u], q[qb + 50u], q[qb + 51u]) * params.scale;
-    qr[13] = vec4<f32>(q[qb + 52u], q[qb + 53u], q[qb + 54u], q[qb + 55u]) * params.scale;
-    qr[14] = vec4<f32>(q[qb + 56u], q[qb + 57u], q[qb + 58u], q[qb + 59u]) * params.scale;
-    qr[15] = vec4<f32>(q[qb + 60u], q[qb + 61u], q[qb + 62u], q[qb + 63u]) * params.scale;
+    qr[{0+1*i}] = vec4<f32>(q[qb + {0+4*i}u], q[qb + {1+4*i}u], q[qb + {2+4*i}u], q[qb + {3+4*i}u]) * params.scale; ⟦unrolled: i = 0..15⟧
     // Resume from the previous passes (when the workgroup had tiles before this pass).
     let prev = o[lse_at];
     if (first < c0 && prev != NEG_INF_BITS) {
       mx = bitcast<f32>(prev);
       l = 1.0;
-      acc[0] = vec4<f32>(bitcast<f32>(o[qb + 0u]), bitcast<f32>(o[qb + 1u]), bitcast<f32>(o[qb + 2u]), bitcast<f32>(o[qb + 3u]));
-      acc[1] = vec4<f32>(bitcast<f32>(o[qb + 4u]), bitcast<f32>(o[qb + 5u]), bitcast<f32>(o[qb + 6u]), bitcast<f32>(o[qb + 7u]));
-      acc[2] = vec4<f32>(bitcast<f32>(o[qb + 8u]), bitcast<f32>(o[qb + 9u]), bitcast<f32>(o[qb + 10u]), bitcast<f32>(o[qb + 11u]));
-      acc[3] = vec4<f32>(bitcast<f32>(o[qb + 12u]), bitcast<f32>(o[qb + 13u]), bitcast<f32>(o[qb + 14u]), bitcast<f32>(o[qb + 15u]));
-      acc[4] = vec4<f32>(bitcast<f32>(o[qb + 16u]), bitcast<f32>(o[qb + 17u]), bitcast<f32>(o[qb + 18u]), bitcast<f32>(o[qb + 19u]));
-      acc[5] = vec4<f32>(bitcast<f32>(o[qb + 20u]), bitcast<f32>(o[qb + 21u]), bitcast<f32>(o[qb + 22u]), bitcast<f32>(o[qb + 23u]));
-      acc[6] = vec4<f32>(bitcast<f32>(o[qb + 24u]), bitcast<f32>(o[qb + 25u]), bitcast<f32>(o[qb + 26u]), bitcast<f32>(o[qb + 27u]));
-      acc[7] = vec4<f32>(bitcast<f32>(o[qb + 28u]), bitcast<f32>(o[qb + 29u]), bitcast<f32>(o[qb + 30u]), bitcast<f32>(o[qb + 31u]));
-      acc[8] = vec4<f32>(bitcast<f32>(o[qb + 32u]), bitcast<f32>(o[qb + 33u]), bitcast<f32>(o[qb + 34u]), bitcast<f32>(o[qb + 35u]));
-      acc[9] = vec4<f32>(bitcast<f32>(o[qb + 36u]), bitcast<f32>(o[qb + 37u]), bitcast<f32>(o[qb + 38u]), bitcast<f32>(o[qb + 39u]));
-      acc[10] = vec4<f32>(bitcast<f32>(o[qb + 40u]), bitcast<f32>(o[qb + 41u]), bitcast<f32>(o[qb + 42u]), bitcast<f32>(o[qb + 43u]));
-      acc[11] = vec4<f32>(bitcast<f32>(o[qb + 44u]), bitcast<f32>(o[qb + 45u]), bitcast<f32>(o[qb + 46u]), bitcast<f32>(o[qb + 47u]));
-      acc[12] = vec4<f32>(bitcast<f32>(o[qb + 48u]), bitcast<f32>(o[qb + 49u]), bitcast<f32>(o[qb + 50u]), bitcast<f32>(o[qb + 51u]));
-      acc[13] = vec4<f32>(bitcast<f32>(o[qb + 52u]), bitcast<f32>(o[qb + 53u]), bitcast<f32>(o[qb + 54u]), bitcast<f32>(o[qb + 55u]));
-      acc[14] = vec4<f32>(bitcast<f32>(o[qb + 56u]), bitcast<f32>(o[qb + 57u]), bitcast<f32>(o[qb + 58u]), bitcast<f32>(o[qb + 59u]));
-      acc[15] = vec4<f32>(bitcast<f32>(o[qb + 60u]), bitcast<f32>(o[qb + 61u]), bitcast<f32>(o[qb + 62u]), bitcast<f32>(o[qb + 63u]));
+      acc[{0+1*i}] = vec4<f32>(bitcast<f32>(o[qb + {0+4*i}u]), bitcast<f32>(o[qb + {1+4*i}u]), bitcast<f32>(o[qb + {2+4*i}u]), bitcast<f32>(o[qb + {3+4*i}u])); ⟦unrolled: i = 0..15⟧
     }
   }
   for (var s = 0u; s < TERM_SLOTS; s++) {
@@ -253,43 +223,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           }
           let kb = u32(r) * D4;
           var sc = dot(qr[0], ks[kb]);
-          sc += dot(qr[1], ks[kb + 1u]);
-          sc += dot(qr[2], ks[kb + 2u]);
-          sc += dot(qr[3], ks[kb + 3u]);
-          sc += dot(qr[4], ks[kb + 4u]);
-          sc += dot(qr[5], ks[kb + 5u]);
-          sc += dot(qr[6], ks[kb + 6u]);
-          sc += dot(qr[7], ks[kb + 7u]);
-          sc += dot(qr[8], ks[kb + 8u]);
-          sc += dot(qr[9], ks[kb + 9u]);
-          sc += dot(qr[10], ks[kb + 10u]);
-          sc += dot(qr[11], ks[kb + 11u]);
-          sc += dot(qr[12], ks[kb + 12u]);
-          sc += dot(qr[13], ks[kb + 13u]);
-          sc += dot(qr[14], ks[kb + 14u]);
-          sc += dot(qr[15], ks[kb + 15u]);
+          sc += dot(qr[{1+1*i}], ks[kb + {1+1*i}u]); ⟦unrolled: i = 0..14⟧
           // A new maximum rescales the old terms by e, otherwise the new one gets weight e.
           let up = sc > mx;
           let e = exp(-abs(sc - mx));
           let corr = select(1.0, e, up);
           let p = select(e, 1.0, up);
           l = l * corr + p;
-          acc[0] = acc[0] * corr + p * vs[kb + 0u];
-          acc[1] = acc[1] * corr + p * vs[kb + 1u];
-          acc[2] = acc[2] * corr + p * vs[kb + 2u];
-          acc[3] = acc[3] * corr + p * vs[kb + 3u];
-          acc[4] = acc[4] * corr + p * vs[kb + 4u];
-          acc[5] = acc[5] * corr + p * vs[kb + 5u];
-          acc[6] = acc[6] * corr + p * vs[kb + 6u];
-          acc[7] = acc[7] * corr + p * vs[kb + 7u];
-          acc[8] = acc[8] * corr + p * vs[kb + 8u];
-          acc[9] = acc[9] * corr + p * vs[kb + 9u];
-          acc[10] = acc[10] * corr + p * vs[kb + 10u];
-          acc[11] = acc[11] * corr + p * vs[kb + 11u];
-          acc[12] = acc[12] * corr + p * vs[kb + 12u];
-          acc[13] = acc[13] * corr + p * vs[kb + 13u];
-          acc[14] = acc[14] * corr + p * vs[kb + 14u];
-          acc[15] = acc[15] * corr + p * vs[kb + 15u];
+          acc[{0+1*i}] = acc[{0+1*i}] * corr + p * vs[kb + {0+1*i}u]; ⟦unrolled: i = 0..15⟧
           mx = max(mx, sc);
         }
       }
