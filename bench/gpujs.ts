@@ -45,7 +45,9 @@ async function timeNode(mode: Mode, layout: LayoutIR): Promise<number> {
     await run(inp.q, inp.k, inp.v);
     times.push(performance.now() - t0);
   }
-  for (const k of (gpu as unknown as { kernels: object[] }).kernels) if ((k.constructor as unknown as { mode: string }).mode !== mode) throw new Error(`${mode}: a kernel ran on ${(k.constructor as unknown as { mode: string }).mode}`);
+  for (const k of (gpu as unknown as { kernels: object[] }).kernels)
+    if ((k.constructor as unknown as { mode: string }).mode !== mode)
+      throw new Error(`${mode}: a kernel ran on ${(k.constructor as unknown as { mode: string }).mode}`);
   run.destroy();
   gpu.destroy();
   return median(times);
@@ -89,12 +91,22 @@ const cpu = cpus();
 rows.push(`# gpu.js target: band vs dense causal (${date})`);
 rows.push('');
 rows.push(`- Command: \`npx tsx bench/gpujs.ts --n ${N} --repeats ${R} --band ${values.band} --modes ${modes.join(',')}\``);
-rows.push(`- Machine: ${cpu[0]?.model ?? 'unknown CPU'} x ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, no GPU (webgpu: Dawn over Mesa's software driver; webgl2: Chromium's SwiftShader)`);
-rows.push(`- Versions: node ${process.version}, spc ${(JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version}, gpu.js ${pkg('gpu.js')}, webgpu ${pkg('webgpu')}, playwright-core ${pkg('playwright-core')}, ${chromiumVersion}`);
-rows.push(`- Shapes: B = ${B}, H = ${band.heads}, KV = ${band.kvHeads}, D = ${band.headDim}, N = ${N}; band layout \`${band.name}\` (${values.band}), dense layout \`${dense.name}\` (examples/dense-causal.spc)`);
+rows.push(
+  `- Machine: ${cpu[0]?.model ?? 'unknown CPU'} x ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${release()}, no GPU (webgpu: Dawn over Mesa's software driver; webgl2: Chromium's SwiftShader)`,
+);
+rows.push(
+  `- Versions: node ${process.version}, spc ${(JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version}, gpu.js ${pkg('gpu.js')}, webgpu ${pkg('webgpu')}, playwright-core ${pkg('playwright-core')}, ${chromiumVersion}`,
+);
+rows.push(
+  `- Shapes: B = ${B}, H = ${band.heads}, KV = ${band.kvHeads}, D = ${band.headDim}, N = ${N}; band layout \`${band.name}\` (${values.band}), dense layout \`${dense.name}\` (examples/dense-causal.spc)`,
+);
 const pairs = (l: LayoutIR) => layoutStats(instantiate(l, N), 64, 64, false).totalPairs;
-rows.push(`- Allowed (query, key) pairs over all heads: band ${pairs(band)}, dense ${pairs(dense)}: the ideal dense / band ratio is ${(pairs(dense) / pairs(band)).toFixed(2)}.`);
-rows.push(`- Time: median of ${R} calls of \`run(q, k, v)\` after one warm-up call (kernel compilation excluded), host arrays in and out (uploads and readbacks included).`);
+rows.push(
+  `- Allowed (query, key) pairs over all heads: band ${pairs(band)}, dense ${pairs(dense)}: the ideal dense / band ratio is ${(pairs(dense) / pairs(band)).toFixed(2)}.`,
+);
+rows.push(
+  `- Time: median of ${R} calls of \`run(q, k, v)\` after one warm-up call (kernel compilation excluded), host arrays in and out (uploads and readbacks included).`,
+);
 rows.push('');
 rows.push('| mode | band (ms) | dense causal (ms) | dense / band |');
 rows.push('|---|---:|---:|---:|');

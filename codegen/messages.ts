@@ -3,9 +3,12 @@
 // Sorted by code; each entry is a function of its typed arguments, so
 // `new TargetError('E100', ['CUDA', '64', name])` (an argument short) is a compile error.
 export const TARGET_MESSAGES = {
-  E100: (target: string, supported: string, layout: string, headDim: number) => `the ${target} target supports head_dim ${supported}; layout ${layout} has ${headDim}`,
-  E101: (target: string, computes: string, layout: string, dtype: string) => `the ${target} target computes in ${computes}; layout ${layout} declares dtype ${dtype}`,
-  E102: (kernel: string, layout: string, bytes: number, limit: number) => `the ${kernel} kernel config of layout ${layout} needs ${bytes} bytes of shared memory, more than a block may have (${limit})`,
+  E100: (target: string, supported: string, layout: string, headDim: number) =>
+    `the ${target} target supports head_dim ${supported}; layout ${layout} has ${headDim}`,
+  E101: (target: string, computes: string, layout: string, dtype: string) =>
+    `the ${target} target computes in ${computes}; layout ${layout} declares dtype ${dtype}`,
+  E102: (kernel: string, layout: string, bytes: number, limit: number) =>
+    `the ${kernel} kernel config of layout ${layout} needs ${bytes} bytes of shared memory, more than a block may have (${limit})`,
   E103: (kernel: string, layout: string, why: string) => `the ${kernel} kernel config of layout ${layout} cannot run: ${why}`,
   E104: (field: string, hint = '') => `kernel config: unknown field '${field}'${hint}`,
   E105: (field: string, expected: string, got: string | number) => `kernel config: field '${field}' expects ${expected}, got ${got}`,

@@ -70,11 +70,22 @@ function renderPrec(e: SExpr, s: Syntax): [string, number] {
       throw new Error('internal: allMods is a statement (a local of its own)');
     case 'max':
     case 'min':
-      return [s.minmax(e.op, flatten(e, e.op).map((a) => render(a, s))), ATOM];
+      return [
+        s.minmax(
+          e.op,
+          flatten(e, e.op).map((a) => render(a, s)),
+        ),
+        ATOM,
+      ];
     case 'and':
     case 'or':
       // Operands of either are comparisons or parenthesised (WGSL forbids mixing && and || bare).
-      return [flatten(e, e.op).map((a) => render(a, s, CMP)).join(` ${s[e.op]} `), e.op === 'and' ? AND : OR];
+      return [
+        flatten(e, e.op)
+          .map((a) => render(a, s, CMP))
+          .join(` ${s[e.op]} `),
+        e.op === 'and' ? AND : OR,
+      ];
     case '+':
     case '-':
       return [`${render(e.a, s, ADD)} ${e.op} ${render(e.b, s, ATOM)}`, ADD];
@@ -133,7 +144,12 @@ const COMMENT: Record<SchemaLang, string> = { cpp: '//', wgsl: '//', js: '//', p
 
 function constant(lang: SchemaLang, name: string, value: number | readonly number[]): string {
   if (typeof value === 'number') {
-    return { cpp: `inline constexpr int ${name} = ${value};`, wgsl: `const ${name} = ${value};`, js: `export const ${name} = ${value};`, py: `${name} = ${value}` }[lang];
+    return {
+      cpp: `inline constexpr int ${name} = ${value};`,
+      wgsl: `const ${name} = ${value};`,
+      js: `export const ${name} = ${value};`,
+      py: `${name} = ${value}`,
+    }[lang];
   }
   const list = value.join(', ');
   return {
@@ -172,20 +188,30 @@ function body(lang: SchemaLang, h: SpanHelper, w: CodeWriter): void {
       if (lang === 'py') w.line(`${name} = all(${cond} for m in range(${n}))`);
       else {
         w.line({ cpp: `bool ${name} = true;`, wgsl: `var ${name} = true;`, js: `let ${name} = true;` }[lang]);
-        w.line({ cpp: `for (int m = 0; m < ${n}; ++m) ${name} = ${name} && (${cond});`, wgsl: `for (var m = 0u; m < ${n}; m++) { ${name} = ${name} && (${cond}); }`, js: `for (let m = 0; m < ${n}; m++) ${name} = ${name} && (${cond});` }[lang]);
+        w.line(
+          {
+            cpp: `for (int m = 0; m < ${n}; ++m) ${name} = ${name} && (${cond});`,
+            wgsl: `for (var m = 0u; m < ${n}; m++) { ${name} = ${name} && (${cond}); }`,
+            js: `for (let m = 0; m < ${n}; m++) ${name} = ${name} && (${cond});`,
+          }[lang],
+        );
       }
       continue;
     }
     const rhs = render(e, s);
-    w.line({ cpp: `const ${b ? 'bool' : 'int'} ${name} = ${rhs};`, wgsl: `let ${name} = ${rhs};`, js: `const ${name} = ${rhs};`, py: `${name} = ${rhs}` }[lang]);
+    w.line(
+      { cpp: `const ${b ? 'bool' : 'int'} ${name} = ${rhs};`, wgsl: `let ${name} = ${rhs};`, js: `const ${name} = ${rhs};`, py: `${name} = ${rhs}` }[lang],
+    );
   }
   const [ok, lo, hi] = [render(h.ok, s), render(h.lo, s), render(h.hi, s)];
-  w.line({
-    cpp: `return (${ok}) ? Span{${lo}, ${hi}} : Span{0, 0};`,
-    wgsl: `return select(vec2<i32>(0, 0), vec2<i32>(${lo}, ${hi}), ${ok});`,
-    js: `return ${ok} ? { lo: ${lo}, hi: ${hi} } : { lo: 0, hi: 0 };`,
-    py: `return (${lo}, ${hi}) if ${ok} else (0, 0)`,
-  }[lang]);
+  w.line(
+    {
+      cpp: `return (${ok}) ? Span{${lo}, ${hi}} : Span{0, 0};`,
+      wgsl: `return select(vec2<i32>(0, 0), vec2<i32>(${lo}, ${hi}), ${ok});`,
+      js: `return ${ok} ? { lo: ${lo}, hi: ${hi} } : { lo: 0, hi: 0 };`,
+      py: `return (${lo}, ${hi}) if ${ok} else (0, 0)`,
+    }[lang],
+  );
 }
 
 /** Source text of the schema's constants and span helpers in one language (see the header comment). */
@@ -195,7 +221,7 @@ export function renderSchema(lang: SchemaLang): string {
   w.line(`${c} The spc head-table schema (generated from src/ir/schema.ts; do not edit). A term slot is`);
   w.line(`${c} D_LO, D_HI, K_LO, K_HI, Q_LO, Q_HI, then mod slots (MOD_ON, MOD_M, MOD_LO, MOD_HI) at`);
   w.line(`${c} MOD_BASE + MOD_STRIDE * m. Spans are half-open [lo, hi); the empty span is (0, 0).`);
-  if (lang === 'wgsl') w.line('// The including shader defines fn spc_field(x: u32) -> i32: the table\'s int32 at index x.');
+  if (lang === 'wgsl') w.line("// The including shader defines fn spc_field(x: u32) -> i32: the table's int32 at index x.");
   if (lang === 'cpp') {
     w.line('#ifndef SPC_TABLE_CUH');
     w.line('#define SPC_TABLE_CUH');
@@ -228,10 +254,14 @@ export function renderSchema(lang: SchemaLang): string {
     w.line();
     if (lang === 'py') {
       w.line();
-      w.block(signature(lang, h), () => {
-        w.line(`"""${h.doc} t: the table (a list), o: the term slot's offset."""`);
-        body(lang, h, w);
-      }, '');
+      w.block(
+        signature(lang, h),
+        () => {
+          w.line(`"""${h.doc} t: the table (a list), o: the term slot's offset."""`);
+          body(lang, h, w);
+        },
+        '',
+      );
     } else {
       w.line(`${c} ${h.doc}`);
       w.block(signature(lang, h), () => body(lang, h, w));
@@ -251,7 +281,10 @@ export function renderSchema(lang: SchemaLang): string {
  * are the given expressions, locals get `suffix`. Returns the statements and the span's ends.
  * Helpers that loop over mod slots are not supported here.
  */
-export function renderInlineJs(h: SpanHelper, o: { field: (offset: number) => string; args: readonly string[]; suffix: string }): { lines: string[]; lo: string; hi: string } {
+export function renderInlineJs(
+  h: SpanHelper,
+  o: { field: (offset: number) => string; args: readonly string[]; suffix: string },
+): { lines: string[]; lo: string; hi: string } {
   const params = new Map(h.params.map((p, k) => [p, /^[\w.]+$/.test(o.args[k]!) ? o.args[k]! : `(${o.args[k]})`]));
   const s: Syntax = {
     ...SYNTAX.js,

@@ -39,14 +39,10 @@ export interface SpecFile {
 export type DType = 'bf16' | 'fp16' | 'fp32';
 export const DTYPES: readonly DType[] = ['bf16', 'fp16', 'fp32'];
 
-export type PartitionDecl =
-  | { kind: 'equal_width' | 'equal_pairs' | 'tuned'; span: Span }
-  | { kind: 'explicit'; bounds: Expr[]; span: Span };
+export type PartitionDecl = { kind: 'equal_width' | 'equal_pairs' | 'tuned'; span: Span } | { kind: 'explicit'; bounds: Expr[]; span: Span };
 
 /** A pattern: a set of (query, key) pairs, built from primitives with | (union) and & (intersection). */
-export type Pattern =
-  | { kind: 'union' | 'inter'; left: Pattern; right: Pattern; span: Span }
-  | { kind: 'prim'; name: PrimName; args: Expr[]; span: Span };
+export type Pattern = { kind: 'union' | 'inter'; left: Pattern; right: Pattern; span: Span } | { kind: 'prim'; name: PrimName; args: Expr[]; span: Span };
 
 export const PRIMITIVES = {
   band: { params: [], doc: "the head's own band: S <= i-j < S+W" },

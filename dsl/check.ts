@@ -160,7 +160,14 @@ function checkLayout(decl: LayoutDecl, out: Diagnostic[]): CheckedLayout | null 
 
   if (out.length > before || heads === null || headDim === null || kvHeads === null) return null;
   const spans: CheckedLayout['spans'] = {};
-  for (const [key, p] of [['heads', headsP], ['kvHeads', kvP], ['headDim', dimP], ['dtype', dtP], ['seq', seqP]] as const) if (p) spans[key] = p.value.span;
+  for (const [key, p] of [
+    ['heads', headsP],
+    ['kvHeads', kvP],
+    ['headDim', dimP],
+    ['dtype', dtP],
+    ['seq', seqP],
+  ] as const)
+    if (p) spans[key] = p.value.span;
   return { name: decl.name, nameSpan: decl.nameSpan, heads, kvHeads, headDim, dtype, seq, causal, partition, groups, spans };
 }
 
@@ -294,7 +301,7 @@ function checkPattern(e: Expr, scope: Scope, out: Diagnostic[]): Pattern | null 
     // Constant arguments (an empty dist(8, 4), stride(0)) are checked by lowering, with the IR's arithmetic.
     return { kind: 'prim', name: name as PrimName, args, span: e.span };
   }
-  out.push(diag('E023', e.span, 'pattern', "a pattern such as band, window(64) or band | sinks(4)"));
+  out.push(diag('E023', e.span, 'pattern', 'a pattern such as band, window(64) or band | sinks(4)'));
   return null;
 }
 
@@ -318,4 +325,3 @@ function findName(e: Expr, names: readonly string[]): (Expr & { kind: 'name' }) 
       return null;
   }
 }
-

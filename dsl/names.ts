@@ -20,7 +20,9 @@ const RESERVED = new Set(
   static super switch this throw true try typeof undefined var void while with yield NaN Infinity
   alias array atomic bitcast f16 f32 i32 u32 fn loop mat2x2 mat3x3 mat4x4 override ptr sampler storage texture uniform
   vec2 vec3 vec4 workgroup private function read write read_write discard fallthrough
-  layout head N H S W`.split(/\s+/).filter(Boolean),
+  layout head N H S W`
+    .split(/\s+/)
+    .filter(Boolean),
 );
 
 /** Null when the name is safe, else the reason it is not. */
@@ -31,7 +33,8 @@ export function nameProblem(name: string): string | null {
   if (name.includes('__')) return 'a double underscore is reserved in C++';
   if (name.endsWith('_')) return 'names do not end with an underscore';
   if (RESERVED.has(name)) return 'it is a keyword or reserved name in a language spc generates';
-  if (PYTHON_MODULES.has(name)) return `it is the name of a Python module, which the generated Python package '${name}' would shadow (\`import ${name}\` would load spc's package)`;
+  if (PYTHON_MODULES.has(name))
+    return `it is the name of a Python module, which the generated Python package '${name}' would shadow (\`import ${name}\` would load spc's package)`;
   return null;
 }
 
@@ -39,8 +42,7 @@ export function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0]![j] = j;
   for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-    {
+    for (let j = 1; j <= b.length; j++) {
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
       // An adjacent transposition ('haeds' for 'heads') counts as one edit.
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);

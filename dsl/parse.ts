@@ -3,7 +3,27 @@ import { EOF as EOF_TOKEN } from './chevrotain.js';
 import type { SpecFile } from './ast.js';
 import { diag, SpecError, type Diagnostic } from './diagnostic.js';
 import { parser } from './parser.js';
-import { Amp, BadNumber, Comma, Head, Identifier, Int, LBracket, LCurly, LParen, Minus, Percent, Pipe, Plus, RBracket, RCurly, RParen, Slash, SpcLexer, Star } from './tokens.js';
+import {
+  Amp,
+  BadNumber,
+  Comma,
+  Head,
+  Identifier,
+  Int,
+  LBracket,
+  LCurly,
+  LParen,
+  Minus,
+  Percent,
+  Pipe,
+  Plus,
+  RBracket,
+  RCurly,
+  RParen,
+  Slash,
+  SpcLexer,
+  Star,
+} from './tokens.js';
 
 /** Deeper nesting than this is refused before parsing (the parser is recursive). */
 export const MAX_NESTING = 64;

@@ -6,7 +6,7 @@ const RULE_WANTS: Record<string, string> = {
   file: "'layout'",
   layout: "a property such as 'heads 8', a 'head' override or '}'",
   item: "a property such as 'heads 8' or a 'head' override",
-  override: "a head number",
+  override: 'a head number',
   expr: 'a value',
   union: 'a value',
   inter: 'a value',

@@ -29,7 +29,9 @@ export const PYTHON_STDLIB_MODULES: readonly string[] = `
   termios textwrap this threading time timeit tkinter token tokenize tomllib trace traceback tracemalloc
   tty turtle turtledemo types typing unicodedata unittest urllib uu uuid venv warnings wave weakref
   webbrowser winreg winsound wsgiref xdrlib xml xmlrpc zipapp zipfile zipimport zlib zoneinfo
-`.split(/\s+/).filter(Boolean);
+`
+  .split(/\s+/)
+  .filter(Boolean);
 
 /** Packages commonly imported next to spc's output (ML stacks, build tools, spc itself). */
 export const PYTHON_COMMON_PACKAGES: readonly string[] = `
@@ -39,4 +41,6 @@ export const PYTHON_COMMON_PACKAGES: readonly string[] = `
   pkg_resources pycuda pytest pytorch_lightning requests safetensors scipy sentencepiece setuptools
   sklearn spc sympy tensorflow thunderkittens tilelang timm tokenizers torch torchaudio torchvision tqdm
   transformers triton typing_extensions vllm webgpu wheel xformers yaml
-`.split(/\s+/).filter(Boolean);
+`
+  .split(/\s+/)
+  .filter(Boolean);

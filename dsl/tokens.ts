@@ -27,9 +27,29 @@ export const Slash = createToken({ name: 'Slash', pattern: /\//, label: "'/'" })
 export const Percent = createToken({ name: 'Percent', pattern: /%/, label: "'%'" });
 
 export const allTokens: TokenType[] = [
-  WhiteSpace, Comment, BadNumber, Int, Layout, Head, Identifier,
-  LCurly, RCurly, LParen, RParen, LBracket, RBracket, Comma, DotDot, Colon,
-  Pipe, Amp, Plus, Minus, Star, Slash, Percent,
+  WhiteSpace,
+  Comment,
+  BadNumber,
+  Int,
+  Layout,
+  Head,
+  Identifier,
+  LCurly,
+  RCurly,
+  LParen,
+  RParen,
+  LBracket,
+  RBracket,
+  Comma,
+  DotDot,
+  Colon,
+  Pipe,
+  Amp,
+  Plus,
+  Minus,
+  Star,
+  Slash,
+  Percent,
 ];
 
 export const SpcLexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: false });

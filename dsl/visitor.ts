@@ -45,7 +45,12 @@ class AstBuilder extends BaseVisitor {
   override(c: Children): HeadOverride {
     const lo = (c.lo as IToken[])[0]!;
     const hi = (c.hi as IToken[] | undefined)?.[0] ?? lo;
-    return { lo: Number(lo.image), hi: Number(hi.image), span: joinSpans(tokenSpan((c.Head as IToken[])[0]!), tokenSpan(hi)), value: this.visit(c.value![0] as CstNode) as Expr };
+    return {
+      lo: Number(lo.image),
+      hi: Number(hi.image),
+      span: joinSpans(tokenSpan((c.Head as IToken[])[0]!), tokenSpan(hi)),
+      value: this.visit(c.value![0] as CstNode) as Expr,
+    };
   }
 
   private chain(c: Children): Expr {

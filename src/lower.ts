@@ -30,7 +30,18 @@ export function lowerLayout(c: CheckedLayout): LayoutIR {
   const checked = new Set<Pattern>(); // head groups may share one pattern: check it once
   const groups = c.groups.map((g) => {
     const count = termCount(g.pattern);
-    if (count > MAX_TERMS) out.push(diag('E046', g.pattern.span, count, MAX_TERMS, unionCount(g.pattern) > MAX_TERMS ? 'write it as a union of fewer terms' : 'write it with fewer unions inside intersections (each & multiplies out the terms of its sides)'));
+    if (count > MAX_TERMS)
+      out.push(
+        diag(
+          'E046',
+          g.pattern.span,
+          count,
+          MAX_TERMS,
+          unionCount(g.pattern) > MAX_TERMS
+            ? 'write it as a union of fewer terms'
+            : 'write it with fewer unions inside intersections (each & multiplies out the terms of its sides)',
+        ),
+      );
     if (!checked.has(g.pattern)) checkConstants(g.pattern, out);
     checked.add(g.pattern);
     return { lo: g.lo, hi: g.hi, terms: count > MAX_TERMS ? [] : lowerPattern(g.pattern) };

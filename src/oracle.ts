@@ -30,7 +30,11 @@ export function referenceAttention(inst: Instance, input: OracleInput): OracleOu
   const N = inst.n;
   const B = input.batch;
   const scale = input.scale ?? 1 / Math.sqrt(D);
-  for (const [name, arr, h] of [['q', input.q, heads], ['k', input.k, kvHeads], ['v', input.v, kvHeads]] as const) {
+  for (const [name, arr, h] of [
+    ['q', input.q, heads],
+    ['k', input.k, kvHeads],
+    ['v', input.v, kvHeads],
+  ] as const) {
     if (arr.length !== B * h * N * D) throw new Error(`oracle: ${name} has ${arr.length} elements, expected ${B}*${h}*${N}*${D}`);
   }
   const out = new Float64Array(B * heads * N * D);

@@ -7,7 +7,10 @@ const expr = fc.oneof(
   fc.constantFrom('N', 'W', 'S', 'N / 2', 'W + 1', 'S + W / 2', 'min(N, 7)', 'max(3, W - 2)', 'N / 3 + 1', 'h + 1', '2 * h', 'N - 5', 'H'),
 );
 // Windows and sink counts: a constant below 1 is refused (E072), a symbolic one may still be empty at some N.
-const expr1 = fc.oneof(fc.integer({ min: 1, max: 24 }).map(String), fc.constantFrom('N', 'W', 'W + 1', 'S + W / 2', 'min(N, 7)', 'max(3, W - 2)', 'N / 3 + 1', 'h + 1', '2 * h', 'N - 5', 'H'));
+const expr1 = fc.oneof(
+  fc.integer({ min: 1, max: 24 }).map(String),
+  fc.constantFrom('N', 'W', 'W + 1', 'S + W / 2', 'min(N, 7)', 'max(3, W - 2)', 'N / 3 + 1', 'h + 1', '2 * h', 'N - 5', 'H'),
+);
 const pos = fc.oneof(fc.integer({ min: 1, max: 9 }).map(String), fc.constantFrom('W + 1', 'h + 1', 'H'));
 
 const prim: fc.Arbitrary<string> = fc.oneof(
@@ -26,7 +29,11 @@ const prim: fc.Arbitrary<string> = fc.oneof(
 );
 
 export const patternText: fc.Arbitrary<string> = fc.letrec<{ p: string }>((tie) => ({
-  p: fc.oneof({ depthSize: 'small', withCrossShrink: true }, prim, fc.tuple(tie('p'), fc.constantFrom('|', '&'), tie('p')).map(([a, op, b]) => `(${a} ${op} ${b})`)),
+  p: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    prim,
+    fc.tuple(tie('p'), fc.constantFrom('|', '&'), tie('p')).map(([a, op, b]) => `(${a} ${op} ${b})`),
+  ),
 })).p;
 
 export interface SpecCase {
@@ -48,7 +55,8 @@ export const specCase: fc.Arbitrary<SpecCase> = fc
   .map(({ heads, kvDiv, n, partition, causal, pattern, override }) => {
     const kv = heads % kvDiv === 0 ? heads / kvDiv : heads;
     // explicit: boundaries k*N/H, monotone and covering 0..N by construction.
-    const part = partition === 'explicit' ? `explicit(${Array.from({ length: heads + 1 }, (_, k) => (k === heads ? 'N' : `${k} * N / ${heads}`)).join(', ')})` : partition;
+    const part =
+      partition === 'explicit' ? `explicit(${Array.from({ length: heads + 1 }, (_, k) => (k === heads ? 'N' : `${k} * N / ${heads}`)).join(', ')})` : partition;
     const lines = [`layout t {`, `  heads ${heads}`, `  kv_heads ${kv}`, `  head_dim 8`, `  causal ${causal}`, `  partition ${part}`, `  pattern ${pattern}`];
     if (override) {
       const lo = Math.min(override[0], heads - 1);

@@ -16,7 +16,9 @@ async function spc(...argv: string[]) {
 }
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'spc-cli-'));
-const examples = readdirSync('examples').filter((f) => f.endsWith('.spc')).map((f) => join('examples', f));
+const examples = readdirSync('examples')
+  .filter((f) => f.endsWith('.spc'))
+  .map((f) => join('examples', f));
 
 describe('spc check', () => {
   it('prints the band table of the paper layout', async () => {
@@ -29,7 +31,12 @@ describe('spc check', () => {
   });
 
   it('--json gives one document with half-open distance ranges that reproduce Eq. 4', async () => {
-    for (const [n, H] of [[4096, 16], [1000, 16], [77, 16], [5, 16]] as const) {
+    for (const [n, H] of [
+      [4096, 16],
+      [1000, 16],
+      [77, 16],
+      [5, 16],
+    ] as const) {
       const r = await spc('check', 'examples/spattention-paper.spc', '--seq', String(n), '--json');
       expect(r.code).toBe(0);
       const doc = JSON.parse(r.stdout);
@@ -103,7 +110,15 @@ describe('CLI behaviour', () => {
   });
 
   it('usage errors exit 2 with a pointer to --help', async () => {
-    for (const argv of [['frobnicate'], ['check'], ['check', 'a', 'b'], ['check', 'examples/dense-causal.spc', '--seq', 'abc'], ['check', 'examples/dense-causal.spc', '--bogus'], ['compile', 'examples/dense-causal.spc', '-o', 'x'], ['compile', 'examples/dense-causal.spc', '--target', 'ir']]) {
+    for (const argv of [
+      ['frobnicate'],
+      ['check'],
+      ['check', 'a', 'b'],
+      ['check', 'examples/dense-causal.spc', '--seq', 'abc'],
+      ['check', 'examples/dense-causal.spc', '--bogus'],
+      ['compile', 'examples/dense-causal.spc', '-o', 'x'],
+      ['compile', 'examples/dense-causal.spc', '--target', 'ir'],
+    ]) {
       const r = await spc(...argv);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^spc: .*\nRun 'spc .*--help' for usage\.\n$/);
@@ -155,7 +170,10 @@ describe('CLI behaviour', () => {
   it('a spec error writes no output file, not even a partial one', async () => {
     const d = tmp();
     // The first layout is fine; the second breaks only at N = 64 (boundary 100 > N).
-    writeFileSync(join(d, 'two.spc'), 'layout ok { heads 2 head_dim 8 pattern dense }\nlayout bad { heads 2 head_dim 8 partition explicit(0, 100, N) pattern band }\n');
+    writeFileSync(
+      join(d, 'two.spc'),
+      'layout ok { heads 2 head_dim 8 pattern dense }\nlayout bad { heads 2 head_dim 8 partition explicit(0, 100, N) pattern band }\n',
+    );
     const out = join(d, 'out');
     const r = await spc('compile', join(d, 'two.spc'), '--target', 'ir', '-o', out, '--seq', '64');
     expect(r.code).toBe(2);
@@ -210,12 +228,22 @@ describe('options: one table per command', () => {
   };
 
   it('a command refuses the options it does not take, naming the ones it does', async () => {
-    expect(usage(await spc('show', 'examples/spattention-paper.spc', '--target', 'cuda', '--shards', '3'), 'show')).toBe('spc: show does not take --target (options: --seq, --layout, -o, --cells)');
-    expect(usage(await spc('show', 'examples/spattention-paper.spc', '--shards', '3'), 'show')).toBe('spc: show does not take --shards (options: --seq, --layout, -o, --cells)');
-    expect(usage(await spc('compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', tmp(), '--json'), 'compile')).toBe('spc: compile does not take --json (options: --target, -o, --seq, --config)');
-    expect(usage(await spc('check', 'examples/dense-causal.spc', '-o', 'x.svg'), 'check')).toBe('spc: check does not take -o (options: --seq, --layout, --tile, --shards, --json)');
+    expect(usage(await spc('show', 'examples/spattention-paper.spc', '--target', 'cuda', '--shards', '3'), 'show')).toBe(
+      'spc: show does not take --target (options: --seq, --layout, -o, --cells)',
+    );
+    expect(usage(await spc('show', 'examples/spattention-paper.spc', '--shards', '3'), 'show')).toBe(
+      'spc: show does not take --shards (options: --seq, --layout, -o, --cells)',
+    );
+    expect(usage(await spc('compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', tmp(), '--json'), 'compile')).toBe(
+      'spc: compile does not take --json (options: --target, -o, --seq, --config)',
+    );
+    expect(usage(await spc('check', 'examples/dense-causal.spc', '-o', 'x.svg'), 'check')).toBe(
+      'spc: check does not take -o (options: --seq, --layout, --tile, --shards, --json)',
+    );
     expect(usage(await spc('check', 'examples/dense-causal.spc', '--config', '{}'), 'check')).toMatch(/^spc: check does not take --config/);
-    expect(usage(await spc('check', 'examples/dense-causal.spc', '--frobnicate'), 'check')).toBe("spc: unknown option '--frobnicate' for check (options: --seq, --layout, --tile, --shards, --json)");
+    expect(usage(await spc('check', 'examples/dense-causal.spc', '--frobnicate'), 'check')).toBe(
+      "spc: unknown option '--frobnicate' for check (options: --seq, --layout, --tile, --shards, --json)",
+    );
     expect(usage(await spc('check', 'examples/dense-causal.spc', '-x'), 'check')).toMatch(/^spc: unknown option '-x' for check/);
   });
 
@@ -289,7 +317,10 @@ describe('input limits', () => {
     expect(zero.stderr).toContain('error[E097]: /dev/zero is too large: a spec file may hold at most 1048576 bytes');
     const d = tmp();
     // 50 MB of layouts: refused by its size at once, not after minutes and the whole heap.
-    writeFileSync(join(d, 'huge.spc'), Array.from({ length: 400_000 }, (_, k) => `layout a${k} { heads 1 head_dim 8 pattern window(${k + 1}) | sinks(1) }`).join('\n'));
+    writeFileSync(
+      join(d, 'huge.spc'),
+      Array.from({ length: 400_000 }, (_, k) => `layout a${k} { heads 1 head_dim 8 pattern window(${k + 1}) | sinks(1) }`).join('\n'),
+    );
     const t0 = Date.now();
     const huge = spawnSync('node', ['bin/spc.js', 'check', join(d, 'huge.spc')], { encoding: 'utf8', timeout: 20000 });
     expect(huge.status).toBe(2);
@@ -346,7 +377,11 @@ describe('output paths: devices, links, all files or none', () => {
     const spec = tinySpec(d);
     const out = join(d, 'out');
     expect((await spc('compile', spec, '--target', 'cuda', '-o', out)).code).toBe(0);
-    const before = new Map(readdirSync(out, { recursive: true, encoding: 'utf8' }).filter((f) => statSync(join(out, f)).isFile()).map((f) => [f, readFileSync(join(out, f), 'utf8')]));
+    const before = new Map(
+      readdirSync(out, { recursive: true, encoding: 'utf8' })
+        .filter((f) => statSync(join(out, f)).isFile())
+        .map((f) => [f, readFileSync(join(out, f), 'utf8')]),
+    );
     writeFileSync(spec, 'layout t { heads 4 head_dim 64 pattern dense }\n');
     rmSync(join(out, 't', '__init__.py'));
     mkdirSync(join(out, 't', '__init__.py'));
@@ -370,13 +405,26 @@ describe('output paths: devices, links, all files or none', () => {
       if (++n === 3) throw Object.assign(new Error('boom'), { code: 'EIO', path: to });
       renameSync(from, to);
     };
-    expect(() => writeAtomically(d, [{ path: 'a', contents: 'new a' }, { path: 'sub/b', contents: 'b' }, { path: 'c', contents: 'c' }], { rename })).toThrow(SpecError);
+    expect(() =>
+      writeAtomically(
+        d,
+        [
+          { path: 'a', contents: 'new a' },
+          { path: 'sub/b', contents: 'b' },
+          { path: 'c', contents: 'c' },
+        ],
+        { rename },
+      ),
+    ).toThrow(SpecError);
     expect(readFileSync(join(d, 'a'), 'utf8')).toBe('old a');
     expect(readdirSync(d)).toEqual(['a']);
   });
 
   it('compile -o under /proc is refused at once (no endless mkdir)', () => {
-    const r = spawnSync('node', ['bin/spc.js', 'compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', '/proc/spc-test/x'], { encoding: 'utf8', timeout: 20000 });
+    const r = spawnSync('node', ['bin/spc.js', 'compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', '/proc/spc-test/x'], {
+      encoding: 'utf8',
+      timeout: 20000,
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('error[E096]: cannot write /proc/spc-test');
   });
@@ -391,7 +439,10 @@ describe('SVG pictures', () => {
   };
   /** The orange rectangles of each panel's distance bar, as [x, width]. */
   const bars = (svg: string) =>
-    svg.split('<g transform').slice(1).map((g) => [...g.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="10" fill="#d9822b"\/>/g)].map((m) => [Number(m[1]), Number(m[2])]));
+    svg
+      .split('<g transform')
+      .slice(1)
+      .map((g) => [...g.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="10" fill="#d9822b"\/>/g)].map((m) => [Number(m[1]), Number(m[2])]));
 
   it('--cells is capped with a range message', async () => {
     const r = await svgOf('pattern dense', ['--cells', '2000']);

@@ -24,8 +24,18 @@ const files = cudaTarget.emit(layouts, { version: 'golden' });
 describe('CUDA target', () => {
   it('emits a .cu, a manifest and a Python package per layout, deterministically', () => {
     for (const l of layouts) {
-      for (const p of [`${l.name}.cu`, `${l.name}.manifest.json`, `${l.name}/kernel.cu`, `${l.name}/_table.py`, `${l.name}/_layout.py`, ...STATIC_PY.map((f) => `${l.name}/${f}`)])
-        expect(files.some((f) => f.path === p), p).toBe(true);
+      for (const p of [
+        `${l.name}.cu`,
+        `${l.name}.manifest.json`,
+        `${l.name}/kernel.cu`,
+        `${l.name}/_table.py`,
+        `${l.name}/_layout.py`,
+        ...STATIC_PY.map((f) => `${l.name}/${f}`),
+      ])
+        expect(
+          files.some((f) => f.path === p),
+          p,
+        ).toBe(true);
       // The .cu is the kernel headers then the layout's generated part; the package's static files are the repository's.
       const cu = files.find((f) => f.path === `${l.name}.cu`)!.contents;
       expect(cu.endsWith(`${amalgamate()}\n${layoutSource(l, defaultConfig(l), 'golden')}`)).toBe(true);
@@ -70,11 +80,20 @@ describe('CUDA target', () => {
       writeFileSync(join(dir, f.path), f.contents);
       for (const arch of ['-gencode=arch=compute_90a,code=sm_90a', '-gencode=arch=compute_80,code=sm_80'])
         jobs.push(async () => {
-          const { stderr, stdout } = await run$('nvcc', ['-c', '-O3', '--use_fast_math', '-std=c++17', arch, '-Xptxas', '-v', join(dir, f.path), '-o', join(dir, `${f.path}.${arch.slice(-5)}.o`)], { maxBuffer: 1 << 24 });
+          const { stderr, stdout } = await run$(
+            'nvcc',
+            ['-c', '-O3', '--use_fast_math', '-std=c++17', arch, '-Xptxas', '-v', join(dir, f.path), '-o', join(dir, `${f.path}.${arch.slice(-5)}.o`)],
+            { maxBuffer: 1 << 24 },
+          );
           const report = stdout + stderr;
           const regs = [...report.matchAll(/Used (\d+) registers/g)].map((m) => Number(m[1]));
-          const manifest = JSON.parse(files.find((x) => x.path === f.path.replace(/\.cu$/, '.manifest.json'))!.contents) as { launch: { persistent_sm90: boolean }; kernels: Record<string, Record<string, unknown>> };
-          const kernels = Object.values(manifest.kernels).flatMap((fam) => Object.values(fam).filter((x): x is { kernel: string } => typeof x === 'object' && x !== null && 'kernel' in x));
+          const manifest = JSON.parse(files.find((x) => x.path === f.path.replace(/\.cu$/, '.manifest.json'))!.contents) as {
+            launch: { persistent_sm90: boolean };
+            kernels: Record<string, Record<string, unknown>>;
+          };
+          const kernels = Object.values(manifest.kernels).flatMap((fam) =>
+            Object.values(fam).filter((x): x is { kernel: string } => typeof x === 'object' && x !== null && 'kernel' in x),
+          );
           expect(regs.length, `${f.path} ${arch}: a ptxas report for each kernel of the manifest`).toBe(kernels.length);
           for (const k of kernels) expect(report).toContain(`entry function '${k.kernel}'`);
           for (const m of report.matchAll(/(\d+) bytes spill (stores|loads)/g)) expect(Number(m[1]), `${f.path} ${arch} spills`).toBe(0);
@@ -91,9 +110,11 @@ describe('CUDA target', () => {
     }
     // Two at a time: the CI machine has 2 cores.
     const queue = [...jobs];
-    await Promise.all([0, 1].map(async () => {
-      for (let j = queue.shift(); j; j = queue.shift()) await j();
-    }));
+    await Promise.all(
+      [0, 1].map(async () => {
+        for (let j = queue.shift(); j; j = queue.shift()) await j();
+      }),
+    );
   }, 900_000);
 
   it('the Python package is valid Python (its head table is checked in host.test.ts)', () => {
@@ -108,10 +129,19 @@ describe('CUDA target', () => {
     const pys = files.filter((f) => f.path.endsWith('.py')).map((f) => f.path);
     execFileSync('python3', ['-m', 'py_compile', ...pys], { cwd: dir });
     execFileSync('pyflakes3', [...pys.filter((p) => !p.endsWith('_table.py'))], { cwd: dir });
-    execFileSync('pyflakes3', ['targets/cuda/python/__init__.py', 'targets/cuda/python/_op.py', 'targets/cuda/python/_plan.py', 'targets/cuda/python/_schema.py', 'test/cuda/check_cuda.py', 'examples/distributed/tp_attention.py']);
+    execFileSync('pyflakes3', [
+      'targets/cuda/python/__init__.py',
+      'targets/cuda/python/_op.py',
+      'targets/cuda/python/_plan.py',
+      'targets/cuda/python/_schema.py',
+      'test/cuda/check_cuda.py',
+      'examples/distributed/tp_attention.py',
+    ]);
     // The GPU-machine scripts and the torch.distributed example too (they need torch to run).
     for (const f of ['examples/distributed/tp_attention.py', 'bench/cuda/bench_cuda.py', 'bench/cuda/bench_shards.py', 'test/cuda/check_cuda.py'])
-      expect(execFileSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read()); print("ok")', f], { encoding: 'utf8' }).trim(), f).toBe('ok');
+      expect(execFileSync('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read()); print("ok")', f], { encoding: 'utf8' }).trim(), f).toBe(
+        'ok',
+      );
     for (const f of ['bench/cuda/h100.sh', 'bench/cuda/tp.sh', 'bench/cuda/tune.sh', 'bench/cuda/profile.sh']) execFileSync('bash', ['-n', f]); // shell syntax
   });
 
@@ -124,7 +154,7 @@ describe('CUDA target', () => {
     // Random work vectors (with ties) through both implementations of the assignment search.
     const cases: { work: number[]; shards: number }[] = [];
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     for (let c = 0; c < 60; c++) {
       const shards = [1, 2, 4, 8][c % 4]!;
       const heads = shards * (1 + Math.floor(rnd() * 4));
@@ -176,7 +206,10 @@ describe('CUDA target', () => {
       '    assert all(tiles[a] >= tiles[b] for g in groups for a, b in zip(g, g[1:]))',
       '    print(json.dumps({"blocks": len(groups), "items": len(tiles), "imbalance": max(loads) / (sum(loads) / len(loads))}))',
     ].join('\n');
-    const res = execFileSync('python3', ['-c', script], { cwd: dir, encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l) as { blocks: number; items: number; imbalance: number });
+    const res = execFileSync('python3', ['-c', script], { cwd: dir, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { blocks: number; items: number; imbalance: number });
     expect(res).toHaveLength(2);
     for (const r of res) {
       expect(r.blocks).toBe(132);
@@ -205,12 +238,14 @@ describe('CUDA target', () => {
       return { code, err };
     };
     expect((await cli('-o', join(d, 'a'), '--config', join(d, 'cfg.json'))).code).toBe(0);
-    const m = JSON.parse(readFileSync(join(d, 'a', 'cfg_test.manifest.json'), 'utf8')) as { config: { sm90: { stages: number; qBuffers: number; blockN: number } } };
+    const m = JSON.parse(readFileSync(join(d, 'a', 'cfg_test.manifest.json'), 'utf8')) as {
+      config: { sm90: { stages: number; qBuffers: number; blockN: number } };
+    };
     expect(m.config.sm90).toMatchObject({ stages: 2, qBuffers: 2, blockN: 128 });
     expect(readFileSync(join(d, 'a', 'cfg_test', '_layout.py'), 'utf8')).toContain('"qBuffers": 2,');
     expect(readFileSync(join(d, 'a', 'cfg_test.cu'), 'utf8')).toContain('kStages = 2, kQBufs = 2');
     for (const [config, codeText] of [
-      ['{"sm90": {"stages": 9}}', 'error[E105]: kernel config: field \'sm90.stages\' expects one of 2, 3, 4, 5, 6, got 9'],
+      ['{"sm90": {"stages": 9}}', "error[E105]: kernel config: field 'sm90.stages' expects one of 2, 3, 4, 5, 6, got 9"],
       ['{"sm90": {"stage": 3}}', "error[E104]: kernel config: unknown field 'sm90.stage'"],
       ['{"sm90": {"stages": 4}}', 'error[E102]'],
       ['{"sm90": {', 'error[E107]'],
@@ -255,7 +290,24 @@ describe('CUDA target', () => {
 
   it('the kernel headers compile on their own (a test config) for sm_90a and sm_80: no spills, no stack frame in the persistent kernel', async () => {
     for (const arch of ['-gencode=arch=compute_90a,code=sm_90a', '-gencode=arch=compute_80,code=sm_80']) {
-      const { stdout, stderr } = await run$('nvcc', ['-c', '-O3', '--use_fast_math', '-std=c++17', arch, '-Xptxas', '-v', '-I', 'targets/cuda/kernels', 'targets/cuda/kernels/check.cu', '-o', join(mkdtempSync(join(tmpdir(), 'spc-hdr-')), 'check.o')], { maxBuffer: 1 << 24 });
+      const { stdout, stderr } = await run$(
+        'nvcc',
+        [
+          '-c',
+          '-O3',
+          '--use_fast_math',
+          '-std=c++17',
+          arch,
+          '-Xptxas',
+          '-v',
+          '-I',
+          'targets/cuda/kernels',
+          'targets/cuda/kernels/check.cu',
+          '-o',
+          join(mkdtempSync(join(tmpdir(), 'spc-hdr-')), 'check.o'),
+        ],
+        { maxBuffer: 1 << 24 },
+      );
       const report = stdout + stderr;
       expect(report).not.toMatch(/warning/i);
       const entries = [...report.matchAll(/entry function '(\w+)'[^]*?(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads/g)];

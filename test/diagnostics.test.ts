@@ -294,10 +294,36 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
     `);
   });
   it('layout names that would shadow a Python module are refused (the CUDA target writes a package of that name)', () => {
-    for (const name of ['subprocess', 'threading', 'inspect', 'logging', 'pathlib', 'warnings', 'dataclasses', 'ctypes', 'importlib', 'site', 'torchvision', 'pkg_resources', 'torch', 'numpy', 'triton', 'transformers', 'setuptools', 'jax', 'flash_attn', 'xformers', 'spc'])
-      expect(errors(`layout ${name} { heads 1 head_dim 8 pattern dense }`), name).toContain(`error[E025]: the name '${name}' cannot be used: it is the name of a Python module`);
+    for (const name of [
+      'subprocess',
+      'threading',
+      'inspect',
+      'logging',
+      'pathlib',
+      'warnings',
+      'dataclasses',
+      'ctypes',
+      'importlib',
+      'site',
+      'torchvision',
+      'pkg_resources',
+      'torch',
+      'numpy',
+      'triton',
+      'transformers',
+      'setuptools',
+      'jax',
+      'flash_attn',
+      'xformers',
+      'spc',
+    ])
+      expect(errors(`layout ${name} { heads 1 head_dim 8 pattern dense }`), name).toContain(
+        `error[E025]: the name '${name}' cannot be used: it is the name of a Python module`,
+      );
     // Every standard-library module of the python3 here (the committed list is Python 3.11's).
-    const live = JSON.parse(execFileSync('python3', ['-c', 'import sys, json; print(json.dumps(sorted(sys.stdlib_module_names)))'], { encoding: 'utf8' })) as string[];
+    const live = JSON.parse(
+      execFileSync('python3', ['-c', 'import sys, json; print(json.dumps(sorted(sys.stdlib_module_names)))'], { encoding: 'utf8' }),
+    ) as string[];
     for (const name of live) expect(nameProblem(name), name).not.toBeNull();
     expect(nameProblem('subprocess_attn')).toBeNull();
   });
@@ -335,13 +361,25 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
   });
   it('long flat chains of any operator are E013, not a stack overflow; 1000 operators still compile', () => {
     const chains = (k: number) => [
-      `  pattern ${Array(k + 1).fill('window(4)').join(' | ')}`,
-      `  pattern ${Array(k + 1).fill('window(4)').join(' & ')}`,
-      `  pattern window(${Array(k + 1).fill('1').join(' + ')})`,
-      `  pattern window(${Array(k + 1).fill('1').join(' * ')})`,
+      `  pattern ${Array(k + 1)
+        .fill('window(4)')
+        .join(' | ')}`,
+      `  pattern ${Array(k + 1)
+        .fill('window(4)')
+        .join(' & ')}`,
+      `  pattern window(${Array(k + 1)
+        .fill('1')
+        .join(' + ')})`,
+      `  pattern window(${Array(k + 1)
+        .fill('1')
+        .join(' * ')})`,
       `  pattern window(${Array(k).fill('9').join(' - ')} + ${9 * k})`,
-      `  pattern window(min(${Array(k + 1).fill('4').join(', ')}))`,
-      `  partition explicit(0, ${Array(k - 10).fill('0').join(' + ')} + N / 4, N / 2, N / 2, N)\n  pattern band`,
+      `  pattern window(min(${Array(k + 1)
+        .fill('4')
+        .join(', ')}))`,
+      `  partition explicit(0, ${Array(k - 10)
+        .fill('0')
+        .join(' + ')} + N / 4, N / 2, N / 2, N)\n  pattern band`,
     ];
     for (const body of chains(5000)) expect(errors(base(body)), body.slice(0, 40)).toMatch(/error\[E013\]: this value is too long: more than 1000 operators/);
     for (const body of chains(1000)) {
@@ -353,11 +391,21 @@ describe('diagnostics: file:line:col error[CODE], the line, a caret', () => {
     expect(() => compileSource(`layout a {\n  heads 40\n  head_dim 64\n  pattern dense\n${many}\n}\n`)).not.toThrow();
   });
   it('E046 says why: a long union, or unions multiplied out by intersections', () => {
-    expect(errors(base(`  pattern ${Array(100).fill('window(4)').join(' | ')}`))).toContain('expands to 100 terms for a head (at most 64): write it as a union of fewer terms');
+    expect(errors(base(`  pattern ${Array(100).fill('window(4)').join(' | ')}`))).toContain(
+      'expands to 100 terms for a head (at most 64): write it as a union of fewer terms',
+    );
     expect(errors(base(`  pattern ${'(window(9) | sinks(1)) & '.repeat(7)}dense`))).toContain('write it with fewer unions inside intersections');
   });
   it('constant windows, sink counts, dilations and fixed blocks below 1 are E072, as stride(0) is', () => {
-    for (const [p, what, got] of [['window(0)', "window's w", 0], ['window(-1)', "window's w", -1], ['fixed(10, -1)', "fixed's c", -1], ['fixed(10, 0)', "fixed's c", 0], ['sinks(0)', "sinks's k", 0], ['dilated(0, 2)', "dilated's w", 0], ['stride(0)', "stride's s", 0]] as const)
+    for (const [p, what, got] of [
+      ['window(0)', "window's w", 0],
+      ['window(-1)', "window's w", -1],
+      ['fixed(10, -1)', "fixed's c", -1],
+      ['fixed(10, 0)', "fixed's c", 0],
+      ['sinks(0)', "sinks's k", 0],
+      ['dilated(0, 2)', "dilated's w", 0],
+      ['stride(0)', "stride's s", 0],
+    ] as const)
       expect(errors(base(`  pattern ${p}`)), p).toContain(`error[E072]: ${what} must be at least 1, got ${got}`);
     expect(() => compileSource(base('  pattern window(1) | sinks(1) | fixed(10, 1) | dilated(1, 1)'))).not.toThrow();
   });
@@ -534,7 +582,10 @@ async function raised(c: Exclude<Case, { raisedIn: string }>): Promise<string[]>
   for (const [name, contents] of Object.entries(c.files ?? {})) writeFileSync(join(d, name), contents);
   mkdirSync(join(d, 'sub'), { recursive: true });
   let err = '';
-  const status = await run(c.argv.map((a) => a.replace('$D', d)), { stdout: () => {}, stderr: (s) => (err += s) });
+  const status = await run(
+    c.argv.map((a) => a.replace('$D', d)),
+    { stdout: () => {}, stderr: (s) => (err += s) },
+  );
   expect(status, err).toBe(2);
   return [...err.matchAll(/error\[(E\d{3})\]/g)].map((m) => m[1]!);
 }
@@ -552,7 +603,10 @@ describe('every diagnostic code', () => {
     if ('raisedIn' in c)
       it(`${code} is raised in ${c.raisedIn}`, () => {
         const mentioned = readFileSync(c.raisedIn, 'utf8').includes(code);
-        expect(mentioned, AWAITING.includes(code) ? `${code} is now tested in ${c.raisedIn}: take it off AWAITING` : `${code} is not tested in ${c.raisedIn}`).toBe(!AWAITING.includes(code));
+        expect(
+          mentioned,
+          AWAITING.includes(code) ? `${code} is now tested in ${c.raisedIn}: take it off AWAITING` : `${code} is not tested in ${c.raisedIn}`,
+        ).toBe(!AWAITING.includes(code));
       });
     else it(`${code} is raised by a minimal input`, async () => expect(await raised(c)).toContain(code));
   }

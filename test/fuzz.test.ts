@@ -9,7 +9,9 @@ import { instanceFor, compileSource } from '../src/driver/pipeline.js';
 import { renderDiagnostic } from '../src/driver/diagnostics.js';
 import { layoutStats } from '../src/ir/index.js';
 
-const seeds = readdirSync('examples').filter((f) => f.endsWith('.spc')).map((f) => readFileSync(join('examples', f), 'utf8'));
+const seeds = readdirSync('examples')
+  .filter((f) => f.endsWith('.spc'))
+  .map((f) => readFileSync(join('examples', f), 'utf8'));
 
 function compileAll(text: string): void {
   try {
@@ -29,19 +31,70 @@ function compileAll(text: string): void {
   }
 }
 
-const TOKENS = ['layout', 'head', 'heads', 'pattern', 'partition', 'band', 'window(', 'dist(', ')', '(', '{', '}', '|', '&', '..', ':', ',', '+', '-', '*', '/', '%', '0', '1', '7', 'N', 'W', 'S', 'h', 'H', '\n', ' ', '#', '99999999999999999', '[', ']', 'explicit', 'equal_width', '1.5', 'é', '\u0000'];
+const TOKENS = [
+  'layout',
+  'head',
+  'heads',
+  'pattern',
+  'partition',
+  'band',
+  'window(',
+  'dist(',
+  ')',
+  '(',
+  '{',
+  '}',
+  '|',
+  '&',
+  '..',
+  ':',
+  ',',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '0',
+  '1',
+  '7',
+  'N',
+  'W',
+  'S',
+  'h',
+  'H',
+  '\n',
+  ' ',
+  '#',
+  '99999999999999999',
+  '[',
+  ']',
+  'explicit',
+  'equal_width',
+  '1.5',
+  'é',
+  '\u0000',
+];
 
 describe('fuzz: only diagnostics, never a crash', () => {
   it('random strings', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 200 }), (s) => compileAll(s)), { numRuns: 1500, seed: 1 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (s) => compileAll(s)),
+      { numRuns: 1500, seed: 1 },
+    );
   });
   it('random token soup', () => {
-    fc.assert(fc.property(fc.array(fc.constantFrom(...TOKENS), { maxLength: 60 }), (ts) => compileAll(ts.join(' '))), { numRuns: 1500, seed: 2 });
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...TOKENS), { maxLength: 60 }), (ts) => compileAll(ts.join(' '))),
+      { numRuns: 1500, seed: 2 },
+    );
   });
   it('mutated example specs', () => {
     const mutation = fc.record({
       seed: fc.integer({ min: 0, max: seeds.length - 1 }),
-      edits: fc.array(fc.record({ at: fc.nat(), del: fc.integer({ min: 0, max: 6 }), ins: fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom(...TOKENS)) }), { minLength: 1, maxLength: 4 }),
+      edits: fc.array(
+        fc.record({ at: fc.nat(), del: fc.integer({ min: 0, max: 6 }), ins: fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom(...TOKENS)) }),
+        { minLength: 1, maxLength: 4 },
+      ),
     });
     fc.assert(
       fc.property(mutation, ({ seed, edits }) => {

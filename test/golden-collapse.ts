@@ -17,7 +17,7 @@ const sameParts = (a: Shape, b: Shape) => a.parts.length === b.parts.length && a
 export function collapse(text: string): string {
   const lines = text.split('\n');
   const out: string[] = [];
-  for (let i = 0; i < lines.length; ) {
+  for (let i = 0; i < lines.length;) {
     const first = shape(lines[i]!);
     let j = i + 1;
     let steps: number[] | null = null;
@@ -35,7 +35,9 @@ export function collapse(text: string): string {
     const count = j - i;
     if (steps !== null && count >= 4 && !lines[i]!.includes('⟦')) {
       const st = steps;
-      const body = first.parts.map((p, k) => (k < first.ints.length ? p + (st[k] === 0 ? String(first.ints[k]) : `{${first.ints[k]}${st[k]! > 0 ? '+' : ''}${st[k]}*i}`) : p)).join('');
+      const body = first.parts
+        .map((p, k) => (k < first.ints.length ? p + (st[k] === 0 ? String(first.ints[k]) : `{${first.ints[k]}${st[k]! > 0 ? '+' : ''}${st[k]}*i}`) : p))
+        .join('');
       out.push(`${body} ⟦unrolled: i = 0..${count - 1}⟧`);
       i = j;
     } else out.push(lines[i++]!);
@@ -49,7 +51,9 @@ export function expand(text: string): string {
     .flatMap((line) => {
       const m = /^(.*) ⟦unrolled: i = 0\.\.(\d+)⟧$/.exec(line);
       if (!m) return [line];
-      return Array.from({ length: Number(m[2]) + 1 }, (_, i) => m[1]!.replace(/\{(\d+)([+-]\d+)\*i\}/g, (_, a: string, d: string) => String(Number(a) + Number(d) * i)));
+      return Array.from({ length: Number(m[2]) + 1 }, (_, i) =>
+        m[1]!.replace(/\{(\d+)([+-]\d+)\*i\}/g, (_, a: string, d: string) => String(Number(a) + Number(d) * i)),
+      );
     })
     .join('\n');
 }

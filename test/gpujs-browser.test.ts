@@ -9,7 +9,9 @@ import { emitModule, RUNTIME_JS, runtimeFiles } from '../targets/gpujs/index.js'
 import { openBrowser, runInPage, type BrowserSession } from './helpers/browser.js';
 import { caseLayouts, cases, checkEmptyRows, inputsFor, relError } from './helpers/gpujs.js';
 
-const files = readdirSync('examples').filter((f) => f.endsWith('.spc')).sort();
+const files = readdirSync('examples')
+  .filter((f) => f.endsWith('.spc'))
+  .sort();
 const TOL = 1e-4;
 const worst: Record<string, number> = {};
 

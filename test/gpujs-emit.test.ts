@@ -14,7 +14,9 @@ import { caseLayouts, cases, loadModule, MODES } from './helpers/gpujs.js';
 import { RUNTIME_DTS, RUNTIME_JS } from '../targets/gpujs/index.js';
 import { jsHostTable } from '../codegen/host.js';
 
-const examples = readdirSync('examples').filter((f) => f.endsWith('.spc')).sort();
+const examples = readdirSync('examples')
+  .filter((f) => f.endsWith('.spc'))
+  .sort();
 const goldenDir = join('test', 'golden', 'gpujs');
 
 describe('gpujs target: emitted files', () => {

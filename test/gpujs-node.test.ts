@@ -8,7 +8,9 @@ import { instantiate } from '../src/ir/index.js';
 import { referenceAttention } from '../src/oracle.js';
 import { caseLayouts, cases, checkEmptyRows, inputsFor, loadModule, relError, setupWebGPU, type Mode } from './helpers/gpujs.js';
 
-const files = readdirSync('examples').filter((f) => f.endsWith('.spc')).sort();
+const files = readdirSync('examples')
+  .filter((f) => f.endsWith('.spc'))
+  .sort();
 const TOL = 1e-4;
 const worst: Record<string, number> = {};
 

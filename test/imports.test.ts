@@ -44,13 +44,16 @@ export function importProblems(file: string, specifiers: string[]): string[] {
       if (!rule.packages.includes(pkg)) problems.push(`${file}: ${layer} may not import the package '${s}'`);
       continue;
     }
-    const target = normalize(join(dirname(file), s)).replace(/\\/g, '/').replace(/\.js$/, '.ts');
+    const target = normalize(join(dirname(file), s))
+      .replace(/\\/g, '/')
+      .replace(/\.js$/, '.ts');
     if (target.startsWith('..')) {
       problems.push(`${file}: '${s}' leaves the repository`);
       continue;
     }
     const allowed = rule.internal(file);
-    if (!allowed.some((a) => (a.endsWith('/') ? target.startsWith(a) : target === a))) problems.push(`${file}: ${layer} may not import ${target} ('${s}'); it may import ${allowed.join(', ')}`);
+    if (!allowed.some((a) => (a.endsWith('/') ? target.startsWith(a) : target === a)))
+      problems.push(`${file}: ${layer} may not import ${target} ('${s}'); it may import ${allowed.join(', ')}`);
   }
   return problems;
 }
@@ -78,7 +81,11 @@ describe('imports flow one way', () => {
   });
 
   it('the checker itself catches bad imports (static, type-only and dynamic)', () => {
-    expect(importsOf("import type { A } from '../src/ir/index.js';\nexport * from './b.js';\nconst m = await import('../targets/x/index.js');")).toEqual(['../src/ir/index.js', './b.js', '../targets/x/index.js']);
+    expect(importsOf("import type { A } from '../src/ir/index.js';\nexport * from './b.js';\nconst m = await import('../targets/x/index.js');")).toEqual([
+      '../src/ir/index.js',
+      './b.js',
+      '../targets/x/index.js',
+    ]);
     expect(importProblems('codegen/x.ts', ['../src/ir/index.js', './writer.js', 'node:fs'])).toEqual([]);
     expect(importProblems('codegen/x.ts', ['../src/driver/cli.js'])).toHaveLength(1);
     expect(importProblems('codegen/x.ts', ['../dsl/index.js'])).toHaveLength(1);

@@ -2,18 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { frontEnd } from '../dsl/index.js';
 import { lowerLayout } from '../src/lower.js';
-import {
-  allows,
-  countRow,
-  headPairs,
-  headTable,
-  headTiles,
-  instantiate,
-  rowRanges,
-  tableShape,
-  tableTerms,
-  termAllows,
-} from '../src/ir/index.js';
+import { allows, countRow, headPairs, headTable, headTiles, instantiate, rowRanges, tableShape, tableTerms, termAllows } from '../src/ir/index.js';
 import { specCase } from './arbitraries.js';
 import { bruteMask } from './brute.js';
 
@@ -32,7 +21,10 @@ function checkAgainstBrute(text: string, n: number, bm: number, bn: number) {
       const fromRanges = new Set<number>();
       for (const r of rowRanges(head, i)) for (let j = r.lo; j < r.hi; j++) if (r.full || allows(head, i, j)) fromRanges.add(j);
       const brute = m[i]!.flatMap((x, j) => (x ? [j] : []));
-      expect([...fromRanges].sort((a, b) => a - b), `head ${head.head} row ${i}`).toEqual(brute);
+      expect(
+        [...fromRanges].sort((a, b) => a - b),
+        `head ${head.head} row ${i}`,
+      ).toEqual(brute);
       for (const r of rowRanges(head, i)) if (r.full) for (let j = r.lo; j < r.hi; j++) expect(m[i]![j]).toBe(true);
       expect(countRow(head, i, 0, n)).toBe(brute.length);
       pairs += brute.length;

@@ -52,7 +52,12 @@ describe('equal-pairs bands', () => {
   });
 
   it('balances work: every band holds its share of pairs within one distance worth (N pairs)', () => {
-    for (const [n, H] of [[16384, 16], [32768, 32], [4097, 7], [100, 8]] as const) {
+    for (const [n, H] of [
+      [16384, 16],
+      [32768, 32],
+      [4097, 7],
+      [100, 8],
+    ] as const) {
       const b = equalPairsBounds(n, H);
       const P = (n * (n + 1)) / 2;
       for (let h = 0; h < H; h++) expect(Math.abs(pairsInDistance(n, b[h]!, b[h + 1]!) - P / H)).toBeLessThanOrEqual(n);

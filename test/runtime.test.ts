@@ -19,7 +19,9 @@ import { getTarget, loadSpec } from '../src/driver/pipeline.js';
 import { inputsFor, relError } from './helpers/gpujs.js';
 
 const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
-const examples = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.spc')).sort();
+const examples = readdirSync(join(root, 'examples'))
+  .filter((f) => f.endsWith('.spc'))
+  .sort();
 const runtimeDirs = ['targets/wgsl/runtime', 'targets/gpujs/runtime'];
 const runtimeFiles = runtimeDirs.flatMap((d) => readdirSync(join(root, d)).map((f) => `${d}/${f}`)).sort();
 
@@ -113,16 +115,27 @@ describe('host runtimes', () => {
 
   it('the CLI (dist/) writes the runtime from the source tree; the output works copied elsewhere', async () => {
     const out = mkdtempSync(join(tmpdir(), 'spc-cli-gpujs-'));
-    execFileSync(process.execPath, [join(root, 'bin/spc.js'), 'compile', join(root, 'examples/mixed-gqa.spc'), '--target', 'gpujs', '-o', out], { stdio: 'pipe' });
+    execFileSync(process.execPath, [join(root, 'bin/spc.js'), 'compile', join(root, 'examples/mixed-gqa.spc'), '--target', 'gpujs', '-o', out], {
+      stdio: 'pipe',
+    });
     expect(readdirSync(out).sort()).toEqual(['mixed_gqa.d.ts', 'mixed_gqa.js', 'spc-gpujs-runtime.d.ts', 'spc-gpujs-runtime.js']);
-    for (const f of ['spc-gpujs-runtime.js', 'spc-gpujs-runtime.d.ts']) expect(readFileSync(join(out, f), 'utf8')).toBe(readFileSync(join(root, 'targets/gpujs/runtime', f), 'utf8'));
+    for (const f of ['spc-gpujs-runtime.js', 'spc-gpujs-runtime.d.ts'])
+      expect(readFileSync(join(out, f), 'utf8')).toBe(readFileSync(join(root, 'targets/gpujs/runtime', f), 'utf8'));
     const wgslOut = mkdtempSync(join(tmpdir(), 'spc-cli-wgsl-'));
-    execFileSync(process.execPath, [join(root, 'bin/spc.js'), 'compile', join(root, 'examples/mixed-gqa.spc'), '--target', 'wgsl', '-o', wgslOut], { stdio: 'pipe' });
-    for (const f of ['spc-wgsl-runtime.js', 'spc-wgsl-runtime.d.ts']) expect(readFileSync(join(wgslOut, f), 'utf8')).toBe(readFileSync(join(root, 'targets/wgsl/runtime', f), 'utf8'));
+    execFileSync(process.execPath, [join(root, 'bin/spc.js'), 'compile', join(root, 'examples/mixed-gqa.spc'), '--target', 'wgsl', '-o', wgslOut], {
+      stdio: 'pipe',
+    });
+    for (const f of ['spc-wgsl-runtime.js', 'spc-wgsl-runtime.d.ts'])
+      expect(readFileSync(join(wgslOut, f), 'utf8')).toBe(readFileSync(join(root, 'targets/wgsl/runtime', f), 'utf8'));
     // A user copies the directory anywhere: it imports nothing but its own files (and gpu.js, passed in).
     const copy = join(moduleDir('spc-copied-'), 'attention');
     cpSync(out, copy, { recursive: true });
-    const mod = (await import(pathToFileURL(join(copy, 'mixed_gqa.js')).href)) as { createAttention(gpu: GPU, o?: { batch?: number }): ((q: Float32Array, k: Float32Array, v: Float32Array) => Promise<{ out: Float32Array; lse: Float32Array }>) & { destroy(): void } };
+    const mod = (await import(pathToFileURL(join(copy, 'mixed_gqa.js')).href)) as {
+      createAttention(
+        gpu: GPU,
+        o?: { batch?: number },
+      ): ((q: Float32Array, k: Float32Array, v: Float32Array) => Promise<{ out: Float32Array; lse: Float32Array }>) & { destroy(): void };
+    };
     const layout = loadSpec(join(root, 'examples/mixed-gqa.spc')).layouts[0]!;
     const gpu = new GPU({ mode: 'cpu' });
     const run = mod.createAttention(gpu, { batch: 1 });
@@ -139,7 +152,10 @@ describe('host runtimes', () => {
     const dir = moduleDir('spc-abi-');
     const layout = loadSpec(join(root, 'examples/dense-causal.spc')).layouts[0]!;
     // The runtimes' current ABIs (wgsl 2: the kernel description gained blockN and tilesPerPass for the passes).
-    for (const [target, abi] of [['wgsl', 2], ['gpujs', 1]] as const) {
+    for (const [target, abi] of [
+      ['wgsl', 2],
+      ['gpujs', 1],
+    ] as const) {
       const sub = join(dir, target);
       mkdirSync(sub);
       const files = (await getTarget(target)).emit([layout], { version: 'test' });
@@ -148,7 +164,9 @@ describe('host runtimes', () => {
       const runtimeJs = files.find((f) => f.path === `spc-${target}-runtime.js`)!.contents;
       expect(runtimeJs).toContain(`export const ABI = ${abi};`);
       for (const f of files) writeFileSync(join(sub, f.path), f.path === `${layout.name}.js` ? f.contents.replace(`abi: ${abi},`, 'abi: 99,') : f.contents);
-      await expect(import(pathToFileURL(join(sub, `${layout.name}.js`)).href)).rejects.toThrow(new RegExp(`generated for runtime ABI 99 but spc-${target}-runtime.js implements ABI ${abi};`));
+      await expect(import(pathToFileURL(join(sub, `${layout.name}.js`)).href)).rejects.toThrow(
+        new RegExp(`generated for runtime ABI 99 but spc-${target}-runtime.js implements ABI ${abi};`),
+      );
     }
   });
 });

@@ -56,7 +56,13 @@ function addSlot(fields: readonly number[], ms: number, n: number, rnd: () => nu
   const o = table.length;
   table.push(...fields);
   const pick = () => Math.floor(rnd() * (n + 1));
-  const ranges: [number, number][] = [[0, n], [0, 1], [n - 1, n], [0, 0], [n, n]];
+  const ranges: [number, number][] = [
+    [0, n],
+    [0, 1],
+    [n - 1, n],
+    [0, 0],
+    [n, n],
+  ];
   for (let k = 0; k < 6; k++) {
     const [x, y] = [pick(), pick()];
     ranges.push([Math.min(x, y), Math.max(x, y)]);
@@ -90,7 +96,14 @@ function addLayout(layout: LayoutIR, n: number, rnd: () => number): void {
       const b = (h * shape.termSlots + s) * shape.fieldsPerTerm;
       const f = [...t.subarray(b, b + shape.fieldsPerTerm)];
       const term = terms[next];
-      const same = term && term.dLo === f[FIELD.dLo] && term.dHi === f[FIELD.dHi] && term.kLo === f[FIELD.kLo] && term.qLo === f[FIELD.qLo] && term.qHi === f[FIELD.qHi] && term.kHi === f[FIELD.kHi];
+      const same =
+        term &&
+        term.dLo === f[FIELD.dLo] &&
+        term.dHi === f[FIELD.dHi] &&
+        term.kLo === f[FIELD.kLo] &&
+        term.qLo === f[FIELD.qLo] &&
+        term.qHi === f[FIELD.qHi] &&
+        term.kHi === f[FIELD.kHi];
       if (same) next++;
       addSlot(f, shape.modSlots, n, rnd, same ? term : undefined);
     }
@@ -145,7 +158,12 @@ function brute(c: Case): { hull: [number, number]; exact: boolean; sound: (lo: n
   const mods = Array.from({ length: c.ms }, (_, m) => [f(modOffset(m, 'on')), f(modOffset(m, 'm')), f(modOffset(m, 'lo')), f(modOffset(m, 'hi'))] as const);
   const fmod = (a: number, m: number) => ((a % m) + m) % m;
   const intervals = (i: number, j: number) => i - j >= dLo && i - j < dHi && j >= kLo && j < kHi && i >= qLo && i < qHi;
-  const withMods = (i: number, j: number) => intervals(i, j) && mods.every(([on, m, lo, hi]) => { const r = fmod(on === MOD_ON_D ? i - j : j, m); return r >= lo && r < hi; });
+  const withMods = (i: number, j: number) =>
+    intervals(i, j) &&
+    mods.every(([on, m, lo, hi]) => {
+      const r = fmod(on === MOD_ON_D ? i - j : j, m);
+      return r >= lo && r < hi;
+    });
   const effective = mods.some(([, m, lo, hi]) => !(lo <= 0 && hi >= m));
   const hullOf = (xs: number[]): [number, number] => (xs.length ? [Math.min(...xs), Math.max(...xs) + 1] : [0, 0]);
   const range = (a: number, b: number) => Array.from({ length: Math.max(0, b - a) }, (_, k) => a + k);
@@ -178,7 +196,9 @@ const parsePairs = (text: string): [number, number][] => {
 };
 const mismatches = (got: [number, number][]) => {
   expect(got.length).toBe(cases.length);
-  const bad = cases.flatMap((c, k) => (got[k]![0] !== want[k]![0] || got[k]![1] !== want[k]![1] ? [{ ...c, term: undefined, want: want[k], got: got[k] }] : []));
+  const bad = cases.flatMap((c, k) =>
+    got[k]![0] !== want[k]![0] || got[k]![1] !== want[k]![1] ? [{ ...c, term: undefined, want: want[k], got: got[k] }] : [],
+  );
   return bad.slice(0, 5);
 };
 
@@ -244,7 +264,9 @@ describe('head-table schema: span helpers', () => {
         `assert [${SCHEMA_CONSTANTS.map((k) => `s.${k.name}`).join(', ')}] == [${SCHEMA_CONSTANTS.map((k) => (typeof k.value === 'number' ? k.value : `(${k.value.join(', ')})`)).join(', ')}]`,
       ].join('\n'),
     );
-    const got = parsePairs(execFileSync('python3', ['run.py'], { cwd: dir, input: readFileSync(join(dir, 'cases.txt')), encoding: 'utf8', maxBuffer: 1 << 26 }));
+    const got = parsePairs(
+      execFileSync('python3', ['run.py'], { cwd: dir, input: readFileSync(join(dir, 'cases.txt')), encoding: 'utf8', maxBuffer: 1 << 26 }),
+    );
     expect(mismatches(got)).toEqual([]);
   });
 
@@ -288,7 +310,9 @@ __global__ void spans(const int* t, int* out, int ms, int i0, int i1, int n) {
     writeFileSync(join(dir, 'spc_table.cuh'), renderSchema('cpp'));
     // Included twice: the include guard holds.
     writeFileSync(join(dir, 'main.cu'), CPP_MAIN.replace('int main()', `#include "spc_table.cuh"\n${CUDA_KERNEL}\nint main()`));
-    execFileSync('nvcc', ['-std=c++17', '-O1', '-arch=sm_80', '--Werror', 'all-warnings', '-Xcompiler', '-Wall,-Wextra', '-o', 'spans_cu', 'main.cu'], { cwd: dir });
+    execFileSync('nvcc', ['-std=c++17', '-O1', '-arch=sm_80', '--Werror', 'all-warnings', '-Xcompiler', '-Wall,-Wextra', '-o', 'spans_cu', 'main.cu'], {
+      cwd: dir,
+    });
     const got = parsePairs(execFileSync(join(dir, 'spans_cu'), { input: readFileSync(join(dir, 'cases.txt')), encoding: 'utf8', maxBuffer: 1 << 26 }));
     expect(mismatches(got)).toEqual([]);
   }, 120_000);

@@ -16,7 +16,10 @@ describe('set-up: npm test installs the system packages it needs', () => {
     expect(ok.status).toBe(0);
     expect(ok.stderr).toBe('');
     expect(Date.now() - t0).toBeLessThan(5000);
-    const missing = spawnSync('bash', ['.ci/ensure-system.sh'], { encoding: 'utf8', env: { ...process.env, SPC_ENSURE_DRY_RUN: '1', SPC_CHROMIUM: '/nonexistent/chromium' } });
+    const missing = spawnSync('bash', ['.ci/ensure-system.sh'], {
+      encoding: 'utf8',
+      env: { ...process.env, SPC_ENSURE_DRY_RUN: '1', SPC_CHROMIUM: '/nonexistent/chromium' },
+    });
     expect(missing.status).toBe(0);
     expect(missing.stderr).toContain('missing chromium (.ci/install.d/20-webgpu.sh)');
   });

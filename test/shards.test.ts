@@ -13,15 +13,20 @@ async function spc(...argv: string[]) {
 describe('tensor-parallel shards', () => {
   it('every head lands on exactly one shard, H/T per shard, and balancing never makes the slowest shard slower', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 6 }), fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 48, maxLength: 48 }), (T, per, pool) => {
-        const work = pool.slice(0, T * per);
-        for (const r of [contiguousShards(work, T), balancedShards(work, T)]) {
-          expect(r.heads.flat().sort((a, b) => a - b)).toEqual(work.map((_, h) => h));
-          for (const hs of r.heads) expect(hs).toHaveLength(per);
-          r.heads.forEach((hs, s) => expect(r.work[s]).toBe(hs.reduce((a, h) => a + work[h]!, 0)));
-        }
-        expect(Math.max(...balancedShards(work, T).work)).toBeLessThanOrEqual(Math.max(...contiguousShards(work, T).work));
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 48, maxLength: 48 }),
+        (T, per, pool) => {
+          const work = pool.slice(0, T * per);
+          for (const r of [contiguousShards(work, T), balancedShards(work, T)]) {
+            expect(r.heads.flat().sort((a, b) => a - b)).toEqual(work.map((_, h) => h));
+            for (const hs of r.heads) expect(hs).toHaveLength(per);
+            r.heads.forEach((hs, s) => expect(r.work[s]).toBe(hs.reduce((a, h) => a + work[h]!, 0)));
+          }
+          expect(Math.max(...balancedShards(work, T).work)).toBeLessThanOrEqual(Math.max(...contiguousShards(work, T).work));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -31,7 +36,12 @@ describe('tensor-parallel shards', () => {
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout).layouts[0].shards;
     expect(s.unit).toBe('tiles');
-    expect(s.contiguous.heads).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15]]);
+    expect(s.contiguous.heads).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9, 10, 11],
+      [12, 13, 14, 15],
+    ]);
     expect(s.contiguous.imbalance).toBeCloseTo(1.75, 2);
     expect(s.balanced.imbalance).toBe(1);
     const text = await spc('check', 'examples/spattention-balanced.spc', '--seq', '8192', '--shards', '2');
@@ -49,23 +59,33 @@ describe('tensor-parallel shards', () => {
 
   it('with GQA, ranks own whole KV groups: the search runs over groups and lists their heads', async () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 48, maxLength: 48 }), (T, per, group, pool) => {
-        const work = pool.slice(0, T * per * group);
-        for (const plan of [contiguousShards, balancedShards]) {
-          const r = groupedShards(work, group, T, plan);
-          expect(r.heads.flat().sort((a, b) => a - b)).toEqual(work.map((_, h) => h));
-          for (const hs of r.heads) {
-            expect(hs).toHaveLength(per * group);
-            for (let c = 0; c < hs.length; c += group) expect(hs.slice(c, c + group)).toEqual(Array.from({ length: group }, (_, i) => hs[c]! + i));
-            expect(hs[0]! % group).toBe(0);
+      fc.property(
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 48, maxLength: 48 }),
+        (T, per, group, pool) => {
+          const work = pool.slice(0, T * per * group);
+          for (const plan of [contiguousShards, balancedShards]) {
+            const r = groupedShards(work, group, T, plan);
+            expect(r.heads.flat().sort((a, b) => a - b)).toEqual(work.map((_, h) => h));
+            for (const hs of r.heads) {
+              expect(hs).toHaveLength(per * group);
+              for (let c = 0; c < hs.length; c += group) expect(hs.slice(c, c + group)).toEqual(Array.from({ length: group }, (_, i) => hs[c]! + i));
+              expect(hs[0]! % group).toBe(0);
+            }
+            expect(r.work.reduce((a, b) => a + b, 0)).toBe(work.reduce((a, b) => a + b, 0));
           }
-          expect(r.work.reduce((a, b) => a + b, 0)).toBe(work.reduce((a, b) => a + b, 0));
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
     const r = await spc('check', 'examples/mixed-gqa.spc', '--seq', '4096', '--shards', '2', '--json');
     const sh = (JSON.parse(r.stdout) as { layouts: { shards: { balanced: { heads: number[][] } } }[] }).layouts[0]!.shards;
-    for (const hs of sh.balanced.heads) expect([[0, 1, 2, 3], [4, 5, 6, 7]]).toContainEqual(hs);
+    for (const hs of sh.balanced.heads)
+      expect([
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+      ]).toContainEqual(hs);
   });
 });

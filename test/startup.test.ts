@@ -57,7 +57,15 @@ describe('start-up', () => {
   it('spc compile loads the one target it uses (so the hook does see targets)', () => {
     const r = loaded(['compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', join(dir, 'out')]);
     expect(r.status, r.stderr).toBe(0);
-    const targets = new Set(inRepo(r.urls, 'targets/').map((u) => u.slice(root.length + 1).split('/').slice(0, 2).join('/')));
+    const targets = new Set(
+      inRepo(r.urls, 'targets/').map((u) =>
+        u
+          .slice(root.length + 1)
+          .split('/')
+          .slice(0, 2)
+          .join('/'),
+      ),
+    );
     expect([...targets]).toEqual(['targets/ir']);
   });
 });

@@ -47,7 +47,10 @@ describe('statistics with mods equal a brute force', () => {
         const ref = bruteStats(inst, bm, bn);
         st.heads.forEach((h, k) => {
           const r = ref[k]!;
-          expect({ pairs: h.pairs, full: h.fullTiles, partial: h.partialTiles, computed: h.computedPairs, wasted: h.wastedPairs }).toEqual({ ...r, wasted: r.computed - r.pairs });
+          expect({ pairs: h.pairs, full: h.fullTiles, partial: h.partialTiles, computed: h.computedPairs, wasted: h.wastedPairs }).toEqual({
+            ...r,
+            wasted: r.computed - r.pairs,
+          });
         });
       }),
       { numRuns: 250, seed: 20261201 },
@@ -55,10 +58,22 @@ describe('statistics with mods equal a brute force', () => {
   });
 
   it('classifyTile agrees with the exact classifyBox on wide residue windows and unions of mods', () => {
-    for (const pat of ['stride(2) | (stride(2) & dist(1, N))', 'fixed(4, 3) | fixed(4, 1)', 'stride(3) & fixed(5, 2)', 'dilated(3, 2) | fixed(2, 1)', 'stride(1)']) {
+    for (const pat of [
+      'stride(2) | (stride(2) & dist(1, N))',
+      'fixed(4, 3) | fixed(4, 1)',
+      'stride(3) & fixed(5, 2)',
+      'dilated(3, 2) | fixed(2, 1)',
+      'stride(1)',
+    ]) {
       const inst = instantiate(lowerLayout(frontEnd(`layout t { heads 1 head_dim 8 pattern ${pat} }`)[0]!), 40);
       const h = inst.heads[0]!;
-      for (const [bm, bn] of [[1, 1], [2, 2], [3, 5], [4, 4], [8, 3]] as const)
+      for (const [bm, bn] of [
+        [1, 1],
+        [2, 2],
+        [3, 5],
+        [4, 4],
+        [8, 3],
+      ] as const)
         for (let i0 = 0; i0 < 40; i0 += bm)
           for (let j0 = 0; j0 < 40; j0 += bn) {
             const b = { i0, i1: Math.min(40, i0 + bm), j0, j1: Math.min(40, j0 + bn) };
@@ -77,7 +92,10 @@ describe('check with mods at large N', () => {
   };
   // The Sparse Transformer example without its fixed length.
   const st = join(dir, 'st.spc');
-  writeFileSync(st, 'layout strided { heads 8 head_dim 64 pattern window(128) head 4..7: stride(128) }\nlayout fixed { heads 8 head_dim 64 pattern window(128) & dist(0, 128) | fixed(128, 8) }\n');
+  writeFileSync(
+    st,
+    'layout strided { heads 8 head_dim 64 pattern window(128) head 4..7: stride(128) }\nlayout fixed { heads 8 head_dim 64 pattern window(128) & dist(0, 128) | fixed(128, 8) }\n',
+  );
   const timed = (file: string, n: number) => {
     const t0 = performance.now();
     const r = spawnSync('node', ['bin/spc.js', 'check', file, '--seq', String(n)], { encoding: 'utf8' });
@@ -88,13 +106,17 @@ describe('check with mods at large N', () => {
   it.each([
     ['stride', 'stride(64)'],
     ['fixed', 'fixed(128, 8)'],
-  ])('%s at N = 65536 and 2^20', (name, pat) => {
-    const f = spec(name, pat);
-    const a = timed(f, 65536);
-    expect(a.s).toBeLessThan(6);
-    expect(a.out).not.toMatch(/tiles skipped/);
-    expect(timed(f, 2 ** 20).s).toBeLessThan(10);
-  }, 30000);
+  ])(
+    '%s at N = 65536 and 2^20',
+    (name, pat) => {
+      const f = spec(name, pat);
+      const a = timed(f, 65536);
+      expect(a.s).toBeLessThan(6);
+      expect(a.out).not.toMatch(/tiles skipped/);
+      expect(timed(f, 2 ** 20).s).toBeLessThan(10);
+    },
+    30000,
+  );
   it('the Sparse Transformer layouts at N = 65536, with tile statistics', () => {
     const a = timed(st, 65536);
     expect(a.s).toBeLessThan(8);

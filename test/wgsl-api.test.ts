@@ -13,7 +13,9 @@ import { wgslTarget } from '../targets/wgsl/index.js';
 import { layoutsOf, loadModule, openGpu, randomArray, variant, type Gpu, type WgslModule } from './wgsl-helpers.js';
 
 const root = new URL('..', import.meta.url).pathname;
-const exampleFiles = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.spc')).sort();
+const exampleFiles = readdirSync(join(root, 'examples'))
+  .filter((f) => f.endsWith('.spc'))
+  .sort();
 const all: { layout: LayoutIR; mod: WgslModule }[] = [];
 let small: WgslModule;
 let broken: WgslModule;
@@ -30,7 +32,8 @@ beforeAll(async () => {
   cpSync(cliDir, copy, { recursive: true });
   writeFileSync(join(copy, 'package.json'), '{"type":"module"}\n');
   copied = (await import(pathToFileURL(join(copy, 'spattention_paper.js')).href)) as WgslModule;
-  for (const f of exampleFiles) for (const layout of layoutsOf(readFileSync(join(root, 'examples', f), 'utf8'))) all.push({ layout, mod: await loadModule(layout) });
+  for (const f of exampleFiles)
+    for (const layout of layoutsOf(readFileSync(join(root, 'examples', f), 'utf8'))) all.push({ layout, mod: await loadModule(layout) });
   const smallLayout = layoutsOf(variant(readFileSync(join(root, 'examples/mixed-gqa.spc'), 'utf8'), { headDim: 32 }))[0]!;
   small = await loadModule(smallLayout);
   // A module whose shader has an error, to check that the error names its WGSL line.
@@ -48,7 +51,13 @@ afterAll(() => gpu?.destroy());
 
 describe('WGSL generated module', () => {
   it('the CLI writes .wgsl, .js and .d.ts, and the runtime the module imports', () => {
-    expect(readdirSync(cliDir).sort()).toEqual(['spattention_paper.d.ts', 'spattention_paper.js', 'spattention_paper.wgsl', 'spc-wgsl-runtime.d.ts', 'spc-wgsl-runtime.js']);
+    expect(readdirSync(cliDir).sort()).toEqual([
+      'spattention_paper.d.ts',
+      'spattention_paper.js',
+      'spattention_paper.wgsl',
+      'spc-wgsl-runtime.d.ts',
+      'spc-wgsl-runtime.js',
+    ]);
     expect(readFileSync(join(cliDir, 'spattention_paper.js'), 'utf8')).toContain('export async function createAttention(device');
   });
 
@@ -57,7 +66,9 @@ describe('WGSL generated module', () => {
     const viaTest = all.find((x) => x.layout.name === 'spattention_paper')!.mod;
     const n = 70;
     const s = copied.sizes(n, 1);
-    const q = randomArray(s.q, 11), k = randomArray(s.k, 12), v = randomArray(s.v, 13);
+    const q = randomArray(s.q, 11),
+      k = randomArray(s.k, 12),
+      v = randomArray(s.v, 13);
     const a = await copied.createAttention(gpu.device, { n });
     const b = await viaTest.createAttention(gpu.device, { n });
     const [ra, rb] = [await a.run(q, k, v), await b.run(q, k, v)];
@@ -111,7 +122,9 @@ describe('WGSL generated module', () => {
   it('rejects wrong input sizes, missing N and bad counts with clear messages', async () => {
     const att = await small.createAttention(gpu.device, { n: 40, batch: 2 });
     const s = small.sizes(40, 2);
-    await expect(att.run(new Float32Array(s.q - 1), new Float32Array(s.k), new Float32Array(s.v))).rejects.toThrow(/q has \d+ elements, expected \d+ = 2 x 8 x 40 x 32/);
+    await expect(att.run(new Float32Array(s.q - 1), new Float32Array(s.k), new Float32Array(s.v))).rejects.toThrow(
+      /q has \d+ elements, expected \d+ = 2 x 8 x 40 x 32/,
+    );
     await expect(att.run(new Float32Array(s.q), new Float32Array(s.k + 1), new Float32Array(s.v))).rejects.toThrow(/k has .* expected .* = 2 x 2 x 40 x 32/);
     await expect(att.run([] as unknown as Float32Array, new Float32Array(s.k), new Float32Array(s.v))).rejects.toThrow(/q must be a Float32Array/);
     // After a rejected call the object still works.
@@ -136,7 +149,9 @@ describe('WGSL generated module', () => {
     const limits: Record<string, number> = {};
     for (const k in gpu.device.limits) limits[k] = (gpu.device.limits as unknown as Record<string, number>)[k]!;
     const weak = { limits: { ...limits, maxComputeWorkgroupStorageSize: 4096 }, createShaderModule() {} } as unknown as GPUDevice;
-    await expect(small.createAttention(weak, { n: 16 })).rejects.toThrow(/maxComputeWorkgroupStorageSize = 4096 but this kernel needs 8192 .*requiredLimits: \{ maxComputeWorkgroupStorageSize: 8192 \}/);
+    await expect(small.createAttention(weak, { n: 16 })).rejects.toThrow(
+      /maxComputeWorkgroupStorageSize = 4096 but this kernel needs 8192 .*requiredLimits: \{ maxComputeWorkgroupStorageSize: 8192 \}/,
+    );
     await expect(small.createAttention({} as GPUDevice, { n: 16 })).rejects.toThrow(/expected a GPUDevice/);
   });
 
@@ -150,7 +165,9 @@ describe('WGSL generated module', () => {
     const { device } = gpu;
     const mk = (bytes: number, usage: number) => device.createBuffer({ size: bytes, usage });
     const buffers = { q: mk(4 * s.q, 0x80 | 0x08), k: mk(4 * s.k, 0x80 | 0x08), v: mk(4 * s.v, 0x80 | 0x08), out: mk(s.outBytes, 0x80 | 0x04) };
-    const q = randomArray(s.q, 7), k = randomArray(s.k, 8), v = randomArray(s.v, 9);
+    const q = randomArray(s.q, 7),
+      k = randomArray(s.k, 8),
+      v = randomArray(s.v, 9);
     device.queue.writeBuffer(buffers.q, 0, q as Float32Array<ArrayBuffer>);
     device.queue.writeBuffer(buffers.k, 0, k as Float32Array<ArrayBuffer>);
     device.queue.writeBuffer(buffers.v, 0, v as Float32Array<ArrayBuffer>);

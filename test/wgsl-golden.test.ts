@@ -10,7 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { RUNTIME_DTS, RUNTIME_JS, wgslTarget } from '../targets/wgsl/index.js';
 import { compileSource } from '../src/driver/pipeline.js';
 
-const examples = readdirSync(new URL('../examples/', import.meta.url)).filter((f) => f.endsWith('.spc')).sort();
+const examples = readdirSync(new URL('../examples/', import.meta.url))
+  .filter((f) => f.endsWith('.spc'))
+  .sort();
 const source = (f: string) => readFileSync(new URL(`../targets/wgsl/runtime/${f}`, import.meta.url), 'utf8');
 
 /** The module with its `export const WGSL = "...";` line replaced by a marker; checks that the string is the shader. */

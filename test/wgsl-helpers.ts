@@ -27,7 +27,10 @@ export async function openGpu(backend = process.env.SPC_WEBGPU_BACKEND ?? 'openg
   // device is still in use, the process dies (futex / mutex assertion failures).
   instances.push(gpu);
   const adapter = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
-  if (!adapter) throw new Error(`no WebGPU adapter (Dawn backend=${backend}); install libvulkan1 mesa-vulkan-drivers (.ci/install.d/20-webgpu.sh) and set EGL_PLATFORM=surfaceless`);
+  if (!adapter)
+    throw new Error(
+      `no WebGPU adapter (Dawn backend=${backend}); install libvulkan1 mesa-vulkan-drivers (.ci/install.d/20-webgpu.sh) and set EGL_PLATFORM=surfaceless`,
+    );
   const device = await adapter.requestDevice();
   const info = adapter.info;
   const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || `Dawn backend=${backend} (compatibility)`;
@@ -44,7 +47,10 @@ export interface WgslModule {
   passes(N: number): number;
   headTable(N: number): Int32Array;
   sizes(N: number, batch?: number): { q: number; k: number; v: number; out: number; lse: number; outBytes: number };
-  createAttention(device: GPUDevice, options: { n?: number; batch?: number; scale?: number; buffers?: Partial<Record<'q' | 'k' | 'v' | 'out', GPUBuffer>> }): Promise<{
+  createAttention(
+    device: GPUDevice,
+    options: { n?: number; batch?: number; scale?: number; buffers?: Partial<Record<'q' | 'k' | 'v' | 'out', GPUBuffer>> },
+  ): Promise<{
     run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<{ out: Float32Array; lse: Float32Array }>;
     dispatch(encoder: GPUCommandEncoder): void;
     buffers: Record<'q' | 'k' | 'v' | 'out', GPUBuffer>;

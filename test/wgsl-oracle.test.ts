@@ -59,7 +59,12 @@ const name = (c: Case) =>
   `${c.file}${c.layout ? `/${c.layout}` : ''} H=${c.heads}${c.kvHeads ? ` KV=${c.kvHeads}` : ''} D=${c.headDim} N=${c.n} B=${c.batch}${c.tilesPerPass ? ` tiles/pass=${c.tilesPerPass}` : ''}`;
 
 function layoutFor(c: Case): LayoutIR {
-  const text = variant(readFileSync(new URL(`../examples/${c.file}.spc`, import.meta.url), 'utf8'), { heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, seq: 'N' });
+  const text = variant(readFileSync(new URL(`../examples/${c.file}.spc`, import.meta.url), 'utf8'), {
+    heads: c.heads,
+    kvHeads: c.kvHeads,
+    headDim: c.headDim,
+    seq: 'N',
+  });
   const ls = layoutsOf(text);
   return c.layout ? ls.find((l) => l.name === c.layout)! : ls[0]!;
 }
@@ -87,7 +92,11 @@ const check = async (c: Case) => {
   const { device } = gpu;
   const s = mod.sizes(c.n, c.batch);
   // Poison the output buffer with NaN so an element the kernel never writes shows up.
-  const out = device.createBuffer({ size: s.outBytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
+  const out = device.createBuffer({
+    size: s.outBytes,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    mappedAtCreation: true,
+  });
   new Uint32Array(out.getMappedRange()).fill(NAN_BITS);
   out.unmap();
   const att = await mod.createAttention(device, { n: c.n, batch: c.batch, buffers: { out } });
@@ -107,7 +116,9 @@ const check = async (c: Case) => {
   if (!c.once) {
     // Deterministic: a second run gives the same bits.
     const again = await att.run(q, k, v);
-    expect(Buffer.from(again.out.buffer, again.out.byteOffset, again.out.byteLength).equals(Buffer.from(got.out.buffer, got.out.byteOffset, got.out.byteLength))).toBe(true);
+    expect(
+      Buffer.from(again.out.buffer, again.out.byteOffset, again.out.byteLength).equals(Buffer.from(got.out.buffer, got.out.byteOffset, got.out.byteLength)),
+    ).toBe(true);
   }
   if (c.tilesPerPass) expect(att.passes).toBeGreaterThan(2);
   att.destroy();
@@ -120,7 +131,9 @@ describe('WGSL kernels vs the float64 oracle', () => {
     expect(new Set(CASES.map((c) => c.headDim))).toEqual(new Set([32, 64]));
     expect(new Set(CASES.map((c) => c.n))).toEqual(new Set([1, 17, 128, 300, 1024]));
     expect(CASES.some((c) => c.kvHeads && c.kvHeads < c.heads)).toBe(true);
-    const examples = readdirSync(new URL('../examples/', import.meta.url)).filter((f) => f.endsWith('.spc')).map((f) => f.slice(0, -4));
+    const examples = readdirSync(new URL('../examples/', import.meta.url))
+      .filter((f) => f.endsWith('.spc'))
+      .map((f) => f.slice(0, -4));
     expect(new Set(CASES.map((c) => c.file))).toEqual(new Set(examples));
   });
 

@@ -25,14 +25,25 @@ interface PageResult {
 
 /** Serves the page with modules for (heads, dim), opens `query` in headless Chromium, and returns window.spcResult. */
 async function runPage(o: { heads: number; dim: number; query: string; overrides?: WgslPlanOverrides; screenshot?: string }): Promise<PageResult> {
-  const compile = (text: string) => (o.overrides ? [...compileSource(text).flatMap((l) => emitLayout(l, 'web', o.overrides)), ...runtimeFiles()] : wgslTarget.emit(compileSource(text), { version: 'web' }));
+  const compile = (text: string) =>
+    o.overrides
+      ? [...compileSource(text).flatMap((l) => emitLayout(l, 'web', o.overrides)), ...runtimeFiles()]
+      : wgslTarget.emit(compileSource(text), { version: 'web' });
   const server = await startServer(pageFiles(compile, { spec: 'spattention-paper', heads: o.heads, dim: o.dim }));
   const profile = mkdtempSync(join(tmpdir(), 'spc-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.SPC_CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1000, height: 560 },
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--enable-unsafe-webgpu'],
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+      '--enable-unsafe-webgpu',
+    ],
   });
   try {
     const page = context.pages()[0] ?? (await context.newPage());

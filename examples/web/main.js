@@ -12,15 +12,26 @@ const $ = (id) => document.getElementById(id);
 function rng(seed) {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 2 ** 31 - 1;
   };
 }
-const randomArray = (n, seed) => { const r = rng(seed * 2654435761); const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = r(); return a; };
+const randomArray = (n, seed) => {
+  const r = rng(seed * 2654435761);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = r();
+  return a;
+};
 
 /** The allowed-pair rule, straight from the head table (the semantics every kernel implements). */
 function allowedFn(mod, table) {
-  const T = mod.TERM_SLOTS, M = mod.MOD_SLOTS, F = mod.FIELDS_PER_TERM;
+  const T = mod.TERM_SLOTS,
+    M = mod.MOD_SLOTS,
+    F = mod.FIELDS_PER_TERM;
   const fmod = (a, m) => ((a % m) + m) % m;
   return (h, i, j) => {
     const d = i - j;
@@ -43,7 +54,8 @@ function reference(mod, q, k, v) {
   const { heads: H, kvHeads: KV, headDim: D } = mod.LAYOUT;
   const allowed = allowedFn(mod, mod.headTable(N));
   const scale = 1 / Math.sqrt(D);
-  const out = new Float64Array(H * N * D), lse = new Float64Array(H * N);
+  const out = new Float64Array(H * N * D),
+    lse = new Float64Array(H * N);
   const sc = new Float64Array(N);
   let pairs = 0;
   for (let h = 0; h < H; h++) {
@@ -51,14 +63,20 @@ function reference(mod, q, k, v) {
     for (let i = 0; i < N; i++) {
       let mx = -Infinity;
       for (let j = 0; j < N; j++) {
-        if (!allowed(h, i, j)) { sc[j] = NaN; continue; }
+        if (!allowed(h, i, j)) {
+          sc[j] = NaN;
+          continue;
+        }
         pairs++;
         let s = 0;
         for (let x = 0; x < D; x++) s += q[(h * N + i) * D + x] * k[(kv * N + j) * D + x];
         sc[j] = s * scale;
         if (sc[j] > mx) mx = sc[j];
       }
-      if (mx === -Infinity) { lse[h * N + i] = -Infinity; continue; }
+      if (mx === -Infinity) {
+        lse[h * N + i] = -Infinity;
+        continue;
+      }
       let sum = 0;
       for (let j = 0; j < N; j++) if (!Number.isNaN(sc[j])) sum += Math.exp(sc[j] - mx);
       for (let j = 0; j < N; j++) {
@@ -74,9 +92,13 @@ function reference(mod, q, k, v) {
 
 /** max |a - b| / max |b| over one tensor; -inf entries must match exactly. */
 function relError(a, b) {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < b.length; i++) {
-    if (!Number.isFinite(b[i])) { if (a[i] !== b[i]) return Infinity; continue; }
+    if (!Number.isFinite(b[i])) {
+      if (a[i] !== b[i]) return Infinity;
+      continue;
+    }
     if (!Number.isFinite(a[i])) return Infinity;
     num = Math.max(num, Math.abs(a[i] - b[i]));
     den = Math.max(den, Math.abs(b[i]));
@@ -93,11 +115,17 @@ function drawHeads(mod) {
     c.style.width = c.style.height = '96px';
     const ctx = c.getContext('2d');
     const img = ctx.createImageData(size, size);
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-      const i = Math.floor(((y + 0.5) * N) / size), j = Math.floor(((x + 0.5) * N) / size);
-      const on = allowed(h, i, j), p = 4 * (y * size + x);
-      img.data[p] = on ? 30 : 245; img.data[p + 1] = on ? 90 : 245; img.data[p + 2] = on ? 200 : 245; img.data[p + 3] = 255;
-    }
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        const i = Math.floor(((y + 0.5) * N) / size),
+          j = Math.floor(((x + 0.5) * N) / size);
+        const on = allowed(h, i, j),
+          p = 4 * (y * size + x);
+        img.data[p] = on ? 30 : 245;
+        img.data[p + 1] = on ? 90 : 245;
+        img.data[p + 2] = on ? 200 : 245;
+        img.data[p + 3] = 255;
+      }
     ctx.putImageData(img, 0, 0);
     const div = document.createElement('div');
     div.className = 'head';
@@ -134,7 +162,9 @@ async function main() {
   drawHeads(band);
   $('status').textContent = 'Running…';
   const s = band.sizes(N, 1);
-  const q = randomArray(s.q, 1), k = randomArray(s.k, 2), v = randomArray(s.v, 3);
+  const q = randomArray(s.q, 1),
+    k = randomArray(s.k, 2),
+    v = randomArray(s.v, 3);
   const bandAtt = await band.createAttention(device, { n: N });
   const got = await bandAtt.run(q, k, v);
   const denseAtt = await dense.createAttention(device, { n: N });
@@ -142,17 +172,26 @@ async function main() {
   const bandMs = await timeKernel(device, bandAtt);
   const denseMs = await timeKernel(device, denseAtt);
   const ref = reference(band, q, k, v);
-  const errOut = relError(got.out, ref.out), errLse = relError(got.lse, ref.lse);
-  const densePairs = (N * (N + 1)) / 2 * H;
+  const errOut = relError(got.out, ref.out),
+    errLse = relError(got.lse, ref.lse);
+  const densePairs = ((N * (N + 1)) / 2) * H;
   const tbl = $('results');
   tbl.hidden = false;
-  for (const [name, pairs, ms] of [[`band (${bandName})`, ref.pairs, bandMs], ['dense causal', densePairs, denseMs]]) {
+  for (const [name, pairs, ms] of [
+    [`band (${bandName})`, ref.pairs, bandMs],
+    ['dense causal', densePairs, denseMs],
+  ]) {
     const tr = document.createElement('tr');
-    for (const x of [name, pairs.toLocaleString('en'), ms.toFixed(2), `${(denseMs / ms).toFixed(2)}x`]) { const td = document.createElement('td'); td.textContent = x; tr.append(td); }
+    for (const x of [name, pairs.toLocaleString('en'), ms.toFixed(2), `${(denseMs / ms).toFixed(2)}x`]) {
+      const td = document.createElement('td');
+      td.textContent = x;
+      tr.append(td);
+    }
     tbl.append(tr);
   }
   const ok = errOut < 1e-5 && errLse < 1e-5;
-  $('error').innerHTML = `Error vs float64 JS reference (max |gpu - ref| / max |ref|): output <b>${errOut.toExponential(2)}</b>, lse <b>${errLse.toExponential(2)}</b> <span class="${ok ? 'ok' : 'bad'}">${ok ? 'OK' : 'TOO LARGE'}</span>`;
+  $('error').innerHTML =
+    `Error vs float64 JS reference (max |gpu - ref| / max |ref|): output <b>${errOut.toExponential(2)}</b>, lse <b>${errLse.toExponential(2)}</b> <span class="${ok ? 'ok' : 'bad'}">${ok ? 'OK' : 'TOO LARGE'}</span>`;
   $('status').textContent = 'Done.';
   bandAtt.destroy();
   denseAtt.destroy();
@@ -160,6 +199,13 @@ async function main() {
 }
 
 main().then(
-  (r) => { window.spcResult = r; $('result').textContent = JSON.stringify(r); },
-  (e) => { window.spcResult = { ok: false, error: String(e && e.message ? e.message : e) }; $('status').textContent = 'Failed: ' + window.spcResult.error; $('status').className = 'bad'; },
+  (r) => {
+    window.spcResult = r;
+    $('result').textContent = JSON.stringify(r);
+  },
+  (e) => {
+    window.spcResult = { ok: false, error: String(e && e.message ? e.message : e) };
+    $('status').textContent = 'Failed: ' + window.spcResult.error;
+    $('status').className = 'bad';
+  },
 );

@@ -20,7 +20,8 @@ export function specVariant(text, heads, dim) {
 export function pageFiles(compile, { spec = 'spattention-paper', heads = 8, dim = 64 } = {}) {
   const read = (f) => readFileSync(join(here, '..', `${f}.spc`), 'utf8');
   const files = {};
-  for (const f of [...compile(specVariant(read(spec), heads, dim)), ...compile(specVariant(read('dense-causal'), heads, dim))]) files[`gen/${f.path}`] = f.contents;
+  for (const f of [...compile(specVariant(read(spec), heads, dim)), ...compile(specVariant(read('dense-causal'), heads, dim))])
+    files[`gen/${f.path}`] = f.contents;
   return files;
 }
 
@@ -30,17 +31,30 @@ export function startServer(generated, port = 0) {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^\/+/, '') || 'index.html';
     let body = generated[path];
     if (body === undefined && !path.startsWith('..') && !path.startsWith('gen/')) {
-      try { body = readFileSync(join(here, path)); } catch { body = undefined; }
+      try {
+        body = readFileSync(join(here, path));
+      } catch {
+        body = undefined;
+      }
     }
-    if (body === undefined) { res.writeHead(404); res.end('not found'); return; }
+    if (body === undefined) {
+      res.writeHead(404);
+      res.end('not found');
+      return;
+    }
     res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
     res.end(body);
   });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) })));
+  return new Promise((resolve) =>
+    server.listen(port, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${server.address().port}/`, close: () => new Promise((r) => server.close(r)) })),
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (n, d) => { const i = process.argv.indexOf(`--${n}`); return i >= 0 ? process.argv[i + 1] : d; };
+  const arg = (n, d) => {
+    const i = process.argv.indexOf(`--${n}`);
+    return i >= 0 ? process.argv[i + 1] : d;
+  };
   const { compileSource } = await import('../../dist/src/driver/pipeline.js');
   const { wgslTarget } = await import('../../dist/targets/wgsl/index.js');
   const compile = (text) => wgslTarget.emit(compileSource(text), { version: 'web' });

@@ -51,7 +51,8 @@ function cellsValue(s: string): number {
 
 function parseTile(s: string): [number, number] {
   const m = /^(\d+)x(\d+)$/.exec(s);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) > 4096 || Number(m[2]) > 4096) throw new UsageError(`--tile takes MxN such as 128x64, with M and N in 1..4096, got '${s}'`);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1 || Number(m[1]) > 4096 || Number(m[2]) > 4096)
+    throw new UsageError(`--tile takes MxN such as 128x64, with M and N in 1..4096, got '${s}'`);
   return [Number(m[1]), Number(m[2])];
 }
 
@@ -87,7 +88,12 @@ kernel with MxN tiles visits. A layout with symbolic N uses --seq (default ${DEF
       seqOption('sequence length for layouts with symbolic N'),
       layoutOption,
       { name: 'tile', arg: 'MxN', help: 'tile shape for the tile statistics (default 64x64)', validate: parseTile },
-      { name: 'shards', arg: 'T', help: "tensor parallelism: T ranks of H/T heads each; print each shard's work\n(tiles visited) for heads in order and for a balanced head assignment", validate: positiveInt('--shards') },
+      {
+        name: 'shards',
+        arg: 'T',
+        help: "tensor parallelism: T ranks of H/T heads each; print each shard's work\n(tiles visited) for heads in order and for a balanced head assignment",
+        validate: positiveInt('--shards'),
+      },
       { name: 'json', help: 'one JSON document on stdout instead of the table' },
     ],
   },
@@ -109,7 +115,11 @@ writes an SVG with one panel per head and the distance bands under each panel.`,
       { name: 'target', arg: 'TARGET', required: true, help: `one of: ${TARGET_NAMES.join(', ')}` },
       { name: 'out', short: 'o', arg: 'DIR', required: true, help: 'output directory (created if missing)' },
       seqOption('a length for layouts with symbolic N (adds the instance and statistics to the IR output)'),
-      { name: 'config', arg: 'FILE_OR_JSON', help: "a kernel config (JSON) that overrides the target's heuristic; see targets/cuda/README.md.\nA value starting with { is the JSON itself, anything else a file holding it" },
+      {
+        name: 'config',
+        arg: 'FILE_OR_JSON',
+        help: "a kernel config (JSON) that overrides the target's heuristic; see targets/cuda/README.md.\nA value starting with { is the JSON itself, anything else a file holding it",
+      },
     ],
   },
 };
@@ -150,7 +160,10 @@ Commands:
 ${optionHelp(cmds)}
 
 Options:
-${optionHelp([{ left: '-h, --help', help: 'help for spc or a command (spc help COMMAND works too)' }, { left: '-v, --version', help: 'print the version' }])}
+${optionHelp([
+  { left: '-h, --help', help: 'help for spc or a command (spc help COMMAND works too)' },
+  { left: '-v, --version', help: 'print the version' },
+])}
 
 Exit status: 0 success, 2 a problem with the input (a diagnostic was printed), 1 an internal error.`;
 }
@@ -180,7 +193,10 @@ export function parseCommandArgs(c: CommandName, args: string[]): { values: Reco
     const o = specs.find((s) => s.name === t.name && (t.rawName === `--${s.name}` || t.rawName === `-${s.short}`));
     if (!o) {
       const elsewhere = known.get(t.name);
-      const what = elsewhere && (t.rawName === `--${elsewhere.name}` || t.rawName === `-${elsewhere.short}`) ? `${c} does not take ${t.rawName}` : `unknown option '${t.rawName}' for ${c}`;
+      const what =
+        elsewhere && (t.rawName === `--${elsewhere.name}` || t.rawName === `-${elsewhere.short}`)
+          ? `${c} does not take ${t.rawName}`
+          : `unknown option '${t.rawName}' for ${c}`;
       throw new UsageError(`${what} (options: ${optionList(c)})`);
     }
     if (o.name in values) throw new UsageError(`${t.rawName} is given twice`);
@@ -192,7 +208,9 @@ export function parseCommandArgs(c: CommandName, args: string[]): { values: Reco
     if (t.value === undefined) throw new UsageError(`${t.rawName} needs a value (${t.rawName} ${o.arg})`);
     values[o.name] = o.validate ? o.validate(t.value) : t.value;
   }
-  for (const o of specs) if (o.required && !(o.name in values)) throw new UsageError(`${c} needs ${flag(o)} ${o.arg}${o.name === 'target' ? ` (one of ${TARGET_NAMES.join(', ')})` : ''}`);
+  for (const o of specs)
+    if (o.required && !(o.name in values))
+      throw new UsageError(`${c} needs ${flag(o)} ${o.arg}${o.name === 'target' ? ` (one of ${TARGET_NAMES.join(', ')})` : ''}`);
   return { values, positionals };
 }
 
@@ -299,7 +317,9 @@ function layoutSummary(l: LayoutIR, n: number): string {
 function check(layouts: LayoutIR[], seq: number | undefined, [bm, bn]: [number, number], json: boolean, io: Io, shards?: number): number {
   for (const l of layouts)
     if (shards !== undefined && l.kvHeads % shards !== 0)
-      throw new UsageError(`--shards ${shards} must divide the ${l.kvHeads === l.heads ? 'heads' : 'KV heads (ranks own whole KV groups)'} of layout ${l.name} (${l.kvHeads})`);
+      throw new UsageError(
+        `--shards ${shards} must divide the ${l.kvHeads === l.heads ? 'heads' : 'KV heads (ranks own whole KV groups)'} of layout ${l.name} (${l.kvHeads})`,
+      );
   const docs = [];
   const text: string[] = [];
   for (const l of layouts) {
@@ -346,7 +366,15 @@ function check(layouts: LayoutIR[], seq: number | undefined, [bm, bn]: [number, 
     const table = rows.map(({ h }, k) => {
       const s = stats.heads[k]!;
       const allowed = h.terms.length ? h.terms.map((t) => describeTerm(t, inst.n, minDistance(l, inst.n))).join(' | ') : 'nothing';
-      return [String(h.head), h.band ? `[${h.band.start},${h.band.start + h.band.width})` : '-', allowed, String(s.pairs), `${(100 * s.share).toFixed(1)}%`, stats.tiles ? `${s.fullTiles}/${s.partialTiles}` : 'skipped', s.computedPairs ? `${((100 * s.wastedPairs) / s.computedPairs).toFixed(1)}%` : '-'];
+      return [
+        String(h.head),
+        h.band ? `[${h.band.start},${h.band.start + h.band.width})` : '-',
+        allowed,
+        String(s.pairs),
+        `${(100 * s.share).toFixed(1)}%`,
+        stats.tiles ? `${s.fullTiles}/${s.partialTiles}` : 'skipped',
+        s.computedPairs ? `${((100 * s.wastedPairs) / s.computedPairs).toFixed(1)}%` : '-',
+      ];
     });
     text.push(...formatTable(header, table));
     text.push(
@@ -380,7 +408,10 @@ function shardText(stats: LayoutStats, shards: number, group: number): string[] 
   const work = shardWork(stats);
   const unit = stats.tiles ? `${stats.blockM}x${stats.blockN} tiles` : 'pairs';
   const out: string[] = [];
-  const plans = [['heads in order', groupedShards(work, group, shards, contiguousShards)], ['balanced assignment', groupedShards(work, group, shards, balancedShards)]] as const;
+  const plans = [
+    ['heads in order', groupedShards(work, group, shards, contiguousShards)],
+    ['balanced assignment', groupedShards(work, group, shards, balancedShards)],
+  ] as const;
   if (group > 1) out.push(`(ranks own whole KV groups of ${group} heads)`);
   for (const [label, r] of plans) {
     out.push(`${shards} shards, ${label}: slowest/mean ${r.imbalance.toFixed(2)} (work in ${unit})`);
@@ -391,7 +422,11 @@ function shardText(stats: LayoutStats, shards: number, group: number): string[] 
 
 function formatTable(header: string[], rows: string[][]): string[] {
   const w = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const fmt = (r: string[]) => r.map((x, c) => (c === 2 ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join('  ').trimEnd();
+  const fmt = (r: string[]) =>
+    r
+      .map((x, c) => (c === 2 ? x.padEnd(w[c]!) : x.padStart(w[c]!)))
+      .join('  ')
+      .trimEnd();
   return [fmt(header), ...rows.map(fmt)];
 }
 
@@ -399,7 +434,11 @@ function show(layouts: LayoutIR[], seq: number | undefined, out: string | undefi
   if (out !== undefined) {
     const svgs = layouts.map((l) => svgPicture(instanceFor(l, seq, 1024), cells ?? 96));
     if (svgs.length === 1) writeAtomically(dirname(resolve(out)), [{ path: basename(out), contents: svgs[0]! }]);
-    else writeAtomically(dirname(resolve(out)), layouts.map((l, k) => ({ path: basename(out).replace(/(\.svg)?$/, `.${l.name}.svg`), contents: svgs[k]! })));
+    else
+      writeAtomically(
+        dirname(resolve(out)),
+        layouts.map((l, k) => ({ path: basename(out).replace(/(\.svg)?$/, `.${l.name}.svg`), contents: svgs[k]! })),
+      );
     io.stderr(`wrote ${svgs.length === 1 ? out : `${svgs.length} SVG files next to ${out}`}\n`);
     return 0;
   }

@@ -33,7 +33,13 @@ export function textPicture(inst: Instance, cells = 16, perRow = 4): string {
   const out: string[] = [];
   for (let p = 0; p < panels.length; p += perRow) {
     const chunk = panels.slice(p, p + perRow);
-    for (let line = 0; line < chunk[0]!.length; line++) out.push(chunk.map((c) => c[line]!.padEnd(r + 2)).join('  ').trimEnd());
+    for (let line = 0; line < chunk[0]!.length; line++)
+      out.push(
+        chunk
+          .map((c) => c[line]!.padEnd(r + 2))
+          .join('  ')
+          .trimEnd(),
+      );
     out.push('');
   }
   out.push(`rows: queries i (0..${inst.n - 1}, top to bottom); columns: keys j; '#' every pair allowed, '+:.' partly, ' ' none`);
@@ -114,7 +120,8 @@ export function svgPicture(inst: Instance, cells = 96): string {
     const grid = densityGrid(h, inst.n, r);
     grid.forEach((row, a) =>
       row.forEach((x, b) => {
-        if (x > 0) parts.push(`<rect x="${b * px}" y="${18 + a * px}" width="${px}" height="${px}" fill="#1f4e9c" fill-opacity="${(0.25 + 0.75 * x).toFixed(3)}"/>`);
+        if (x > 0)
+          parts.push(`<rect x="${b * px}" y="${18 + a * px}" width="${px}" height="${px}" fill="#1f4e9c" fill-opacity="${(0.25 + 0.75 * x).toFixed(3)}"/>`);
       }),
     );
     // Distance bar: which distances this head allows at all (from its terms on d alone,
@@ -122,7 +129,9 @@ export function svgPicture(inst: Instance, cells = 96): string {
     const barY = 18 + size + 10;
     parts.push(`<rect x="0" y="${barY}" width="${size}" height="10" fill="#eee" stroke="#999"/>`);
     for (const [a, b] of distanceBar(h, inst.n, size)) parts.push(`<rect x="${a}" y="${barY}" width="${b - a}" height="10" fill="#d9822b"/>`);
-    parts.push(`<text x="0" y="${barY + 24}" fill="#555">d = 0</text><text x="${size}" y="${barY + 24}" text-anchor="end" fill="#555">d = ${inst.n - 1}</text>`);
+    parts.push(
+      `<text x="0" y="${barY + 24}" fill="#555">d = 0</text><text x="${size}" y="${barY + 24}" text-anchor="end" fill="#555">d = ${inst.n - 1}</text>`,
+    );
     parts.push('</g>');
   });
   parts.push('</svg>');

@@ -1,5 +1,20 @@
 // The pipeline: file -> front end -> IR -> targets -> files on disk (atomically).
-import { closeSync, copyFileSync, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { diag, frontEnd, SpecError, type Diagnostic } from '../../dsl/index.js';
 import type { EmittedFile, Target } from '../../codegen/target.js';
@@ -42,7 +57,9 @@ export function readBounded(file: string): Buffer {
     fd = openSync(file, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SpecError([diag('E090', undefined, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? 'read error'))]);
+    throw new SpecError([
+      diag('E090', undefined, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? 'read error')),
+    ]);
   }
   try {
     const buf = Buffer.alloc(MAX_SPEC_BYTES + 1);
@@ -191,7 +208,9 @@ function rmdirQuiet(d: string) {
 }
 
 /** Where a destination's bytes go: a regular file replaced by rename, or a device written through. */
-type Plan = { kind: 'file'; shown: string; dest: string; tmp: string; backup: string | null } | { kind: 'device'; shown: string; dest: string; contents: string | Uint8Array };
+type Plan =
+  | { kind: 'file'; shown: string; dest: string; tmp: string; backup: string | null }
+  | { kind: 'device'; shown: string; dest: string; contents: string | Uint8Array };
 
 /**
  * What a destination is, decided before anything is renamed. Symbolic links are followed:
@@ -276,7 +295,7 @@ export function writeAtomically(dir: string, files: EmittedFile[], options: Writ
       try {
         fd = openSync(p.dest, 'w');
         const buf = typeof p.contents === 'string' ? Buffer.from(p.contents) : p.contents;
-        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off);
+        for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off);
       } catch (e) {
         throw writeError(p.shown, e);
       } finally {

@@ -27,7 +27,10 @@ export function checkShards(heads: number, shards: number): void {
 export function contiguousShards(work: readonly number[], shards: number): ShardReport {
   checkShards(work.length, shards);
   const per = work.length / shards;
-  return report(Array.from({ length: shards }, (_, s) => Array.from({ length: per }, (_, k) => s * per + k)), work);
+  return report(
+    Array.from({ length: shards }, (_, s) => Array.from({ length: per }, (_, k) => s * per + k)),
+    work,
+  );
 }
 
 /**
@@ -93,4 +96,3 @@ export function groupedShards(work: readonly number[], group: number, shards: nu
   const r = plan(groups, shards);
   return { ...r, heads: r.heads.map((gs) => gs.flatMap((g) => Array.from({ length: group }, (_, i) => g * group + i))) };
 }
-

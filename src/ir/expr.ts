@@ -66,7 +66,7 @@ function evalNum(e: IExpr, env: Env): number {
 
 const bigFloorDiv = (a: bigint, b: bigint): bigint => {
   const q = a / b;
-  return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
+  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
 };
 
 function evalBig(e: IExpr, env: Env): bigint {

@@ -65,11 +65,20 @@ export function normalise(terms: CTerm[], n: number, dMin: number): CTerm[] {
 
 /** True when every pair of b is a pair of a (checked on intervals and mods, conservatively). */
 function contains(a: CTerm, b: CTerm): boolean {
-  if (a.mods.length && key({ ...a, dLo: 0, dHi: 0, kLo: 0, kHi: 0, qLo: 0, qHi: 0 }) !== key({ ...b, dLo: 0, dHi: 0, kLo: 0, kHi: 0, qLo: 0, qHi: 0 })) return false;
+  if (a.mods.length && key({ ...a, dLo: 0, dHi: 0, kLo: 0, kHi: 0, qLo: 0, qHi: 0 }) !== key({ ...b, dLo: 0, dHi: 0, kLo: 0, kHi: 0, qLo: 0, qHi: 0 }))
+    return false;
   return a.dLo <= b.dLo && b.dHi <= a.dHi && a.kLo <= b.kLo && b.kHi <= a.kHi && a.qLo <= b.qLo && b.qHi <= a.qHi;
 }
 
 function compareTerms(a: CTerm, b: CTerm): number {
-  return a.mods.length - b.mods.length || a.kLo - b.kLo || a.qLo - b.qLo || a.dLo - b.dLo || a.dHi - b.dHi || a.kHi - b.kHi || a.qHi - b.qHi || key(a).localeCompare(key(b));
+  return (
+    a.mods.length - b.mods.length ||
+    a.kLo - b.kLo ||
+    a.qLo - b.qLo ||
+    a.dLo - b.dLo ||
+    a.dHi - b.dHi ||
+    a.kHi - b.kHi ||
+    a.qHi - b.qHi ||
+    key(a).localeCompare(key(b))
+  );
 }
-

@@ -86,10 +86,16 @@ export function partitionBounds(layout: LayoutIR, n: number): number[] | null {
       b.forEach((x, k) => {
         if (x < 0 || x > n) throw new EvalError('E053', [x, n], p.bounds[k]!.loc);
         if (k === 0 && x !== 0) throw new EvalError('E052', ['start at 0 (the first band begins at distance 0)'], p.bounds[0]!.loc);
-        if (k > 0 && x < b[k - 1]!) throw new EvalError('E052', [`not decrease: ${x} follows ${b[k - 1]} at N = ${n}, so bands would overlap`], p.bounds[k]!.loc);
+        if (k > 0 && x < b[k - 1]!)
+          throw new EvalError('E052', [`not decrease: ${x} follows ${b[k - 1]} at N = ${n}, so bands would overlap`], p.bounds[k]!.loc);
       });
       const last = b.length - 1;
-      if (b[last] !== n) throw new EvalError('E052', [`end at N: the last boundary is ${b[last]} but N = ${n}, so distances ${b[last]}..${n - 1} belong to no band`], p.bounds[last]!.loc);
+      if (b[last] !== n)
+        throw new EvalError(
+          'E052',
+          [`end at N: the last boundary is ${b[last]} but N = ${n}, so distances ${b[last]}..${n - 1} belong to no band`],
+          p.bounds[last]!.loc,
+        );
       return b;
     }
   }

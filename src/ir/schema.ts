@@ -120,7 +120,10 @@ type Arg = SExpr | string | number;
 /** A name is a term field if it is one (dLo, ...), else a parameter or local. */
 const x = (a: Arg): SExpr =>
   typeof a === 'number' ? { op: 'int', value: a } : typeof a === 'string' ? (a in FIELD ? { op: 'field', field: a as TermField } : { op: 'var', name: a }) : a;
-const bin = (op: BinOp) => (...args: Arg[]): SExpr => args.map(x).reduce((a, b) => ({ op, a, b }));
+const bin =
+  (op: BinOp) =>
+  (...args: Arg[]): SExpr =>
+    args.map(x).reduce((a, b) => ({ op, a, b }));
 const add = bin('+');
 const sub = bin('-');
 const max = bin('max');
@@ -132,7 +135,7 @@ const modField = (f: ModField): SExpr => ({ op: 'modField', field: f });
 
 export const KEY_SPAN: SpanHelper = {
   name: 'key_span',
-  doc: 'Keys in [0, n) that some row of [i0, i1) reaches through the term\'s intervals (mods ignored); empty: (0, 0).',
+  doc: "Keys in [0, n) that some row of [i0, i1) reaches through the term's intervals (mods ignored); empty: (0, 0).",
   params: ['i0', 'i1', 'n'],
   locals: [
     ['r0', max('i0', 'qLo')],
@@ -161,7 +164,7 @@ export const FULL_KEY_SPAN: SpanHelper = {
 
 export const QUERY_SPAN: SpanHelper = {
   name: 'query_span',
-  doc: 'Rows in [0, n) that reach some key of [j0, j1) through the term\'s intervals (mods ignored); empty: (0, 0).',
+  doc: "Rows in [0, n) that reach some key of [j0, j1) through the term's intervals (mods ignored); empty: (0, 0).",
   params: ['j0', 'j1', 'n'],
   locals: [
     ['ja', max('j0', 'kLo', 0)],
@@ -255,7 +258,10 @@ export function compileHelper(h: SpanHelper, form: Form): (...args: never[]) => 
 /** key_span of the term slot at t[o ..]. */
 export const keySpan: (t: ArrayLike<number>, o: number, i0: number, i1: number, n: number) => Span = compileHelper(KEY_SPAN, 'table');
 /** full_key_span of the term slot at t[o ..] with modSlots mod slots. */
-export const fullKeySpan: (t: ArrayLike<number>, o: number, modSlots: number, i0: number, i1: number, n: number) => Span = compileHelper(FULL_KEY_SPAN, 'table');
+export const fullKeySpan: (t: ArrayLike<number>, o: number, modSlots: number, i0: number, i1: number, n: number) => Span = compileHelper(
+  FULL_KEY_SPAN,
+  'table',
+);
 /** query_span of the term slot at t[o ..]. */
 export const querySpan: (t: ArrayLike<number>, o: number, j0: number, j1: number, n: number) => Span = compileHelper(QUERY_SPAN, 'table');
 

@@ -37,10 +37,7 @@ export interface Term<E> {
   mods: Mod<E>[];
 }
 
-export type Partition =
-  | { kind: 'equal_width' | 'equal_pairs' }
-  | { kind: 'tuned'; fallback: 'equal_pairs' }
-  | { kind: 'explicit'; bounds: IExpr[] };
+export type Partition = { kind: 'equal_width' | 'equal_pairs' } | { kind: 'tuned'; fallback: 'equal_pairs' } | { kind: 'explicit'; bounds: IExpr[] };
 
 /** Heads lo..hi-1 share one pattern, a union of terms. */
 export interface HeadGroupIR {

@@ -111,7 +111,11 @@ export function mergeConfig(base: CudaConfig, raw: unknown): CudaConfig {
       const spec = specs[key];
       if (spec === undefined) throw new TargetError('E104', [`${fam}.${key}`, ` (fields of ${fam}: ${Object.keys(specs).join(', ')})`]);
       const ok =
-        spec.kind === 'bool' ? typeof value === 'boolean' : spec.kind === 'enum' ? spec.values.includes(value as string) : Number.isInteger(value) && spec.values.includes(value as number);
+        spec.kind === 'bool'
+          ? typeof value === 'boolean'
+          : spec.kind === 'enum'
+            ? spec.values.includes(value as string)
+            : Number.isInteger(value) && spec.values.includes(value as number);
       if (!ok) {
         const want = spec.kind === 'bool' ? 'true or false' : `one of ${spec.values.map((v) => JSON.stringify(v)).join(', ')}`;
         throw new TargetError('E105', [`${fam}.${key}`, want, JSON.stringify(value)]);
@@ -146,7 +150,8 @@ export function checkConfig(layout: LayoutIR, cfg: CudaConfig): void {
 
 /** The config for a layout: the heuristic, overridden by `raw` (from --config) when given, checked. */
 export function configFor(layout: LayoutIR, raw?: unknown): CudaConfig {
-  if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim)) throw new TargetError('E100', ['CUDA', SUPPORTED_HEAD_DIMS.join(' and '), layout.name, layout.headDim], layout.locs?.headDim);
+  if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim))
+    throw new TargetError('E100', ['CUDA', SUPPORTED_HEAD_DIMS.join(' and '), layout.name, layout.headDim], layout.locs?.headDim);
   if (layout.dtype === 'fp32') throw new TargetError('E101', ['CUDA', 'bf16 or fp16 (tensor cores)', layout.name, 'fp32'], layout.locs?.dtype);
   const cfg = raw === undefined ? defaultConfig(layout) : mergeConfig(defaultConfig(layout), raw);
   checkConfig(layout, cfg);

@@ -46,7 +46,15 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
   if (n !== undefined) {
     // Per-head work in the sm90 kernel's tiles.
     const st = layoutStats(instantiate(layout, n), blockMSm90(cfg.sm90), cfg.sm90.blockN);
-    doc.stats = { n, block_m: st.blockM, block_n: st.blockN, total_pairs: st.totalPairs, imbalance: st.imbalance, tile_imbalance: st.tileImbalance, heads: st.heads };
+    doc.stats = {
+      n,
+      block_m: st.blockM,
+      block_n: st.blockN,
+      total_pairs: st.totalPairs,
+      imbalance: st.imbalance,
+      tile_imbalance: st.tileImbalance,
+      heads: st.heads,
+    };
   }
   return JSON.stringify(doc, null, 2) + '\n';
 }

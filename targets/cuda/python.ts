@@ -22,9 +22,12 @@ function pyLiteral(x: unknown, indent = ''): string {
   if (typeof x === 'object') {
     const entries = Object.entries(x as Record<string, unknown>);
     // An object of plain values fits one line; nested ones get a line per entry.
-    if (entries.every(([, v]) => typeof v !== 'object' || v === null)) return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v)}`).join(', ')}}`;
+    if (entries.every(([, v]) => typeof v !== 'object' || v === null))
+      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v)}`).join(', ')}}`;
     const inner = `${indent}    `;
-    return `{\n${Object.entries(x as Record<string, unknown>).map(([k, v]) => `${inner}${JSON.stringify(k)}: ${pyLiteral(v, inner)},`).join('\n')}\n${indent}}`;
+    return `{\n${Object.entries(x as Record<string, unknown>)
+      .map(([k, v]) => `${inner}${JSON.stringify(k)}: ${pyLiteral(v, inner)},`)
+      .join('\n')}\n${indent}}`;
   }
   return JSON.stringify(x);
 }

@@ -60,7 +60,8 @@ export function kernelNames(layout: LayoutIR, dtype: Dtype, family: Family = 'sm
 }
 
 /** The launchers' C signature, the same for every kernel (the Python binding declares it once). */
-export const LAUNCHER_PARAMS = 'const void* q, const void* k, const void* v, void* o, float* lse, const int* table, const int* order, int items, int grid, int n, int heads, float scale, cudaStream_t stream';
+export const LAUNCHER_PARAMS =
+  'const void* q, const void* k, const void* v, void* o, float* lse, const int* table, const int* order, int items, int grid, int n, int heads, float scale, cudaStream_t stream';
 const LAUNCHER_ARGS = 'q, k, v, o, lse, table, order, items, grid, n, heads, scale, stream';
 
 /** The generated part of a layout's .cu: traits from the layout and config, and the extern "C" entry points. */

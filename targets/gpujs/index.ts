@@ -219,9 +219,9 @@ export function emitModule(layout: LayoutIR, version: string): string {
   }
   const kernel = (name: string, params: string[], doc: string, body: (w: CodeBlockWriter, c: Ctx) => void) =>
     sf.addFunction({ name, docs: [doc], parameters: params.map((p) => ({ name: p })), statements: (w) => body(w, c) });
-  kernel('lseKernel', ['q', 'k', 'tbl'], 'Stage 1, output [N, B*H]: the row\'s lse by online softmax over its key ranges.', lseKernel);
-  kernel('probKernel', ['q', 'k', 'tbl', 'lse'], 'Stage 2, output [KMAX, N, B*H]: probability of the row\'s key slot, 0 for a filtered slot.', probKernel);
-  kernel('outKernel', ['v', 'tbl', 'prob'], 'Stage 3, output [D, N, B*H]: sum over the row\'s key slots of p * V[key][x].', outKernel);
+  kernel('lseKernel', ['q', 'k', 'tbl'], "Stage 1, output [N, B*H]: the row's lse by online softmax over its key ranges.", lseKernel);
+  kernel('probKernel', ['q', 'k', 'tbl', 'lse'], "Stage 2, output [KMAX, N, B*H]: probability of the row's key slot, 0 for a filtered slot.", probKernel);
+  kernel('outKernel', ['v', 'tbl', 'prob'], "Stage 3, output [D, N, B*H]: sum over the row's key slots of p * V[key][x].", outKernel);
   sf.addVariableStatement({
     declarationKind: VariableDeclarationKind.Const,
     docs: ['What the runtime needs to know: sizes, the head table and the kernels.'],
@@ -229,21 +229,25 @@ export function emitModule(layout: LayoutIR, version: string): string {
       {
         name: 'KERNELS',
         initializer: (w) =>
-          w.write('runtime.defineKernels(').inlineBlock(() => {
-            for (const [k, v] of [
-              ['abi', String(RUNTIME_ABI)],
-              ['layout', 'LAYOUT'],
-              ['heads', 'HEADS'],
-              ['kvHeads', 'KV_HEADS'],
-              ['headDim', 'HEAD_DIM'],
-              ['termSlots', 'TERM_SLOTS'],
-              ['fieldsPerTerm', 'FIELDS_PER_TERM'],
-            ]) w.writeLine(`${k}: ${v},`);
-            w.writeLine('headTable,');
-            w.writeLine('lseKernel,');
-            w.writeLine('probKernel,');
-            w.writeLine('outKernel,');
-          }).write(')'),
+          w
+            .write('runtime.defineKernels(')
+            .inlineBlock(() => {
+              for (const [k, v] of [
+                ['abi', String(RUNTIME_ABI)],
+                ['layout', 'LAYOUT'],
+                ['heads', 'HEADS'],
+                ['kvHeads', 'KV_HEADS'],
+                ['headDim', 'HEAD_DIM'],
+                ['termSlots', 'TERM_SLOTS'],
+                ['fieldsPerTerm', 'FIELDS_PER_TERM'],
+              ])
+                w.writeLine(`${k}: ${v},`);
+              w.writeLine('headTable,');
+              w.writeLine('lseKernel,');
+              w.writeLine('probKernel,');
+              w.writeLine('outKernel,');
+            })
+            .write(')'),
       },
     ],
   });
@@ -288,18 +292,54 @@ export function emitDeclarations(layout: LayoutIR, version: string): string {
     sf.addVariableStatement({ isExported: true, hasDeclareKeyword: true, declarationKind: VariableDeclarationKind.Const, declarations: [{ name, type }] });
   }
   const fn = (name: string, params: [string, string][], returnType: string, doc?: string) =>
-    sf.addFunction({ name, isExported: true, hasDeclareKeyword: true, docs: doc ? [doc] : [], parameters: params.map(([n, t]) => ({ name: n, type: t })), returnType });
-  fn('equalWidthBounds', [['N', 'number'], ['H', 'number']], 'number[]');
-  fn('equalPairsBounds', [['N', 'number'], ['H', 'number']], 'number[]');
+    sf.addFunction({
+      name,
+      isExported: true,
+      hasDeclareKeyword: true,
+      docs: doc ? [doc] : [],
+      parameters: params.map(([n, t]) => ({ name: n, type: t })),
+      returnType,
+    });
+  fn(
+    'equalWidthBounds',
+    [
+      ['N', 'number'],
+      ['H', 'number'],
+    ],
+    'number[]',
+  );
+  fn(
+    'equalPairsBounds',
+    [
+      ['N', 'number'],
+      ['H', 'number'],
+    ],
+    'number[]',
+  );
   fn('partitionBounds', [['N', 'number']], 'number[] | null', 'Band boundaries at length N (null when the layout has no partition).');
   fn('headTable', [['N', 'number']], 'Int32Array', 'The head table at length N: [HEADS][TERM_SLOTS][FIELDS_PER_TERM].');
-  fn('maxRowKeys', [['table', 'ArrayLike<number>'], ['N', 'number']], 'number', 'The most candidate key slots any row has (the prob stage\'s width).');
+  fn(
+    'maxRowKeys',
+    [
+      ['table', 'ArrayLike<number>'],
+      ['N', 'number'],
+    ],
+    'number',
+    "The most candidate key slots any row has (the prob stage's width).",
+  );
   // The interfaces are the runtime's (spc-gpujs-runtime.d.ts, written next to this file).
-  sf.addExportDeclaration({ isTypeOnly: true, moduleSpecifier: './spc-gpujs-runtime.js', namedExports: ['AttentionOptions', 'AttentionResult', 'AttentionRun'] });
+  sf.addExportDeclaration({
+    isTypeOnly: true,
+    moduleSpecifier: './spc-gpujs-runtime.js',
+    namedExports: ['AttentionOptions', 'AttentionResult', 'AttentionRun'],
+  });
   sf.addImportDeclaration({ isTypeOnly: true, moduleSpecifier: './spc-gpujs-runtime.js', namedImports: ['AttentionOptions', 'AttentionRun'] });
   fn(
     'createAttention',
-    [['gpu', 'GPU'], ['options', 'AttentionOptions']],
+    [
+      ['gpu', 'GPU'],
+      ['options', 'AttentionOptions'],
+    ],
     'AttentionRun',
     `Attention for this layout on a gpu.js instance: run(q, k, v) with q (B, ${layout.heads}, N, ${layout.headDim}), k and v (B, ${layout.kvHeads}, N, ${layout.headDim}) resolves to { out (B, ${layout.heads}, N, ${layout.headDim}), lse (B, ${layout.heads}, N) }; kernels are compiled once per N and cached.`,
   );

@@ -60,11 +60,35 @@ export function jsModule(p: WgslPlan, shader: string, version: string): string {
     w.block(`export ${head} {`, () => w.line(`return ${call};`));
   };
   wrap('Element counts and byte sizes of every tensor at length N and batch B.', 'function sizes(N, batch)', 'runtime.sizes(KERNEL, N, batch)');
-  wrap('Compute passes (dispatches) per call at length N: each visits at most TILES_PER_PASS key tiles per workgroup (Mesa\'s software drivers end a shader\'s loops after 65535 iterations).', 'function passes(N)', 'runtime.passes(KERNEL, N)');
-  wrap('The uniform buffer\'s contents: N, batch, scale, chunk 0, then the head table for N.', 'function paramsData(N, batch, scale)', 'runtime.paramsData(KERNEL, N, batch, scale)');
-  wrap('Throws a useful error when the device cannot run the kernel at this size.', 'function checkDevice(device, N, batch)', 'runtime.checkDevice(KERNEL, device, N, batch)');
-  wrap('Compiles the shader and builds the pipeline; shader errors are thrown with their WGSL line.', 'function createPipeline(device)', 'runtime.createPipeline(KERNEL, device)');
-  wrap('Allocates (or accepts) the buffers and returns run(q, k, v) and dispatch(encoder).', 'async function createAttention(device, options)', 'runtime.createAttention(KERNEL, device, options)');
-  wrap('Records the attention\'s compute passes into encoder (for callers who manage buffers and submission).', 'function dispatch(encoder, attention)', 'runtime.dispatch(encoder, attention)');
+  wrap(
+    "Compute passes (dispatches) per call at length N: each visits at most TILES_PER_PASS key tiles per workgroup (Mesa's software drivers end a shader's loops after 65535 iterations).",
+    'function passes(N)',
+    'runtime.passes(KERNEL, N)',
+  );
+  wrap(
+    "The uniform buffer's contents: N, batch, scale, chunk 0, then the head table for N.",
+    'function paramsData(N, batch, scale)',
+    'runtime.paramsData(KERNEL, N, batch, scale)',
+  );
+  wrap(
+    'Throws a useful error when the device cannot run the kernel at this size.',
+    'function checkDevice(device, N, batch)',
+    'runtime.checkDevice(KERNEL, device, N, batch)',
+  );
+  wrap(
+    'Compiles the shader and builds the pipeline; shader errors are thrown with their WGSL line.',
+    'function createPipeline(device)',
+    'runtime.createPipeline(KERNEL, device)',
+  );
+  wrap(
+    'Allocates (or accepts) the buffers and returns run(q, k, v) and dispatch(encoder).',
+    'async function createAttention(device, options)',
+    'runtime.createAttention(KERNEL, device, options)',
+  );
+  wrap(
+    "Records the attention's compute passes into encoder (for callers who manage buffers and submission).",
+    'function dispatch(encoder, attention)',
+    'runtime.dispatch(encoder, attention)',
+  );
   return w.toString();
 }

@@ -86,7 +86,8 @@ export function planLayout(layout: LayoutIR, overrides: WgslPlanOverrides = {}):
   let tilesPerPass = 1;
   const bound = { blockM, blockN, shape, layout: { headDim: D } };
   while (loopIterations(bound, tilesPerPass + 1) <= LOOP_BUDGET) tilesPerPass++;
-  if (loopIterations(bound, tilesPerPass) > LOOP_BUDGET) throw new Error(`internal: one key tile of layout ${layout.name} needs ${loopIterations(bound, 1)} loop iterations, over the budget of ${LOOP_BUDGET}`);
+  if (loopIterations(bound, tilesPerPass) > LOOP_BUDGET)
+    throw new Error(`internal: one key tile of layout ${layout.name} needs ${loopIterations(bound, 1)} loop iterations, over the budget of ${LOOP_BUDGET}`);
   if (overrides.tilesPerPass !== undefined) {
     if (!Number.isInteger(overrides.tilesPerPass) || overrides.tilesPerPass < 1 || overrides.tilesPerPass > tilesPerPass)
       throw new RangeError(`tilesPerPass must be an integer in 1..${tilesPerPass} for layout ${layout.name}, got ${overrides.tilesPerPass}`);

@@ -209,19 +209,32 @@ export function wgslShader(p: WgslPlan, version: string): string {
       });
     });
     w.block('if (!live) {', () => w.line('return;'));
-    w.block('if (l > 0.0) {', () => {
-      w.line('let inv = 1.0 / l;');
-      for (const m of vecs) {
-        const xyzw = 'xyzw';
-        w.line(`let o${m} = acc[${m}] * inv;`);
-        w.line([0, 1, 2, 3].filter((e) => 4 * m + e < D).map((e) => `o[qb + ${4 * m + e}u] = bitcast<u32>(o${m}.${xyzw[e]});`).join(' '));
-      }
-      w.line('o[lse_at] = bitcast<u32>(mx + log(l));');
-    }, '');
-    w.block('} else {', () => {
-      w.block('for (var c = 0u; c < D; c++) {', () => w.line('o[row * D + c] = 0u;'));
-      w.line('o[lse_at] = NEG_INF_BITS;');
-    }, '}');
+    w.block(
+      'if (l > 0.0) {',
+      () => {
+        w.line('let inv = 1.0 / l;');
+        for (const m of vecs) {
+          const xyzw = 'xyzw';
+          w.line(`let o${m} = acc[${m}] * inv;`);
+          w.line(
+            [0, 1, 2, 3]
+              .filter((e) => 4 * m + e < D)
+              .map((e) => `o[qb + ${4 * m + e}u] = bitcast<u32>(o${m}.${xyzw[e]});`)
+              .join(' '),
+          );
+        }
+        w.line('o[lse_at] = bitcast<u32>(mx + log(l));');
+      },
+      '',
+    );
+    w.block(
+      '} else {',
+      () => {
+        w.block('for (var c = 0u; c < D; c++) {', () => w.line('o[row * D + c] = 0u;'));
+        w.line('o[lse_at] = NEG_INF_BITS;');
+      },
+      '}',
+    );
   });
   return w.toString();
 }

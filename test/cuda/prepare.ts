@@ -19,12 +19,25 @@ const PATTERNS = {
 };
 const variants: string[] = [];
 for (const [p, body] of Object.entries(PATTERNS))
-  for (const [H, KV, D] of [[8, 8, 64], [16, 16, 64], [16, 16, 128], [32, 32, 128], [32, 32, 64], [16, 4, 64], [32, 8, 128]] as const)
+  for (const [H, KV, D] of [
+    [8, 8, 64],
+    [16, 16, 64],
+    [16, 16, 128],
+    [32, 32, 128],
+    [32, 32, 64],
+    [16, 4, 64],
+    [32, 8, 128],
+  ] as const)
     variants.push(`layout ${p}_h${H}_kv${KV}_d${D} {\n  heads ${H}\n  kv_heads ${KV}\n  head_dim ${D}\n  seq N\n  ${body}\n}\n`);
-const exampleText = readdirSync('examples').filter((f) => f.endsWith('.spc')).map((f) => readFileSync(join('examples', f), 'utf8'));
+const exampleText = readdirSync('examples')
+  .filter((f) => f.endsWith('.spc'))
+  .map((f) => readFileSync(join('examples', f), 'utf8'));
 const layouts = [...compileSource(variants.join('\n')), ...exampleText.flatMap((t) => compileSource(t))];
 writeAtomically(dir, cudaTarget.emit(layouts, { version: 'check' }));
-writeFileSync(join(dir, 'layouts.json'), JSON.stringify(layouts.map((l) => ({ name: l.name, heads: l.heads, kv_heads: l.kvHeads, head_dim: l.headDim, seq: l.seq }))));
+writeFileSync(
+  join(dir, 'layouts.json'),
+  JSON.stringify(layouts.map((l) => ({ name: l.name, heads: l.heads, kv_heads: l.kvHeads, head_dim: l.headDim, seq: l.seq }))),
+);
 
 // Oracle vectors: inputs rounded to bf16 (exact in the kernel's dtype), float64 outputs.
 const toBf16 = (x: number) => {
@@ -50,7 +63,13 @@ for (const [name, n, B] of cases) {
   const k = mk(B * l.kvHeads * n * l.headDim, 12);
   const v = mk(B * l.kvHeads * n * l.headDim, 13);
   const r = referenceAttention(inst, { batch: B, q, k, v });
-  for (const [tag, arr] of [['q', q], ['k', k], ['v', v], ['out', r.out], ['lse', r.lse]] as const)
+  for (const [tag, arr] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+    ['out', r.out],
+    ['lse', r.lse],
+  ] as const)
     writeFileSync(join(dir, `oracle_${name}_${n}_${tag}.f64`), Buffer.from(arr.buffer));
   manifest.push({ name, n, batch: B });
 }

@@ -25,7 +25,12 @@ export async function openBrowser(): Promise<BrowserSession> {
   const modules = new Map<string, string>();
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '/';
-    const body = url === '/' ? '<!doctype html><meta charset="utf-8"><script src="/gpu-browser.min.js"></script><body>spc gpujs</body>' : url === '/gpu-browser.min.js' ? gpuJs : modules.get(url);
+    const body =
+      url === '/'
+        ? '<!doctype html><meta charset="utf-8"><script src="/gpu-browser.min.js"></script><body>spc gpujs</body>'
+        : url === '/gpu-browser.min.js'
+          ? gpuJs
+          : modules.get(url);
     if (body === undefined) {
       res.writeHead(404).end();
       return;
@@ -39,14 +44,7 @@ export async function openBrowser(): Promise<BrowserSession> {
   const browser: BrowserContext = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'spc-chromium-')), {
     executablePath: CHROMIUM,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
   });
   const page = await browser.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
@@ -95,7 +93,22 @@ window.__spcRun = async ({ url, batch, q, k, v, repeats }) => {
 `;
 
 /** Imports the module in the page and runs it in webgl2 mode (the mode must exist: no fallback). */
-export async function runInPage(s: BrowserSession, url: string, batch: number, q: Float32Array, k: Float32Array, v: Float32Array, repeats = 1): Promise<BrowserRun> {
+export async function runInPage(
+  s: BrowserSession,
+  url: string,
+  batch: number,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  repeats = 1,
+): Promise<BrowserRun> {
   if (!(await s.page.evaluate('typeof window.__spcRun === "function"'))) await s.page.addScriptTag({ content: RUNNER });
-  return s.page.evaluate((a) => (window as unknown as { __spcRun(x: typeof a): Promise<BrowserRun> }).__spcRun(a), { url, batch, q: Array.from(q), k: Array.from(k), v: Array.from(v), repeats });
+  return s.page.evaluate((a) => (window as unknown as { __spcRun(x: typeof a): Promise<BrowserRun> }).__spcRun(a), {
+    url,
+    batch,
+    q: Array.from(q),
+    k: Array.from(k),
+    v: Array.from(v),
+    repeats,
+  });
 }

@@ -57,7 +57,10 @@ const root = mkdtempSync(join(tmpdir(), 'spc-gpujs-'));
 writeFileSync(join(root, 'package.json'), '{"type":"module"}\n');
 
 export interface GeneratedModule {
-  createAttention(gpu: unknown, options?: { batch?: number; scale?: number }): ((q: Float32Array, k: Float32Array, v: Float32Array) => Promise<{ out: Float32Array; lse: Float32Array }>) & { destroy(): void };
+  createAttention(
+    gpu: unknown,
+    options?: { batch?: number; scale?: number },
+  ): ((q: Float32Array, k: Float32Array, v: Float32Array) => Promise<{ out: Float32Array; lse: Float32Array }>) & { destroy(): void };
   headTable(n: number): Int32Array;
   maxRowKeys(t: ArrayLike<number>, n: number): number;
 }

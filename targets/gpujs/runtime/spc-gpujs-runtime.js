@@ -28,9 +28,18 @@ const EXACT_F32_INDEX = 16777216;
 export function defineKernels(kernels) {
   if (!kernels || typeof kernels !== 'object') throw new TypeError('spc gpujs: defineKernels expects a kernel set');
   if (kernels.abi !== ABI)
-    throw new Error('spc gpujs (layout ' + kernels.layout + '): the module was generated for runtime ABI ' + kernels.abi + ' but spc-gpujs-runtime.js implements ABI ' + ABI + '; compile the layout again with the same spc that wrote spc-gpujs-runtime.js');
+    throw new Error(
+      'spc gpujs (layout ' +
+        kernels.layout +
+        '): the module was generated for runtime ABI ' +
+        kernels.abi +
+        ' but spc-gpujs-runtime.js implements ABI ' +
+        ABI +
+        '; compile the layout again with the same spc that wrote spc-gpujs-runtime.js',
+    );
   for (const key of /** @type {const} */ (['heads', 'kvHeads', 'headDim', 'termSlots', 'fieldsPerTerm'])) {
-    if (!Number.isSafeInteger(kernels[key]) || kernels[key] < 1) throw new TypeError('spc gpujs (layout ' + kernels.layout + '): ' + key + ' must be a positive integer');
+    if (!Number.isSafeInteger(kernels[key]) || kernels[key] < 1)
+      throw new TypeError('spc gpujs (layout ' + kernels.layout + '): ' + key + ' must be a positive integer');
   }
   for (const key of /** @type {const} */ (['headTable', 'lseKernel', 'probKernel', 'outKernel'])) {
     if (typeof kernels[key] !== 'function') throw new TypeError('spc gpujs (layout ' + kernels.layout + '): ' + key + ' must be a function');
@@ -152,11 +161,16 @@ export function createAttention(kernels, gpu, options = {}) {
   async function run(q, k, v) {
     const N = q.length / (batch * H * D);
     if (!Number.isInteger(N) || N < 1) throw new RangeError(`spc: q has ${q.length} elements, not batch * ${H} * N * ${D} for a whole N >= 1`);
-    if (k.length !== batch * KV * N * D || v.length !== batch * KV * N * D) throw new RangeError(`spc: k and v must have batch * ${KV} * N * ${D} = ${batch * KV * D * N} elements`);
+    if (k.length !== batch * KV * N * D || v.length !== batch * KV * N * D)
+      throw new RangeError(`spc: k and v must have batch * ${KV} * N * ${D} = ${batch * KV * D * N} elements`);
     const e = kernelsFor(N);
     if (q.length > EXACT_F32_INDEX || k.length > EXACT_F32_INDEX || batch * H * N * e.kmax > EXACT_F32_INDEX)
-      throw new RangeError(`spc: arrays of more than 2^24 elements (q ${q.length}, k ${k.length}, probabilities ${batch * H * N * e.kmax}) are beyond exact f32 indexing in gpu.js; split the batch`);
-    const qf = f32(q), kf = f32(k), vf = f32(v);
+      throw new RangeError(
+        `spc: arrays of more than 2^24 elements (q ${q.length}, k ${k.length}, probabilities ${batch * H * N * e.kmax}) are beyond exact f32 indexing in gpu.js; split the batch`,
+      );
+    const qf = f32(q),
+      kf = f32(k),
+      vf = f32(v);
     // Stages 1 and 2 stay on the device (pipeline: true); webgpu kernels return promises.
     const lseT = await e.lse(qf, kf, e.table);
     const probT = await e.prob(qf, kf, e.table, lseT);

@@ -13,7 +13,12 @@
 export const ABI = 2;
 
 // WebGPU flag values, spelled out so the runtime needs no globals at load time.
-const STORAGE = 0x80, UNIFORM = 0x40, COPY_DST = 0x08, COPY_SRC = 0x04, MAP_READ = 0x01, COMPUTE = 0x4;
+const STORAGE = 0x80,
+  UNIFORM = 0x40,
+  COPY_DST = 0x08,
+  COPY_SRC = 0x04,
+  MAP_READ = 0x01,
+  COMPUTE = 0x4;
 
 /**
  * @param {WgslKernel} kernel
@@ -48,11 +53,21 @@ export function defineKernel(kernel) {
   if (!kernel || typeof kernel !== 'object') throw new TypeError('spc wgsl: defineKernel expects a kernel description');
   const name = kernel.layout && kernel.layout.name;
   if (kernel.abi !== ABI)
-    throw new Error('spc wgsl (layout ' + name + '): the module was generated for runtime ABI ' + kernel.abi + ' but spc-wgsl-runtime.js implements ABI ' + ABI + '; compile the layout again with the same spc that wrote spc-wgsl-runtime.js');
+    throw new Error(
+      'spc wgsl (layout ' +
+        name +
+        '): the module was generated for runtime ABI ' +
+        kernel.abi +
+        ' but spc-wgsl-runtime.js implements ABI ' +
+        ABI +
+        '; compile the layout again with the same spc that wrote spc-wgsl-runtime.js',
+    );
   for (const key of /** @type {const} */ (['blockM', 'blockN', 'tilesPerPass', 'paramsBytes', 'sharedBytes'])) {
-    if (!Number.isSafeInteger(kernel[key]) || kernel[key] < 1) throw new TypeError('spc wgsl (layout ' + name + '): kernel.' + key + ' must be a positive integer');
+    if (!Number.isSafeInteger(kernel[key]) || kernel[key] < 1)
+      throw new TypeError('spc wgsl (layout ' + name + '): kernel.' + key + ' must be a positive integer');
   }
-  if (typeof kernel.wgsl !== 'string' || typeof kernel.headTable !== 'function') throw new TypeError('spc wgsl (layout ' + name + '): kernel.wgsl must be a string and kernel.headTable a function');
+  if (typeof kernel.wgsl !== 'string' || typeof kernel.headTable !== 'function')
+    throw new TypeError('spc wgsl (layout ' + name + '): kernel.wgsl must be a string and kernel.headTable a function');
   return Object.freeze({ ...kernel });
 }
 
@@ -159,7 +174,24 @@ export function checkDevice(kernel, device, N = 1, batch = 1) {
   for (const [name, value] of Object.entries(need)) {
     const have = limits[name];
     if (have !== undefined && have < value)
-      throw fail(kernel, 'the device allows ' + name + ' = ' + have + ' but this kernel needs ' + value + ' (N = ' + N + ', batch = ' + batch + '); request it with adapter.requestDevice({ requiredLimits: { ' + name + ': ' + value + ' } }) if the adapter allows it');
+      throw fail(
+        kernel,
+        'the device allows ' +
+          name +
+          ' = ' +
+          have +
+          ' but this kernel needs ' +
+          value +
+          ' (N = ' +
+          N +
+          ', batch = ' +
+          batch +
+          '); request it with adapter.requestDevice({ requiredLimits: { ' +
+          name +
+          ': ' +
+          value +
+          ' } }) if the adapter allows it',
+      );
   }
 }
 
@@ -179,7 +211,11 @@ export async function createPipeline(kernel, device) {
   if (errors.length) {
     await device.popErrorScope();
     const lines = kernel.wgsl.split('\n');
-    throw fail(kernel, 'the WGSL shader does not compile:\n' + errors.map((m) => '  line ' + m.lineNum + ':' + m.linePos + ': ' + m.message + '\n    ' + (lines[m.lineNum - 1] ?? '').trim()).join('\n'));
+    throw fail(
+      kernel,
+      'the WGSL shader does not compile:\n' +
+        errors.map((m) => '  line ' + m.lineNum + ':' + m.linePos + ': ' + m.message + '\n    ' + (lines[m.lineNum - 1] ?? '').trim()).join('\n'),
+    );
   }
   const bindGroupLayout = device.createBindGroupLayout({ label, entries: bindGroupLayoutEntries(kernel) });
   const layout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
@@ -206,7 +242,8 @@ export async function createPipeline(kernel, device) {
 function checkBuffer(kernel, name, buf, bytes, usage) {
   if (!buf || typeof buf.size !== 'number') throw new TypeError(prefix(kernel) + 'buffers.' + name + ' must be a GPUBuffer');
   if (buf.size < bytes) throw new RangeError(prefix(kernel) + 'buffers.' + name + ' has ' + buf.size + ' bytes but needs ' + bytes);
-  if (typeof buf.usage === 'number' && (buf.usage & usage) !== usage) throw new RangeError(prefix(kernel) + 'buffers.' + name + ' lacks usage flags 0x' + usage.toString(16) + ' (has 0x' + buf.usage.toString(16) + ')');
+  if (typeof buf.usage === 'number' && (buf.usage & usage) !== usage)
+    throw new RangeError(prefix(kernel) + 'buffers.' + name + ' lacks usage flags 0x' + usage.toString(16) + ' (has 0x' + buf.usage.toString(16) + ')');
 }
 
 /**
@@ -275,7 +312,11 @@ export async function createAttention(kernel, device, options = {}) {
   const nPasses = passes(kernel, N);
   const chunkBuffer = device.createBuffer({ label: 'spc ' + L.name + ' chunks', size: 4 * nPasses, usage: COPY_SRC | COPY_DST });
   owned.push(chunkBuffer);
-  device.queue.writeBuffer(chunkBuffer, 0, Uint32Array.from({ length: nPasses }, (_, c) => c));
+  device.queue.writeBuffer(
+    chunkBuffer,
+    0,
+    Uint32Array.from({ length: nPasses }, (_, c) => c),
+  );
   /**
    * Records the compute passes into encoder, each after the copy that sets its chunk index.
    * @param {GPUCommandEncoder} encoder
@@ -301,11 +342,26 @@ export async function createAttention(kernel, device, options = {}) {
    * @returns {Promise<AttentionResult>}
    */
   async function run1(q, k, v) {
-    for (const [name, arr, n] of /** @type {const} */ ([['q', q, s.q], ['k', k, s.k], ['v', v, s.v]])) {
+    for (const [name, arr, n] of /** @type {const} */ ([
+      ['q', q, s.q],
+      ['k', k, s.k],
+      ['v', v, s.v],
+    ])) {
       if (!(arr instanceof Float32Array)) throw new TypeError(prefix(kernel) + name + ' must be a Float32Array');
-      if (arr.length !== n) throw new RangeError(prefix(kernel) + name + ' has ' + arr.length + ' elements, expected ' + n + ' = ' + [batch, name === 'q' ? L.heads : L.kvHeads, N, L.headDim].join(' x '));
+      if (arr.length !== n)
+        throw new RangeError(
+          prefix(kernel) +
+            name +
+            ' has ' +
+            arr.length +
+            ' elements, expected ' +
+            n +
+            ' = ' +
+            [batch, name === 'q' ? L.heads : L.kvHeads, N, L.headDim].join(' x '),
+        );
     }
-    if (given.out && typeof buffers.out.usage === 'number' && (buffers.out.usage & COPY_SRC) === 0) throw new RangeError(prefix(kernel) + 'run() reads buffers.out back, so it needs COPY_SRC usage');
+    if (given.out && typeof buffers.out.usage === 'number' && (buffers.out.usage & COPY_SRC) === 0)
+      throw new RangeError(prefix(kernel) + 'run() reads buffers.out back, so it needs COPY_SRC usage');
     if (!readback) {
       readback = device.createBuffer({ label: 'spc ' + L.name + ' readback', size: s.outBytes, usage: MAP_READ | COPY_DST });
       owned.push(readback);
