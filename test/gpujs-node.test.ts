@@ -53,29 +53,39 @@ for (const mode of ['cpu', 'webasm', 'webgpu'] as Mode[]) {
   });
 }
 
-// Long rows in webgpu mode (Dawn on Mesa llvmpipe): Mesa ends every loop of a shader after 65535
-// loop iterations in all, and lseKernel's loop over a row's keys with a loop over D inside it
-// stopped after about 65535 / (D + 2) keys (rows 504+ at D = 128) until the dot was unrolled.
-describe('gpujs webgpu: long rows at D = 128', () => {
-  let gpu: GPU;
-  beforeAll(async () => {
-    await setupWebGPU();
-    gpu = new GPU({ mode: 'webgpu' });
+// Long rows at the default head_dim (128), in every mode. webgpu (Dawn on Mesa llvmpipe): Mesa ends
+// every loop of a shader after 65535 loop iterations in all, and lseKernel's loop over a row's keys
+// with a loop over D inside it stopped after about 65535 / (D + 2) keys (rows 504+ at D = 128) until
+// the dot was unrolled. N = 4096 with window(1024) | sinks(4): rows of 1028 keys, within gpu.js's
+// 2^24-element arrays.
+const LONG = [
+  { file: 'dense-causal.spc', n: 640, modes: ['webgpu'] },
+  { file: 'sinks-window.spc', n: 4096, modes: ['cpu', 'webasm', 'webgpu'] },
+] as const;
+for (const mode of ['cpu', 'webasm', 'webgpu'] as Mode[]) {
+  describe(`gpujs ${mode}: long rows at D = 128`, () => {
+    let gpu: GPU;
+    beforeAll(async () => {
+      if (mode === 'webgpu') await setupWebGPU();
+      gpu = new GPU({ mode: mode as 'cpu' });
+    });
+    afterAll(() => gpu?.destroy());
+    for (const c of LONG.filter((x) => (x.modes as readonly string[]).includes(mode)))
+      it(`${c.file} H=1 D=128 N=${c.n}`, async () => {
+        const layout = caseLayouts({ file: c.file, mode, heads: 1, headDim: 128, n: c.n, batch: 1 }).layouts[0]!;
+        const mod = await loadModule(layout);
+        const run = mod.createAttention(gpu, { batch: 1 });
+        const inp = inputsFor(layout, c.n, 1, 7);
+        const got = await run(inp.q, inp.k, inp.v);
+        const ref = referenceAttention(instantiate(layout, c.n), { batch: 1, ...inp });
+        const eo = relError(got.out, ref.out);
+        const el = relError(got.lse, ref.lse);
+        console.log(`gpujs ${mode} ${c.file} D=128 N=${c.n}: rel err out ${eo.toExponential(2)}, lse ${el.toExponential(2)}`);
+        expect(eo).toBeLessThan(1e-5);
+        expect(el).toBeLessThan(1e-5);
+        checkEmptyRows(got.out, ref.lse, layout.headDim);
+        run.destroy();
+        for (const k of (gpu as unknown as { kernels: object[] }).kernels) expect((k.constructor as unknown as { mode: string }).mode).toBe(mode);
+      }, 300_000);
   });
-  afterAll(() => gpu?.destroy());
-  it('dense-causal H=1 D=128 N=640', async () => {
-    const layout = caseLayouts({ file: 'dense-causal.spc', mode: 'webgpu', heads: 1, headDim: 128, n: 640, batch: 1 }).layouts[0]!;
-    const mod = await loadModule(layout);
-    const run = mod.createAttention(gpu, { batch: 1 });
-    const inp = inputsFor(layout, 640, 1, 7);
-    const got = await run(inp.q, inp.k, inp.v);
-    const ref = referenceAttention(instantiate(layout, 640), { batch: 1, ...inp });
-    const eo = relError(got.out, ref.out);
-    const el = relError(got.lse, ref.lse);
-    console.log(`gpujs webgpu dense-causal D=128 N=640: rel err out ${eo.toExponential(2)}, lse ${el.toExponential(2)}`);
-    expect(eo).toBeLessThan(1e-5);
-    expect(el).toBeLessThan(1e-5);
-    run.destroy();
-    for (const k of (gpu as unknown as { kernels: object[] }).kernels) expect((k.constructor as unknown as { mode: string }).mode).toBe('webgpu');
-  }, 180_000);
-});
+}
