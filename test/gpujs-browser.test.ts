@@ -48,4 +48,21 @@ describe('gpujs webgl2 (headless Chromium)', () => {
       }
     });
   }
+
+  // Long rows at the default head_dim (128): window(1024) | sinks(4) at N = 4096, rows of 1028 keys.
+  it('sinks-window.spc H=1 D=128 N=4096 (long rows)', async () => {
+    const n = 4096;
+    const layout = caseLayouts({ file: 'sinks-window.spc', mode: 'webgl2', heads: 1, headDim: 128, n, batch: 1 }).layouts[0]!;
+    const url = s.serve('long-sinks-window.js', emitModule(layout, 'test'));
+    const inp = inputsFor(layout, n, 1, 7);
+    const got = await runInPage(s, url, 1, inp.q, inp.k, inp.v, 1);
+    expect(got.backend).toBe('webgl2');
+    const ref = referenceAttention(instantiate(layout, n), { batch: 1, ...inp });
+    const eo = relError(got.out, ref.out);
+    const el = relError(got.lse, ref.lse);
+    console.log(`gpujs webgl2 sinks-window D=128 N=${n}: rel err out ${eo.toExponential(2)}, lse ${el.toExponential(2)}`);
+    expect(eo).toBeLessThan(1e-5);
+    expect(el).toBeLessThan(1e-5);
+    checkEmptyRows(got.out, ref.lse, layout.headDim);
+  }, 300_000);
 });
