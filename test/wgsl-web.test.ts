@@ -85,3 +85,8 @@ it('the web page runs the generated kernels on the browser GPU and reports a sma
 it('the web page runs D = 128 kernels split into many passes', async () => {
   expectGood(await runPage({ heads: 4, dim: 128, query: 'layout=spattention_paper&n=512&reps=1', overrides: { tilesPerPass: 3 } }));
 }, 180_000);
+
+// Long rows at the default head_dim (128), N = 4096, on the browser's WebGPU (SwiftShader here).
+it('the web page runs D = 128 kernels on long rows (N = 4096)', async () => {
+  expectGood(await runPage({ heads: 2, dim: 128, query: 'layout=spattention_paper&n=4096&reps=1' }));
+}, 600_000);
