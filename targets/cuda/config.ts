@@ -139,7 +139,8 @@ export function checkConfig(layout: LayoutIR, cfg: CudaConfig): void {
   }
   const d = layout.headDim;
   const a = cfg.sm80;
-  if ((threadsSm80(a) / (d / 8)) % 8 !== 0 || blockM(a) % (threadsSm80(a) / (d / 8)) !== 0 || a.blockN % (threadsSm80(a) / (d / 8)) !== 0)
+  const rowsPerPass = threadsSm80(a) / (d / 8); // one 16-byte chunk a thread (fwd_sm80.cuh load_tile)
+  if (rowsPerPass % 8 !== 0 || blockM(a) % rowsPerPass !== 0 || a.blockN % rowsPerPass !== 0)
     throw bad(`the sm80 tiles ${blockM(a)} x ${a.blockN} cannot be loaded by ${threadsSm80(a)} threads in whole 8-row passes at head_dim ${d}`);
   const qBufs = s.kernel === 'persistent' ? s.qBuffers : 1;
   const sm90Bytes = 2 * d * (qBufs * blockMSm90(s) + 2 * s.stages * s.blockN);
