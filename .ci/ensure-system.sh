@@ -9,7 +9,10 @@ command -v nvcc >/dev/null || missing+=("nvcc (CUDA toolkit: .ci/install.d/00-nv
 command -v python3 >/dev/null || missing+=("python3 (.ci/install.d/10-python.sh)")
 command -v pyflakes3 >/dev/null || missing+=("pyflakes3 (.ci/install.d/10-python.sh)")
 [ -x "${SPC_CHROMIUM:-/usr/bin/chromium}" ] || missing+=("chromium (.ci/install.d/20-webgpu.sh)")
-{ ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1'; } || missing+=("libvulkan1 (.ci/install.d/20-webgpu.sh)")
+# (Not `ldconfig -p | grep -q`: grep -q exits at the first match, ldconfig then dies of SIGPIPE, and
+# pipefail turns the found library into a missing one.)
+libs="$(ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true)"
+{ grep -q 'libvulkan\.so\.1' <<<"$libs" || ls /usr/lib/*/libvulkan.so.1 /usr/lib/libvulkan.so.1 >/dev/null 2>&1; } || missing+=("libvulkan1 (.ci/install.d/20-webgpu.sh)")
 ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || missing+=("mesa-vulkan-drivers (lavapipe: .ci/install.d/20-webgpu.sh)")
 if [ "${#missing[@]}" = 0 ] && [ "${1:-}" != --force ]; then exit 0; fi
 if [ "${#missing[@]}" != 0 ]; then

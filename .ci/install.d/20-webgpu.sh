@@ -4,7 +4,8 @@
 # webgl2 for gpu.js). No GPU is needed.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-if command -v chromium >/dev/null && ldconfig -p | grep -q 'libvulkan\.so\.1' && ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+libs="$(ldconfig -p 2>/dev/null || true)"  # not piped into grep -q: SIGPIPE under pipefail
+if command -v chromium >/dev/null && grep -q 'libvulkan\.so\.1' <<<"$libs" && ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
   chromium --version
   exit 0
 fi
