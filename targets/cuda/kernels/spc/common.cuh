@@ -18,12 +18,14 @@ struct Elem<__nv_bfloat16> {
   using pair = __nv_bfloat162;
   static constexpr bool kIsBf16 = true;
   static __device__ __forceinline__ pair pack(float x, float y) { return __floats2bfloat162_rn(x, y); }
+  static __device__ __forceinline__ float2 unpack(pair p) { return __bfloat1622float2(p); }
 };
 template <>
 struct Elem<__half> {
   using pair = __half2;
   static constexpr bool kIsBf16 = false;
   static __device__ __forceinline__ pair pack(float x, float y) { return __floats2half2_rn(x, y); }
+  static __device__ __forceinline__ float2 unpack(pair p) { return __half22float2(p); }
 };
 
 template <class T>

@@ -47,6 +47,35 @@ struct RowSpans {
   }
 };
 
+// The transpose of RowSpans for the backward's dK/dV pass, whose MMA fragments hold keys as rows:
+// each term's query rows (query_span) for two keys of a thread (keyA and keyA + 8). query_span of
+// one key and key_span of one row agree on every pair (i, j) with 0 <= i, j < n (mods ignored).
+template <int kTermSlots, int kFields>
+struct KeyRowSpans {
+  Span s[2][kTermSlots];
+  __device__ __forceinline__ KeyRowSpans(const int* table, int keyA, int keyB, int n) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int ts = 0; ts < kTermSlots; ++ts) {
+        const int j = r == 0 ? keyA : keyB;
+        s[r][ts] = query_span(table + ts * kFields, j, j + 1, n);
+      }
+  }
+  // Is row i allowed to key j (r = 0: keyA, 1: keyB)?
+  template <int kModSlots>
+  __device__ __forceinline__ bool allows(const int* table, int r, int i, int j) const {
+    bool ok = false;
+#pragma unroll
+    for (int ts = 0; ts < kTermSlots; ++ts) {
+      bool in = i >= s[r][ts].lo && i < s[r][ts].hi;
+      if constexpr (kModSlots > 0) in = in && mods_allow<kModSlots>(table + ts * kFields, i, j);
+      ok = ok || in;
+    }
+    return ok;
+  }
+};
+
 // The keys each term allows to every row of a group of rows (full_key_span), computed once per
 // (work item, row group); a key tile [j0, j0 + BN) needs no per-element mask when one term's span
 // holds it: register compares in the loop, no table reads.

@@ -1,0 +1,46 @@
+// The backward kernel headers on their own, with a test config (WORK IN PROGRESS: compiled only,
+// never run on a GPU): CI compiles this file with nvcc for sm_90a and sm_80
+// (test/cuda-bwd.test.ts) and checks ptxas reports no spills and no warnings.
+#include "spc/bwd_sm80.cuh"
+
+namespace check_bwd {
+struct Layout {
+  static constexpr int kD = 128, kGroup = 2, kTermSlots = 2, kModSlots = 0;
+};
+struct LayoutMod {
+  static constexpr int kD = 64, kGroup = 1, kTermSlots = 3, kModSlots = 1;
+};
+struct Tiles {
+  static constexpr int kWarps = 4, kBM = 64, kMinBlocks = 1;
+};
+using Bwd = spc::BwdSm80<__nv_bfloat16, Layout, Tiles>;
+using BwdH = spc::BwdSm80<__half, LayoutMod, Tiles>;
+}  // namespace check_bwd
+
+#define SPC_CHECK_BWD(NAME, B, T)                                                                                                                     \
+  extern "C" __global__ void __launch_bounds__(B::kPreThreads) NAME##_pre(const T* __restrict__ O, const T* __restrict__ dO,                         \
+                                                                          const float* __restrict__ LSE, float* __restrict__ LSE2,                   \
+                                                                          float* __restrict__ Delta, float* __restrict__ dQacc, int64_t rows) {      \
+    B::preprocess(O, dO, LSE, LSE2, Delta, dQacc, rows);                                                                                           \
+  }                                                                                                                                                 \
+  extern "C" __global__ void __launch_bounds__(B::kThreads, B::kMinBlocks)                                                                         \
+      NAME##_dkdv(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2, \
+                  const float* __restrict__ Delta, T* __restrict__ dK, T* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,  \
+                  const int* __restrict__ order, int n, int heads, float scale, float scale_log2) {                                                  \
+    B::dkdv(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2);                                                   \
+  }                                                                                                                                                 \
+  extern "C" __global__ void __launch_bounds__(B::kConvThreads) NAME##_convert(const float* __restrict__ dQacc, T* __restrict__ dQ, int64_t rows,   \
+                                                                               float scale) {                                                       \
+    B::convert(dQacc, dQ, rows, scale);                                                                                                             \
+  }
+
+SPC_CHECK_BWD(check_bwd_sm80, check_bwd::Bwd, __nv_bfloat16)
+SPC_CHECK_BWD(check_bwd_sm80_mod, check_bwd::BwdH, __half)
+
+// The host launcher instantiates (a layout's generated part will call it the same way).
+extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, void* dq,
+                                        void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items,
+                                        int batch, int n, int heads, float scale, cudaStream_t stream) {
+  return check_bwd::Bwd::launch(check_bwd_sm80_pre, check_bwd_sm80_dkdv, check_bwd_sm80_convert, q, k, v, o, dout, lse, dq, dk, dv, lse2, delta, dqacc,
+                                table, order, items, batch, n, heads, scale, stream);
+}
