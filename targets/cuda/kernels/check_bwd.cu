@@ -11,10 +11,13 @@ struct LayoutMod {
   static constexpr int kD = 64, kGroup = 1, kTermSlots = 3, kModSlots = 1;
 };
 struct Tiles {
+  static constexpr int kWarps = 4, kBM = 32, kMinBlocks = 1;
+};
+struct Tiles64 {
   static constexpr int kWarps = 4, kBM = 64, kMinBlocks = 1;
 };
 using Bwd = spc::BwdSm80<__nv_bfloat16, Layout, Tiles>;
-using BwdH = spc::BwdSm80<__half, LayoutMod, Tiles>;
+using BwdH = spc::BwdSm80<__half, LayoutMod, Tiles64>;
 }  // namespace check_bwd
 
 #define SPC_CHECK_BWD(NAME, B, T)                                                                                                                     \

@@ -42,7 +42,7 @@ struct BwdSm80 {
   static constexpr int kBN = 16 * kWarps;  // keys per block: 16 per warp
   static constexpr int kD = L::kD, kGroup = L::kGroup, kTermSlots = L::kTermSlots, kModSlots = L::kModSlots;
   static constexpr int kFields = MOD_BASE + MOD_STRIDE * kModSlots;
-  static_assert(kD % 16 == 0 && kBM % 16 == 0 && kBM >= 64, "tile shapes (the dS tile's swizzle needs kBM >= 64)");
+  static_assert(kD % 16 == 0 && kBM % 32 == 0, "tile shapes");
 
   // The forward's swizzled (rows, kD) tiles and their cp.async loads, with this block's threads.
   struct CopyTiles {
@@ -51,8 +51,9 @@ struct BwdSm80 {
   };
   using Fwd = FwdSm80<T, L, CopyTiles>;
   static __device__ __forceinline__ int swz(int row, int col) { return Fwd::swz(row, col); }
-  // The dS^T tile, (kBN keys, kBM rows), swizzled the same way over its kBM columns.
-  static __device__ __forceinline__ int swz_ds(int row, int col) { return row * kBM + ((((col >> 3) ^ (row & 7)) << 3) | (col & 7)); }
+  // The dS^T tile, (kBN keys, kBM rows), its 16-byte chunks XOR-swizzled by row over its kBM columns.
+  static constexpr int kDsMask = (kBM / 8 < 8 ? kBM / 8 : 8) - 1;
+  static __device__ __forceinline__ int swz_ds(int row, int col) { return row * kBM + ((((col >> 3) ^ (row & kDsMask)) << 3) | (col & 7)); }
 
   struct Smem {
     elem_t k[kBN * kD];
@@ -283,8 +284,8 @@ struct BwdSm80 {
           const int rowA = i0 + mt * 16 + g, rowB = rowA + 8;
           float* qa = dQacc + (qrow0 + rowA) * kD;
           float* qb = dQacc + (qrow0 + rowB) * kD;
-#pragma unroll
-          for (int dp = 0; dp < kD / 16; ++dp) {
+#pragma unroll 1
+          for (int dp = 0; dp < kD / 16; ++dp) {  // not unrolled: dK and dV hold most registers here
             float c[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
 #pragma unroll
             for (int kk = 0; kk < kBN / 16; ++kk) {
