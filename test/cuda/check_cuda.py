@@ -83,6 +83,44 @@ def reference(mod, q, k, v, scale):
     return out, lse
 
 
+def reference_grads(mod, q, k, v, dout, scale):
+    """Float64 autograd of the masked reference: (dq, dk, dv) for upstream gradient dout.
+
+    For the backward kernels (work in progress; not called by check_all yet: the op has no
+    backward). dk and dv of a KV head sum over its query heads (autograd does it: the same leaf
+    is used by every head of the group). Rows with no allowed key give zero gradients: their
+    probabilities are a softmax times the mask, so neither -inf - -inf nor 0 * inf is formed.
+    """
+    B, H, N, D = q.shape
+    KV = k.shape[1]
+    q64, k64, v64 = (x.detach().double().requires_grad_(True) for x in (q, k, v))
+    outs = []
+    for h in range(H):
+        allowed = mask_from_table(mod, N, h, q.device)
+        some = allowed.any(dim=-1, keepdim=True)
+        kvh = h // (H // KV)
+        s = (q64[:, h] @ k64[:, kvh].transpose(-1, -2)) * scale
+        s = torch.where(some, s.masked_fill(~allowed, -math.inf), torch.zeros_like(s))
+        p = torch.softmax(s, dim=-1) * allowed
+        outs.append(p @ v64[:, kvh])
+    out = torch.stack(outs, dim=1)
+    dq, dk, dv = torch.autograd.grad(out, (q64, k64, v64), dout.double())
+    return dq, dk, dv
+
+
+def compare_grads(grads, ref_grads, empty_rows):
+    """Relative errors of (dq, dk, dv) against the float64 reference; empty_rows (B, H, N) bool
+    marks rows with no allowed key, whose dq must be exactly 0. Returns (errors, message)."""
+    errs = []
+    for name, g, r in zip(("dq", "dk", "dv"), grads, ref_grads):
+        if torch.isnan(g).any():
+            return [math.inf] * 3, f"NaN in {name}"
+        errs.append(((g.double() - r).norm() / r.norm().clamp_min(1e-30)).item())
+    if empty_rows.any() and (grads[0][empty_rows] != 0).any():
+        return errs, "dq of rows with no key not 0"
+    return errs, ""
+
+
 def compare(out, lse, ref_out, ref_lse):
     if torch.isnan(out).any() or torch.isnan(lse).any():
         return math.inf, math.inf, "NaN (unwritten or invalid output)"
