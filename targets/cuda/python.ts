@@ -7,7 +7,7 @@ import { pyHostTable } from '../../codegen/host.js';
 import type { EmittedFile } from '../../codegen/target.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 import type { CudaConfig } from './config.js';
-import { DTYPES, FAMILIES, kernelNames } from './source.js';
+import { bwdNames, DTYPES, FAMILIES, kernelNames } from './source.js';
 
 /** The package's static files, in the repository next to the kernel headers. */
 export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', '_schema.py', 'binding.cpp'];
@@ -34,7 +34,10 @@ function pyLiteral(x: unknown, indent = ''): string {
 
 /** _layout.py: what the static package code needs to know of one layout. */
 export function layoutModule(layout: LayoutIR, cfg: CudaConfig, version: string): string {
-  const kernels = Object.fromEntries(FAMILIES.map((f) => [f, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, f)]))]));
+  const kernels = {
+    ...Object.fromEntries(FAMILIES.map((f) => [f, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, f)]))])),
+    bwd: Object.fromEntries(DTYPES.map((d) => [d, bwdNames(layout, d)])),
+  };
   return [
     `"""spc ${version}: layout ${layout.name} (${layout.heads} heads, ${layout.kvHeads} KV heads, head_dim ${layout.headDim}). Generated: do not edit."""`,
     `VERSION = ${JSON.stringify(version)}`,

@@ -17,7 +17,7 @@ const ELEM: Record<Dtype, string> = { bf16: '__nv_bfloat16', fp16: '__half' };
 export const KERNEL_DIR = 'targets/cuda/kernels/';
 
 /** The headers a layout's .cu starts with: the forward kernels' includes, each header once, dependencies first. */
-export const ENTRY_HEADERS = ['spc/fwd_sm80.cuh', 'spc/fwd_sm90.cuh'];
+export const ENTRY_HEADERS = ['spc/fwd_sm80.cuh', 'spc/fwd_sm90.cuh', 'spc/bwd_sm80.cuh'];
 
 function normalise(path: string): string {
   const out: string[] = [];
@@ -59,6 +59,17 @@ export function kernelNames(layout: LayoutIR, dtype: Dtype, family: Family = 'sm
   return { kernel: `spc_${layout.name}_fwd_${tag}`, launcher: `spc_${layout.name}_launch_${tag}` };
 }
 
+/** The backward's kernels (preprocess, dK/dV with dQ accumulation, dQ convert) and launcher (mma.sync: every GPU). */
+export function bwdNames(layout: LayoutIR, dtype: Dtype) {
+  const p = `spc_${layout.name}_bwd`;
+  return { pre: `${p}_pre_${dtype}`, dkdv: `${p}_dkdv_${dtype}`, convert: `${p}_convert_${dtype}`, launcher: `${p}_launch_${dtype}` };
+}
+
+/** The backward launchers' C signature (the Python binding declares it once). */
+export const BWD_LAUNCHER_PARAMS =
+  'const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items, int batch, int n, int heads, float scale, cudaStream_t stream';
+const BWD_LAUNCHER_ARGS = 'q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, batch, n, heads, scale, stream';
+
 /** The launchers' C signature, the same for every kernel (the Python binding declares it once). */
 export const LAUNCHER_PARAMS =
   'const void* q, const void* k, const void* v, void* o, float* lse, const int* table, const int* order, int items, int grid, int n, int heads, float scale, cudaStream_t stream';
@@ -89,8 +100,14 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
     `  static constexpr bool kPersistent = ${s.kernel === 'persistent'}, kOverlap = ${s.overlap}, kWgSkip = ${s.wgSkip};`,
     `  static constexpr int kWG = ${s.warpgroups}, kBN = ${s.blockN}, kStages = ${s.stages}, kQBufs = ${s.qBuffers}, kMinBlocks = ${s.minBlocks};`,
     '};',
+    `// Backward (mma.sync): ${16 * cfg.bwd.warps} keys per block, ${cfg.bwd.blockM} query rows per step.`,
+    'struct BwdTiles {',
+    `  static constexpr int kWarps = ${cfg.bwd.warps}, kBM = ${cfg.bwd.blockM}, kMinBlocks = ${cfg.bwd.minBlocks};`,
+    '};',
     'template <class T>',
     'using Sm80 = spc::FwdSm80<T, Layout, Sm80Tiles>;',
+    'template <class T>',
+    'using Bwd = spc::BwdSm80<T, Layout, BwdTiles>;',
     'template <class T>',
     'using Sm90 = spc::FwdSm90<T, Layout, Sm90Tiles>;',
     `}  // namespace ${ns}`,
@@ -117,6 +134,26 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
       '}',
       `extern "C" cudaError_t ${k90.launcher}(${LAUNCHER_PARAMS}) {`,
       `  return ${t90}::launch(${k90.kernel}, ${LAUNCHER_ARGS});`,
+      '}',
+    );
+    const bn = bwdNames(layout, dt);
+    const tb = `${ns}::Bwd<${e}>`;
+    const rp = (x: string) => `const ${e}* __restrict__ ${x}`;
+    lines.push(
+      `extern "C" __global__ void __launch_bounds__(${tb}::kPreThreads)`,
+      `${bn.pre}(${rp('O')}, ${rp('dO')}, const float* __restrict__ LSE, const float* __restrict__ dLSE, float* __restrict__ LSE2, float* __restrict__ Delta, float* __restrict__ dQacc, int64_t rows) {`,
+      `  ${tb}::preprocess(O, dO, LSE, dLSE, LSE2, Delta, dQacc, rows);`,
+      '}',
+      `extern "C" __global__ void __launch_bounds__(${tb}::kThreads, ${tb}::kMinBlocks)`,
+      `${bn.dkdv}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2) {`,
+      `  ${tb}::dkdv(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2);`,
+      '}',
+      `extern "C" __global__ void __launch_bounds__(${tb}::kConvThreads)`,
+      `${bn.convert}(const float* __restrict__ dQacc, ${e}* __restrict__ dQ, int64_t rows, float scale) {`,
+      `  ${tb}::convert(dQacc, dQ, rows, scale);`,
+      '}',
+      `extern "C" cudaError_t ${bn.launcher}(${BWD_LAUNCHER_PARAMS}) {`,
+      `  return ${tb}::launch(${bn.pre}, ${bn.dkdv}, ${bn.convert}, ${BWD_LAUNCHER_ARGS});`,
       '}',
     );
   }

@@ -11,7 +11,8 @@ vectors that test/cuda/prepare.ts writes. Checks, for every package:
   * relative error ||out - ref|| / ||ref|| below 1e-2, lse within 1e-2 (relative), -inf rows exact;
   * a head subset (heads=...) equal to the same heads of the full call;
   * the persistent sm_90 kernel on a 3-block grid (SPC_CUDA_GRID=3) equal to the full grid;
-  * on an sm_90 GPU both kernel families: wgmma (the default there) and mma.sync (SPC_CUDA_KERNEL=sm80).
+  * on an sm_90 GPU both kernel families: wgmma (the default there) and mma.sync (SPC_CUDA_KERNEL=sm80);
+  * the backward (check_backward): dq, dk, dv against float64 autograd of the masked reference.
 Exit status 1 on any failure. Prints a table last.
 """
 import argparse
@@ -83,42 +84,109 @@ def reference(mod, q, k, v, scale):
     return out, lse
 
 
-def reference_grads(mod, q, k, v, dout, scale):
-    """Float64 autograd of the masked reference: (dq, dk, dv) for upstream gradient dout.
-
-    For the backward kernels (work in progress; not called by check_all yet: the op has no
-    backward). dk and dv of a KV head sum over its query heads (autograd does it: the same leaf
-    is used by every head of the group). Rows with no allowed key give zero gradients: their
-    probabilities are a softmax times the mask, so neither -inf - -inf nor 0 * inf is formed.
-    """
+def reference_grads(mod, q, k, v, dout, scale, dlse=None):
+    """Float64 autograd of the masked reference: (dq, dk, dv) for upstream gradients dout of the
+    output (and dlse of the lse, rows with no key excluded). One head at a time (its graph freed
+    before the next); dk and dv of a KV head sum over its query heads. Rows with no allowed key
+    give zero gradients: their probabilities are a softmax times the mask, so neither
+    -inf - -inf nor 0 * inf is formed. Also returns empty (B, H, N): rows with no allowed key."""
     B, H, N, D = q.shape
     KV = k.shape[1]
-    q64, k64, v64 = (x.detach().double().requires_grad_(True) for x in (q, k, v))
-    outs = []
+    k64, v64 = (x.detach().double().requires_grad_(True) for x in (k, v))
+    dq = torch.zeros(B, H, N, D, dtype=torch.float64, device=q.device)
+    empty = torch.zeros(B, H, N, dtype=torch.bool, device=q.device)
     for h in range(H):
         allowed = mask_from_table(mod, N, h, q.device)
         some = allowed.any(dim=-1, keepdim=True)
+        empty[:, h] = ~some[:, 0]
         kvh = h // (H // KV)
-        s = (q64[:, h] @ k64[:, kvh].transpose(-1, -2)) * scale
+        q64 = q[:, h].detach().double().requires_grad_(True)
+        s = (q64 @ k64[:, kvh].transpose(-1, -2)) * scale
         s = torch.where(some, s.masked_fill(~allowed, -math.inf), torch.zeros_like(s))
         p = torch.softmax(s, dim=-1) * allowed
-        outs.append(p @ v64[:, kvh])
-    out = torch.stack(outs, dim=1)
-    dq, dk, dv = torch.autograd.grad(out, (q64, k64, v64), dout.double())
-    return dq, dk, dv
+        loss = ((p @ v64[:, kvh]) * dout[:, h].double()).sum()
+        if dlse is not None:
+            lse = torch.logsumexp(s, dim=-1)
+            loss = loss + torch.where(some[:, 0], lse * dlse[:, h].double(), torch.zeros_like(lse)).sum()
+        loss.backward()
+        dq[:, h] = q64.grad
+    return (dq, k64.grad, v64.grad), empty
 
 
 def compare_grads(grads, ref_grads, empty_rows):
     """Relative errors of (dq, dk, dv) against the float64 reference; empty_rows (B, H, N) bool
-    marks rows with no allowed key, whose dq must be exactly 0. Returns (errors, message)."""
+    marks rows with no allowed key, whose dq must be exactly 0, and a key no row reaches (its
+    reference dk and dv rows exactly 0) must get exactly 0. Returns (errors, message)."""
     errs = []
     for name, g, r in zip(("dq", "dk", "dv"), grads, ref_grads):
         if torch.isnan(g).any():
             return [math.inf] * 3, f"NaN in {name}"
-        errs.append(((g.double() - r).norm() / r.norm().clamp_min(1e-30)).item())
+        errs.append(((g.double() - r).norm() / r.norm().clamp_min(1e-30)).item() if r.norm() > 0 else (0.0 if (g == 0).all() else math.inf))
     if empty_rows.any() and (grads[0][empty_rows] != 0).any():
         return errs, "dq of rows with no key not 0"
+    for name, g, r in zip(("dk", "dv"), grads[1:], ref_grads[1:]):
+        unreached = (r == 0).all(dim=-1)
+        if unreached.any() and (g[unreached] != 0).any():
+            return errs, f"{name} of keys no row reaches not 0"
     return errs, ""
+
+
+def run_backward(mod, q, k, v, dout, heads=None, dlse=None):
+    """Forward, then the backward through the op's autograd (upstream gradients dout of out and dlse
+    of lse), the gradients poisoned first: blocks of their sizes filled with NaN and freed just
+    before, so the caching allocator hands them to the backward's outputs."""
+    qq, kk, vv = (x.detach().requires_grad_(True) for x in (q, k, v))
+    out, lse = mod.attention(qq, kk, vv, return_lse=True, heads=heads)
+    outs, ups = ((out, lse), (dout, dlse)) if dlse is not None else ((out,), (dout,))
+    poison = [torch.full_like(x, math.nan) for x in (q, q, k, k, v, v)]
+    del poison
+    grads = torch.autograd.grad(outs, (qq, kk, vv), ups)
+    torch.cuda.synchronize()
+    return grads
+
+
+def check_backward(d, layouts, failed_builds, args, dev, rows, failures):
+    """Gradients of every layout against float64 autograd of the masked reference: N in {1, 77,
+    1000, 4096, 8192}, bf16 and fp16 (N <= 1000), fresh random inputs and upstream gradients, the
+    gradients poisoned first; with a gradient through lse once per layout, and a head subset."""
+    lengths = [1, 77, 1000] if args.quick else [1, 77, 1000, 4096, 8192]
+    gen = torch.Generator(device=dev)
+    for l in layouts:
+        name = l["name"]
+        if name in failed_builds:
+            continue
+        mod = importlib.import_module(name)
+        ns = [l["seq"]] if l["seq"] is not None else lengths
+        for n in ns:
+            for dt in ((torch.bfloat16, torch.float16) if n <= 1000 else (torch.bfloat16,)):
+                B = 2 if n <= 1000 else 1
+                gen.manual_seed(zlib.crc32(f"bwd:{name}:{n}:{dt}".encode()))
+                mk = lambda h: torch.randn(B, h, n, mod.HEAD_DIM, device=dev, generator=gen).to(dt)
+                q, k, v, dout = mk(mod.HEADS), mk(mod.KV_HEADS), mk(mod.KV_HEADS), mk(mod.HEADS)
+                with_lse = n == 77
+                dlse = torch.randn(B, mod.HEADS, n, device=dev, generator=gen) if with_lse else None
+                scale = 1 / math.sqrt(mod.HEAD_DIM)
+                ref, empty = reference_grads(mod, q, k, v, dout, scale, dlse)
+                grads = run_backward(mod, q, k, v, dout, dlse=dlse)
+                errs, why = compare_grads(grads, ref, empty)
+                ok = max(errs) < 1e-2 and not why
+                tag = str(dt).replace("torch.", "") + (" +dlse" if with_lse else "")
+                rows.append((f"{name} backward", n, tag, B, max(errs), 0.0, "ok" if ok else f"FAIL {why} dq/dk/dv {errs[0]:.1e}/{errs[1]:.1e}/{errs[2]:.1e}"))
+                if not ok:
+                    failures.append(f"{name} backward N={n} {tag}")
+                # A head subset (the last half of the KV groups): the same gradients as the full call's.
+                if n == 1000 and mod.HEADS >= 2 * mod.GROUP:
+                    g = mod.GROUP
+                    sub = list(range(mod.HEADS // 2 // g * g, mod.HEADS))
+                    kv = sorted({h // g for h in sub})
+                    sg = run_backward(mod, q[:, sub].contiguous(), k[:, kv].contiguous(), v[:, kv].contiguous(), dout[:, sub].contiguous(), heads=sub)
+                    same_kv = torch.equal(sg[1], grads[1][:, kv]) and torch.equal(sg[2], grads[2][:, kv])
+                    dq_err = ((sg[0].double() - grads[0][:, sub].double()).norm() / grads[0][:, sub].double().norm().clamp_min(1e-30)).item()
+                    ok = same_kv and dq_err < 1e-3
+                    rows.append((f"{name} bwd heads {sub[0]}..{sub[-1]}", n, tag, B, dq_err, 0.0, "ok" if ok else "FAIL subset gradients differ"))
+                    if not ok:
+                        failures.append(f"{name} backward subset N={n} {tag}")
+                del q, k, v, dout, ref, grads
 
 
 def compare(out, lse, ref_out, ref_lse):
@@ -240,6 +308,8 @@ def main():
     ap.add_argument("--only", default=None)
     ap.add_argument("--build-only", action="store_true", help="only build the extensions (in parallel)")
     ap.add_argument("--kernels", default=None, help="comma list of sm90,sm80 (default: both on sm_90, else sm80)")
+    ap.add_argument("--forward-only", action="store_true")
+    ap.add_argument("--backward-only", action="store_true")
     ap.add_argument("--watchdog", type=float, default=0, help="seconds; dump the stacks and exit if the run takes longer (a hung kernel)")
     args = ap.parse_args()
     if args.watchdog > 0:
@@ -262,7 +332,10 @@ def main():
 
     major, minor = torch.cuda.get_device_capability()
     kernels = args.kernels.split(",") if args.kernels else (["sm90", "sm80"] if (major, minor) == (9, 0) else ["sm80"])
-    check_all(d, names, layouts, failed_builds, args, dev, kernels, rows, failures)
+    if not args.backward_only:
+        check_all(d, names, layouts, failed_builds, args, dev, kernels, rows, failures)
+    if not args.forward_only:
+        check_backward(d, layouts, failed_builds, args, dev, rows, failures)
 
     # 3. Errors users see.
     mod = importlib.import_module(names[0])

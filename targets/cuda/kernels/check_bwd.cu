@@ -22,9 +22,9 @@ using BwdH = spc::BwdSm80<__half, LayoutMod, Tiles64>;
 
 #define SPC_CHECK_BWD(NAME, B, T)                                                                                                                     \
   extern "C" __global__ void __launch_bounds__(B::kPreThreads) NAME##_pre(const T* __restrict__ O, const T* __restrict__ dO,                         \
-                                                                          const float* __restrict__ LSE, float* __restrict__ LSE2,                   \
+                                                                          const float* __restrict__ LSE, const float* __restrict__ dLSE, float* __restrict__ LSE2,                   \
                                                                           float* __restrict__ Delta, float* __restrict__ dQacc, int64_t rows) {      \
-    B::preprocess(O, dO, LSE, LSE2, Delta, dQacc, rows);                                                                                           \
+    B::preprocess(O, dO, LSE, dLSE, LSE2, Delta, dQacc, rows);                                                                                           \
   }                                                                                                                                                 \
   extern "C" __global__ void __launch_bounds__(B::kThreads, B::kMinBlocks)                                                                         \
       NAME##_dkdv(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2, \
@@ -41,9 +41,9 @@ SPC_CHECK_BWD(check_bwd_sm80, check_bwd::Bwd, __nv_bfloat16)
 SPC_CHECK_BWD(check_bwd_sm80_mod, check_bwd::BwdH, __half)
 
 // The host launcher instantiates (a layout's generated part will call it the same way).
-extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, void* dq,
+extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, const float* dlse, void* dq,
                                         void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items,
                                         int batch, int n, int heads, float scale, cudaStream_t stream) {
-  return check_bwd::Bwd::launch(check_bwd_sm80_pre, check_bwd_sm80_dkdv, check_bwd_sm80_convert, q, k, v, o, dout, lse, dq, dk, dv, lse2, delta, dqacc,
+  return check_bwd::Bwd::launch(check_bwd_sm80_pre, check_bwd_sm80_dkdv, check_bwd_sm80_convert, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc,
                                 table, order, items, batch, n, heads, scale, stream);
 }

@@ -15,7 +15,7 @@ except ImportError:  # the work planner needs no torch; attention() does
 
 from . import _plan, _table
 from ._layout import GROUP, HEAD_DIM, HEADS, KERNELS, LAYOUT, SEQ
-from ._plan import PERSISTENT_SM90, TILES
+from ._plan import BWD_TILES, PERSISTENT_SM90, TILES
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,12 +31,13 @@ def _extension(major, minor):
     arch = "-gencode=arch=compute_90a,code=sm_90a" if (major, minor) == (9, 0) else f"-gencode=arch=compute_{major}{minor},code=sm_{major}{minor}"
     # The binding names the layout's launchers through macros (binding.cpp).
     names = [f"-DSPC_LAUNCH_{fam.upper()}_{dt.upper()}={KERNELS[fam][dt]['launcher']}" for fam in ("sm80", "sm90") for dt in ("bf16", "fp16")]
+    names += [f"-DSPC_BWD_{dt.upper()}={KERNELS['bwd'][dt]['launcher']}" for dt in ("bf16", "fp16")]
     digest = hashlib.sha256((cuda_src + cpp_src + arch + " ".join(names)).encode()).hexdigest()[:12]
     return load_inline(
         name=f"spc_{LAYOUT}_{digest}",
         cpp_sources=[cpp_src],
         cuda_sources=[cuda_src],
-        functions=["forward"],
+        functions=["forward", "backward"],
         extra_cflags=names,
         extra_cuda_cflags=["-O3", "--use_fast_math", "-std=c++17", arch],
         verbose=False,
@@ -157,29 +158,104 @@ def shard_plan(n, shards, arch=None):
     return _plan.shard_plan(n, shards, current_arch() if arch is None else arch)
 
 
-class _Attention(torch.autograd.Function if torch is not None else object):
-    @staticmethod
-    def forward(ctx, q, k, v, scale, heads):
-        B, N = _check(q, k, v, heads)
-        major, minor = torch.cuda.get_device_capability(q.device)
-        if major < 8:
-            raise RuntimeError(
-                f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}"
-            )
-        arch = _arch(major, minor)
-        blocks = _blocks(B * len(heads) * -(-N // TILES[arch][0]), q.device, arch)
-        table, order = schedule(N, B, q.device, heads, arch, blocks, torch.cuda.current_stream(q.device).cuda_stream)
-        out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90")
-        ctx.mark_non_differentiable(lse)
-        return out, lse
+@functools.lru_cache(maxsize=64)
+def schedule_bwd(n, batch, device, heads, stream=0):
+    """(table, order) of the backward on the device: the table rows of the heads of the call, and
+    the dK/dV work items (batch, KV head, key tile), numbered (b * kv + kvh) * ktiles + kt, longest
+    first (the most query tiles over the group's heads); key tiles no row reaches come last (their
+    dK, dV are written as zeros). stream: as for schedule()."""
+    full = _table.head_table(n)
+    per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
+    table = [x for h in heads for x in full[h * per:(h + 1) * per]]
+    kvs = len(heads) // GROUP
+    ktiles = -(-n // BWD_TILES[1])
+    work = sorted((-tiles, kv, kt) for kv in range(kvs) for kt, tiles in enumerate(_plan.key_block_tiles(table, kv, n)))
+    order = [(b * kvs + kv) * ktiles + kt for _, kv, kt in work for b in range(batch)]
+    t = torch.tensor(table, dtype=torch.int32, device=device)
+    o = torch.tensor(order, dtype=torch.int32, device=device)
+    return t, o
 
-    @staticmethod
-    def backward(ctx, dout, dlse):
-        raise NotImplementedError(f"spc {LAYOUT}: the backward pass is not generated yet")
+
+def _capability(device):
+    major, minor = torch.cuda.get_device_capability(device)
+    if major < 8:
+        raise RuntimeError(
+            f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}"
+        )
+    return major, minor
+
+
+def _forward(q, k, v, scale, heads):
+    heads = tuple(heads)
+    B, _, N, _ = q.shape
+    major, minor = _capability(q.device)
+    arch = _arch(major, minor)
+    blocks = _blocks(B * len(heads) * -(-N // TILES[arch][0]), q.device, arch)
+    table, order = schedule(N, B, q.device, heads, arch, blocks, torch.cuda.current_stream(q.device).cuda_stream)
+    out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90")
+    return out, lse
+
+
+def _backward(dout, dlse, q, k, v, out, lse, scale, heads):
+    heads = tuple(heads)
+    B, _, N, _ = q.shape
+    major, minor = _capability(q.device)
+    table, order = schedule_bwd(N, B, q.device, heads, torch.cuda.current_stream(q.device).cuda_stream)
+    return _extension(major, minor).backward(q, k, v, out, lse, dout.contiguous(), dlse, table, order, scale)
+
+
+def _build_digest():
+    with open(os.path.join(_HERE, "kernel.cu"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:10]
+
+
+if torch is not None:
+    from typing import List, Optional, Tuple
+
+    # The ops of this package, named by the layout and its kernel source (two builds of one layout
+    # with different configs register different ops): torch.compile and CUDA graphs see them as
+    # single nodes with a fake (meta) implementation, and autograd through register_autograd.
+    OP_NAMESPACE = f"spc_{LAYOUT}_{_build_digest()}"
+
+    @torch.library.custom_op(f"{OP_NAMESPACE}::fwd", mutates_args=())
+    def _fwd_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, heads: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        return tuple(_forward(q, k, v, scale, heads))
+
+    @_fwd_op.register_fake
+    def _(q, k, v, scale, heads):
+        return torch.empty_like(q), q.new_empty(q.shape[:3], dtype=torch.float32)
+
+    @torch.library.custom_op(f"{OP_NAMESPACE}::bwd", mutates_args=())
+    def _bwd_op(
+        dout: torch.Tensor, dlse: Optional[torch.Tensor], q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor, lse: torch.Tensor,
+        scale: float, heads: List[int]
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return tuple(_backward(dout, dlse, q, k, v, out, lse, scale, heads))
+
+    @_bwd_op.register_fake
+    def _(dout, dlse, q, k, v, out, lse, scale, heads):
+        return torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+
+    def _setup_context(ctx, inputs, output):
+        q, k, v, scale, heads = inputs
+        out, lse = output
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.scale, ctx.heads = scale, heads
+
+    def _autograd_backward(ctx, dout, dlse):
+        q, k, v, out, lse = ctx.saved_tensors
+        if dout is None:
+            dout = torch.zeros_like(out)
+        # The gradient through lse (return_lse=True, used in a loss) enters as delta - dlse.
+        dlse = None if dlse is None else dlse.float().contiguous()
+        dq, dk, dv = _bwd_op(dout, dlse, q, k, v, out, lse, ctx.scale, ctx.heads)
+        return dq, dk, dv, None, None
+
+    _fwd_op.register_autograd(_autograd_backward, setup_context=_setup_context)
 
 
 def attention(q, k, v, scale=None, return_lse=False, heads=None):
-    """Banded attention forward. q (B, H, N, D), k and v (B, KV, N, D) with H, KV and D the
+    """Banded attention (forward, and backward through autograd). q (B, H, N, D), k and v (B, KV, N, D) with H, KV and D the
     layout's (_layout.HEADS, KV_HEADS, HEAD_DIM).
 
     heads: run only these heads (a tensor-parallel shard): q holds them in this order and k, v
@@ -195,5 +271,7 @@ def attention(q, k, v, scale=None, return_lse=False, heads=None):
         scale = 1.0 / math.sqrt(HEAD_DIM)
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"spc {LAYOUT}: scale must be a positive finite number, got {scale!r}")
-    out, lse = _Attention.apply(q, k, v, float(scale), _heads(heads))
+    hs = _heads(heads)
+    _check(q, k, v, hs)
+    out, lse = _fwd_op(q, k, v, float(scale), list(hs))
     return (out, lse) if return_lse else out

@@ -1,7 +1,8 @@
 // The backward pass for sm_80 and newer (WORK IN PROGRESS: compiled only, never run on a GPU).
 // Three kernels, FlashAttention-2 style, over the same head table and exact bands as the forward:
 //
-//   preprocess: per row, delta = rowsum(dO * O) (fp32), lse2 = lse * log2(e) (natural log in,
+//   preprocess: per row, delta = rowsum(dO * O) (fp32; less dLSE, the gradient of the returned
+//               lse, when given: lse's gradient adds P * dLSE to dS), lse2 = lse * log2(e) (natural log in,
 //               log2 out; a row with no allowed key, lse = -inf, gets lse2 = +inf so that its
 //               P = exp2(s - lse2) is 0, never NaN), and the row's dQ accumulator zeroed.
 //   dkdv:       one block per (batch, KV head, key tile of kBN = 16 x kWarps keys); each warp owns
@@ -105,7 +106,7 @@ struct BwdSm80 {
   // ---- preprocess: delta, lse2, dQ_accum = 0. One group of kD / 8 threads per row, 8 elements each.
   static constexpr int kPreThreads = 128;
   static __device__ __forceinline__ void preprocess(const elem_t* __restrict__ O, const elem_t* __restrict__ dO, const float* __restrict__ LSE,
-                                                    float* __restrict__ LSE2, float* __restrict__ Delta, float* __restrict__ dQacc, int64_t rows) {
+                                                    const float* __restrict__ dLSE, float* __restrict__ LSE2, float* __restrict__ Delta, float* __restrict__ dQacc, int64_t rows) {
     constexpr int kPer = kD / 8;  // threads per row (8 or 16: a power of two dividing 32)
     static_assert(32 % kPer == 0, "threads per row");
     const int64_t t = (int64_t)blockIdx.x * kPreThreads + threadIdx.x;
@@ -130,7 +131,7 @@ struct BwdSm80 {
     for (int o = 1; o < kPer; o <<= 1) sum += __shfl_xor_sync(0xffffffff, sum, o);
     if (row < rows && c == 0) {
       const float l = LSE[row];
-      Delta[row] = sum;
+      Delta[row] = dLSE != nullptr ? sum - dLSE[row] : sum;
       LSE2[row] = l == -INFINITY ? INFINITY : l * kLog2e;
     }
   }
@@ -348,14 +349,14 @@ struct BwdSm80 {
   // (B * heads * N floats) and dQacc (B * heads * N * kD floats) are scratch.
   template <class KPre, class KMain, class KConv>
   static cudaError_t launch(KPre pre, KMain main, KConv conv, const void* q, const void* k, const void* v, const void* o, const void* dout,
-                            const float* lse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table,
+                            const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table,
                             const int* order, int items, int batch, int n, int heads, float scale, cudaStream_t stream) {
     cudaError_t err = cudaFuncSetAttribute(main, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
     if (err != cudaSuccess) return err;
     const int64_t rows = (int64_t)batch * heads * n;
     if (rows == 0) return cudaSuccess;
     const int64_t preBlocks = (rows * (kD / 8) + kPreThreads - 1) / kPreThreads;
-    pre<<<(unsigned)preBlocks, kPreThreads, 0, stream>>>(static_cast<const elem_t*>(o), static_cast<const elem_t*>(dout), lse, lse2, delta, dqacc, rows);
+    pre<<<(unsigned)preBlocks, kPreThreads, 0, stream>>>(static_cast<const elem_t*>(o), static_cast<const elem_t*>(dout), lse, dlse, lse2, delta, dqacc, rows);
     if (items > 0)
       main<<<items, kThreads, kSmemBytes, stream>>>(static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
                                                     static_cast<const elem_t*>(dout), lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv),
