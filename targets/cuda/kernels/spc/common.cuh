@@ -7,6 +7,12 @@
 #include <stdint.h>
 #include <limits.h>
 
+// Functions of the mask and the work walk run on the host too (test/cuda-walk.test.ts runs the
+// backward's walk against a brute force); table.cuh defines the same macro.
+#ifndef SPC_HD
+#define SPC_HD __host__ __device__ __forceinline__
+#endif
+
 namespace spc {
 
 // The 16-bit element types a kernel computes in, with their pair type and the packing of two
@@ -34,7 +40,7 @@ __device__ __forceinline__ uint32_t pack2(float x, float y) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
-__device__ __forceinline__ int floormod(int a, int m) {
+SPC_HD int floormod(int a, int m) {
   int r = a % m;
   return r < 0 ? r + m : r;
 }

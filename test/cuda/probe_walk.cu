@@ -1,0 +1,89 @@
+// The backward's dK/dV walk, run on the host against a brute force of the head table (a probe of
+// the kernel's own code: query_tile_ranges (work.cuh), FullSpans and KeyRowSpans (mask.cuh), used
+// exactly as bwd_sm80.cuh uses them). Built by test/cuda-bwd.test.ts with nvcc -DTS=.. -DMS=..;
+// reads cases from stdin: n heads tiles (0: 32 x 64, 1: 64 x 64, 2: 128 x 32, query rows x keys
+// per block), then heads * TS * fields ints (the table rows); prints one line per case: pairs allowed, pairs the walk computes, duplicates, pairs the walk
+// misses, pairs it computes that are not allowed, full blocks holding a pair not allowed.
+#include <cstdio>
+#include <vector>
+#include "spc/mask.cuh"
+#include "spc/work.cuh"
+
+constexpr int kFields = spc::MOD_BASE + spc::MOD_STRIDE * MS;
+
+static bool allowed(const int* t, int i, int j, int n) {
+  if (i < 0 || j < 0 || i >= n || j >= n) return false;
+  for (int s = 0; s < TS; ++s) {
+    const int* p = t + s * kFields;
+    const int d = i - j;
+    bool ok = d >= p[spc::D_LO] && d < p[spc::D_HI] && j >= p[spc::K_LO] && j < p[spc::K_HI] && i >= p[spc::Q_LO] && i < p[spc::Q_HI];
+    for (int m = 0; m < MS && ok; ++m) {
+      const int* md = p + spc::MOD_BASE + spc::MOD_STRIDE * m;
+      const int r = spc::floormod(md[spc::MOD_ON] == spc::MOD_ON_D ? d : j, md[spc::MOD_M]);
+      ok = r >= md[spc::MOD_LO] && r < md[spc::MOD_HI];
+    }
+    if (ok) return true;
+  }
+  return false;
+}
+
+template <int BM, int BN>
+static void walk(const std::vector<int>& table, int n, int heads) {
+    long long want = 0, got = 0, dup = 0, missed = 0, extra = 0, badFull = 0;
+    for (int h = 0; h < heads; ++h) {
+      const int* t = table.data() + h * TS * kFields;
+      std::vector<unsigned char> seen((size_t)n * n, 0);
+      for (int j0 = 0; j0 < n; j0 += BN) {
+        const int j1 = j0 + BN < n ? j0 + BN : n;
+        spc::TileRanges<TS> rg;
+        spc::query_tile_ranges<TS, kFields, BM>(rg, t, j0, j1, n);
+        for (spc::TileCursor<TS> cur(rg); !cur.done(); cur.next()) {
+          const int i0 = cur.kt * BM;
+          const spc::FullSpans<TS, kFields, MS> fs(t, i0, i0 + BM, n);
+          for (int kw = 0; kw < BN; kw += 16) {  // a warp's 16 keys
+            const bool full = fs.template full<16>(j0 + kw);
+            for (int g = 0; g < 8; ++g) {
+              const int keyA = j0 + kw + g, keyB = keyA + 8;
+              const spc::KeyRowSpans<TS, kFields> ks(t, keyA, keyB, n);
+              for (int r = 0; r < 2; ++r) {
+                const int j = r == 0 ? keyA : keyB;
+                for (int i = i0; i < i0 + BM; ++i) {
+                  const bool ok = allowed(t, i, j, n);
+                  if (full && !ok) ++badFull;
+                  const bool computed = full || ks.template allows<MS>(t, r, i, j);
+                  if (!computed) continue;
+                  if (i >= n || j >= n) {  // padding: P = 0 there (lse2 = +inf rows; keys past n are masked)
+                    ++extra;
+                    continue;
+                  }
+                  ++got;
+                  if (!ok) ++extra;
+                  if (seen[(size_t)i * n + j]++) ++dup;
+                }
+              }
+            }
+          }
+        }
+      }
+      for (int i = 0; i < n; ++i)
+        for (int j = 0; j < n; ++j)
+          if (allowed(t, i, j, n)) {
+            ++want;
+            if (!seen[(size_t)i * n + j]) ++missed;
+          }
+    }
+    printf("%lld %lld %lld %lld %lld %lld\n", want, got, dup, missed, extra, badFull);
+}
+
+int main() {
+  int n, heads, tiles;
+  while (scanf("%d %d %d", &n, &heads, &tiles) == 3) {
+    std::vector<int> table(heads * TS * kFields);
+    for (int& x : table)
+      if (scanf("%d", &x) != 1) return 1;
+    if (tiles == 0) walk<32, 64>(table, n, heads);
+    else if (tiles == 1) walk<64, 64>(table, n, heads);
+    else walk<128, 32>(table, n, heads);
+  }
+  return 0;
+}
