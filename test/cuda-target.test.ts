@@ -96,7 +96,7 @@ describe('CUDA target', () => {
             Object.values(fam).flatMap((x) =>
               typeof x === 'object' && x !== null
                 ? Object.entries(x)
-                    .filter(([k]) => ['kernel', 'pre', 'dkdv', 'convert'].includes(k))
+                    .filter(([k]) => ['kernel', 'pre', 'dkdv', 'convert', 'dkdv_det', 'dq'].includes(k))
                     .map(([, name]) => name as string)
                 : [],
             ),

@@ -1,5 +1,5 @@
 """Runs one spc package once at one size (for ncu / compute-sanitizer); SPC_BACKWARD=1 runs the
-backward too.
+backward too (SPC_BACKWARD=det: the deterministic backward).
     python3 bench/cuda/profile_one.py DIR NAME N [B]"""
 import os
 import sys
@@ -14,10 +14,10 @@ g = torch.Generator(device="cuda").manual_seed(0)
 q = torch.randn(B, mod.HEADS, n, mod.HEAD_DIM, device="cuda", dtype=torch.bfloat16, generator=g)
 k = torch.randn(B, mod.KV_HEADS, n, mod.HEAD_DIM, device="cuda", dtype=torch.bfloat16, generator=g)
 v = torch.randn(B, mod.KV_HEADS, n, mod.HEAD_DIM, device="cuda", dtype=torch.bfloat16, generator=g)
-bwd = os.environ.get("SPC_BACKWARD") == "1"
+bwd = os.environ.get("SPC_BACKWARD") in ("1", "det")
 for x in (q, k, v):
     x.requires_grad_(bwd)
-out, lse = mod.attention(q, k, v, return_lse=True)
+out, lse = mod.attention(q, k, v, return_lse=True, deterministic=os.environ.get("SPC_BACKWARD") == "det")
 if bwd:
     out.backward(torch.randn(out.shape, device="cuda", dtype=out.dtype, generator=g))
 torch.cuda.synchronize()

@@ -62,13 +62,20 @@ export function kernelNames(layout: LayoutIR, dtype: Dtype, family: Family = 'sm
 /** The backward's kernels (preprocess, dK/dV with dQ accumulation, dQ convert) and launcher (mma.sync: every GPU). */
 export function bwdNames(layout: LayoutIR, dtype: Dtype) {
   const p = `spc_${layout.name}_bwd`;
-  return { pre: `${p}_pre_${dtype}`, dkdv: `${p}_dkdv_${dtype}`, convert: `${p}_convert_${dtype}`, launcher: `${p}_launch_${dtype}` };
+  return {
+    pre: `${p}_pre_${dtype}`,
+    dkdv: `${p}_dkdv_${dtype}`,
+    convert: `${p}_convert_${dtype}`,
+    dkdv_det: `${p}_dkdv_det_${dtype}`,
+    dq: `${p}_dq_${dtype}`,
+    launcher: `${p}_launch_${dtype}`,
+  };
 }
 
 /** The backward launchers' C signature (the Python binding declares it once). */
 export const BWD_LAUNCHER_PARAMS =
-  'const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items, int batch, int n, int heads, float scale, cudaStream_t stream';
-const BWD_LAUNCHER_ARGS = 'q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, batch, n, heads, scale, stream';
+  'const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items, const int* order_dq, int items_dq, int batch, int n, int heads, float scale, int deterministic, cudaStream_t stream';
+const BWD_LAUNCHER_ARGS = 'q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, stream';
 
 /** The launchers' C signature, the same for every kernel (the Python binding declares it once). */
 export const LAUNCHER_PARAMS =
@@ -144,16 +151,25 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
       `${bn.pre}(${rp('O')}, ${rp('dO')}, const float* __restrict__ LSE, const float* __restrict__ dLSE, float* __restrict__ LSE2, float* __restrict__ Delta, float* __restrict__ dQacc, int64_t rows) {`,
       `  ${tb}::preprocess(O, dO, LSE, dLSE, LSE2, Delta, dQacc, rows);`,
       '}',
+      ...[
+        [bn.dkdv, 'true'],
+        [bn.dkdv_det, 'false'],
+      ].flatMap(([name, dq]) => [
+        `extern "C" __global__ void __launch_bounds__(${tb}::kThreads, ${tb}::kMinBlocks)`,
+        `${name}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2) {`,
+        `  ${tb}::template dkdv<${dq}>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2);`,
+        '}',
+      ]),
       `extern "C" __global__ void __launch_bounds__(${tb}::kThreads, ${tb}::kMinBlocks)`,
-      `${bn.dkdv}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2) {`,
-      `  ${tb}::dkdv(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2);`,
+      `${bn.dq}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2) {`,
+      `  ${tb}::dq(Q, K, V, dO, LSE2, Delta, dQ, table, order, n, heads, scale, scale_log2);`,
       '}',
       `extern "C" __global__ void __launch_bounds__(${tb}::kConvThreads)`,
       `${bn.convert}(const float* __restrict__ dQacc, ${e}* __restrict__ dQ, int64_t rows, float scale) {`,
       `  ${tb}::convert(dQacc, dQ, rows, scale);`,
       '}',
       `extern "C" cudaError_t ${bn.launcher}(${BWD_LAUNCHER_PARAMS}) {`,
-      `  return ${tb}::launch(${bn.pre}, ${bn.dkdv}, ${bn.convert}, ${BWD_LAUNCHER_ARGS});`,
+      `  return ${tb}::launch(${bn.pre}, ${bn.dkdv}, ${bn.convert}, ${bn.dkdv_det}, ${bn.dq}, ${BWD_LAUNCHER_ARGS});`,
       '}',
     );
   }

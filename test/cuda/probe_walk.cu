@@ -1,8 +1,8 @@
 // The backward's dK/dV walk, run on the host against a brute force of the head table (a probe of
 // the kernel's own code: query_tile_ranges (work.cuh), FullSpans and KeyRowSpans (mask.cuh), used
 // exactly as bwd_sm80.cuh uses them). Built by test/cuda-bwd.test.ts with nvcc -DTS=.. -DMS=..;
-// reads cases from stdin: n heads tiles (0: 32 x 64, 1: 64 x 64, 2: 128 x 32, query rows x keys
-// per block), then heads * TS * fields ints (the table rows); prints one line per case: pairs allowed, pairs the walk computes, duplicates, pairs the walk
+// reads cases from stdin: n heads tiles (dK/dV walk 0: 32 x 64, 1: 64 x 64, 2: 128 x 32, query
+// rows x keys per block; dq walk 3: 64 x 32, 4: 64 x 64), then heads * TS * fields ints (the table rows); prints one line per case: pairs allowed, pairs the walk computes, duplicates, pairs the walk
 // misses, pairs it computes that are not allowed, full blocks holding a pair not allowed.
 #include <cstdio>
 #include <vector>
@@ -75,6 +75,57 @@ static void walk(const std::vector<int>& table, int n, int heads) {
     printf("%lld %lld %lld %lld %lld %lld\n", want, got, dup, missed, extra, badFull);
 }
 
+// The dq pass's walk (bwd_sm80.cuh dq): per query tile of BM rows, the key tiles of key_tile_ranges,
+// whole tiles by full_key_span over the tile's rows, else RowSpans per row pair.
+template <int BM, int BN>
+static void walk_dq(const std::vector<int>& table, int n, int heads) {
+  long long want = 0, got = 0, dup = 0, missed = 0, extra = 0, badFull = 0;
+  for (int h = 0; h < heads; ++h) {
+    const int* t = table.data() + h * TS * kFields;
+    std::vector<unsigned char> seen((size_t)n * n, 0);
+    for (int i0 = 0; i0 < n; i0 += BM) {
+      const int i1 = i0 + BM < n ? i0 + BM : n;
+      spc::TileRanges<TS> rg;
+      spc::key_tile_ranges<TS, kFields, BN>(rg, t, i0, i1, n);
+      for (spc::TileCursor<TS> cur(rg); !cur.done(); cur.next()) {
+        const int j0 = cur.kt * BN;
+        bool full = false;
+        for (int ts = 0; ts < TS; ++ts) {
+          const spc::Span f = spc::full_key_span(t + ts * kFields, MS, i0, i0 + BM, n);
+          full = full || (j0 >= f.lo && j0 + BN <= f.hi);
+        }
+        for (int w = 0; w < BM; w += 16)
+          for (int g = 0; g < 8; ++g) {
+            const int rowA = i0 + w + g, rowB = rowA + 8;
+            const spc::RowSpans<TS, kFields> rs(t, rowA, rowB, n);
+            for (int r = 0; r < 2; ++r) {
+              const int i = r == 0 ? rowA : rowB;
+              for (int j = j0; j < j0 + BN; ++j) {
+                const bool ok = allowed(t, i, j, n);
+                if (full && !ok) ++badFull;
+                if (!(full || rs.template allows<MS>(t, r, i, j))) continue;
+                if (i >= n || j >= n) {
+                  ++extra;
+                  continue;
+                }
+                ++got;
+                if (!ok) ++extra;
+                if (seen[(size_t)i * n + j]++) ++dup;
+              }
+            }
+          }
+      }
+    }
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j)
+        if (allowed(t, i, j, n)) {
+          ++want;
+          if (!seen[(size_t)i * n + j]) ++missed;
+        }
+  }
+  printf("%lld %lld %lld %lld %lld %lld\n", want, got, dup, missed, extra, badFull);
+}
+
 int main() {
   int n, heads, tiles;
   while (scanf("%d %d %d", &n, &heads, &tiles) == 3) {
@@ -83,7 +134,9 @@ int main() {
       if (scanf("%d", &x) != 1) return 1;
     if (tiles == 0) walk<32, 64>(table, n, heads);
     else if (tiles == 1) walk<64, 64>(table, n, heads);
-    else walk<128, 32>(table, n, heads);
+    else if (tiles == 2) walk<128, 32>(table, n, heads);
+    else if (tiles == 3) walk_dq<64, 32>(table, n, heads);
+    else walk_dq<64, 64>(table, n, heads);
   }
   return 0;
 }

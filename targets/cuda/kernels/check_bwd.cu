@@ -30,7 +30,20 @@ using BwdH = spc::BwdSm80<__half, LayoutMod, Tiles64>;
       NAME##_dkdv(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2, \
                   const float* __restrict__ Delta, T* __restrict__ dK, T* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,  \
                   const int* __restrict__ order, int n, int heads, float scale, float scale_log2) {                                                  \
-    B::dkdv(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2);                                                   \
+    B::template dkdv<true>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2);                                    \
+  }                                                                                                                                                 \
+  extern "C" __global__ void __launch_bounds__(B::kThreads, B::kMinBlocks)                                                                         \
+      NAME##_dkdv_det(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO,                          \
+                      const float* __restrict__ LSE2, const float* __restrict__ Delta, T* __restrict__ dK, T* __restrict__ dV,                      \
+                      float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale,       \
+                      float scale_log2) {                                                                                                           \
+    B::template dkdv<false>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2);                                   \
+  }                                                                                                                                                 \
+  extern "C" __global__ void __launch_bounds__(B::kThreads, B::kMinBlocks)                                                                         \
+      NAME##_dq(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2,   \
+                const float* __restrict__ Delta, T* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads,   \
+                float scale, float scale_log2) {                                                                                                    \
+    B::dq(Q, K, V, dO, LSE2, Delta, dQ, table, order, n, heads, scale, scale_log2);                                                                \
   }                                                                                                                                                 \
   extern "C" __global__ void __launch_bounds__(B::kConvThreads) NAME##_convert(const float* __restrict__ dQacc, T* __restrict__ dQ, int64_t rows,   \
                                                                                float scale) {                                                       \
@@ -43,7 +56,8 @@ SPC_CHECK_BWD(check_bwd_sm80_mod, check_bwd::BwdH, __half)
 // The host launcher instantiates (a layout's generated part will call it the same way).
 extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, const float* dlse, void* dq,
                                         void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items,
-                                        int batch, int n, int heads, float scale, cudaStream_t stream) {
-  return check_bwd::Bwd::launch(check_bwd_sm80_pre, check_bwd_sm80_dkdv, check_bwd_sm80_convert, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc,
-                                table, order, items, batch, n, heads, scale, stream);
+                                        const int* order_dq, int items_dq, int batch, int n, int heads, float scale, int deterministic,
+                                        cudaStream_t stream) {
+  return check_bwd::Bwd::launch(check_bwd_sm80_pre, check_bwd_sm80_dkdv, check_bwd_sm80_convert, check_bwd_sm80_dkdv_det, check_bwd_sm80_dq, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc,
+                                table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, stream);
 }

@@ -52,7 +52,41 @@ def _arch(major, minor):
     return "sm90" if (major, minor) == (9, 0) else "sm80"
 
 
-@functools.lru_cache(maxsize=64)
+_SCHEDULES = {}  # (kind, args) -> {stream: (table, order)}, the streams' entries in use order
+_CAPTURED = {}  # (kind, args) -> (table, order) used by a captured CUDA graph: never freed
+_MAX_SCHEDULES = 64
+
+
+def _cached(kind, args, stream, build):
+    """The schedule of kind for args on stream, built once. While the stream is capturing a CUDA
+    graph, nothing can be copied to the device: the entry another stream built (before the
+    capture, which synchronises the device) is used and kept alive for as long as the process
+    runs (a graph may be replayed at any time)."""
+    key = (kind, args)
+    if torch.cuda.is_current_stream_capturing():
+        if key not in _CAPTURED:
+            entry = _SCHEDULES.get(key)
+            if not entry:
+                raise RuntimeError(
+                    f"spc {LAYOUT}: run attention (forward and backward) once with these shapes before capturing a CUDA graph:"
+                    " its work schedule is copied to the GPU on the first call, which cannot happen during capture"
+                )
+            _CAPTURED[key] = next(iter(entry.values()))
+        return _CAPTURED[key]
+    entry = _SCHEDULES.setdefault(key, {})
+    if stream in entry:
+        entry[stream] = entry.pop(stream)  # most recently used last
+        _SCHEDULES[key] = _SCHEDULES.pop(key)
+        return entry[stream]
+    entry[stream] = build()
+    while sum(len(e) for e in _SCHEDULES.values()) > _MAX_SCHEDULES:
+        oldest = next(iter(_SCHEDULES))
+        _SCHEDULES[oldest].pop(next(iter(_SCHEDULES[oldest])))
+        if not _SCHEDULES[oldest]:
+            del _SCHEDULES[oldest]
+    return entry[stream]
+
+
 def schedule(n, batch, device, heads, arch, blocks=0, stream=0):
     """(table, order) on the device for length n, batch size batch and the heads of the call
     (a tuple of head indices): the table rows of those heads, and the work items longest first;
@@ -60,7 +94,12 @@ def schedule(n, batch, device, heads, arch, blocks=0, stream=0):
     grouped by block, followed by blocks + 1 offsets of the groups. stream (the CUDA stream the
     kernel runs on) is part of the cache key: the tensors are copied to the device on that stream,
     so a kernel on another stream never reads them before the copy is done, and a cached pair is
-    only freed (evicted) into the pool of the stream that used it."""
+    only freed (evicted) into the pool of the stream that used it. arch "dq": the backward's
+    deterministic dq pass (its query tiles and key tiles, _plan.TILES["dq"])."""
+    return _cached("fwd", (n, batch, device, heads, arch, blocks), stream, lambda: _schedule(n, batch, device, heads, arch, blocks))
+
+
+def _schedule(n, batch, device, heads, arch, blocks):
     full = _table.head_table(n)
     per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
     table = [x for h in heads for x in full[h * per:(h + 1) * per]]
@@ -158,12 +197,15 @@ def shard_plan(n, shards, arch=None):
     return _plan.shard_plan(n, shards, current_arch() if arch is None else arch)
 
 
-@functools.lru_cache(maxsize=64)
 def schedule_bwd(n, batch, device, heads, stream=0):
     """(table, order) of the backward on the device: the table rows of the heads of the call, and
     the dK/dV work items (batch, KV head, key tile), numbered (b * kv + kvh) * ktiles + kt, longest
     first (the most query tiles over the group's heads); key tiles no row reaches come last (their
     dK, dV are written as zeros). stream: as for schedule()."""
+    return _cached("bwd", (n, batch, device, heads), stream, lambda: _schedule_bwd(n, batch, device, heads))
+
+
+def _schedule_bwd(n, batch, device, heads):
     full = _table.head_table(n)
     per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
     table = [x for h in heads for x in full[h * per:(h + 1) * per]]
@@ -196,12 +238,15 @@ def _forward(q, k, v, scale, heads):
     return out, lse
 
 
-def _backward(dout, dlse, q, k, v, out, lse, scale, heads):
+def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
     heads = tuple(heads)
     B, _, N, _ = q.shape
     major, minor = _capability(q.device)
-    table, order = schedule_bwd(N, B, q.device, heads, torch.cuda.current_stream(q.device).cuda_stream)
-    return _extension(major, minor).backward(q, k, v, out, lse, dout.contiguous(), dlse, table, order, scale)
+    stream = torch.cuda.current_stream(q.device).cuda_stream
+    table, order = schedule_bwd(N, B, q.device, heads, stream)
+    # The deterministic dq pass walks query tiles as the forward does (its own tile shape, "dq").
+    order_dq = schedule(N, B, q.device, heads, "dq", 0, stream)[1] if deterministic else order[:0]
+    return _extension(major, minor).backward(q, k, v, out, lse, dout.contiguous(), dlse, table, order, order_dq, scale, deterministic)
 
 
 def _build_digest():
@@ -218,29 +263,31 @@ if torch is not None:
     OP_NAMESPACE = f"spc_{LAYOUT}_{_build_digest()}"
 
     @torch.library.custom_op(f"{OP_NAMESPACE}::fwd", mutates_args=())
-    def _fwd_op(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, heads: List[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _fwd_op(
+        q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, heads: List[int], deterministic: bool
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         return tuple(_forward(q, k, v, scale, heads))
 
     @_fwd_op.register_fake
-    def _(q, k, v, scale, heads):
+    def _(q, k, v, scale, heads, deterministic):
         return torch.empty_like(q), q.new_empty(q.shape[:3], dtype=torch.float32)
 
     @torch.library.custom_op(f"{OP_NAMESPACE}::bwd", mutates_args=())
     def _bwd_op(
         dout: torch.Tensor, dlse: Optional[torch.Tensor], q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor, lse: torch.Tensor,
-        scale: float, heads: List[int]
+        scale: float, heads: List[int], deterministic: bool
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return tuple(_backward(dout, dlse, q, k, v, out, lse, scale, heads))
+        return tuple(_backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic))
 
     @_bwd_op.register_fake
-    def _(dout, dlse, q, k, v, out, lse, scale, heads):
+    def _(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
         return torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
 
     def _setup_context(ctx, inputs, output):
-        q, k, v, scale, heads = inputs
+        q, k, v, scale, heads, deterministic = inputs
         out, lse = output
         ctx.save_for_backward(q, k, v, out, lse)
-        ctx.scale, ctx.heads = scale, heads
+        ctx.scale, ctx.heads, ctx.deterministic = scale, heads, deterministic
 
     def _autograd_backward(ctx, dout, dlse):
         q, k, v, out, lse = ctx.saved_tensors
@@ -248,13 +295,13 @@ if torch is not None:
             dout = torch.zeros_like(out)
         # The gradient through lse (return_lse=True, used in a loss) enters as delta - dlse.
         dlse = None if dlse is None else dlse.float().contiguous()
-        dq, dk, dv = _bwd_op(dout, dlse, q, k, v, out, lse, ctx.scale, ctx.heads)
-        return dq, dk, dv, None, None
+        dq, dk, dv = _bwd_op(dout, dlse, q, k, v, out, lse, ctx.scale, ctx.heads, ctx.deterministic)
+        return dq, dk, dv, None, None, None
 
     _fwd_op.register_autograd(_autograd_backward, setup_context=_setup_context)
 
 
-def attention(q, k, v, scale=None, return_lse=False, heads=None):
+def attention(q, k, v, scale=None, return_lse=False, heads=None, deterministic=False):
     """Banded attention (forward, and backward through autograd). q (B, H, N, D), k and v (B, KV, N, D) with H, KV and D the
     layout's (_layout.HEADS, KV_HEADS, HEAD_DIM).
 
@@ -264,6 +311,11 @@ def attention(q, k, v, scale=None, return_lse=False, heads=None):
     Returns out (B, H, N, D) in q's dtype (H = HEADS, or len(heads)), and with return_lse=True
     also the float32 log-sum-exp (B, H, N) of the scaled scores (natural log; -inf for a row with
     no allowed key, whose output is 0).
+
+    Backward (autograd): dq, dk, dv over the same bands (dk and dv summed over the query heads of a
+    KV head; rows with no allowed key give zero gradients); a gradient through the returned lse
+    is included. deterministic=True computes dq in a separate pass without atomics: the same bits
+    on every run (slower); by default dq is accumulated with fp32 atomics (last bits vary).
     """
     if torch is None:
         raise ImportError(f"spc {LAYOUT}: attention() needs PyTorch (torch could not be imported)")
@@ -273,5 +325,5 @@ def attention(q, k, v, scale=None, return_lse=False, heads=None):
         raise ValueError(f"spc {LAYOUT}: scale must be a positive finite number, got {scale!r}")
     hs = _heads(heads)
     _check(q, k, v, hs)
-    out, lse = _fwd_op(q, k, v, float(scale), list(hs))
+    out, lse = _fwd_op(q, k, v, float(scale), list(hs), bool(deterministic))
     return (out, lse) if return_lse else out

@@ -6,15 +6,17 @@ work, for heads in order and for a balanced assignment (the same search as "spc 
 Static: the same file in every package; the layout's part is _layout.py and _table.py.
 """
 from . import _schema, _table
-from ._layout import CONFIG, GROUP, HEADS, LAYOUT
+from ._layout import CONFIG, GROUP, HEAD_DIM, HEADS, LAYOUT
 
 # Tiles (query rows, keys) of the mma.sync kernels (sm_80 and newer) and the wgmma kernels (sm_90).
 TILES = {
     "sm80": (16 * CONFIG["sm80"]["mTiles"] * CONFIG["sm80"]["warps"], CONFIG["sm80"]["blockN"]),
     "sm90": (64 * CONFIG["sm90"]["warpgroups"], CONFIG["sm90"]["blockN"]),
 }
-# The backward's tiles (query rows per step, keys per block).
+# The backward's tiles (query rows per step, keys per block), and its deterministic dq pass's
+# (query rows per block, keys per tile: bwd_sm80.cuh kDqBM, kDqBN).
 BWD_TILES = (CONFIG["bwd"]["blockM"], 16 * CONFIG["bwd"]["warps"])
+TILES["dq"] = (16 * CONFIG["bwd"]["warps"], 32 if HEAD_DIM >= 128 else 64)
 # The sm_90 kernel: a persistent grid, items dealt by the host (deal).
 PERSISTENT_SM90 = CONFIG["sm90"]["kernel"] == "persistent"
 

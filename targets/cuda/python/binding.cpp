@@ -36,17 +36,19 @@ std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tens
 }
 
 typedef cudaError_t (*bwd_launcher_t)(const void*, const void*, const void*, const void*, const void*, const float*, const float*, void*, void*, void*, float*, float*,
-                                      float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
+                                      float*, const int*, const int*, int, const int*, int, int, int, int, float, int, cudaStream_t);
 extern "C" cudaError_t SPC_BWD_BF16(const void*, const void*, const void*, const void*, const void*, const float*, const float*, void*, void*, void*, float*, float*,
-                                    float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
+                                    float*, const int*, const int*, int, const int*, int, int, int, int, float, int, cudaStream_t);
 extern "C" cudaError_t SPC_BWD_FP16(const void*, const void*, const void*, const void*, const void*, const float*, const float*, void*, void*, void*, float*, float*,
-                                    float*, const int*, const int*, int, int, int, int, float, cudaStream_t);
+                                    float*, const int*, const int*, int, const int*, int, int, int, int, float, int, cudaStream_t);
 
 // dq, dk, dv of q, k, v (contiguous (B, heads, N, D) and (B, kv, N, D)) from o, lse of the forward
-// and dout; order: the backward's work items (key tiles of KV heads), longest first.
+// and dout; order: the backward's dK/dV work items (key tiles of KV heads), longest first;
+// order_dq (deterministic mode): the dq pass's items (query tiles), longest first.
 // dlse (optional, float32 (B, heads, N) contiguous): the gradient of the returned lse.
 std::vector<torch::Tensor> backward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor o, torch::Tensor lse, torch::Tensor dout,
-                                    std::optional<torch::Tensor> dlse, torch::Tensor table, torch::Tensor order, double scale) {
+                                    std::optional<torch::Tensor> dlse, torch::Tensor table, torch::Tensor order, torch::Tensor order_dq,
+                                    double scale, bool deterministic) {
   c10::cuda::CUDAGuard guard(q.device());
   auto dq = torch::empty_like(q);
   auto dk = torch::empty_like(k);
@@ -54,13 +56,14 @@ std::vector<torch::Tensor> backward(torch::Tensor q, torch::Tensor k, torch::Ten
   auto f32 = q.options().dtype(torch::kFloat32);
   auto lse2 = torch::empty({q.size(0), q.size(1), q.size(2)}, f32);
   auto delta = torch::empty({q.size(0), q.size(1), q.size(2)}, f32);
-  auto dqacc = torch::empty({q.size(0), q.size(1), q.size(2), q.size(3)}, f32);
+  auto dqacc = deterministic ? torch::empty({0}, f32) : torch::empty({q.size(0), q.size(1), q.size(2), q.size(3)}, f32);
   auto stream = c10::cuda::getCurrentCUDAStream(q.device().index()).stream();
   bwd_launcher_t launch = q.scalar_type() == torch::kBFloat16 ? SPC_BWD_BF16 : SPC_BWD_FP16;
   cudaError_t err = launch(q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), dout.data_ptr(), lse.data_ptr<float>(),
                            dlse.has_value() ? dlse->data_ptr<float>() : nullptr, dq.data_ptr(), dk.data_ptr(),
-                           dv.data_ptr(), lse2.data_ptr<float>(), delta.data_ptr<float>(), dqacc.data_ptr<float>(), table.data_ptr<int>(),
-                           order.data_ptr<int>(), (int)order.numel(), (int)q.size(0), (int)q.size(2), (int)q.size(1), (float)scale, stream);
+                           dv.data_ptr(), lse2.data_ptr<float>(), delta.data_ptr<float>(), deterministic ? nullptr : dqacc.data_ptr<float>(),
+                           table.data_ptr<int>(), order.data_ptr<int>(), (int)order.numel(), order_dq.data_ptr<int>(), (int)order_dq.numel(),
+                           (int)q.size(0), (int)q.size(2), (int)q.size(1), (float)scale, deterministic ? 1 : 0, stream);
   TORCH_CHECK(err == cudaSuccess, "spc: backward kernel launch failed: ", cudaGetErrorString(err));
   return {dq, dk, dv};
 }

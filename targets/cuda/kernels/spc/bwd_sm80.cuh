@@ -1,5 +1,5 @@
-// The backward pass for sm_80 and newer (WORK IN PROGRESS: compiled only, never run on a GPU).
-// Three kernels, FlashAttention-2 style, over the same head table and exact bands as the forward:
+// The backward pass for sm_80 and newer (WORK IN PROGRESS: compiled, and its walk run on the host
+// (test/cuda/probe_walk.cu), but not yet run on a GPU). Kernels, FlashAttention-2 style, over the same head table and exact bands as the forward:
 //
 //   preprocess: per row, delta = rowsum(dO * O) (fp32; less dLSE, the gradient of the returned
 //               lse, when given: lse's gradient adds P * dLSE to dS), lse2 = lse * log2(e) (natural log in,
@@ -14,8 +14,10 @@
 //               (a whole-tile test from full_key_span; per-element masks from query_span,
 //               KeyRowSpans, only on partial tiles), then dV += P^T dO, dP^T = V dO^T,
 //               dS^T = P^T (dP^T - delta), dK += dS^T Q, and dQ += dS K by fp32 atomicAdd into
-//               dQ_accum (unscaled; nondeterministic order: a deterministic variant is future work).
+//               dQ_accum (unscaled; the order of the adds varies from run to run).
 //   convert:    dQ = scale * dQ_accum in the input dtype.
+//   dq:         the deterministic mode's dQ instead (dkdv<false> then skips dQ): per query tile over
+//               the forward's key tiles, dQ = scale * sum dS K in registers, written once.
 //
 // Layouts as the forward's: Q, O, dO, dQ (B, H, N, D); K, V, dK, dV (B, H / group, N, D); LSE,
 // LSE2, Delta (B, H, N) fp32; dQ_accum (B, H, N, D) fp32. H is the number of heads of the call.
@@ -123,9 +125,11 @@ struct BwdSm80 {
         const float2 of = Elem<elem_t>::unpack(op[e]), df = Elem<elem_t>::unpack(dp[e]);
         sum = fmaf(of.x, df.x, fmaf(of.y, df.y, sum));
       }
-      float4* z = reinterpret_cast<float4*>(dQacc + row * kD + c);
-      z[0] = make_float4(0.f, 0.f, 0.f, 0.f);
-      z[1] = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (dQacc != nullptr) {
+        float4* z = reinterpret_cast<float4*>(dQacc + row * kD + c);
+        z[0] = make_float4(0.f, 0.f, 0.f, 0.f);
+        z[1] = make_float4(0.f, 0.f, 0.f, 0.f);
+      }
     }
 #pragma unroll
     for (int o = 1; o < kPer; o <<= 1) sum += __shfl_xor_sync(0xffffffff, sum, o);
@@ -136,7 +140,8 @@ struct BwdSm80 {
     }
   }
 
-  // ---- dK, dV (and dQ_accum += unscaled dS K).
+  // ---- dK, dV (and with kDq, dQ_accum += unscaled dS K by atomics; without, the dq pass computes dQ).
+  template <bool kDq>
   static __device__ __forceinline__ void dkdv(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                               const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
                                               elem_t* __restrict__ dK, elem_t* __restrict__ dV, float* __restrict__ dQacc,
@@ -256,16 +261,18 @@ struct BwdSm80 {
             for (int e = 0; e < 4; ++e) st[x][e] = st[x][e] * (dpt[x][e] - sm.delta[x * 8 + 2 * t4 + (e & 1)]);
         }
 
-        // dK += dS^T Q; dS^T to shared memory for dQ.
+        // dK += dS^T Q; with kDq, dS^T to shared memory for dQ.
         {
           uint32_t pa[kBM / 16][4];
           pack_a<kBM / 8>(pa, st);
 #pragma unroll
           for (int kk = 0; kk < kBM / 16; ++kk) {
-            *reinterpret_cast<uint32_t*>(sm.ds + swz_ds(kw + g, kk * 16 + 2 * t4)) = pa[kk][0];
-            *reinterpret_cast<uint32_t*>(sm.ds + swz_ds(kw + g + 8, kk * 16 + 2 * t4)) = pa[kk][1];
-            *reinterpret_cast<uint32_t*>(sm.ds + swz_ds(kw + g, kk * 16 + 8 + 2 * t4)) = pa[kk][2];
-            *reinterpret_cast<uint32_t*>(sm.ds + swz_ds(kw + g + 8, kk * 16 + 8 + 2 * t4)) = pa[kk][3];
+            if constexpr (kDq) {
+              *reinterpret_cast<uint32_t*>(sm.ds + swz_ds(kw + g, kk * 16 + 2 * t4)) = pa[kk][0];
+              *reinterpret_cast<uint32_t*>(sm.ds + swz_ds(kw + g + 8, kk * 16 + 2 * t4)) = pa[kk][1];
+              *reinterpret_cast<uint32_t*>(sm.ds + swz_ds(kw + g, kk * 16 + 8 + 2 * t4)) = pa[kk][2];
+              *reinterpret_cast<uint32_t*>(sm.ds + swz_ds(kw + g + 8, kk * 16 + 8 + 2 * t4)) = pa[kk][3];
+            }
 #pragma unroll
             for (int dp = 0; dp < kD / 16; ++dp) {
               uint32_t b[4];
@@ -275,36 +282,37 @@ struct BwdSm80 {
             }
           }
         }
-        __syncthreads();  // dS^T complete
-
-        // dQ_accum += dS K: warp takes 16-row blocks mt = warp, warp + kWarps, ...; A = (dS^T)^T.
-        for (int mt = warp; mt < kBM / 16; mt += kWarps) {
-          uint32_t a[kBN / 16][4];
+        if constexpr (kDq) {
+          __syncthreads();  // dS^T complete
+          // dQ_accum += dS K: warp takes 16-row blocks mt = warp, warp + kWarps, ...; A = (dS^T)^T.
+          for (int mt = warp; mt < kBM / 16; mt += kWarps) {
+            uint32_t a[kBN / 16][4];
 #pragma unroll
-          for (int kk = 0; kk < kBN / 16; ++kk) lda_t<swz_ds>(a[kk], sm.ds, kk * 16, mt * 16, lane);
-          const int rowA = i0 + mt * 16 + g, rowB = rowA + 8;
-          float* qa = dQacc + (qrow0 + rowA) * kD;
-          float* qb = dQacc + (qrow0 + rowB) * kD;
+            for (int kk = 0; kk < kBN / 16; ++kk) lda_t<swz_ds>(a[kk], sm.ds, kk * 16, mt * 16, lane);
+            const int rowA = i0 + mt * 16 + g, rowB = rowA + 8;
+            float* qa = dQacc + (qrow0 + rowA) * kD;
+            float* qb = dQacc + (qrow0 + rowB) * kD;
 #pragma unroll 1
-          for (int dp = 0; dp < kD / 16; ++dp) {  // not unrolled: dK and dV hold most registers here
-            float c[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
+            for (int dp = 0; dp < kD / 16; ++dp) {  // not unrolled: dK and dV hold most registers here
+              float c[2][4] = {{0.f, 0.f, 0.f, 0.f}, {0.f, 0.f, 0.f, 0.f}};
 #pragma unroll
-            for (int kk = 0; kk < kBN / 16; ++kk) {
-              uint32_t b[4];
-              ldb_t<swz>(b, sm.k, kk * 16, dp * 16, lane);
-              mma16816<elem_t>(c[0], a[kk], b[0], b[1]);
-              mma16816<elem_t>(c[1], a[kk], b[2], b[3]);
-            }
-#pragma unroll
-            for (int hh = 0; hh < 2; ++hh) {
-              const int col = dp * 16 + hh * 8 + 2 * t4;
-              if (rowA < n) {
-                atomicAdd(qa + col, c[hh][0]);
-                atomicAdd(qa + col + 1, c[hh][1]);
+              for (int kk = 0; kk < kBN / 16; ++kk) {
+                uint32_t b[4];
+                ldb_t<swz>(b, sm.k, kk * 16, dp * 16, lane);
+                mma16816<elem_t>(c[0], a[kk], b[0], b[1]);
+                mma16816<elem_t>(c[1], a[kk], b[2], b[3]);
               }
-              if (rowB < n) {
-                atomicAdd(qb + col, c[hh][2]);
-                atomicAdd(qb + col + 1, c[hh][3]);
+#pragma unroll
+              for (int hh = 0; hh < 2; ++hh) {
+                const int col = dp * 16 + hh * 8 + 2 * t4;
+                if (rowA < n) {
+                  atomicAdd(qa + col, c[hh][0]);
+                  atomicAdd(qa + col + 1, c[hh][1]);
+                }
+                if (rowB < n) {
+                  atomicAdd(qb + col, c[hh][2]);
+                  atomicAdd(qb + col + 1, c[hh][3]);
+                }
               }
             }
           }
@@ -329,6 +337,149 @@ struct BwdSm80 {
     }
   }
 
+  // ---- dq: the deterministic dQ pass, no atomics. One block per (batch, head, query tile of
+  // kDqBM = 16 kWarps rows), each warp 16 rows; over the key tiles of kDqBN keys that the forward
+  // visits (key_tile_ranges), recompute S = Q K^T, P = exp2(S scale_log2 - lse2), dP = dO V^T,
+  // dS = P (dP - delta), and dQ += dS K in registers; dQ = scale dQ is written once.
+  static constexpr int kDqBM = 16 * kWarps;
+  static constexpr int kDqBN = kD >= 128 ? 32 : 64;
+  struct DqSmem {
+    elem_t q[kDqBM * kD];
+    elem_t dout[kDqBM * kD];
+    elem_t k[2][kDqBN * kD];
+    elem_t v[2][kDqBN * kD];
+    int table[kTermSlots * kFields];
+    TileRanges<kTermSlots> ranges;
+  };
+  static constexpr int kDqSmemBytes = (int)sizeof(DqSmem);
+
+  static __device__ __forceinline__ void dq(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
+                                            const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
+                                            elem_t* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads,
+                                            float scale, float scale_log2) {
+    extern __shared__ __align__(128) unsigned char smem_raw[];
+    DqSmem& sm = *reinterpret_cast<DqSmem*>(smem_raw);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int g = lane >> 2, t4 = lane & 3;
+    const WorkItem w(order[blockIdx.x], n, heads, kDqBM, kGroup);
+    const int i0 = w.i0;
+    const int64_t qrow0 = (int64_t)(w.b * heads + w.h) * n;
+    const int64_t kvrow0 = (int64_t)(w.b * w.kvheads + w.kvh) * n;
+    const elem_t* k = K + kvrow0 * kD;
+    const elem_t* v = V + kvrow0 * kD;
+
+    Fwd::template load_tile<kDqBM>(sm.q, Q + qrow0 * kD, i0, n, tid);
+    Fwd::template load_tile<kDqBM>(sm.dout, dO + qrow0 * kD, i0, n, tid);
+    cp_commit();
+    for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[w.h * kTermSlots * kFields + x];
+    __syncthreads();
+    if (tid == 0) key_tile_ranges<kTermSlots, kFields, kDqBN>(sm.ranges, sm.table, i0, w.i1, n);
+    const int rowA = i0 + warp * 16 + g, rowB = rowA + 8;
+    const float lseA = rowA < n ? LSE2[qrow0 + rowA] : INFINITY, lseB = rowB < n ? LSE2[qrow0 + rowB] : INFINITY;  // padding rows: P = 0
+    const float delA = rowA < n ? Delta[qrow0 + rowA] : 0.f, delB = rowB < n ? Delta[qrow0 + rowB] : 0.f;
+    cp_wait<0>();
+    __syncthreads();
+
+    float acc[kD / 8][4];
+#pragma unroll
+    for (int x = 0; x < kD / 8; ++x) acc[x][0] = acc[x][1] = acc[x][2] = acc[x][3] = 0.f;
+
+    TileCursor<kTermSlots> cur(sm.ranges);
+    int buf = 0;
+    if (!cur.done()) {
+      Fwd::template load_tile<kDqBN>(sm.k[0], k, cur.kt * kDqBN, n, tid);
+      Fwd::template load_tile<kDqBN>(sm.v[0], v, cur.kt * kDqBN, n, tid);
+      cp_commit();
+    }
+    while (!cur.done()) {
+      const int kt = cur.kt;
+      cur.next();
+      cp_wait<0>();
+      __syncthreads();
+      if (!cur.done()) {
+        Fwd::template load_tile<kDqBN>(sm.k[buf ^ 1], k, cur.kt * kDqBN, n, tid);
+        Fwd::template load_tile<kDqBN>(sm.v[buf ^ 1], v, cur.kt * kDqBN, n, tid);
+        cp_commit();
+      }
+      const int j0 = kt * kDqBN;
+      bool full = false;
+#pragma unroll
+      for (int ts = 0; ts < kTermSlots; ++ts) {
+        const Span f = full_key_span(sm.table + ts * kFields, kModSlots, i0, i0 + kDqBM, n);
+        full = full || (j0 >= f.lo && j0 + kDqBN <= f.hi);
+      }
+
+      // S = Q K^T and dP = dO V^T for this warp's 16 rows x kDqBN keys.
+      float s[kDqBN / 8][4], dpm[kDqBN / 8][4];
+#pragma unroll
+      for (int x = 0; x < kDqBN / 8; ++x) s[x][0] = s[x][1] = s[x][2] = s[x][3] = dpm[x][0] = dpm[x][1] = dpm[x][2] = dpm[x][3] = 0.f;
+#pragma unroll
+      for (int kk = 0; kk < kD / 16; ++kk) {
+        uint32_t aq[4], ad[4];
+        lda<swz>(aq, sm.q, warp * 16, kk * 16, lane);
+        lda<swz>(ad, sm.dout, warp * 16, kk * 16, lane);
+#pragma unroll
+        for (int np = 0; np < kDqBN / 16; ++np) {
+          uint32_t b[4];
+          ldb<swz>(b, sm.k[buf], np * 16, kk * 16, lane);
+          mma16816<elem_t>(s[2 * np], aq, b[0], b[1]);
+          mma16816<elem_t>(s[2 * np + 1], aq, b[2], b[3]);
+          ldb<swz>(b, sm.v[buf], np * 16, kk * 16, lane);
+          mma16816<elem_t>(dpm[2 * np], ad, b[0], b[1]);
+          mma16816<elem_t>(dpm[2 * np + 1], ad, b[2], b[3]);
+        }
+      }
+
+      // dS = P (dP - delta), P masked as the forward masks (per element only on partial tiles).
+      if (!full) {
+        const RowSpans<kTermSlots, kFields> rs(sm.table, rowA, rowB, n);
+#pragma unroll
+        for (int x = 0; x < kDqBN / 8; ++x)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int r = e >> 1, j = j0 + x * 8 + 2 * t4 + (e & 1);
+            const float p = rs.template allows<kModSlots>(sm.table, r, r == 0 ? rowA : rowB, j) ? exp2f(fmaf(s[x][e], scale_log2, -(r == 0 ? lseA : lseB))) : 0.f;
+            s[x][e] = p * (dpm[x][e] - (r == 0 ? delA : delB));
+          }
+      } else {
+#pragma unroll
+        for (int x = 0; x < kDqBN / 8; ++x)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int r = e >> 1;
+            const float p = exp2f(fmaf(s[x][e], scale_log2, -(r == 0 ? lseA : lseB)));
+            s[x][e] = p * (dpm[x][e] - (r == 0 ? delA : delB));
+          }
+      }
+
+      // dQ += dS K.
+      uint32_t pa[kDqBN / 16][4];
+      pack_a<kDqBN / 8>(pa, s);
+#pragma unroll
+      for (int kk = 0; kk < kDqBN / 16; ++kk)
+#pragma unroll
+        for (int dp = 0; dp < kD / 16; ++dp) {
+          uint32_t b[4];
+          ldb_t<swz>(b, sm.k[buf], kk * 16, dp * 16, lane);
+          mma16816<elem_t>(acc[2 * dp], pa[kk], b[0], b[1]);
+          mma16816<elem_t>(acc[2 * dp + 1], pa[kk], b[2], b[3]);
+        }
+      buf ^= 1;
+    }
+
+    // dQ = scale * acc; rows with no allowed key (P = 0 everywhere) get 0.
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = r == 0 ? rowA : rowB;
+      if (row < n) {
+        elem_t* o = dQ + (qrow0 + row) * kD;
+#pragma unroll
+        for (int x = 0; x < kD / 8; ++x)
+          *reinterpret_cast<typename Elem<elem_t>::pair*>(o + x * 8 + 2 * t4) = Elem<elem_t>::pack(acc[x][2 * r] * scale, acc[x][2 * r + 1] * scale);
+      }
+    }
+  }
+
   // ---- convert: dQ = scale * dQ_accum, 8 elements per thread.
   static constexpr int kConvThreads = 128;
   static __device__ __forceinline__ void convert(const float* __restrict__ dQacc, elem_t* __restrict__ dQ, int64_t rows, float scale) {
@@ -344,25 +495,41 @@ struct BwdSm80 {
     *reinterpret_cast<uint4*>(dQ + t * 8) = o;
   }
 
-  // Host launcher without any framework: preprocess, dkdv (items = B * kvheads * ceil(N / kBN)
-  // blocks in order, longest first; the table holds the heads' rows), convert. LSE2, Delta
-  // (B * heads * N floats) and dQacc (B * heads * N * kD floats) are scratch.
-  template <class KPre, class KMain, class KConv>
-  static cudaError_t launch(KPre pre, KMain main, KConv conv, const void* q, const void* k, const void* v, const void* o, const void* dout,
-                            const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table,
-                            const int* order, int items, int batch, int n, int heads, float scale, cudaStream_t stream) {
-    cudaError_t err = cudaFuncSetAttribute(main, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+  // Host launcher without any framework: preprocess, then dK/dV (items = B * kvheads * ceil(N / kBN)
+  // blocks in order, longest first; the table holds the heads' rows) and dQ: by default dkdv adds
+  // dS K into dQacc (fp32 atomics, so the order of the adds varies from run to run) and convert
+  // scales it into dQ; with deterministic != 0, dkdv leaves dQ alone and the dq pass computes it
+  // (items_dq = B * heads * ceil(N / kDqBM) blocks, order_dq longest first; dqacc unused, may be
+  // null): the same bits on every run. LSE2 and Delta (B * heads * N floats) are scratch.
+  template <class KPre, class KMain, class KConv, class KPlain, class KDq>
+  static cudaError_t launch(KPre pre, KMain main, KConv conv, KPlain plain, KDq dqk, const void* q, const void* k, const void* v, const void* o,
+                            const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta,
+                            float* dqacc, const int* table, const int* order, int items, const int* order_dq, int items_dq, int batch, int n,
+                            int heads, float scale, int deterministic, cudaStream_t stream) {
+    cudaError_t err = cudaFuncSetAttribute(deterministic ? plain : main, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
+    if (err == cudaSuccess && deterministic) err = cudaFuncSetAttribute(dqk, cudaFuncAttributeMaxDynamicSharedMemorySize, kDqSmemBytes);
     if (err != cudaSuccess) return err;
     const int64_t rows = (int64_t)batch * heads * n;
     if (rows == 0) return cudaSuccess;
     const int64_t preBlocks = (rows * (kD / 8) + kPreThreads - 1) / kPreThreads;
-    pre<<<(unsigned)preBlocks, kPreThreads, 0, stream>>>(static_cast<const elem_t*>(o), static_cast<const elem_t*>(dout), lse, dlse, lse2, delta, dqacc, rows);
+    pre<<<(unsigned)preBlocks, kPreThreads, 0, stream>>>(static_cast<const elem_t*>(o), static_cast<const elem_t*>(dout), lse, dlse, lse2, delta,
+                                                         deterministic ? nullptr : dqacc, rows);
+    const elem_t* eq = static_cast<const elem_t*>(q);
+    const elem_t* ek = static_cast<const elem_t*>(k);
+    const elem_t* ev = static_cast<const elem_t*>(v);
+    const elem_t* edo = static_cast<const elem_t*>(dout);
     if (items > 0)
-      main<<<items, kThreads, kSmemBytes, stream>>>(static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
-                                                    static_cast<const elem_t*>(dout), lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv),
-                                                    dqacc, table, order, n, heads, scale, scale * kLog2e);
-    const int64_t convBlocks = (rows * kD / 8 + kConvThreads - 1) / kConvThreads;
-    conv<<<(unsigned)convBlocks, kConvThreads, 0, stream>>>(dqacc, static_cast<elem_t*>(dq), rows, scale);
+      (deterministic ? plain : main)<<<items, kThreads, kSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk),
+                                                                               static_cast<elem_t*>(dv), dqacc, table, order, n, heads, scale,
+                                                                               scale * kLog2e);
+    if (deterministic) {
+      if (items_dq > 0)
+        dqk<<<items_dq, kThreads, kDqSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dq), table, order_dq, n, heads, scale,
+                                                          scale * kLog2e);
+    } else {
+      const int64_t convBlocks = (rows * kD / 8 + kConvThreads - 1) / kConvThreads;
+      conv<<<(unsigned)convBlocks, kConvThreads, 0, stream>>>(dqacc, static_cast<elem_t*>(dq), rows, scale);
+    }
     return cudaGetLastError();
   }
 };
