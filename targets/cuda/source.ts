@@ -17,7 +17,7 @@ const ELEM: Record<Dtype, string> = { bf16: '__nv_bfloat16', fp16: '__half' };
 export const KERNEL_DIR = 'targets/cuda/kernels/';
 
 /** The headers a layout's .cu starts with: the forward kernels' includes, each header once, dependencies first. */
-export const ENTRY_HEADERS = ['spc/fwd_sm80.cuh', 'spc/fwd_sm90.cuh', 'spc/bwd_sm80.cuh'];
+export const ENTRY_HEADERS = ['spc/fwd_sm80.cuh', 'spc/fwd_sm90.cuh', 'spc/bwd_sm80.cuh', 'spc/bwd_sm90.cuh'];
 
 function normalise(path: string): string {
   const out: string[] = [];
@@ -59,7 +59,7 @@ export function kernelNames(layout: LayoutIR, dtype: Dtype, family: Family = 'sm
   return { kernel: `spc_${layout.name}_fwd_${tag}`, launcher: `spc_${layout.name}_launch_${tag}` };
 }
 
-/** The backward's kernels (preprocess, dK/dV with dQ accumulation, dQ convert) and launcher (mma.sync: every GPU). */
+/** The mma.sync backward's kernels (preprocess, dK/dV with dQ accumulation, dQ convert; the deterministic dK/dV and dq pass) and launcher (every GPU). */
 export function bwdNames(layout: LayoutIR, dtype: Dtype) {
   const p = `spc_${layout.name}_bwd`;
   return {
@@ -72,10 +72,17 @@ export function bwdNames(layout: LayoutIR, dtype: Dtype) {
   };
 }
 
+/** The wgmma backward's kernels (dK/dV, dq; the preprocess is the mma.sync backward's) and launcher (sm_90a). */
+export function bwd90Names(layout: LayoutIR, dtype: Dtype) {
+  const p = `spc_${layout.name}_bwd90`;
+  return { dkdv: `${p}_dkdv_${dtype}`, dq: `${p}_dq_${dtype}`, launcher: `${p}_launch_${dtype}` };
+}
+
 /** The backward launchers' C signature (the Python binding declares it once). */
 export const BWD_LAUNCHER_PARAMS =
   'const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items, const int* order_dq, int items_dq, int batch, int n, int heads, float scale, int deterministic, cudaStream_t stream';
-const BWD_LAUNCHER_ARGS = 'q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, stream';
+const BWD_LAUNCHER_ARGS =
+  'q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, stream';
 
 /** The launchers' C signature, the same for every kernel (the Python binding declares it once). */
 export const LAUNCHER_PARAMS =
@@ -115,6 +122,8 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
     'using Sm80 = spc::FwdSm80<T, Layout, Sm80Tiles>;',
     'template <class T>',
     'using Bwd = spc::BwdSm80<T, Layout, BwdTiles>;',
+    'template <class T>',
+    'using Bwd90 = spc::BwdSm90<T, Layout, BwdTiles>;',
     'template <class T>',
     'using Sm90 = spc::FwdSm90<T, Layout, Sm90Tiles>;',
     `}  // namespace ${ns}`,
@@ -170,6 +179,21 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
       '}',
       `extern "C" cudaError_t ${bn.launcher}(${BWD_LAUNCHER_PARAMS}) {`,
       `  return ${tb}::launch(${bn.pre}, ${bn.dkdv}, ${bn.convert}, ${bn.dkdv_det}, ${bn.dq}, ${BWD_LAUNCHER_ARGS});`,
+      '}',
+    );
+    const b9 = bwd90Names(layout, dt);
+    const t9 = `${ns}::Bwd90<${e}>`;
+    lines.push(
+      `extern "C" __global__ void __launch_bounds__(${t9}::kThreads, 1)`,
+      `${b9.dkdv}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2) {`,
+      `  ${t9}::dkdv(Q, K, V, dO, LSE2, Delta, dK, dV, table, order, n, heads, scale, scale_log2);`,
+      '}',
+      `extern "C" __global__ void __launch_bounds__(${t9}::kThreads, 1)`,
+      `${b9.dq}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2) {`,
+      `  ${t9}::dq(Q, K, V, dO, LSE2, Delta, dQ, table, order, n, heads, scale, scale_log2);`,
+      '}',
+      `extern "C" cudaError_t ${b9.launcher}(${BWD_LAUNCHER_PARAMS}) {`,
+      `  return ${t9}::launch(${bn.pre}, ${b9.dkdv}, ${b9.dq}, ${BWD_LAUNCHER_ARGS});`,
       '}',
     );
   }

@@ -32,6 +32,7 @@ def _extension(major, minor):
     # The binding names the layout's launchers through macros (binding.cpp).
     names = [f"-DSPC_LAUNCH_{fam.upper()}_{dt.upper()}={KERNELS[fam][dt]['launcher']}" for fam in ("sm80", "sm90") for dt in ("bf16", "fp16")]
     names += [f"-DSPC_BWD_{dt.upper()}={KERNELS['bwd'][dt]['launcher']}" for dt in ("bf16", "fp16")]
+    names += [f"-DSPC_BWD90_{dt.upper()}={KERNELS['bwd90'][dt]['launcher']}" for dt in ("bf16", "fp16")]
     digest = hashlib.sha256((cuda_src + cpp_src + arch + " ".join(names)).encode()).hexdigest()[:12]
     return load_inline(
         name=f"spc_{LAYOUT}_{digest}",
@@ -197,25 +198,31 @@ def shard_plan(n, shards, arch=None):
     return _plan.shard_plan(n, shards, current_arch() if arch is None else arch)
 
 
-def schedule_bwd(n, batch, device, heads, stream=0):
+def schedule_bwd(n, batch, device, heads, stream=0, arch="sm80"):
     """(table, order) of the backward on the device: the table rows of the heads of the call, and
     the dK/dV work items (batch, KV head, key tile), numbered (b * kv + kvh) * ktiles + kt, longest
     first (the most query tiles over the group's heads); key tiles no row reaches come last (their
     dK, dV are written as zeros). stream: as for schedule()."""
-    return _cached("bwd", (n, batch, device, heads), stream, lambda: _schedule_bwd(n, batch, device, heads))
+    return _cached("bwd", (n, batch, device, heads, arch), stream, lambda: _schedule_bwd(n, batch, device, heads, arch))
 
 
-def _schedule_bwd(n, batch, device, heads):
+def _schedule_bwd(n, batch, device, heads, arch):
     full = _table.head_table(n)
     per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
     table = [x for h in heads for x in full[h * per:(h + 1) * per]]
     kvs = len(heads) // GROUP
-    ktiles = -(-n // BWD_TILES[1])
-    work = sorted((-tiles, kv, kt) for kv in range(kvs) for kt, tiles in enumerate(_plan.key_block_tiles(table, kv, n)))
+    ktiles = -(-n // BWD_TILES[arch][1])
+    work = sorted((-tiles, kv, kt) for kv in range(kvs) for kt, tiles in enumerate(_plan.key_block_tiles(table, kv, n, arch)))
     order = [(b * kvs + kv) * ktiles + kt for _, kv, kt in work for b in range(batch)]
     t = torch.tensor(table, dtype=torch.int32, device=device)
     o = torch.tensor(order, dtype=torch.int32, device=device)
     return t, o
+
+
+def _bwd_arch(major, minor):
+    """The backward's kernel family: "sm80" (mma.sync, every GPU) unless SPC_CUDA_BWD=sm90 on an
+    sm_90 GPU (the wgmma backward, bwd_sm90.cuh: new, so not the default yet)."""
+    return "sm90" if os.environ.get("SPC_CUDA_BWD") == "sm90" and (major, minor) == (9, 0) else "sm80"
 
 
 def _capability(device):
@@ -243,10 +250,15 @@ def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
     B, _, N, _ = q.shape
     major, minor = _capability(q.device)
     stream = torch.cuda.current_stream(q.device).cuda_stream
-    table, order = schedule_bwd(N, B, q.device, heads, stream)
-    # The deterministic dq pass walks query tiles as the forward does (its own tile shape, "dq").
-    order_dq = schedule(N, B, q.device, heads, "dq", 0, stream)[1] if deterministic else order[:0]
-    return _extension(major, minor).backward(q, k, v, out, lse, dout.contiguous(), dlse, table, order, order_dq, scale, deterministic)
+    arch = _bwd_arch(major, minor)
+    table, order = schedule_bwd(N, B, q.device, heads, stream, arch)
+    # The dq pass (the wgmma backward's always; the mma.sync one's in deterministic mode) walks
+    # query tiles as the forward does, with its own tile shape.
+    if arch == "sm90" or deterministic:
+        order_dq = schedule(N, B, q.device, heads, "dq90" if arch == "sm90" else "dq", 0, stream)[1]
+    else:
+        order_dq = order[:0]
+    return _extension(major, minor).backward(q, k, v, out, lse, dout.contiguous(), dlse, table, order, order_dq, scale, deterministic, arch == "sm90")
 
 
 def _build_digest():
