@@ -213,6 +213,45 @@ def check_backward(d, layouts, failed_builds, args, dev, rows, failures, familie
                 del q, k, v, dout, ref
 
 
+def check_strided(mod, dev, kernels, families, rows, failures):
+    """Inputs in the layouts projections produce, read in place: (B, N, H, D) tensors viewed as
+    (B, H, N, D), and q, k, v sliced out of one packed (B, N, 3, H, D) tensor (MHA layouts). The
+    output and the gradients are the same bits as for contiguous copies of the inputs
+    (deterministic backward), and the gradients come back in the layout of their inputs."""
+    B, n, D = 2, 1000, mod.HEAD_DIM
+    H, KV = mod.HEADS, mod.KV_HEADS
+    gen = torch.Generator(device=dev).manual_seed(11)
+    mk = lambda h: torch.randn(B, n, h, D, device=dev, generator=gen, dtype=torch.bfloat16)
+    views = {"(B, N, H, D)": tuple(x.transpose(1, 2) for x in (mk(H), mk(KV), mk(KV)))}
+    if H == KV:
+        packed = torch.randn(B, n, 3, H, D, device=dev, generator=gen, dtype=torch.bfloat16)
+        views["packed qkv"] = tuple(packed[:, :, i].transpose(1, 2) for i in range(3))
+    dout = torch.randn(B, H, n, D, device=dev, generator=gen, dtype=torch.bfloat16).transpose(1, 2).contiguous().transpose(1, 2)
+
+    def run(q, k, v):
+        qq, kk, vv = (x.detach().requires_grad_(True) for x in (q, k, v))
+        out = mod.attention(qq, kk, vv, deterministic=True)
+        return (out, *torch.autograd.grad(out, (qq, kk, vv), dout))
+
+    for label, (q, k, v) in views.items():
+        for kern in kernels:
+            for fam in families:
+                os.environ["SPC_CUDA_KERNEL"] = kern
+                try:
+                    got = with_bwd(fam, lambda: run(q, k, v))
+                    want = with_bwd(fam, lambda: run(q.contiguous(), k.contiguous(), v.contiguous()))
+                finally:
+                    os.environ.pop("SPC_CUDA_KERNEL")
+                same = all(torch.equal(a, b) for a, b in zip(got, want))
+                dense = label != "packed qkv"
+                layout_ok = not dense or all(g.stride() == x.stride() for g, x in zip(got[1:], (q, k, v)))
+                ok = same and layout_ok and not any(torch.isnan(x).any() for x in got)
+                rows.append((f"{mod.LAYOUT} strided {label}", n, f"bf16 {kern} bwd {fam}", B, 0.0, 0.0,
+                             "ok" if ok else f"FAIL same bits: {same}, gradient layouts: {layout_ok}"))
+                if not ok:
+                    failures.append(f"{mod.LAYOUT} strided {label} {kern} {fam}")
+
+
 def check_compile_and_graphs(mod, dev, rows, failures):
     """The op in torch.compile(fullgraph=True) (no graph break: the custom op and its autograd) and
     in a captured CUDA graph (forward and backward, replayed on new inputs): the same outputs and
@@ -422,6 +461,8 @@ def main():
         for name in [x for x in ("balanced_h16_kv4_d64", "released_h32_kv8_d128") if x in names and x not in failed_builds]:
             for fam in families:
                 with_bwd(fam, lambda: check_compile_and_graphs(importlib.import_module(name), dev, rows, failures))
+        for name in [x for x in ("paper_h16_kv16_d128", "balanced_h16_kv4_d64", "mixed_gqa") if x in names and x not in failed_builds]:
+            check_strided(importlib.import_module(name), dev, kernels, families, rows, failures)
 
     # 3. Errors users see.
     mod = importlib.import_module(names[0])

@@ -152,6 +152,19 @@ def _heads(heads):
     return hs
 
 
+def _strided_ok(x):
+    """Can the kernels read (or write) x of shape (B, heads, N, D) in place? Any layout whose rows of
+    D are contiguous, e.g. a (B, N, heads, D) tensor viewed as (B, heads, N, D) with .transpose(1, 2),
+    as long as the copies stay 16-byte aligned (dimensions of size 1 are never stepped over)."""
+    if x.stride(3) != 1 and x.size(3) != 1:
+        return False
+    if x.data_ptr() % 16 != 0:
+        return False
+    if x.size(2) > 1 and x.stride(2) >= 2**24:
+        return False
+    return all(x.size(d) == 1 or x.stride(d) % 8 == 0 for d in range(3))
+
+
 def _check(q, k, v, heads):
     for name, x in (("q", q), ("k", k), ("v", v)):
         if not isinstance(x, torch.Tensor):
@@ -162,8 +175,11 @@ def _check(q, k, v, heads):
             raise TypeError(f"spc {LAYOUT}: {name} must be bfloat16 or float16, got {x.dtype}")
         if x.dim() != 4:
             raise ValueError(f"spc {LAYOUT}: {name} must have 4 dimensions (B, heads, N, D), got shape {tuple(x.shape)}")
-        if not x.is_contiguous():
-            raise ValueError(f"spc {LAYOUT}: {name} must be contiguous in (B, heads, N, D) order; call .contiguous() first")
+        if not _strided_ok(x):
+            raise ValueError(
+                f"spc {LAYOUT}: {name} must have its last dimension (D) contiguous, its other strides multiples of 8 elements"
+                f" (rows less than 2**24 apart) and its data 16-byte aligned, got strides {tuple(x.stride())}; call .contiguous() first"
+            )
     if not (q.dtype == k.dtype == v.dtype):
         raise TypeError(f"spc {LAYOUT}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
     if not (q.device == k.device == v.device):
@@ -258,7 +274,9 @@ def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
         order_dq = schedule(N, B, q.device, heads, "dq90" if arch == "sm90" else "dq", 0, stream)[1]
     else:
         order_dq = order[:0]
-    return _extension(major, minor).backward(q, k, v, out, lse, dout.contiguous(), dlse, table, order, order_dq, scale, deterministic, arch == "sm90")
+    # dout in any layout the kernels can read (as q, k, v: D contiguous, aligned); else a copy.
+    dout = dout if dout.dtype == q.dtype and _strided_ok(dout) else dout.to(q.dtype).contiguous()
+    return _extension(major, minor).backward(q, k, v, out, lse, dout, dlse, table, order, order_dq, scale, deterministic, arch == "sm90")
 
 
 def _build_digest():
@@ -315,7 +333,10 @@ if torch is not None:
 
 def attention(q, k, v, scale=None, return_lse=False, heads=None, deterministic=False):
     """Banded attention (forward, and backward through autograd). q (B, H, N, D), k and v (B, KV, N, D) with H, KV and D the
-    layout's (_layout.HEADS, KV_HEADS, HEAD_DIM).
+    layout's (_layout.HEADS, KV_HEADS, HEAD_DIM), in any layout with D contiguous: a (B, N, H, D)
+    projection viewed as (B, H, N, D) with .transpose(1, 2) is read in place, no copy. The output
+    and the gradients are allocated like q, k and v (torch.empty_like: the same layout when the
+    input is dense, e.g. out.transpose(1, 2) is (B, N, H, D) contiguous again).
 
     heads: run only these heads (a tensor-parallel shard): q holds them in this order and k, v
     their KV heads; with GQA the list is made of whole groups of GROUP heads that share a KV head.

@@ -73,7 +73,7 @@ struct BwdSm90 {
   static __device__ __forceinline__ void dkdv(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                               const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
                                               elem_t* __restrict__ dK, elem_t* __restrict__ dV, const int* __restrict__ table,
-                                              const int* __restrict__ order, int n, int heads, float scale, float scale_log2) {
+                                              const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const BwdStrides& st) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     DkdvSmem& sm = smem<DkdvSmem>();
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -81,10 +81,9 @@ struct BwdSm90 {
     const KeyWorkItem w(order[blockIdx.x], n, heads, kBN, kGroup);
     const int j0 = w.j0, jw = j0 + wg * 64;  // this warpgroup's keys: jw .. jw + 63
     const int keyA = jw + (warp & 3) * 16 + g, keyB = keyA + 8;
-    const int64_t kvrow0 = (int64_t)(w.b * w.kvheads + w.kvh) * n;
 
-    KTiles::template load_tile<kBN>(sm.k, K + kvrow0 * kD, j0, n, tid);
-    KTiles::template load_tile<kBN>(sm.v, V + kvrow0 * kD, j0, n, tid);
+    KTiles::template load_tile<kBN>(sm.k, K + st.k.slice(w.b, w.kvh), j0, n, tid, st.k.n);
+    KTiles::template load_tile<kBN>(sm.v, V + st.v.slice(w.b, w.kvh), j0, n, tid, st.v.n);
     cp_commit();
 
     float dk[kD / 2], dv[kD / 2];
@@ -108,8 +107,8 @@ struct BwdSm90 {
       auto load_next = [&](int stage) {
         if (!ld.done()) {
           const int i0 = ld.kt * kBMq;
-          KTiles::template load_tile<kBMq>(sm.q[stage], Q + qrow0 * kD, i0, n, tid);
-          KTiles::template load_tile<kBMq>(sm.dout[stage], dO + qrow0 * kD, i0, n, tid);
+          KTiles::template load_tile<kBMq>(sm.q[stage], Q + st.q.slice(w.b, h), i0, n, tid, st.q.n);
+          KTiles::template load_tile<kBMq>(sm.dout[stage], dO + st.dout.slice(w.b, h), i0, n, tid, st.dout.n);
           for (int x = tid; x < kBMq; x += kThreads) {
             const bool in = i0 + x < n;
             sm.lse2[stage][x] = in ? LSE2[qrow0 + i0 + x] : INFINITY;  // padding rows: P = 0
@@ -177,8 +176,8 @@ struct BwdSm90 {
     for (int r = 0; r < 2; ++r) {
       const int key = r == 0 ? keyA : keyB;
       if (key < n) {
-        elem_t* pk = dK + (kvrow0 + key) * kD;
-        elem_t* pv = dV + (kvrow0 + key) * kD;
+        elem_t* pk = dK + st.dk.slice(w.b, w.kvh) + (int64_t)key * st.dk.n;
+        elem_t* pv = dV + st.dv.slice(w.b, w.kvh) + (int64_t)key * st.dv.n;
 #pragma unroll
         for (int x = 0; x < kD / 8; ++x) {
           *reinterpret_cast<typename Elem<elem_t>::pair*>(pk + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
@@ -195,17 +194,16 @@ struct BwdSm90 {
   static __device__ __forceinline__ void dq(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                             const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
                                             elem_t* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads,
-                                            float scale, float scale_log2) {
+                                            float scale, float scale_log2, const BwdStrides& st) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     DqSmem& sm = smem<DqSmem>();
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int wg = warp >> 2, g = lane >> 2, t4 = lane & 3;
     const WorkItem w(order[blockIdx.x], n, heads, kBM, kGroup);
     const int64_t qrow0 = (int64_t)(w.b * heads + w.h) * n;
-    const int64_t kvrow0 = (int64_t)(w.b * w.kvheads + w.kvh) * n;
 
-    QTiles::template load_tile<kBM>(sm.q, Q + qrow0 * kD, w.i0, n, tid);
-    QTiles::template load_tile<kBM>(sm.dout, dO + qrow0 * kD, w.i0, n, tid);
+    QTiles::template load_tile<kBM>(sm.q, Q + st.q.slice(w.b, w.h), w.i0, n, tid, st.q.n);
+    QTiles::template load_tile<kBM>(sm.dout, dO + st.dout.slice(w.b, w.h), w.i0, n, tid, st.dout.n);
     cp_commit();
     for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[w.h * kTermSlots * kFields + x];
     __syncthreads();
@@ -228,8 +226,8 @@ struct BwdSm90 {
     TileCursor<kTermSlots> cur(sm.ranges), ld(sm.ranges);
     auto load_next = [&](int stage) {
       if (!ld.done()) {
-        QTiles::template load_tile<kBNq>(sm.k[stage], K + kvrow0 * kD, ld.kt * kBNq, n, tid);
-        QTiles::template load_tile<kBNq>(sm.v[stage], V + kvrow0 * kD, ld.kt * kBNq, n, tid);
+        QTiles::template load_tile<kBNq>(sm.k[stage], K + st.k.slice(w.b, w.kvh), ld.kt * kBNq, n, tid, st.k.n);
+        QTiles::template load_tile<kBNq>(sm.v[stage], V + st.v.slice(w.b, w.kvh), ld.kt * kBNq, n, tid, st.v.n);
         ld.next();
       }
       cp_commit();
@@ -277,7 +275,7 @@ struct BwdSm90 {
     for (int r = 0; r < 2; ++r) {
       const int row = r == 0 ? rowA : rowB;
       if (row < n) {
-        elem_t* o = dQ + (qrow0 + row) * kD;
+        elem_t* o = dQ + st.dq.slice(w.b, w.h) + (int64_t)row * st.dq.n;
 #pragma unroll
         for (int x = 0; x < kD / 8; ++x)
           *reinterpret_cast<typename Elem<elem_t>::pair*>(o + x * 8 + 2 * t4) = Elem<elem_t>::pack(acc[4 * x + 2 * r] * scale, acc[4 * x + 2 * r + 1] * scale);
@@ -295,7 +293,8 @@ struct BwdSm90 {
   static cudaError_t launch(KPre pre, KDkdv dkdvk, KDq dqk, const void* q, const void* k, const void* v, const void* o, const void* dout,
                             const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* /*dqacc*/,
                             const int* table, const int* order, int items, const int* order_dq, int items_dq, int batch, int n, int heads,
-                            float scale, int /*deterministic*/, cudaStream_t stream) {
+                            float scale, int /*deterministic*/, const int64_t* strides, cudaStream_t stream) {
+    const BwdStrides st = strides_from<BwdStrides>(strides);
     cudaError_t err = cudaFuncSetAttribute(dkdvk, cudaFuncAttributeMaxDynamicSharedMemorySize, kDkdvSmemBytes);
     if (err == cudaSuccess) err = cudaFuncSetAttribute(dqk, cudaFuncAttributeMaxDynamicSharedMemorySize, kDqSmemBytes);
     if (err != cudaSuccess) return err;
@@ -304,17 +303,17 @@ struct BwdSm90 {
     using Pre = BwdSm80<T, L, C>;
     const int64_t preBlocks = (rows * (kD / 8) + Pre::kPreThreads - 1) / Pre::kPreThreads;
     pre<<<(unsigned)preBlocks, Pre::kPreThreads, 0, stream>>>(static_cast<const elem_t*>(o), static_cast<const elem_t*>(dout), lse, dlse, lse2,
-                                                              delta, nullptr, rows);
+                                                              delta, nullptr, rows, n, heads, st.o, st.dout);
     const elem_t* eq = static_cast<const elem_t*>(q);
     const elem_t* ek = static_cast<const elem_t*>(k);
     const elem_t* ev = static_cast<const elem_t*>(v);
     const elem_t* edo = static_cast<const elem_t*>(dout);
     if (items > 0)
       dkdvk<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), table,
-                                                          order, n, heads, scale, scale * kLog2e);
+                                                          order, n, heads, scale, scale * kLog2e, st);
     if (items_dq > 0)
       dqk<<<items_dq, kThreads, kDqSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dq), table, order_dq, n, heads, scale,
-                                                        scale * kLog2e);
+                                                        scale * kLog2e, st);
     return cudaGetLastError();
   }
 };
