@@ -35,6 +35,12 @@ export const MESSAGES = {
   E051: (heads: number, need: number, got: number) => `explicit partition of ${heads} heads needs ${need} boundaries, got ${got}`,
   E052: (rule: string) => `explicit partition boundaries must ${rule}`,
   E053: (boundary: number, n: number) => `band boundary ${boundary} is out of range: it must lie in 0..${n} (N = ${n})`,
+  E054: (n: number, have: string) =>
+    `partition tuned has no tuned bands for N = ${n}${have}: run \`spc tune FILE --seq ${n}\` and compile with --tuning RECORD (or --untuned for the base partition)`,
+  E055: (problem: string) => `tuned takes named parameters, as in tuned(base = equal_pairs, tol = 0.1): ${problem}`,
+  E056: (param: string, expected: string, got: string) => `tuned's ${param} must be ${expected}, got ${got}`,
+  E057: (name: string) => `'${name} = ...' is a named argument: only partition tuned(...) takes them`,
+  E058: (param: string) => `tuned's parameter '${param}' is given twice`,
   E060: (head: number, last: number) => `head ${head} is out of range: this layout has heads 0..${last}`,
   E061: (head: number, line: number) => `head ${head} is already given a pattern on line ${line}`,
   E062: (lo: number, hi: number) => `head range ${lo}..${hi} is reversed`,
@@ -43,6 +49,10 @@ export const MESSAGES = {
   E073: (period: number, max: number, n: number) => `a stride or period of ${period} is too large (at most ${max}) at N = ${n}`,
   E074: (length: number | string, max: number) => `sequence length ${length} is out of range: spc compiles lengths 1..${max}`,
   E081: (fixed: number, asked: number) => `seq length ${fixed} conflicts with --seq ${asked}: this layout fixes its length`,
+  E082: (layout: string) =>
+    `layout '${layout}' uses partition tuned, whose bands come from a tuning record: pass --tuning RECORD (written by \`spc tune --record\`), or --untuned to compile it with its base partition`,
+  E083: (file: string, why: string) => `${file} is not a valid tuning record: ${why}`,
+  E084: (file: string, layout: string, why: string) => `tuning record ${file} does not fit layout '${layout}': ${why}`,
   E090: (file: string, why: string) => `cannot read ${file}: ${why}`,
   E091: (file: string) => `${file} is a directory, not a .spc file`,
   E092: (file: string) => `${file} is empty`,
