@@ -41,6 +41,7 @@ export const MESSAGES = {
   E056: (param: string, expected: string, got: string) => `tuned's ${param} must be ${expected}, got ${got}`,
   E057: (name: string) => `'${name} = ...' is a named argument: only partition tuned(...) takes them`,
   E058: (param: string) => `tuned's parameter '${param}' is given twice`,
+  E059: (n: number, why: string) => `cannot tune the bands at N = ${n}: ${why}`,
   E060: (head: number, last: number) => `head ${head} is out of range: this layout has heads 0..${last}`,
   E061: (head: number, line: number) => `head ${head} is already given a pattern on line ${line}`,
   E062: (lo: number, hi: number) => `head range ${lo}..${hi} is reversed`,
