@@ -1,17 +1,18 @@
 // partition tuned and the CPU half of the autotuner: syntax and diagnostics, the cost model, the
 // band search (a partition, within tolerance, never worse than the base, deterministic), the
 // tuning record, and the commands that use them.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { frontEnd, SpecError } from '../dsl/index.js';
-import { jsHostTable } from '../codegen/host.js';
+import { jsHostTable, pyHostTable } from '../codegen/host.js';
 import { run } from '../src/driver/cli.js';
 import { compileSource } from '../src/driver/pipeline.js';
 import { toDiagnostics } from '../src/driver/diagnostics.js';
-import { EvalError, instantiate, instantiateHead, isPartition, layoutStats, pairsInDistance, type LayoutIR } from '../src/ir/index.js';
+import { EvalError, headTable, instantiate, instantiateHead, isPartition, layoutStats, pairsInDistance, type LayoutIR } from '../src/ir/index.js';
 import { BandPricer, baseBounds, boundaryCandidates, predict, tuneBands } from '../src/tuner/bands.js';
 import { DEFAULT_COST_MODEL, fitCostModel, headCost, headWork, makespan, mergeCostModel } from '../src/tuner/cost.js';
 import { bandsFor, specHash, validateRecord, type TuningRecord } from '../src/tuner/record.js';
@@ -467,5 +468,52 @@ describe('SpecError is what the front end throws for tuned', () => {
     } catch (e) {
       expect((e as SpecError).diagnostics.map((d) => d.code)).toEqual(['E055', 'E056']);
     }
+  });
+});
+
+describe('the generated host code for partition tuned', () => {
+  const l = one('layout tuned_host { heads 4 head_dim 8 partition tuned(base = equal_width) pattern band | sinks(2) }');
+  const tuned: LayoutIR = {
+    ...l,
+    partition: {
+      kind: 'tuned',
+      base: 'equal_width',
+      tol: 0.1,
+      bands: [
+        { n: 64, bounds: [0, 16, 30, 50, 64] },
+        { n: 100, bounds: [0, 20, 45, 70, 100] },
+      ],
+      useBase: false,
+    },
+  };
+  const untuned: LayoutIR = { ...l, partition: { kind: 'tuned', base: 'equal_width', tol: 0.1, bands: [], useBase: true } };
+
+  it('JavaScript and Python give the IR head table at the record N, the base with --untuned, and refuse other N', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spc-tuned-host-'));
+    const script = ['import json, sys', 'import tuned_table, untuned_table', 'out = {}'];
+    writeFileSync(join(dir, 'tuned_table.py'), pyHostTable(tuned));
+    writeFileSync(join(dir, 'untuned_table.py'), pyHostTable(untuned));
+    for (const [name, layoutIr] of [
+      ['tuned', tuned],
+      ['untuned', untuned],
+    ] as const) {
+      writeFileSync(join(dir, `${name}.mjs`), jsHostTable(layoutIr));
+      const mod = (await import(join(dir, `${name}.mjs`))) as { headTable(n: number): Int32Array };
+      for (const n of [64, 100]) {
+        expect(mod.headTable(n)).toEqual(headTable(layoutIr, n));
+        script.push(`out['${name}:${n}'] = ${name}_table.head_table(${n})`);
+      }
+      if (name === 'tuned') expect(() => mod.headTable(65)).toThrow(/bands for N = 64, 100 only/);
+      else expect(mod.headTable(65)).toEqual(headTable(layoutIr, 65));
+    }
+    script.push('try:\n    tuned_table.head_table(65)\n    out["refused"] = False\nexcept ValueError as e:\n    out["refused"] = str(e)');
+    script.push('json.dump(out, sys.stdout)');
+    writeFileSync(join(dir, 'run.py'), script.join('\n'));
+    const got = JSON.parse(execFileSync('python3', ['run.py'], { cwd: dir, encoding: 'utf8' })) as Record<string, unknown>;
+    for (const n of [64, 100]) {
+      expect(got[`tuned:${n}`]).toEqual([...headTable(tuned, n)]);
+      expect(got[`untuned:${n}`]).toEqual([...headTable(untuned, n)]);
+    }
+    expect(got.refused).toMatch(/bands for N = 64, 100 only/);
   });
 });

@@ -313,7 +313,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
       }
       switch (cmd) {
         case 'check':
-          return check(
+          return await check(
             layouts,
             seq,
             (values.tile as [number, number] | undefined) ?? [64, 64],
@@ -323,7 +323,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
             tuningArg(recordFile),
           );
         case 'show':
-          return show(layouts, seq, values.out as string | undefined, values.cells as number | undefined, io, tuningArg(recordFile));
+          return await show(layouts, seq, values.out as string | undefined, values.cells as number | undefined, io, tuningArg(recordFile));
         case 'compile': {
           if (recordFile !== undefined && values.untuned === true)
             throw new UsageError('--tuning and --untuned exclude each other: give a record, or ask for the base partition');
@@ -335,7 +335,7 @@ export async function run(argv: string[], io: Io): Promise<number> {
           return await compile(tuned, seq, values.target as string, values.out as string, values.config as string | undefined, io);
         }
         case 'tune':
-          return tune(layouts, spec.source, values, io);
+          return await tune(layouts, spec.source, values, io);
       }
     } catch (e) {
       if (e instanceof UsageError) throw e;
@@ -401,7 +401,7 @@ function layoutSummary(l: LayoutIR, n: number): string {
 type RecordArg = { record?: TuningRecord; recordFile?: string };
 const tuningArg = (file: string | undefined): RecordArg => (file === undefined ? {} : { record: readRecord(file), recordFile: file });
 
-function check(
+async function check(
   layouts: LayoutIR[],
   seq: number | undefined,
   [bm, bn]: [number, number],
@@ -409,7 +409,7 @@ function check(
   io: Io,
   shards: number | undefined,
   rec: RecordArg,
-): number {
+): Promise<number> {
   for (const l of layouts)
     if (shards !== undefined && l.kvHeads % shards !== 0)
       throw new UsageError(
@@ -418,7 +418,7 @@ function check(
   const docs = [];
   const text: string[] = [];
   for (const given of layouts) {
-    const view = tunedForInspect(given, seq, DEFAULT_SEQ, { ...rec, ...(shards !== undefined ? { shards } : {}) });
+    const view = await tunedForInspect(given, seq, DEFAULT_SEQ, { ...rec, ...(shards !== undefined ? { shards } : {}) });
     const l = view.layout;
     const inst = instanceFor(l, seq, DEFAULT_SEQ);
     const stats = layoutStats(inst, bm, bn);
@@ -529,8 +529,8 @@ function formatTable(header: string[], rows: string[][]): string[] {
   return [fmt(header), ...rows.map(fmt)];
 }
 
-function show(given: LayoutIR[], seq: number | undefined, out: string | undefined, cells: number | undefined, io: Io, rec: RecordArg): number {
-  const views = given.map((l) => tunedForInspect(l, seq, out !== undefined ? 1024 : 256, rec));
+async function show(given: LayoutIR[], seq: number | undefined, out: string | undefined, cells: number | undefined, io: Io, rec: RecordArg): Promise<number> {
+  const views = await Promise.all(given.map((l) => tunedForInspect(l, seq, out !== undefined ? 1024 : 256, rec)));
   const layouts = views.map((v) => v.layout);
   for (const v of views) if (v.report) (out !== undefined ? io.stderr : io.stdout)(tunedText(v.report).join('\n') + '\n\n');
   if (out !== undefined) {
@@ -584,7 +584,7 @@ export function readConfig(arg: string): unknown {
   }
 }
 
-function tune(layouts: LayoutIR[], source: string, values: Record<string, unknown>, io: Io): number {
+async function tune(layouts: LayoutIR[], source: string, values: Record<string, unknown>, io: Io): Promise<number> {
   if (values.target !== 'cuda') throw new UsageError(`spc tune plans the cuda target only so far, got --target ${String(values.target)}`);
   if (values['plan-only'] !== true)
     throw new UsageError('measuring candidates on the GPU is not implemented yet: pass --plan-only (enumerate, predict with the cost model, prune)');
@@ -601,7 +601,7 @@ function tune(layouts: LayoutIR[], source: string, values: Record<string, unknow
     if (tuned.some((l) => l.seq === null) && seqs.length !== 1)
       throw new UsageError('--write-spec needs exactly one N (an explicit partition holds one set of bands): give one --seq');
   }
-  const { plans, record } = tunePlans(layouts, {
+  const { plans, record } = await tunePlans(layouts, {
     seqs,
     ...(shards !== undefined ? { shards } : {}),
     sms: (values.sms as number | undefined) ?? DEFAULT_SMS,

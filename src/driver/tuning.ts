@@ -3,14 +3,15 @@
 // report of how far they moved and what the model predicts, and `spc tune --plan-only`.
 import { readFileSync, statSync } from 'node:fs';
 import { diag, SpecError } from '../../dsl/index.js';
-import { configFor } from '../../targets/cuda/config.js';
-import { cudaTuneSpace, defaultTile } from '../../targets/cuda/tune.js';
 import type { LayoutIR, Partition, TunedBands } from '../ir/index.js';
 import { BandPricer, baseBounds, DEFAULT_SMS, predict, tuneBands, TunerError, type BandTuning, type Prediction } from '../tuner/bands.js';
 import { DEFAULT_COST_MODEL, type CostModel } from '../tuner/cost.js';
 import { planLayout, type Plan } from '../tuner/plan.js';
 import { bandsFor, RECORD_FORMAT, RECORD_VERSION, validateRecord, type TuningRecord } from '../tuner/record.js';
 import { lengthFor } from './pipeline.js';
+
+/** The CUDA target's tuning space, loaded on first use: `spc check` of an untuned spec loads no target (test/startup.test.ts). */
+const cudaTune = () => import('../../targets/cuda/tune.js');
 
 export type TunedPartition = Extract<Partition, { kind: 'tuned' }>;
 export const tunedOf = (l: LayoutIR): TunedPartition | null => (l.partition?.kind === 'tuned' ? l.partition : null);
@@ -90,12 +91,12 @@ export function tunedForCompile(
 }
 
 /** The tile shape tuned bands are tuned for: the CUDA heuristic's sm90 forward tile, or 128 x 128 where CUDA cannot compile the layout. */
-export function tuningTile(l: LayoutIR): { tile: [number, number]; why: string } {
+export async function tuningTile(l: LayoutIR): Promise<[number, number]> {
+  const { defaultTile } = await cudaTune();
   try {
-    configFor(l);
-    return { tile: defaultTile(l), why: 'the CUDA sm90 heuristic tile' };
+    return defaultTile(l);
   } catch {
-    return { tile: [128, 128], why: 'the CUDA sm90 default tile (CUDA cannot compile this layout)' };
+    return [128, 128]; // the CUDA sm90 default tile, for layouts CUDA cannot compile (head_dim, fp32)
   }
 }
 
@@ -109,16 +110,16 @@ export interface TunedView {
  * For `spc check` and `spc show`: a tuned layout at length n with bands from the record (when
  * given) or chosen by the cost model now, and the predictions before and after.
  */
-export function tunedForInspect(
+export async function tunedForInspect(
   l: LayoutIR,
   seq: number | undefined,
   fallback: number,
   o: { record?: TuningRecord; recordFile?: string; shards?: number; cost?: CostModel },
-): TunedView {
+): Promise<TunedView> {
   const p = tunedOf(l);
   if (!p) return { layout: l, report: null };
   const n = lengthFor(l, seq, fallback);
-  const { tile } = tuningTile(l);
+  const tile = o.record ? ([0, 0] as [number, number]) : await tuningTile(l);
   const shards = o.shards ?? 1;
   const tune = (): BandTuning => {
     try {
@@ -257,7 +258,8 @@ export interface TuneOptions {
 }
 
 /** `spc tune --plan-only`: the plan and a record (unmeasured) for every layout and N. */
-export function tunePlans(layouts: LayoutIR[], o: TuneOptions): { plans: { layout: LayoutIR; plan: Plan }[]; record: TuningRecord } {
+export async function tunePlans(layouts: LayoutIR[], o: TuneOptions): Promise<{ plans: { layout: LayoutIR; plan: Plan }[]; record: TuningRecord }> {
+  const { cudaTuneSpace } = await cudaTune();
   const plans: { layout: LayoutIR; plan: Plan }[] = [];
   for (const l of layouts) {
     const { candidates, rejected } = cudaTuneSpace(l);
