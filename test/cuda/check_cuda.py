@@ -113,34 +113,55 @@ def reference_grads(mod, q, k, v, dout, scale, dlse=None):
     return (dq, k64.grad, v64.grad), empty
 
 
+# Gradient limits per dtype: the relative norm error, and the largest element error relative to
+# the largest reference element (a few wrong rows hide in a norm). An emulation of the kernels'
+# roundings gave about 2.5e-3 / 5e-3 in bf16 and 3e-4 in fp16.
+GRAD_LIMITS = {torch.bfloat16: (1e-2, 2e-2), torch.float16: (2e-3, 4e-3)}
+
+
+def grads_ok(errs, maxerrs, dtype):
+    norm_lim, max_lim = GRAD_LIMITS[dtype]
+    return max(errs) < norm_lim and max(maxerrs) < max_lim
+
+
 def compare_grads(grads, ref_grads, empty_rows):
     """Relative errors of (dq, dk, dv) against the float64 reference; empty_rows (B, H, N) bool
     marks rows with no allowed key, whose dq must be exactly 0, and a key no row reaches (its
-    reference dk and dv rows exactly 0) must get exactly 0. Returns (errors, message)."""
-    errs = []
+    reference dk and dv rows exactly 0) must get exactly 0. Returns (norm errors, max-element
+    errors, message)."""
+    errs, maxerrs = [], []
     for name, g, r in zip(("dq", "dk", "dv"), grads, ref_grads):
         if torch.isnan(g).any():
-            return [math.inf] * 3, f"NaN in {name}"
-        errs.append(((g.double() - r).norm() / r.norm().clamp_min(1e-30)).item() if r.norm() > 0 else (0.0 if (g == 0).all() else math.inf))
+            return [math.inf] * 3, [math.inf] * 3, f"NaN in {name}"
+        if r.norm() > 0:
+            d = g.double() - r
+            errs.append((d.norm() / r.norm()).item())
+            maxerrs.append((d.abs().max() / r.abs().max()).item())
+        else:
+            ok = bool((g == 0).all())
+            errs.append(0.0 if ok else math.inf)
+            maxerrs.append(0.0 if ok else math.inf)
     if empty_rows.any() and (grads[0][empty_rows] != 0).any():
-        return errs, "dq of rows with no key not 0"
+        return errs, maxerrs, "dq of rows with no key not 0"
     for name, g, r in zip(("dk", "dv"), grads[1:], ref_grads[1:]):
         unreached = (r == 0).all(dim=-1)
         if unreached.any() and (g[unreached] != 0).any():
-            return errs, f"{name} of keys no row reaches not 0"
-    return errs, ""
+            return errs, maxerrs, f"{name} of keys no row reaches not 0"
+    return errs, maxerrs, ""
 
 
 def run_backward(mod, q, k, v, dout, heads=None, dlse=None, deterministic=False):
     """Forward, then the backward through the op's autograd (upstream gradients dout of out and dlse
-    of lse), the gradients poisoned first: blocks of their sizes filled with NaN and freed just
-    before, so the caching allocator hands them to the backward's outputs."""
+    of lse), the gradients poisoned: SPC_POISON=1 makes the binding allocate them filled with NaN,
+    so an element no kernel writes stays NaN and fails the check."""
     qq, kk, vv = (x.detach().requires_grad_(True) for x in (q, k, v))
     out, lse = mod.attention(qq, kk, vv, return_lse=True, heads=heads, deterministic=deterministic)
     outs, ups = ((out, lse), (dout, dlse)) if dlse is not None else ((out,), (dout,))
-    poison = [torch.full_like(x, math.nan) for x in (q, q, k, k, v, v)]
-    del poison
-    grads = torch.autograd.grad(outs, (qq, kk, vv), ups)
+    os.environ["SPC_POISON"] = "1"  # the binding allocates dq, dk, dv filled with NaN
+    try:
+        grads = torch.autograd.grad(outs, (qq, kk, vv), ups)
+    finally:
+        os.environ.pop("SPC_POISON")
     torch.cuda.synchronize()
     return grads
 
@@ -159,9 +180,10 @@ def check_backward_case(mod, name, n, B, tag, fam, q, k, v, dout, dlse, ref, emp
     the KV groups: the same gradients as the full call's); at N = 77 and 1000 the deterministic
     mode 3 times (as accurate, the same bits every run)."""
     grads = with_bwd(fam, lambda: run_backward(mod, q, k, v, dout, dlse=dlse))
-    errs, why = compare_grads(grads, ref, empty)
-    ok = max(errs) < 1e-2 and not why
-    rows.append((f"{name} backward", n, tag, B, max(errs), 0.0, "ok" if ok else f"FAIL {why} dq/dk/dv {errs[0]:.1e}/{errs[1]:.1e}/{errs[2]:.1e}"))
+    errs, maxerrs, why = compare_grads(grads, ref, empty)
+    ok = grads_ok(errs, maxerrs, q.dtype) and not why
+    rows.append((f"{name} backward", n, tag, B, max(errs), max(maxerrs),
+                 "ok" if ok else f"FAIL {why} dq/dk/dv {errs[0]:.1e}/{errs[1]:.1e}/{errs[2]:.1e} max {maxerrs[0]:.1e}/{maxerrs[1]:.1e}/{maxerrs[2]:.1e}"))
     if not ok:
         failures.append(f"{name} backward N={n} {tag}")
     if n == 1000 and mod.HEADS >= 2 * mod.GROUP:
@@ -177,10 +199,10 @@ def check_backward_case(mod, name, n, B, tag, fam, q, k, v, dout, dlse, ref, emp
             failures.append(f"{name} backward subset N={n} {tag}")
     if n in (77, 1000) and "bfloat16" in tag:
         runs = [with_bwd(fam, lambda: run_backward(mod, q, k, v, dout, dlse=dlse, deterministic=True)) for _ in range(3)]
-        derrs, dwhy = compare_grads(runs[0], ref, empty)
+        derrs, dmax, dwhy = compare_grads(runs[0], ref, empty)
         same = all(torch.equal(a, b) for r in runs[1:] for a, b in zip(runs[0], r))
-        ok = max(derrs) < 1e-2 and not dwhy and same
-        rows.append((f"{name} bwd deterministic x3", n, tag, B, max(derrs), 0.0, "ok" if ok else f"FAIL {dwhy} same bits: {same}"))
+        ok = grads_ok(derrs, dmax, q.dtype) and not dwhy and same
+        rows.append((f"{name} bwd deterministic x3", n, tag, B, max(derrs), max(dmax), "ok" if ok else f"FAIL {dwhy} same bits: {same}"))
         if not ok:
             failures.append(f"{name} backward deterministic N={n} {tag}")
 
@@ -480,7 +502,7 @@ def main():
             if want not in str(e):
                 failures.append(f"unclear error: {e}")
 
-    print(f"\n{'layout':34} {'N':>6} {'dtype':>9} {'B':>2} {'rel err':>9} {'lse err':>9}  result")
+    print(f"\n{'layout':34} {'N':>6} {'dtype':>9} {'B':>2} {'rel err':>9} {'lse|max':>9}  result")
     for r in rows:
         print(f"{r[0]:34} {r[1]:>6} {r[2]:>9} {r[3]:>2} {r[4]:9.2e} {r[5]:9.2e}  {r[6]}")
     print(f"\n{len(rows) - sum(1 for r in rows if r[6] != 'ok')} passed, {len(failures)} failed")

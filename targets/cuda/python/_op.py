@@ -155,10 +155,11 @@ def _heads(heads):
 def _strided_ok(x):
     """Can the kernels read (or write) x of shape (B, heads, N, D) in place? Any layout whose rows of
     D are contiguous, e.g. a (B, N, heads, D) tensor viewed as (B, heads, N, D) with .transpose(1, 2),
-    as long as the copies stay 16-byte aligned (dimensions of size 1 are never stepped over)."""
+    as long as the copies stay 16-byte aligned (dimensions of size 1 are never stepped over).
+    Traceable by torch.compile (no data_ptr)."""
     if x.stride(3) != 1 and x.size(3) != 1:
         return False
-    if x.data_ptr() % 16 != 0:
+    if x.storage_offset() % 8 != 0:  # the storage itself is aligned (data_ptr, not traceable, is checked in the op)
         return False
     if x.size(2) > 1 and x.stride(2) >= 2**24:
         return False
@@ -175,11 +176,6 @@ def _check(q, k, v, heads):
             raise TypeError(f"spc {LAYOUT}: {name} must be bfloat16 or float16, got {x.dtype}")
         if x.dim() != 4:
             raise ValueError(f"spc {LAYOUT}: {name} must have 4 dimensions (B, heads, N, D), got shape {tuple(x.shape)}")
-        if not _strided_ok(x):
-            raise ValueError(
-                f"spc {LAYOUT}: {name} must have its last dimension (D) contiguous, its other strides multiples of 8 elements"
-                f" (rows less than 2**24 apart) and its data 16-byte aligned, got strides {tuple(x.stride())}; call .contiguous() first"
-            )
     if not (q.dtype == k.dtype == v.dtype):
         raise TypeError(f"spc {LAYOUT}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
     if not (q.device == k.device == v.device):
@@ -191,6 +187,12 @@ def _check(q, k, v, heads):
     for name, x in (("k", k), ("v", v)):
         if tuple(x.shape) != (B, kv, N, D):
             raise ValueError(f"spc {LAYOUT}: {name} must be ({B}, {kv}, {N}, {D}), got {tuple(x.shape)}")
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not _strided_ok(x):
+            raise ValueError(
+                f"spc {LAYOUT}: {name} must have its last dimension (D) contiguous, its other strides multiples of 8 elements"
+                f" (rows less than 2**24 apart) and its data 16-byte aligned, got strides {tuple(x.stride())}; call .contiguous() first"
+            )
     if N < 1:
         raise ValueError(f"spc {LAYOUT}: the sequence length must be at least 1")
     if SEQ is not None and N != SEQ:
@@ -250,7 +252,14 @@ def _capability(device):
     return major, minor
 
 
+def _aligned(*xs):
+    for x in xs:
+        if x.data_ptr() % 16 != 0:
+            raise ValueError(f"spc {LAYOUT}: the kernels need 16-byte aligned tensors; call .contiguous() first")
+
+
 def _forward(q, k, v, scale, heads):
+    _aligned(q, k, v)
     heads = tuple(heads)
     B, _, N, _ = q.shape
     major, minor = _capability(q.device)
@@ -275,8 +284,9 @@ def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
     else:
         order_dq = order[:0]
     # dout in any layout the kernels can read (as q, k, v: D contiguous, aligned); else a copy.
-    dout = dout if dout.dtype == q.dtype and _strided_ok(dout) else dout.to(q.dtype).contiguous()
-    return _extension(major, minor).backward(q, k, v, out, lse, dout, dlse, table, order, order_dq, scale, deterministic, arch == "sm90")
+    dout = dout if dout.dtype == q.dtype and _strided_ok(dout) and dout.data_ptr() % 16 == 0 else dout.to(q.dtype).contiguous()
+    poison = os.environ.get("SPC_POISON") == "1"  # the checks: gradients start as NaN (binding.cpp)
+    return _extension(major, minor).backward(q, k, v, out, lse, dout, dlse, table, order, order_dq, scale, deterministic, arch == "sm90", poison)
 
 
 def _build_digest():

@@ -21,10 +21,12 @@ extern "C" cudaError_t SPC_LAUNCH_SM90_FP16(const void*, const void*, const void
 
 // The element strides (batch, head, row) of each tensor, in the launchers' order (spc::FwdStrides,
 // spc::BwdStrides); every tensor has D contiguous (_op.py checks). A dimension of size 1 is only
-// ever indexed at 0: its stride, which PyTorch leaves arbitrary, is given as 8 (16 bytes, which
-// the tensor maps of the sm_90 kernels accept).
+// ever indexed at 0: its stride, which PyTorch leaves arbitrary, is given as if packed (the tensor
+// maps of the sm_90 kernels then see the strides they were built with before strides existed).
 static void put_strides(int64_t* s, const torch::Tensor& t) {
-  for (int d = 0; d < 3; ++d) s[d] = t.size(d) == 1 ? 8 : t.stride(d);
+  s[2] = t.size(2) == 1 ? t.size(3) : t.stride(2);
+  s[1] = t.size(1) == 1 ? t.size(2) * s[2] : t.stride(1);
+  s[0] = t.size(0) == 1 ? t.size(1) * s[1] : t.stride(0);
 }
 
 // order: the work items (with blocks > 0, grouped by block and followed by blocks + 1 offsets).
@@ -67,11 +69,13 @@ extern "C" cudaError_t SPC_BWD90_FP16(const void*, const void*, const void*, con
 // dlse (optional, float32 (B, heads, N) contiguous): the gradient of the returned lse.
 std::vector<torch::Tensor> backward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor o, torch::Tensor lse, torch::Tensor dout,
                                     std::optional<torch::Tensor> dlse, torch::Tensor table, torch::Tensor order, torch::Tensor order_dq,
-                                    double scale, bool deterministic, bool sm90) {
+                                    double scale, bool deterministic, bool sm90, bool poison) {
   c10::cuda::CUDAGuard guard(q.device());
-  auto dq = torch::empty_like(q);
-  auto dk = torch::empty_like(k);
-  auto dv = torch::empty_like(v);
+  // poison (the checks: SPC_POISON=1): the gradients start as NaN, so an element the kernels do not
+  // write shows.
+  auto dq = poison ? torch::full_like(q, NAN) : torch::empty_like(q);
+  auto dk = poison ? torch::full_like(k, NAN) : torch::empty_like(k);
+  auto dv = poison ? torch::full_like(v, NAN) : torch::empty_like(v);
   auto f32 = q.options().dtype(torch::kFloat32);
   auto lse2 = torch::empty({q.size(0), q.size(1), q.size(2)}, f32);
   auto delta = torch::empty({q.size(0), q.size(1), q.size(2)}, f32);

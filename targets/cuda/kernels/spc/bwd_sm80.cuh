@@ -56,7 +56,10 @@ struct BwdSm80 {
   using Fwd = FwdSm80<T, L, CopyTiles>;
   static __device__ __forceinline__ int swz(int row, int col) { return Fwd::swz(row, col); }
   // The dS^T tile, (kBN keys, kBM rows), its 16-byte chunks XOR-swizzled by row over its kBM columns.
-  static constexpr int kDsMask = (kBM / 8 < 8 ? kBM / 8 : 8) - 1;
+  // The XOR reaches chunk (row & kDsMask) ^ c: a power of two that divides the kBM / 8 chunks of a
+  // row (at most 8) keeps it inside the row (kBM = 96: 12 chunks, mask 3).
+  static constexpr int kDsChunks = kBM / 8;
+  static constexpr int kDsMask = ((kDsChunks & -kDsChunks) < 8 ? (kDsChunks & -kDsChunks) : 8) - 1;
   static __device__ __forceinline__ int swz_ds(int row, int col) { return row * kBM + ((((col >> 3) ^ (row & kDsMask)) << 3) | (col & 7)); }
 
   struct Smem {
@@ -323,6 +326,7 @@ struct BwdSm80 {
       }
     }
 
+    cp_wait<0>();  // a key tile no row reaches skips the loop above: its K and V copies end here
     // Epilogue: dK = scale * sum over the group's heads; dV as summed. Keys past N are not written.
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
