@@ -101,3 +101,15 @@ describe('the backward walk (host run of the kernel headers)', () => {
     expect(checked).toBeGreaterThan(400);
   }, 600_000);
 });
+
+// The dS^T shared tile of the mma.sync backward: a permutation of the tile for every blockM the
+// config accepts (96 once collided and wrote past the tile; the probe fails on that mask).
+describe('the backward dS^T tile swizzle (host run of bwd_sm80.cuh)', () => {
+  it('maps (key, row) one to one into the tile for warps 2, 4, 8 and blockM 32, 64, 96, 128', async () => {
+    const exe = join(mkdtempSync(join(tmpdir(), 'spc-swz-')), 'swz');
+    await run$('nvcc', ['-std=c++17', '-O1', '-I', 'targets/cuda/kernels', 'test/cuda/probe_swizzle.cu', '-o', exe]);
+    const out = execFileSync(exe, { encoding: 'utf8' }).trim().split('\n');
+    expect(out).toHaveLength(12);
+    for (const line of out) expect(line).toMatch(/: 0 bad$/);
+  }, 120_000);
+});

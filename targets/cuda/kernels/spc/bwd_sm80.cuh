@@ -60,7 +60,7 @@ struct BwdSm80 {
   // row (at most 8) keeps it inside the row (kBM = 96: 12 chunks, mask 3).
   static constexpr int kDsChunks = kBM / 8;
   static constexpr int kDsMask = ((kDsChunks & -kDsChunks) < 8 ? (kDsChunks & -kDsChunks) : 8) - 1;
-  static __device__ __forceinline__ int swz_ds(int row, int col) { return row * kBM + ((((col >> 3) ^ (row & kDsMask)) << 3) | (col & 7)); }
+  static SPC_HD int swz_ds(int row, int col) { return row * kBM + ((((col >> 3) ^ (row & kDsMask)) << 3) | (col & 7)); }
 
   struct Smem {
     elem_t k[kBN * kD];
