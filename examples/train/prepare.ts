@@ -42,7 +42,8 @@ export function prepare(dir: string): string[] {
   const layouts = compileSource(source);
   writeAtomically(dir, cudaTarget.emit(layouts, { version: 'train' }));
   const listing = [];
-  for (const [H, KV, D] of SHAPES) for (const p of Object.keys(PATTERNS)) listing.push({ name: packageName(p, H, KV, D), pattern: p, heads: H, kv_heads: KV, head_dim: D });
+  for (const [H, KV, D] of SHAPES)
+    for (const p of Object.keys(PATTERNS)) listing.push({ name: packageName(p, H, KV, D), pattern: p, heads: H, kv_heads: KV, head_dim: D });
   writeFileSync(join(dir, 'layouts.json'), JSON.stringify(listing, null, 1) + '\n');
   writeFileSync(join(dir, 'layouts.spc'), source);
   return layouts.map((l) => l.name);
