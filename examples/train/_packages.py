@@ -106,4 +106,10 @@ def bench_cuda():
 
 if __name__ == "__main__":
     # `python3 examples/train/_packages.py`: the package names, one a line (the test suite reads them).
-    print("\n".join(required()))
+    # `python3 examples/train/_packages.py --build DIR`: build all of them for this GPU (in parallel).
+    if sys.argv[1:2] == ["--build"] and len(sys.argv) == 3:
+        build_all(sys.argv[2], required())
+    elif len(sys.argv) == 1:
+        print("\n".join(required()))
+    else:
+        sys.exit("usage: python3 examples/train/_packages.py [--build PACKAGES_DIR]")
