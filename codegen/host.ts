@@ -1,7 +1,7 @@
 // Host code that builds the head table (see src/ir/table.ts) for any N at run time, in
 // JavaScript and in Python. It reproduces the IR's partition formulas and term evaluation
 // exactly; tests run both and compare with the TypeScript IR.
-import { tableShape, type IExpr, type LayoutIR, type Term } from '../src/ir/index.js';
+import { tableShape, type IExpr, type LayoutIR, type Term, type TunedBands } from '../src/ir/index.js';
 import { EMPTY_TERM, FIELD, MOD_ON_D, MOD_ON_J, MOD_STRIDE, NEUTRAL_MOD, modOffset } from '../src/ir/schema.js';
 import { renderExpr, type ExprSyntax } from './expr.js';
 import { CodeWriter } from './writer.js';
@@ -183,9 +183,27 @@ export function jsHostTable(layout: LayoutIR): string {
   return w.toString();
 }
 
+/** The runtime error of a tuned layout called at a length its record does not cover (no quotes: it goes in JS and Python strings). */
+function tunedMissing(name: string, bands: readonly TunedBands[]): string {
+  const have = bands.length ? `bands for N = ${bands.map((b) => b.n).join(', ')} only` : 'no tuned bands';
+  return `layout ${name} has partition tuned with ${have} (run spc tune for this N and compile with --tuning RECORD)`;
+}
+
 function jsPartition(w: CodeWriter, layout: LayoutIR): void {
   const p = layout.partition;
   if (!p) return void w.line('return null;');
+  if (p.kind === 'tuned') {
+    const base = p.base === 'equal_width' ? 'return equalWidthBounds(N, H);' : 'return equalPairsBounds(N, H);';
+    if (p.useBase) {
+      w.line(`// partition tuned, compiled with --untuned: the base partition ${p.base} at every N.`);
+      return void w.line(base);
+    }
+    w.line(`// partition tuned(base = ${p.base}, tol = ${p.tol}): the bands of a tuning record, for these N only.`);
+    w.line(`const TUNED = new Map([${p.bands.map((b) => `[${b.n}, [${b.bounds.join(', ')}]]`).join(', ')}]);`);
+    w.line('const b = TUNED.get(N);');
+    w.line(`if (b === undefined) throw new RangeError(\`spc: ${tunedMissing(layout.name, p.bands)}, got N = \${N}\`);`);
+    return void w.line('return b.slice();');
+  }
   if (p.kind !== 'explicit') return void w.line(p.kind === 'equal_width' ? 'return equalWidthBounds(N, H);' : 'return equalPairsBounds(N, H);');
   w.line(`const b = exact((A) => [${p.bounds.map((e) => `A.out(${renderA(e)})`).join(', ')}]);`);
   w.block('for (let k = 0; k < b.length; k++) {', () => {
@@ -281,7 +299,16 @@ export function pyHostTable(layout: LayoutIR): string {
       w.line(`H = ${layout.heads}`);
       const p = layout.partition;
       if (!p) w.line('return None');
-      else if (p.kind !== 'explicit') w.line(p.kind === 'equal_width' ? 'return equal_width_bounds(N, H)' : 'return equal_pairs_bounds(N, H)');
+      else if (p.kind === 'tuned' && p.useBase) {
+        w.line(`# partition tuned, compiled with --untuned: the base partition ${p.base} at every N.`);
+        w.line(p.base === 'equal_width' ? 'return equal_width_bounds(N, H)' : 'return equal_pairs_bounds(N, H)');
+      } else if (p.kind === 'tuned') {
+        w.line(`# partition tuned(base = ${p.base}, tol = ${p.tol}): the bands of a tuning record, for these N only.`);
+        w.line(`tuned = {${p.bands.map((b) => `${b.n}: [${b.bounds.join(', ')}]`).join(', ')}}`);
+        w.line('if N not in tuned:');
+        w.line(`    raise ValueError(f'spc: ${tunedMissing(layout.name, p.bands)}, got N = {N}')`);
+        w.line('return list(tuned[N])');
+      } else if (p.kind !== 'explicit') w.line(p.kind === 'equal_width' ? 'return equal_width_bounds(N, H)' : 'return equal_pairs_bounds(N, H)');
       else {
         w.line(`b = [${p.bounds.map((e) => renderExpr(e, PY)).join(', ')}]`);
         w.line('for k, x in enumerate(b):');

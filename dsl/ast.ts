@@ -7,7 +7,11 @@ export type Expr =
   | { kind: 'neg'; arg: Expr; span: Span }
   | { kind: 'bin'; op: '+' | '-' | '*' | '/' | '%' | '|' | '&'; left: Expr; right: Expr; span: Span }
   | { kind: 'call'; callee: string; calleeSpan: Span; args: Expr[]; span: Span }
-  | { kind: 'list'; items: Expr[]; span: Span };
+  | { kind: 'list'; items: Expr[]; span: Span }
+  /** A decimal number (0.1): only a named argument's value may be one. */
+  | { kind: 'decimal'; value: number; text: string; span: Span }
+  /** A named argument `name = value` of a call: only `partition tuned(...)` takes them. */
+  | { kind: 'named'; name: string; nameSpan: Span; value: Expr; span: Span };
 
 export interface Property {
   name: string;
@@ -39,7 +43,17 @@ export interface SpecFile {
 export type DType = 'bf16' | 'fp16' | 'fp32';
 export const DTYPES: readonly DType[] = ['bf16', 'fp16', 'fp32'];
 
-export type PartitionDecl = { kind: 'equal_width' | 'equal_pairs' | 'tuned'; span: Span } | { kind: 'explicit'; bounds: Expr[]; span: Span };
+/** The partitions `tuned` may start from and stay near. */
+export type BasePartition = 'equal_width' | 'equal_pairs';
+export const BASE_PARTITIONS: readonly BasePartition[] = ['equal_width', 'equal_pairs'];
+/** The parameters of `partition tuned(...)` and their defaults. */
+export const TUNED_DEFAULTS = { base: 'equal_pairs' as BasePartition, tol: 0.1 };
+
+export type PartitionDecl =
+  | { kind: BasePartition; span: Span }
+  | { kind: 'explicit'; bounds: Expr[]; span: Span }
+  /** Bands chosen by the autotuner near `base`: each head's pair share within `tol` (relative) of the base's. */
+  | { kind: 'tuned'; base: BasePartition; tol: number; span: Span };
 
 /** A pattern: a set of (query, key) pairs, built from primitives with | (union) and & (intersection). */
 export type Pattern = { kind: 'union' | 'inter'; left: Pattern; right: Pattern; span: Span } | { kind: 'prim'; name: PrimName; args: Expr[]; span: Span };
@@ -80,5 +94,5 @@ export interface CheckedLayout {
   /** Disjoint head groups covering 0..heads-1 in order. */
   groups: HeadGroup[];
   /** Where the properties' values are written (those the layout gives), for later diagnostics. */
-  spans: Partial<Record<'heads' | 'kvHeads' | 'headDim' | 'dtype' | 'seq', Span>>;
+  spans: Partial<Record<'heads' | 'kvHeads' | 'headDim' | 'dtype' | 'seq' | 'partition', Span>>;
 }

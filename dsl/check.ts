@@ -1,5 +1,7 @@
 import {
+  BASE_PARTITIONS,
   DTYPES,
+  TUNED_DEFAULTS,
   PRIMITIVES,
   type CheckedLayout,
   type DType,
@@ -166,6 +168,7 @@ function checkLayout(decl: LayoutDecl, out: Diagnostic[]): CheckedLayout | null 
     ['headDim', dimP],
     ['dtype', dtP],
     ['seq', seqP],
+    ['partition', partP],
   ] as const)
     if (p) spans[key] = p.value.span;
   return { name: decl.name, nameSpan: decl.nameSpan, heads, kvHeads, headDim, dtype, seq, causal, partition, groups, spans };
@@ -234,12 +237,19 @@ function checkIntExpr(e: Expr, rule: NameRule, out: Diagnostic[]): void {
     case 'list':
       out.push(diag('E023', e.span, 'this value', 'a number, not a list'));
       return;
+    case 'decimal':
+      out.push(diag('E002', e.span, `'${e.text}'`));
+      return;
+    case 'named':
+      out.push(diag('E057', e.nameSpan, e.name));
+      return;
   }
 }
 
 function checkPartition(v: Expr, heads: number | null, out: Diagnostic[]): PartitionDecl | null {
   if (v.kind === 'name') {
-    if (v.name === 'equal_width' || v.name === 'equal_pairs' || v.name === 'tuned') return { kind: v.name, span: v.span };
+    if (v.name === 'equal_width' || v.name === 'equal_pairs') return { kind: v.name, span: v.span };
+    if (v.name === 'tuned') return { kind: 'tuned', ...TUNED_DEFAULTS, span: v.span };
     if (v.name === 'explicit') {
       out.push(diag('E041', v.span, 'explicit', 'the band boundaries, such as explicit(0, 512, N)', 0));
       return null;
@@ -255,9 +265,52 @@ function checkPartition(v: Expr, heads: number | null, out: Diagnostic[]): Parti
     // Boundaries that are constant are checked by lowering, the rest when N is known.
     return out.length > before ? null : { kind: 'explicit', bounds: args, span: v.span };
   }
+  if (v.kind === 'call' && v.callee === 'tuned') return checkTuned(v, out);
   if (v.kind === 'call') out.push(diag('E050', v.calleeSpan, v.callee, PARTITIONS.join(', ')));
   else out.push(diag('E023', v.span, 'partition', `one of ${PARTITIONS.join(', ')}`));
   return null;
+}
+
+const TUNED_PARAMS = Object.keys(TUNED_DEFAULTS) as (keyof typeof TUNED_DEFAULTS)[];
+
+/** `tuned(base = equal_pairs, tol = 0.1)`: named parameters, each at most once, any left out at its default. */
+function checkTuned(v: Expr & { kind: 'call' }, out: Diagnostic[]): PartitionDecl | null {
+  const before = out.length;
+  const got = { ...TUNED_DEFAULTS };
+  const seen = new Set<string>();
+  for (const a of v.args) {
+    if (a.kind !== 'named') {
+      out.push(diag('E055', a.span, 'this argument has no name (write base = ... or tol = ...)'));
+      continue;
+    }
+    if (!(TUNED_PARAMS as string[]).includes(a.name)) {
+      out.push(diag('E055', a.nameSpan, `'${a.name}' is not one of its parameters (${TUNED_PARAMS.join(', ')})${suggest(a.name, TUNED_PARAMS)}`));
+      continue;
+    }
+    if (seen.has(a.name)) {
+      out.push(diag('E058', a.nameSpan, a.name));
+      continue;
+    }
+    seen.add(a.name);
+    const x = a.value;
+    if (a.name === 'base') {
+      if (x.kind === 'name' && (BASE_PARTITIONS as readonly string[]).includes(x.name)) got.base = x.name as typeof got.base;
+      else out.push(diag('E056', x.span, 'base', `one of ${BASE_PARTITIONS.join(', ')}`, shown(x)));
+    } else {
+      const value = x.kind === 'num' || x.kind === 'decimal' ? x.value : null;
+      if (value !== null && value >= 0 && value <= 1) got.tol = value;
+      else out.push(diag('E056', x.span, 'tol', "a number from 0 to 1 (a relative tolerance on each head's pair share, such as 0.1)", shown(x)));
+    }
+  }
+  return out.length > before ? null : { kind: 'tuned', base: got.base, tol: got.tol, span: v.span };
+}
+
+/** A short rendering of a value for a message. */
+function shown(e: Expr): string {
+  if (e.kind === 'num' || e.kind === 'decimal') return e.text;
+  if (e.kind === 'name') return `'${e.name}'`;
+  if (e.kind === 'neg' && (e.arg.kind === 'num' || e.arg.kind === 'decimal')) return `-${e.arg.text}`;
+  return 'an expression';
 }
 
 interface Scope {

@@ -7,6 +7,8 @@ import {
   Amp,
   BadNumber,
   Comma,
+  Decimal,
+  Equals,
   Head,
   Identifier,
   Int,
@@ -34,7 +36,7 @@ export const MAX_NESTING = 64;
  */
 export const MAX_OPERATORS = 1000;
 const OPERATORS = new Set<unknown>([Pipe, Amp, Plus, Minus, Star, Slash, Percent, Comma]);
-const OPERAND_ENDS = new Set<unknown>([Int, Identifier, RParen, RBracket]);
+const OPERAND_ENDS = new Set<unknown>([Int, Decimal, Identifier, RParen, RBracket]);
 import { astBuilder, tokenSpan } from './visitor.js';
 
 /** Source text to AST. Throws SpecError with located diagnostics; never anything else for bad text. */
@@ -46,7 +48,12 @@ export function parseSpec(text: string): SpecFile {
     const shown = /^[\x20-\x7e]$/.test(ch[0] ?? '') ? `'${ch[0]}'` : `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
     diagnostics.push(diag('E001', { line: e.line ?? 1, col: e.column ?? 1, offset: e.offset, length: 1 }, shown));
   }
-  for (const t of lexed.tokens) if (t.tokenType === BadNumber) diagnostics.push(diag('E002', tokenSpan(t), `'${t.image}'`));
+  // A decimal number is a bad number except as the value of a named argument (`tol = 0.1`).
+  const toks = lexed.tokens;
+  const named = (k: number) => toks[k - 1]?.tokenType === Equals || (toks[k - 1]?.tokenType === Minus && toks[k - 2]?.tokenType === Equals);
+  toks.forEach((t, k) => {
+    if (t.tokenType === BadNumber || (t.tokenType === Decimal && !named(k))) diagnostics.push(diag('E002', tokenSpan(t), `'${t.image}'`));
+  });
   if (diagnostics.length) throw new SpecError(diagnostics);
   let depth = 0;
   let minuses = 0;

@@ -44,7 +44,9 @@ const messages: IParserErrorMessageProvider = {
  *   additive := multiplicative (('+'|'-') multiplicative)*
  *   multiplicative := unary (('*'|'/'|'%') unary)*
  *   unary    := '-' unary | primary
- *   primary  := Int | Identifier ('(' (expr (',' expr)*)? ')')? | '(' expr ')' | '[' (expr (',' expr)*)? ']'
+ *   primary  := Int | Decimal | Identifier ('(' argList? ')')? | '(' expr ')' | '[' argList? ']'
+ *   argList  := arg (',' arg)*
+ *   arg      := (Identifier '=')? expr      (a named argument: only `partition tuned(...)` takes them)
  */
 export class SpcParser extends CstParser {
   constructor() {
@@ -138,6 +140,7 @@ export class SpcParser extends CstParser {
   primary = this.RULE('primary', () => {
     this.OR([
       { ALT: () => this.CONSUME(T.Int) },
+      { ALT: () => this.CONSUME(T.Decimal) },
       {
         ALT: () => {
           this.CONSUME(T.Identifier);
@@ -166,11 +169,19 @@ export class SpcParser extends CstParser {
   });
 
   argList = this.RULE('argList', () => {
-    this.SUBRULE(this.expr, { LABEL: 'args' });
+    this.SUBRULE(this.arg, { LABEL: 'args' });
     this.MANY(() => {
       this.CONSUME(T.Comma);
-      this.SUBRULE2(this.expr, { LABEL: 'args' });
+      this.SUBRULE2(this.arg, { LABEL: 'args' });
     });
+  });
+
+  arg = this.RULE('arg', () => {
+    this.OPTION(() => {
+      this.CONSUME(T.Identifier, { LABEL: 'argName' });
+      this.CONSUME(T.Equals);
+    });
+    this.SUBRULE(this.expr, { LABEL: 'value' });
   });
 }
 

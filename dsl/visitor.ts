@@ -88,6 +88,10 @@ class AstBuilder extends BaseVisitor {
       const t = (c.Int as IToken[])[0]!;
       return { kind: 'num', value: Number(t.image), text: t.image, span: tokenSpan(t) };
     }
+    if (c.Decimal) {
+      const t = (c.Decimal as IToken[])[0]!;
+      return { kind: 'decimal', value: Number(t.image), text: t.image, span: tokenSpan(t) };
+    }
     if (c.Identifier) {
       const t = (c.Identifier as IToken[])[0]!;
       if (!c.LParen) return { kind: 'name', name: t.image, span: tokenSpan(t) };
@@ -105,6 +109,13 @@ class AstBuilder extends BaseVisitor {
 
   argList(c: Children): Expr[] {
     return (c.args as CstNode[]).map((n) => this.visit(n) as Expr);
+  }
+
+  arg(c: Children): Expr {
+    const value = this.visit(c.value![0] as CstNode) as Expr;
+    if (!c.argName) return value;
+    const name = (c.argName as IToken[])[0]!;
+    return { kind: 'named', name: name.image, nameSpan: tokenSpan(name), value, span: joinSpans(tokenSpan(name), value.span) };
   }
 }
 

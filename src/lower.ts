@@ -60,7 +60,7 @@ export function lowerLayout(c: CheckedLayout): LayoutIR {
       : bounds
         ? { kind: 'explicit', bounds }
         : c.partition.kind === 'tuned'
-          ? { kind: 'tuned', fallback: 'equal_pairs' }
+          ? { kind: 'tuned', base: c.partition.base, tol: c.partition.tol, bands: [], useBase: false }
           : { kind: c.partition.kind as 'equal_width' | 'equal_pairs' },
     groups,
     locs: { ...c.spans },
@@ -122,6 +122,9 @@ export function lowerExpr(e: Expr): IExpr {
       return { op: e.callee as 'min', args: e.args.map(lowerExpr), loc };
     case 'list':
       throw new Error('internal: list in a number');
+    case 'decimal':
+    case 'named':
+      throw new Error(`internal: ${e.kind} in a number`);
   }
 }
 

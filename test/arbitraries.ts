@@ -47,7 +47,7 @@ export const specCase: fc.Arbitrary<SpecCase> = fc
     heads: fc.integer({ min: 1, max: 6 }),
     kvDiv: fc.integer({ min: 1, max: 3 }),
     n: fc.integer({ min: 1, max: 48 }),
-    partition: fc.constantFrom('equal_width', 'equal_pairs', 'tuned', 'explicit'),
+    partition: fc.constantFrom('equal_width', 'equal_pairs', 'explicit'), // tuned needs a record: test/tuner*.test.ts
     causal: fc.boolean(),
     pattern: patternText,
     override: fc.option(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 2 }), patternText), { nil: undefined }),

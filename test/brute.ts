@@ -44,7 +44,7 @@ export function bruteBounds(layout: CheckedLayout, n: number): number[] | null {
     return out;
   }
   if (p.kind === 'explicit') return p.bounds.map((b) => ev(b, { N: n, H }));
-  // equal_pairs / tuned: smallest b with H * (pairs at distance < b) >= k * total.
+  // equal_pairs (tuned layouts need a record; test/tuner*.test.ts): smallest b with H * (pairs at distance < b) >= k * total.
   const total = (n * (n + 1)) / 2;
   const out = [0];
   for (let k = 1; k < H; k++) {

@@ -229,20 +229,20 @@ describe('options: one table per command', () => {
 
   it('a command refuses the options it does not take, naming the ones it does', async () => {
     expect(usage(await spc('show', 'examples/spattention-paper.spc', '--target', 'cuda', '--shards', '3'), 'show')).toBe(
-      'spc: show does not take --target (options: --seq, --layout, -o, --cells)',
+      'spc: show does not take --target (options: --seq, --layout, -o, --cells, --tuning)',
     );
     expect(usage(await spc('show', 'examples/spattention-paper.spc', '--shards', '3'), 'show')).toBe(
-      'spc: show does not take --shards (options: --seq, --layout, -o, --cells)',
+      'spc: show does not take --shards (options: --seq, --layout, -o, --cells, --tuning)',
     );
     expect(usage(await spc('compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', tmp(), '--json'), 'compile')).toBe(
-      'spc: compile does not take --json (options: --target, -o, --seq, --config)',
+      'spc: compile does not take --json (options: --target, -o, --seq, --config, --tuning, --untuned)',
     );
     expect(usage(await spc('check', 'examples/dense-causal.spc', '-o', 'x.svg'), 'check')).toBe(
-      'spc: check does not take -o (options: --seq, --layout, --tile, --shards, --json)',
+      'spc: check does not take -o (options: --seq, --layout, --tile, --shards, --json, --tuning)',
     );
     expect(usage(await spc('check', 'examples/dense-causal.spc', '--config', '{}'), 'check')).toMatch(/^spc: check does not take --config/);
     expect(usage(await spc('check', 'examples/dense-causal.spc', '--frobnicate'), 'check')).toBe(
-      "spc: unknown option '--frobnicate' for check (options: --seq, --layout, --tile, --shards, --json)",
+      "spc: unknown option '--frobnicate' for check (options: --seq, --layout, --tile, --shards, --json, --tuning)",
     );
     expect(usage(await spc('check', 'examples/dense-causal.spc', '-x'), 'check')).toMatch(/^spc: unknown option '-x' for check/);
   });
@@ -273,9 +273,21 @@ describe('options: one table per command', () => {
 
   it('--help is made from the same table: every option a command takes is in its usage line and option list', async () => {
     const takes: Record<string, string[]> = {
-      check: ['--seq N', '--layout NAME', '--tile MxN', '--shards T', '--json'],
-      show: ['--seq N', '--layout NAME', '-o FILE', '--cells K'],
-      compile: ['--target TARGET', '-o DIR', '--seq N', '--config FILE_OR_JSON'],
+      check: ['--seq N', '--layout NAME', '--tile MxN', '--shards T', '--json', '--tuning RECORD'],
+      show: ['--seq N', '--layout NAME', '-o FILE', '--cells K', '--tuning RECORD'],
+      compile: ['--target TARGET', '-o DIR', '--seq N', '--config FILE_OR_JSON', '--tuning RECORD', '--untuned'],
+      tune: [
+        '--target TARGET',
+        '--seq N[,N...]',
+        '--plan-only',
+        '--layout NAME',
+        '--shards T',
+        '--sms K',
+        '--cost JSON',
+        '--record FILE',
+        '--write-spec FILE',
+        '--json',
+      ],
     };
     for (const [cmd, options] of Object.entries(takes)) {
       const help = (await spc(cmd, '--help')).stdout;

@@ -19,7 +19,10 @@ const run$ = promisify(execFile);
 describe('CUDA backward headers', () => {
   it('check_bwd.cu compiles for sm_90a and sm_80: preprocess, dK/dV and convert kernels, no spills, no warnings', async () => {
     const kernels = ['pre', 'dkdv', 'convert', 'dkdv_det', 'dq'];
-    const names = ['check_bwd_sm80', 'check_bwd_sm80_mod'].flatMap((p) => kernels.map((k) => `${p}_${k}`)).sort();
+    const names = [
+      ...['check_bwd_sm80', 'check_bwd_sm80_mod'].flatMap((p) => kernels.map((k) => `${p}_${k}`)),
+      ...['check_bwd_sm90', 'check_bwd_sm90_mod'].flatMap((p) => ['dkdv', 'dq'].map((k) => `${p}_${k}`)),
+    ].sort();
     for (const arch of ['-gencode=arch=compute_90a,code=sm_90a', '-gencode=arch=compute_80,code=sm_80']) {
       const { stdout, stderr } = await run$(
         'nvcc',
@@ -74,7 +77,7 @@ describe('the backward walk (host run of the kernel headers)', () => {
       cases.set(key, group);
       const ns = l.seq !== null ? [l.seq] : [1, 77, 1 + Math.floor(Math.abs(rnd[4 * x]!) * 699)];
       for (const n of ns)
-        for (let tiles = 0; tiles < 5; tiles++) {
+        for (let tiles = 0; tiles < 8; tiles++) {
           group.input.push(`${n} ${l.heads} ${tiles} ${Array.from(headTable(l, n)).join(' ')}`);
           group.labels.push(`${l.name} N=${n} tiles ${tiles}`);
         }
@@ -95,6 +98,6 @@ describe('the backward walk (host run of the kernel headers)', () => {
         checked += 1;
       });
     }
-    expect(checked).toBeGreaterThan(250);
+    expect(checked).toBeGreaterThan(400);
   }, 600_000);
 });

@@ -23,6 +23,7 @@ const RULES: [test: (file: string) => boolean, name: string, rule: Rule][] = [
   [(f) => f === 'src/oracle.ts', 'the oracle', { internal: () => ['src/oracle.ts', 'src/ir/'], packages: [] }],
   [(f) => f.startsWith('codegen/'), 'codegen', { internal: () => ['codegen/', 'src/ir/'], packages: [] }],
   [(f) => f.startsWith('targets/'), 'a target', { internal: (f) => [`${f.split('/').slice(0, 2).join('/')}/`, 'codegen/', 'src/ir/'], packages: ['ts-morph'] }],
+  [(f) => f.startsWith('src/tuner/'), 'the tuner', { internal: () => ['src/tuner/', 'src/ir/'], packages: [] }],
   [(f) => f.startsWith('src/driver/'), 'the driver', { internal: () => ['dsl/', 'src/', 'codegen/', 'targets/'], packages: [] }],
 ];
 
@@ -97,5 +98,8 @@ describe('imports flow one way', () => {
     expect(importProblems('targets/wgsl/x.ts', ['./plan.js', '../../codegen/writer.js', '../../src/ir/index.js', 'ts-morph'])).toEqual([]);
     expect(importProblems('src/driver/x.ts', ['../../targets/cuda/index.js', '../lower.js', '../../dsl/index.js'])).toEqual([]);
     expect(importProblems('src/new-thing.ts', [])).toHaveLength(1);
+    expect(importProblems('src/tuner/x.ts', ['../ir/index.js', './cost.js', 'node:crypto'])).toEqual([]);
+    expect(importProblems('src/tuner/x.ts', ['../../targets/cuda/config.js'])).toHaveLength(1);
+    expect(importProblems('src/tuner/x.ts', ['../driver/shards.js'])).toHaveLength(1);
   });
 });

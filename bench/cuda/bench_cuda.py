@@ -148,6 +148,7 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--budget", type=float, default=480, help="seconds; Flex is skipped once exceeded")
     ap.add_argument("--mode", default="fwd", choices=["fwd", "fwdbwd"], help="time the forward, or forward + backward")
+    ap.add_argument("--bwd-kernels", default="sm80", help="fwdbwd: comma list of spc backward families to time: sm80 (mma.sync), sm90 (wgmma)")
     ap.add_argument("--deterministic", action="store_true", help="fwdbwd: spc's deterministic backward (dq pass, no atomics)")
     ap.add_argument("--kernels", default="sm90", help="comma list of spc kernel families to time: sm90 (wgmma), sm80 (mma.sync)")
     ap.add_argument("--watchdog", type=float, default=0, help="seconds; dump the stacks and exit if the run takes longer (a hung kernel)")
@@ -217,19 +218,22 @@ def main():
                     print(f"  flex {pat} H={H} D={D} N={n}: {t_flex:.3f} ms ({time.time() - t0:.0f} s with compiling), max |flex - spc| = {flex_diff:.3g}", flush=True)
                     flex_ms[pat] = t_flex
                 up = useful_pairs(mod, n) * B
-                for kern in kernels:
+                for kern, bk in [(kf, bf) for kf in kernels for bf in (args.bwd_kernels.split(",") if bwd else [""])]:
                     os.environ["SPC_CUDA_KERNEL"] = kern
+                    if bk:
+                        os.environ["SPC_CUDA_BWD"] = bk
                     call = timed(lambda: mod.attention(q, k, v, deterministic=args.deterministic))
                     call()  # build + warm
                     t_spc = bench(call)
                     cp = computed_pairs(mod, n, kern) * B
                     tflops = (3.5 if bwd else 1.0) * 4 * D * up / (t_spc * 1e-3) / 1e12
-                    label = " ".join(x for x in (pat, suffix, kern) if x)
+                    label = " ".join(x for x in (pat, suffix, kern, f"bwd {bk}" if bk else "") if x)
                     rows.append(dict(pattern=label, H=H, D=D, N=n, B=B, cudnn=t_cudnn, flash=t_flash, flex=t_flex, spc=t_spc,
                                      x_cudnn=t_cudnn / t_spc, x_flex=t_flex / t_spc, useful_tflops=tflops, computed_over_useful=cp / up))
                     r = rows[-1]
-                    print(f"{label:24} H={H:2} D={D:3} N={n:5} B={B}  cudnn {t_cudnn:7.3f}  flash {t_flash:7.3f}  flex {t_flex:7.3f}  spc {t_spc:7.3f} ms"
+                    print(f"{label:30} H={H:2} D={D:3} N={n:5} B={B}  cudnn {t_cudnn:7.3f}  flash {t_flash:7.3f}  flex {t_flex:7.3f}  spc {t_spc:7.3f} ms"
                           f"  x{r['x_cudnn']:5.1f} cudnn  x{r['x_flex']:4.2f} flex  {tflops:5.0f} TFLOP/s useful  computed/useful {cp / up:.2f}", flush=True)
+                    os.environ.pop("SPC_CUDA_BWD", None)
                 os.environ.pop("SPC_CUDA_KERNEL", None)
             q = k = v = dout = None  # free before the next shape
     head = ["pattern", "H", "D", "N", "B", "cuDNN ms", "flash ms", "Flex ms", "spc ms", "spc vs cuDNN", "spc vs Flex", "useful TFLOP/s", "computed/useful"]

@@ -12,6 +12,10 @@ import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStat
 import { balancedShards, contiguousShards, groupedShards, type ShardReport } from './shards.js';
 import { svgPicture, textPicture } from './picture.js';
 import { getTarget, instanceFor, lengthFor, loadSpec, readBounded, TARGET_NAMES, writeAtomically } from './pipeline.js';
+import { planText, readRecord, specWithBands, tunedForCompile, tunedForInspect, tunedJson, tunedOf, tunedText, tunePlans } from './tuning.js';
+import { DEFAULT_COST_MODEL, mergeCostModel, type CostModel } from '../tuner/cost.js';
+import { DEFAULT_SMS } from '../tuner/bands.js';
+import type { TuningRecord } from '../tuner/record.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -77,8 +81,33 @@ interface CommandSpec {
 
 const seqOption = (help: string): OptionSpec => ({ name: 'seq', arg: 'N', help, validate: positiveInt('--seq') });
 const layoutOption: OptionSpec = { name: 'layout', arg: 'NAME', help: 'only this layout' };
+const tuningOption = (help: string): OptionSpec => ({ name: 'tuning', arg: 'RECORD', help });
 
-const COMMANDS: Record<'check' | 'show' | 'compile', CommandSpec> = {
+function seqList(s: string): number[] {
+  const parts = s.split(',');
+  if (parts.length > 64) throw new UsageError(`--seq takes at most 64 lengths, got ${parts.length}`);
+  const ns = parts.map(positiveInt('--seq'));
+  return [...new Set(ns)].sort((a, b) => a - b);
+}
+
+function smsValue(s: string): number {
+  if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > 4096) throw new UsageError(`--sms must be a whole number between 1 and 4096, got '${s}'`);
+  return Number(s);
+}
+
+function costValue(s: string): CostModel {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(s);
+  } catch (e) {
+    throw new UsageError(`--cost takes JSON such as '{"partialTile": 1.3}': ${(e as Error).message}`);
+  }
+  const m = mergeCostModel(DEFAULT_COST_MODEL, raw);
+  if (typeof m === 'string') throw new UsageError(`--cost: ${m}`);
+  return m;
+}
+
+const COMMANDS: Record<'check' | 'show' | 'compile' | 'tune', CommandSpec> = {
   check: {
     summary: "validate a spec; print each head's bands, pairs and work share",
     description: `Validates FILE and prints, for each layout at length N, each head's allowed distance
@@ -95,6 +124,9 @@ kernel with MxN tiles visits. A layout with symbolic N uses --seq (default ${DEF
         validate: positiveInt('--shards'),
       },
       { name: 'json', help: 'one JSON document on stdout instead of the table' },
+      tuningOption(
+        'partition tuned: take the bands from this tuning record (default: choose them now with the\ncost model, for the CUDA heuristic tile; with --shards, for the slowest shard)',
+      ),
     ],
   },
   show: {
@@ -106,6 +138,7 @@ writes an SVG with one panel per head and the distance bands under each panel.`,
       layoutOption,
       { name: 'out', short: 'o', arg: 'FILE', help: 'write an SVG picture to FILE (one per layout, FILE.NAME.svg, for several)' },
       { name: 'cells', arg: 'K', help: `resolution: K x K cells per head, 1..${MAX_CELLS} (default 16 for text, 96 for SVG)`, validate: cellsValue },
+      tuningOption('partition tuned: take the bands from this tuning record (default: the cost model chooses them now)'),
     ],
   },
   compile: {
@@ -120,6 +153,34 @@ writes an SVG with one panel per head and the distance bands under each panel.`,
         arg: 'FILE_OR_JSON',
         help: "a kernel config (JSON) that overrides the target's heuristic; see targets/cuda/README.md.\nA value starting with { is the JSON itself, anything else a file holding it",
       },
+      tuningOption(
+        "partition tuned: the tuning record (from spc tune --record) whose bands to compile in;\nthe generated code then runs at the record's lengths N only",
+      ),
+      { name: 'untuned', help: 'partition tuned without a record: compile the base partition at every N (says so)' },
+    ],
+  },
+  tune: {
+    summary: 'plan a tuning run: candidates, cost model predictions, tuned bands (plan only: nothing is measured yet)',
+    description: `Enumerates the kernel configs the target's kernels accept for each layout of FILE and,
+for partition tuned, band boundaries; predicts each candidate's time with the cost model
+(src/tuner/cost.ts) from the IR's tile statistics and prunes the slow ones. Measuring the
+survivors on the GPU is not implemented yet: --plan-only is required, nothing is tuned by
+time, and the record's choice is the heuristic's config with bands chosen by the cost model.`,
+    options: [
+      { name: 'target', arg: 'TARGET', required: true, help: 'the target whose config space to plan (cuda)' },
+      { name: 'seq', arg: 'N[,N...]', help: `lengths to tune for layouts with symbolic N (default ${DEFAULT_SEQ})`, validate: seqList },
+      { name: 'plan-only', help: 'enumerate, predict and prune only (required: the measuring half is not built yet)' },
+      layoutOption,
+      { name: 'shards', arg: 'T', help: 'tensor parallelism: tune for the slowest of T shards of H/T consecutive heads', validate: positiveInt('--shards') },
+      { name: 'sms', arg: 'K', help: `SMs for the predicted kernel time (default ${DEFAULT_SMS}: H100 and H200 SXM)`, validate: smsValue },
+      { name: 'cost', arg: 'JSON', help: 'cost model constants over the defaults, e.g. \'{"partialTile": 1.3, "item": 1}\'', validate: costValue },
+      { name: 'record', arg: 'FILE', help: 'write the tuning record (JSON) to FILE, for spc compile --tuning FILE' },
+      {
+        name: 'write-spec',
+        arg: 'FILE',
+        help: "write FILE: the spec with each tuned layout's partition replaced by\nexplicit(...) of its chosen bands (needs exactly one N)",
+      },
+      { name: 'json', help: 'one JSON document on stdout: the record' },
     ],
   },
 };
@@ -240,9 +301,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (positionals.length !== 1) throw new UsageError(`${cmd} takes one spec file, got ${positionals.length}`);
     const file = positionals[0]!;
     const json = values.json === true;
-    const seq = values.seq as number | undefined;
+    const seq = cmd === 'tune' ? undefined : (values.seq as number | undefined);
     const spec = loadSpecReporting(file, io, json);
     if (!spec) return 2;
+    const recordFile = values.tuning as string | undefined;
     try {
       let layouts = spec.layouts;
       if (values.layout !== undefined) {
@@ -251,11 +313,29 @@ export async function run(argv: string[], io: Io): Promise<number> {
       }
       switch (cmd) {
         case 'check':
-          return check(layouts, seq, (values.tile as [number, number] | undefined) ?? [64, 64], json, io, values.shards as number | undefined);
+          return await check(
+            layouts,
+            seq,
+            (values.tile as [number, number] | undefined) ?? [64, 64],
+            json,
+            io,
+            values.shards as number | undefined,
+            tuningArg(recordFile),
+          );
         case 'show':
-          return show(layouts, seq, values.out as string | undefined, values.cells as number | undefined, io);
-        case 'compile':
-          return await compile(layouts, seq, values.target as string, values.out as string, values.config as string | undefined, io);
+          return await show(layouts, seq, values.out as string | undefined, values.cells as number | undefined, io, tuningArg(recordFile));
+        case 'compile': {
+          if (recordFile !== undefined && values.untuned === true)
+            throw new UsageError('--tuning and --untuned exclude each other: give a record, or ask for the base partition');
+          const tuned = tunedForCompile(
+            layouts,
+            { ...tuningArg(recordFile), untuned: values.untuned === true, ...(seq !== undefined ? { seq } : {}) },
+            io.stderr,
+          );
+          return await compile(tuned, seq, values.target as string, values.out as string, values.config as string | undefined, io);
+        }
+        case 'tune':
+          return await tune(layouts, spec.source, values, io);
       }
     } catch (e) {
       if (e instanceof UsageError) throw e;
@@ -310,11 +390,26 @@ function headRows(inst: Instance) {
 
 function layoutSummary(l: LayoutIR, n: number): string {
   const p = l.partition;
-  const part = !p ? 'no partition' : p.kind === 'tuned' ? 'partition tuned (not tuned yet: equal_pairs)' : `partition ${p.kind}`;
+  const part = !p
+    ? 'no partition'
+    : p.kind === 'tuned'
+      ? `partition tuned(base = ${p.base}, tol = ${p.tol})${p.useBase ? ` compiled --untuned: ${p.base}` : ''}`
+      : `partition ${p.kind}`;
   return `layout ${l.name}: ${l.heads} heads, ${l.kvHeads} KV heads, head_dim ${l.headDim}, ${l.dtype}, ${l.causal ? 'causal' : 'not causal'}, N = ${n}${l.seq === null ? ' (symbolic)' : ''}, ${part}`;
 }
 
-function check(layouts: LayoutIR[], seq: number | undefined, [bm, bn]: [number, number], json: boolean, io: Io, shards?: number): number {
+type RecordArg = { record?: TuningRecord; recordFile?: string };
+const tuningArg = (file: string | undefined): RecordArg => (file === undefined ? {} : { record: readRecord(file), recordFile: file });
+
+async function check(
+  layouts: LayoutIR[],
+  seq: number | undefined,
+  [bm, bn]: [number, number],
+  json: boolean,
+  io: Io,
+  shards: number | undefined,
+  rec: RecordArg,
+): Promise<number> {
   for (const l of layouts)
     if (shards !== undefined && l.kvHeads % shards !== 0)
       throw new UsageError(
@@ -322,7 +417,9 @@ function check(layouts: LayoutIR[], seq: number | undefined, [bm, bn]: [number, 
       );
   const docs = [];
   const text: string[] = [];
-  for (const l of layouts) {
+  for (const given of layouts) {
+    const view = await tunedForInspect(given, seq, DEFAULT_SEQ, { ...rec, ...(shards !== undefined ? { shards } : {}) });
+    const l = view.layout;
     const inst = instanceFor(l, seq, DEFAULT_SEQ);
     const stats = layoutStats(inst, bm, bn);
     const rows = headRows(inst);
@@ -336,6 +433,7 @@ function check(layouts: LayoutIR[], seq: number | undefined, [bm, bn]: [number, 
         dtype: l.dtype,
         causal: l.causal,
         partition: l.partition?.kind ?? null,
+        ...(view.report ? { tuned: tunedJson(view.report) } : {}),
         total_pairs: stats.totalPairs,
         causal_pairs: stats.causalPairs,
         imbalance: stats.imbalance,
@@ -381,6 +479,7 @@ function check(layouts: LayoutIR[], seq: number | undefined, [bm, bn]: [number, 
       `total pairs ${stats.totalPairs} = ${(stats.totalPairs / stats.causalPairs).toFixed(3)} x one causal head; work imbalance max/mean ${stats.imbalance.toFixed(2)} (pairs), ${stats.tiles ? `${stats.tileImbalance.toFixed(2)} (tiles)` : 'tiles skipped (too many for statistics; pass a larger --tile)'}`,
       '',
     );
+    if (view.report) text.push(...tunedText(view.report), '');
     if (shards !== undefined) text.push(...shardText(stats, shards, l.heads / l.kvHeads), '');
   }
   if (json) io.stdout(JSON.stringify({ layouts: docs }, null, 2) + '\n');
@@ -430,7 +529,10 @@ function formatTable(header: string[], rows: string[][]): string[] {
   return [fmt(header), ...rows.map(fmt)];
 }
 
-function show(layouts: LayoutIR[], seq: number | undefined, out: string | undefined, cells: number | undefined, io: Io): number {
+async function show(given: LayoutIR[], seq: number | undefined, out: string | undefined, cells: number | undefined, io: Io, rec: RecordArg): Promise<number> {
+  const views = await Promise.all(given.map((l) => tunedForInspect(l, seq, out !== undefined ? 1024 : 256, rec)));
+  const layouts = views.map((v) => v.layout);
+  for (const v of views) if (v.report) (out !== undefined ? io.stderr : io.stdout)(tunedText(v.report).join('\n') + '\n\n');
   if (out !== undefined) {
     const svgs = layouts.map((l) => svgPicture(instanceFor(l, seq, 1024), cells ?? 96));
     if (svgs.length === 1) writeAtomically(dirname(resolve(out)), [{ path: basename(out), contents: svgs[0]! }]);
@@ -480,4 +582,43 @@ export function readConfig(arg: string): unknown {
   } catch (e) {
     throw new TargetError('E107', [`${inline ? 'the inline config' : arg} is not valid JSON: ${(e as Error).message}`]);
   }
+}
+
+async function tune(layouts: LayoutIR[], source: string, values: Record<string, unknown>, io: Io): Promise<number> {
+  if (values.target !== 'cuda') throw new UsageError(`spc tune plans the cuda target only so far, got --target ${String(values.target)}`);
+  if (values['plan-only'] !== true)
+    throw new UsageError('measuring candidates on the GPU is not implemented yet: pass --plan-only (enumerate, predict with the cost model, prune)');
+  const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
+  const shards = values.shards as number | undefined;
+  if (shards !== undefined)
+    for (const l of layouts)
+      if (l.kvHeads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the KV heads of layout ${l.name} (${l.kvHeads})`);
+  for (const l of layouts) if (l.seq !== null && values.seq !== undefined && !seqs.includes(l.seq)) lengthFor(l, seqs[0], seqs[0]!); // E081
+  const writeSpec = values['write-spec'] as string | undefined;
+  if (writeSpec !== undefined) {
+    const tuned = layouts.filter((l) => tunedOf(l));
+    if (!tuned.length) throw new UsageError('--write-spec: no layout of this file has partition tuned');
+    if (tuned.some((l) => l.seq === null) && seqs.length !== 1)
+      throw new UsageError('--write-spec needs exactly one N (an explicit partition holds one set of bands): give one --seq');
+  }
+  const { plans, record } = await tunePlans(layouts, {
+    seqs,
+    ...(shards !== undefined ? { shards } : {}),
+    sms: (values.sms as number | undefined) ?? DEFAULT_SMS,
+    cost: (values.cost as CostModel | undefined) ?? DEFAULT_COST_MODEL,
+    version: VERSION,
+  });
+  const files: { dir: string; path: string; contents: string }[] = [];
+  const record_ = values.record as string | undefined;
+  if (record_ !== undefined) files.push({ dir: dirname(resolve(record_)), path: basename(record_), contents: JSON.stringify(record, null, 2) + '\n' });
+  if (writeSpec !== undefined) files.push({ dir: dirname(resolve(writeSpec)), path: basename(writeSpec), contents: specWithBands(source, plans) });
+  for (const f of files) for (const w of writeAtomically(f.dir, [{ path: f.path, contents: f.contents }])) io.stderr(`wrote ${w}\n`);
+  if (values.json === true) io.stdout(JSON.stringify(record, null, 2) + '\n');
+  else {
+    const text: string[] = [];
+    for (const { layout, plan } of plans) text.push(...planText(layout, plan), '');
+    text.push('Nothing was measured: the choice and the bands come from the cost model alone (src/tuner/cost.ts). The GPU half of spc tune is not built yet.');
+    io.stdout(text.join('\n') + '\n');
+  }
+  return 0;
 }

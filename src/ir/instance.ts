@@ -1,5 +1,5 @@
 import { minDistance, partitionBounds } from './partition.js';
-import { headTable, tableShape, tableTerms } from './table.js';
+import { headSlots, headTable, tableShape, tableTerms } from './table.js';
 import type { CTerm, HeadInstance, Instance, LayoutIR } from './types.js';
 
 /**
@@ -18,6 +18,19 @@ export function instantiate(layout: LayoutIR, n: number): Instance {
     heads.push({ head: h, kvHead: Math.floor(h / group), band, terms: normalise(tableTerms(table, shape, h), n, dMin) });
   }
   return { layout, n, heads };
+}
+
+/**
+ * Head h alone at length n with the band boundaries `bounds` (any partition of 0..n-1, not
+ * necessarily the layout's): what `instantiate` would give for that head with those bands.
+ */
+export function instantiateHead(layout: LayoutIR, n: number, h: number, bounds: readonly number[] | null): HeadInstance {
+  const shape = tableShape(layout);
+  const dMin = minDistance(layout, n);
+  const slots = headSlots(layout, n, h, bounds, shape, dMin);
+  const band = bounds ? { start: bounds[h]!, width: bounds[h + 1]! - bounds[h]! } : null;
+  const group = layout.heads / layout.kvHeads;
+  return { head: h, kvHead: Math.floor(h / group), band, terms: normalise(tableTerms(slots, { ...shape }, 0), n, dMin) };
 }
 
 const key = (t: CTerm): string => JSON.stringify(t);

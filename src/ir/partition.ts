@@ -62,7 +62,6 @@ function sumLinear(n: number, a: number, b: number, sign: 1 | -1): number {
   return n * count + sign * sumD;
 }
 
-/** Band boundaries S_0..S_H at length n, or null when the layout has no partition. */
 /** The longest sequence spc compiles for: every index, distance and table field stays in int32. */
 export const MAX_SEQ = 2 ** 30;
 
@@ -70,6 +69,21 @@ export function checkLength(n: number): void {
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_SEQ) throw new EvalError('E074', [n, MAX_SEQ]);
 }
 
+/**
+ * Whether `bounds` is a partition of 0..n-1 into `heads` bands: H+1 integers from 0 to n that
+ * never decrease. Tuned bands are checked when a record is read; this guards the IR itself.
+ */
+export function isPartition(bounds: readonly number[], n: number, heads: number): boolean {
+  if (bounds.length !== heads + 1 || bounds[0] !== 0 || bounds[heads] !== n) return false;
+  for (let k = 0; k < bounds.length; k++) if (!Number.isSafeInteger(bounds[k]) || (k > 0 && bounds[k]! < bounds[k - 1]!)) return false;
+  return true;
+}
+
+function checkBandBounds(bounds: readonly number[], n: number, heads: number): void {
+  if (!isPartition(bounds, n, heads)) throw new Error(`internal: tuned bands for N = ${n} are not a partition of 0..${n - 1} into ${heads} bands`);
+}
+
+/** Band boundaries S_0..S_H at length n, or null when the layout has no partition. */
 export function partitionBounds(layout: LayoutIR, n: number): number[] | null {
   checkLength(n);
   const p = layout.partition;
@@ -78,8 +92,17 @@ export function partitionBounds(layout: LayoutIR, n: number): number[] | null {
     case 'equal_width':
       return equalWidthBounds(n, layout.heads);
     case 'equal_pairs':
-    case 'tuned':
       return equalPairsBounds(n, layout.heads);
+    case 'tuned': {
+      if (p.useBase) return p.base === 'equal_width' ? equalWidthBounds(n, layout.heads) : equalPairsBounds(n, layout.heads);
+      const found = p.bands.find((b) => b.n === n);
+      if (!found) {
+        const have = p.bands.length ? ` (tuned bands are given for N = ${p.bands.map((b) => b.n).join(', ')})` : ' (no tuning record gives its bands)';
+        throw new EvalError('E054', [n, have], layout.locs?.partition);
+      }
+      checkBandBounds(found.bounds, n, layout.heads);
+      return [...found.bounds];
+    }
     case 'explicit': {
       const env: Env = { N: n, H: layout.heads };
       const b = p.bounds.map((e) => evalExpr(e, env));

@@ -33,20 +33,31 @@ export function headTable(layout: LayoutIR, n: number, bounds: number[] | null =
   const shape = tableShape(layout);
   const out = new Int32Array(layout.heads * shape.termSlots * shape.fieldsPerTerm);
   const dMin = minDistance(layout, n);
-  for (const g of layout.groups) {
-    for (let h = g.lo; h < g.hi; h++) {
-      const env: Env = { N: n, H: layout.heads, h };
-      if (bounds) Object.assign(env, { S: bounds[h]!, W: bounds[h + 1]! - bounds[h]! });
-      g.terms.forEach((t, slot) => {
-        const base = (h * shape.termSlots + slot) * shape.fieldsPerTerm;
-        out.set(termFields(t, env, n, dMin, shape.modSlots), base);
-      });
-      for (let slot = g.terms.length; slot < shape.termSlots; slot++) {
-        const base = (h * shape.termSlots + slot) * shape.fieldsPerTerm;
-        out.set(emptyFields(shape.modSlots), base);
-      }
-    }
-  }
+  for (const g of layout.groups)
+    for (let h = g.lo; h < g.hi; h++) out.set(headSlots(layout, n, h, bounds, shape, dMin), h * shape.termSlots * shape.fieldsPerTerm);
+  return out;
+}
+
+/**
+ * One head's rows of the head table at length n, its band taken from `bounds` (S_h = bounds[h],
+ * W_h = bounds[h+1] - bounds[h]); only head h's expressions are evaluated. The autotuner prices
+ * a head's band this way without building the whole table.
+ */
+export function headSlots(
+  layout: LayoutIR,
+  n: number,
+  h: number,
+  bounds: readonly number[] | null,
+  shape: TableShape = tableShape(layout),
+  dMin: number = minDistance(layout, n),
+): number[] {
+  const g = layout.groups.find((x) => x.lo <= h && h < x.hi);
+  if (!g) throw new Error(`internal: head ${h} is in no head group`);
+  const env: Env = { N: n, H: layout.heads, h };
+  if (bounds) Object.assign(env, { S: bounds[h]!, W: bounds[h + 1]! - bounds[h]! });
+  const out: number[] = [];
+  for (const t of g.terms) out.push(...termFields(t, env, n, dMin, shape.modSlots));
+  for (let slot = g.terms.length; slot < shape.termSlots; slot++) out.push(...emptyFields(shape.modSlots));
   return out;
 }
 

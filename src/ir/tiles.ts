@@ -171,6 +171,31 @@ export function headTileCounts(head: HeadInstance, n: number, bm: number, bn: nu
   return { full, partial, computed };
 }
 
+/**
+ * Full and partial tiles of a head per query tile (row of tiles): full[qt], partial[qt]. A query
+ * tile with any is one work item of a tiled kernel. The same classification as headTileCounts.
+ */
+export function headTileRows(head: HeadInstance, n: number, bm: number, bn: number): { full: Int32Array; partial: Int32Array } {
+  const qTiles = Math.ceil(n / bm);
+  const full = new Int32Array(qTiles);
+  const partial = new Int32Array(qTiles);
+  const box: Box = { i0: 0, i1: 0, j0: 0, j1: 0 };
+  let qt = 0;
+  const visit = (kt: number): void => {
+    box.j0 = kt * bn;
+    box.j1 = Math.min(n, box.j0 + bn);
+    const cls = classifyTile(head, box);
+    if (cls === 'full') full[qt]!++;
+    else if (cls === 'partial') partial[qt]!++;
+  };
+  for (qt = 0; qt < qTiles; qt++) {
+    box.i0 = qt * bm;
+    box.i1 = Math.min(n, box.i0 + bm);
+    forEachCandidate(head, n, bm, bn, qt, visit);
+  }
+  return { full, partial };
+}
+
 /** Key tiles of query tile qt that may hold allowed pairs: the union of each term's key span over the tile's rows. */
 export function candidateKeyTiles(head: HeadInstance, n: number, bm: number, bn: number, qt: number): number[] {
   const i0 = qt * bm;

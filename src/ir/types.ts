@@ -37,7 +37,23 @@ export interface Term<E> {
   mods: Mod<E>[];
 }
 
-export type Partition = { kind: 'equal_width' | 'equal_pairs' } | { kind: 'tuned'; fallback: 'equal_pairs' } | { kind: 'explicit'; bounds: IExpr[] };
+/** The band boundaries S_0..S_H chosen for one length N (from a tuning record). */
+export interface TunedBands {
+  n: number;
+  bounds: number[];
+}
+
+/**
+ * `tuned`: bands chosen by the autotuner (src/tuner) near the base partition, each head's band
+ * pair share within `tol` (relative) of the base's. They are fixed per N and come from outside
+ * the spec (a tuning record, `spc compile --tuning`): `bands` lists them; a length with no entry
+ * is E054, never silently the base partition. `useBase` is the explicit opt-out
+ * (`spc compile --untuned`): the base partition at every N.
+ */
+export type Partition =
+  | { kind: 'equal_width' | 'equal_pairs' }
+  | { kind: 'tuned'; base: 'equal_width' | 'equal_pairs'; tol: number; bands: TunedBands[]; useBase: boolean }
+  | { kind: 'explicit'; bounds: IExpr[] };
 
 /** Heads lo..hi-1 share one pattern, a union of terms. */
 export interface HeadGroupIR {
@@ -59,7 +75,7 @@ export interface LayoutIR {
   partition: Partition | null;
   groups: HeadGroupIR[];
   /** Where the spec gives these properties, for diagnostics (a target's E100 points at head_dim). */
-  locs?: Partial<Record<'heads' | 'kvHeads' | 'headDim' | 'dtype' | 'seq', Loc>>;
+  locs?: Partial<Record<'heads' | 'kvHeads' | 'headDim' | 'dtype' | 'seq' | 'partition', Loc>>;
 }
 
 /** A term with numbers, clamped to the N x N grid: 0 <= kLo, qLo and kHi, qHi <= N; -(N-1) <= dLo, dHi <= N. */
@@ -93,6 +109,7 @@ export interface Instance {
 export interface EvalErrorArgs {
   E052: [rule: string];
   E053: [boundary: number, n: number];
+  E054: [n: number, have: string];
   E070: [n?: number];
   E072: [what: string, got: number, n?: number];
   E073: [period: number, max: number, n: number];

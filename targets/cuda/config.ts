@@ -190,3 +190,8 @@ export function configFor(layout: LayoutIR, raw?: unknown): CudaConfig {
   checkConfig(layout, cfg);
   return cfg;
 }
+
+/** The values each config field may take (what mergeConfig accepts), for enumerating the config space (targets/cuda/tune.ts). */
+export const CONFIG_FIELDS: { readonly sm80: Readonly<Record<keyof Sm80Config, FieldSpec>>; readonly sm90: Readonly<Record<keyof Sm90Config, FieldSpec>> } =
+  FIELDS;
+export type { FieldSpec };

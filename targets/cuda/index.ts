@@ -6,7 +6,7 @@ import type { EmittedFile, EmitOptions, Target } from '../../codegen/target.js';
 import { instantiate, layoutStats, tableShape, type LayoutIR } from '../../src/ir/index.js';
 import { blockM, blockMSm90, configFor, threadsSm80, threadsSm90, type CudaConfig } from './config.js';
 import { pythonPackage } from './python.js';
-import { BWD_LAUNCHER_PARAMS, bwdNames, cudaSource, DTYPES, FAMILIES, kernelNames, LAUNCHER_PARAMS } from './source.js';
+import { BWD_LAUNCHER_PARAMS, bwd90Names, bwdNames, cudaSource, DTYPES, FAMILIES, kernelNames, LAUNCHER_PARAMS } from './source.js';
 
 export {
   blockM,
@@ -45,6 +45,15 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
         block_m: cfg.bwd.blockM,
         block_n: 16 * cfg.bwd.warps,
         threads: 32 * cfg.bwd.warps,
+      },
+      // The wgmma backward (sm_90a, no atomics): dK/dV per (KV head, 128 keys) over 64-row query tiles, dq per 128 query rows; the preprocess is bwd's.
+      bwd90: {
+        ...Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
+        block_n: 128,
+        block_m: 64,
+        dq_block_m: 128,
+        dq_block_n: layout.headDim >= 128 ? 64 : 128,
+        threads: 256,
       },
     },
     launch: {

@@ -7,7 +7,7 @@ import { pyHostTable } from '../../codegen/host.js';
 import type { EmittedFile } from '../../codegen/target.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 import type { CudaConfig } from './config.js';
-import { bwdNames, DTYPES, FAMILIES, kernelNames } from './source.js';
+import { bwd90Names, bwdNames, DTYPES, FAMILIES, kernelNames } from './source.js';
 
 /** The package's static files, in the repository next to the kernel headers. */
 export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', '_schema.py', 'binding.cpp'];
@@ -37,6 +37,7 @@ export function layoutModule(layout: LayoutIR, cfg: CudaConfig, version: string)
   const kernels = {
     ...Object.fromEntries(FAMILIES.map((f) => [f, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, f)]))])),
     bwd: Object.fromEntries(DTYPES.map((d) => [d, bwdNames(layout, d)])),
+    bwd90: Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
   };
   return [
     `"""spc ${version}: layout ${layout.name} (${layout.heads} heads, ${layout.kvHeads} KV heads, head_dim ${layout.headDim}). Generated: do not edit."""`,

@@ -145,7 +145,47 @@ def run_backward(mod, q, k, v, dout, heads=None, dlse=None, deterministic=False)
     return grads
 
 
-def check_backward(d, layouts, failed_builds, args, dev, rows, failures):
+def with_bwd(fam, fn):
+    """fn() with the backward's kernel family fam ("sm80" mma.sync, "sm90" wgmma: SPC_CUDA_BWD)."""
+    os.environ["SPC_CUDA_BWD"] = fam
+    try:
+        return fn()
+    finally:
+        os.environ.pop("SPC_CUDA_BWD")
+
+
+def check_backward_case(mod, name, n, B, tag, fam, q, k, v, dout, dlse, ref, empty, rows, failures):
+    """One backward family on one case: the gradients; at N = 1000 a head subset (the last half of
+    the KV groups: the same gradients as the full call's); at N = 77 and 1000 the deterministic
+    mode 3 times (as accurate, the same bits every run)."""
+    grads = with_bwd(fam, lambda: run_backward(mod, q, k, v, dout, dlse=dlse))
+    errs, why = compare_grads(grads, ref, empty)
+    ok = max(errs) < 1e-2 and not why
+    rows.append((f"{name} backward", n, tag, B, max(errs), 0.0, "ok" if ok else f"FAIL {why} dq/dk/dv {errs[0]:.1e}/{errs[1]:.1e}/{errs[2]:.1e}"))
+    if not ok:
+        failures.append(f"{name} backward N={n} {tag}")
+    if n == 1000 and mod.HEADS >= 2 * mod.GROUP:
+        g = mod.GROUP
+        sub = list(range(mod.HEADS // 2 // g * g, mod.HEADS))
+        kv = sorted({h // g for h in sub})
+        sg = with_bwd(fam, lambda: run_backward(mod, q[:, sub].contiguous(), k[:, kv].contiguous(), v[:, kv].contiguous(), dout[:, sub].contiguous(), heads=sub))
+        same_kv = torch.equal(sg[1], grads[1][:, kv]) and torch.equal(sg[2], grads[2][:, kv])
+        dq_err = ((sg[0].double() - grads[0][:, sub].double()).norm() / grads[0][:, sub].double().norm().clamp_min(1e-30)).item()
+        ok = same_kv and dq_err < 1e-3
+        rows.append((f"{name} bwd heads {sub[0]}..{sub[-1]}", n, tag, B, dq_err, 0.0, "ok" if ok else "FAIL subset gradients differ"))
+        if not ok:
+            failures.append(f"{name} backward subset N={n} {tag}")
+    if n in (77, 1000) and "bfloat16" in tag:
+        runs = [with_bwd(fam, lambda: run_backward(mod, q, k, v, dout, dlse=dlse, deterministic=True)) for _ in range(3)]
+        derrs, dwhy = compare_grads(runs[0], ref, empty)
+        same = all(torch.equal(a, b) for r in runs[1:] for a, b in zip(runs[0], r))
+        ok = max(derrs) < 1e-2 and not dwhy and same
+        rows.append((f"{name} bwd deterministic x3", n, tag, B, max(derrs), 0.0, "ok" if ok else f"FAIL {dwhy} same bits: {same}"))
+        if not ok:
+            failures.append(f"{name} backward deterministic N={n} {tag}")
+
+
+def check_backward(d, layouts, failed_builds, args, dev, rows, failures, families):
     """Gradients of every layout against float64 autograd of the masked reference: N in {1, 77,
     1000, 4096, 8192}, bf16 and fp16 (N <= 1000), fresh random inputs and upstream gradients, the
     gradients poisoned first; with a gradient through lse once per layout, and a head subset."""
@@ -167,35 +207,49 @@ def check_backward(d, layouts, failed_builds, args, dev, rows, failures):
                 dlse = torch.randn(B, mod.HEADS, n, device=dev, generator=gen) if with_lse else None
                 scale = 1 / math.sqrt(mod.HEAD_DIM)
                 ref, empty = reference_grads(mod, q, k, v, dout, scale, dlse)
-                grads = run_backward(mod, q, k, v, dout, dlse=dlse)
-                errs, why = compare_grads(grads, ref, empty)
-                ok = max(errs) < 1e-2 and not why
-                tag = str(dt).replace("torch.", "") + (" +dlse" if with_lse else "")
-                rows.append((f"{name} backward", n, tag, B, max(errs), 0.0, "ok" if ok else f"FAIL {why} dq/dk/dv {errs[0]:.1e}/{errs[1]:.1e}/{errs[2]:.1e}"))
+                for fam in families:
+                    tag = str(dt).replace("torch.", "") + (" +dlse" if with_lse else "") + f" {fam}"
+                    check_backward_case(mod, name, n, B, tag, fam, q, k, v, dout, dlse, ref, empty, rows, failures)
+                del q, k, v, dout, ref
+
+
+def check_strided(mod, dev, kernels, families, rows, failures):
+    """Inputs in the layouts projections produce, read in place: (B, N, H, D) tensors viewed as
+    (B, H, N, D), and q, k, v sliced out of one packed (B, N, 3, H, D) tensor (MHA layouts). The
+    output and the gradients are the same bits as for contiguous copies of the inputs
+    (deterministic backward), and the gradients come back in the layout of their inputs."""
+    B, n, D = 2, 1000, mod.HEAD_DIM
+    H, KV = mod.HEADS, mod.KV_HEADS
+    gen = torch.Generator(device=dev).manual_seed(11)
+    mk = lambda h: torch.randn(B, n, h, D, device=dev, generator=gen, dtype=torch.bfloat16)
+    views = {"(B, N, H, D)": tuple(x.transpose(1, 2) for x in (mk(H), mk(KV), mk(KV)))}
+    if H == KV:
+        packed = torch.randn(B, n, 3, H, D, device=dev, generator=gen, dtype=torch.bfloat16)
+        views["packed qkv"] = tuple(packed[:, :, i].transpose(1, 2) for i in range(3))
+    dout = torch.randn(B, H, n, D, device=dev, generator=gen, dtype=torch.bfloat16).transpose(1, 2).contiguous().transpose(1, 2)
+
+    def run(q, k, v):
+        qq, kk, vv = (x.detach().requires_grad_(True) for x in (q, k, v))
+        out = mod.attention(qq, kk, vv, deterministic=True)
+        return (out, *torch.autograd.grad(out, (qq, kk, vv), dout))
+
+    for label, (q, k, v) in views.items():
+        for kern in kernels:
+            for fam in families:
+                os.environ["SPC_CUDA_KERNEL"] = kern
+                try:
+                    got = with_bwd(fam, lambda: run(q, k, v))
+                    want = with_bwd(fam, lambda: run(q.contiguous(), k.contiguous(), v.contiguous()))
+                finally:
+                    os.environ.pop("SPC_CUDA_KERNEL")
+                same = all(torch.equal(a, b) for a, b in zip(got, want))
+                dense = label != "packed qkv"
+                layout_ok = not dense or all(g.stride() == x.stride() for g, x in zip(got[1:], (q, k, v)))
+                ok = same and layout_ok and not any(torch.isnan(x).any() for x in got)
+                rows.append((f"{mod.LAYOUT} strided {label}", n, f"bf16 {kern} bwd {fam}", B, 0.0, 0.0,
+                             "ok" if ok else f"FAIL same bits: {same}, gradient layouts: {layout_ok}"))
                 if not ok:
-                    failures.append(f"{name} backward N={n} {tag}")
-                # A head subset (the last half of the KV groups): the same gradients as the full call's.
-                if n == 1000 and mod.HEADS >= 2 * mod.GROUP:
-                    g = mod.GROUP
-                    sub = list(range(mod.HEADS // 2 // g * g, mod.HEADS))
-                    kv = sorted({h // g for h in sub})
-                    sg = run_backward(mod, q[:, sub].contiguous(), k[:, kv].contiguous(), v[:, kv].contiguous(), dout[:, sub].contiguous(), heads=sub)
-                    same_kv = torch.equal(sg[1], grads[1][:, kv]) and torch.equal(sg[2], grads[2][:, kv])
-                    dq_err = ((sg[0].double() - grads[0][:, sub].double()).norm() / grads[0][:, sub].double().norm().clamp_min(1e-30)).item()
-                    ok = same_kv and dq_err < 1e-3
-                    rows.append((f"{name} bwd heads {sub[0]}..{sub[-1]}", n, tag, B, dq_err, 0.0, "ok" if ok else "FAIL subset gradients differ"))
-                    if not ok:
-                        failures.append(f"{name} backward subset N={n} {tag}")
-                # The deterministic mode (the dq pass, no atomics): as accurate, and the same bits 3 times.
-                if n in (77, 1000) and dt == torch.bfloat16:
-                    runs = [run_backward(mod, q, k, v, dout, dlse=dlse, deterministic=True) for _ in range(3)]
-                    derrs, dwhy = compare_grads(runs[0], ref, empty)
-                    same = all(torch.equal(a, b) for r in runs[1:] for a, b in zip(runs[0], r))
-                    ok = max(derrs) < 1e-2 and not dwhy and same
-                    rows.append((f"{name} bwd deterministic x3", n, tag, B, max(derrs), 0.0, "ok" if ok else f"FAIL {dwhy} same bits: {same}"))
-                    if not ok:
-                        failures.append(f"{name} backward deterministic N={n} {tag}")
-                del q, k, v, dout, ref, grads
+                    failures.append(f"{mod.LAYOUT} strided {label} {kern} {fam}")
 
 
 def check_compile_and_graphs(mod, dev, rows, failures):
@@ -213,7 +267,8 @@ def check_compile_and_graphs(mod, dev, rows, failures):
         return (out, *torch.autograd.grad(out, (qq, kk, vv), dout))
 
     eager = step(q, k, v, dout)
-    label = f"{mod.LAYOUT} torch.compile fullgraph"
+    fam = os.environ.get("SPC_CUDA_BWD", "sm80")
+    label = f"{mod.LAYOUT} torch.compile fullgraph bwd {fam}"
     try:
         torch._dynamo.reset()
         f = torch.compile(lambda q, k, v: mod.attention(q, k, v, deterministic=True), fullgraph=True)
@@ -227,7 +282,7 @@ def check_compile_and_graphs(mod, dev, rows, failures):
     except Exception as e:  # a graph break under fullgraph=True raises
         rows.append((label, n, "bf16", B, math.inf, 0.0, f"FAIL {type(e).__name__}: {str(e)[:200]}"))
         failures.append(label)
-    label = f"{mod.LAYOUT} CUDA graph fwd+bwd"
+    label = f"{mod.LAYOUT} CUDA graph fwd+bwd {fam}"
     try:
         sq, sk, sv, sd = (x.clone() for x in (q, k, v, dout))
         side = torch.cuda.Stream()
@@ -373,6 +428,7 @@ def main():
     ap.add_argument("--only", default=None)
     ap.add_argument("--build-only", action="store_true", help="only build the extensions (in parallel)")
     ap.add_argument("--kernels", default=None, help="comma list of sm90,sm80 (default: both on sm_90, else sm80)")
+    ap.add_argument("--bwd-kernels", default=None, help="comma list of sm80,sm90: backward families (default: both on sm_90, else sm80)")
     ap.add_argument("--forward-only", action="store_true")
     ap.add_argument("--backward-only", action="store_true")
     ap.add_argument("--watchdog", type=float, default=0, help="seconds; dump the stacks and exit if the run takes longer (a hung kernel)")
@@ -400,9 +456,13 @@ def main():
     if not args.backward_only:
         check_all(d, names, layouts, failed_builds, args, dev, kernels, rows, failures)
     if not args.forward_only:
-        check_backward(d, layouts, failed_builds, args, dev, rows, failures)
+        families = args.bwd_kernels.split(",") if args.bwd_kernels else (["sm80", "sm90"] if (major, minor) == (9, 0) else ["sm80"])
+        check_backward(d, layouts, failed_builds, args, dev, rows, failures, families)
         for name in [x for x in ("balanced_h16_kv4_d64", "released_h32_kv8_d128") if x in names and x not in failed_builds]:
-            check_compile_and_graphs(importlib.import_module(name), dev, rows, failures)
+            for fam in families:
+                with_bwd(fam, lambda: check_compile_and_graphs(importlib.import_module(name), dev, rows, failures))
+        for name in [x for x in ("paper_h16_kv16_d128", "balanced_h16_kv4_d64", "mixed_gqa") if x in names and x not in failed_builds]:
+            check_strided(importlib.import_module(name), dev, kernels, families, rows, failures)
 
     # 3. Errors users see.
     mod = importlib.import_module(names[0])

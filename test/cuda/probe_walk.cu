@@ -1,8 +1,9 @@
 // The backward's dK/dV walk, run on the host against a brute force of the head table (a probe of
 // the kernel's own code: query_tile_ranges (work.cuh), FullSpans and KeyRowSpans (mask.cuh), used
 // exactly as bwd_sm80.cuh uses them). Built by test/cuda-bwd.test.ts with nvcc -DTS=.. -DMS=..;
-// reads cases from stdin: n heads tiles (dK/dV walk 0: 32 x 64, 1: 64 x 64, 2: 128 x 32, query
-// rows x keys per block; dq walk 3: 64 x 32, 4: 64 x 64), then heads * TS * fields ints (the table rows); prints one line per case: pairs allowed, pairs the walk computes, duplicates, pairs the walk
+// reads cases from stdin: n heads tiles (bwd_sm80 dK/dV walk 0: 32 x 64, 1: 64 x 64, 2: 128 x 32,
+// query rows x keys per block; bwd_sm80 dq walk 3: 64 x 32, 4: 64 x 64; bwd_sm90 dK/dV walk 5:
+// 64 x 128; bwd_sm90 dq walk 6: 128 x 64, 7: 128 x 128), then heads * TS * fields ints (the table rows); prints one line per case: pairs allowed, pairs the walk computes, duplicates, pairs the walk
 // misses, pairs it computes that are not allowed, full blocks holding a pair not allowed.
 #include <cstdio>
 #include <vector>
@@ -27,7 +28,8 @@ static bool allowed(const int* t, int i, int j, int n) {
   return false;
 }
 
-template <int BM, int BN>
+// FG: keys per whole-block test (a warp's 16 in bwd_sm80.cuh, a warpgroup's 64 in bwd_sm90.cuh).
+template <int BM, int BN, int FG>
 static void walk(const std::vector<int>& table, int n, int heads) {
     long long want = 0, got = 0, dup = 0, missed = 0, extra = 0, badFull = 0;
     for (int h = 0; h < heads; ++h) {
@@ -41,7 +43,7 @@ static void walk(const std::vector<int>& table, int n, int heads) {
           const int i0 = cur.kt * BM;
           const spc::FullSpans<TS, kFields, MS> fs(t, i0, i0 + BM, n);
           for (int kw = 0; kw < BN; kw += 16) {  // a warp's 16 keys
-            const bool full = fs.template full<16>(j0 + kw);
+            const bool full = fs.template full<FG>(j0 + kw / FG * FG);
             for (int g = 0; g < 8; ++g) {
               const int keyA = j0 + kw + g, keyB = keyA + 8;
               const spc::KeyRowSpans<TS, kFields> ks(t, keyA, keyB, n);
@@ -75,9 +77,10 @@ static void walk(const std::vector<int>& table, int n, int heads) {
     printf("%lld %lld %lld %lld %lld %lld\n", want, got, dup, missed, extra, badFull);
 }
 
-// The dq pass's walk (bwd_sm80.cuh dq): per query tile of BM rows, the key tiles of key_tile_ranges,
-// whole tiles by full_key_span over the tile's rows, else RowSpans per row pair.
-template <int BM, int BN>
+// The dq pass's walk (bwd_sm80.cuh and bwd_sm90.cuh dq): per query tile of BM rows, the key tiles
+// of key_tile_ranges, whole tiles by full_key_span over RG rows (the tile's in bwd_sm80.cuh, a
+// warpgroup's 64 in bwd_sm90.cuh), else RowSpans per row pair.
+template <int BM, int BN, int RG>
 static void walk_dq(const std::vector<int>& table, int n, int heads) {
   long long want = 0, got = 0, dup = 0, missed = 0, extra = 0, badFull = 0;
   for (int h = 0; h < heads; ++h) {
@@ -89,12 +92,10 @@ static void walk_dq(const std::vector<int>& table, int n, int heads) {
       spc::key_tile_ranges<TS, kFields, BN>(rg, t, i0, i1, n);
       for (spc::TileCursor<TS> cur(rg); !cur.done(); cur.next()) {
         const int j0 = cur.kt * BN;
-        bool full = false;
-        for (int ts = 0; ts < TS; ++ts) {
-          const spc::Span f = spc::full_key_span(t + ts * kFields, MS, i0, i0 + BM, n);
-          full = full || (j0 >= f.lo && j0 + BN <= f.hi);
-        }
-        for (int w = 0; w < BM; w += 16)
+        for (int w = 0; w < BM; w += 16) {
+          const int r0 = i0 + w / RG * RG;
+          const spc::FullSpans<TS, kFields, MS> fs(t, r0, r0 + RG, n);
+          const bool full = fs.template full<BN>(j0);
           for (int g = 0; g < 8; ++g) {
             const int rowA = i0 + w + g, rowB = rowA + 8;
             const spc::RowSpans<TS, kFields> rs(t, rowA, rowB, n);
@@ -114,6 +115,7 @@ static void walk_dq(const std::vector<int>& table, int n, int heads) {
               }
             }
           }
+        }
       }
     }
     for (int i = 0; i < n; ++i)
@@ -132,11 +134,14 @@ int main() {
     std::vector<int> table(heads * TS * kFields);
     for (int& x : table)
       if (scanf("%d", &x) != 1) return 1;
-    if (tiles == 0) walk<32, 64>(table, n, heads);
-    else if (tiles == 1) walk<64, 64>(table, n, heads);
-    else if (tiles == 2) walk<128, 32>(table, n, heads);
-    else if (tiles == 3) walk_dq<64, 32>(table, n, heads);
-    else walk_dq<64, 64>(table, n, heads);
+    if (tiles == 0) walk<32, 64, 16>(table, n, heads);
+    else if (tiles == 1) walk<64, 64, 16>(table, n, heads);
+    else if (tiles == 2) walk<128, 32, 16>(table, n, heads);
+    else if (tiles == 3) walk_dq<64, 32, 64>(table, n, heads);
+    else if (tiles == 4) walk_dq<64, 64, 64>(table, n, heads);
+    else if (tiles == 5) walk<64, 128, 64>(table, n, heads);
+    else if (tiles == 6) walk_dq<128, 64, 64>(table, n, heads);
+    else walk_dq<128, 128, 64>(table, n, heads);
   }
   return 0;
 }

@@ -32,6 +32,7 @@ def _extension(major, minor):
     # The binding names the layout's launchers through macros (binding.cpp).
     names = [f"-DSPC_LAUNCH_{fam.upper()}_{dt.upper()}={KERNELS[fam][dt]['launcher']}" for fam in ("sm80", "sm90") for dt in ("bf16", "fp16")]
     names += [f"-DSPC_BWD_{dt.upper()}={KERNELS['bwd'][dt]['launcher']}" for dt in ("bf16", "fp16")]
+    names += [f"-DSPC_BWD90_{dt.upper()}={KERNELS['bwd90'][dt]['launcher']}" for dt in ("bf16", "fp16")]
     digest = hashlib.sha256((cuda_src + cpp_src + arch + " ".join(names)).encode()).hexdigest()[:12]
     return load_inline(
         name=f"spc_{LAYOUT}_{digest}",
@@ -151,6 +152,19 @@ def _heads(heads):
     return hs
 
 
+def _strided_ok(x):
+    """Can the kernels read (or write) x of shape (B, heads, N, D) in place? Any layout whose rows of
+    D are contiguous, e.g. a (B, N, heads, D) tensor viewed as (B, heads, N, D) with .transpose(1, 2),
+    as long as the copies stay 16-byte aligned (dimensions of size 1 are never stepped over)."""
+    if x.stride(3) != 1 and x.size(3) != 1:
+        return False
+    if x.data_ptr() % 16 != 0:
+        return False
+    if x.size(2) > 1 and x.stride(2) >= 2**24:
+        return False
+    return all(x.size(d) == 1 or x.stride(d) % 8 == 0 for d in range(3))
+
+
 def _check(q, k, v, heads):
     for name, x in (("q", q), ("k", k), ("v", v)):
         if not isinstance(x, torch.Tensor):
@@ -161,8 +175,11 @@ def _check(q, k, v, heads):
             raise TypeError(f"spc {LAYOUT}: {name} must be bfloat16 or float16, got {x.dtype}")
         if x.dim() != 4:
             raise ValueError(f"spc {LAYOUT}: {name} must have 4 dimensions (B, heads, N, D), got shape {tuple(x.shape)}")
-        if not x.is_contiguous():
-            raise ValueError(f"spc {LAYOUT}: {name} must be contiguous in (B, heads, N, D) order; call .contiguous() first")
+        if not _strided_ok(x):
+            raise ValueError(
+                f"spc {LAYOUT}: {name} must have its last dimension (D) contiguous, its other strides multiples of 8 elements"
+                f" (rows less than 2**24 apart) and its data 16-byte aligned, got strides {tuple(x.stride())}; call .contiguous() first"
+            )
     if not (q.dtype == k.dtype == v.dtype):
         raise TypeError(f"spc {LAYOUT}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
     if not (q.device == k.device == v.device):
@@ -197,25 +214,31 @@ def shard_plan(n, shards, arch=None):
     return _plan.shard_plan(n, shards, current_arch() if arch is None else arch)
 
 
-def schedule_bwd(n, batch, device, heads, stream=0):
+def schedule_bwd(n, batch, device, heads, stream=0, arch="sm80"):
     """(table, order) of the backward on the device: the table rows of the heads of the call, and
     the dK/dV work items (batch, KV head, key tile), numbered (b * kv + kvh) * ktiles + kt, longest
     first (the most query tiles over the group's heads); key tiles no row reaches come last (their
     dK, dV are written as zeros). stream: as for schedule()."""
-    return _cached("bwd", (n, batch, device, heads), stream, lambda: _schedule_bwd(n, batch, device, heads))
+    return _cached("bwd", (n, batch, device, heads, arch), stream, lambda: _schedule_bwd(n, batch, device, heads, arch))
 
 
-def _schedule_bwd(n, batch, device, heads):
+def _schedule_bwd(n, batch, device, heads, arch):
     full = _table.head_table(n)
     per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
     table = [x for h in heads for x in full[h * per:(h + 1) * per]]
     kvs = len(heads) // GROUP
-    ktiles = -(-n // BWD_TILES[1])
-    work = sorted((-tiles, kv, kt) for kv in range(kvs) for kt, tiles in enumerate(_plan.key_block_tiles(table, kv, n)))
+    ktiles = -(-n // BWD_TILES[arch][1])
+    work = sorted((-tiles, kv, kt) for kv in range(kvs) for kt, tiles in enumerate(_plan.key_block_tiles(table, kv, n, arch)))
     order = [(b * kvs + kv) * ktiles + kt for _, kv, kt in work for b in range(batch)]
     t = torch.tensor(table, dtype=torch.int32, device=device)
     o = torch.tensor(order, dtype=torch.int32, device=device)
     return t, o
+
+
+def _bwd_arch(major, minor):
+    """The backward's kernel family: "sm80" (mma.sync, every GPU) unless SPC_CUDA_BWD=sm90 on an
+    sm_90 GPU (the wgmma backward, bwd_sm90.cuh: new, so not the default yet)."""
+    return "sm90" if os.environ.get("SPC_CUDA_BWD") == "sm90" and (major, minor) == (9, 0) else "sm80"
 
 
 def _capability(device):
@@ -243,10 +266,17 @@ def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
     B, _, N, _ = q.shape
     major, minor = _capability(q.device)
     stream = torch.cuda.current_stream(q.device).cuda_stream
-    table, order = schedule_bwd(N, B, q.device, heads, stream)
-    # The deterministic dq pass walks query tiles as the forward does (its own tile shape, "dq").
-    order_dq = schedule(N, B, q.device, heads, "dq", 0, stream)[1] if deterministic else order[:0]
-    return _extension(major, minor).backward(q, k, v, out, lse, dout.contiguous(), dlse, table, order, order_dq, scale, deterministic)
+    arch = _bwd_arch(major, minor)
+    table, order = schedule_bwd(N, B, q.device, heads, stream, arch)
+    # The dq pass (the wgmma backward's always; the mma.sync one's in deterministic mode) walks
+    # query tiles as the forward does, with its own tile shape.
+    if arch == "sm90" or deterministic:
+        order_dq = schedule(N, B, q.device, heads, "dq90" if arch == "sm90" else "dq", 0, stream)[1]
+    else:
+        order_dq = order[:0]
+    # dout in any layout the kernels can read (as q, k, v: D contiguous, aligned); else a copy.
+    dout = dout if dout.dtype == q.dtype and _strided_ok(dout) else dout.to(q.dtype).contiguous()
+    return _extension(major, minor).backward(q, k, v, out, lse, dout, dlse, table, order, order_dq, scale, deterministic, arch == "sm90")
 
 
 def _build_digest():
@@ -303,7 +333,10 @@ if torch is not None:
 
 def attention(q, k, v, scale=None, return_lse=False, heads=None, deterministic=False):
     """Banded attention (forward, and backward through autograd). q (B, H, N, D), k and v (B, KV, N, D) with H, KV and D the
-    layout's (_layout.HEADS, KV_HEADS, HEAD_DIM).
+    layout's (_layout.HEADS, KV_HEADS, HEAD_DIM), in any layout with D contiguous: a (B, N, H, D)
+    projection viewed as (B, H, N, D) with .transpose(1, 2) is read in place, no copy. The output
+    and the gradients are allocated like q, k and v (torch.empty_like: the same layout when the
+    input is dense, e.g. out.transpose(1, 2) is (B, N, H, D) contiguous again).
 
     heads: run only these heads (a tensor-parallel shard): q holds them in this order and k, v
     their KV heads; with GQA the list is made of whole groups of GROUP heads that share a KV head.

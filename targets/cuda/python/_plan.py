@@ -15,8 +15,11 @@ TILES = {
 }
 # The backward's tiles (query rows per step, keys per block), and its deterministic dq pass's
 # (query rows per block, keys per tile: bwd_sm80.cuh kDqBM, kDqBN).
-BWD_TILES = (CONFIG["bwd"]["blockM"], 16 * CONFIG["bwd"]["warps"])
+# The wgmma backward (bwd_sm90.cuh): dK/dV over 64-row query tiles per 128 keys; its dq pass
+# over 128 rows per block with key tiles of 64 (D >= 128) or 128.
+BWD_TILES = {"sm80": (CONFIG["bwd"]["blockM"], 16 * CONFIG["bwd"]["warps"]), "sm90": (64, 128)}
 TILES["dq"] = (16 * CONFIG["bwd"]["warps"], 32 if HEAD_DIM >= 128 else 64)
+TILES["dq90"] = (128, 64 if HEAD_DIM >= 128 else 128)
 # The sm_90 kernel: a persistent grid, items dealt by the host (deal).
 PERSISTENT_SM90 = CONFIG["sm90"]["kernel"] == "persistent"
 
@@ -64,10 +67,10 @@ def query_tiles(table, h, j0, j1, n, block_m):
     return merged
 
 
-def key_block_tiles(table, kv, n):
-    """Query tiles the backward visits for each key tile of KV head kv (a group of GROUP table rows,
-    kv indexing the KV heads of the call) at length n, summed over the group's query heads."""
-    block_m, block_n = BWD_TILES
+def key_block_tiles(table, kv, n, arch="sm80"):
+    """Query tiles the backward of arch visits for each key tile of KV head kv (a group of GROUP
+    table rows, kv indexing the KV heads of the call) at length n, summed over the group's query heads."""
+    block_m, block_n = BWD_TILES[arch]
     return [sum(hi - lo for h in range(kv * GROUP, (kv + 1) * GROUP) for lo, hi in query_tiles(table, h, j0, min(j0 + block_n, n), n, block_m))
             for j0 in range(0, n, block_n)]
 

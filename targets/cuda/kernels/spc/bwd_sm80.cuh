@@ -19,8 +19,9 @@
 //   dq:         the deterministic mode's dQ instead (dkdv<false> then skips dQ): per query tile over
 //               the forward's key tiles, dQ = scale * sum dS K in registers, written once.
 //
-// Layouts as the forward's: Q, O, dO, dQ (B, H, N, D); K, V, dK, dV (B, H / group, N, D); LSE,
-// LSE2, Delta (B, H, N) fp32; dQ_accum (B, H, N, D) fp32. H is the number of heads of the call.
+// Layouts as the forward's: Q, O, dO, dQ (B, H, N, D); K, V, dK, dV (B, H / group, N, D), each with
+// D contiguous and its own strides (BwdStrides); LSE, LSE2, Delta (B, H, N) fp32 and dQ_accum
+// (B, H, N, D) fp32, contiguous. H is the number of heads of the call.
 //
 //   L (the layout): kD, kGroup, kTermSlots, kModSlots (the forward's).
 //   C (the tiles):  kWarps (keys per block = 16 kWarps), kBM (query rows per step, a multiple of
@@ -108,7 +109,8 @@ struct BwdSm80 {
   // ---- preprocess: delta, lse2, dQ_accum = 0. One group of kD / 8 threads per row, 8 elements each.
   static constexpr int kPreThreads = 128;
   static __device__ __forceinline__ void preprocess(const elem_t* __restrict__ O, const elem_t* __restrict__ dO, const float* __restrict__ LSE,
-                                                    const float* __restrict__ dLSE, float* __restrict__ LSE2, float* __restrict__ Delta, float* __restrict__ dQacc, int64_t rows) {
+                                                    const float* __restrict__ dLSE, float* __restrict__ LSE2, float* __restrict__ Delta, float* __restrict__ dQacc, int64_t rows,
+                                                    int n, int heads, const Strides so, const Strides sdo) {
     constexpr int kPer = kD / 8;  // threads per row (8 or 16: a power of two dividing 32)
     static_assert(32 % kPer == 0, "threads per row");
     const int64_t t = (int64_t)blockIdx.x * kPreThreads + threadIdx.x;
@@ -116,8 +118,9 @@ struct BwdSm80 {
     const int c = (int)(t % kPer) * 8;
     float sum = 0.f;
     if (row < rows) {
-      const uint4 ov = *reinterpret_cast<const uint4*>(O + row * kD + c);
-      const uint4 dv = *reinterpret_cast<const uint4*>(dO + row * kD + c);
+      const int bh = (int)(row / n), i = (int)(row % n), b = bh / heads, h = bh % heads;  // row = (b heads + h) n + i
+      const uint4 ov = *reinterpret_cast<const uint4*>(O + so.slice(b, h) + (int64_t)i * so.n + c);
+      const uint4 dv = *reinterpret_cast<const uint4*>(dO + sdo.slice(b, h) + (int64_t)i * sdo.n + c);
       const typename Elem<elem_t>::pair* op = reinterpret_cast<const typename Elem<elem_t>::pair*>(&ov);
       const typename Elem<elem_t>::pair* dp = reinterpret_cast<const typename Elem<elem_t>::pair*>(&dv);
 #pragma unroll
@@ -146,17 +149,16 @@ struct BwdSm80 {
                                               const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
                                               elem_t* __restrict__ dK, elem_t* __restrict__ dV, float* __restrict__ dQacc,
                                               const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale,
-                                              float scale_log2) {
+                                              float scale_log2, const BwdStrides& st) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
     Smem& sm = *reinterpret_cast<Smem*>(smem_raw);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int g = lane >> 2, t4 = lane & 3;
     const KeyWorkItem w(order[blockIdx.x], n, heads, kBN, kGroup);
     const int j0 = w.j0, kw = warp * 16;  // this warp's keys: j0 + kw .. j0 + kw + 15
-    const int64_t kvrow0 = (int64_t)(w.b * w.kvheads + w.kvh) * n;
 
-    Fwd::template load_tile<kBN>(sm.k, K + kvrow0 * kD, j0, n, tid);
-    Fwd::template load_tile<kBN>(sm.v, V + kvrow0 * kD, j0, n, tid);
+    Fwd::template load_tile<kBN>(sm.k, K + st.k.slice(w.b, w.kvh), j0, n, tid, st.k.n);
+    Fwd::template load_tile<kBN>(sm.v, V + st.v.slice(w.b, w.kvh), j0, n, tid, st.v.n);
     cp_commit();
 
     float dk[kD / 8][4], dv[kD / 8][4];
@@ -174,8 +176,8 @@ struct BwdSm80 {
 
       for (TileCursor<kTermSlots> cur(sm.ranges); !cur.done(); cur.next()) {
         const int i0 = cur.kt * kBM;
-        Fwd::template load_tile<kBM>(sm.q, Q + qrow0 * kD, i0, n, tid);
-        Fwd::template load_tile<kBM>(sm.dout, dO + qrow0 * kD, i0, n, tid);
+        Fwd::template load_tile<kBM>(sm.q, Q + st.q.slice(w.b, h), i0, n, tid, st.q.n);
+        Fwd::template load_tile<kBM>(sm.dout, dO + st.dout.slice(w.b, h), i0, n, tid, st.dout.n);
         cp_commit();
         for (int x = tid; x < kBM; x += kThreads) {
           const bool in = i0 + x < n;
@@ -326,8 +328,8 @@ struct BwdSm80 {
     for (int r = 0; r < 2; ++r) {
       const int key = j0 + kw + g + 8 * r;
       if (key < n) {
-        elem_t* pk = dK + (kvrow0 + key) * kD;
-        elem_t* pv = dV + (kvrow0 + key) * kD;
+        elem_t* pk = dK + st.dk.slice(w.b, w.kvh) + (int64_t)key * st.dk.n;
+        elem_t* pv = dV + st.dv.slice(w.b, w.kvh) + (int64_t)key * st.dv.n;
 #pragma unroll
         for (int x = 0; x < kD / 8; ++x) {
           *reinterpret_cast<typename Elem<elem_t>::pair*>(pk + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[x][2 * r] * scale, dk[x][2 * r + 1] * scale);
@@ -356,7 +358,7 @@ struct BwdSm80 {
   static __device__ __forceinline__ void dq(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                             const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
                                             elem_t* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads,
-                                            float scale, float scale_log2) {
+                                            float scale, float scale_log2, const BwdStrides& st) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
     DqSmem& sm = *reinterpret_cast<DqSmem*>(smem_raw);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -364,12 +366,11 @@ struct BwdSm80 {
     const WorkItem w(order[blockIdx.x], n, heads, kDqBM, kGroup);
     const int i0 = w.i0;
     const int64_t qrow0 = (int64_t)(w.b * heads + w.h) * n;
-    const int64_t kvrow0 = (int64_t)(w.b * w.kvheads + w.kvh) * n;
-    const elem_t* k = K + kvrow0 * kD;
-    const elem_t* v = V + kvrow0 * kD;
+    const elem_t* k = K + st.k.slice(w.b, w.kvh);
+    const elem_t* v = V + st.v.slice(w.b, w.kvh);
 
-    Fwd::template load_tile<kDqBM>(sm.q, Q + qrow0 * kD, i0, n, tid);
-    Fwd::template load_tile<kDqBM>(sm.dout, dO + qrow0 * kD, i0, n, tid);
+    Fwd::template load_tile<kDqBM>(sm.q, Q + st.q.slice(w.b, w.h), i0, n, tid, st.q.n);
+    Fwd::template load_tile<kDqBM>(sm.dout, dO + st.dout.slice(w.b, w.h), i0, n, tid, st.dout.n);
     cp_commit();
     for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[w.h * kTermSlots * kFields + x];
     __syncthreads();
@@ -387,8 +388,8 @@ struct BwdSm80 {
     TileCursor<kTermSlots> cur(sm.ranges);
     int buf = 0;
     if (!cur.done()) {
-      Fwd::template load_tile<kDqBN>(sm.k[0], k, cur.kt * kDqBN, n, tid);
-      Fwd::template load_tile<kDqBN>(sm.v[0], v, cur.kt * kDqBN, n, tid);
+      Fwd::template load_tile<kDqBN>(sm.k[0], k, cur.kt * kDqBN, n, tid, st.k.n);
+      Fwd::template load_tile<kDqBN>(sm.v[0], v, cur.kt * kDqBN, n, tid, st.v.n);
       cp_commit();
     }
     while (!cur.done()) {
@@ -397,8 +398,8 @@ struct BwdSm80 {
       cp_wait<0>();
       __syncthreads();
       if (!cur.done()) {
-        Fwd::template load_tile<kDqBN>(sm.k[buf ^ 1], k, cur.kt * kDqBN, n, tid);
-        Fwd::template load_tile<kDqBN>(sm.v[buf ^ 1], v, cur.kt * kDqBN, n, tid);
+        Fwd::template load_tile<kDqBN>(sm.k[buf ^ 1], k, cur.kt * kDqBN, n, tid, st.k.n);
+        Fwd::template load_tile<kDqBN>(sm.v[buf ^ 1], v, cur.kt * kDqBN, n, tid, st.v.n);
         cp_commit();
       }
       const int j0 = kt * kDqBN;
@@ -472,7 +473,7 @@ struct BwdSm80 {
     for (int r = 0; r < 2; ++r) {
       const int row = r == 0 ? rowA : rowB;
       if (row < n) {
-        elem_t* o = dQ + (qrow0 + row) * kD;
+        elem_t* o = dQ + st.dq.slice(w.b, w.h) + (int64_t)row * st.dq.n;
 #pragma unroll
         for (int x = 0; x < kD / 8; ++x)
           *reinterpret_cast<typename Elem<elem_t>::pair*>(o + x * 8 + 2 * t4) = Elem<elem_t>::pack(acc[x][2 * r] * scale, acc[x][2 * r + 1] * scale);
@@ -482,17 +483,20 @@ struct BwdSm80 {
 
   // ---- convert: dQ = scale * dQ_accum, 8 elements per thread.
   static constexpr int kConvThreads = 128;
-  static __device__ __forceinline__ void convert(const float* __restrict__ dQacc, elem_t* __restrict__ dQ, int64_t rows, float scale) {
+  static __device__ __forceinline__ void convert(const float* __restrict__ dQacc, elem_t* __restrict__ dQ, int64_t rows, float scale, int n, int heads,
+                                                 const Strides sdq) {
     const int64_t t = (int64_t)blockIdx.x * kConvThreads + threadIdx.x;
     if (t * 8 >= rows * kD) return;
     const float4* s = reinterpret_cast<const float4*>(dQacc + t * 8);
-    const float4 a = s[0], b = s[1];
+    const float4 lo = s[0], hi = s[1];
     uint4 o;
-    o.x = pack2<elem_t>(a.x * scale, a.y * scale);
-    o.y = pack2<elem_t>(a.z * scale, a.w * scale);
-    o.z = pack2<elem_t>(b.x * scale, b.y * scale);
-    o.w = pack2<elem_t>(b.z * scale, b.w * scale);
-    *reinterpret_cast<uint4*>(dQ + t * 8) = o;
+    o.x = pack2<elem_t>(lo.x * scale, lo.y * scale);
+    o.y = pack2<elem_t>(lo.z * scale, lo.w * scale);
+    o.z = pack2<elem_t>(hi.x * scale, hi.y * scale);
+    o.w = pack2<elem_t>(hi.z * scale, hi.w * scale);
+    const int64_t row = t * 8 / kD;
+    const int bh = (int)(row / n), i = (int)(row % n), b = bh / heads, h = bh % heads;
+    *reinterpret_cast<uint4*>(dQ + sdq.slice(b, h) + (int64_t)i * sdq.n + t * 8 % kD) = o;
   }
 
   // Host launcher without any framework: preprocess, then dK/dV (items = B * kvheads * ceil(N / kBN)
@@ -505,7 +509,8 @@ struct BwdSm80 {
   static cudaError_t launch(KPre pre, KMain main, KConv conv, KPlain plain, KDq dqk, const void* q, const void* k, const void* v, const void* o,
                             const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta,
                             float* dqacc, const int* table, const int* order, int items, const int* order_dq, int items_dq, int batch, int n,
-                            int heads, float scale, int deterministic, cudaStream_t stream) {
+                            int heads, float scale, int deterministic, const int64_t* strides, cudaStream_t stream) {
+    const BwdStrides st = strides_from<BwdStrides>(strides);
     cudaError_t err = cudaFuncSetAttribute(deterministic ? plain : main, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
     if (err == cudaSuccess && deterministic) err = cudaFuncSetAttribute(dqk, cudaFuncAttributeMaxDynamicSharedMemorySize, kDqSmemBytes);
     if (err != cudaSuccess) return err;
@@ -513,7 +518,7 @@ struct BwdSm80 {
     if (rows == 0) return cudaSuccess;
     const int64_t preBlocks = (rows * (kD / 8) + kPreThreads - 1) / kPreThreads;
     pre<<<(unsigned)preBlocks, kPreThreads, 0, stream>>>(static_cast<const elem_t*>(o), static_cast<const elem_t*>(dout), lse, dlse, lse2, delta,
-                                                         deterministic ? nullptr : dqacc, rows);
+                                                         deterministic ? nullptr : dqacc, rows, n, heads, st.o, st.dout);
     const elem_t* eq = static_cast<const elem_t*>(q);
     const elem_t* ek = static_cast<const elem_t*>(k);
     const elem_t* ev = static_cast<const elem_t*>(v);
@@ -521,14 +526,14 @@ struct BwdSm80 {
     if (items > 0)
       (deterministic ? plain : main)<<<items, kThreads, kSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk),
                                                                                static_cast<elem_t*>(dv), dqacc, table, order, n, heads, scale,
-                                                                               scale * kLog2e);
+                                                                               scale * kLog2e, st);
     if (deterministic) {
       if (items_dq > 0)
         dqk<<<items_dq, kThreads, kDqSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dq), table, order_dq, n, heads, scale,
-                                                          scale * kLog2e);
+                                                          scale * kLog2e, st);
     } else {
       const int64_t convBlocks = (rows * kD / 8 + kConvThreads - 1) / kConvThreads;
-      conv<<<(unsigned)convBlocks, kConvThreads, 0, stream>>>(dqacc, static_cast<elem_t*>(dq), rows, scale);
+      conv<<<(unsigned)convBlocks, kConvThreads, 0, stream>>>(dqacc, static_cast<elem_t*>(dq), rows, scale, n, heads, st.dq);
     }
     return cudaGetLastError();
   }

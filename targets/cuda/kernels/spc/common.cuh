@@ -47,6 +47,29 @@ SPC_HD int floormod(int a, int m) {
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
 
+// Where the rows of a (B, heads, N, D) tensor are: the element strides of its batch, head and row
+// dimensions; D is contiguous (a contiguous tensor has {heads N D, N D, D}; a (B, N, heads, D)
+// one viewed as (B, heads, N, D) has {N heads D, D, heads D}).
+struct Strides {
+  int64_t b, h, n;
+  SPC_HD int64_t slice(int bi, int hi) const { return (int64_t)bi * b + (int64_t)hi * h; }
+};
+// The tensors of a forward call and of a backward call, in the launchers' order (the launchers take
+// them as a host array of 3 int64 per tensor: b, h, n).
+struct FwdStrides {
+  Strides q, k, v, o;
+};
+struct BwdStrides {
+  Strides q, k, v, o, dout, dq, dk, dv;
+};
+template <class S>
+inline S strides_from(const int64_t* s) {
+  S out;
+  Strides* t = reinterpret_cast<Strides*>(&out);
+  for (int x = 0; x < (int)(sizeof(S) / sizeof(Strides)); ++x) t[x] = Strides{s[3 * x], s[3 * x + 1], s[3 * x + 2]};
+  return out;
+}
+
 constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.69314718055994531f;
 

@@ -1,0 +1,333 @@
+// `partition tuned` in the driver: where tuned bands come from (a tuning record, the cost model
+// for `spc check` and `spc show`, or the base partition when the user asks with --untuned), the
+// report of how far they moved and what the model predicts, and `spc tune --plan-only`.
+import { readFileSync, statSync } from 'node:fs';
+import { diag, SpecError } from '../../dsl/index.js';
+import type { LayoutIR, Partition, TunedBands } from '../ir/index.js';
+import { BandPricer, baseBounds, DEFAULT_SMS, predict, tuneBands, TunerError, type BandTuning, type Prediction } from '../tuner/bands.js';
+import { DEFAULT_COST_MODEL, type CostModel } from '../tuner/cost.js';
+import { planLayout, type Plan } from '../tuner/plan.js';
+import { bandsFor, RECORD_FORMAT, RECORD_VERSION, validateRecord, type TuningRecord } from '../tuner/record.js';
+import { lengthFor } from './pipeline.js';
+
+/** The CUDA target's tuning space, loaded on first use: `spc check` of an untuned spec loads no target (test/startup.test.ts). */
+const cudaTune = () => import('../../targets/cuda/tune.js');
+
+export type TunedPartition = Extract<Partition, { kind: 'tuned' }>;
+export const tunedOf = (l: LayoutIR): TunedPartition | null => (l.partition?.kind === 'tuned' ? l.partition : null);
+
+/** The largest tuning record spc reads (a plan of many configs at several N is a few MiB). */
+export const MAX_RECORD_BYTES = 64 << 20;
+
+/** Reads and validates a tuning record; every problem is E083. */
+export function readRecord(file: string): TuningRecord {
+  const bad = (why: string) => new SpecError([diag('E083', undefined, file, why)]);
+  let text: string;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw bad('it is not a regular file');
+    if (st.size > MAX_RECORD_BYTES) throw bad(`it is larger than ${MAX_RECORD_BYTES} bytes`);
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof SpecError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw bad(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? e));
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw bad(`it is not JSON (${(e as Error).message})`);
+  }
+  const v = validateRecord(raw);
+  if ('problems' in v) throw bad(v.problems.slice(0, 5).join('; ') + (v.problems.length > 5 ? `; and ${v.problems.length - 5} more` : ''));
+  return v.record;
+}
+
+const withBands = (l: LayoutIR, p: TunedPartition, bands: TunedBands[], useBase = false): LayoutIR => ({ ...l, partition: { ...p, bands, useBase } });
+
+/**
+ * For `spc compile`: each tuned layout gets the record's bands (E084 when the record does not fit
+ * it or lacks the N asked for), or its base partition at every N with --untuned; with neither it
+ * is E082. Never the base partition silently.
+ */
+export function tunedForCompile(
+  layouts: LayoutIR[],
+  o: { record?: TuningRecord; recordFile?: string; untuned: boolean; seq?: number },
+  note: (s: string) => void,
+): LayoutIR[] {
+  const problems = [];
+  const out: LayoutIR[] = [];
+  for (const l of layouts) {
+    const p = tunedOf(l);
+    if (!p) {
+      out.push(l);
+      continue;
+    }
+    if (o.untuned) {
+      note(`layout ${l.name}: partition tuned compiled with --untuned: the base partition ${p.base} at every N (no tuning applied)\n`);
+      out.push(withBands(l, p, [], true));
+      continue;
+    }
+    if (!o.record) {
+      problems.push(diag('E082', l.locs?.partition, l.name));
+      continue;
+    }
+    const b = bandsFor(o.record, l);
+    const n = l.seq ?? o.seq;
+    if (b === null) problems.push(diag('E084', l.locs?.partition, o.recordFile!, l.name, 'it has no entry for this layout'));
+    else if (typeof b === 'string') problems.push(diag('E084', l.locs?.partition, o.recordFile!, l.name, b));
+    else if (n !== undefined && !b.some((x) => x.n === n))
+      problems.push(diag('E084', l.locs?.partition, o.recordFile!, l.name, `it has no bands for N = ${n} (it has N = ${b.map((x) => x.n).join(', ')})`));
+    else {
+      note(
+        `layout ${l.name}: tuned bands from ${o.recordFile} for N = ${b.map((x) => x.n).join(', ')}${o.record.entries.some((e) => e.layout === l.name && !e.measured) ? ' (chosen by the cost model, not measured)' : ''}\n`,
+      );
+      out.push(withBands(l, p, b));
+    }
+  }
+  if (problems.length) throw new SpecError(problems);
+  return out;
+}
+
+/** The tile shape tuned bands are tuned for: the CUDA heuristic's sm90 forward tile, or 128 x 128 where CUDA cannot compile the layout. */
+export async function tuningTile(l: LayoutIR): Promise<[number, number]> {
+  const { defaultTile } = await cudaTune();
+  try {
+    return defaultTile(l);
+  } catch {
+    return [128, 128]; // the CUDA sm90 default tile, for layouts CUDA cannot compile (head_dim, fp32)
+  }
+}
+
+export interface TunedView {
+  layout: LayoutIR;
+  /** What the check and show commands print about the bands; null for layouts without tuned partitions. */
+  report: { source: 'cost model' | 'record'; record?: string; tuning: BandTuning } | null;
+}
+
+/**
+ * For `spc check` and `spc show`: a tuned layout at length n with bands from the record (when
+ * given) or chosen by the cost model now, and the predictions before and after.
+ */
+export async function tunedForInspect(
+  l: LayoutIR,
+  seq: number | undefined,
+  fallback: number,
+  o: { record?: TuningRecord; recordFile?: string; shards?: number; cost?: CostModel },
+): Promise<TunedView> {
+  const p = tunedOf(l);
+  if (!p) return { layout: l, report: null };
+  const n = lengthFor(l, seq, fallback);
+  const tile = o.record ? ([0, 0] as [number, number]) : await tuningTile(l);
+  const shards = o.shards ?? 1;
+  const tune = (): BandTuning => {
+    try {
+      return tuneBands(l, n, { base: p.base, tol: p.tol, bm: tile[0], bn: tile[1], shards, ...(o.cost ? { cost: o.cost } : {}) });
+    } catch (e) {
+      if (e instanceof TunerError) throw new SpecError([diag('E059', l.locs?.partition, n, e.message)]);
+      throw e;
+    }
+  };
+  if (o.record) {
+    const b = bandsFor(o.record, l);
+    if (b === null || typeof b === 'string')
+      throw new SpecError([diag('E084', l.locs?.partition, o.recordFile!, l.name, b ?? 'it has no entry for this layout')]);
+    const at = b.find((x) => x.n === n);
+    if (!at)
+      throw new SpecError([
+        diag('E084', l.locs?.partition, o.recordFile!, l.name, `it has no bands for N = ${n} (it has N = ${b.map((x) => x.n).join(', ')})`),
+      ]);
+    const entry = o.record.entries.find((e) => e.layout === l.name && e.n === n)!;
+    const chosenTile = entry.candidates[entry.choice]!.tile;
+    const cost = o.cost ?? DEFAULT_COST_MODEL;
+    const pricer = new BandPricer(l, n, chosenTile[0], chosenTile[1], cost);
+    const base = baseBounds(p.base, n, l.heads);
+    const tuning: BandTuning = {
+      n,
+      heads: l.heads,
+      base: p.base,
+      tol: p.tol,
+      tile: chosenTile,
+      shards,
+      sms: o.record.device.sm_count,
+      objective: shards > 1 ? 'slowest shard' : 'slowest head',
+      cost,
+      before: predict(pricer, base, base, shards, o.record.device.sm_count),
+      after: predict(pricer, at.bounds, base, shards, o.record.device.sm_count),
+    };
+    return { layout: withBands(l, p, [{ n, bounds: at.bounds }]), report: { source: 'record', record: o.recordFile!, tuning } };
+  }
+  const tuning = tune();
+  return { layout: withBands(l, p, [{ n, bounds: tuning.after.bounds }]), report: { source: 'cost model', tuning } };
+}
+
+const pct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)}%`;
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'inf');
+
+/** The text report of tuned bands: per head, the band, share and cost before and after; then the balance. */
+export function tunedText(v: NonNullable<TunedView['report']>): string[] {
+  const t = v.tuning;
+  const head = `tuned bands (${v.source === 'record' ? `from ${v.record}` : 'chosen now by the cost model: predicted, not measured; compile needs --tuning RECORD'}): ${t.tile[0]}x${t.tile[1]} tiles, objective ${t.objective}${t.shards > 1 ? ` of ${t.shards}` : ''}, each head's pair share within ${t.tol} of ${t.base}`;
+  const header = ['head', `${t.base} band`, 'tuned band', 'share', 'moved', 'tiles full/partial', 'predicted cost'];
+  const rows = t.after.heads.map((h, k) => {
+    const b = t.before.heads[k]!;
+    return [
+      String(h.head),
+      `[${b.band[0]},${b.band[1]})`,
+      `[${h.band[0]},${h.band[1]})`,
+      `${(100 * b.share).toFixed(2)}% -> ${(100 * h.share).toFixed(2)}%`,
+      Number.isFinite(h.shareMove) ? pct(h.shareMove) : 'new',
+      `${b.fullTiles}/${b.partialTiles} -> ${h.fullTiles}/${h.partialTiles}`,
+      `${b.cost.toFixed(1)} -> ${h.cost.toFixed(1)}`,
+    ];
+  });
+  const w = header.map((x, c) => Math.max(x.length, ...rows.map((r) => r[c]!.length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((x, c) => x.padStart(w[c]!))
+      .join('  ')
+      .trimEnd();
+  const line = (label: string, f: (p: Prediction) => string) => `${label} ${f(t.before)} -> ${f(t.after)}`;
+  return [
+    head,
+    fmt(header),
+    ...rows.map(fmt),
+    [
+      line('predicted balance max/mean', (p) => f2(p.balance)),
+      line('slowest head', (p) => p.maxHead.toFixed(1)),
+      ...(t.shards > 1 ? [line(`slowest of ${t.shards} shards`, (p) => p.shards!.max.toFixed(1)), line('shard balance', (p) => f2(p.shards!.balance))] : []),
+      line('tiles max/min', (p) => f2(p.tileSpread)),
+      line('total', (p) => p.total.toFixed(1)),
+      line(`kernel (${t.sms} SMs)`, (p) => (t.shards > 1 ? p.shards!.kernel : p.kernel).toFixed(1)),
+    ].join('; '),
+    `(cost model units: a full ${Math.sqrt(t.cost.refArea)}x${Math.sqrt(t.cost.refArea)} tile = ${t.cost.fullTile}, partial ${t.cost.partialTile}, per work item ${t.cost.item}; not measured)`,
+  ];
+}
+
+const predictionJson = (p: Prediction) => ({
+  bounds: p.bounds,
+  balance: p.balance,
+  max_head: p.maxHead,
+  mean_head: p.meanHead,
+  tile_spread: p.tileSpread,
+  total: p.total,
+  kernel: p.kernel,
+  ...(p.shards ? { shards: { work: p.shards.work, max: p.shards.max, balance: p.shards.balance, kernel: p.shards.kernel } } : {}),
+});
+
+export function tunedJson(v: NonNullable<TunedView['report']>) {
+  const t = v.tuning;
+  return {
+    source: v.source,
+    ...(v.record ? { record: v.record } : {}),
+    measured: false,
+    base: t.base,
+    tol: t.tol,
+    tile: t.tile,
+    objective: t.objective,
+    shards: t.shards,
+    sms: t.sms,
+    cost_model: t.cost,
+    heads: t.after.heads.map((h, k) => {
+      const b = t.before.heads[k]!;
+      return {
+        head: h.head,
+        base_band: b.band,
+        band: h.band,
+        base_share: b.share,
+        share: h.share,
+        share_move: Number.isFinite(h.shareMove) ? h.shareMove : null,
+        base_tiles: { full: b.fullTiles, partial: b.partialTiles, items: b.items },
+        tiles: { full: h.fullTiles, partial: h.partialTiles, items: h.items },
+        base_cost: b.cost,
+        cost: h.cost,
+      };
+    }),
+    before: predictionJson(t.before),
+    after: predictionJson(t.after),
+  };
+}
+
+export interface TuneOptions {
+  seqs: number[];
+  shards?: number;
+  sms: number;
+  cost: CostModel;
+  version: string;
+}
+
+/** `spc tune --plan-only`: the plan and a record (unmeasured) for every layout and N. */
+export async function tunePlans(layouts: LayoutIR[], o: TuneOptions): Promise<{ plans: { layout: LayoutIR; plan: Plan }[]; record: TuningRecord }> {
+  const { cudaTuneSpace } = await cudaTune();
+  const plans: { layout: LayoutIR; plan: Plan }[] = [];
+  for (const l of layouts) {
+    const { candidates, rejected } = cudaTuneSpace(l);
+    const ns = l.seq !== null ? [l.seq] : o.seqs;
+    for (const n of ns) {
+      try {
+        plans.push({
+          layout: l,
+          plan: planLayout(l, n, candidates, rejected, { target: 'cuda', sms: o.sms, cost: o.cost, ...(o.shards ? { shards: o.shards } : {}) }),
+        });
+      } catch (e) {
+        if (e instanceof TunerError) throw new SpecError([diag('E059', l.locs?.partition, n, e.message)]);
+        throw e;
+      }
+    }
+  }
+  const record: TuningRecord = {
+    format: RECORD_FORMAT,
+    version: RECORD_VERSION,
+    spc: o.version,
+    created: new Date().toISOString(),
+    device: { name: null, sm_count: o.sms, driver: null, cuda: null, pytorch: null },
+    cost_model: { ...o.cost },
+    entries: plans.map((p) => p.plan.entry),
+  };
+  return { plans, record };
+}
+
+/** The text summary of one plan. */
+export function planText(layout: LayoutIR, plan: Plan): string[] {
+  const e = plan.entry;
+  const kept = e.candidates.filter((c) => c.pruned === null);
+  const rejected = Object.values(plan.rejected).reduce((a, b) => a + b, 0);
+  const chosen = e.candidates[e.choice]!;
+  const out = [
+    `layout ${layout.name} at N = ${e.n}: plan only (nothing was run or measured; predictions are the cost model's, in abstract units)`,
+    `  ${e.candidates.length} candidates (${new Set(e.candidates.map((c) => JSON.stringify(c.config))).size} sm90 configs the kernels accept${tunedOf(layout) ? ' x base or tuned bands' : ''}; ${rejected} combinations refused by checkConfig)`,
+    `  ${e.candidates.length - kept.length} pruned by the cost model, ${kept.length} left to measure on the GPU (not implemented yet)`,
+    `  choice (cost model, not time): ${chosen.id}: the heuristic's kernel config${tunedOf(layout) ? ' with tuned bands' : ''}; predicted ${chosen.predicted.toFixed(1)}`,
+  ];
+  const top = [...kept].sort((a, b) => a.predicted - b.predicted || a.predicted_objective - b.predicted_objective || (a.id < b.id ? -1 : 1)).slice(0, 5);
+  out.push('  best predictions (configs of one tile shape tie: the model does not see stages, buffers or kernel families):');
+  for (const c of top)
+    out.push(
+      `    ${c.predicted.toFixed(1).padStart(9)}  slowest ${e.objective === 'slowest shard' ? 'shard' : 'head'} ${c.predicted_objective.toFixed(1).padStart(8)}  ${c.tile[0]}x${c.tile[1]}  ${c.id}`,
+    );
+  if (plan.bands) out.push(...tunedText({ source: 'cost model', tuning: plan.bands }).map((s) => `  ${s}`));
+  return out;
+}
+
+/**
+ * The spec text with each tuned layout's partition replaced by `explicit(...)` of its chosen
+ * bands at the one N given, and a comment line above saying so.
+ */
+export function specWithBands(source: string, plans: { layout: LayoutIR; plan: Plan }[]): string {
+  const edits = plans
+    .filter((p) => tunedOf(p.layout) && p.plan.entry.bands && p.layout.locs?.partition)
+    .map((p) => ({ loc: p.layout.locs!.partition!, bands: p.plan.entry.bands!, n: p.plan.entry.n, tile: p.plan.entry.candidates[p.plan.entry.choice]!.tile }))
+    .sort((a, b) => b.loc.offset - a.loc.offset);
+  let s = source;
+  for (const e of edits) {
+    const lineStart = s.lastIndexOf('\n', e.loc.offset - 1) + 1;
+    const indent = /^[ \t]*/.exec(s.slice(lineStart))![0];
+    s = s.slice(0, e.loc.offset) + `explicit(${e.bands.join(', ')})` + s.slice(e.loc.offset + e.loc.length);
+    s =
+      s.slice(0, lineStart) +
+      `${indent}# spc tune --plan-only: tuned bands for N = ${e.n} and ${e.tile[0]}x${e.tile[1]} tiles, chosen by the cost model (not measured)\n` +
+      s.slice(lineStart);
+  }
+  return s;
+}

@@ -1,0 +1,191 @@
+// The tuning record: what `spc tune` writes and `spc compile --tuning RECORD` reads. One JSON
+// document per tuning run (one device, one spc version): for each layout and N, every candidate
+// with its predicted and (once the GPU half exists) measured time, the choice, and the band
+// boundaries the choice uses. A record is what a user commits: the same spec + record gives the
+// same bands on every machine. `validateRecord` checks everything a reader relies on.
+import { createHash } from 'node:crypto';
+import { isPartition, type LayoutIR } from '../ir/index.js';
+
+export const RECORD_FORMAT = 'spc-tuning-record';
+export const RECORD_VERSION = 1;
+
+export interface DeviceInfo {
+  /** e.g. "NVIDIA H200"; null when nothing ran on a device (a plan). */
+  name: string | null;
+  /** The SM count the predictions used (measured: the device's). */
+  sm_count: number;
+  driver: string | null;
+  cuda: string | null;
+  pytorch: string | null;
+}
+
+export interface RecordCandidate {
+  /** A stable name, e.g. "sm90 persistent wg2 n128 s3 q1 / bands tuned". */
+  id: string;
+  /** The kernel config part this candidate sets (CUDA: the sm90 fields); the rest is the heuristic. */
+  config: Record<string, unknown>;
+  tile: [number, number];
+  /** 'base' or 'tuned' (the boundaries are in `bounds`). */
+  bands: 'base' | 'tuned' | 'none';
+  bounds: number[] | null;
+  /** The cost model's predicted kernel time (abstract units) and the objective (slowest head or shard). */
+  predicted: number;
+  predicted_objective: number;
+  /** Milliseconds, the median of timed runs; null when not measured. Infinity is written as null with `failed`. */
+  measured_ms: number | null;
+  failed: string | null;
+  /** Why the cost model pruned it before measuring, or null when it survived. */
+  pruned: string | null;
+}
+
+export interface RecordEntry {
+  layout: string;
+  spec_hash: string;
+  n: number;
+  dtype: 'bf16' | 'fp16' | 'fp32';
+  target: string;
+  shards: number;
+  objective: 'slowest head' | 'slowest shard';
+  /** Whether `choice` was picked by measured time (true) or by the cost model alone (false). */
+  measured: boolean;
+  candidates: RecordCandidate[];
+  /** Index into candidates. */
+  choice: number;
+  /** The band boundaries S_0..S_H for this N (the choice's), or null when the layout has no tuned partition. */
+  bands: number[] | null;
+}
+
+export interface TuningRecord {
+  format: typeof RECORD_FORMAT;
+  version: typeof RECORD_VERSION;
+  spc: string;
+  created: string;
+  device: DeviceInfo;
+  /** The cost model constants the predictions used. */
+  cost_model: Record<string, number>;
+  entries: RecordEntry[];
+}
+
+/** Sorted keys, so the hash does not depend on property order. */
+function canonical(x: unknown): unknown {
+  if (Array.isArray(x)) return x.map(canonical);
+  if (typeof x === 'object' && x !== null)
+    return Object.fromEntries(
+      Object.keys(x)
+        .sort()
+        .map((k) => [k, canonical((x as Record<string, unknown>)[k])]),
+    );
+  return x;
+}
+
+/**
+ * A hash of what a layout means (heads, dims, dtype, seq, causal, partition, patterns), not of how
+ * it is written: comments, spacing and source positions do not change it; tuned bands given to the
+ * layout do not either. "sha256:" and 64 hex digits.
+ */
+export function specHash(layout: LayoutIR): string {
+  const stripped = JSON.parse(JSON.stringify(layout, (k, v: unknown) => (k === 'loc' || k === 'locs' ? undefined : v))) as Omit<LayoutIR, 'partition'> & {
+    partition: Record<string, unknown> | null;
+  };
+  if (stripped.partition && stripped.partition.kind === 'tuned') {
+    delete stripped.partition.bands;
+    delete stripped.partition.useBase;
+  }
+  return `sha256:${createHash('sha256')
+    .update(JSON.stringify(canonical(stripped)))
+    .digest('hex')}`;
+}
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isInt = (x: unknown, lo = 0): x is number => Number.isSafeInteger(x) && (x as number) >= lo;
+const isStrOrNull = (x: unknown) => x === null || typeof x === 'string';
+const isNumOrNull = (x: unknown) => x === null || (typeof x === 'number' && Number.isFinite(x));
+
+/** A record from parsed JSON, or the list of what is wrong with it (paths like entries[0].bands). */
+export function validateRecord(raw: unknown): { record: TuningRecord } | { problems: string[] } {
+  const p: string[] = [];
+  if (!isObj(raw)) return { problems: ['the record is not a JSON object'] };
+  if (raw.format !== RECORD_FORMAT) p.push(`format must be "${RECORD_FORMAT}", got ${JSON.stringify(raw.format)}`);
+  if (raw.version !== RECORD_VERSION) p.push(`version must be ${RECORD_VERSION}, got ${JSON.stringify(raw.version)}`);
+  if (typeof raw.spc !== 'string') p.push('spc (the version that wrote it) must be a string');
+  if (typeof raw.created !== 'string') p.push('created must be a string (an ISO date)');
+  const d = raw.device;
+  if (!isObj(d)) p.push('device must be an object');
+  else {
+    if (!isStrOrNull(d.name)) p.push('device.name must be a string or null');
+    if (!isInt(d.sm_count, 1)) p.push('device.sm_count must be a positive integer');
+    for (const k of ['driver', 'cuda', 'pytorch']) if (!isStrOrNull(d[k])) p.push(`device.${k} must be a string or null`);
+  }
+  if (!isObj(raw.cost_model) || !Object.values(raw.cost_model).every((v) => typeof v === 'number' && Number.isFinite(v)))
+    p.push('cost_model must be an object of numbers');
+  if (!Array.isArray(raw.entries)) p.push('entries must be an array');
+  else {
+    const seen = new Set<string>();
+    raw.entries.forEach((e: unknown, k) => {
+      const at = `entries[${k}]`;
+      if (!isObj(e)) return void p.push(`${at} must be an object`);
+      if (typeof e.layout !== 'string') p.push(`${at}.layout must be a string`);
+      if (typeof e.spec_hash !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(e.spec_hash)) p.push(`${at}.spec_hash must be "sha256:" and 64 hex digits`);
+      if (!isInt(e.n, 1)) p.push(`${at}.n must be a positive integer`);
+      if (!['bf16', 'fp16', 'fp32'].includes(e.dtype as string)) p.push(`${at}.dtype must be bf16, fp16 or fp32`);
+      if (typeof e.target !== 'string') p.push(`${at}.target must be a string`);
+      if (!isInt(e.shards, 1)) p.push(`${at}.shards must be a positive integer`);
+      if (e.objective !== 'slowest head' && e.objective !== 'slowest shard') p.push(`${at}.objective must be "slowest head" or "slowest shard"`);
+      if (typeof e.measured !== 'boolean') p.push(`${at}.measured must be true or false`);
+      const key = `${String(e.layout)}@${String(e.n)}`;
+      if (seen.has(key)) p.push(`${at}: layout ${String(e.layout)} at N = ${String(e.n)} appears twice`);
+      seen.add(key);
+      if (!Array.isArray(e.candidates)) p.push(`${at}.candidates must be an array`);
+      else {
+        e.candidates.forEach((c: unknown, j) => {
+          const cat = `${at}.candidates[${j}]`;
+          if (!isObj(c)) return void p.push(`${cat} must be an object`);
+          if (typeof c.id !== 'string') p.push(`${cat}.id must be a string`);
+          if (!isObj(c.config)) p.push(`${cat}.config must be an object`);
+          if (!Array.isArray(c.tile) || c.tile.length !== 2 || !c.tile.every((x) => isInt(x, 1))) p.push(`${cat}.tile must be [rows, keys]`);
+          if (!['base', 'tuned', 'none'].includes(c.bands as string)) p.push(`${cat}.bands must be "base", "tuned" or "none"`);
+          if (c.bounds !== null && !(Array.isArray(c.bounds) && c.bounds.every((x) => isInt(x)))) p.push(`${cat}.bounds must be integers or null`);
+          if (typeof c.predicted !== 'number' || typeof c.predicted_objective !== 'number') p.push(`${cat}.predicted and predicted_objective must be numbers`);
+          if (!isNumOrNull(c.measured_ms)) p.push(`${cat}.measured_ms must be a number or null`);
+          if (!isStrOrNull(c.failed) || !isStrOrNull(c.pruned)) p.push(`${cat}.failed and pruned must be strings or null`);
+        });
+        if (!isInt(e.choice) || (e.choice as number) >= e.candidates.length) p.push(`${at}.choice must index candidates (0..${e.candidates.length - 1})`);
+        else {
+          const chosen = e.candidates[e.choice as number] as Record<string, unknown> | undefined;
+          if (isObj(chosen) && chosen.pruned !== null && chosen.pruned !== undefined) p.push(`${at}.choice is a pruned candidate`);
+          if (isObj(chosen) && e.bands !== null && JSON.stringify(chosen.bounds) !== JSON.stringify(e.bands))
+            p.push(`${at}.bands are not the bounds of the chosen candidate`);
+        }
+      }
+      if (e.bands !== null) {
+        if (!Array.isArray(e.bands) || !isInt(e.n, 1)) p.push(`${at}.bands must be the H+1 band boundaries or null`);
+        else if (!isPartition(e.bands as number[], e.n as number, e.bands.length - 1))
+          p.push(`${at}.bands must run from 0 to N = ${String(e.n)} and never decrease (a partition of 0..N-1)`);
+      }
+    });
+  }
+  return p.length ? { problems: p } : { record: raw as unknown as TuningRecord };
+}
+
+/**
+ * The tuned bands a record gives one layout: per N, after checking the record was made for this
+ * layout (spec hash) and its bands have one boundary per head and one more. Returns the problem
+ * as a string when it does not fit, or null when the record holds nothing for this layout.
+ */
+export function bandsFor(record: TuningRecord, layout: LayoutIR): { n: number; bounds: number[] }[] | string | null {
+  const entries = record.entries.filter((e) => e.layout === layout.name);
+  if (!entries.length) return null;
+  const hash = specHash(layout);
+  const out: { n: number; bounds: number[] }[] = [];
+  for (const e of entries) {
+    if (e.spec_hash !== hash)
+      return `it was made for a different spec (spec hash ${e.spec_hash.slice(0, 19)}..., this layout has ${hash.slice(0, 19)}...): tune again`;
+    if (e.bands === null) return `its entry for N = ${e.n} has no bands (the layout it was made for has no tuned partition)`;
+    if (e.bands.length !== layout.heads + 1)
+      return `its bands for N = ${e.n} have ${e.bands.length} boundaries, the layout's ${layout.heads} heads need ${layout.heads + 1}`;
+    if (layout.seq !== null && e.n !== layout.seq) continue;
+    out.push({ n: e.n, bounds: [...e.bands] });
+  }
+  if (!out.length) return `it has no entry for the layout's fixed length N = ${layout.seq} (it has N = ${entries.map((e) => e.n).join(', ')})`;
+  return out.sort((a, b) => a.n - b.n);
+}
