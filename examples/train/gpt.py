@@ -281,11 +281,12 @@ def environment():
         cudnn=torch.backends.cudnn.version(),
         triton=triton_version,
         python=platform.python_version(),
+        spc_kernels=f"forward {os.environ.get('SPC_CUDA_KERNEL') or 'default'}, backward {os.environ.get('SPC_CUDA_BWD') or 'default (sm80 mma.sync)'}",
     )
 
 
 def env_line(env):
-    return f"{env['device']} ({env['sms']} SMs), torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}, triton {env['triton']}, Python {env['python']}, {env['date']}"
+    return f"{env['device']} ({env['sms']} SMs), torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}, triton {env['triton']}, Python {env['python']}, spc kernels: {env['spc_kernels']}, {env['date']}"
 
 
 def write_json(path, obj):
@@ -554,6 +555,12 @@ def learn_tables(results, args, env, plot_note):
                 vals = [r["variant"], r["status"]] + ["-"] * (3 + len(edges) - 1)
             vals.append(r.get("bands", ""))
             lines.append("| " + " | ".join(str(v) for v in vals) + " |")
+        dense = [r for r in rs if r["variant"] == "dense" and "eval_acc" in r]
+        if dense and dense[0]["eval_acc"] < 0.5:
+            lines.append(
+                f"\nDense attention reached only {dense[0]['eval_acc']:.3f} held-out accuracy on {task} in {args.train_steps} steps: too few steps"
+                f" for this table to compare the band patterns (rerun with more, e.g. --tasks {task} --train-steps 1500)."
+            )
         out.append("\n".join(lines) + "\n")
     return "\n".join(out)
 
