@@ -30,6 +30,7 @@ describe('CUDA target', () => {
         `${l.name}/kernel.cu`,
         `${l.name}/_table.py`,
         `${l.name}/_layout.py`,
+        `${l.name}/launchers.h`,
         ...STATIC_PY.map((f) => `${l.name}/${f}`),
       ])
         expect(
@@ -73,11 +74,14 @@ describe('CUDA target', () => {
     }
   });
 
-  it('every example compiles with nvcc for sm_90a and sm_80, with no register spills (and no stack frame in the persistent kernel)', async () => {
+  it('every example compiles with nvcc for sm_90a and sm_80 (with its launchers.h), with no register spills (and no stack frame in the persistent kernel)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spc-nvcc-'));
     const jobs: (() => Promise<void>)[] = [];
     for (const f of files.filter((x) => x.path.endsWith('.cu') && !x.path.includes('/'))) {
-      writeFileSync(join(dir, f.path), f.contents);
+      // The package's launchers.h after the .cu: its declarations must agree with the definitions
+      // (a mismatch is a conflicting declaration), and the binding's names must resolve.
+      const header = files.find((x) => x.path === f.path.replace(/\.cu$/, '/launchers.h'))!.contents;
+      writeFileSync(join(dir, f.path), `${f.contents}\n${header}`);
       for (const arch of ['-gencode=arch=compute_90a,code=sm_90a', '-gencode=arch=compute_80,code=sm_80'])
         jobs.push(async () => {
           const { stderr, stdout } = await run$(

@@ -200,6 +200,38 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
   return lines.join('\n') + '\n';
 }
 
+/**
+ * launchers.h of a layout's Python package: the launchers' C declarations, written from the same
+ * LAUNCHER_PARAMS and BWD_LAUNCHER_PARAMS as their definitions in the .cu (so the binding cannot
+ * disagree with them; test/cuda-target.test.ts compiles the two together), and the names the
+ * static binding.cpp uses for them.
+ */
+export function launcherHeader(layout: LayoutIR, version: string): string {
+  const lines = [
+    `// spc ${version}: the C launchers of layout ${layout.name} (defined in kernel.cu). Generated: do not edit.`,
+    '#ifndef SPC_LAUNCHERS_H',
+    '#define SPC_LAUNCHERS_H',
+    '#include <cuda_runtime_api.h>',
+    '#include <stdint.h>',
+    `typedef cudaError_t (*spc_fwd_launcher_t)(${LAUNCHER_PARAMS});`,
+    `typedef cudaError_t (*spc_bwd_launcher_t)(${BWD_LAUNCHER_PARAMS});`,
+  ];
+  const pick = (bf16: string, fp16: string) => `bf16 ? ${bf16} : ${fp16}`;
+  const [fb, ff] = DTYPES.map((dt) => kernelNames(layout, dt, 'sm80').launcher);
+  const [nb, nf] = DTYPES.map((dt) => kernelNames(layout, dt, 'sm90').launcher);
+  const [bb, bf] = DTYPES.map((dt) => bwdNames(layout, dt).launcher);
+  const [b9b, b9f] = DTYPES.map((dt) => bwd90Names(layout, dt).launcher);
+  for (const name of [fb, ff, nb, nf]) lines.push(`extern "C" cudaError_t ${name}(${LAUNCHER_PARAMS});`);
+  for (const name of [bb, bf, b9b, b9f]) lines.push(`extern "C" cudaError_t ${name}(${BWD_LAUNCHER_PARAMS});`);
+  lines.push(
+    '// The launcher binding.cpp calls: the wgmma (sm90) or mma.sync family, bf16 or fp16.',
+    `inline spc_fwd_launcher_t spc_fwd_launcher(bool sm90, bool bf16) { return sm90 ? (${pick(nb!, nf!)}) : (${pick(fb!, ff!)}); }`,
+    `inline spc_bwd_launcher_t spc_bwd_launcher(bool sm90, bool bf16) { return sm90 ? (${pick(b9b!, b9f!)}) : (${pick(bb!, bf!)}); }`,
+    '#endif',
+  );
+  return lines.join('\n') + '\n';
+}
+
 /** The whole .cu of a layout: the headers, then its generated part. */
 export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): string {
   return `// spc ${version}: CUDA kernels of layout ${layout.name}. The kernel headers (targets/cuda/kernels in the spc repository) come first; the generated part is at the end.\n${amalgamate()}\n${layoutSource(layout, cfg, version)}`;

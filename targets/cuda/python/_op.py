@@ -14,7 +14,7 @@ except ImportError:  # the work planner needs no torch; attention() does
     torch = None
 
 from . import _plan, _table
-from ._layout import GROUP, HEAD_DIM, HEADS, KERNELS, LAYOUT, SEQ
+from ._layout import GROUP, HEAD_DIM, HEADS, LAYOUT, SEQ
 from ._plan import BWD_TILES, PERSISTENT_SM90, TILES
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,17 +29,16 @@ def _extension(major, minor):
     with open(os.path.join(_HERE, "binding.cpp")) as f:
         cpp_src = f.read()
     arch = "-gencode=arch=compute_90a,code=sm_90a" if (major, minor) == (9, 0) else f"-gencode=arch=compute_{major}{minor},code=sm_{major}{minor}"
-    # The binding names the layout's launchers through macros (binding.cpp).
-    names = [f"-DSPC_LAUNCH_{fam.upper()}_{dt.upper()}={KERNELS[fam][dt]['launcher']}" for fam in ("sm80", "sm90") for dt in ("bf16", "fp16")]
-    names += [f"-DSPC_BWD_{dt.upper()}={KERNELS['bwd'][dt]['launcher']}" for dt in ("bf16", "fp16")]
-    names += [f"-DSPC_BWD90_{dt.upper()}={KERNELS['bwd90'][dt]['launcher']}" for dt in ("bf16", "fp16")]
-    digest = hashlib.sha256((cuda_src + cpp_src + arch + " ".join(names)).encode()).hexdigest()[:12]
+    # The binding includes launchers.h (the layout's launcher declarations): it is pasted in
+    # place of the #include, so the build needs no include path.
+    with open(os.path.join(_HERE, "launchers.h")) as f:
+        cpp_src = cpp_src.replace('#include "launchers.h"', f.read(), 1)
+    digest = hashlib.sha256((cuda_src + cpp_src + arch).encode()).hexdigest()[:12]
     return load_inline(
         name=f"spc_{LAYOUT}_{digest}",
         cpp_sources=[cpp_src],
         cuda_sources=[cuda_src],
         functions=["forward", "backward"],
-        extra_cflags=names,
         extra_cuda_cflags=["-O3", "--use_fast_math", "-std=c++17", arch],
         verbose=False,
     )

@@ -1,23 +1,12 @@
 // The PyTorch binding of an spc CUDA package (compiled by torch.utils.cpp_extension.load_inline
-// beside the layout's kernel.cu). The launchers' names come as macros from the package
-// (_op.py passes -DSPC_LAUNCH_SM90_BF16=..., -DSPC_BWD_BF16=... and the others); the forward
-// launchers share one C signature (targets/cuda/source.ts LAUNCHER_PARAMS), the backward ones
-// another (BWD_LAUNCHER_PARAMS).
+// beside the layout's kernel.cu). The layout's launchers, their C signatures and the names used
+// here come from launchers.h, generated from the same signatures that define them
+// (targets/cuda/source.ts LAUNCHER_PARAMS, BWD_LAUNCHER_PARAMS).
 #include <torch/extension.h>
 #include <cuda_runtime_api.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
-
-typedef cudaError_t (*launcher_t)(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
-                                  const int64_t*, cudaStream_t);
-extern "C" cudaError_t SPC_LAUNCH_SM80_BF16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
-                                            const int64_t*, cudaStream_t);
-extern "C" cudaError_t SPC_LAUNCH_SM80_FP16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
-                                            const int64_t*, cudaStream_t);
-extern "C" cudaError_t SPC_LAUNCH_SM90_BF16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
-                                            const int64_t*, cudaStream_t);
-extern "C" cudaError_t SPC_LAUNCH_SM90_FP16(const void*, const void*, const void*, void*, float*, const int*, const int*, int, int, int, int, float,
-                                            const int64_t*, cudaStream_t);
+#include "launchers.h"  // the layout's launchers and their types (generated from source.ts)
 
 // The element strides (batch, head, row) of each tensor, in the launchers' order (spc::FwdStrides,
 // spc::BwdStrides); every tensor has D contiguous (_op.py checks). A dimension of size 1 is only
@@ -42,25 +31,13 @@ std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tens
   put_strides(strides + 3, k);
   put_strides(strides + 6, v);
   put_strides(strides + 9, o);
-  launcher_t launch = sm90 ? (bf16 ? SPC_LAUNCH_SM90_BF16 : SPC_LAUNCH_SM90_FP16) : (bf16 ? SPC_LAUNCH_SM80_BF16 : SPC_LAUNCH_SM80_FP16);
+  spc_fwd_launcher_t launch = spc_fwd_launcher(sm90, bf16);
   const int items = (int)(blocks > 0 ? order.numel() - blocks - 1 : order.numel());
   cudaError_t err = launch(q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), lse.data_ptr<float>(), table.data_ptr<int>(), order.data_ptr<int>(),
                            items, (int)blocks, (int)q.size(2), (int)q.size(1), (float)scale, strides, stream);
   TORCH_CHECK(err == cudaSuccess, "spc: kernel launch failed: ", cudaGetErrorString(err));
   return {o, lse};
 }
-
-typedef cudaError_t (*bwd_launcher_t)(const void*, const void*, const void*, const void*, const void*, const float*, const float*, void*, void*, void*, float*, float*,
-                                      float*, const int*, const int*, int, const int*, int, int, int, int, float, int, const int64_t*, cudaStream_t);
-extern "C" cudaError_t SPC_BWD_BF16(const void*, const void*, const void*, const void*, const void*, const float*, const float*, void*, void*, void*, float*, float*,
-                                    float*, const int*, const int*, int, const int*, int, int, int, int, float, int, const int64_t*, cudaStream_t);
-extern "C" cudaError_t SPC_BWD_FP16(const void*, const void*, const void*, const void*, const void*, const float*, const float*, void*, void*, void*, float*, float*,
-                                    float*, const int*, const int*, int, const int*, int, int, int, int, float, int, const int64_t*, cudaStream_t);
-
-extern "C" cudaError_t SPC_BWD90_BF16(const void*, const void*, const void*, const void*, const void*, const float*, const float*, void*, void*, void*,
-                                      float*, float*, float*, const int*, const int*, int, const int*, int, int, int, int, float, int, const int64_t*, cudaStream_t);
-extern "C" cudaError_t SPC_BWD90_FP16(const void*, const void*, const void*, const void*, const void*, const float*, const float*, void*, void*, void*,
-                                      float*, float*, float*, const int*, const int*, int, const int*, int, int, int, int, float, int, const int64_t*, cudaStream_t);
 
 // dq, dk, dv (in the layouts of q, k, v) of q, k, v ((B, heads, N, D) and (B, kv, N, D), D contiguous) from o, lse of the forward
 // and dout; order: the backward's dK/dV work items (key tiles of KV heads), longest first;
@@ -86,7 +63,7 @@ std::vector<torch::Tensor> backward(torch::Tensor q, torch::Tensor k, torch::Ten
   const torch::Tensor* ts[8] = {&q, &k, &v, &o, &dout, &dq, &dk, &dv};
   for (int x = 0; x < 8; ++x) put_strides(strides + 3 * x, *ts[x]);
   const bool bf16 = q.scalar_type() == torch::kBFloat16;
-  bwd_launcher_t launch = sm90 ? (bf16 ? SPC_BWD90_BF16 : SPC_BWD90_FP16) : (bf16 ? SPC_BWD_BF16 : SPC_BWD_FP16);
+  spc_bwd_launcher_t launch = spc_bwd_launcher(sm90, bf16);
   cudaError_t err = launch(q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), dout.data_ptr(), lse.data_ptr<float>(),
                            dlse.has_value() ? dlse->data_ptr<float>() : nullptr, dq.data_ptr(), dk.data_ptr(),
                            dv.data_ptr(), lse2.data_ptr<float>(), delta.data_ptr<float>(), no_acc ? nullptr : dqacc.data_ptr<float>(),
