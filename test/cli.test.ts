@@ -286,6 +286,9 @@ describe('options: one table per command', () => {
         '--cost JSON',
         '--record FILE',
         '--write-spec FILE',
+        '--emit DIR',
+        '--measured FILE',
+        '--plan RECORD',
         '--json',
       ],
     };

@@ -453,8 +453,8 @@ describe('spc check and spc show on a tuned spec', () => {
     expect((await spc('tune', file, '--target', 'cuda', '--seq', '1024,2048', '--plan-only', '--write-spec', out)).code).toBe(2);
   });
 
-  it('tune refuses what it cannot do yet', async () => {
-    expect((await spc('tune', file, '--target', 'cuda', '--seq', '1024')).stderr).toContain('not implemented yet: pass --plan-only');
+  it('tune refuses what it cannot do', async () => {
+    expect((await spc('tune', file, '--target', 'cuda', '--seq', '1024')).stderr).toContain('spc tune runs in two halves: --plan-only');
     expect((await spc('tune', file, '--target', 'wgsl', '--plan-only')).stderr).toContain('cuda target only');
     expect((await spc('tune', file, '--target', 'cuda', '--plan-only', '--cost', '{"x": 1}')).stderr).toContain("unknown cost model field 'x'");
   });

@@ -12,10 +12,24 @@ import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStat
 import { balancedShards, contiguousShards, groupedShards, type ShardReport } from './shards.js';
 import { svgPicture, textPicture } from './picture.js';
 import { getTarget, instanceFor, lengthFor, loadSpec, readBounded, TARGET_NAMES, writeAtomically } from './pipeline.js';
-import { planText, readRecord, specWithBands, tunedForCompile, tunedForInspect, tunedJson, tunedOf, tunedText, tunePlans } from './tuning.js';
+import {
+  applyMeasurements,
+  candidatePackages,
+  planText,
+  readMeasurements,
+  readRecord,
+  specWithBands,
+  tunedForCompile,
+  tunedForInspect,
+  tunedJson,
+  tunedOf,
+  tunedText,
+  tunePlans,
+} from './tuning.js';
 import { DEFAULT_COST_MODEL, mergeCostModel, type CostModel } from '../tuner/cost.js';
 import { DEFAULT_SMS } from '../tuner/bands.js';
 import type { TuningRecord } from '../tuner/record.js';
+import { UsageError } from './usage.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -35,8 +49,6 @@ export const VERSION: string = (() => {
 })();
 
 const DEFAULT_SEQ = 4096;
-
-class UsageError extends Error {}
 
 function positiveInt(what: string) {
   return (s: string): number => {
@@ -160,16 +172,18 @@ writes an SVG with one panel per head and the distance bands under each panel.`,
     ],
   },
   tune: {
-    summary: 'plan a tuning run: candidates, cost model predictions, tuned bands (plan only: nothing is measured yet)',
+    summary: 'tune kernel configs and tuned bands: plan here (--plan-only, --emit), choose by measured time (--measured)',
     description: `Enumerates the kernel configs the target's kernels accept for each layout of FILE and,
 for partition tuned, band boundaries; predicts each candidate's time with the cost model
-(src/tuner/cost.ts) from the IR's tile statistics and prunes the slow ones. Measuring the
-survivors on the GPU is not implemented yet: --plan-only is required, nothing is tuned by
-time, and the record's choice is the heuristic's config with bands chosen by the cost model.`,
+(src/tuner/cost.ts) from the IR's tile statistics and prunes the slow ones (--plan-only; the
+record's choice is then the heuristic's config with bands chosen by the cost model).
+--emit DIR writes a package per surviving candidate; on the GPU machine (PyTorch, no Node)
+bench/cuda/tune_measure.py DIR times them; --measured FILE --plan DIR/tune_plan.json then
+chooses by measured time and writes the record (--record).`,
     options: [
       { name: 'target', arg: 'TARGET', required: true, help: 'the target whose config space to plan (cuda)' },
       { name: 'seq', arg: 'N[,N...]', help: `lengths to tune for layouts with symbolic N (default ${DEFAULT_SEQ})`, validate: seqList },
-      { name: 'plan-only', help: 'enumerate, predict and prune only (required: the measuring half is not built yet)' },
+      { name: 'plan-only', help: 'enumerate, predict and prune (the planning half; with --emit, the packages to measure)' },
       layoutOption,
       { name: 'shards', arg: 'T', help: 'tensor parallelism: tune for the slowest of T shards of H/T consecutive heads', validate: positiveInt('--shards') },
       { name: 'sms', arg: 'K', help: `SMs for the predicted kernel time (default ${DEFAULT_SMS}: H100 and H200 SXM)`, validate: smsValue },
@@ -180,6 +194,17 @@ time, and the record's choice is the heuristic's config with bands chosen by the
         arg: 'FILE',
         help: "write FILE: the spec with each tuned layout's partition replaced by\nexplicit(...) of its chosen bands (needs exactly one N)",
       },
+      {
+        name: 'emit',
+        arg: 'DIR',
+        help: 'with --plan-only: write DIR, one package per candidate the cost model kept,\nfor bench/cuda/tune_measure.py to time on the GPU machine',
+      },
+      {
+        name: 'measured',
+        arg: 'FILE',
+        help: "the times tune_measure.py wrote for the packages of --emit: choose by time\n(with --plan RECORD, the plan's record; writes --record)",
+      },
+      { name: 'plan', arg: 'RECORD', help: 'with --measured: the record of the plan whose packages were timed' },
       { name: 'json', help: 'one JSON document on stdout: the record' },
     ],
   },
@@ -584,10 +609,40 @@ export function readConfig(arg: string): unknown {
   }
 }
 
+/** `spc tune --measured FILE --plan RECORD`: the plan's record with the measured times, chosen by time. */
+async function tuneMeasured(layouts: LayoutIR[], values: Record<string, unknown>, io: Io): Promise<number> {
+  const planFile = values.plan as string | undefined;
+  if (planFile === undefined) throw new UsageError('--measured needs --plan RECORD: the record of the plan whose packages were timed (DIR/tune_plan.json)');
+  const { record, summary } = applyMeasurements(readRecord(planFile), planFile, readMeasurements(values.measured as string), layouts);
+  const out = values.record as string | undefined;
+  if (out !== undefined)
+    for (const w of writeAtomically(dirname(resolve(out)), [{ path: basename(out), contents: JSON.stringify(record, null, 2) + '\n' }]))
+      io.stderr(`wrote ${w}\n`);
+  if (values.json === true) {
+    io.stdout(JSON.stringify(record, null, 2) + '\n');
+    return 0;
+  }
+  const ms = (x: number | null) => (x === null ? 'n/a' : `${x.toFixed(3)} ms`);
+  const text = [`measured on ${record.device.name} (${record.device.sm_count} SMs)`];
+  for (const r of summary) {
+    text.push(
+      `layout ${r.layout} at N = ${r.n}: ${r.measured} candidates timed, ${r.failed} failed`,
+      `  planned (the heuristic): ${r.planned}: ${ms(r.planned_ms)}`,
+      `  chosen (fastest):        ${r.chosen}: ${ms(r.chosen_ms)}${r.planned_ms !== null && r.chosen_ms !== null ? `  (${(r.planned_ms / r.chosen_ms).toFixed(2)}x)` : ''}`,
+      `  rank correlation of predicted and measured times: ${r.rank_correlation === null ? 'n/a (fewer than 3 timed)' : r.rank_correlation.toFixed(2)}`,
+    );
+  }
+  io.stdout(text.join('\n') + '\n');
+  return 0;
+}
+
 async function tune(layouts: LayoutIR[], source: string, values: Record<string, unknown>, io: Io): Promise<number> {
   if (values.target !== 'cuda') throw new UsageError(`spc tune plans the cuda target only so far, got --target ${String(values.target)}`);
+  if (values.measured !== undefined) return await tuneMeasured(layouts, values, io);
   if (values['plan-only'] !== true)
-    throw new UsageError('measuring candidates on the GPU is not implemented yet: pass --plan-only (enumerate, predict with the cost model, prune)');
+    throw new UsageError(
+      'spc tune runs in two halves: --plan-only [--emit DIR] here, bench/cuda/tune_measure.py DIR on the GPU machine, then --measured FILE --plan RECORD',
+    );
   const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
   const shards = values.shards as number | undefined;
   if (shards !== undefined)
@@ -612,12 +667,25 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
   const record_ = values.record as string | undefined;
   if (record_ !== undefined) files.push({ dir: dirname(resolve(record_)), path: basename(record_), contents: JSON.stringify(record, null, 2) + '\n' });
   if (writeSpec !== undefined) files.push({ dir: dirname(resolve(writeSpec)), path: basename(writeSpec), contents: specWithBands(source, plans) });
+  const emit = values.emit as string | undefined;
+  if (emit !== undefined) {
+    const { files: pkgs, list } = await candidatePackages(plans, VERSION);
+    pkgs.push({ path: 'tune_candidates.json', contents: JSON.stringify(list, null, 1) + '\n' });
+    pkgs.push({ path: 'tune_plan.json', contents: JSON.stringify(record, null, 2) + '\n' });
+    writeAtomically(resolve(emit), pkgs);
+    io.stderr(`wrote ${list.length} candidate packages, tune_candidates.json and tune_plan.json to ${emit}\n`);
+  }
   for (const f of files) for (const w of writeAtomically(f.dir, [{ path: f.path, contents: f.contents }])) io.stderr(`wrote ${w}\n`);
   if (values.json === true) io.stdout(JSON.stringify(record, null, 2) + '\n');
   else {
     const text: string[] = [];
     for (const { layout, plan } of plans) text.push(...planText(layout, plan), '');
-    text.push('Nothing was measured: the choice and the bands come from the cost model alone (src/tuner/cost.ts). The GPU half of spc tune is not built yet.');
+    text.push(
+      'Nothing was measured: the choice and the bands come from the cost model alone (src/tuner/cost.ts).' +
+        (emit !== undefined
+          ? ` To measure: python3 bench/cuda/tune_measure.py ${emit} --out measured.json on the GPU machine, then spc tune ... --measured measured.json --plan ${emit}/tune_plan.json --record RECORD.`
+          : ''),
+    );
     io.stdout(text.join('\n') + '\n');
   }
   return 0;

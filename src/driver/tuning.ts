@@ -7,8 +7,9 @@ import type { LayoutIR, Partition, TunedBands } from '../ir/index.js';
 import { BandPricer, baseBounds, DEFAULT_SMS, predict, tuneBands, TunerError, type BandTuning, type Prediction } from '../tuner/bands.js';
 import { DEFAULT_COST_MODEL, type CostModel } from '../tuner/cost.js';
 import { planLayout, type Plan } from '../tuner/plan.js';
-import { bandsFor, RECORD_FORMAT, RECORD_VERSION, validateRecord, type TuningRecord } from '../tuner/record.js';
+import { bandsFor, RECORD_FORMAT, RECORD_VERSION, specHash, validateRecord, type TuningRecord } from '../tuner/record.js';
 import { lengthFor } from './pipeline.js';
+import { UsageError } from './usage.js';
 
 /** The CUDA target's tuning space, loaded on first use: `spc check` of an untuned spec loads no target (test/startup.test.ts). */
 const cudaTune = () => import('../../targets/cuda/tune.js');
@@ -330,4 +331,201 @@ export function specWithBands(source: string, plans: { layout: LayoutIR; plan: P
       s.slice(lineStart);
   }
   return s;
+}
+
+// ---- The measuring half: `spc tune --plan-only --emit DIR` writes one CUDA package per candidate
+// the cost model kept; bench/cuda/tune_measure.py times them on the GPU machine (which has no
+// Node) and writes a measurements file; `spc tune --measured FILE --plan RECORD` folds the times
+// into the record and chooses by time.
+
+export const MEASUREMENTS_FORMAT = 'spc-tuning-measurements';
+
+/** One candidate package of a plan: which entry and candidate of the record it times. */
+export interface CandidatePackage {
+  package: string;
+  entry: number;
+  candidate: number;
+  layout: string;
+  n: number;
+  heads: number;
+  kv_heads: number;
+  head_dim: number;
+  dtype: string;
+  id: string;
+}
+
+/** The packages (files) of the candidates the cost model kept, and their list (tune_candidates.json). */
+export async function candidatePackages(
+  plans: { layout: LayoutIR; plan: Plan }[],
+  version: string,
+): Promise<{ files: { path: string; contents: string }[]; list: CandidatePackage[] }> {
+  const { emitCandidate } = await cudaTune();
+  const files: { path: string; contents: string }[] = [];
+  const list: CandidatePackage[] = [];
+  plans.forEach(({ layout, plan }, entry) => {
+    const e = plan.entry;
+    // The plan's choice (the heuristic config) first, then by predicted time: tune_measure.py
+    // --max K times the first K.
+    const order = e.candidates
+      .map((c, k) => k)
+      .sort((a, b) => (a === e.choice ? -1 : b === e.choice ? 1 : e.candidates[a]!.predicted - e.candidates[b]!.predicted || a - b));
+    order.forEach((k) => {
+      const c = e.candidates[k]!;
+      if (c.pruned !== null) return;
+      const name = `${layout.name}_n${e.n}_c${k}`;
+      const p = tunedOf(layout);
+      const named: LayoutIR = { ...layout, name };
+      const l = p && c.bounds ? withBands(named, p, [{ n: e.n, bounds: [...c.bounds] }]) : named;
+      files.push(...emitCandidate(l, c.config, version));
+      list.push({
+        package: name,
+        entry,
+        candidate: k,
+        layout: layout.name,
+        n: e.n,
+        heads: layout.heads,
+        kv_heads: layout.kvHeads,
+        head_dim: layout.headDim,
+        dtype: e.dtype,
+        id: c.id,
+      });
+    });
+  });
+  return { files, list };
+}
+
+export interface Measurements {
+  format: typeof MEASUREMENTS_FORMAT;
+  device: { name: string; sm_count: number; driver: string | null; cuda: string | null; pytorch: string | null };
+  results: { package: string; entry: number; candidate: number; layout: string; n: number; measured_ms: number | null; failed: string | null }[];
+}
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Reads a measurements file from tune_measure.py; every problem is a UsageError naming it. */
+export function readMeasurements(file: string): Measurements {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--measured ${file}: cannot read it as JSON (${(e as Error).message})`);
+  }
+  const bad = (why: string) => new UsageError(`--measured ${file}: not a measurements file of bench/cuda/tune_measure.py: ${why}`);
+  if (!isObj(raw) || raw.format !== MEASUREMENTS_FORMAT) throw bad(`"format" must be "${MEASUREMENTS_FORMAT}"`);
+  const d = raw.device;
+  if (!isObj(d) || typeof d.name !== 'string' || !Number.isInteger(d.sm_count)) throw bad('"device" needs a name and an integer sm_count');
+  if (!Array.isArray(raw.results)) throw bad('"results" must be a list');
+  raw.results.forEach((r: unknown, x) => {
+    if (
+      !isObj(r) ||
+      typeof r.package !== 'string' ||
+      !Number.isInteger(r.entry) ||
+      !Number.isInteger(r.candidate) ||
+      typeof r.layout !== 'string' ||
+      !Number.isInteger(r.n) ||
+      !((typeof r.measured_ms === 'number' && r.measured_ms > 0 && r.failed === null) || (r.measured_ms === null && typeof r.failed === 'string'))
+    )
+      throw bad(`results[${x}] needs package, entry, candidate, layout, n, and a positive measured_ms or a failed reason`);
+  });
+  return raw as unknown as Measurements;
+}
+
+/** Spearman's rank correlation of two equally long lists (ties get their mean rank); null below 3 values. */
+export function rankCorrelation(a: number[], b: number[]): number | null {
+  if (a.length < 3) return null;
+  const ranks = (v: number[]) => {
+    const order = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
+    const r = new Array<number>(v.length);
+    for (let i = 0; i < order.length;) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const mean = (ra.length - 1) / 2;
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let i = 0; i < ra.length; i++) {
+    num += (ra[i]! - mean) * (rb[i]! - mean);
+    da += (ra[i]! - mean) ** 2;
+    db += (rb[i]! - mean) ** 2;
+  }
+  return da === 0 || db === 0 ? null : num / Math.sqrt(da * db);
+}
+
+/**
+ * The plan record with the measured times folded in: each entry with a measured candidate chooses
+ * the fastest (a failed one counts as infinitely slow and is never chosen), its bands are that
+ * candidate's, and it is marked measured. The plan must fit the spec's layouts (E084).
+ */
+export function applyMeasurements(
+  plan: TuningRecord,
+  planFile: string,
+  m: Measurements,
+  layouts: LayoutIR[],
+): {
+  record: TuningRecord;
+  summary: {
+    layout: string;
+    n: number;
+    measured: number;
+    failed: number;
+    planned: string;
+    chosen: string;
+    planned_ms: number | null;
+    chosen_ms: number | null;
+    rank_correlation: number | null;
+  }[];
+} {
+  const record = JSON.parse(JSON.stringify(plan)) as TuningRecord;
+  for (const e of record.entries) {
+    const l = layouts.find((x) => x.name === e.layout);
+    if (!l) throw new SpecError([diag('E084', undefined, planFile, e.layout, 'the spec has no layout of that name')]);
+    if (specHash(l) !== e.spec_hash) throw new SpecError([diag('E084', l.locs?.partition, planFile, e.layout, 'it was made for a different spec: plan again')]);
+  }
+  for (const r of m.results) {
+    const e = record.entries[r.entry];
+    const c = e?.candidates[r.candidate];
+    if (!e || !c || e.layout !== r.layout || e.n !== r.n)
+      throw new UsageError(
+        `the measurement of ${r.package} does not match the plan ${planFile} (entry ${r.entry}, candidate ${r.candidate}): measure the packages of this plan`,
+      );
+    c.measured_ms = r.measured_ms;
+    c.failed = r.failed;
+  }
+  record.device = { ...m.device };
+  const summary = record.entries.map((e) => {
+    const planned = e.candidates[e.choice]!;
+    const timed = e.candidates.filter((c) => c.measured_ms !== null);
+    const failed = e.candidates.filter((c) => c.failed !== null).length;
+    if (timed.length) {
+      const best = timed.reduce((a, b) => (b.measured_ms! < a.measured_ms! ? b : a));
+      e.choice = e.candidates.indexOf(best);
+      e.measured = true;
+      if (e.bands !== null && best.bounds) e.bands = [...best.bounds];
+    }
+    const chosen = e.candidates[e.choice]!;
+    return {
+      layout: e.layout,
+      n: e.n,
+      measured: timed.length,
+      failed,
+      planned: planned.id,
+      chosen: chosen.id,
+      planned_ms: planned.measured_ms,
+      chosen_ms: chosen.measured_ms,
+      rank_correlation: rankCorrelation(
+        timed.map((c) => c.predicted),
+        timed.map((c) => c.measured_ms!),
+      ),
+    };
+  });
+  const v = validateRecord(record);
+  if ('problems' in v) throw new UsageError(`the measured record is not valid: ${v.problems.slice(0, 3).join('; ')}`);
+  return { record: v.record, summary };
 }

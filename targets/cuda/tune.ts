@@ -1,9 +1,10 @@
 // The CUDA config space for `spc tune`: every sm90 (wgmma) forward config the kernels can run
 // for a layout, each checked by checkConfig (shared memory, E102; combinations, E103), the sm80
 // part kept at the heuristic's. The tuner (src/tuner) prices them; the driver joins the two.
-import { TargetError } from '../../codegen/target.js';
+import { TargetError, type EmittedFile } from '../../codegen/target.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 import { blockMSm90, checkConfig, CONFIG_FIELDS, configFor, type CudaConfig, type Sm90Config } from './config.js';
+import { makeCudaTarget } from './index.js';
 
 export interface CudaTuneCandidate {
   /** e.g. "sm90 persistent wg2 n128 s3 q1": the fields that vary. */
@@ -75,4 +76,14 @@ export function cudaTuneSpace(layout: LayoutIR): { candidates: CudaTuneCandidate
 export function defaultTile(layout: LayoutIR): [number, number] {
   const s = configFor(layout).sm90;
   return [blockMSm90(s), s.blockN];
+}
+
+/**
+ * The package of one tuning candidate (for the measuring half on the GPU machine): the layout as
+ * given (named for the candidate, its bands already chosen), compiled with the candidate's config
+ * part over the heuristic.
+ */
+export function emitCandidate(layout: LayoutIR, config: Record<string, unknown>, version: string): EmittedFile[] {
+  const cfg = configFor(layout, config);
+  return makeCudaTarget(() => cfg).emit([layout], { version });
 }

@@ -1,0 +1,147 @@
+"""The measuring half of `spc tune` (the GPU machine has PyTorch but no Node).
+
+    npx spc tune FILE --target cuda --seq N --plan-only --emit DIR         # here, with Node
+    python3 bench/cuda/tune_measure.py DIR --out measured.json [--max K]   # on the GPU machine
+    npx spc tune FILE --target cuda --seq N --measured measured.json --plan DIR/tune_plan.json --record RECORD
+
+DIR holds one package per candidate the cost model kept (tune_candidates.json lists them: the
+plan's choice first, then by predicted time). Each candidate is built and timed in a process of
+its own, so one that fails to build, crashes or hangs (past --timeout) counts as failed, with its
+reason, and never stops the others. The timing: fresh random bf16 inputs, the forward, the median
+of CUDA-event times over --reps calls after a warm-up. Builds run --jobs at a time first.
+Progress goes to stderr; the measurements (the format spc tune --measured reads) to --out.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+FORMAT = "spc-tuning-measurements"
+
+# Run in a child process: build (or load) the candidate's extension, time its forward, print one JSON line.
+CHILD = r"""
+import json, sys, torch
+sys.path.insert(0, sys.argv[1])
+c = json.loads(sys.argv[2])
+reps = int(sys.argv[3])
+mod = __import__(c["package"])
+mod._extension(*torch.cuda.get_device_capability())
+if sys.argv[4] == "build":
+    print(json.dumps({"built": True}))
+    sys.exit(0)
+n, B = c["n"], max(1, 16384 // c["n"])
+g = torch.Generator(device="cuda").manual_seed(1234)
+q = torch.randn(B, c["heads"], n, c["head_dim"], device="cuda", dtype=torch.bfloat16, generator=g)
+k = torch.randn(B, c["kv_heads"], n, c["head_dim"], device="cuda", dtype=torch.bfloat16, generator=g)
+v = torch.randn(B, c["kv_heads"], n, c["head_dim"], device="cuda", dtype=torch.bfloat16, generator=g)
+out = mod.attention(q, k, v)
+torch.cuda.synchronize()
+if not torch.isfinite(out).all():
+    print(json.dumps({"failed": "non-finite output"}))
+    sys.exit(0)
+for _ in range(5):
+    mod.attention(q, k, v)
+times = []
+for _ in range(reps):
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    a.record()
+    mod.attention(q, k, v)
+    b.record()
+    b.synchronize()
+    times.append(a.elapsed_time(b))
+times.sort()
+print(json.dumps({"ms": times[len(times) // 2], "batch": B}))
+"""
+
+
+def child(d, c, reps, mode, timeout):
+    """(result dict, None) or (None, why it failed)."""
+    try:
+        p = subprocess.run([sys.executable, "-c", CHILD, d, json.dumps(c), str(reps), mode], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"{mode}: timed out after {timeout} s"
+    lines = [x for x in p.stdout.splitlines() if x.startswith("{")]
+    if p.returncode != 0 or not lines:
+        tail = (p.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        return None, f"{mode}: exit {p.returncode}: {tail}"
+    r = json.loads(lines[-1])
+    return (None, r["failed"]) if "failed" in r else (r, None)
+
+
+def device_info():
+    import torch
+
+    props = torch.cuda.get_device_properties(0)
+    try:
+        driver = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], capture_output=True, text=True).stdout.strip() or None
+    except OSError:
+        driver = None
+    return {"name": props.name, "sm_count": props.multi_processor_count, "driver": driver, "cuda": torch.version.cuda, "pytorch": torch.__version__}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dir", help="the directory spc tune --emit wrote")
+    ap.add_argument("--out", required=True, help="the measurements file (JSON) for spc tune --measured")
+    ap.add_argument("--max", type=int, default=0, help="time only the first K candidates of each entry (0: all)")
+    ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--timeout", type=float, default=300, help="seconds per build or timing process")
+    ap.add_argument("--jobs", type=int, default=16, help="builds in parallel")
+    args = ap.parse_args()
+    d = os.path.abspath(args.dir)
+    with open(os.path.join(d, "tune_candidates.json")) as f:
+        cands = json.load(f)
+    if args.max > 0:
+        kept, seen = [], {}
+        for c in cands:
+            seen[c["entry"]] = seen.get(c["entry"], 0) + 1
+            if seen[c["entry"]] <= args.max:
+                kept.append(c)
+        cands = kept
+    t0 = time.time()
+    # Builds first, in parallel (each is one load_inline; PyTorch caches it for the timing process).
+    failed = {}
+    pending = list(cands)
+    running = []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            c = pending.pop(0)
+            p = subprocess.Popen([sys.executable, "-c", CHILD, d, json.dumps(c), "1", "build"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            running.append((c, p, time.time()))
+        for item in list(running):
+            c, p, started = item
+            if p.poll() is None and time.time() - started < args.timeout:
+                continue
+            if p.poll() is None:
+                p.kill()
+                failed[c["package"]] = f"build: timed out after {args.timeout} s"
+            elif p.returncode != 0:
+                err = p.stderr.read().strip().splitlines()
+                failed[c["package"]] = f"build: exit {p.returncode}: {(err or ['no output'])[-1][:300]}"
+            running.remove(item)
+        time.sleep(0.2)
+    print(f"built {len(cands) - len(failed)}/{len(cands)} candidates in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    results = []
+    for x, c in enumerate(cands):
+        why = failed.get(c["package"])
+        r = None
+        if why is None:
+            r, why = child(d, c, args.reps, "time", args.timeout)
+        results.append({"package": c["package"], "entry": c["entry"], "candidate": c["candidate"], "layout": c["layout"], "n": c["n"],
+                        "measured_ms": r["ms"] if r else None, "failed": why})
+        shown = f"{r['ms']:.4f} ms" if r else f"FAILED {why}"
+        print(f"[{x + 1}/{len(cands)}] {c['id']}: {shown}", file=sys.stderr, flush=True)
+    doc = {"format": FORMAT, "device": device_info(), "results": results, "seconds": round(time.time() - t0, 1)}
+    with open(args.out, "w") as f:
+        json.dump(doc, f, indent=1)
+    ok = [r for r in results if r["measured_ms"] is not None]
+    print(f"\n{len(ok)} timed, {len(results) - len(ok)} failed, {time.time() - t0:.0f} s; wrote {args.out}", file=sys.stderr)
+    for r in sorted(ok, key=lambda r: r["measured_ms"])[:10]:
+        print(f"  {r['measured_ms']:.4f} ms  {r['package']}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+// The measuring half of spc tune, as far as it runs without a GPU: `--plan-only --emit DIR` writes a
+// package per candidate the cost model kept (each with its own config and bands), and
+// `--measured FILE --plan RECORD` folds times into the record and chooses by them. The times here
+// are made up for the test (tune_measure.py writes real ones on the GPU machine): they test the
+// choosing, not any kernel.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from '../src/driver/cli.js';
+import { rankCorrelation } from '../src/driver/tuning.js';
+import { validateRecord, type TuningRecord } from '../src/tuner/record.js';
+
+async function spc(...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(argv, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
+  return { code, stdout, stderr };
+}
+
+const SPEC = 'layout tb {\n  heads 8\n  head_dim 64\n  seq N\n  partition tuned(base = equal_pairs, tol = 0.2)\n  pattern band\n}\n';
+
+type Listed = { package: string; entry: number; candidate: number; layout: string; n: number; id: string };
+
+describe('spc tune: the measuring half', () => {
+  const d = mkdtempSync(join(tmpdir(), 'spc-tune-'));
+  const spec = join(d, 'tb.spc');
+  writeFileSync(spec, SPEC);
+  const emit = join(d, 'emit');
+
+  it('--emit writes one package per kept candidate, with its config and bands, the plan choice first', async () => {
+    const r = await spc('tune', spec, '--target', 'cuda', '--seq', '2048', '--plan-only', '--emit', emit);
+    expect(r.code, r.stderr).toBe(0);
+    const list = JSON.parse(readFileSync(join(emit, 'tune_candidates.json'), 'utf8')) as Listed[];
+    const plan = JSON.parse(readFileSync(join(emit, 'tune_plan.json'), 'utf8')) as TuningRecord;
+    const e = plan.entries[0]!;
+    const kept = e.candidates.filter((c) => c.pruned === null);
+    expect(list).toHaveLength(kept.length);
+    expect(list[0]!.candidate).toBe(e.choice);
+    for (const x of list) {
+      const c = e.candidates[x.candidate]!;
+      expect(c.pruned).toBeNull();
+      expect(x.id).toBe(c.id);
+      const manifest = JSON.parse(readFileSync(join(emit, `${x.package}.manifest.json`), 'utf8')) as { config: { sm90: unknown } };
+      expect(manifest.config.sm90).toEqual(c.config.sm90);
+      // The package's head table has the candidate's bands at N = 2048 (the generated Python table).
+      const table = readFileSync(join(emit, x.package, '_table.py'), 'utf8');
+      expect(table).toContain(JSON.stringify(c.bounds).replace(/,/g, ', '));
+      expect(existsSync(join(emit, x.package, 'launchers.h')) || existsSync(join(emit, x.package, 'binding.cpp'))).toBe(true);
+    }
+  }, 120_000);
+
+  it('--measured chooses the fastest timed candidate, never a failed one, and the record compiles', async () => {
+    const list = JSON.parse(readFileSync(join(emit, 'tune_candidates.json'), 'utf8')) as Listed[];
+    expect(list.length).toBeGreaterThanOrEqual(3);
+    // Made-up times: the last listed is fastest but failed; the second to last is the fastest timed.
+    const results = list.map((x, i) => ({
+      package: x.package,
+      entry: x.entry,
+      candidate: x.candidate,
+      layout: x.layout,
+      n: x.n,
+      measured_ms: i === list.length - 1 ? null : 1 + (list.length - i) / 100,
+      failed: i === list.length - 1 ? 'time: exit 1: an illegal memory access' : null,
+    }));
+    const m = join(d, 'measured.json');
+    writeFileSync(
+      m,
+      JSON.stringify({ format: 'spc-tuning-measurements', device: { name: 'test device', sm_count: 132, driver: null, cuda: null, pytorch: null }, results }),
+    );
+    const rec = join(d, 'rec.json');
+    const r = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', join(emit, 'tune_plan.json'), '--record', rec);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('measured on test device');
+    const record = JSON.parse(readFileSync(rec, 'utf8')) as TuningRecord;
+    expect('record' in validateRecord(record)).toBe(true);
+    const e = record.entries[0]!;
+    const want = list[list.length - 2]!.candidate;
+    expect(e.choice).toBe(want);
+    expect(e.measured).toBe(true);
+    expect(e.bands).toEqual(e.candidates[want]!.bounds);
+    expect(e.candidates[list[list.length - 1]!.candidate]!.failed).toContain('illegal memory access');
+    expect(record.device.name).toBe('test device');
+    const out = join(d, 'out');
+    const c = await spc('compile', spec, '--target', 'ir', '--tuning', rec, '-o', out);
+    expect(c.code, c.stderr).toBe(0);
+  }, 120_000);
+
+  it('measurements of another plan, or a malformed file, are refused with exit 2', async () => {
+    const m = join(d, 'bad.json');
+    writeFileSync(
+      m,
+      JSON.stringify({
+        format: 'spc-tuning-measurements',
+        device: { name: 'x', sm_count: 132, driver: null, cuda: null, pytorch: null },
+        results: [{ package: 'p', entry: 0, candidate: 100000, layout: 'tb', n: 2048, measured_ms: 1, failed: null }],
+      }),
+    );
+    const r = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', join(emit, 'tune_plan.json'));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('does not match the plan');
+    writeFileSync(m, '{"format": "something else"}');
+    const r2 = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', join(emit, 'tune_plan.json'));
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('not a measurements file');
+    const r3 = await spc('tune', spec, '--target', 'cuda', '--measured', m);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain('--measured needs --plan');
+  });
+
+  it('rank correlation: +1 for the same order, -1 reversed, ties at their mean rank', () => {
+    expect(rankCorrelation([1, 2, 3, 4], [10, 20, 30, 40])).toBeCloseTo(1);
+    expect(rankCorrelation([1, 2, 3, 4], [4, 3, 2, 1])).toBeCloseTo(-1);
+    expect(rankCorrelation([1, 2, 2, 3], [1, 2, 3, 4])).toBeCloseTo(0.9487, 3);
+    expect(rankCorrelation([1, 2], [1, 2])).toBeNull();
+  });
+
+  it('tune_measure.py is valid Python without torch (pyflakes; its child program parses)', () => {
+    execFileSync('pyflakes3', ['bench/cuda/tune_measure.py']);
+    execFileSync('python3', ['-c', "import ast, runpy; ast.parse(runpy.run_path('bench/cuda/tune_measure.py', run_name='x')['CHILD'])"]);
+  });
+});
