@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { collapse, expand, splitAt } from './golden-collapse.js';
 import { describe, expect, it } from 'vitest';
-import { RUNTIME_DTS, RUNTIME_JS, wgslTarget } from '../targets/wgsl/index.js';
+import { RUNTIME_DTS, RUNTIME_JS, TILED_BODY_MARK, wgslTarget } from '../targets/wgsl/index.js';
 import { compileSource } from '../src/driver/pipeline.js';
 
 const examples = readdirSync(new URL('../examples/', import.meta.url))
@@ -15,9 +15,17 @@ const examples = readdirSync(new URL('../examples/', import.meta.url))
   .sort();
 const source = (f: string) => readFileSync(new URL(`../targets/wgsl/runtime/${f}`, import.meta.url), 'utf8');
 
-/** The module with its `export const WGSL = "...";` line replaced by a marker; checks that the string is the shader. */
+/** The tiled shader (the module's WGSL_TILED string), or null. */
+function tiledOf(js: string): string | null {
+  const line = js.split('\n').find((l) => l.startsWith('export const WGSL_TILED = '))!;
+  return JSON.parse(line.slice('export const WGSL_TILED = '.length, -1)) as string | null;
+}
+
+/** The module with its `export const WGSL = "...";` (and WGSL_TILED) lines replaced by markers; checks that the string is the shader. */
 function withoutShader(js: string, shader: string, name: string): string {
   const lines = js.split('\n');
+  const t = lines.findIndex((l) => l.startsWith('export const WGSL_TILED = "'));
+  if (t >= 0) lines[t] = `export const WGSL_TILED = /* the tiled shader: ${name}.tiled-head.wgsl, then its body _tiled.<config>.wgsl */;`;
   const at = lines.findIndex((l) => l.startsWith('export const WGSL = '));
   expect(at, 'the module exports WGSL').toBeGreaterThanOrEqual(0);
   expect(JSON.parse(lines[at]!.slice('export const WGSL = '.length, -1)), 'WGSL equals the .wgsl file').toBe(shader);
@@ -30,6 +38,10 @@ function withoutShader(js: string, shader: string, name: string): string {
 // of a kind (symbolic or fixed length): snapshotted once per kind, in golden/wgsl/_api.<kind>.d.ts.
 const API = '/** The head table for length N';
 const apiFile = (fixedSeq: boolean) => `_api.${fixedSeq ? 'fixed-seq' : 'symbolic-seq'}.d.ts`;
+
+// The tiled shader: its per-layout head (constants) is snapshotted per layout, its body (the same
+// for every layout with one tile configuration) once per body, named by its constants.
+const tiledBodies = new Map<string, string>();
 
 describe('WGSL golden files', () => {
   it('the declarations every layout shares', async () => {
@@ -57,6 +69,18 @@ describe('WGSL golden files', () => {
         expect(expand(collapse(shader))).toBe(shader);
         await expect(collapse(shader)).toMatchFileSnapshot(`golden/wgsl/${l.name}.wgsl`);
         await expect(withoutShader(byPath.get(`${l.name}.js`)!, shader, l.name)).toMatchFileSnapshot(`golden/wgsl/${l.name}.js`);
+        const tiled = tiledOf(byPath.get(`${l.name}.js`)!);
+        if (tiled) {
+          const [thead, tbody] = splitAt(tiled, TILED_BODY_MARK);
+          const key = /const BM: u32 = (\d+)u;\nconst BN: u32 = (\d+)u;\nconst TM: u32 = (\d+)u;\nconst TPR: u32 = (\d+)u;/.exec(tbody)!.slice(1).join('-');
+          const D4 = /const D4: u32 = (\d+)u;/.exec(tbody)![1]!;
+          const file = `_tiled.D4-${D4}.BM-BN-TM-TPR-${key}.wgsl`;
+          expect(tiledBodies.get(file) ?? tbody, `${l.name}: the same tiled body as other layouts of its configuration`).toBe(tbody);
+          tiledBodies.set(file, tbody);
+          expect(expand(collapse(tbody))).toBe(tbody);
+          await expect(collapse(tbody)).toMatchFileSnapshot(`golden/wgsl/${file}`);
+          await expect(thead).toMatchFileSnapshot(`golden/wgsl/${l.name}.tiled-head.wgsl`);
+        }
         const [head] = splitAt(byPath.get(`${l.name}.d.ts`)!, API);
         await expect(`${head}⟦the API: ${apiFile(l.seq !== null)}, the same for every layout of its kind⟧\n`).toMatchFileSnapshot(`golden/wgsl/${l.name}.d.ts`);
       }

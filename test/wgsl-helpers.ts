@@ -44,13 +44,16 @@ export interface WgslModule {
   BLOCK_M: number;
   BLOCK_N: number;
   TILES_PER_PASS: number;
+  TILED: { blockM: number; blockN: number; invocations: number; tilesPerPass: number; sharedBytes: number } | null;
+  WGSL_TILED: string | null;
   passes(N: number): number;
   headTable(N: number): Int32Array;
   sizes(N: number, batch?: number): { q: number; k: number; v: number; out: number; lse: number; outBytes: number };
   createAttention(
     device: GPUDevice,
-    options: { n?: number; batch?: number; scale?: number; buffers?: Partial<Record<'q' | 'k' | 'v' | 'out', GPUBuffer>> },
+    options: { n?: number; batch?: number; scale?: number; buffers?: Partial<Record<'q' | 'k' | 'v' | 'out', GPUBuffer>>; variant?: 'auto' | 'rows' | 'tiled' },
   ): Promise<{
+    variant: 'rows' | 'tiled';
     run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<{ out: Float32Array; lse: Float32Array }>;
     dispatch(encoder: GPUCommandEncoder): void;
     buffers: Record<'q' | 'k' | 'v' | 'out', GPUBuffer>;

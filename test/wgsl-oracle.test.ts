@@ -99,7 +99,9 @@ const check = async (c: Case) => {
   });
   new Uint32Array(out.getMappedRange()).fill(NAN_BITS);
   out.unmap();
-  const att = await mod.createAttention(device, { n: c.n, batch: c.batch, buffers: { out } });
+  // The row kernel (the fallback); the tiled variant, which createAttention prefers, is tested in wgsl-tiled.test.ts.
+  const att = await mod.createAttention(device, { n: c.n, batch: c.batch, buffers: { out }, variant: 'rows' });
+  expect(att.variant).toBe('rows');
   const seed = c.n * 131 + c.heads * 7 + c.headDim + (c.tilesPerPass ?? 0) * 1009;
   const q = randomArray(s.q, seed + 1);
   const k = randomArray(s.k, seed + 2);

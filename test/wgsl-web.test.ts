@@ -21,6 +21,8 @@ interface PageResult {
   bandMs: number;
   denseMs: number;
   adapter: string;
+  /** The variant createAttention picked for the band kernel. */
+  variant?: string;
 }
 
 /** Serves the page with modules for (heads, dim), opens `query` in headless Chromium, and returns window.spcResult. */
@@ -73,6 +75,8 @@ function expectGood(r: PageResult): void {
   expect(r.bandMs).toBeGreaterThan(0);
   expect(r.denseMs).toBeGreaterThan(0);
   expect(r.ok).toBe(true);
+  // SwiftShader's limits allow the tiled variant, so createAttention picks it.
+  expect(r.variant).toBe('tiled');
 }
 
 it('the web page runs the generated kernels on the browser GPU and reports a small error', async () => {

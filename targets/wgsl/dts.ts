@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import type * as TsMorph from 'ts-morph';
 import type { WgslPlan } from './plan.js';
+import type { TiledPlan } from './tiled.js';
 
 let tsMorph: typeof TsMorph | null = null;
 function load(): typeof TsMorph {
@@ -10,7 +11,7 @@ function load(): typeof TsMorph {
   return tsMorph;
 }
 
-export function dtsModule(p: WgslPlan, version: string): string {
+export function dtsModule(p: WgslPlan & { tiled: TiledPlan | null }, version: string): string {
   const { Project, StructureKind, VariableDeclarationKind, IndentationText, QuoteKind, NewLineKind } = load();
   const project = new Project({
     useInMemoryFileSystem: true,
@@ -42,6 +43,14 @@ export function dtsModule(p: WgslPlan, version: string): string {
   konst('PARAMS_BYTES', String(p.paramsBytes), 'Size of the uniform buffer (N, batch, scale, chunk, head table).');
   konst('SHARED_BYTES', String(p.sharedBytes), 'Workgroup memory the shader declares.');
   konst('WGSL', 'string', 'The WGSL compute shader (entry point `main`).');
+  konst(
+    'TILED',
+    p.tiled
+      ? `{ readonly blockM: ${p.tiled.blockM}; readonly blockN: ${p.tiled.blockN}; readonly invocations: ${p.tiled.invocations}; readonly tilesPerPass: ${p.tiled.tilesPerPass}; readonly sharedBytes: ${p.tiled.sharedBytes} }`
+      : 'null',
+    'The tiled variant (preferred where the device allows it): rows per workgroup, keys per tile, invocations, key tiles per pass, workgroup memory.',
+  );
+  konst('WGSL_TILED', p.tiled ? 'string' : 'null', "The tiled variant's compute shader (entry point `main`).");
   konst(
     'bindGroupLayoutEntries',
     'readonly GPUBindGroupLayoutEntry[]',

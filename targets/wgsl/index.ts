@@ -8,19 +8,23 @@ import { dtsModule } from './dts.js';
 import { jsModule, runtimeFiles } from './module.js';
 import { planLayout, type WgslPlanOverrides } from './plan.js';
 import { wgslShader } from './shader.js';
+import { planTiled, tiledShader } from './tiled.js';
 
 export { planLayout, loopIterations, COMPAT_LIMITS, LOOP_BUDGET, MESA_LOOP_LIMIT, type WgslPlan, type WgslPlanOverrides } from './plan.js';
 export { wgslShader } from './shader.js';
+export { planTiled, tiledShader, tiledLoopIterations, TILED_BODY_MARK, type TiledPlan } from './tiled.js';
 export { RUNTIME_DTS, RUNTIME_JS, runtimeFiles } from './module.js';
 
 /** One layout's three files (without the runtime files, runtimeFiles(), which its .js imports); `overrides` force plan choices (tests). */
 export function emitLayout(layout: LayoutIR, version: string, overrides?: WgslPlanOverrides): EmittedFile[] {
   const plan = planLayout(layout, overrides);
   const shader = wgslShader(plan, version);
+  const tiled = planTiled(plan, overrides);
+  const tiledWgsl = tiled ? { plan: tiled, wgsl: tiledShader(plan, tiled, version) } : null;
   return [
     { path: `${layout.name}.wgsl`, contents: shader },
-    { path: `${layout.name}.js`, contents: jsModule(plan, shader, version) },
-    { path: `${layout.name}.d.ts`, contents: dtsModule(plan, version) },
+    { path: `${layout.name}.js`, contents: jsModule(plan, shader, version, tiledWgsl) },
+    { path: `${layout.name}.d.ts`, contents: dtsModule({ ...plan, tiled }, version) },
   ];
 }
 

@@ -20,8 +20,14 @@ export interface WgslKernel {
   /** Must equal the runtime's ABI. */
   readonly abi: number;
   readonly layout: LayoutInfo;
-  /** Query rows per workgroup (the shader's @workgroup_size). */
+  /** Query rows per workgroup. */
   readonly blockM: number;
+  /** Invocations per workgroup (the shader's @workgroup_size); blockM when absent (the row kernel). */
+  readonly invocations?: number;
+  /** Which shader this description is: 'rows' (defineKernel's result) or 'tiled' (from variant()). */
+  readonly variant?: 'rows' | 'tiled';
+  /** The tiled variant (its tile shape, limits and shader), or null when the layout has none. */
+  readonly tiled?: TiledVariant | null;
   /** Keys per K/V tile (the shader's BN). */
   readonly blockN: number;
   /** Key tiles one compute pass visits at most per workgroup (the shader's CHUNK_TILES); a call is passes(N) passes. */
@@ -34,6 +40,16 @@ export interface WgslKernel {
   readonly wgsl: string;
   /** The head table for length N. */
   headTable(N: number): Int32Array;
+}
+
+/** The tiled variant of a kernel: a workgroup of `invocations` owns `blockM` query rows. */
+export interface TiledVariant {
+  readonly blockM: number;
+  readonly blockN: number;
+  readonly invocations: number;
+  readonly tilesPerPass: number;
+  readonly sharedBytes: number;
+  readonly wgsl: string;
 }
 
 /** Element counts of each tensor, and the byte size of the out + lse buffer. */
@@ -63,6 +79,8 @@ export interface AttentionOptions {
   scale?: number;
   /** Buffers to use instead of allocating them (STORAGE usage; out also COPY_SRC for run()). */
   buffers?: Partial<AttentionBuffers>;
+  /** Which shader to run: 'auto' (default: 'tiled' where the layout has it and the device's limits allow it, else 'rows'), or one of them. */
+  variant?: 'auto' | 'rows' | 'tiled';
 }
 
 export interface AttentionResult {
@@ -75,6 +93,8 @@ export interface AttentionResult {
 export interface Attention {
   readonly n: number;
   readonly batch: number;
+  /** The shader variant this object runs. */
+  readonly variant: 'rows' | 'tiled';
   /** Workgroups dispatched per pass: (ceil(N / BLOCK_M), H, B). */
   readonly grid: readonly [number, number, number];
   /** Compute passes per call: passes(N). */
@@ -86,7 +106,7 @@ export interface Attention {
   run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<AttentionResult>;
   /** Records the compute passes only (one per chunk of TILES_PER_PASS key tiles, each after a copy that sets the uniform's chunk index). */
   dispatch(encoder: GPUCommandEncoder): void;
-  /** Destroys the buffers this object allocated. */
+  /** Destroys the buffers this object allocated, once the run in flight (if any) has finished; run() then rejects. */
   destroy(): void;
 }
 
@@ -98,9 +118,13 @@ export interface Pipeline {
 }
 
 /** Version of the contract between layout modules and this runtime. */
-export declare const ABI: 2;
+export declare const ABI: 3;
 /** Checks a layout module's kernel description (its ABI first) and freezes it. */
 export declare function defineKernel(kernel: WgslKernel): Readonly<WgslKernel>;
+/** The kernel description of one variant ('rows' or 'tiled'). */
+export declare function variant(kernel: WgslKernel, name: 'rows' | 'tiled'): Readonly<WgslKernel>;
+/** The variant createAttention picks on this device: 'tiled' when the device's limits allow it, else 'rows'. */
+export declare function pickVariant(kernel: WgslKernel, device: GPUDevice): 'rows' | 'tiled';
 /** Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage). */
 export declare function bindGroupLayoutEntries(kernel: WgslKernel): readonly GPUBindGroupLayoutEntry[];
 /** Device limits the kernel needs (all within compatibility-mode defaults). */

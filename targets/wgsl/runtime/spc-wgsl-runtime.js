@@ -10,7 +10,7 @@
 /** @import { Attention, AttentionBuffers, AttentionOptions, AttentionResult, AttentionSizes, Pipeline, WgslKernel } from './spc-wgsl-runtime.js' */
 
 /** Version of the contract between layout modules and this runtime; a mismatch means the files come from different spc versions. */
-export const ABI = 2;
+export const ABI = 3;
 
 // WebGPU flag values, spelled out so the runtime needs no globals at load time.
 const STORAGE = 0x80,
@@ -68,7 +68,51 @@ export function defineKernel(kernel) {
   }
   if (typeof kernel.wgsl !== 'string' || typeof kernel.headTable !== 'function')
     throw new TypeError('spc wgsl (layout ' + name + '): kernel.wgsl must be a string and kernel.headTable a function');
-  return Object.freeze({ ...kernel });
+  const t = kernel.tiled;
+  if (t !== null && t !== undefined) {
+    for (const key of /** @type {const} */ (['blockM', 'blockN', 'invocations', 'tilesPerPass', 'sharedBytes'])) {
+      if (!Number.isSafeInteger(t[key]) || t[key] < 1)
+        throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled.' + key + ' must be a positive integer');
+    }
+    if (typeof t.wgsl !== 'string') throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled.wgsl must be a string');
+  }
+  return Object.freeze({ ...kernel, variant: 'rows', tiled: t ? Object.freeze({ ...t }) : null });
+}
+
+/**
+ * The kernel description of one variant: 'rows' (one invocation per query row, the fallback)
+ * or 'tiled' (a workgroup of kernel.tiled.invocations per tile of query rows). The result has
+ * the same fields, with the variant's tile shape, limits and shader.
+ * @param {WgslKernel} kernel
+ * @param {'rows' | 'tiled'} name
+ * @returns {Readonly<WgslKernel>}
+ */
+export function variant(kernel, name) {
+  if (kernel.variant === 'tiled') throw fail(kernel, 'internal: variant() expects the kernel from defineKernel()');
+  if (name === 'rows') return kernel;
+  if (name !== 'tiled') throw new RangeError(prefix(kernel) + "variant must be 'auto', 'rows' or 'tiled', got " + name);
+  const t = kernel.tiled;
+  if (!t) throw new RangeError(prefix(kernel) + 'this layout has no tiled variant (no tile configuration fits its head_dim)');
+  return Object.freeze({ ...kernel, ...t, variant: 'tiled', tiled: null });
+}
+
+/**
+ * The variant createAttention uses on this device: 'tiled' when the layout has one and the
+ * device's limits allow its workgroup memory and invocations, else 'rows'.
+ * @param {WgslKernel} kernel
+ * @param {GPUDevice} device
+ * @returns {'rows' | 'tiled'}
+ */
+export function pickVariant(kernel, device) {
+  const t = kernel.tiled;
+  if (!t) return 'rows';
+  const limits = /** @type {Record<string, number | undefined>} */ (/** @type {unknown} */ (device.limits));
+  const ok = (/** @type {string} */ key, /** @type {number} */ need) => limits[key] === undefined || /** @type {number} */ (limits[key]) >= need;
+  return ok('maxComputeWorkgroupStorageSize', t.sharedBytes) &&
+    ok('maxComputeInvocationsPerWorkgroup', t.invocations) &&
+    ok('maxComputeWorkgroupSizeX', t.invocations)
+    ? 'tiled'
+    : 'rows';
 }
 
 /**
@@ -97,8 +141,8 @@ export function requiredLimits(kernel) {
     maxStorageBuffersPerShaderStage: 4,
     maxUniformBufferBindingSize: kernel.paramsBytes,
     maxComputeWorkgroupStorageSize: kernel.sharedBytes,
-    maxComputeInvocationsPerWorkgroup: kernel.blockM,
-    maxComputeWorkgroupSizeX: kernel.blockM,
+    maxComputeInvocationsPerWorkgroup: kernel.invocations ?? kernel.blockM,
+    maxComputeWorkgroupSizeX: kernel.invocations ?? kernel.blockM,
   });
 }
 
@@ -205,7 +249,13 @@ export async function createPipeline(kernel, device) {
   checkDevice(kernel, device);
   const label = 'spc ' + kernel.layout.name;
   device.pushErrorScope('validation');
-  const module = device.createShaderModule({ label, code: kernel.wgsl });
+  let module;
+  try {
+    module = device.createShaderModule({ label, code: kernel.wgsl });
+  } catch (e) {
+    await device.popErrorScope();
+    throw e;
+  }
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length) {
@@ -217,10 +267,10 @@ export async function createPipeline(kernel, device) {
         errors.map((m) => '  line ' + m.lineNum + ':' + m.linePos + ': ' + m.message + '\n    ' + (lines[m.lineNum - 1] ?? '').trim()).join('\n'),
     );
   }
-  const bindGroupLayout = device.createBindGroupLayout({ label, entries: bindGroupLayoutEntries(kernel) });
-  const layout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-  let pipeline;
+  let pipeline, bindGroupLayout;
   try {
+    bindGroupLayout = device.createBindGroupLayout({ label, entries: bindGroupLayoutEntries(kernel) });
+    const layout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
     pipeline = await device.createComputePipelineAsync({ label, layout, compute: { module, entryPoint: 'main' } });
   } catch (e) {
     await device.popErrorScope();
@@ -249,13 +299,16 @@ function checkBuffer(kernel, name, buf, bytes, usage) {
 /**
  * Allocates (or accepts) the buffers for length n and batch size, and returns run(q, k, v)
  * (upload, compute, read back) and dispatch(encoder) (record the compute passes only).
- * @param {WgslKernel} kernel
+ * @param {WgslKernel} base the kernel from defineKernel()
  * @param {GPUDevice} device
  * @param {AttentionOptions} [options]
  * @returns {Promise<Attention>}
  */
-export async function createAttention(kernel, device, options = {}) {
-  const L = kernel.layout;
+export async function createAttention(base, device, options = {}) {
+  const L = base.layout;
+  if (!device || typeof device.createShaderModule !== 'function' || !device.limits) throw new TypeError(prefix(base) + 'expected a GPUDevice, got ' + device);
+  const want = options.variant ?? 'auto';
+  const kernel = variant(base, want === 'auto' ? pickVariant(base, device) : want);
   const N = options.n ?? L.seq;
   if (N === null || N === undefined) throw new RangeError(prefix(kernel) + 'options.n (the sequence length) is required');
   const batch = options.batch ?? 1;
@@ -367,13 +420,18 @@ export async function createAttention(kernel, device, options = {}) {
       owned.push(readback);
     }
     device.pushErrorScope('validation');
-    device.queue.writeBuffer(buffers.q, 0, /** @type {Float32Array<ArrayBuffer>} */ (q));
-    device.queue.writeBuffer(buffers.k, 0, /** @type {Float32Array<ArrayBuffer>} */ (k));
-    device.queue.writeBuffer(buffers.v, 0, /** @type {Float32Array<ArrayBuffer>} */ (v));
-    const encoder = device.createCommandEncoder();
-    dispatch(encoder);
-    encoder.copyBufferToBuffer(buffers.out, 0, readback, 0, s.outBytes);
-    device.queue.submit([encoder.finish()]);
+    try {
+      device.queue.writeBuffer(buffers.q, 0, /** @type {Float32Array<ArrayBuffer>} */ (q));
+      device.queue.writeBuffer(buffers.k, 0, /** @type {Float32Array<ArrayBuffer>} */ (k));
+      device.queue.writeBuffer(buffers.v, 0, /** @type {Float32Array<ArrayBuffer>} */ (v));
+      const encoder = device.createCommandEncoder();
+      dispatch(encoder);
+      encoder.copyBufferToBuffer(buffers.out, 0, readback, 0, s.outBytes);
+      device.queue.submit([encoder.finish()]);
+    } catch (e) {
+      await device.popErrorScope();
+      throw e;
+    }
     const err = await device.popErrorScope();
     if (err) throw fail(kernel, 'WebGPU validation error: ' + err.message);
     await readback.mapAsync(MAP_READ);
@@ -389,15 +447,35 @@ export async function createAttention(kernel, device, options = {}) {
    * @param {Float32Array} v
    */
   function run(q, k, v) {
+    if (destroyed) return Promise.reject(fail(kernel, 'run() after destroy()'));
     const r = queue.then(() => run1(q, k, v));
     queue = r.catch(() => undefined);
     return r;
   }
-  /** Destroys the buffers this object allocated. */
+  let destroyed = false;
+  /** Destroys the buffers this object allocated (after the run in flight, if any, has finished); later calls do nothing. */
   function destroy() {
-    for (const b of owned) b.destroy();
+    if (destroyed) return;
+    destroyed = true;
+    const release = () => {
+      for (const b of owned.splice(0)) b.destroy();
+    };
+    // A readback buffer destroyed while mapAsync is pending makes that run fail: wait for it.
+    queue.then(release, release);
   }
-  return { n: N, batch, grid, passes: nPasses, buffers, pipeline, bindGroup, run, dispatch, destroy };
+  return {
+    n: N,
+    batch,
+    variant: /** @type {'rows' | 'tiled'} */ (kernel.variant),
+    grid,
+    passes: nPasses,
+    buffers,
+    pipeline,
+    bindGroup,
+    run,
+    dispatch,
+    destroy,
+  };
 }
 
 /**

@@ -24,6 +24,10 @@ export declare const PARAMS_BYTES: 976;
 export declare const SHARED_BYTES: 16384;
 /** The WGSL compute shader (entry point `main`). */
 export declare const WGSL: string;
+/** The tiled variant (preferred where the device allows it): rows per workgroup, keys per tile, invocations, key tiles per pass, workgroup memory. */
+export declare const TILED: { readonly blockM: 32; readonly blockN: 16; readonly invocations: 128; readonly tilesPerPass: 272; readonly sharedBytes: 15744 };
+/** The tiled variant's compute shader (entry point `main`). */
+export declare const WGSL_TILED: string;
 /** Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage). */
 export declare const bindGroupLayoutEntries: readonly GPUBindGroupLayoutEntry[];
 /** Device limits the kernel needs (all within compatibility-mode defaults). */

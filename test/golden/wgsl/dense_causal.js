@@ -94,9 +94,13 @@ export const PARAMS_BYTES = 400;
 export const SHARED_BYTES = 16384;
 /** The compute shader (entry point main). */
 export const WGSL = /* the text of dense_causal.wgsl, as a JSON string */;
+/** The tiled variant (preferred where the device allows its workgroup memory and invocations): its tile shape and limits. */
+export const TILED = Object.freeze({"blockM":16,"blockN":8,"invocations":64,"tilesPerPass":404,"sharedBytes":13504});
+/** The tiled variant's compute shader (entry point main). */
+export const WGSL_TILED = /* the tiled shader: dense_causal.tiled-head.wgsl, then its body _tiled.<config>.wgsl */;
 
 const KERNEL = runtime.defineKernel({
-  abi: 2,
+  abi: 3,
   layout: LAYOUT,
   blockM: BLOCK_M,
   blockN: BLOCK_N,
@@ -105,6 +109,7 @@ const KERNEL = runtime.defineKernel({
   sharedBytes: SHARED_BYTES,
   wgsl: WGSL,
   headTable,
+  tiled: TILED && { ...TILED, wgsl: WGSL_TILED },
 });
 /** Bindings: 0 params (uniform: N, batch, scale, chunk, head table), 1 q, 2 k, 3 v (read-only storage), 4 out + lse (storage). */
 export const bindGroupLayoutEntries = runtime.bindGroupLayoutEntries(KERNEL);

@@ -24,6 +24,10 @@ export declare const PARAMS_BYTES: 1552;
 export declare const SHARED_BYTES: 16384;
 /** The WGSL compute shader (entry point `main`). */
 export declare const WGSL: string;
+/** The tiled variant (preferred where the device allows it): rows per workgroup, keys per tile, invocations, key tiles per pass, workgroup memory. */
+export declare const TILED: { readonly blockM: 16; readonly blockN: 8; readonly invocations: 64; readonly tilesPerPass: 359; readonly sharedBytes: 13504 };
+/** The tiled variant's compute shader (entry point `main`). */
+export declare const WGSL_TILED: string;
 /** Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage). */
 export declare const bindGroupLayoutEntries: readonly GPUBindGroupLayoutEntry[];
 /** Device limits the kernel needs (all within compatibility-mode defaults). */

@@ -95,9 +95,13 @@ export const PARAMS_BYTES = 784;
 export const SHARED_BYTES = 16384;
 /** The compute shader (entry point main). */
 export const WGSL = /* the text of spattention_released.wgsl, as a JSON string */;
+/** The tiled variant (preferred where the device allows its workgroup memory and invocations): its tile shape and limits. */
+export const TILED = Object.freeze({"blockM":16,"blockN":8,"invocations":64,"tilesPerPass":359,"sharedBytes":13504});
+/** The tiled variant's compute shader (entry point main). */
+export const WGSL_TILED = /* the tiled shader: spattention_released.tiled-head.wgsl, then its body _tiled.<config>.wgsl */;
 
 const KERNEL = runtime.defineKernel({
-  abi: 2,
+  abi: 3,
   layout: LAYOUT,
   blockM: BLOCK_M,
   blockN: BLOCK_N,
@@ -106,6 +110,7 @@ const KERNEL = runtime.defineKernel({
   sharedBytes: SHARED_BYTES,
   wgsl: WGSL,
   headTable,
+  tiled: TILED && { ...TILED, wgsl: WGSL_TILED },
 });
 /** Bindings: 0 params (uniform: N, batch, scale, chunk, head table), 1 q, 2 k, 3 v (read-only storage), 4 out + lse (storage). */
 export const bindGroupLayoutEntries = runtime.bindGroupLayoutEntries(KERNEL);

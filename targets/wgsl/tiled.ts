@@ -1,0 +1,401 @@
+// The tiled WGSL forward kernel ("built like a GPU matmul"), the variant the runtime prefers
+// where the device's limits allow it (the row kernel in shader.ts is the fallback).
+//
+// A workgroup of WG = (BM / TM) * TPR invocations owns BM query rows of one (batch, head). The
+// scaled Q tile sits in workgroup memory for the whole pass; each visited key tile of BN keys is
+// staged into workgroup memory twice, K then V, through one buffer. Invocation (rg, tc) (row
+// group rg = lid / TPR, lane tc = lid % TPR) computes a register micro-tile of scores, rows
+// rg * TM + a (a < TM) x keys b * TPR + tc (b < TN = BN / TPR), then of the output, the same rows
+// x vec4 columns tc + t * TPR (t < TD = D4 / TPR). Online softmax per row with workgroup-memory
+// reductions: each invocation writes its partial row maxima, BM invocations reduce them to the
+// new running max and the rescale factor, then the same for the probability sums. The key tiles
+// visited, the full-tile test and the per-pair masks are those of the row kernel (the schema's
+// key_span and full_key_span, and allowed()); masks are evaluated only on tiles that no single
+// term covers. Passes and the resume from (out, lse) are as in the row kernel. The reductions run
+// in a fixed order, so results are deterministic. A row with no allowed key gets O = 0 and
+// lse = -inf.
+//
+// The shader is a per-layout head (constants) and a body that depends only on the tile
+// configuration (TM, TN, TD are unrolled), so layouts of the same head_dim share the body.
+import { renderSchema } from '../../codegen/schema.js';
+import { CodeWriter } from '../../codegen/writer.js';
+import { COMPAT_LIMITS, LOOP_BUDGET, type WgslPlan } from './plan.js';
+
+export interface TiledConfig {
+  /** Query rows per workgroup. */
+  blockM: number;
+  /** Keys per staged tile. */
+  blockN: number;
+  /** Rows per invocation (TM). */
+  rowsPerThread: number;
+  /** Invocations per row group (TPR). */
+  threadsPerRow: number;
+}
+
+export interface TiledPlan extends TiledConfig {
+  invocations: number;
+  /** Keys per invocation in a tile (TN) and vec4 output columns per invocation (TD). */
+  keysPerThread: number;
+  vecsPerThread: number;
+  sharedBytes: number;
+  tilesPerPass: number;
+}
+
+/** Candidate tile configurations, most preferred first (the first that fits compatibility-mode limits is taken). */
+const CANDIDATES: readonly TiledConfig[] = [
+  { blockM: 32, rowsPerThread: 4, threadsPerRow: 8, blockN: 32 },
+  { blockM: 32, rowsPerThread: 2, threadsPerRow: 8, blockN: 16 },
+  { blockM: 16, rowsPerThread: 2, threadsPerRow: 8, blockN: 16 },
+  { blockM: 16, rowsPerThread: 2, threadsPerRow: 8, blockN: 8 },
+  { blockM: 16, rowsPerThread: 2, threadsPerRow: 4, blockN: 8 },
+  { blockM: 8, rowsPerThread: 1, threadsPerRow: 2, blockN: 4 },
+  { blockM: 4, rowsPerThread: 1, threadsPerRow: 1, blockN: 2 },
+];
+
+/** Bytes of workgroup memory: Q tile, K/V tile, probabilities, reduction partials, row max / sum / rescale. */
+export function tiledSharedBytes(c: TiledConfig, D: number): number {
+  const D4 = Math.ceil(D / 4);
+  return 16 * c.blockM * D4 + 16 * c.blockN * D4 + 4 * c.blockM * c.blockN + 4 * c.blockM * c.threadsPerRow + 12 * c.blockM;
+}
+
+/**
+ * An upper bound on the loop iterations of one invocation of the tiled shader in a pass that
+ * visits `tiles` key tiles (see plan.ts, MESA_LOOP_LIMIT): every loop at its most plus its exit
+ * iteration, both sides of every branch. The micro-tile loops are unrolled in the shader.
+ */
+export function tiledLoopIterations(c: TiledConfig, D: number, termSlots: number, modSlots: number, tiles: number): number {
+  const D4 = Math.ceil(D / 4);
+  const WG = (c.blockM / c.rowsPerThread) * c.threadsPerRow;
+  const TN = c.blockN / c.threadsPerRow;
+  const strided = (len: number) => Math.ceil(len / WG) + 1;
+  const TS = termSlots;
+  const MS = modSlots;
+  const zeroInit = [c.blockM * D4, c.blockN * D4, c.blockM * c.blockN, c.blockM * c.threadsPerRow, c.blockM, c.blockM, c.blockM].reduce(
+    (s, n) => s + strided(n),
+    0,
+  );
+  const fixed = zeroInit + (TS + 1) + strided(c.blockM * D4) + (TS + 1);
+  const perTerm = (tiles + 1) * (1 + TS);
+  const allowed = TS + 1 + TS * (MS + 1);
+  const tileFull = TS + 1 + TS * (MS + 1);
+  const perTile = 2 * strided(c.blockN * D4) + tileFull + (D4 + 1) + c.rowsPerThread * TN * allowed + 2 * (c.threadsPerRow + 1) + (c.blockN + 1);
+  return fixed + TS * perTerm + tiles * perTile;
+}
+
+/** The tiled variant's plan, or null when no configuration fits the compatibility-mode limits at this head_dim. */
+export function planTiled(p: WgslPlan, overrides: { tilesPerPass?: number } = {}): TiledPlan | null {
+  const D = p.layout.headDim;
+  const D4 = Math.ceil(D / 4);
+  const { termSlots, modSlots } = p.shape;
+  for (const c of CANDIDATES) {
+    const invocations = (c.blockM / c.rowsPerThread) * c.threadsPerRow;
+    if (D4 % c.threadsPerRow !== 0 || c.blockN % c.threadsPerRow !== 0) continue;
+    if (invocations > COMPAT_LIMITS.maxComputeInvocationsPerWorkgroup) continue;
+    const sharedBytes = tiledSharedBytes(c, D);
+    if (sharedBytes > COMPAT_LIMITS.maxComputeWorkgroupStorageSize) continue;
+    let tilesPerPass = 1;
+    while (tiledLoopIterations(c, D, termSlots, modSlots, tilesPerPass + 1) <= LOOP_BUDGET) tilesPerPass++;
+    if (tiledLoopIterations(c, D, termSlots, modSlots, tilesPerPass) > LOOP_BUDGET) continue;
+    if (overrides.tilesPerPass !== undefined) tilesPerPass = Math.min(tilesPerPass, overrides.tilesPerPass);
+    return { ...c, invocations, keysPerThread: c.blockN / c.threadsPerRow, vecsPerThread: D4 / c.threadsPerRow, sharedBytes, tilesPerPass };
+  }
+  return null;
+}
+
+/** The line in the tiled shader after which the text depends only on the tile configuration (golden tests split there). */
+export const TILED_BODY_MARK = '// ---- tiled kernel body (the same for every layout with this tile configuration) ----';
+
+export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string {
+  const L = p.layout;
+  const D = L.headDim;
+  const D4 = Math.ceil(D / 4);
+  const { blockM: BM, blockN: BN, rowsPerThread: TM, threadsPerRow: TPR, keysPerThread: TN, vecsPerThread: TD } = t;
+  const rows = Array.from({ length: TM }, (_, a) => a);
+  const keys = Array.from({ length: TN }, (_, b) => b);
+  const cols = Array.from({ length: TD }, (_, c) => c);
+  const w = new CodeWriter();
+  w.line(`// Generated by spc ${version} for layout ${L.name}. Do not edit.`);
+  w.line('// Forward banded attention, f32, tiled variant. Q (B, H, N, D); K, V (B, KV, N, D); row-major.');
+  w.line('// Output buffer: O (B, H, N, D) then lse (B, H, N), f32 values stored as their bits.');
+  w.line('// Dispatch: (ceil(N / BM), H, B) workgroups of WG invocations.');
+  w.line();
+  w.line(`const H: u32 = ${L.heads}u;`);
+  w.line(`const KV: u32 = ${p.kvHeads}u;`);
+  w.line(`const GROUP: u32 = ${p.group}u;`);
+  w.line(`const D: u32 = ${D}u;`);
+  w.line(`const TERM_SLOTS: u32 = ${p.shape.termSlots}u;`);
+  w.line(`const MOD_SLOTS: u32 = ${p.shape.modSlots}u;`);
+  w.line(`const FIELDS: u32 = ${p.shape.fieldsPerTerm}u;`);
+  w.line(`const TABLE_VEC4: u32 = ${p.tableVec4}u;`);
+  w.line(`const CHUNK_TILES: u32 = ${t.tilesPerPass}u;`);
+  w.line(TILED_BODY_MARK);
+  w.line(`const D4: u32 = ${D4}u;`);
+  w.line(`const BM: u32 = ${BM}u;`);
+  w.line(`const BN: u32 = ${BN}u;`);
+  w.line(`const TM: u32 = ${TM}u;`);
+  w.line(`const TPR: u32 = ${TPR}u;`);
+  w.line(`const WG: u32 = ${t.invocations}u;`);
+  w.line('const NEG_INF_BITS: u32 = 0xff800000u;');
+  w.line('const LOWEST: f32 = -3.0e38;');
+  w.line();
+  w.block('struct Params {', () => {
+    w.line('n: u32,');
+    w.line('batch: u32,');
+    w.line('scale: f32,');
+    w.line('// Index of this pass: it visits key tiles [chunk * CHUNK_TILES, (chunk + 1) * CHUNK_TILES).');
+    w.line('chunk: u32,');
+    w.line('// Head table: H x TERM_SLOTS x FIELDS int32.');
+    w.line('table: array<vec4<i32>, TABLE_VEC4>,');
+  });
+  w.line();
+  w.line('@group(0) @binding(0) var<uniform> params: Params;');
+  w.line('@group(0) @binding(1) var<storage, read> q: array<f32>;');
+  w.line('@group(0) @binding(2) var<storage, read> k: array<f32>;');
+  w.line('@group(0) @binding(3) var<storage, read> v: array<f32>;');
+  w.line('@group(0) @binding(4) var<storage, read_write> o: array<u32>;');
+  w.line();
+  w.line('// Row r of a tile is vec4s [r * D4, (r + 1) * D4), zero past D.');
+  w.line('var<workgroup> qs: array<vec4<f32>, BM * D4>; // the scaled Q tile');
+  w.line('var<workgroup> kv: array<vec4<f32>, BN * D4>; // the K tile, then the V tile');
+  w.line('var<workgroup> ps: array<f32, BM * BN>; // probabilities of the current tile');
+  w.line('var<workgroup> red: array<f32, BM * TPR>; // per-row partials: maxima, then sums');
+  w.line('var<workgroup> wm: array<f32, BM>; // running row max');
+  w.line('var<workgroup> wl: array<f32, BM>; // running row sum');
+  w.line('var<workgroup> wc: array<f32, BM>; // rescale factor of the current tile');
+  w.line();
+  w.lines_(renderSchema('wgsl').trimEnd().split('\n'));
+  w.line();
+  w.block('fn spc_field(x: u32) -> i32 {', () => w.line('return params.table[x / 4u][x % 4u];'));
+  w.line();
+  w.block('fn term_at(h: u32, s: u32) -> u32 {', () => w.line('return (h * TERM_SLOTS + s) * FIELDS;'));
+  w.line();
+  w.block('fn tf(h: u32, s: u32, f: u32) -> i32 {', () => w.line('return spc_field(term_at(h, s) + f);'));
+  w.line();
+  w.block('fn floor_mod(a: i32, m: i32) -> i32 {', () => {
+    w.line('let r = a % m;');
+    w.line('return select(r, r + m, r < 0);');
+  });
+  w.line();
+  w.line('// The exact per-pair test: some term allows (i, j).');
+  w.block('fn allowed(h: u32, i: i32, j: i32) -> bool {', () => {
+    w.line('let d = i - j;');
+    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
+      w.line('var ok = tf(h, s, D_LO) <= d && d < tf(h, s, D_HI) && tf(h, s, K_LO) <= j && j < tf(h, s, K_HI) && tf(h, s, Q_LO) <= i && i < tf(h, s, Q_HI);');
+      w.block('for (var m = 0u; m < MOD_SLOTS; m++) {', () => {
+        w.line('let mb = MOD_BASE + MOD_STRIDE * m;');
+        w.block('if (ok) {', () => {
+          w.line('let r = floor_mod(select(j, d, tf(h, s, mb + MOD_ON) == MOD_ON_D), tf(h, s, mb + MOD_M));');
+          w.line('ok = tf(h, s, mb + MOD_LO) <= r && r < tf(h, s, mb + MOD_HI);');
+        });
+      });
+      w.block('if (ok) {', () => w.line('return true;'));
+    });
+    w.line('return false;');
+  });
+  w.line();
+  w.line('// True when one term alone allows every pair of rows [i0, i1) x keys [j0, j1) (its full_key_span holds them).');
+  w.block('fn tile_full(h: u32, i0: i32, i1: i32, j0: i32, j1: i32, n: i32) -> bool {', () => {
+    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
+      w.line('let f = full_key_span(term_at(h, s), MOD_SLOTS, i0, i1, n);');
+      w.block('if (j0 >= f.x && j1 <= f.y) {', () => w.line('return true;'));
+    });
+    w.line('return false;');
+  });
+  w.line();
+  w.line('// Key tiles [first, last) that term slot s reaches from rows [i0, i1) (its key_span); empty when first >= last.');
+  w.block('fn term_tiles(h: u32, s: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {', () => {
+    w.line('let k = key_span(term_at(h, s), i0, i1, n);');
+    w.line('return vec2<i32>(k.x / i32(BN), (k.y + i32(BN) - 1) / i32(BN));');
+  });
+  w.line();
+  const load = (buf: string, g: string, c: string) =>
+    `vec4<f32>(${[0, 1, 2, 3].map((e) => (D % 4 === 0 || e === 0 ? `${buf}[${g}${e ? ` + ${e}u` : ''}]` : `select(0.0, ${buf}[${g} + ${e}u], ${c} + ${e}u < D)`)).join(', ')})`;
+  w.line('// Loads vec4 c4 of row r (an element index of the row start) of a tensor, zero past D.');
+  w.block('fn load_q(g: u32, c: u32) -> vec4<f32> {', () => w.line(`return ${load('q', 'g', 'c')};`));
+  w.block('fn load_k(g: u32, c: u32) -> vec4<f32> {', () => w.line(`return ${load('k', 'g', 'c')};`));
+  w.block('fn load_v(g: u32, c: u32) -> vec4<f32> {', () => w.line(`return ${load('v', 'g', 'c')};`));
+  w.line('// Writes vec4 x at element g (column c) of the output, only the elements before D.');
+  w.block('fn store_o(g: u32, c: u32, x: vec4<f32>) {', () => {
+    for (let e = 0; e < 4; e++) {
+      const st = `o[g + ${e}u] = bitcast<u32>(x[${e}]);`;
+      if (D % 4 === 0) w.line(st);
+      else w.block(`if (c + ${e}u < D) {`, () => w.line(st));
+    }
+  });
+  w.block('fn resume_o(g: u32, c: u32) -> vec4<f32> {', () => {
+    w.line(
+      `return vec4<f32>(${[0, 1, 2, 3].map((e) => (D % 4 === 0 || e === 0 ? `bitcast<f32>(o[g + ${e}u])` : `select(0.0, bitcast<f32>(o[g + ${e}u]), c + ${e}u < D)`)).join(', ')});`,
+    );
+  });
+  w.line();
+  w.line('@compute @workgroup_size(WG)');
+  w.block('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
+    w.line('let n = i32(params.n);');
+    w.line('let h = wid.y;');
+    w.line('let b = wid.z;');
+    w.line('let i0 = i32(wid.x * BM);');
+    w.line('let i1 = min(n, i0 + i32(BM));');
+    w.line('// This invocation: rows rg * TM + a of the tile, keys b * TPR + tc, output vec4s tc + t * TPR.');
+    w.line('let rg = lid / TPR;');
+    w.line('let tc = lid % TPR;');
+    w.line('let row0 = (b * H + h) * params.n;');
+    w.line('let kv_base = (b * KV + h / GROUP) * params.n * D;');
+    w.line('let lse_base = params.batch * H * params.n * D + row0;');
+    w.line('let c0 = i32(params.chunk * CHUNK_TILES);');
+    w.line('let c1 = c0 + i32(CHUNK_TILES);');
+    w.line('var first = 0x7fffffff;');
+    w.line('var in_pass = false;');
+    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
+      w.line('let span = term_tiles(h, s, i0, i1, n);');
+      w.block('if (span.x < span.y) {', () => {
+        w.line('first = min(first, span.x);');
+        w.line('in_pass = in_pass || (span.x < c1 && c0 < span.y);');
+      });
+    });
+    w.block('if (first == 0x7fffffff) {', () => {
+      w.line('// No key tile at all: pass 0 writes the empty rows.');
+      w.block('if (params.chunk == 0u) {', () => {
+        for (const a of rows) {
+          w.line(`let e${a} = i0 + i32(rg * TM + ${a}u);`);
+          w.block(`if (e${a} < n) {`, () => {
+            for (const c of cols) w.line(`store_o((row0 + u32(e${a})) * D + (tc + ${c}u * TPR) * 4u, (tc + ${c}u * TPR) * 4u, vec4<f32>(0.0));`);
+            w.block('if (tc == 0u) {', () => w.line(`o[lse_base + u32(e${a})] = NEG_INF_BITS;`));
+          });
+        }
+      });
+      w.line('return;');
+    });
+    w.block('if (!in_pass) {', () => w.line('return;'));
+    w.line('// The scaled Q tile, zero past N.');
+    w.block('for (var x = lid; x < BM * D4; x += WG) {', () => {
+      w.line('let r = i0 + i32(x / D4);');
+      w.line('let c = (x % D4) * 4u;');
+      w.line('var val = vec4<f32>(0.0);');
+      w.block('if (r < n) {', () => w.line('val = load_q((row0 + u32(r)) * D + c, c);'));
+      w.line('qs[x] = val * params.scale;');
+    });
+    w.line('// Softmax state: resumed from the previous passes when the workgroup had tiles before this one.');
+    w.line('let resume = first < c0;');
+    w.block('if (lid < BM) {', () => {
+      w.line('let r = i0 + i32(lid);');
+      w.line('var m0 = LOWEST;');
+      w.line('var l0 = 0.0;');
+      w.block('if (resume && r < n) {', () => {
+        w.line('let prev = o[lse_base + u32(r)];');
+        w.block('if (prev != NEG_INF_BITS) {', () => {
+          w.line('m0 = bitcast<f32>(prev);');
+          w.line('l0 = 1.0;');
+        });
+      });
+      w.line('wm[lid] = m0;');
+      w.line('wl[lid] = l0;');
+    });
+    for (const a of rows) {
+      w.line(`let ri${a} = i0 + i32(rg * TM + ${a}u);`);
+      for (const c of cols) w.line(`var acc${a}_${c} = vec4<f32>(0.0);`);
+      w.block(`if (resume && ri${a} < n && o[lse_base + u32(ri${a})] != NEG_INF_BITS) {`, () => {
+        for (const c of cols) w.line(`acc${a}_${c} = resume_o((row0 + u32(ri${a})) * D + (tc + ${c}u * TPR) * 4u, (tc + ${c}u * TPR) * 4u);`);
+      });
+    }
+    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
+      w.line('let span = term_tiles(h, s, i0, i1, n);');
+      w.block('for (var kt = max(span.x, c0); kt < min(span.y, c1); kt++) {', () => {
+        w.line('// Skip a tile that an earlier term already visited.');
+        w.line('var seen = false;');
+        w.block('for (var e = 0u; e < s; e++) {', () => {
+          w.line('let other = term_tiles(h, e, i0, i1, n);');
+          w.line('seen = seen || (other.x <= kt && kt < other.y);');
+        });
+        w.block('if (seen) {', () => w.line('continue;'));
+        w.line('let j0 = kt * i32(BN);');
+        w.line('let jn = min(n, j0 + i32(BN)) - j0;');
+        w.line('workgroupBarrier();');
+        w.block('for (var x = lid; x < BN * D4; x += WG) {', () => {
+          w.line('let j = j0 + i32(x / D4);');
+          w.line('let c = (x % D4) * 4u;');
+          w.line('var val = vec4<f32>(0.0);');
+          w.block('if (j < n) {', () => w.line('val = load_k(kv_base + u32(j) * D + c, c);'));
+          w.line('kv[x] = val;');
+        });
+        w.line('workgroupBarrier();');
+        w.line('// Scores of the micro-tile.');
+        for (const a of rows) for (const b of keys) w.line(`var s${a}_${b} = 0.0;`);
+        w.block('for (var d = 0u; d < D4; d++) {', () => {
+          for (const a of rows) w.line(`let q${a} = qs[(rg * TM + ${a}u) * D4 + d];`);
+          for (const b of keys) {
+            w.line(`let k${b} = kv[(${b}u * TPR + tc) * D4 + d];`);
+            for (const a of rows) w.line(`s${a}_${b} += dot(q${a}, k${b});`);
+          }
+        });
+        w.line('// Masks: keys past N always; the per-pair test only on tiles no single term covers.');
+        w.line('let full = tile_full(h, i0, i1, j0, j0 + jn, n);');
+        for (const a of rows)
+          for (const b of keys) {
+            w.line(`var ok${a}_${b} = i32(${b}u * TPR + tc) < jn;`);
+            w.block('if (!full) {', () => w.line(`ok${a}_${b} = ok${a}_${b} && allowed(h, ri${a}, j0 + i32(${b}u * TPR + tc));`));
+            w.line(`s${a}_${b} = select(LOWEST, s${a}_${b}, ok${a}_${b});`);
+          }
+        for (const a of rows) w.line(`red[(rg * TM + ${a}u) * TPR + tc] = ${keys.slice(1).reduce((e, b) => `max(${e}, s${a}_${b})`, `s${a}_0`)};`);
+        w.line('workgroupBarrier();');
+        w.line('// The K tile is no longer read: stage V into the same buffer; reduce the row maxima.');
+        w.block('for (var x = lid; x < BN * D4; x += WG) {', () => {
+          w.line('let j = j0 + i32(x / D4);');
+          w.line('let c = (x % D4) * 4u;');
+          w.line('var val = vec4<f32>(0.0);');
+          w.block('if (j < n) {', () => w.line('val = load_v(kv_base + u32(j) * D + c, c);'));
+          w.line('kv[x] = val;');
+        });
+        w.block('if (lid < BM) {', () => {
+          w.line('var mt = red[lid * TPR];');
+          w.block('for (var x = 1u; x < TPR; x++) {', () => w.line('mt = max(mt, red[lid * TPR + x]);'));
+          w.line('let mo = wm[lid];');
+          w.line('let mn = max(mo, mt);');
+          w.line('wc[lid] = exp(mo - mn);');
+          w.line('wm[lid] = mn;');
+        });
+        w.line('workgroupBarrier();');
+        w.line('// Probabilities (0 where masked), their partial row sums.');
+        for (const a of rows) {
+          w.line(`let mn${a} = wm[rg * TM + ${a}u];`);
+          w.line(`var sum${a} = 0.0;`);
+          for (const b of keys) {
+            w.line(`let p${a}_${b} = select(0.0, exp(s${a}_${b} - mn${a}), ok${a}_${b});`);
+            w.line(`ps[(rg * TM + ${a}u) * BN + ${b}u * TPR + tc] = p${a}_${b};`);
+            w.line(`sum${a} += p${a}_${b};`);
+          }
+          w.line(`red[(rg * TM + ${a}u) * TPR + tc] = sum${a};`);
+        }
+        w.line('workgroupBarrier();');
+        w.block('if (lid < BM) {', () => {
+          w.line('var ls = 0.0;');
+          w.block('for (var x = 0u; x < TPR; x++) {', () => w.line('ls += red[lid * TPR + x];'));
+          w.line('wl[lid] = wl[lid] * wc[lid] + ls;');
+        });
+        w.line('// The output micro-tile: rescale, then add P V.');
+        for (const a of rows) {
+          w.line(`let cr${a} = wc[rg * TM + ${a}u];`);
+          for (const c of cols) w.line(`acc${a}_${c} *= cr${a};`);
+        }
+        w.block('for (var c = 0u; c < BN; c++) {', () => {
+          for (const c of cols) w.line(`let v${c} = kv[c * D4 + tc + ${c}u * TPR];`);
+          for (const a of rows) {
+            w.line(`let pa${a} = ps[(rg * TM + ${a}u) * BN + c];`);
+            for (const c of cols) w.line(`acc${a}_${c} += pa${a} * v${c};`);
+          }
+        });
+      });
+    });
+    w.line('workgroupBarrier();');
+    for (const a of rows) {
+      w.block(`if (ri${a} < n) {`, () => {
+        w.line(`let l = wl[rg * TM + ${a}u];`);
+        w.line('let inv = select(0.0, 1.0 / l, l > 0.0);');
+        for (const c of cols) w.line(`store_o((row0 + u32(ri${a})) * D + (tc + ${c}u * TPR) * 4u, (tc + ${c}u * TPR) * 4u, acc${a}_${c} * inv);`);
+        w.block('if (tc == 0u) {', () => {
+          w.line(`o[lse_base + u32(ri${a})] = select(NEG_INF_BITS, bitcast<u32>(wm[rg * TM + ${a}u] + log(select(1.0, l, l > 0.0))), l > 0.0);`);
+        });
+      });
+    }
+  });
+  return w.toString();
+}
