@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/driver/cli.js';
-import { rankCorrelation } from '../src/driver/tuning.js';
+import { rankCorrelation } from '../src/tuner/cost.js';
 import { validateRecord, type TuningRecord } from '../src/tuner/record.js';
 
 async function spc(...argv: string[]) {
@@ -47,7 +47,7 @@ describe('spc tune: the measuring half', () => {
       // The package's head table has the candidate's bands at N = 2048 (the generated Python table).
       const table = readFileSync(join(emit, x.package, '_table.py'), 'utf8');
       expect(table).toContain(JSON.stringify(c.bounds).replace(/,/g, ', '));
-      expect(existsSync(join(emit, x.package, 'launchers.h')) || existsSync(join(emit, x.package, 'binding.cpp'))).toBe(true);
+      for (const f of ['kernel.cu', '_op.py', 'binding.cpp']) expect(existsSync(join(emit, x.package, f)), `${x.package}/${f}`).toBe(true);
     }
   }, 120_000);
 

@@ -5,9 +5,9 @@ import { readFileSync, statSync } from 'node:fs';
 import { diag, SpecError } from '../../dsl/index.js';
 import type { LayoutIR, Partition, TunedBands } from '../ir/index.js';
 import { BandPricer, baseBounds, DEFAULT_SMS, predict, tuneBands, TunerError, type BandTuning, type Prediction } from '../tuner/bands.js';
-import { DEFAULT_COST_MODEL, type CostModel } from '../tuner/cost.js';
+import { DEFAULT_COST_MODEL, rankCorrelation, type CostModel } from '../tuner/cost.js';
 import { planLayout, type Plan } from '../tuner/plan.js';
-import { bandsFor, RECORD_FORMAT, RECORD_VERSION, specHash, validateRecord, type TuningRecord } from '../tuner/record.js';
+import { bandsFor, isObj, RECORD_FORMAT, RECORD_VERSION, specHash, validateRecord, type TuningRecord } from '../tuner/record.js';
 import { lengthFor } from './pipeline.js';
 import { UsageError } from './usage.js';
 
@@ -400,8 +400,6 @@ export interface Measurements {
   results: { package: string; entry: number; candidate: number; layout: string; n: number; measured_ms: number | null; failed: string | null }[];
 }
 
-const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-
 /** Reads a measurements file from tune_measure.py; every problem is a UsageError naming it. */
 export function readMeasurements(file: string): Measurements {
   let raw: unknown;
@@ -428,34 +426,6 @@ export function readMeasurements(file: string): Measurements {
       throw bad(`results[${x}] needs package, entry, candidate, layout, n, and a positive measured_ms or a failed reason`);
   });
   return raw as unknown as Measurements;
-}
-
-/** Spearman's rank correlation of two equally long lists (ties get their mean rank); null below 3 values. */
-export function rankCorrelation(a: number[], b: number[]): number | null {
-  if (a.length < 3) return null;
-  const ranks = (v: number[]) => {
-    const order = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
-    const r = new Array<number>(v.length);
-    for (let i = 0; i < order.length;) {
-      let j = i;
-      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
-      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
-      i = j + 1;
-    }
-    return r;
-  };
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const mean = (ra.length - 1) / 2;
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < ra.length; i++) {
-    num += (ra[i]! - mean) * (rb[i]! - mean);
-    da += (ra[i]! - mean) ** 2;
-    db += (rb[i]! - mean) ** 2;
-  }
-  return da === 0 || db === 0 ? null : num / Math.sqrt(da * db);
 }
 
 /**

@@ -169,3 +169,31 @@ function solve3(a: number[][], b: number[]): number[] | null {
   }
   return [0, 1, 2].map((i) => m[i]![3]! / m[i]![i]!);
 }
+
+/** Spearman's rank correlation of two equally long lists (ties get their mean rank); null below 3 values. */
+export function rankCorrelation(a: number[], b: number[]): number | null {
+  if (a.length < 3) return null;
+  const ranks = (v: number[]) => {
+    const order = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
+    const r = new Array<number>(v.length);
+    for (let i = 0; i < order.length;) {
+      let j = i;
+      while (j + 1 < order.length && order[j + 1]![0] === order[i]![0]) j++;
+      for (let k = i; k <= j; k++) r[order[k]![1]] = (i + j) / 2;
+      i = j + 1;
+    }
+    return r;
+  };
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const mean = (ra.length - 1) / 2;
+  let num = 0;
+  let da = 0;
+  let db = 0;
+  for (let i = 0; i < ra.length; i++) {
+    num += (ra[i]! - mean) * (rb[i]! - mean);
+    da += (ra[i]! - mean) ** 2;
+    db += (rb[i]! - mean) ** 2;
+  }
+  return da === 0 || db === 0 ? null : num / Math.sqrt(da * db);
+}

@@ -96,7 +96,7 @@ export function specHash(layout: LayoutIR): string {
     .digest('hex')}`;
 }
 
-const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+export const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isInt = (x: unknown, lo = 0): x is number => Number.isSafeInteger(x) && (x as number) >= lo;
 const isStrOrNull = (x: unknown) => x === null || typeof x === 'string';
 const isNumOrNull = (x: unknown) => x === null || (typeof x === 'number' && Number.isFinite(x));

@@ -50,72 +50,12 @@ export function wgslShader(p: WgslPlan, version: string): string {
   w.line(`const NEG_INF_BITS: u32 = 0xff800000u;`);
   w.line(`const LOWEST: f32 = -3.0e38;`);
   w.line();
-  w.block('struct Params {', () => {
-    w.line('n: u32,');
-    w.line('batch: u32,');
-    w.line('scale: f32,');
-    w.line('// Index of this pass: it visits key tiles [chunk * CHUNK_TILES, (chunk + 1) * CHUNK_TILES).');
-    w.line('chunk: u32,');
-    w.line(`// Head table: H x TERM_SLOTS x FIELDS int32 (dLo, dHi, kLo, kHi, qLo, qHi, then ${modSlots} x (on, m, lo, hi)).`);
-    w.line(`table: array<vec4<i32>, ${p.tableVec4}>,`);
-  });
-  w.line();
-  w.line('@group(0) @binding(0) var<uniform> params: Params;');
-  w.line('@group(0) @binding(1) var<storage, read> q: array<f32>;');
-  w.line('@group(0) @binding(2) var<storage, read> k: array<f32>;');
-  w.line('@group(0) @binding(3) var<storage, read> v: array<f32>;');
-  w.line('@group(0) @binding(4) var<storage, read_write> o: array<u32>;');
-  w.line();
+  writeParams(w, `${p.tableVec4}`, `H x TERM_SLOTS x FIELDS int32 (dLo, dHi, kLo, kHi, qLo, qHi, then ${modSlots} x (on, m, lo, hi))`);
   w.line('// K and V tiles: key r is vec4s [r * D4, (r + 1) * D4), zero past D.');
   w.line('var<workgroup> ks: array<vec4<f32>, BN * D4>;');
   w.line('var<workgroup> vs: array<vec4<f32>, BN * D4>;');
   w.line();
-  w.lines_(renderSchema('wgsl').trimEnd().split('\n'));
-  w.line();
-  w.block('fn spc_field(x: u32) -> i32 {', () => w.line('return params.table[x / 4u][x % 4u];'));
-  w.line();
-  w.line('// Offset of term slot s of head h in the table.');
-  w.block('fn term_at(h: u32, s: u32) -> u32 {', () => w.line('return (h * TERM_SLOTS + s) * FIELDS;'));
-  w.line();
-  w.block('fn tf(h: u32, s: u32, f: u32) -> i32 {', () => w.line('return spc_field(term_at(h, s) + f);'));
-  w.line();
-  w.block('fn floor_mod(a: i32, m: i32) -> i32 {', () => {
-    w.line('let r = a % m;');
-    w.line('return select(r, r + m, r < 0);');
-  });
-  w.line();
-  w.line('// The exact per-pair test: some term allows (i, j).');
-  w.block('fn allowed(h: u32, i: i32, j: i32) -> bool {', () => {
-    w.line('let d = i - j;');
-    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
-      w.line('var ok = tf(h, s, D_LO) <= d && d < tf(h, s, D_HI) && tf(h, s, K_LO) <= j && j < tf(h, s, K_HI) && tf(h, s, Q_LO) <= i && i < tf(h, s, Q_HI);');
-      for (let m = 0; m < modSlots; m++) {
-        const b = modOffset(m, 'on');
-        w.block('if (ok) {', () => {
-          w.line(`let r = floor_mod(select(j, d, tf(h, s, ${b}u) == 0), tf(h, s, ${b + 1}u));`);
-          w.line(`ok = tf(h, s, ${b + 2}u) <= r && r < tf(h, s, ${b + 3}u);`);
-        });
-      }
-      w.block('if (ok) {', () => w.line('return true;'));
-    });
-    w.line('return false;');
-  });
-  w.line();
-  w.line('// True when one term alone allows every pair of rows [i0, i1) x keys [j0, j1) (its full_key_span holds them).');
-  w.block('fn tile_full(h: u32, i0: i32, i1: i32, j0: i32, j1: i32, n: i32) -> bool {', () => {
-    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
-      w.line(`let f = full_key_span(term_at(h, s), ${modSlots}u, i0, i1, n);`);
-      w.block('if (j0 >= f.x && j1 <= f.y) {', () => w.line('return true;'));
-    });
-    w.line('return false;');
-  });
-  w.line();
-  w.line('// Key tiles [first, last) that term slot s reaches from rows [i0, i1) (its key_span); empty when first >= last.');
-  w.block('fn term_tiles(h: u32, s: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {', () => {
-    w.line('let k = key_span(term_at(h, s), i0, i1, n);');
-    w.line('return vec2<i32>(k.x / i32(BN), (k.y + i32(BN) - 1) / i32(BN));');
-  });
-  w.line();
+  writeTableFunctions(w, modSlots);
   w.line('@compute @workgroup_size(BM)');
   w.block('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
     w.line('let n = i32(params.n);');
@@ -237,4 +177,88 @@ export function wgslShader(p: WgslPlan, version: string): string {
     );
   });
   return w.toString();
+}
+
+/** The uniform (pass index and head table; its table is `tableLen` vec4s) and the bindings, shared by the row and tiled kernels. */
+export function writeParams(w: CodeWriter, tableLen: string, tableComment: string): void {
+  w.block('struct Params {', () => {
+    w.line('n: u32,');
+    w.line('batch: u32,');
+    w.line('scale: f32,');
+    w.line('// Index of this pass: it visits key tiles [chunk * CHUNK_TILES, (chunk + 1) * CHUNK_TILES).');
+    w.line('chunk: u32,');
+    w.line(`// Head table: ${tableComment}.`);
+    w.line(`table: array<vec4<i32>, ${tableLen}>,`);
+  });
+  w.line();
+  w.line('@group(0) @binding(0) var<uniform> params: Params;');
+  w.line('@group(0) @binding(1) var<storage, read> q: array<f32>;');
+  w.line('@group(0) @binding(2) var<storage, read> k: array<f32>;');
+  w.line('@group(0) @binding(3) var<storage, read> v: array<f32>;');
+  w.line('@group(0) @binding(4) var<storage, read_write> o: array<u32>;');
+  w.line();
+}
+
+/**
+ * The head-table functions of both kernels: the schema's spans, table access, the exact per-pair
+ * test, the whole-tile test and a term's key tiles. modSlots: unrolled mod tests for that many
+ * slots, or null for a loop over the MOD_SLOTS constant (the tiled kernel's body is the same text
+ * for every layout).
+ */
+export function writeTableFunctions(w: CodeWriter, modSlots: number | null): void {
+  w.lines_(renderSchema('wgsl').trimEnd().split('\n'));
+  w.line();
+  w.block('fn spc_field(x: u32) -> i32 {', () => w.line('return params.table[x / 4u][x % 4u];'));
+  w.line();
+  w.line('// Offset of term slot s of head h in the table.');
+  w.block('fn term_at(h: u32, s: u32) -> u32 {', () => w.line('return (h * TERM_SLOTS + s) * FIELDS;'));
+  w.line();
+  w.block('fn tf(h: u32, s: u32, f: u32) -> i32 {', () => w.line('return spc_field(term_at(h, s) + f);'));
+  w.line();
+  w.block('fn floor_mod(a: i32, m: i32) -> i32 {', () => {
+    w.line('let r = a % m;');
+    w.line('return select(r, r + m, r < 0);');
+  });
+  w.line();
+  w.line('// The exact per-pair test: some term allows (i, j).');
+  w.block('fn allowed(h: u32, i: i32, j: i32) -> bool {', () => {
+    w.line('let d = i - j;');
+    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
+      w.line('var ok = tf(h, s, D_LO) <= d && d < tf(h, s, D_HI) && tf(h, s, K_LO) <= j && j < tf(h, s, K_HI) && tf(h, s, Q_LO) <= i && i < tf(h, s, Q_HI);');
+      if (modSlots === null)
+        w.block('for (var m = 0u; m < MOD_SLOTS; m++) {', () => {
+          w.line('let mb = MOD_BASE + MOD_STRIDE * m;');
+          w.block('if (ok) {', () => {
+            w.line('let r = floor_mod(select(j, d, tf(h, s, mb + MOD_ON) == MOD_ON_D), tf(h, s, mb + MOD_M));');
+            w.line('ok = tf(h, s, mb + MOD_LO) <= r && r < tf(h, s, mb + MOD_HI);');
+          });
+        });
+      else
+        for (let m = 0; m < modSlots; m++) {
+          const b = modOffset(m, 'on');
+          w.block('if (ok) {', () => {
+            w.line(`let r = floor_mod(select(j, d, tf(h, s, ${b}u) == 0), tf(h, s, ${b + 1}u));`);
+            w.line(`ok = tf(h, s, ${b + 2}u) <= r && r < tf(h, s, ${b + 3}u);`);
+          });
+        }
+      w.block('if (ok) {', () => w.line('return true;'));
+    });
+    w.line('return false;');
+  });
+  w.line();
+  w.line('// True when one term alone allows every pair of rows [i0, i1) x keys [j0, j1) (its full_key_span holds them).');
+  w.block('fn tile_full(h: u32, i0: i32, i1: i32, j0: i32, j1: i32, n: i32) -> bool {', () => {
+    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
+      w.line(`let f = full_key_span(term_at(h, s), ${modSlots === null ? 'MOD_SLOTS' : `${modSlots}u`}, i0, i1, n);`);
+      w.block('if (j0 >= f.x && j1 <= f.y) {', () => w.line('return true;'));
+    });
+    w.line('return false;');
+  });
+  w.line();
+  w.line('// Key tiles [first, last) that term slot s reaches from rows [i0, i1) (its key_span); empty when first >= last.');
+  w.block('fn term_tiles(h: u32, s: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {', () => {
+    w.line('let k = key_span(term_at(h, s), i0, i1, n);');
+    w.line('return vec2<i32>(k.x / i32(BN), (k.y + i32(BN) - 1) / i32(BN));');
+  });
+  w.line();
 }

@@ -17,9 +17,9 @@
 //
 // The shader is a per-layout head (constants) and a body that depends only on the tile
 // configuration (TM, TN, TD are unrolled), so layouts of the same head_dim share the body.
-import { renderSchema } from '../../codegen/schema.js';
 import { CodeWriter } from '../../codegen/writer.js';
 import { COMPAT_LIMITS, LOOP_BUDGET, type WgslPlan } from './plan.js';
+import { writeParams, writeTableFunctions } from './shader.js';
 
 export interface TiledConfig {
   /** Query rows per workgroup. */
@@ -138,22 +138,7 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string 
   w.line('const NEG_INF_BITS: u32 = 0xff800000u;');
   w.line('const LOWEST: f32 = -3.0e38;');
   w.line();
-  w.block('struct Params {', () => {
-    w.line('n: u32,');
-    w.line('batch: u32,');
-    w.line('scale: f32,');
-    w.line('// Index of this pass: it visits key tiles [chunk * CHUNK_TILES, (chunk + 1) * CHUNK_TILES).');
-    w.line('chunk: u32,');
-    w.line('// Head table: H x TERM_SLOTS x FIELDS int32.');
-    w.line('table: array<vec4<i32>, TABLE_VEC4>,');
-  });
-  w.line();
-  w.line('@group(0) @binding(0) var<uniform> params: Params;');
-  w.line('@group(0) @binding(1) var<storage, read> q: array<f32>;');
-  w.line('@group(0) @binding(2) var<storage, read> k: array<f32>;');
-  w.line('@group(0) @binding(3) var<storage, read> v: array<f32>;');
-  w.line('@group(0) @binding(4) var<storage, read_write> o: array<u32>;');
-  w.line();
+  writeParams(w, 'TABLE_VEC4', 'H x TERM_SLOTS x FIELDS int32');
   w.line('// Row r of a tile is vec4s [r * D4, (r + 1) * D4), zero past D.');
   w.line('var<workgroup> qs: array<vec4<f32>, BM * D4>; // the scaled Q tile');
   w.line('var<workgroup> kv: array<vec4<f32>, BN * D4>; // the K tile, then the V tile');
@@ -163,51 +148,7 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string 
   w.line('var<workgroup> wl: array<f32, BM>; // running row sum');
   w.line('var<workgroup> wc: array<f32, BM>; // rescale factor of the current tile');
   w.line();
-  w.lines_(renderSchema('wgsl').trimEnd().split('\n'));
-  w.line();
-  w.block('fn spc_field(x: u32) -> i32 {', () => w.line('return params.table[x / 4u][x % 4u];'));
-  w.line();
-  w.block('fn term_at(h: u32, s: u32) -> u32 {', () => w.line('return (h * TERM_SLOTS + s) * FIELDS;'));
-  w.line();
-  w.block('fn tf(h: u32, s: u32, f: u32) -> i32 {', () => w.line('return spc_field(term_at(h, s) + f);'));
-  w.line();
-  w.block('fn floor_mod(a: i32, m: i32) -> i32 {', () => {
-    w.line('let r = a % m;');
-    w.line('return select(r, r + m, r < 0);');
-  });
-  w.line();
-  w.line('// The exact per-pair test: some term allows (i, j).');
-  w.block('fn allowed(h: u32, i: i32, j: i32) -> bool {', () => {
-    w.line('let d = i - j;');
-    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
-      w.line('var ok = tf(h, s, D_LO) <= d && d < tf(h, s, D_HI) && tf(h, s, K_LO) <= j && j < tf(h, s, K_HI) && tf(h, s, Q_LO) <= i && i < tf(h, s, Q_HI);');
-      w.block('for (var m = 0u; m < MOD_SLOTS; m++) {', () => {
-        w.line('let mb = MOD_BASE + MOD_STRIDE * m;');
-        w.block('if (ok) {', () => {
-          w.line('let r = floor_mod(select(j, d, tf(h, s, mb + MOD_ON) == MOD_ON_D), tf(h, s, mb + MOD_M));');
-          w.line('ok = tf(h, s, mb + MOD_LO) <= r && r < tf(h, s, mb + MOD_HI);');
-        });
-      });
-      w.block('if (ok) {', () => w.line('return true;'));
-    });
-    w.line('return false;');
-  });
-  w.line();
-  w.line('// True when one term alone allows every pair of rows [i0, i1) x keys [j0, j1) (its full_key_span holds them).');
-  w.block('fn tile_full(h: u32, i0: i32, i1: i32, j0: i32, j1: i32, n: i32) -> bool {', () => {
-    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
-      w.line('let f = full_key_span(term_at(h, s), MOD_SLOTS, i0, i1, n);');
-      w.block('if (j0 >= f.x && j1 <= f.y) {', () => w.line('return true;'));
-    });
-    w.line('return false;');
-  });
-  w.line();
-  w.line('// Key tiles [first, last) that term slot s reaches from rows [i0, i1) (its key_span); empty when first >= last.');
-  w.block('fn term_tiles(h: u32, s: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {', () => {
-    w.line('let k = key_span(term_at(h, s), i0, i1, n);');
-    w.line('return vec2<i32>(k.x / i32(BN), (k.y + i32(BN) - 1) / i32(BN));');
-  });
-  w.line();
+  writeTableFunctions(w, null);
   const load = (buf: string, g: string, c: string) =>
     `vec4<f32>(${[0, 1, 2, 3].map((e) => (D % 4 === 0 || e === 0 ? `${buf}[${g}${e ? ` + ${e}u` : ''}]` : `select(0.0, ${buf}[${g} + ${e}u], ${c} + ${e}u < D)`)).join(', ')})`;
   w.line('// Loads vec4 c4 of row r (an element index of the row start) of a tensor, zero past D.');

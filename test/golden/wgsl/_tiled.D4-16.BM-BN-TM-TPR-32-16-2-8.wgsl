@@ -88,6 +88,7 @@ fn spc_field(x: u32) -> i32 {
   return params.table[x / 4u][x % 4u];
 }
 
+// Offset of term slot s of head h in the table.
 fn term_at(h: u32, s: u32) -> u32 {
   return (h * TERM_SLOTS + s) * FIELDS;
 }
