@@ -89,17 +89,21 @@ def reference_grads(mod, q, k, v, dout, scale, dlse=None):
     output (and dlse of the lse, rows with no key excluded). One head at a time (its graph freed
     before the next); dk and dv of a KV head sum over its query heads. Rows with no allowed key
     give zero gradients: their probabilities are a softmax times the mask, so neither
-    -inf - -inf nor 0 * inf is formed. Also returns empty (B, H, N): rows with no allowed key."""
+    -inf - -inf nor 0 * inf is formed. Also returns (empty, unreached): empty (B, H, N) marks rows
+    with no allowed key, unreached (B, KV, N) keys that no row of the KV head's query heads may
+    attend to (both from the mask, not from the values)."""
     B, H, N, D = q.shape
     KV = k.shape[1]
     k64, v64 = (x.detach().double().requires_grad_(True) for x in (k, v))
     dq = torch.zeros(B, H, N, D, dtype=torch.float64, device=q.device)
     empty = torch.zeros(B, H, N, dtype=torch.bool, device=q.device)
+    reached = torch.zeros(B, KV, N, dtype=torch.bool, device=q.device)
     for h in range(H):
         allowed = mask_from_table(mod, N, h, q.device)
         some = allowed.any(dim=-1, keepdim=True)
         empty[:, h] = ~some[:, 0]
         kvh = h // (H // KV)
+        reached[:, kvh] |= allowed.any(dim=0)
         q64 = q[:, h].detach().double().requires_grad_(True)
         s = (q64 @ k64[:, kvh].transpose(-1, -2)) * scale
         s = torch.where(some, s.masked_fill(~allowed, -math.inf), torch.zeros_like(s))
@@ -110,7 +114,7 @@ def reference_grads(mod, q, k, v, dout, scale, dlse=None):
             loss = loss + torch.where(some[:, 0], lse * dlse[:, h].double(), torch.zeros_like(lse)).sum()
         loss.backward()
         dq[:, h] = q64.grad
-    return (dq, k64.grad, v64.grad), empty
+    return (dq, k64.grad, v64.grad), (empty, ~reached)
 
 
 # Gradient limits per dtype: the relative norm error, and the largest element error relative to
@@ -124,11 +128,14 @@ def grads_ok(errs, maxerrs, dtype):
     return max(errs) < norm_lim and max(maxerrs) < max_lim
 
 
-def compare_grads(grads, ref_grads, empty_rows):
-    """Relative errors of (dq, dk, dv) against the float64 reference; empty_rows (B, H, N) bool
-    marks rows with no allowed key, whose dq must be exactly 0, and a key no row reaches (its
-    reference dk and dv rows exactly 0) must get exactly 0. Returns (norm errors, max-element
-    errors, message)."""
+def compare_grads(grads, ref_grads, masks):
+    """Relative errors of (dq, dk, dv) against the float64 reference. masks = (empty, unreached)
+    from reference_grads: the dq of a row with no allowed key, and the dk and dv of a key no row
+    may attend to, must be exactly 0. A reference that is 0 everywhere although rows and keys
+    are reached (N = 1: a softmax over one key has zero dq and dk) is compared absolutely: with
+    inputs of unit variance its gradients are O(1), so the largest element must stay below
+    1e-3. Returns (norm errors, max-element errors, message)."""
+    empty_rows, unreached = masks
     errs, maxerrs = [], []
     for name, g, r in zip(("dq", "dk", "dv"), grads, ref_grads):
         if torch.isnan(g).any():
@@ -138,13 +145,12 @@ def compare_grads(grads, ref_grads, empty_rows):
             errs.append((d.norm() / r.norm()).item())
             maxerrs.append((d.abs().max() / r.abs().max()).item())
         else:
-            ok = bool((g == 0).all())
-            errs.append(0.0 if ok else math.inf)
-            maxerrs.append(0.0 if ok else math.inf)
+            a = g.double().abs().max().item()
+            errs.append(0.0 if a < 1e-3 else math.inf)
+            maxerrs.append(a)
     if empty_rows.any() and (grads[0][empty_rows] != 0).any():
         return errs, maxerrs, "dq of rows with no key not 0"
-    for name, g, r in zip(("dk", "dv"), grads[1:], ref_grads[1:]):
-        unreached = (r == 0).all(dim=-1)
+    for name, g in zip(("dk", "dv"), grads[1:]):
         if unreached.any() and (g[unreached] != 0).any():
             return errs, maxerrs, f"{name} of keys no row reaches not 0"
     return errs, maxerrs, ""
@@ -231,7 +237,13 @@ def check_backward(d, layouts, failed_builds, args, dev, rows, failures, familie
                 ref, empty = reference_grads(mod, q, k, v, dout, scale, dlse)
                 for fam in families:
                     tag = str(dt).replace("torch.", "") + (" +dlse" if with_lse else "") + f" {fam}"
-                    check_backward_case(mod, name, n, B, tag, fam, q, k, v, dout, dlse, ref, empty, rows, failures)
+                    try:
+                        check_backward_case(mod, name, n, B, tag, fam, q, k, v, dout, dlse, ref, empty, rows, failures)
+                    except Exception as e:  # a failed launch or check: recorded; a CUDA fault ends the run
+                        rows.append((f"{name} backward", n, tag, B, math.inf, math.inf, f"FAIL {type(e).__name__}: {str(e)[:300]}"))
+                        failures.append(f"{name} backward N={n} {tag}")
+                        if "CUDA" in str(e) or "cuda" in type(e).__name__.lower():
+                            raise
                 del q, k, v, dout, ref
 
 
@@ -302,7 +314,7 @@ def check_compile_and_graphs(mod, dev, rows, failures):
         if not same:
             failures.append(label)
     except Exception as e:  # a graph break under fullgraph=True raises
-        rows.append((label, n, "bf16", B, math.inf, 0.0, f"FAIL {type(e).__name__}: {str(e)[:200]}"))
+        rows.append((label, n, "bf16", B, math.inf, 0.0, f"FAIL {type(e).__name__}: {str(e)[:1500]}"))
         failures.append(label)
     label = f"{mod.LAYOUT} CUDA graph fwd+bwd {fam}"
     try:
@@ -327,7 +339,7 @@ def check_compile_and_graphs(mod, dev, rows, failures):
         if not same:
             failures.append(label)
     except Exception as e:
-        rows.append((label, n, "bf16", B, math.inf, 0.0, f"FAIL {type(e).__name__}: {str(e)[:200]}"))
+        rows.append((label, n, "bf16", B, math.inf, 0.0, f"FAIL {type(e).__name__}: {str(e)[:1500]}"))
         failures.append(label)
 
 
@@ -443,6 +455,18 @@ def check_all(d, names, layouts, failed_builds, args, dev, kernels, rows, failur
                 del q, k, v, ro, rl
 
 
+ROW = "{:34} {:>6} {:>9} {:>2} {:9.2e} {:9.2e}  {}"
+
+
+class Rows(list):
+    """The results table; each row is also printed as it comes, so a run cut short (a hung kernel,
+    the device tool's time limit) still shows what passed before it."""
+
+    def append(self, r):
+        super().append(r)
+        print(ROW.format(*r), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("dir")
@@ -471,7 +495,7 @@ def main():
     if args.build_only:
         sys.exit(1 if failed_builds else 0)
     dev = torch.device("cuda")
-    rows, failures = [], list(failed_builds)
+    rows, failures = Rows(), list(failed_builds)
 
     major, minor = torch.cuda.get_device_capability()
     kernels = args.kernels.split(",") if args.kernels else (["sm90", "sm80"] if (major, minor) == (9, 0) else ["sm80"])
@@ -504,7 +528,7 @@ def main():
 
     print(f"\n{'layout':34} {'N':>6} {'dtype':>9} {'B':>2} {'rel err':>9} {'lse|max':>9}  result")
     for r in rows:
-        print(f"{r[0]:34} {r[1]:>6} {r[2]:>9} {r[3]:>2} {r[4]:9.2e} {r[5]:9.2e}  {r[6]}")
+        print(ROW.format(*r))
     print(f"\n{len(rows) - sum(1 for r in rows if r[6] != 'ok')} passed, {len(failures)} failed")
     if failures:
         print("failures:", failures[:20])
