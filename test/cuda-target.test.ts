@@ -287,6 +287,15 @@ describe('CUDA target', () => {
     expect(emitWith({ sm90: { minBlocks: 2 } })).toThrow(/1 block per SM/);
     expect(code({ sm90: { minBlocks: 2 } })).toBe('E103');
     expect(code({ sm90: { kernel: 'blockwise', overlap: true, stages: 2 } })).toBe('E103');
+    // Block-wise configs whose launch bounds leave fewer registers than the accumulators need:
+    // the five that ptxas refused on the H200 (C7602; bench/results/tune-2026-12-01), and two that compiled.
+    const blockwise = (wg: number, n: number, stages: number, mb: number, overlap = false) =>
+      code({ sm90: { kernel: 'blockwise', warpgroups: wg, blockN: n, stages, minBlocks: mb, overlap, qBuffers: 1, wgSkip: false } });
+    expect([blockwise(2, 64, 4, 3, true), blockwise(3, 64, 3, 2), blockwise(3, 64, 5, 4), blockwise(2, 64, 6, 4), blockwise(2, 96, 2, 4)]).toEqual(
+      Array(5).fill('E103'),
+    );
+    expect([blockwise(2, 64, 2, 1), blockwise(2, 64, 4, 2)]).toEqual(['ok', 'ok']);
+    expect(emitWith({ sm90: { kernel: 'blockwise', warpgroups: 2, blockN: 64, stages: 4, minBlocks: 3, overlap: true } })).toThrow(/leaves 80 registers/);
     expect(code({ sm90: { stage: 3 } })).toBe('E104');
     expect(code({ sm70: {} })).toBe('E104');
     expect(code({ sm90: { stages: 'three' } })).toBe('E105');

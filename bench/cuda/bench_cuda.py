@@ -148,7 +148,7 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--budget", type=float, default=480, help="seconds; Flex is skipped once exceeded")
     ap.add_argument("--mode", default="fwd", choices=["fwd", "fwdbwd"], help="time the forward, or forward + backward")
-    ap.add_argument("--bwd-kernels", default="sm80", help="fwdbwd: comma list of spc backward families to time: sm80 (mma.sync), sm90 (wgmma)")
+    ap.add_argument("--bwd-kernels", default="sm90", help="fwdbwd: comma list of spc backward families to time: sm80 (mma.sync), sm90 (wgmma)")
     ap.add_argument("--deterministic", action="store_true", help="fwdbwd: spc's deterministic backward (dq pass, no atomics)")
     ap.add_argument("--kernels", default="sm90", help="comma list of spc kernel families to time: sm90 (wgmma), sm80 (mma.sync)")
     ap.add_argument("--watchdog", type=float, default=0, help="seconds; dump the stacks and exit if the run takes longer (a hung kernel)")

@@ -281,7 +281,7 @@ def environment():
         cudnn=torch.backends.cudnn.version(),
         triton=triton_version,
         python=platform.python_version(),
-        spc_kernels=f"forward {os.environ.get('SPC_CUDA_KERNEL') or 'default'}, backward {os.environ.get('SPC_CUDA_BWD') or 'default (sm80 mma.sync)'}",
+        spc_kernels=f"forward {os.environ.get('SPC_CUDA_KERNEL') or 'default'}, backward {os.environ.get('SPC_CUDA_BWD') or 'default (sm90 wgmma on sm_90, else sm80 mma.sync)'}",
     )
 
 

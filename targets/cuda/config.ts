@@ -162,6 +162,18 @@ export function checkConfig(layout: LayoutIR, cfg: CudaConfig): void {
   } else {
     if (s.overlap && s.stages < 3) throw bad(`the block-wise sm90 kernel with overlap needs 3 or more stages (got ${s.stages})`);
     if (s.qBuffers !== 1 || s.wgSkip) throw bad('qBuffers and wgSkip are settings of the persistent sm90 kernel');
+    // Each thread holds its share of a warpgroup's 64-row O (64 x D fp32 over 128 threads: D / 2)
+    // and S (blockN / 2) accumulators. __launch_bounds__(threads, minBlocks) caps a thread at
+    // 65536 / (threads x minBlocks) registers, rounded down to 8; below the accumulators, ptxas
+    // refuses to compile the wgmma (C7602). Seen on the H200 (bench/results/tune-2026-12-01): D = 128,
+    // blockN 64 needs 94 and failed at 80, 64 and 40; 128 compiled.
+    const threads = 128 * s.warpgroups;
+    const regs = Math.min(255, Math.floor(65536 / (threads * s.minBlocks) / 8) * 8);
+    const need = layout.headDim / 2 + s.blockN / 2;
+    if (regs < need)
+      throw bad(
+        `the block-wise sm90 kernel with ${s.warpgroups} warpgroups and ${s.minBlocks} blocks per SM leaves ${regs} registers a thread, fewer than its accumulators need at head_dim ${layout.headDim} and blockN ${s.blockN} (${need})`,
+      );
   }
   const d = layout.headDim;
   const a = cfg.sm80;

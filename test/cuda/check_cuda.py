@@ -301,7 +301,7 @@ def check_compile_and_graphs(mod, dev, rows, failures):
         return (out, *torch.autograd.grad(out, (qq, kk, vv), dout))
 
     eager = step(q, k, v, dout)
-    fam = os.environ.get("SPC_CUDA_BWD", "sm80")
+    fam = os.environ.get("SPC_CUDA_BWD", "default")
     label = f"{mod.LAYOUT} torch.compile fullgraph bwd {fam}"
     try:
         torch._dynamo.reset()

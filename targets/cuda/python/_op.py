@@ -236,9 +236,12 @@ def _schedule_bwd(n, batch, device, heads, arch):
 
 
 def _bwd_arch(major, minor):
-    """The backward's kernel family: "sm80" (mma.sync, every GPU) unless SPC_CUDA_BWD=sm90 on an
-    sm_90 GPU (the wgmma backward, bwd_sm90.cuh: new, so not the default yet)."""
-    return "sm90" if os.environ.get("SPC_CUDA_BWD") == "sm90" and (major, minor) == (9, 0) else "sm80"
+    """The backward's kernel family: "sm90" (wgmma, bwd_sm90.cuh) on an sm_90 GPU, "sm80" (mma.sync)
+    elsewhere. SPC_CUDA_BWD=sm80 in the environment forces the mma.sync kernels on sm_90 too (for
+    comparisons; bench/results/cuda-2026-12-01-backward has both)."""
+    if os.environ.get("SPC_CUDA_BWD") == "sm80":
+        return "sm80"
+    return "sm90" if (major, minor) == (9, 0) else "sm80"
 
 
 def _capability(device):
