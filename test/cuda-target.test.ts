@@ -30,6 +30,7 @@ describe('CUDA target', () => {
         `${l.name}/kernel.cu`,
         `${l.name}/_table.py`,
         `${l.name}/_layout.py`,
+        `${l.name}/launchers.h`,
         ...STATIC_PY.map((f) => `${l.name}/${f}`),
       ])
         expect(
@@ -73,11 +74,14 @@ describe('CUDA target', () => {
     }
   });
 
-  it('every example compiles with nvcc for sm_90a and sm_80, with no register spills (and no stack frame in the persistent kernel)', async () => {
+  it('every example compiles with nvcc for sm_90a and sm_80 (with its launchers.h), with no register spills (and no stack frame in the persistent kernel)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'spc-nvcc-'));
     const jobs: (() => Promise<void>)[] = [];
     for (const f of files.filter((x) => x.path.endsWith('.cu') && !x.path.includes('/'))) {
-      writeFileSync(join(dir, f.path), f.contents);
+      // The package's launchers.h after the .cu: its declarations must agree with the definitions
+      // (a mismatch is a conflicting declaration), and the binding's names must resolve.
+      const header = files.find((x) => x.path === f.path.replace(/\.cu$/, '/launchers.h'))!.contents;
+      writeFileSync(join(dir, f.path), `${f.contents}\n${header}`);
       for (const arch of ['-gencode=arch=compute_90a,code=sm_90a', '-gencode=arch=compute_80,code=sm_80'])
         jobs.push(async () => {
           const { stderr, stdout } = await run$(
@@ -91,11 +95,18 @@ describe('CUDA target', () => {
             launch: { persistent_sm90: boolean };
             kernels: Record<string, Record<string, unknown>>;
           };
+          // Every __global__ of the manifest: the forward's `kernel`s, the backward's pre, dkdv and convert.
           const kernels = Object.values(manifest.kernels).flatMap((fam) =>
-            Object.values(fam).filter((x): x is { kernel: string } => typeof x === 'object' && x !== null && 'kernel' in x),
+            Object.values(fam).flatMap((x) =>
+              typeof x === 'object' && x !== null
+                ? Object.entries(x)
+                    .filter(([k]) => ['kernel', 'pre', 'dkdv', 'convert', 'dkdv_det', 'dq'].includes(k))
+                    .map(([, name]) => name as string)
+                : [],
+            ),
           );
           expect(regs.length, `${f.path} ${arch}: a ptxas report for each kernel of the manifest`).toBe(kernels.length);
-          for (const k of kernels) expect(report).toContain(`entry function '${k.kernel}'`);
+          for (const k of kernels) expect(report).toContain(`entry function '${k}'`);
           for (const m of report.matchAll(/(\d+) bytes spill (stores|loads)/g)) expect(Number(m[1]), `${f.path} ${arch} spills`).toBe(0);
           // The persistent kernel keeps no local arrays either (an array indexed at run time lives on
           // the stack, and ptxas reports no spill). The others may: the key-tile-range sort of 3-term
@@ -276,6 +287,15 @@ describe('CUDA target', () => {
     expect(emitWith({ sm90: { minBlocks: 2 } })).toThrow(/1 block per SM/);
     expect(code({ sm90: { minBlocks: 2 } })).toBe('E103');
     expect(code({ sm90: { kernel: 'blockwise', overlap: true, stages: 2 } })).toBe('E103');
+    // Block-wise configs whose launch bounds leave fewer registers than the accumulators need:
+    // the five that ptxas refused on the H200 (C7602; bench/results/tune-2026-12-01), and two that compiled.
+    const blockwise = (wg: number, n: number, stages: number, mb: number, overlap = false) =>
+      code({ sm90: { kernel: 'blockwise', warpgroups: wg, blockN: n, stages, minBlocks: mb, overlap, qBuffers: 1, wgSkip: false } });
+    expect([blockwise(2, 64, 4, 3, true), blockwise(3, 64, 3, 2), blockwise(3, 64, 5, 4), blockwise(2, 64, 6, 4), blockwise(2, 96, 2, 4)]).toEqual(
+      Array(5).fill('E103'),
+    );
+    expect([blockwise(2, 64, 2, 1), blockwise(2, 64, 4, 2)]).toEqual(['ok', 'ok']);
+    expect(emitWith({ sm90: { kernel: 'blockwise', warpgroups: 2, blockN: 64, stages: 4, minBlocks: 3, overlap: true } })).toThrow(/leaves 80 registers/);
     expect(code({ sm90: { stage: 3 } })).toBe('E104');
     expect(code({ sm70: {} })).toBe('E104');
     expect(code({ sm90: { stages: 'three' } })).toBe('E105');

@@ -1,10 +1,13 @@
-"""spc CUDA forward vs dense causal SDPA (cuDNN, flash) and FlexAttention on the same bands.
+"""spc CUDA vs dense causal SDPA (cuDNN, flash) and FlexAttention on the same bands.
 
-    python3 bench/cuda/bench_cuda.py DIR [--quick] [--out results.md]
+    python3 bench/cuda/bench_cuda.py DIR [--mode fwd|fwdbwd] [--out results.md]
 
 DIR holds the packages from test/cuda/prepare.ts (layouts paper_*, released_*, balanced_*).
-Times are triton.testing.do_bench medians (ms) of the forward pass, bf16, B = 2 for N <= 8192
-else 1. Useful pairs come from the head table; computed pairs from the kernel's own tile walk.
+Times are triton.testing.do_bench medians (ms), bf16, B = 2 for N <= 8192 else 1: of the forward
+pass (--mode fwd), or of forward + backward (--mode fwdbwd: torch.autograd.grad of the output
+for fixed random upstream gradients, the same call for every kernel). Useful pairs come from the
+head table; useful TFLOP/s count 4 D FLOPs a pair forward and 3.5 x 4 D forward + backward (the
+backward is 2.5 times the forward's matmul work). Computed pairs: the forward kernel's tile walk.
 """
 import argparse
 import importlib
@@ -144,6 +147,9 @@ def main():
     ap.add_argument("--suffixes", default="", help="comma list of package-name suffixes (tile configurations) to compare")
     ap.add_argument("--out", default=None)
     ap.add_argument("--budget", type=float, default=480, help="seconds; Flex is skipped once exceeded")
+    ap.add_argument("--mode", default="fwd", choices=["fwd", "fwdbwd"], help="time the forward, or forward + backward")
+    ap.add_argument("--bwd-kernels", default="sm90", help="fwdbwd: comma list of spc backward families to time: sm80 (mma.sync), sm90 (wgmma)")
+    ap.add_argument("--deterministic", action="store_true", help="fwdbwd: spc's deterministic backward (dq pass, no atomics)")
     ap.add_argument("--kernels", default="sm90", help="comma list of spc kernel families to time: sm90 (wgmma), sm80 (mma.sync)")
     ap.add_argument("--watchdog", type=float, default=0, help="seconds; dump the stacks and exit if the run takes longer (a hung kernel)")
     args = ap.parse_args()
@@ -172,10 +178,20 @@ def main():
             B = 2 if n <= 8192 else 1
             gen = torch.Generator(device=dev).manual_seed(n * 131 + H * 7 + D)
             q, k, v = [torch.randn(B, H, n, D, device=dev, dtype=torch.bfloat16, generator=gen) for _ in range(3)]
+            bwd = args.mode == "fwdbwd"
+            if bwd:
+                for x in (q, k, v):
+                    x.requires_grad_(True)
+                dout = torch.randn(B, H, n, D, device=dev, dtype=torch.bfloat16, generator=gen)
+
+            def timed(fwd):
+                """The timed call: fwd(), or fwd() and the gradients of q, k, v for dout."""
+                return (lambda: torch.autograd.grad(fwd(), (q, k, v), dout)) if bwd else fwd
+
             with sdpa_kernel(SDPBackend.CUDNN_ATTENTION):
-                t_cudnn = bench(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+                t_cudnn = bench(timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True)))
             with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-                t_flash = bench(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+                t_flash = bench(timed(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True)))
             flex_ms = {}  # per pattern: the suffixes (kernel configs, or old and new packages) share one Flex timing
             for pat, suffix in [(p, x) for p in args.patterns.split(",") for x in (args.suffixes.split(",") if args.suffixes else [""])]:
                 name = f"{pat}_h{H}_kv{H}_d{D}" + (f"_{suffix}" if suffix else "")
@@ -188,33 +204,43 @@ def main():
                     t0 = time.time()
                     bm = flex_mask(mod, n, dev)
                     fo = flex(q, k, v, block_mask=bm)
-                    t_flex = bench(lambda: flex(q, k, v, block_mask=bm))
-                    # Same mask, same result: Flex against spc (both bf16).
-                    flex_diff = (fo.float() - mod.attention(q, k, v).float()).abs().max().item()
+                    t_flex = bench(timed(lambda: flex(q, k, v, block_mask=bm)))
+                    # Same mask, same result: Flex against spc (both bf16); with the backward, dq, dk, dv too
+                    # (relative to their largest element).
+                    so = mod.attention(q, k, v)
+                    flex_diff = (fo.float() - so.float()).abs().max().item()
+                    if bwd:
+                        for fg, sg in zip(torch.autograd.grad(fo, (q, k, v), dout), torch.autograd.grad(so, (q, k, v), dout)):
+                            flex_diff = max(flex_diff, ((fg.float() - sg.float()).abs().max() / fg.float().abs().max().clamp_min(1e-6)).item())
+                    del fo, so
                     if not flex_diff < 0.05:  # bf16 rounding of outputs of size ~1; a different mask shows up far above
                         mismatches.append(f"{pat} H={H} D={D} N={n}: max |flex - spc| = {flex_diff}")
                     print(f"  flex {pat} H={H} D={D} N={n}: {t_flex:.3f} ms ({time.time() - t0:.0f} s with compiling), max |flex - spc| = {flex_diff:.3g}", flush=True)
                     flex_ms[pat] = t_flex
                 up = useful_pairs(mod, n) * B
-                for kern in kernels:
+                for kern, bk in [(kf, bf) for kf in kernels for bf in (args.bwd_kernels.split(",") if bwd else [""])]:
                     os.environ["SPC_CUDA_KERNEL"] = kern
-                    mod.attention(q, k, v)  # build + warm
-                    t_spc = bench(lambda: mod.attention(q, k, v))
+                    if bk:
+                        os.environ["SPC_CUDA_BWD"] = bk
+                    call = timed(lambda: mod.attention(q, k, v, deterministic=args.deterministic))
+                    call()  # build + warm
+                    t_spc = bench(call)
                     cp = computed_pairs(mod, n, kern) * B
-                    tflops = 4 * D * up / (t_spc * 1e-3) / 1e12
-                    label = " ".join(x for x in (pat, suffix, kern) if x)
+                    tflops = (3.5 if bwd else 1.0) * 4 * D * up / (t_spc * 1e-3) / 1e12
+                    label = " ".join(x for x in (pat, suffix, kern, f"bwd {bk}" if bk else "") if x)
                     rows.append(dict(pattern=label, H=H, D=D, N=n, B=B, cudnn=t_cudnn, flash=t_flash, flex=t_flex, spc=t_spc,
                                      x_cudnn=t_cudnn / t_spc, x_flex=t_flex / t_spc, useful_tflops=tflops, computed_over_useful=cp / up))
                     r = rows[-1]
-                    print(f"{label:24} H={H:2} D={D:3} N={n:5} B={B}  cudnn {t_cudnn:7.3f}  flash {t_flash:7.3f}  flex {t_flex:7.3f}  spc {t_spc:7.3f} ms"
+                    print(f"{label:30} H={H:2} D={D:3} N={n:5} B={B}  cudnn {t_cudnn:7.3f}  flash {t_flash:7.3f}  flex {t_flex:7.3f}  spc {t_spc:7.3f} ms"
                           f"  x{r['x_cudnn']:5.1f} cudnn  x{r['x_flex']:4.2f} flex  {tflops:5.0f} TFLOP/s useful  computed/useful {cp / up:.2f}", flush=True)
+                    os.environ.pop("SPC_CUDA_BWD", None)
                 os.environ.pop("SPC_CUDA_KERNEL", None)
-            del q, k, v
+            q = k = v = dout = None  # free before the next shape
     head = ["pattern", "H", "D", "N", "B", "cuDNN ms", "flash ms", "Flex ms", "spc ms", "spc vs cuDNN", "spc vs Flex", "useful TFLOP/s", "computed/useful"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append(f"| {r['pattern']} | {r['H']} | {r['D']} | {r['N']} | {r['B']} | {r['cudnn']:.3f} | {r['flash']:.3f} | {r['flex']:.3f} | {r['spc']:.3f} | {r['x_cudnn']:.2f}x | {r['x_flex']:.2f}x | {r['useful_tflops']:.0f} | {r['computed_over_useful']:.2f} |")
-    env = f"{torch.cuda.get_device_name()}, torch {torch.__version__}, CUDA {torch.version.cuda}, triton {triton.__version__}, cuDNN {torch.backends.cudnn.version()}, python {platform.python_version()}"
+    env = f"mode {args.mode}{' (spc deterministic)' if args.deterministic else ''}; {torch.cuda.get_device_name()}, torch {torch.__version__}, CUDA {torch.version.cuda}, triton {triton.__version__}, cuDNN {torch.backends.cudnn.version()}, python {platform.python_version()}"
     text = "\n".join(lines)
     print("\n" + env + "\n" + text)
     if args.out:

@@ -3,7 +3,8 @@
 # benchmark), for a lease of limited minutes. Prepare on a machine with Node first:
 #   npx tsx test/cuda/prepare.ts out/cuda-check
 # then on the GPU machine, from the repository root:
-#   bash bench/cuda/h100.sh out/cuda-check "$OUT" [check|quick|sanitize|bench] [extra bench_cuda.py arguments]
+#   bash bench/cuda/h100.sh out/cuda-check "$OUT" [check|quick|bench] [extra check_cuda.py / bench_cuda.py arguments]
+# (bench with --mode fwdbwd times forward + backward.)
 # Logs and the results table land in the second argument (default ./out/h100). One call of the
 # device tool is limited to 10 minutes: run `check` in one call and `bench` in another.
 set -uo pipefail
@@ -28,6 +29,17 @@ check|quick)
       set -- $case
       SPC_CUDA_KERNEL=$k compute-sanitizer --tool memcheck --error-exitcode 9 python3 bench/cuda/profile_one.py "$dir" $case > "$out/memcheck-$k-$1.log" 2>&1
       echo "memcheck $k $case rc=$?"; tail -1 "$out/memcheck-$k-$1.log"
+    done
+  done
+  # 3. The backward under memcheck and racecheck (the dK/dV pass shares dS through shared memory),
+  #    atomics and deterministic modes, GQA (balanced_h16_kv4_d64), N = 77 and 300.
+  for mode in 1 det; do
+    for tool in memcheck racecheck; do
+      for case in "released_h8_kv8_d64 77 2" "balanced_h16_kv4_d64 300 1"; do
+        set -- $case
+        SPC_BACKWARD=$mode compute-sanitizer --tool $tool --error-exitcode 9 python3 bench/cuda/profile_one.py "$dir" $case > "$out/$tool-bwd-$mode-$1.log" 2>&1
+        echo "$tool backward ($mode) $case rc=$?"; tail -1 "$out/$tool-bwd-$mode-$1.log"
+      done
     done
   done
   ;;

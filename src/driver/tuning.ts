@@ -298,7 +298,7 @@ export function planText(layout: LayoutIR, plan: Plan): string[] {
   const out = [
     `layout ${layout.name} at N = ${e.n}: plan only (nothing was run or measured; predictions are the cost model's, in abstract units)`,
     `  ${e.candidates.length} candidates (${new Set(e.candidates.map((c) => JSON.stringify(c.config))).size} sm90 configs the kernels accept${tunedOf(layout) ? ' x base or tuned bands' : ''}; ${rejected} combinations refused by checkConfig)`,
-    `  ${e.candidates.length - kept.length} pruned by the cost model, ${kept.length} left to measure on the GPU (not implemented yet)`,
+    `  ${e.candidates.length - kept.length} pruned by the cost model, ${kept.length} left to measure on the GPU (--emit DIR, then bench/cuda/tune_measure.py)`,
     `  choice (cost model, not time): ${chosen.id}: the heuristic's kernel config${tunedOf(layout) ? ' with tuned bands' : ''}; predicted ${chosen.predicted.toFixed(1)}`,
   ];
   const top = [...kept].sort((a, b) => a.predicted - b.predicted || a.predicted_objective - b.predicted_objective || (a.id < b.id ? -1 : 1)).slice(0, 5);

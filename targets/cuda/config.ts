@@ -39,10 +39,23 @@ export interface Sm90Config {
   minBlocks: number;
 }
 
+/** The backward (mma.sync, sm_80 and newer; bwd_sm80.cuh): one block per (KV head, key tile). */
+export interface BwdConfig {
+  /** Warps per block; each owns 16 keys, so a block's key tile is 16 * warps keys. */
+  warps: number;
+  /** Query rows per step over the key tile (a multiple of 32). */
+  blockM: number;
+  /** Blocks per SM the register allocation must allow (__launch_bounds__). */
+  minBlocks: number;
+}
+
 export interface CudaConfig {
   sm80: Sm80Config;
   sm90: Sm90Config;
+  bwd: BwdConfig;
 }
+/** The parts of a config. */
+export const CONFIG_PARTS = ['sm80', 'sm90', 'bwd'] as const;
 
 export const SUPPORTED_HEAD_DIMS = [64, 128];
 /** Shared memory a block may have on sm_90 (227 KiB), less room for tables and barriers. */
@@ -58,6 +71,14 @@ const WGMMA_N = [64, 96, 128, 192, 256];
  * the block-wise 128 x 64 kernel.
  */
 export function defaultConfig(layout: LayoutIR): CudaConfig {
+  return { ...forwardConfig(layout), bwd: { warps: 4, blockM: layout.headDim === 128 ? 32 : 64, minBlocks: 1 } };
+}
+
+/**
+ * The backward's heuristic: 64 keys per block (4 warps of 16); D = 128 steps over 32 query rows
+ * (64 spills: dK and dV of 16 keys x 128 take 128 registers a thread), D = 64 over 64.
+ */
+function forwardConfig(layout: LayoutIR): Omit<CudaConfig, 'bwd'> {
   const sm90: Sm90Config = { kernel: 'persistent', warpgroups: 2, blockN: 128, stages: 3, overlap: true, qBuffers: 1, wgSkip: false, minBlocks: 1 };
   if (layout.headDim === 128) return { sm80: { warps: 4, mTiles: 1, blockN: 32, minBlocks: 3, skipRescale: false }, sm90 };
   const shape = tableShape(layout);
@@ -74,7 +95,7 @@ export const threadsSm80 = (c: Sm80Config): number => 32 * c.warps;
 export const threadsSm90 = (c: Sm90Config): number => 128 * (c.warpgroups + (c.kernel === 'persistent' ? 1 : 0));
 
 type FieldSpec = { kind: 'int'; values: readonly number[] } | { kind: 'bool' } | { kind: 'enum'; values: readonly string[] };
-const FIELDS: { sm80: Record<keyof Sm80Config, FieldSpec>; sm90: Record<keyof Sm90Config, FieldSpec> } = {
+const FIELDS: { sm80: Record<keyof Sm80Config, FieldSpec>; sm90: Record<keyof Sm90Config, FieldSpec>; bwd: Record<keyof BwdConfig, FieldSpec> } = {
   sm80: {
     warps: { kind: 'int', values: [2, 4, 8] },
     mTiles: { kind: 'int', values: [1, 2] },
@@ -92,6 +113,11 @@ const FIELDS: { sm80: Record<keyof Sm80Config, FieldSpec>; sm90: Record<keyof Sm
     wgSkip: { kind: 'bool' },
     minBlocks: { kind: 'int', values: [1, 2, 3, 4] },
   },
+  bwd: {
+    warps: { kind: 'int', values: [2, 4, 8] },
+    blockM: { kind: 'int', values: [32, 64, 96, 128] },
+    minBlocks: { kind: 'int', values: [1, 2, 3, 4] },
+  },
 };
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -102,11 +128,11 @@ const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
  */
 export function mergeConfig(base: CudaConfig, raw: unknown): CudaConfig {
   if (!isObject(raw)) throw new TargetError('E105', ['(the config)', 'an object such as {"sm90": {"stages": 4}}', JSON.stringify(raw) ?? String(raw)]);
-  const out: CudaConfig = { sm80: { ...base.sm80 }, sm90: { ...base.sm90 } };
+  const out: CudaConfig = { sm80: { ...base.sm80 }, sm90: { ...base.sm90 }, bwd: { ...base.bwd } };
   for (const [fam, part] of Object.entries(raw)) {
-    if (fam !== 'sm80' && fam !== 'sm90') throw new TargetError('E104', [fam, ' (a config has the parts sm80 and sm90)']);
+    if (!(CONFIG_PARTS as readonly string[]).includes(fam)) throw new TargetError('E104', [fam, ` (a config has the parts ${CONFIG_PARTS.join(', ')})`]);
     if (!isObject(part)) throw new TargetError('E105', [fam, 'an object', JSON.stringify(part)]);
-    const specs = FIELDS[fam] as Record<string, FieldSpec>;
+    const specs = FIELDS[fam as (typeof CONFIG_PARTS)[number]] as Record<string, FieldSpec>;
     for (const [key, value] of Object.entries(part)) {
       const spec = specs[key];
       if (spec === undefined) throw new TargetError('E104', [`${fam}.${key}`, ` (fields of ${fam}: ${Object.keys(specs).join(', ')})`]);
@@ -120,7 +146,7 @@ export function mergeConfig(base: CudaConfig, raw: unknown): CudaConfig {
         const want = spec.kind === 'bool' ? 'true or false' : `one of ${spec.values.map((v) => JSON.stringify(v)).join(', ')}`;
         throw new TargetError('E105', [`${fam}.${key}`, want, JSON.stringify(value)]);
       }
-      (out[fam] as unknown as Record<string, unknown>)[key] = value;
+      (out[fam as (typeof CONFIG_PARTS)[number]] as unknown as Record<string, unknown>)[key] = value;
     }
   }
   return out;
@@ -136,6 +162,18 @@ export function checkConfig(layout: LayoutIR, cfg: CudaConfig): void {
   } else {
     if (s.overlap && s.stages < 3) throw bad(`the block-wise sm90 kernel with overlap needs 3 or more stages (got ${s.stages})`);
     if (s.qBuffers !== 1 || s.wgSkip) throw bad('qBuffers and wgSkip are settings of the persistent sm90 kernel');
+    // Each thread holds its share of a warpgroup's 64-row O (64 x D fp32 over 128 threads: D / 2)
+    // and S (blockN / 2) accumulators. __launch_bounds__(threads, minBlocks) caps a thread at
+    // 65536 / (threads x minBlocks) registers, rounded down to 8; below the accumulators, ptxas
+    // refuses to compile the wgmma (C7602). Seen on the H200 (bench/results/tune-2026-12-01): D = 128,
+    // blockN 64 needs 94 and failed at 80, 64 and 40; 128 compiled.
+    const threads = 128 * s.warpgroups;
+    const regs = Math.min(255, Math.floor(65536 / (threads * s.minBlocks) / 8) * 8);
+    const need = layout.headDim / 2 + s.blockN / 2;
+    if (regs < need)
+      throw bad(
+        `the block-wise sm90 kernel with ${s.warpgroups} warpgroups and ${s.minBlocks} blocks per SM leaves ${regs} registers a thread, fewer than its accumulators need at head_dim ${layout.headDim} and blockN ${s.blockN} (${need})`,
+      );
   }
   const d = layout.headDim;
   const a = cfg.sm80;
@@ -147,6 +185,12 @@ export function checkConfig(layout: LayoutIR, cfg: CudaConfig): void {
   if (sm90Bytes > SM90_SMEM) throw new TargetError('E102', ['CUDA sm90', layout.name, sm90Bytes, SM90_SMEM]);
   const sm80Bytes = 2 * d * (blockM(a) + 4 * a.blockN);
   if (sm80Bytes > SM90_SMEM) throw new TargetError('E102', ['CUDA sm80', layout.name, sm80Bytes, SM90_SMEM]);
+  const b = cfg.bwd;
+  const bwdRows = (32 * b.warps) / (d / 8);
+  if (bwdRows % 8 !== 0 || b.blockM % bwdRows !== 0 || (16 * b.warps) % bwdRows !== 0)
+    throw bad(`the backward tiles ${b.blockM} x ${16 * b.warps} cannot be loaded by ${32 * b.warps} threads in whole 8-row passes at head_dim ${d}`);
+  const bwdBytes = 2 * d * (2 * 16 * b.warps + 2 * b.blockM) + 2 * 16 * b.warps * b.blockM + 8 * b.blockM;
+  if (bwdBytes > SM90_SMEM) throw new TargetError('E102', ['CUDA backward', layout.name, bwdBytes, SM90_SMEM]);
 }
 
 /** The config for a layout: the heuristic, overridden by `raw` (from --config) when given, checked. */

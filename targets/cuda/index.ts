@@ -6,9 +6,20 @@ import type { EmittedFile, EmitOptions, Target } from '../../codegen/target.js';
 import { instantiate, layoutStats, tableShape, type LayoutIR } from '../../src/ir/index.js';
 import { blockM, blockMSm90, configFor, threadsSm80, threadsSm90, type CudaConfig } from './config.js';
 import { pythonPackage } from './python.js';
-import { cudaSource, DTYPES, FAMILIES, kernelNames, LAUNCHER_PARAMS } from './source.js';
+import { BWD_LAUNCHER_PARAMS, bwd90Names, bwdNames, cudaSource, DTYPES, FAMILIES, kernelNames, LAUNCHER_PARAMS } from './source.js';
 
-export { blockM, blockMSm90, configFor, defaultConfig, mergeConfig, SUPPORTED_HEAD_DIMS, type CudaConfig, type Sm80Config, type Sm90Config } from './config.js';
+export {
+  blockM,
+  blockMSm90,
+  configFor,
+  defaultConfig,
+  mergeConfig,
+  SUPPORTED_HEAD_DIMS,
+  type BwdConfig,
+  type CudaConfig,
+  type Sm80Config,
+  type Sm90Config,
+} from './config.js';
 export { kernelNames } from './source.js';
 
 function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): string {
@@ -28,6 +39,22 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
     kernels: {
       sm90: { ...names('sm90'), block_m: blockMSm90(cfg.sm90), block_n: cfg.sm90.blockN, threads: threadsSm90(cfg.sm90) },
       sm80: { ...names('sm80'), block_m: blockM(cfg.sm80), block_n: cfg.sm80.blockN, threads: threadsSm80(cfg.sm80) },
+      // The backward (mma.sync, every GPU): preprocess, dK/dV per (KV head, key tile) with dQ accumulated in fp32, convert.
+      bwd: {
+        ...Object.fromEntries(DTYPES.map((d) => [d, bwdNames(layout, d)])),
+        block_m: cfg.bwd.blockM,
+        block_n: 16 * cfg.bwd.warps,
+        threads: 32 * cfg.bwd.warps,
+      },
+      // The wgmma backward (sm_90a, no atomics): dK/dV per (KV head, 128 keys) over 64-row query tiles, dq per 128 query rows; the preprocess is bwd's.
+      bwd90: {
+        ...Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
+        block_n: 128,
+        block_m: 64,
+        dq_block_m: 128,
+        dq_block_n: layout.headDim >= 128 ? 64 : 128,
+        threads: 256,
+      },
     },
     launch: {
       // items = B * heads * ceil(N / block_m) work items.
@@ -38,7 +65,9 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
       shared_memory: 'dynamic, set by the launcher',
       // The C launchers' signature (the same for every kernel); heads is the number of heads of the call.
       launcher: `cudaError_t (${LAUNCHER_PARAMS})`,
-      abi: 3,
+      // The backward launcher: items = B * kv_heads * ceil(N / block_n) key tiles, order = longest first; lse2, delta (B * heads * N) and dqacc (B * heads * N * D) float32 scratch.
+      bwd_launcher: `cudaError_t (${BWD_LAUNCHER_PARAMS})`,
+      abi: 4,
     },
     table: { term_slots: shape.termSlots, mod_slots: shape.modSlots, fields_per_term: shape.fieldsPerTerm },
     seq: layout.seq,

@@ -1,13 +1,14 @@
 // The Python package of the CUDA target. Its code is static (targets/cuda/python/*.py and
 // binding.cpp, copied as they are; _schema.py is the head-table schema rendered for Python,
 // kept equal to codegen/schema.ts's rendering by test/cuda-target.test.ts); what a layout adds is _layout.py (names, sizes, the kernel
-// config) and _table.py (the head table's formulas, codegen/host.ts).
+// config), _table.py (the head table's formulas, codegen/host.ts) and launchers.h (the launchers'
+// declarations, from the signatures that define them in source.ts).
 import { readRuntimeSource } from '../../codegen/runtime-source.js';
 import { pyHostTable } from '../../codegen/host.js';
 import type { EmittedFile } from '../../codegen/target.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 import type { CudaConfig } from './config.js';
-import { DTYPES, FAMILIES, kernelNames } from './source.js';
+import { bwd90Names, bwdNames, DTYPES, FAMILIES, kernelNames, launcherHeader } from './source.js';
 
 /** The package's static files, in the repository next to the kernel headers. */
 export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', '_schema.py', 'binding.cpp'];
@@ -34,7 +35,11 @@ function pyLiteral(x: unknown, indent = ''): string {
 
 /** _layout.py: what the static package code needs to know of one layout. */
 export function layoutModule(layout: LayoutIR, cfg: CudaConfig, version: string): string {
-  const kernels = Object.fromEntries(FAMILIES.map((f) => [f, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, f)]))]));
+  const kernels = {
+    ...Object.fromEntries(FAMILIES.map((f) => [f, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, f)]))])),
+    bwd: Object.fromEntries(DTYPES.map((d) => [d, bwdNames(layout, d)])),
+    bwd90: Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
+  };
   return [
     `"""spc ${version}: layout ${layout.name} (${layout.heads} heads, ${layout.kvHeads} KV heads, head_dim ${layout.headDim}). Generated: do not edit."""`,
     `VERSION = ${JSON.stringify(version)}`,
@@ -56,6 +61,7 @@ export function pythonPackage(layout: LayoutIR, cfg: CudaConfig, version: string
   return [
     { path: `${layout.name}/_layout.py`, contents: layoutModule(layout, cfg, version) },
     { path: `${layout.name}/_table.py`, contents: pyHostTable(layout) },
+    { path: `${layout.name}/launchers.h`, contents: launcherHeader(layout, version) },
     ...STATIC_PY.map((f) => ({ path: `${layout.name}/${f}`, contents: staticFile(f) })),
   ];
 }

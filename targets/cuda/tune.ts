@@ -48,7 +48,7 @@ export function cudaTuneSpace(layout: LayoutIR): { candidates: CudaTuneCandidate
               for (const wgSkip of kernel === 'persistent' ? [false, true] : [false])
                 for (const minBlocks of kernel === 'persistent' ? [1] : (values('minBlocks') as number[])) {
                   const sm90: Sm90Config = { kernel, warpgroups, blockN, stages, overlap, qBuffers, wgSkip, minBlocks };
-                  const cfg: CudaConfig = { sm80: def.sm80, sm90 };
+                  const cfg: CudaConfig = { ...def, sm90 };
                   try {
                     checkConfig(layout, cfg);
                   } catch (e) {

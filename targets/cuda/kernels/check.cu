@@ -28,20 +28,20 @@ using Sm90B = spc::FwdSm90<__half, Layout, Sm90Blockwise>;
 extern "C" __global__ void __launch_bounds__(check::Sm80::kThreads, check::Sm80::kMinBlocks)
 check_fwd_sm80(const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V,
                __nv_bfloat16* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table, const int* __restrict__ order, int n,
-               int heads, float scale_log2) {
-  check::Sm80::run(Q, K, V, O, LSE, table, order, n, heads, scale_log2);
+               int heads, float scale_log2, const spc::FwdStrides st) {
+  check::Sm80::run(Q, K, V, O, LSE, table, order, n, heads, scale_log2, st);
 }
 extern "C" __global__ void __launch_bounds__(check::Sm90::kThreads, check::Sm90::kMinBlocks)
 check_fwd_sm90(const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V,
                __nv_bfloat16* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table, const int* __restrict__ order, int items,
-               int n, int heads, float scale_log2, const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
-               const __grid_constant__ CUtensorMap tmV) {
-  check::Sm90::run({Q, K, V, O, LSE, table, order, items, n, heads, scale_log2}, tmQ, tmK, tmV);
+               int n, int heads, float scale_log2, const spc::FwdStrides st, const __grid_constant__ CUtensorMap tmQ,
+               const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV) {
+  check::Sm90::run({Q, K, V, O, LSE, table, order, items, n, heads, scale_log2, st}, tmQ, tmK, tmV);
 }
 extern "C" __global__ void __launch_bounds__(check::Sm90B::kThreads, check::Sm90B::kMinBlocks)
 check_fwd_sm90_blockwise(const __half* __restrict__ Q, const __half* __restrict__ K, const __half* __restrict__ V, __half* __restrict__ O,
                          float* __restrict__ LSE, const int* __restrict__ table, const int* __restrict__ order, int items, int n, int heads,
-                         float scale_log2, const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK,
-                         const __grid_constant__ CUtensorMap tmV) {
-  check::Sm90B::run({Q, K, V, O, LSE, table, order, items, n, heads, scale_log2}, tmQ, tmK, tmV);
+                         float scale_log2, const spc::FwdStrides st, const __grid_constant__ CUtensorMap tmQ,
+                         const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV) {
+  check::Sm90B::run({Q, K, V, O, LSE, table, order, items, n, heads, scale_log2, st}, tmQ, tmK, tmV);
 }

@@ -14,8 +14,8 @@ except ImportError:  # the work planner needs no torch; attention() does
     torch = None
 
 from . import _plan, _table
-from ._layout import GROUP, HEAD_DIM, HEADS, KERNELS, LAYOUT, SEQ
-from ._plan import PERSISTENT_SM90, TILES
+from ._layout import GROUP, HEAD_DIM, HEADS, LAYOUT, SEQ
+from ._plan import BWD_TILES, PERSISTENT_SM90, TILES
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -29,15 +29,16 @@ def _extension(major, minor):
     with open(os.path.join(_HERE, "binding.cpp")) as f:
         cpp_src = f.read()
     arch = "-gencode=arch=compute_90a,code=sm_90a" if (major, minor) == (9, 0) else f"-gencode=arch=compute_{major}{minor},code=sm_{major}{minor}"
-    # The binding names the layout's launchers through macros (binding.cpp).
-    names = [f"-DSPC_LAUNCH_{fam.upper()}_{dt.upper()}={KERNELS[fam][dt]['launcher']}" for fam in ("sm80", "sm90") for dt in ("bf16", "fp16")]
-    digest = hashlib.sha256((cuda_src + cpp_src + arch + " ".join(names)).encode()).hexdigest()[:12]
+    # The binding includes launchers.h (the layout's launcher declarations): it is pasted in
+    # place of the #include, so the build needs no include path.
+    with open(os.path.join(_HERE, "launchers.h")) as f:
+        cpp_src = cpp_src.replace('#include "launchers.h"', f.read(), 1)
+    digest = hashlib.sha256((cuda_src + cpp_src + arch).encode()).hexdigest()[:12]
     return load_inline(
         name=f"spc_{LAYOUT}_{digest}",
         cpp_sources=[cpp_src],
         cuda_sources=[cuda_src],
-        functions=["forward"],
-        extra_cflags=names,
+        functions=["forward", "backward"],
         extra_cuda_cflags=["-O3", "--use_fast_math", "-std=c++17", arch],
         verbose=False,
     )
@@ -51,7 +52,41 @@ def _arch(major, minor):
     return "sm90" if (major, minor) == (9, 0) else "sm80"
 
 
-@functools.lru_cache(maxsize=64)
+_SCHEDULES = {}  # (kind, args) -> {stream: (table, order)}, the streams' entries in use order
+_CAPTURED = {}  # (kind, args) -> (table, order) used by a captured CUDA graph: never freed
+_MAX_SCHEDULES = 64
+
+
+def _cached(kind, args, stream, build):
+    """The schedule of kind for args on stream, built once. While the stream is capturing a CUDA
+    graph, nothing can be copied to the device: the entry another stream built (before the
+    capture, which synchronises the device) is used and kept alive for as long as the process
+    runs (a graph may be replayed at any time)."""
+    key = (kind, args)
+    if torch.cuda.is_current_stream_capturing():
+        if key not in _CAPTURED:
+            entry = _SCHEDULES.get(key)
+            if not entry:
+                raise RuntimeError(
+                    f"spc {LAYOUT}: run attention (forward and backward) once with these shapes before capturing a CUDA graph:"
+                    " its work schedule is copied to the GPU on the first call, which cannot happen during capture"
+                )
+            _CAPTURED[key] = next(iter(entry.values()))
+        return _CAPTURED[key]
+    entry = _SCHEDULES.setdefault(key, {})
+    if stream in entry:
+        entry[stream] = entry.pop(stream)  # most recently used last
+        _SCHEDULES[key] = _SCHEDULES.pop(key)
+        return entry[stream]
+    entry[stream] = build()
+    while sum(len(e) for e in _SCHEDULES.values()) > _MAX_SCHEDULES:
+        oldest = next(iter(_SCHEDULES))
+        _SCHEDULES[oldest].pop(next(iter(_SCHEDULES[oldest])))
+        if not _SCHEDULES[oldest]:
+            del _SCHEDULES[oldest]
+    return entry[stream]
+
+
 def schedule(n, batch, device, heads, arch, blocks=0, stream=0):
     """(table, order) on the device for length n, batch size batch and the heads of the call
     (a tuple of head indices): the table rows of those heads, and the work items longest first;
@@ -59,7 +94,12 @@ def schedule(n, batch, device, heads, arch, blocks=0, stream=0):
     grouped by block, followed by blocks + 1 offsets of the groups. stream (the CUDA stream the
     kernel runs on) is part of the cache key: the tensors are copied to the device on that stream,
     so a kernel on another stream never reads them before the copy is done, and a cached pair is
-    only freed (evicted) into the pool of the stream that used it."""
+    only freed (evicted) into the pool of the stream that used it. arch "dq": the backward's
+    deterministic dq pass (its query tiles and key tiles, _plan.TILES["dq"])."""
+    return _cached("fwd", (n, batch, device, heads, arch, blocks), stream, lambda: _schedule(n, batch, device, heads, arch, blocks))
+
+
+def _schedule(n, batch, device, heads, arch, blocks):
     full = _table.head_table(n)
     per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
     table = [x for h in heads for x in full[h * per:(h + 1) * per]]
@@ -111,6 +151,19 @@ def _heads(heads):
     return hs
 
 
+def _strided_ok(x):
+    """Can the kernels read (or write) x of shape (B, heads, N, D) in place? Any layout whose rows of
+    D are contiguous, e.g. a (B, N, heads, D) tensor viewed as (B, heads, N, D) with .transpose(1, 2),
+    as long as the copies stay 16-byte aligned (dimensions of size 1 are never stepped over).
+    Traceable by torch.compile: only sizes and strides (Dynamo traces neither data_ptr nor
+    storage_offset); the 16-byte alignment of the data itself is checked inside the op (_aligned)."""
+    if x.stride(3) != 1 and x.size(3) != 1:
+        return False
+    if x.size(2) > 1 and x.stride(2) >= 2**24:
+        return False
+    return all(x.size(d) == 1 or x.stride(d) % 8 == 0 for d in range(3))
+
+
 def _check(q, k, v, heads):
     for name, x in (("q", q), ("k", k), ("v", v)):
         if not isinstance(x, torch.Tensor):
@@ -121,8 +174,6 @@ def _check(q, k, v, heads):
             raise TypeError(f"spc {LAYOUT}: {name} must be bfloat16 or float16, got {x.dtype}")
         if x.dim() != 4:
             raise ValueError(f"spc {LAYOUT}: {name} must have 4 dimensions (B, heads, N, D), got shape {tuple(x.shape)}")
-        if not x.is_contiguous():
-            raise ValueError(f"spc {LAYOUT}: {name} must be contiguous in (B, heads, N, D) order; call .contiguous() first")
     if not (q.dtype == k.dtype == v.dtype):
         raise TypeError(f"spc {LAYOUT}: q, k and v must share one dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
     if not (q.device == k.device == v.device):
@@ -134,6 +185,12 @@ def _check(q, k, v, heads):
     for name, x in (("k", k), ("v", v)):
         if tuple(x.shape) != (B, kv, N, D):
             raise ValueError(f"spc {LAYOUT}: {name} must be ({B}, {kv}, {N}, {D}), got {tuple(x.shape)}")
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        if not _strided_ok(x):
+            raise ValueError(
+                f"spc {LAYOUT}: {name} must have its last dimension (D) contiguous, its other strides multiples of 8 elements"
+                f" (rows less than 2**24 apart) and its data 16-byte aligned, got strides {tuple(x.stride())}; call .contiguous() first"
+            )
     if N < 1:
         raise ValueError(f"spc {LAYOUT}: the sequence length must be at least 1")
     if SEQ is not None and N != SEQ:
@@ -157,30 +214,140 @@ def shard_plan(n, shards, arch=None):
     return _plan.shard_plan(n, shards, current_arch() if arch is None else arch)
 
 
-class _Attention(torch.autograd.Function if torch is not None else object):
-    @staticmethod
-    def forward(ctx, q, k, v, scale, heads):
-        B, N = _check(q, k, v, heads)
-        major, minor = torch.cuda.get_device_capability(q.device)
-        if major < 8:
-            raise RuntimeError(
-                f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}"
-            )
-        arch = _arch(major, minor)
-        blocks = _blocks(B * len(heads) * -(-N // TILES[arch][0]), q.device, arch)
-        table, order = schedule(N, B, q.device, heads, arch, blocks, torch.cuda.current_stream(q.device).cuda_stream)
-        out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90")
-        ctx.mark_non_differentiable(lse)
-        return out, lse
-
-    @staticmethod
-    def backward(ctx, dout, dlse):
-        raise NotImplementedError(f"spc {LAYOUT}: the backward pass is not generated yet")
+def schedule_bwd(n, batch, device, heads, stream=0, arch="sm80"):
+    """(table, order) of the backward on the device: the table rows of the heads of the call, and
+    the dK/dV work items (batch, KV head, key tile), numbered (b * kv + kvh) * ktiles + kt, longest
+    first (the most query tiles over the group's heads); key tiles no row reaches come last (their
+    dK, dV are written as zeros). stream: as for schedule()."""
+    return _cached("bwd", (n, batch, device, heads, arch), stream, lambda: _schedule_bwd(n, batch, device, heads, arch))
 
 
-def attention(q, k, v, scale=None, return_lse=False, heads=None):
-    """Banded attention forward. q (B, H, N, D), k and v (B, KV, N, D) with H, KV and D the
-    layout's (_layout.HEADS, KV_HEADS, HEAD_DIM).
+def _schedule_bwd(n, batch, device, heads, arch):
+    full = _table.head_table(n)
+    per = _table.TERM_SLOTS * _table.FIELDS_PER_TERM
+    table = [x for h in heads for x in full[h * per:(h + 1) * per]]
+    kvs = len(heads) // GROUP
+    ktiles = -(-n // BWD_TILES[arch][1])
+    work = sorted((-tiles, kv, kt) for kv in range(kvs) for kt, tiles in enumerate(_plan.key_block_tiles(table, kv, n, arch)))
+    order = [(b * kvs + kv) * ktiles + kt for _, kv, kt in work for b in range(batch)]
+    t = torch.tensor(table, dtype=torch.int32, device=device)
+    o = torch.tensor(order, dtype=torch.int32, device=device)
+    return t, o
+
+
+def _bwd_arch(major, minor):
+    """The backward's kernel family: "sm90" (wgmma, bwd_sm90.cuh) on an sm_90 GPU, "sm80" (mma.sync)
+    elsewhere. SPC_CUDA_BWD=sm80 in the environment forces the mma.sync kernels on sm_90 too (for
+    comparisons; bench/results/cuda-2026-12-01-backward has both)."""
+    if os.environ.get("SPC_CUDA_BWD") == "sm80":
+        return "sm80"
+    return "sm90" if (major, minor) == (9, 0) else "sm80"
+
+
+def _capability(device):
+    major, minor = torch.cuda.get_device_capability(device)
+    if major < 8:
+        raise RuntimeError(
+            f"spc {LAYOUT}: the CUDA kernels need compute capability 8.0 or newer (cp.async, bf16 tensor cores); this GPU has {major}.{minor}"
+        )
+    return major, minor
+
+
+def _aligned(*xs):
+    for x in xs:
+        if x.data_ptr() % 16 != 0:
+            raise ValueError(f"spc {LAYOUT}: the kernels need 16-byte aligned tensors; call .contiguous() first")
+
+
+def _forward(q, k, v, scale, heads):
+    _aligned(q, k, v)
+    heads = tuple(heads)
+    B, _, N, _ = q.shape
+    major, minor = _capability(q.device)
+    arch = _arch(major, minor)
+    blocks = _blocks(B * len(heads) * -(-N // TILES[arch][0]), q.device, arch)
+    table, order = schedule(N, B, q.device, heads, arch, blocks, torch.cuda.current_stream(q.device).cuda_stream)
+    out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90")
+    return out, lse
+
+
+def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
+    heads = tuple(heads)
+    B, _, N, _ = q.shape
+    major, minor = _capability(q.device)
+    stream = torch.cuda.current_stream(q.device).cuda_stream
+    arch = _bwd_arch(major, minor)
+    table, order = schedule_bwd(N, B, q.device, heads, stream, arch)
+    # The dq pass (the wgmma backward's always; the mma.sync one's in deterministic mode) walks
+    # query tiles as the forward does, with its own tile shape.
+    if arch == "sm90" or deterministic:
+        order_dq = schedule(N, B, q.device, heads, "dq90" if arch == "sm90" else "dq", 0, stream)[1]
+    else:
+        order_dq = order[:0]
+    # dout in any layout the kernels can read (as q, k, v: D contiguous, aligned); else a copy.
+    dout = dout if dout.dtype == q.dtype and _strided_ok(dout) and dout.data_ptr() % 16 == 0 else dout.to(q.dtype).contiguous()
+    poison = os.environ.get("SPC_POISON") == "1"  # the checks: gradients start as NaN (binding.cpp)
+    return _extension(major, minor).backward(q, k, v, out, lse, dout, dlse, table, order, order_dq, scale, deterministic, arch == "sm90", poison)
+
+
+def _build_digest():
+    with open(os.path.join(_HERE, "kernel.cu"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:10]
+
+
+if torch is not None:
+    from typing import List, Optional, Tuple
+
+    # The ops of this package, named by the layout and its kernel source (two builds of one layout
+    # with different configs register different ops): torch.compile and CUDA graphs see them as
+    # single nodes with a fake (meta) implementation, and autograd through register_autograd.
+    OP_NAMESPACE = f"spc_{LAYOUT}_{_build_digest()}"
+
+    @torch.library.custom_op(f"{OP_NAMESPACE}::fwd", mutates_args=())
+    def _fwd_op(
+        q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, heads: List[int], deterministic: bool
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        return tuple(_forward(q, k, v, scale, heads))
+
+    @_fwd_op.register_fake
+    def _(q, k, v, scale, heads, deterministic):
+        return torch.empty_like(q), q.new_empty(q.shape[:3], dtype=torch.float32)
+
+    @torch.library.custom_op(f"{OP_NAMESPACE}::bwd", mutates_args=())
+    def _bwd_op(
+        dout: torch.Tensor, dlse: Optional[torch.Tensor], q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, out: torch.Tensor, lse: torch.Tensor,
+        scale: float, heads: List[int], deterministic: bool
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return tuple(_backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic))
+
+    @_bwd_op.register_fake
+    def _(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
+        return torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+
+    def _setup_context(ctx, inputs, output):
+        q, k, v, scale, heads, deterministic = inputs
+        out, lse = output
+        ctx.save_for_backward(q, k, v, out, lse)
+        ctx.scale, ctx.heads, ctx.deterministic = scale, heads, deterministic
+
+    def _autograd_backward(ctx, dout, dlse):
+        q, k, v, out, lse = ctx.saved_tensors
+        if dout is None:
+            dout = torch.zeros_like(out)
+        # The gradient through lse (return_lse=True, used in a loss) enters as delta - dlse.
+        dlse = None if dlse is None else dlse.float().contiguous()
+        dq, dk, dv = _bwd_op(dout, dlse, q, k, v, out, lse, ctx.scale, ctx.heads, ctx.deterministic)
+        return dq, dk, dv, None, None, None
+
+    _fwd_op.register_autograd(_autograd_backward, setup_context=_setup_context)
+
+
+def attention(q, k, v, scale=None, return_lse=False, heads=None, deterministic=False):
+    """Banded attention (forward, and backward through autograd). q (B, H, N, D), k and v (B, KV, N, D) with H, KV and D the
+    layout's (_layout.HEADS, KV_HEADS, HEAD_DIM), in any layout with D contiguous: a (B, N, H, D)
+    projection viewed as (B, H, N, D) with .transpose(1, 2) is read in place, no copy. The output
+    and the gradients are allocated like q, k and v (torch.empty_like: the same layout when the
+    input is dense, e.g. out.transpose(1, 2) is (B, N, H, D) contiguous again).
 
     heads: run only these heads (a tensor-parallel shard): q holds them in this order and k, v
     their KV heads; with GQA the list is made of whole groups of GROUP heads that share a KV head.
@@ -188,6 +355,11 @@ def attention(q, k, v, scale=None, return_lse=False, heads=None):
     Returns out (B, H, N, D) in q's dtype (H = HEADS, or len(heads)), and with return_lse=True
     also the float32 log-sum-exp (B, H, N) of the scaled scores (natural log; -inf for a row with
     no allowed key, whose output is 0).
+
+    Backward (autograd): dq, dk, dv over the same bands (dk and dv summed over the query heads of a
+    KV head; rows with no allowed key give zero gradients); a gradient through the returned lse
+    is included. deterministic=True computes dq in a separate pass without atomics: the same bits
+    on every run (slower); by default dq is accumulated with fp32 atomics (last bits vary).
     """
     if torch is None:
         raise ImportError(f"spc {LAYOUT}: attention() needs PyTorch (torch could not be imported)")
@@ -195,5 +367,7 @@ def attention(q, k, v, scale=None, return_lse=False, heads=None):
         scale = 1.0 / math.sqrt(HEAD_DIM)
     if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
         raise ValueError(f"spc {LAYOUT}: scale must be a positive finite number, got {scale!r}")
-    out, lse = _Attention.apply(q, k, v, float(scale), _heads(heads))
+    hs = _heads(heads)
+    _check(q, k, v, hs)
+    out, lse = _fwd_op(q, k, v, float(scale), list(hs), bool(deterministic))
     return (out, lse) if return_lse else out

@@ -6,13 +6,20 @@ work, for heads in order and for a balanced assignment (the same search as "spc 
 Static: the same file in every package; the layout's part is _layout.py and _table.py.
 """
 from . import _schema, _table
-from ._layout import CONFIG, GROUP, HEADS, LAYOUT
+from ._layout import CONFIG, GROUP, HEAD_DIM, HEADS, LAYOUT
 
 # Tiles (query rows, keys) of the mma.sync kernels (sm_80 and newer) and the wgmma kernels (sm_90).
 TILES = {
     "sm80": (16 * CONFIG["sm80"]["mTiles"] * CONFIG["sm80"]["warps"], CONFIG["sm80"]["blockN"]),
     "sm90": (64 * CONFIG["sm90"]["warpgroups"], CONFIG["sm90"]["blockN"]),
 }
+# The backward's tiles (query rows per step, keys per block), and its deterministic dq pass's
+# (query rows per block, keys per tile: bwd_sm80.cuh kDqBM, kDqBN).
+# The wgmma backward (bwd_sm90.cuh): dK/dV over 64-row query tiles per 128 keys; its dq pass
+# over 128 rows per block with key tiles of 64 (D >= 128) or 128.
+BWD_TILES = {"sm80": (CONFIG["bwd"]["blockM"], 16 * CONFIG["bwd"]["warps"]), "sm90": (64, 128)}
+TILES["dq"] = (16 * CONFIG["bwd"]["warps"], 32 if HEAD_DIM >= 128 else 64)
+TILES["dq90"] = (128, 64 if HEAD_DIM >= 128 else 128)
 # The sm_90 kernel: a persistent grid, items dealt by the host (deal).
 PERSISTENT_SM90 = CONFIG["sm90"]["kernel"] == "persistent"
 
@@ -40,6 +47,32 @@ def block_tiles(table, h, n, arch):
     block_m, block_n = TILES[arch]
     return [sum(hi - lo for lo, hi in key_tiles(table, h, i0, min(i0 + block_m, n), n, block_n))
             for i0 in range(0, n, block_m)]
+
+
+def query_tiles(table, h, j0, j1, n, block_m):
+    """Merged query-tile ranges of keys [j0, j1) of head h: the backward kernel's own computation
+    (each term's query_span in tiles of block_m rows, sorted and merged)."""
+    spans = []
+    for s in range(_table.TERM_SLOTS):
+        a, e = _schema.query_span(table, (h * _table.TERM_SLOTS + s) * _table.FIELDS_PER_TERM, j0, j1, n)
+        if a < e:
+            spans.append((a // block_m, -(-e // block_m)))
+    spans.sort()
+    merged = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return merged
+
+
+def key_block_tiles(table, kv, n, arch="sm80"):
+    """Query tiles the backward of arch visits for each key tile of KV head kv (a group of GROUP
+    table rows, kv indexing the KV heads of the call) at length n, summed over the group's query heads."""
+    block_m, block_n = BWD_TILES[arch]
+    return [sum(hi - lo for h in range(kv * GROUP, (kv + 1) * GROUP) for lo, hi in query_tiles(table, h, j0, min(j0 + block_n, n), n, block_m))
+            for j0 in range(0, n, block_n)]
 
 
 # The persistent kernel's cost of a work item beyond its key tiles, in tiles (the Q load, the

@@ -10,6 +10,7 @@ GROUP = 1  # query heads per KV head
 CONFIG = {
     "sm80": {"warps": 4, "mTiles": 1, "blockN": 64, "minBlocks": 1, "skipRescale": True},
     "sm90": {"kernel": "persistent", "warpgroups": 2, "blockN": 128, "stages": 4, "overlap": True, "qBuffers": 1, "wgSkip": False, "minBlocks": 1},
+    "bwd": {"warps": 4, "blockM": 64, "minBlocks": 1},
 }
 # The extern "C" kernels and launchers of kernel.cu.
 KERNELS = {
@@ -20,5 +21,13 @@ KERNELS = {
     "sm80": {
         "bf16": {"kernel": "spc_spattention_gapped_fwd_bf16", "launcher": "spc_spattention_gapped_launch_bf16"},
         "fp16": {"kernel": "spc_spattention_gapped_fwd_fp16", "launcher": "spc_spattention_gapped_launch_fp16"},
+    },
+    "bwd": {
+        "bf16": {"pre": "spc_spattention_gapped_bwd_pre_bf16", "dkdv": "spc_spattention_gapped_bwd_dkdv_bf16", "convert": "spc_spattention_gapped_bwd_convert_bf16", "dkdv_det": "spc_spattention_gapped_bwd_dkdv_det_bf16", "dq": "spc_spattention_gapped_bwd_dq_bf16", "launcher": "spc_spattention_gapped_bwd_launch_bf16"},
+        "fp16": {"pre": "spc_spattention_gapped_bwd_pre_fp16", "dkdv": "spc_spattention_gapped_bwd_dkdv_fp16", "convert": "spc_spattention_gapped_bwd_convert_fp16", "dkdv_det": "spc_spattention_gapped_bwd_dkdv_det_fp16", "dq": "spc_spattention_gapped_bwd_dq_fp16", "launcher": "spc_spattention_gapped_bwd_launch_fp16"},
+    },
+    "bwd90": {
+        "bf16": {"dkdv": "spc_spattention_gapped_bwd90_dkdv_bf16", "dq": "spc_spattention_gapped_bwd90_dq_bf16", "launcher": "spc_spattention_gapped_bwd90_launch_bf16"},
+        "fp16": {"dkdv": "spc_spattention_gapped_bwd90_dkdv_fp16", "dq": "spc_spattention_gapped_bwd90_dq_fp16", "launcher": "spc_spattention_gapped_bwd90_launch_fp16"},
     },
 }

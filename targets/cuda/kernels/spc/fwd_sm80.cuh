@@ -42,26 +42,27 @@ struct FwdSm80 {
   // Row-major [rows][kD] tile, 16-byte chunks XOR-swizzled by row so ldmatrix is conflict-free.
   static __device__ __forceinline__ int swz(int row, int col) { return row * kD + ((((col >> 3) ^ (row & 7)) << 3) | (col & 7)); }
 
-  // Copies rows [row0, row0 + ROWS) of a (N, kD) matrix into a swizzled tile; rows >= n are zero.
+  // Copies rows [row0, row0 + ROWS) of an (N, kD) matrix whose rows are ld elements apart into a
+  // swizzled tile; rows >= n are zero.
   // Each thread copies one 16-byte chunk column of rows r, r + kRowsPerPass, ...; since
   // kRowsPerPass is a multiple of 8 the swizzle of its chunk is the same in every pass.
   template <int ROWS>
-  static __device__ __forceinline__ void load_tile(elem_t* dst, const elem_t* src, int row0, int n, int tid) {
+  static __device__ __forceinline__ void load_tile(elem_t* dst, const elem_t* src, int row0, int n, int tid, int ld) {
     constexpr int kRowsPerPass = kThreads / kChunks;
     static_assert(kRowsPerPass % 8 == 0 && ROWS % kRowsPerPass == 0, "tile rows per pass");
     const int ch = tid % kChunks, r = tid / kChunks;
     elem_t* d = dst + swz(r, ch * 8);
-    const elem_t* g = src + ((int64_t)row0 + r) * kD + ch * 8;
+    const elem_t* g = src + ((int64_t)row0 + r) * ld + ch * 8;
 #pragma unroll
     for (int u = 0; u < ROWS / kRowsPerPass; ++u) {
       const bool valid = row0 + r + u * kRowsPerPass < n;
-      cp_async16(d + u * kRowsPerPass * kD, valid ? g + (int64_t)u * kRowsPerPass * kD : src, valid);
+      cp_async16(d + u * kRowsPerPass * kD, valid ? g + u * kRowsPerPass * ld : src, valid);
     }
   }
 
   static __device__ __forceinline__ void run(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                              elem_t* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table,
-                                             const int* __restrict__ order, int n, int heads, float scale_log2) {
+                                             const int* __restrict__ order, int n, int heads, float scale_log2, const FwdStrides& st) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
     Smem& sm = *reinterpret_cast<Smem*>(smem_raw);
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -69,11 +70,11 @@ struct FwdSm80 {
     const WorkItem w(order[blockIdx.x], n, heads, kBM, kGroup);
     const int i0 = w.i0;
 
-    const elem_t* q = Q + ((int64_t)(w.b * heads + w.h) * n) * kD;
-    const elem_t* k = K + ((int64_t)(w.b * w.kvheads + w.kvh) * n) * kD;
-    const elem_t* v = V + ((int64_t)(w.b * w.kvheads + w.kvh) * n) * kD;
+    const elem_t* q = Q + st.q.slice(w.b, w.h);
+    const elem_t* k = K + st.k.slice(w.b, w.kvh);
+    const elem_t* v = V + st.v.slice(w.b, w.kvh);
 
-    load_tile<kBM>(sm.q, q, i0, n, tid);
+    load_tile<kBM>(sm.q, q, i0, n, tid, (int)st.q.n);
     cp_commit();
     for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[w.h * kTermSlots * kFields + x];
     __syncthreads();
@@ -107,8 +108,8 @@ struct FwdSm80 {
     TileCursor<kTermSlots> cur(sm.ranges);
     int buf = 0;
     if (!cur.done()) {
-      load_tile<kBN>(sm.k[0], k, cur.kt * kBN, n, tid);
-      load_tile<kBN>(sm.v[0], v, cur.kt * kBN, n, tid);
+      load_tile<kBN>(sm.k[0], k, cur.kt * kBN, n, tid, (int)st.k.n);
+      load_tile<kBN>(sm.v[0], v, cur.kt * kBN, n, tid, (int)st.v.n);
       cp_commit();
     }
     while (!cur.done()) {
@@ -117,8 +118,8 @@ struct FwdSm80 {
       cp_wait<0>();
       __syncthreads();
       if (!cur.done()) {
-        load_tile<kBN>(sm.k[buf ^ 1], k, cur.kt * kBN, n, tid);
-        load_tile<kBN>(sm.v[buf ^ 1], v, cur.kt * kBN, n, tid);
+        load_tile<kBN>(sm.k[buf ^ 1], k, cur.kt * kBN, n, tid, (int)st.k.n);
+        load_tile<kBN>(sm.v[buf ^ 1], v, cur.kt * kBN, n, tid, (int)st.v.n);
         cp_commit();
       }
       const int j0 = kt * kBN;
@@ -250,7 +251,7 @@ struct FwdSm80 {
         const int row = i0 + wrow + mt * 16 + g + 8 * r;
         const float inv = l > 0.f ? 1.f / l : 0.f;
         if (row < n) {
-          elem_t* o = O + ((int64_t)(w.b * heads + w.h) * n + row) * kD;
+          elem_t* o = O + st.o.slice(w.b, w.h) + (int64_t)row * st.o.n;
 #pragma unroll
           for (int x = 0; x < kD / 8; ++x)
             *reinterpret_cast<typename Elem<elem_t>::pair*>(o + x * 8 + 2 * t4) = Elem<elem_t>::pack(acc[mt][x][2 * r] * inv, acc[mt][x][2 * r + 1] * inv);
@@ -261,14 +262,16 @@ struct FwdSm80 {
 
   // Host launcher without any framework: items = B * heads * ceil(N / kBM) blocks, longest first
   // in order; the table holds those heads' rows. grid is for the persistent sm_90 kernel (ignored).
+  // strides: q, k, v, o (FwdStrides) as 12 int64 in host memory.
   template <class Kernel>
   static cudaError_t launch(Kernel kernel, const void* q, const void* k, const void* v, void* o, float* lse, const int* table,
-                            const int* order, int items, int /*grid*/, int n, int heads, float scale, cudaStream_t stream) {
+                            const int* order, int items, int /*grid*/, int n, int heads, float scale, const int64_t* strides, cudaStream_t stream) {
     cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
     if (err != cudaSuccess) return err;
     if (items == 0) return cudaSuccess;
     kernel<<<items, kThreads, kSmemBytes, stream>>>(static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
-                                                    static_cast<elem_t*>(o), lse, table, order, n, heads, scale * kLog2e);
+                                                    static_cast<elem_t*>(o), lse, table, order, n, heads, scale * kLog2e,
+                                                    strides_from<FwdStrides>(strides));
     return cudaGetLastError();
   }
 };

@@ -80,6 +80,7 @@ struct FwdSm90 {
     const int* __restrict__ order;
     int items, n, heads;
     float scale_log2;
+    FwdStrides st;
   };
 
   static __device__ __forceinline__ void run(const Args& a, const CUtensorMap& tmQ, const CUtensorMap& tmK, const CUtensorMap& tmV) {
@@ -101,11 +102,11 @@ struct FwdSm90 {
   // tile ahead of V, in the order the consumers use them.
   static __device__ __forceinline__ void produce_kv(Smem& sm, const Args& a, const CUtensorMap& tmK, const CUtensorMap& tmV, int cnt) {
     constexpr uint32_t kTileBytes = kBN * kD * (uint32_t)sizeof(elem_t);
-    auto load = [&](const CUtensorMap* map, elem_t (*ring)[kBN * kD], uint64_t* full, uint64_t* empty, RingPos<kStages>& r, int t, int row) {
+    auto load = [&](const CUtensorMap* map, elem_t (*ring)[kBN * kD], uint64_t* full, uint64_t* empty, RingPos<kStages>& r, int t, int kvh, int b) {
       mbar_wait(&empty[r.stage], r.phase ^ 1);
       mbar_expect_tx(&full[r.stage], kTileBytes);
 #pragma unroll
-      for (int c = 0; c < kD / 64; ++c) tma_load_3d(ring[r.stage] + c * kBN * 64, map, c * 64, t * kBN, row, &full[r.stage]);
+      for (int c = 0; c < kD / 64; ++c) tma_load_4d(ring[r.stage] + c * kBN * 64, map, c * 64, t * kBN, kvh, b, &full[r.stage]);
       r.advance();
     };
     RingPos<kStages> kr, vr;
@@ -114,17 +115,16 @@ struct FwdSm90 {
       mbar_wait(&sm.meta_full[x], (c / kMetaBufs) & 1);
       const Meta& mt = sm.meta[x];
       const WorkItem w(mt.item, a.n, a.heads, kBM, kGroup);
-      const int kvrow = w.b * w.kvheads + w.kvh;  // the (batch, KV head) slice of K and V
       int vt = -1;                                 // the tile whose V is pending (-1: none yet in this item)
       for (int r = 0; r < mt.ranges.count; ++r) {
         for (int t = mt.ranges.r[r][0]; t < mt.ranges.r[r][1]; ++t) {
-          load(&tmK, sm.k, sm.k_full, sm.k_empty, kr, t, kvrow);
-          if (vt >= 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, vr, vt, kvrow);
+          load(&tmK, sm.k, sm.k_full, sm.k_empty, kr, t, w.kvh, w.b);
+          if (vt >= 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, vr, vt, w.kvh, w.b);
           vt = t;
         }
       }
       // The item's last V, before the next item's K: the order the consumers use them in.
-      if (vt >= 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, vr, vt, kvrow);
+      if (vt >= 0) load(&tmV, sm.v, sm.v_full, sm.v_empty, vr, vt, w.kvh, w.b);
       mbar_arrive(&sm.meta_empty[x]);
     }
   }
@@ -154,7 +154,7 @@ struct FwdSm90 {
       mbar_wait(&sm.q_empty[qb], qph ^ 1);
       mbar_expect_tx(&sm.q_full[qb], (uint32_t)(kBM * kD * sizeof(elem_t)));
 #pragma unroll
-      for (int x = 0; x < kD / 64; ++x) tma_load_3d(sm.q[qb] + x * kBM * 64, &tmQ, x * 64, w.i0, w.bh, &sm.q_full[qb]);
+      for (int x = 0; x < kD / 64; ++x) tma_load_4d(sm.q[qb] + x * kBM * 64, &tmQ, x * 64, w.i0, w.h, w.b, &sm.q_full[qb]);
     }
   }
 
@@ -270,7 +270,7 @@ struct FwdSm90 {
         mbar_arrive(&sm.v_empty[vr.stage]);
       }
       mbar_arrive(&sm.meta_empty[c % kMetaBufs]);  // done with this item's table rows and ranges
-      epilogue<elem_t, kD>(acc, mrow, lrow, a.O + (int64_t)w.bh * n * kD, a.LSE + (int64_t)w.bh * n, rowA, rowB, n, t4);
+      epilogue<elem_t, kD>(acc, mrow, lrow, a.O + a.st.o.slice(w.b, w.h), a.st.o.n, a.LSE + (int64_t)w.bh * n, rowA, rowB, n, t4);
     }
   }
 
@@ -316,10 +316,11 @@ struct FwdSm90 {
     const int n = a.n;
     Meta& mt = sm.meta[0];
     const WorkItem w(a.order[blockIdx.x], n, a.heads, kBM, kGroup);
-    const elem_t* q = a.Q + ((int64_t)(w.b * a.heads + w.h) * n) * kD;
-    const int64_t kv_off = ((int64_t)(w.b * w.kvheads + w.kvh) * n) * kD;  // K + kv_off, V + kv_off (one register pair)
+    const elem_t* q = a.Q + a.st.q.slice(w.b, w.h);
+    const elem_t* kp = a.K + a.st.k.slice(w.b, w.kvh);
+    const elem_t* vp = a.V + a.st.v.slice(w.b, w.kvh);
 
-    Tiles::template load_tile<kBM>(sm.q[0], q, w.i0, n, tid);
+    Tiles::template load_tile<kBM>(sm.q[0], q, w.i0, n, tid, a.st.q.n);
     cp_commit();
     for (int x = tid; x < kTermSlots * kFields; x += kThreads) mt.table[x] = a.table[w.h * kTermSlots * kFields + x];
     __syncthreads();
@@ -343,8 +344,8 @@ struct FwdSm90 {
     TileCursor<kTermSlots> cur(mt.ranges), ld(mt.ranges);  // compute and load cursors
     auto load_next = [&](int stage) {
       if (!ld.done()) {
-        Tiles::template load_tile<kBN>(sm.k[stage], a.K + kv_off, ld.kt * kBN, n, tid);
-        Tiles::template load_tile<kBN>(sm.v[stage], a.V + kv_off, ld.kt * kBN, n, tid);
+        Tiles::template load_tile<kBN>(sm.k[stage], kp, ld.kt * kBN, n, tid, a.st.k.n);
+        Tiles::template load_tile<kBN>(sm.v[stage], vp, ld.kt * kBN, n, tid, a.st.v.n);
         ld.next();
       }
       cp_commit();
@@ -434,7 +435,7 @@ struct FwdSm90 {
         buf = buf + 1 == kStages ? 0 : buf + 1;
       }
     }
-    epilogue<elem_t, kD>(acc, mrow, lrow, a.O + (int64_t)(w.b * a.heads + w.h) * n * kD, a.LSE + (int64_t)(w.b * a.heads + w.h) * n, rowA, rowB, n, t4);
+    epilogue<elem_t, kD>(acc, mrow, lrow, a.O + a.st.o.slice(w.b, w.h), a.st.o.n, a.LSE + (int64_t)(w.b * a.heads + w.h) * n, rowA, rowB, n, t4);
   }
 
   // ---- host ----
@@ -445,26 +446,27 @@ struct FwdSm90 {
   // offsets of the groups) with tensor maps of Q (D, N, B * heads) and of K and V (D, N, B * KV heads).
   template <class Kernel>
   static cudaError_t launch(Kernel kernel, const void* q, const void* k, const void* v, void* o, float* lse, const int* table, const int* order,
-                            int items, int grid, int n, int heads, float scale, cudaStream_t stream) {
+                            int items, int grid, int n, int heads, float scale, const int64_t* strides, cudaStream_t stream) {
     cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes);
     if (err != cudaSuccess) return err;
     if (items == 0) return cudaSuccess;
     CUtensorMap tmQ{}, tmK{}, tmV{};
+    const FwdStrides st = strides_from<FwdStrides>(strides);
     if constexpr (kWS) {
       if (grid < 1 || grid > items) return cudaErrorInvalidValue;
       PFN_cuTensorMapEncodeTiled_v12000 encode;
       if ((err = tensor_map_encoder(&encode)) != cudaSuccess) return err;
       const int qtiles = (n + kBM - 1) / kBM;
-      const cuuint64_t bh = (cuuint64_t)(items / qtiles);  // B * heads
-      const cuuint64_t bkv = bh / heads * (heads / kGroup);  // B * KV heads
+      const int batch = items / qtiles / heads;
       const bool bf16 = Elem<elem_t>::kIsBf16;
-      if (!encode_rows_map(encode, &tmQ, q, bf16, kD, n, bh, kBM) || !encode_rows_map(encode, &tmK, k, bf16, kD, n, bkv, kBN) ||
-          !encode_rows_map(encode, &tmV, v, bf16, kD, n, bkv, kBN))
+      if (!encode_strided_map(encode, &tmQ, q, bf16, kD, n, heads, batch, st.q, kBM) ||
+          !encode_strided_map(encode, &tmK, k, bf16, kD, n, heads / kGroup, batch, st.k, kBN) ||
+          !encode_strided_map(encode, &tmV, v, bf16, kD, n, heads / kGroup, batch, st.v, kBN))
         return cudaErrorInvalidValue;
     }
     kernel<<<kWS ? grid : items, kThreads, kSmemBytes, stream>>>(static_cast<const elem_t*>(q), static_cast<const elem_t*>(k), static_cast<const elem_t*>(v),
-                                                                 static_cast<elem_t*>(o), lse, table, order, items, n, heads, scale * kLog2e, tmQ, tmK,
-                                                                 tmV);
+                                                                 static_cast<elem_t*>(o), lse, table, order, items, n, heads, scale * kLog2e, st, tmQ,
+                                                                 tmK, tmV);
     return cudaGetLastError();
   }
 };

@@ -8,7 +8,7 @@ namespace spc {
 
 // Do the mods of term t allow (i, j)? (Its intervals are checked by the caller.)
 template <int kModSlots>
-__device__ __forceinline__ bool mods_allow(const int* t, int i, int j) {
+SPC_HD bool mods_allow(const int* t, int i, int j) {
   bool ok = true;
 #pragma unroll
   for (int m = 0; m < kModSlots; ++m) {
@@ -24,7 +24,7 @@ __device__ __forceinline__ bool mods_allow(const int* t, int i, int j) {
 template <int kTermSlots, int kFields>
 struct RowSpans {
   Span s[2][kTermSlots];
-  __device__ __forceinline__ RowSpans(const int* table, int rowA, int rowB, int n) {
+  SPC_HD RowSpans(const int* table, int rowA, int rowB, int n) {
 #pragma unroll
     for (int r = 0; r < 2; ++r)
 #pragma unroll
@@ -35,11 +35,40 @@ struct RowSpans {
   }
   // Is key j allowed to row r (0: rowA, 1: rowB)?
   template <int kModSlots>
-  __device__ __forceinline__ bool allows(const int* table, int r, int i, int j) const {
+  SPC_HD bool allows(const int* table, int r, int i, int j) const {
     bool ok = false;
 #pragma unroll
     for (int ts = 0; ts < kTermSlots; ++ts) {
       bool in = j >= s[r][ts].lo && j < s[r][ts].hi;
+      if constexpr (kModSlots > 0) in = in && mods_allow<kModSlots>(table + ts * kFields, i, j);
+      ok = ok || in;
+    }
+    return ok;
+  }
+};
+
+// The transpose of RowSpans for the backward's dK/dV pass, whose MMA fragments hold keys as rows:
+// each term's query rows (query_span) for two keys of a thread (keyA and keyA + 8). query_span of
+// one key and key_span of one row agree on every pair (i, j) with 0 <= i, j < n (mods ignored).
+template <int kTermSlots, int kFields>
+struct KeyRowSpans {
+  Span s[2][kTermSlots];
+  SPC_HD KeyRowSpans(const int* table, int keyA, int keyB, int n) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r)
+#pragma unroll
+      for (int ts = 0; ts < kTermSlots; ++ts) {
+        const int j = r == 0 ? keyA : keyB;
+        s[r][ts] = query_span(table + ts * kFields, j, j + 1, n);
+      }
+  }
+  // Is row i allowed to key j (r = 0: keyA, 1: keyB)?
+  template <int kModSlots>
+  SPC_HD bool allows(const int* table, int r, int i, int j) const {
+    bool ok = false;
+#pragma unroll
+    for (int ts = 0; ts < kTermSlots; ++ts) {
+      bool in = i >= s[r][ts].lo && i < s[r][ts].hi;
       if constexpr (kModSlots > 0) in = in && mods_allow<kModSlots>(table + ts * kFields, i, j);
       ok = ok || in;
     }
@@ -53,12 +82,12 @@ struct RowSpans {
 template <int kTermSlots, int kFields, int kModSlots>
 struct FullSpans {
   Span s[kTermSlots];
-  __device__ __forceinline__ FullSpans(const int* table, int r0, int r1, int n) {
+  SPC_HD FullSpans(const int* table, int r0, int r1, int n) {
 #pragma unroll
     for (int ts = 0; ts < kTermSlots; ++ts) s[ts] = full_key_span(table + ts * kFields, kModSlots, r0, r1, n);
   }
   template <int BN>
-  __device__ __forceinline__ bool full(int j0) const {
+  SPC_HD bool full(int j0) const {
     bool any = false;
 #pragma unroll
     for (int ts = 0; ts < kTermSlots; ++ts) any = any || (j0 >= s[ts].lo && j0 + BN <= s[ts].hi);
@@ -71,12 +100,12 @@ struct FullSpans {
 template <int kTermSlots, int kFields>
 struct ActiveSpans {
   Span s[kTermSlots];
-  __device__ __forceinline__ ActiveSpans(const int* table, int r0, int r1, int n) {
+  SPC_HD ActiveSpans(const int* table, int r0, int r1, int n) {
 #pragma unroll
     for (int ts = 0; ts < kTermSlots; ++ts) s[ts] = key_span(table + ts * kFields, r0, r1, n);
   }
   template <int BN>
-  __device__ __forceinline__ bool active(int j0) const {
+  SPC_HD bool active(int j0) const {
     bool any = false;
 #pragma unroll
     for (int ts = 0; ts < kTermSlots; ++ts) any = any || (s[ts].lo < j0 + BN && s[ts].hi > j0);

@@ -10,7 +10,7 @@ namespace spc {
 
 struct WorkItem {
   int item, qt, bh, h, b, kvheads, kvh, i0, i1;
-  __device__ __forceinline__ WorkItem(int item_, int n, int heads, int bm, int group) : item(item_) {
+  SPC_HD WorkItem(int item_, int n, int heads, int bm, int group) : item(item_) {
     const int qtiles = (n + bm - 1) / bm;
     qt = item % qtiles;
     bh = item / qtiles;
@@ -23,8 +23,25 @@ struct WorkItem {
   }
 };
 
+// A backward dK/dV work item: (batch, KV head, key tile) numbered (b * kvheads + kvh) * ktiles + kt;
+// its query heads are kvh * group .. kvh * group + group - 1 (heads of the call and rows of its table).
+struct KeyWorkItem {
+  int item, kt, b, kvheads, kvh, j0, j1;
+  SPC_HD KeyWorkItem(int item_, int n, int heads, int bn, int group) : item(item_) {
+    const int ktiles = (n + bn - 1) / bn;
+    kt = item % ktiles;
+    const int bkv = item / ktiles;
+    kvheads = heads / group;
+    kvh = bkv % kvheads;
+    b = bkv / kvheads;
+    j0 = kt * bn;
+    j1 = min(j0 + bn, n);
+  }
+};
+
 // A work item's merged key-tile ranges [lo, hi): each term's key span over the item's rows
-// (key_span) in tiles of BN keys, sorted and merged. One thread writes them.
+// (key_span) in tiles of BN keys, sorted and merged. One thread writes them. (The backward's
+// query-tile ranges of a key tile use the same record.)
 template <int kTermSlots>
 struct TileRanges {
   int r[kTermSlots][2];
@@ -32,13 +49,15 @@ struct TileRanges {
 };
 
 // Insertion sort over the terms (fewest registers; a 3-term table keeps its arrays on the stack).
-template <int kTermSlots, int kFields, int BN>
-__device__ __forceinline__ void key_tile_ranges(TileRanges<kTermSlots>& out, const int* table, int i0, int i1, int n) {
+// Generic over the span: span_of(term, a, b, n) is each term's span of [a, b) (key_span for a
+// query tile's key tiles, query_span for a key tile's query tiles), cut into tiles of BT.
+template <int kTermSlots, int kFields, int BT, class SpanOf>
+SPC_HD void span_tile_ranges(TileRanges<kTermSlots>& out, const int* table, int a0, int a1, int n, SpanOf span_of) {
   int lo[kTermSlots], hi[kTermSlots], cnt = 0;
   for (int s = 0; s < kTermSlots; ++s) {
-    const Span sp = key_span(table + s * kFields, i0, i1, n);
+    const Span sp = span_of(table + s * kFields, a0, a1, n);
     if (sp.lo >= sp.hi) continue;
-    const int tl = sp.lo / BN, th = (sp.hi + BN - 1) / BN;
+    const int tl = sp.lo / BT, th = (sp.hi + BT - 1) / BT;
     int p = cnt++;
     while (p > 0 && lo[p - 1] > tl) {
       lo[p] = lo[p - 1];
@@ -60,10 +79,22 @@ __device__ __forceinline__ void key_tile_ranges(TileRanges<kTermSlots>& out, con
   out.count = m;
 }
 
+template <int kTermSlots, int kFields, int BN>
+SPC_HD void key_tile_ranges(TileRanges<kTermSlots>& out, const int* table, int i0, int i1, int n) {
+  span_tile_ranges<kTermSlots, kFields, BN>(out, table, i0, i1, n, [](const int* t, int a, int b, int nn) { return key_span(t, a, b, nn); });
+}
+
+// A key tile's merged query-tile ranges (the backward's dK/dV pass): each term's query span of
+// keys [j0, j1) (query_span) in tiles of BM rows, sorted and merged. One thread writes them.
+template <int kTermSlots, int kFields, int BM>
+SPC_HD void query_tile_ranges(TileRanges<kTermSlots>& out, const int* table, int j0, int j1, int n) {
+  span_tile_ranges<kTermSlots, kFields, BM>(out, table, j0, j1, n, [](const int* t, int a, int b, int nn) { return query_span(t, a, b, nn); });
+}
+
 // The same ranges by selection over unrolled loops: no register array is indexed at run time
 // (which would put it on the stack), for the persistent kernel's meta thread.
 template <int kTermSlots, int kFields, int BN>
-__device__ __forceinline__ void key_tile_ranges_static(TileRanges<kTermSlots>& out, const int* table, int i0, int i1, int n) {
+SPC_HD void key_tile_ranges_static(TileRanges<kTermSlots>& out, const int* table, int i0, int i1, int n) {
   int lo[kTermSlots], hi[kTermSlots];
 #pragma unroll
   for (int s = 0; s < kTermSlots; ++s) {
@@ -105,10 +136,10 @@ struct TileCursor {
   const TileRanges<kTermSlots>& rg;
   const int count;
   int ri, kt;
-  __device__ __forceinline__ explicit TileCursor(const TileRanges<kTermSlots>& r) : rg(r), count(r.count), ri(0), kt(count > 0 ? r.r[0][0] : 0) {}
-  __device__ __forceinline__ bool done() const { return ri >= count; }
-  __device__ __forceinline__ bool last() const { return kt + 1 >= rg.r[ri][1] && ri + 1 >= count; }
-  __device__ __forceinline__ void next() {
+  SPC_HD explicit TileCursor(const TileRanges<kTermSlots>& r) : rg(r), count(r.count), ri(0), kt(count > 0 ? r.r[0][0] : 0) {}
+  SPC_HD bool done() const { return ri >= count; }
+  SPC_HD bool last() const { return kt + 1 >= rg.r[ri][1] && ri + 1 >= count; }
+  SPC_HD void next() {
     if (++kt >= rg.r[ri][1]) {
       ++ri;
       kt = ri < count ? rg.r[ri][0] : 0;

@@ -69,11 +69,11 @@ __device__ __forceinline__ void pack_p(uint32_t (&p)[kBN / 16][4], const float (
   }
 }
 
-// Normalises and writes the thread's rows rowA and rowB of O (o: the (N, kD) rows of the head) and
-// lse (natural log); rows with no allowed key give 0 and -inf.
+// Normalises and writes the thread's rows rowA and rowB of O (o: the (N, kD) rows of the head, ld
+// elements apart) and lse (natural log); rows with no allowed key give 0 and -inf.
 template <class T, int kD>
-__device__ __forceinline__ void epilogue(const float (&acc)[kD / 2], const float (&mrow)[2], const float (&lrow)[2], T* o, float* lse, int rowA,
-                                         int rowB, int n, int t4) {
+__device__ __forceinline__ void epilogue(const float (&acc)[kD / 2], const float (&mrow)[2], const float (&lrow)[2], T* o, int64_t ld, float* lse,
+                                         int rowA, int rowB, int n, int t4) {
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     float l = lrow[r];
@@ -82,7 +82,7 @@ __device__ __forceinline__ void epilogue(const float (&acc)[kD / 2], const float
     const int row = r == 0 ? rowA : rowB;
     const float inv = l > 0.f ? 1.f / l : 0.f;
     if (row < n) {
-      T* orow = o + (int64_t)row * kD;
+      T* orow = o + (int64_t)row * ld;
 #pragma unroll
       for (int x = 0; x < kD / 8; ++x)
         *reinterpret_cast<typename Elem<T>::pair*>(orow + x * 8 + 2 * t4) = Elem<T>::pack(acc[4 * x + 2 * r] * inv, acc[4 * x + 2 * r + 1] * inv);

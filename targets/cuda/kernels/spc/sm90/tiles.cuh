@@ -27,20 +27,21 @@ template <class T, int kD, int kBM, int kBN, int kThreads>
 struct Sm90Tiles {
   static constexpr int kChunks = kD / 8;  // 16-byte chunks per row
 
-  // Copies rows [row0, row0 + ROWS) of a (N, kD) matrix into a swizzled tile; rows >= n are zero.
+  // Copies rows [row0, row0 + ROWS) of an (N, kD) matrix whose rows are ld elements apart into a
+  // swizzled tile; rows >= n are zero.
   // When the threads cover whole 8-row groups, each thread copies one chunk column of rows r,
   // r + kRowsPerPass, ... (one swizzle for all); otherwise chunk by chunk.
   template <int ROWS>
-  static __device__ __forceinline__ void load_tile(T* dst, const T* src, int row0, int n, int tid) {
+  static __device__ __forceinline__ void load_tile(T* dst, const T* src, int row0, int n, int tid, int64_t ld) {
     constexpr int kRowsPerPass = kThreads / kChunks;
     if constexpr (kThreads % kChunks == 0 && kRowsPerPass % 8 == 0 && ROWS % kRowsPerPass == 0) {
       const int ch = tid % kChunks, r = tid / kChunks;
       T* d = dst + swz128<ROWS>(r, ch * 8);
-      const T* g = src + ((int64_t)row0 + r) * kD + ch * 8;
+      const T* g = src + ((int64_t)row0 + r) * ld + ch * 8;
 #pragma unroll
       for (int u = 0; u < ROWS / kRowsPerPass; ++u) {
         const bool valid = row0 + r + u * kRowsPerPass < n;
-        cp_async16(d + u * kRowsPerPass * 64, valid ? g + (int64_t)u * kRowsPerPass * kD : src, valid);
+        cp_async16(d + u * kRowsPerPass * 64, valid ? g + (int64_t)u * kRowsPerPass * ld : src, valid);
       }
     } else {
       constexpr int kTotal = ROWS * kChunks;
@@ -48,7 +49,7 @@ struct Sm90Tiles {
       for (int c0 = 0; c0 < kTotal; c0 += kThreads) {
         const int c = c0 + tid, r = c / kChunks, ch = c % kChunks;
         const bool valid = row0 + r < n;
-        if (c < kTotal) cp_async16(dst + swz128<ROWS>(r, ch * 8), valid ? src + ((int64_t)row0 + r) * kD + ch * 8 : src, valid);
+        if (c < kTotal) cp_async16(dst + swz128<ROWS>(r, ch * 8), valid ? src + ((int64_t)row0 + r) * ld + ch * 8 : src, valid);
       }
     }
   }

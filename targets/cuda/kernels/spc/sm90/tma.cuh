@@ -1,4 +1,4 @@
-// The tensor copy engine (TMA, sm_90): boxes of a 3-D tensor map into shared memory, completing
+// The tensor copy engine (TMA, sm_90): boxes of a 4-D tensor map into shared memory, completing
 // on an mbarrier, and the host-side encoding of the maps (through the driver entry point, so no
 // link against libcuda is needed).
 #pragma once
@@ -8,11 +8,11 @@
 
 namespace spc {
 
-// One box of a 3-D tensor map (coordinates innermost first) into shared memory, completing on bar.
-__device__ __forceinline__ void tma_load_3d(void* dst, const CUtensorMap* map, int c0, int c1, int c2, uint64_t* bar) {
+// One box of a 4-D tensor map (coordinates innermost first) into shared memory, completing on bar.
+__device__ __forceinline__ void tma_load_4d(void* dst, const CUtensorMap* map, int c0, int c1, int c2, int c3, uint64_t* bar) {
   asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(smem_u32(dst)),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(smem_u32(bar))
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(smem_u32(dst)),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(smem_u32(bar))
       : "memory");
 }
 
@@ -35,16 +35,17 @@ inline cudaError_t tensor_map_encoder(PFN_cuTensorMapEncodeTiled_v12000* out) {
   return cudaSuccess;
 }
 
-// A map of slices (D, n, slices) of 16-bit elements, rows of D contiguous, read in boxes of
-// 64 x rows x 1 in the 128-byte swizzle (rows past n read as zeros).
-inline bool encode_rows_map(PFN_cuTensorMapEncodeTiled_v12000 encode, CUtensorMap* map, const void* base, bool bf16, int d, int n,
-                            cuuint64_t slices, cuuint32_t rows) {
+// A map of a (B, heads, N, D) tensor of 16-bit elements with element strides s (D contiguous), as
+// the 4-D (D, N, heads, B), read in boxes of 64 x rows x 1 x 1 in the 128-byte swizzle (rows past n
+// read as zeros): box (c, i, h, b) holds columns c .. c + 63 of rows i .. i + rows - 1 of (b, h).
+inline bool encode_strided_map(PFN_cuTensorMapEncodeTiled_v12000 encode, CUtensorMap* map, const void* base, bool bf16, int d, int n, int heads,
+                               int batch, const Strides& s, cuuint32_t rows) {
   const CUtensorMapDataType type = bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16;
-  const cuuint64_t dims[3] = {(cuuint64_t)d, (cuuint64_t)n, slices};
-  const cuuint64_t strides[2] = {(cuuint64_t)d * 2, (cuuint64_t)n * d * 2};
-  const cuuint32_t box[3] = {64, rows, 1};
-  const cuuint32_t estr[3] = {1, 1, 1};
-  return encode(map, type, 3, const_cast<void*>(base), dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+  const cuuint64_t dims[4] = {(cuuint64_t)d, (cuuint64_t)n, (cuuint64_t)heads, (cuuint64_t)batch};
+  const cuuint64_t strides[3] = {(cuuint64_t)s.n * 2, (cuuint64_t)s.h * 2, (cuuint64_t)s.b * 2};
+  const cuuint32_t box[4] = {64, rows, 1, 1};
+  const cuuint32_t estr[4] = {1, 1, 1, 1};
+  return encode(map, type, 4, const_cast<void*>(base), dims, strides, box, estr, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                 CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
 
