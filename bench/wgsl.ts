@@ -277,10 +277,55 @@ for (const d of DIMS) {
         if (dense?.ms !== undefined) row.speedup = dense.ms / row.ms;
       }
       console.log(line(row, dense));
+      report(false);
     }
   }
 }
 gpu?.destroy();
+
+/** Writes the Markdown table and the JSON (after every row, so that a run killed midway leaves what it measured). */
+function report(done: boolean): void {
+  const timing = [...new Set(rows.filter((r) => r.timing).map((r) => r.timing))].join(' and ') || 'none (no row measured)';
+  const date = new Date().toISOString().slice(0, 10);
+  const command = `bench/wgsl.ts ${process.argv.slice(2).join(' ')}`;
+  const md = [
+    `# WGSL benchmark, ${date}`,
+    '',
+    `Adapter: ${adapter?.description ?? '(none answered)'}. Features: ${adapter?.features.join(', ') || '-'}.`,
+    `Node ${process.version}, ${process.platform}/${process.arch}. Machine load average (1 min) before / after: ${loadBefore} / ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores.`,
+    '',
+    `Command: \`${command}\``,
+    '',
+    `Timing: ${timing}. "ms" is the median over the timed dispatches after one warm-up run: with timestamp-query, GPU time from the start of the call's first compute pass to the end of its last; else submit to onSubmittedWorkDone (wall). "wall ms" is always the latter.`,
+    'Forward pass (output + lse, f32), batch 1. "pairs vs dense" is the layout\'s allowed (query, key) pairs over dense causal\'s; GFLOP/s counts useful work only, 4 * D * allowed pairs;',
+    `"speed-up" is dense time / band time at the same N and D. Both kernels are spc WGSL kernels: the dense one is compiled from \`pattern dense\` with the same H and D. Variant: ${VARIANT} (the kernel that ran is in the table).`,
+    opts.isolate ? `Each row ran in its own Node process, killed after ${TIMEOUT_S} s ("hang").` : 'All rows ran in one process.',
+    '',
+    ...header,
+    ...rows.map((r) =>
+      line(
+        r,
+        rows.find((x) => x.pattern === DENSE && x.d === r.d && x.n === r.n),
+      ),
+    ),
+    '',
+  ].join('\n');
+  const mdFile = opts.md ?? join(packageRoot(), 'bench', 'results', `wgsl-${date}.md`);
+  mkdirSync(dirname(mdFile), { recursive: true });
+  writeFileSync(mdFile, md);
+  if (done) console.log(`timing: ${timing}; wrote ${mdFile}`);
+  if (opts.json) {
+    writeFileSync(
+      opts.json,
+      JSON.stringify(
+        { date, command, node: process.version, timing, variant: VARIANT, isolate: opts.isolate, timeoutS: TIMEOUT_S, peakTflops: PEAK, adapter, rows },
+        null,
+        2,
+      ) + '\n',
+    );
+    if (done) console.log(`wrote ${opts.json}`);
+  }
+}
 
 function line(r: Row, dense: Row | undefined): string {
   const f = (x: number | undefined, digits: number) => (x === undefined ? '-' : x.toFixed(digits));
@@ -290,44 +335,5 @@ function line(r: Row, dense: Row | undefined): string {
   return `| ${r.pattern} | ${r.d} | ${r.n} | ${r.heads} | ${r.variant ?? '-'} | ${r.passes ?? '-'} | ${vsDense} | ${ms} | ${f(r.wallMs, 3)} | ${r.timing ?? '-'} | ${f(r.gflops, r.gflops !== undefined && r.gflops < 10 ? 2 : 0)} |${share} ${r.speedup === undefined ? '-' : `${r.speedup.toFixed(2)}x`} | ${r.note ?? ''} |`;
 }
 
-const timing = [...new Set(rows.filter((r) => r.timing).map((r) => r.timing))].join(' and ') || 'none (no row measured)';
-const date = new Date().toISOString().slice(0, 10);
-const command = `bench/wgsl.ts ${process.argv.slice(2).join(' ')}`;
-const md = [
-  `# WGSL benchmark, ${date}`,
-  '',
-  `Adapter: ${adapter?.description ?? '(none answered)'}. Features: ${adapter?.features.join(', ') || '-'}.`,
-  `Node ${process.version}, ${process.platform}/${process.arch}. Machine load average (1 min) before / after: ${loadBefore} / ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores.`,
-  '',
-  `Command: \`${command}\``,
-  '',
-  `Timing: ${timing}. "ms" is the median over the timed dispatches after one warm-up run: with timestamp-query, GPU time from the start of the call's first compute pass to the end of its last; else submit to onSubmittedWorkDone (wall). "wall ms" is always the latter.`,
-  'Forward pass (output + lse, f32), batch 1. "pairs vs dense" is the layout\'s allowed (query, key) pairs over dense causal\'s; GFLOP/s counts useful work only, 4 * D * allowed pairs;',
-  `"speed-up" is dense time / band time at the same N and D. Both kernels are spc WGSL kernels: the dense one is compiled from \`pattern dense\` with the same H and D. Variant: ${VARIANT} (the kernel that ran is in the table).`,
-  opts.isolate ? `Each row ran in its own Node process, killed after ${TIMEOUT_S} s ("hang").` : 'All rows ran in one process.',
-  '',
-  ...header,
-  ...rows.map((r) =>
-    line(
-      r,
-      rows.find((x) => x.pattern === DENSE && x.d === r.d && x.n === r.n),
-    ),
-  ),
-  '',
-].join('\n');
-const mdFile = opts.md ?? join(packageRoot(), 'bench', 'results', `wgsl-${date}.md`);
-mkdirSync(dirname(mdFile), { recursive: true });
-writeFileSync(mdFile, md);
-console.log(`timing: ${timing}; wrote ${mdFile}`);
-if (opts.json) {
-  writeFileSync(
-    opts.json,
-    JSON.stringify(
-      { date, command, node: process.version, timing, variant: VARIANT, isolate: opts.isolate, timeoutS: TIMEOUT_S, peakTflops: PEAK, adapter, rows },
-      null,
-      2,
-    ) + '\n',
-  );
-  console.log(`wrote ${opts.json}`);
-}
+report(true);
 process.exit(0); // do not wait on Dawn's threads

@@ -66,7 +66,14 @@ export async function openBenchGpu(o: GpuOptions): Promise<BenchGpu> {
   const have = adapter.limits as unknown as Record<string, number | undefined>;
   const limits: Record<string, number> = {};
   for (const k of LIMITS) if (typeof have[k] === 'number') limits[k] = have[k];
-  const device = await adapter.requestDevice({ requiredFeatures: wanted as GPUFeatureName[], requiredLimits: limits });
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({ requiredFeatures: wanted as GPUFeatureName[], requiredLimits: limits });
+  } catch (e) {
+    // Only timestamp-query matters to the benchmark: try again without subgroups and shader-f16.
+    console.error(`requestDevice with ${wanted.join(', ')} failed (${(e as Error).message}); trying timestamp-query alone`);
+    device = await adapter.requestDevice({ requiredFeatures: wanted.filter((f) => f === 'timestamp-query') as GPUFeatureName[], requiredLimits: limits });
+  }
   device.addEventListener?.('uncapturederror', (e) => console.error(`[webgpu uncaptured error] ${(e as GPUUncapturedErrorEvent).error.message}`));
   const i = adapter.info;
   const info = { vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '' };

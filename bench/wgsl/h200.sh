@@ -97,7 +97,9 @@ done
 budget=$((430 - 60 - $(elapsed)))
 [ $budget -gt 30 ] || budget=30
 say "benchmark (budget $budget s, 60 s per case)"
-timeout -k 5 $(($(left) - 60)) "$NODE" $JS/wgsl.js --backend "$BACKEND" --feature-level "$LEVEL" --isolate --timeout 60 --budget $budget \
+bench_t=$(($(left) - 60))
+[ $bench_t -gt 60 ] || bench_t=60
+timeout -k 5 $bench_t "$NODE" $JS/wgsl.js --backend "$BACKEND" --feature-level "$LEVEL" --isolate --timeout 60 --budget $budget \
   --n $NS --dims $DIMS --heads $HEADS --reps $REPS --peak 67 \
   --patterns spattention-paper,spattention-balanced,spattention-released \
   --json "$OUT/wgsl-h200.json" --md "$OUT/wgsl-h200.md" --log "$OUT/bench-cases.log" 2> "$logs/bench-stderr.log"
