@@ -1,6 +1,5 @@
-// The backward pass for Hopper (sm_90a), with warpgroup MMA (WORK IN PROGRESS: compiled, its walks
-// run on the host (test/cuda/probe_walk.cu), not yet run on a GPU). No atomics: the same bits on
-// every run. Kernels (block-wise: one block per work item, two warpgroups, cp.async double
+// The backward pass for Hopper (sm_90a), with warpgroup MMA (checked on an H200:
+// bench/results/cuda-2026-12-01-backward.md). No atomics: the same bits on every run. Kernels (block-wise: one block per work item, two warpgroups, cp.async double
 // buffers; the forward's pieces: Sm90Tiles's S = A B^T (issue_s) and O += P V (issue_pv), the
 // accumulator-to-A packing (pack_p), the masks):
 //
