@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { emitLayout, runtimeFiles, type WgslPlanOverrides } from '../targets/wgsl/index.js';
+import { emitLayout, emitLayoutJs, runtimeFiles, type WgslPlanOverrides } from '../targets/wgsl/index.js';
 import { compileSource } from '../src/driver/pipeline.js';
 import type { LayoutIR } from '../src/ir/index.js';
 
@@ -55,7 +55,7 @@ export interface WgslModule {
   ): Promise<{
     variant: 'rows' | 'tiled';
     run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<{ out: Float32Array; lse: Float32Array }>;
-    dispatch(encoder: GPUCommandEncoder): void;
+    dispatch(encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites): void;
     buffers: Record<'q' | 'k' | 'v' | 'out', GPUBuffer>;
     grid: number[];
     passes: number;
@@ -67,10 +67,17 @@ export interface WgslModule {
 let outDir: string | null = null;
 let counter = 0;
 
-/** Emits the layout with the WGSL target into a temporary folder and imports its .js (overrides: forced plan choices). */
-export async function loadModule(layout: LayoutIR, overrides?: WgslPlanOverrides): Promise<WgslModule> {
-  outDir ??= mkdtempSync(join(tmpdir(), 'spc-wgsl-'));
-  const files = [...emitLayout(layout, 'test', overrides), ...runtimeFiles()]; // the module imports ./spc-wgsl-runtime.js
+/**
+ * Emits the layout with the WGSL target into a temporary folder and imports its .js (overrides:
+ * forced plan choices). dts: false skips the .d.ts (ts-morph), for a machine that carries only
+ * spc's runtime packages (bench/wgsl/).
+ */
+export async function loadModule(layout: LayoutIR, overrides?: WgslPlanOverrides, { dts = true }: { dts?: boolean } = {}): Promise<WgslModule> {
+  if (outDir === null) {
+    outDir = mkdtempSync(join(tmpdir(), 'spc-wgsl-'));
+    writeFileSync(join(outDir, 'package.json'), '{ "type": "module" }\n'); // the modules are ES modules wherever tmpdir is
+  }
+  const files = [...(dts ? emitLayout : emitLayoutJs)(layout, 'test', overrides), ...runtimeFiles()]; // the module imports ./spc-wgsl-runtime.js
   const dir = join(outDir, String(counter++));
   const { mkdirSync } = await import('node:fs');
   mkdirSync(dir, { recursive: true });

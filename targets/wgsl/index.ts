@@ -17,15 +17,25 @@ export { RUNTIME_DTS, RUNTIME_JS, runtimeFiles } from './module.js';
 
 /** One layout's three files (without the runtime files, runtimeFiles(), which its .js imports); `overrides` force plan choices (tests). */
 export function emitLayout(layout: LayoutIR, version: string, overrides?: WgslPlanOverrides): EmittedFile[] {
+  return emitLayoutFiles(layout, version, overrides, true);
+}
+
+/** The layout's .wgsl and .js only: no .d.ts, so ts-morph is never loaded (the benchmark on a machine that carries only spc's runtime packages). */
+export function emitLayoutJs(layout: LayoutIR, version: string, overrides?: WgslPlanOverrides): EmittedFile[] {
+  return emitLayoutFiles(layout, version, overrides, false);
+}
+
+function emitLayoutFiles(layout: LayoutIR, version: string, overrides: WgslPlanOverrides | undefined, dts: boolean): EmittedFile[] {
   const plan = planLayout(layout, overrides);
   const shader = wgslShader(plan, version);
   const tiled = planTiled(plan, overrides);
   const tiledWgsl = tiled ? { plan: tiled, wgsl: tiledShader(plan, tiled, version) } : null;
-  return [
+  const files = [
     { path: `${layout.name}.wgsl`, contents: shader },
     { path: `${layout.name}.js`, contents: jsModule(plan, shader, version, tiledWgsl) },
-    { path: `${layout.name}.d.ts`, contents: dtsModule({ ...plan, tiled }, version) },
   ];
+  if (dts) files.push({ path: `${layout.name}.d.ts`, contents: dtsModule({ ...plan, tiled }, version) });
+  return files;
 }
 
 export const wgslTarget: Target = {

@@ -104,8 +104,11 @@ export interface Attention {
   readonly bindGroup: GPUBindGroup;
   /** Uploads q (B, H, N, D), k and v (B, KV, N, D), computes, and reads back out and lse. */
   run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<AttentionResult>;
-  /** Records the compute passes only (one per chunk of TILES_PER_PASS key tiles, each after a copy that sets the uniform's chunk index). */
-  dispatch(encoder: GPUCommandEncoder): void;
+  /**
+   * Records the compute passes only (one per chunk of TILES_PER_PASS key tiles, each after a copy that sets the uniform's chunk index).
+   * With timestampWrites (a device with 'timestamp-query'), the first pass writes beginningOfPassWriteIndex and the last endOfPassWriteIndex.
+   */
+  dispatch(encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites): void;
   /** Destroys the buffers this object allocated, once the run in flight (if any) has finished; run() then rejects. */
   destroy(): void;
 }

@@ -372,12 +372,25 @@ export async function createAttention(base, device, options = {}) {
   );
   /**
    * Records the compute passes into encoder, each after the copy that sets its chunk index.
+   * With timestampWrites (a device with 'timestamp-query'), the first pass writes
+   * beginningOfPassWriteIndex at its start and the last pass endOfPassWriteIndex at its end, so
+   * the two timestamps bracket the whole call's GPU work.
    * @param {GPUCommandEncoder} encoder
+   * @param {GPUComputePassTimestampWrites} [timestampWrites]
    */
-  function dispatch(encoder) {
+  function dispatch(encoder, timestampWrites) {
     for (let c = 0; c < nPasses; c++) {
       encoder.copyBufferToBuffer(chunkBuffer, 4 * c, paramsBuffer, 12, 4);
-      const pass = encoder.beginComputePass({ label: 'spc ' + L.name + ' pass ' + c });
+      /** @type {GPUComputePassDescriptor} */
+      const desc = { label: 'spc ' + L.name + ' pass ' + c };
+      if (timestampWrites) {
+        /** @type {GPUComputePassTimestampWrites} */
+        const tw = { querySet: timestampWrites.querySet };
+        if (c === 0 && timestampWrites.beginningOfPassWriteIndex !== undefined) tw.beginningOfPassWriteIndex = timestampWrites.beginningOfPassWriteIndex;
+        if (c === nPasses - 1 && timestampWrites.endOfPassWriteIndex !== undefined) tw.endOfPassWriteIndex = timestampWrites.endOfPassWriteIndex;
+        if (tw.beginningOfPassWriteIndex !== undefined || tw.endOfPassWriteIndex !== undefined) desc.timestampWrites = tw;
+      }
+      const pass = encoder.beginComputePass(desc);
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, bindGroup);
       pass.dispatchWorkgroups(grid[0], grid[1], grid[2]);

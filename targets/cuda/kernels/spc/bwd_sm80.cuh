@@ -1,5 +1,5 @@
-// The backward pass for sm_80 and newer (WORK IN PROGRESS: compiled, and its walk run on the host
-// (test/cuda/probe_walk.cu), but not yet run on a GPU). Kernels, FlashAttention-2 style, over the same head table and exact bands as the forward:
+// The backward pass for sm_80 and newer (checked on an H200: bench/results/cuda-2026-12-01-backward.md;
+// its walk also runs on the host, test/cuda/probe_walk.cu). Kernels, FlashAttention-2 style, over the same head table and exact bands as the forward:
 //
 //   preprocess: per row, delta = rowsum(dO * O) (fp32; less dLSE, the gradient of the returned
 //               lse, when given: lse's gradient adds P * dLSE to dS), lse2 = lse * log2(e) (natural log in,
