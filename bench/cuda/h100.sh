@@ -46,6 +46,8 @@ check|quick)
       done
     done
   done
+  # One archive of the sanitizer logs (the device tool brings back at most 8 files).
+  (cd "$out" && tar czf sanitizers.tgz memcheck-*.log racecheck-*.log && rm -f memcheck-*.log racecheck-*.log)
   ;;
 bench)
   # 3. The benchmark, side by side with cuDNN, flash and FlexAttention.
