@@ -32,16 +32,22 @@ check|quick)
     done
   done
   # 3. The backward under memcheck and racecheck (the dK/dV pass shares dS through shared memory),
-  #    atomics and deterministic modes, GQA (balanced_h16_kv4_d64), N = 77 and 300.
-  for mode in 1 det; do
-    for tool in memcheck racecheck; do
-      for case in "released_h8_kv8_d64 77 2" "balanced_h16_kv4_d64 300 1"; do
-        set -- $case
-        SPC_BACKWARD=$mode compute-sanitizer --tool $tool --error-exitcode 9 python3 bench/cuda/profile_one.py "$dir" $case > "$out/$tool-bwd-$mode-$1.log" 2>&1
-        echo "$tool backward ($mode) $case rc=$?"; tail -1 "$out/$tool-bwd-$mode-$1.log"
+  #    both families (SPC_CUDA_BWD: the wgmma one is the default on sm_90), atomics and
+  #    deterministic modes, GQA (balanced_h16_kv4_d64), N = 77 and 300; racecheck on the wgmma family.
+  for fam in sm90 sm80; do
+    for mode in 1 det; do
+      for tool in memcheck racecheck; do
+        [ "$tool" = racecheck ] && [ "$fam" = sm80 ] && continue
+        for case in "released_h8_kv8_d64 77 2" "balanced_h16_kv4_d64 300 1"; do
+          set -- $case
+          SPC_CUDA_BWD=$fam SPC_BACKWARD=$mode compute-sanitizer --tool $tool --error-exitcode 9 python3 bench/cuda/profile_one.py "$dir" $case > "$out/$tool-bwd-$fam-$mode-$1.log" 2>&1
+          echo "$tool backward $fam ($mode) $case rc=$?"; tail -1 "$out/$tool-bwd-$fam-$mode-$1.log"
+        done
       done
     done
   done
+  # One archive of the sanitizer logs (the device tool brings back at most 8 files).
+  (cd "$out" && tar czf sanitizers.tgz memcheck-*.log racecheck-*.log && rm -f memcheck-*.log racecheck-*.log)
   ;;
 bench)
   # 3. The benchmark, side by side with cuDNN, flash and FlexAttention.
