@@ -100,7 +100,12 @@ struct BwdSm90 {
     static_assert(kD == 128 || kD == 64, "dQ split: 64 columns of D per wgmma");
     constexpr bool kSplitD = kD == 128;
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // stmatrix (generic) -> wgmma (async proxy)
-    __syncthreads();
+    if constexpr (kSplitD)
+      __syncthreads();  // both warpgroups' dS
+    else if (wg == 0)  // this warpgroup's own dS columns only (named barriers 1 and 2, 128 threads each)
+      asm volatile("bar.sync 1, 128;\n" ::: "memory");
+    else
+      asm volatile("bar.sync 2, 128;\n" ::: "memory");
     const int col0 = kSplitD ? 64 * wg : 0;
     const int kk0 = kSplitD ? 0 : 4 * wg, kk1 = kSplitD ? kBN / 16 : 4 * wg + 4;
     float d[32];
