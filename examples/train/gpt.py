@@ -560,7 +560,7 @@ def learn_tables(results, args, env, plot_note):
             lines.append(
                 f"\nDense attention reached only {dense[0]['eval_acc']:.3f} held-out accuracy on {task} in {args.train_steps} steps: too few steps"
                 f" for this table to compare the band patterns (rerun with more steps or an easier task, e.g. --variants dense --tasks {task}"
-                f" --alphabet 32 --seq 256 --layers 2 --train-steps 4000, then the band variants at what works)."
+                f" --alphabet 32 --per-sequence 16 --seq 256 --layers 2 --train-steps 4000, then the band variants at what works)."
             )
         out.append("\n".join(lines) + "\n")
     return "\n".join(out)
@@ -607,6 +607,12 @@ def plot(results, args):
 
 
 def learn(args):
+    # The task sizes first (before CUDA): one batch of each task at these arguments must exist.
+    for task in args.tasks.split(","):
+        try:
+            tasks.make_batch(task, 0, 1, args.seq, args.per_sequence, args.alphabet)
+        except ValueError as e:
+            raise SystemExit(f"error: {e} (--tasks, --seq, --per-sequence and --alphabet)")
     require_cuda()
     device = torch.device("cuda")
     os.makedirs(args.out, exist_ok=True)
