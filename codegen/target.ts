@@ -14,6 +14,11 @@ export interface EmitOptions {
   version: string;
   /** A kernel config (parsed JSON from `spc compile --config`) that overrides the target's heuristic. */
   config?: unknown;
+  /**
+   * Per layout name, a kernel config (part) that a tuning record chose by measured time
+   * (`spc compile --tuning`): over the heuristic, under `config`.
+   */
+  configs?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
 /**

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/driver/cli.js';
+import { recordConfigs } from '../src/driver/tuning.js';
+import type { LayoutIR } from '../src/ir/index.js';
 import { rankCorrelation } from '../src/tuner/cost.js';
 import { validateRecord, type TuningRecord } from '../src/tuner/record.js';
 
@@ -86,6 +88,64 @@ describe('spc tune: the measuring half', () => {
     const c = await spc('compile', spec, '--target', 'ir', '--tuning', rec, '-o', out);
     expect(c.code, c.stderr).toBe(0);
   }, 120_000);
+
+  it('compile --tuning to cuda takes the kernel config the record chose by time, under --config', async () => {
+    const list = JSON.parse(readFileSync(join(emit, 'tune_candidates.json'), 'utf8')) as Listed[];
+    const plan = JSON.parse(readFileSync(join(emit, 'tune_plan.json'), 'utf8')) as TuningRecord;
+    const cands = plan.entries[0]!.candidates;
+    // Made-up times: the fastest is the first listed candidate whose config is not the heuristic's (the plan's choice).
+    const k = list.findIndex((x) => JSON.stringify(cands[x.candidate]!.config) !== JSON.stringify(cands[list[0]!.candidate]!.config));
+    expect(k).toBeGreaterThan(0);
+    const results = list.map((x, i) => ({
+      package: x.package,
+      entry: x.entry,
+      candidate: x.candidate,
+      layout: x.layout,
+      n: x.n,
+      measured_ms: i === k ? 0.5 : 1 + i / 100,
+      failed: null,
+    }));
+    const m = join(d, 'measured-config.json');
+    writeFileSync(
+      m,
+      JSON.stringify({ format: 'spc-tuning-measurements', device: { name: 'test device', sm_count: 132, driver: null, cuda: null, pytorch: null }, results }),
+    );
+    const rec = join(d, 'rec-config.json');
+    expect((await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', join(emit, 'tune_plan.json'), '--record', rec)).code).toBe(0);
+    const chosen = cands[list[k]!.candidate]!;
+    const manifestOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'tb.manifest.json'), 'utf8')) as { config: { sm90: Record<string, unknown> } };
+    const out = join(d, 'cuda-tuned');
+    const c = await spc('compile', spec, '--target', 'cuda', '--tuning', rec, '-o', out);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toContain(`kernel config from ${rec}, chosen by measured time at N = 2048: ${chosen.id}`);
+    expect(manifestOf(out).config.sm90).toMatchObject(chosen.config.sm90 as object);
+    expect(manifestOf(out).config.sm90).not.toEqual(cands[list[0]!.candidate]!.config.sm90);
+    // --config goes over the record's choice, field by field.
+    const out2 = join(d, 'cuda-tuned-config');
+    const c2 = await spc('compile', spec, '--target', 'cuda', '--tuning', rec, '--config', '{"sm90": {"minBlocks": 1}}', '-o', out2);
+    expect(c2.code, c2.stderr).toBe(0);
+    expect(manifestOf(out2).config.sm90).toEqual({ ...(chosen.config.sm90 as object), minBlocks: 1 });
+    // Another target takes the bands only.
+    expect((await spc('compile', spec, '--target', 'wgsl', '--tuning', rec, '-o', join(d, 'wgsl-tuned'))).stderr).not.toContain('kernel config from');
+  }, 120_000);
+
+  it('a record that chose different configs at different N gives the heuristic, and says so', () => {
+    const cand = (id: string, sm90: Record<string, unknown>) => ({ id, config: { sm90 } }) as unknown as TuningRecord['entries'][number]['candidates'][number];
+    const entry = (n: number, measured: boolean, c: ReturnType<typeof cand>) =>
+      ({ layout: 'tb', n, target: 'cuda', measured, choice: 0, candidates: [c] }) as unknown as TuningRecord['entries'][number];
+    const a = cand('a', { stages: 2 });
+    const b = cand('b', { stages: 3 });
+    const record = (entries: TuningRecord['entries']) => ({ entries }) as unknown as TuningRecord;
+    const layouts = [{ name: 'tb' }, { name: 'other' }] as unknown as LayoutIR[];
+    let notes = '';
+    const note = (s: string) => (notes += s);
+    expect(recordConfigs(record([entry(2048, true, a), entry(4096, true, b)]), 'r.json', layouts, 'cuda', note)).toEqual({});
+    expect(notes).toContain('chose different kernel configs by measured time (N = 2048: a; N = 4096: b)');
+    expect(recordConfigs(record([entry(2048, true, a), entry(4096, true, a)]), 'r.json', layouts, 'cuda', note)).toEqual({ tb: { sm90: { stages: 2 } } });
+    // Chosen by the cost model alone (not measured), or for another target: no config.
+    expect(recordConfigs(record([entry(2048, false, b)]), 'r.json', layouts, 'cuda', note)).toEqual({});
+    expect(recordConfigs(record([entry(2048, true, b)]), 'r.json', layouts, 'wgsl', note)).toEqual({});
+  });
 
   it('measurements of another plan, or a malformed file, are refused with exit 2', async () => {
     const m = join(d, 'bad.json');

@@ -534,7 +534,7 @@ def band_note(variant, args):
 def learn_tables(results, args, env, plot_note):
     out = [f"# Learning on synthetic long-range lookups (examples/train/gpt.py learn)\n\n{NOTICE}\n\n{env_line(env)}\n"]
     out.append(
-        f"Model: L = {args.layers}, d_model = {D_MODEL}, H = {HEADS}, D = {HEAD_DIM}, MLP 4x, vocab {tasks.VOCAB}; N = {args.seq}, batch {args.batch}, "
+        f"Model: L = {args.layers}, d_model = {D_MODEL}, H = {HEADS}, D = {HEAD_DIM}, MLP 4x, vocab {tasks.VOCAB} ({args.alphabet} keys and {args.alphabet} values in use); N = {args.seq}, batch {args.batch}, "
         f"{args.train_steps} steps (lr {args.lr}, {args.warmup_steps} warmup, cosine to 10%), AdamW, bf16 autocast, seed {args.seed}; "
         f"{args.per_sequence} lookups per sequence; the same initialisation and batches for every variant. Evaluated on {args.eval_batches} "
         f"held-out batches. {args.scale_note}\n"
@@ -559,7 +559,8 @@ def learn_tables(results, args, env, plot_note):
         if dense and dense[0]["eval_acc"] < 0.5:
             lines.append(
                 f"\nDense attention reached only {dense[0]['eval_acc']:.3f} held-out accuracy on {task} in {args.train_steps} steps: too few steps"
-                f" for this table to compare the band patterns (rerun with more, e.g. --tasks {task} --train-steps 1500)."
+                f" for this table to compare the band patterns (rerun with more steps or an easier task, e.g. --variants dense --tasks {task}"
+                f" --alphabet 32 --per-sequence 16 --seq 256 --layers 2 --train-steps 4000, then the band variants at what works)."
             )
         out.append("\n".join(lines) + "\n")
     return "\n".join(out)
@@ -587,8 +588,8 @@ def plot(results, args):
                 w = min(10, len(ys))
                 smooth = [sum(ys[max(0, i - w + 1):i + 1]) / len(ys[max(0, i - w + 1):i + 1]) for i in range(len(ys))]
                 ax.plot(range(1, len(ys) + 1), smooth, label=r["variant"])
-        ax1.axhline(math.log(tasks.VALUES), color="gray", linestyle="--", linewidth=1, label=f"chance (1 of {tasks.VALUES} values)")
-        ax2.axhline(1 / tasks.VALUES, color="gray", linestyle="--", linewidth=1, label="chance")
+        ax1.axhline(math.log(args.alphabet), color="gray", linestyle="--", linewidth=1, label=f"chance (1 of {args.alphabet} values)")
+        ax2.axhline(1 / args.alphabet, color="gray", linestyle="--", linewidth=1, label="chance")
         ax1.set_title(f"{task}: training loss (answers only)")
         ax2.set_title(f"{task}: training accuracy (answers only)")
         for ax in (ax1, ax2):
@@ -606,6 +607,12 @@ def plot(results, args):
 
 
 def learn(args):
+    # The task sizes first (before CUDA): one batch of each task at these arguments must exist.
+    for task in args.tasks.split(","):
+        try:
+            tasks.make_batch(task, 0, 1, args.seq, args.per_sequence, args.alphabet)
+        except ValueError as e:
+            raise SystemExit(f"error: {e} (--tasks, --seq, --per-sequence and --alphabet)")
     require_cuda()
     device = torch.device("cuda")
     os.makedirs(args.out, exist_ok=True)
@@ -629,8 +636,8 @@ def learn(args):
     results, lost = [], None
     for task in args.tasks.split(","):
         t0 = time.time()
-        train = [to_device(tasks.make_batch(task, args.seed * 100000 + s, args.batch, args.seq, args.per_sequence), device) for s in range(args.train_steps)]
-        held_out = [to_device(tasks.make_batch(task, -1 - s, args.batch, args.seq, args.per_sequence), device) for s in range(args.eval_batches)]
+        train = [to_device(tasks.make_batch(task, args.seed * 100000 + s, args.batch, args.seq, args.per_sequence, args.alphabet), device) for s in range(args.train_steps)]
+        held_out = [to_device(tasks.make_batch(task, -1 - s, args.batch, args.seq, args.per_sequence, args.alphabet), device) for s in range(args.eval_batches)]
         log(f"{task}: generated {len(train)} training and {len(held_out)} held-out batches in {time.time() - t0:.0f} s")
         for v in variants:
             r = dict(task=task, variant=v)
@@ -701,6 +708,7 @@ def main(argv=None):
     lp.add_argument("--warmup-steps", type=int, default=40)
     lp.add_argument("--eval-batches", type=int, default=8)
     lp.add_argument("--per-sequence", type=int, default=64, help="lookups (copy) or key-value pairs (mqar) per sequence")
+    lp.add_argument("--alphabet", type=int, default=tasks.KEYS, help=f"keys and values the tasks use (1..{tasks.KEYS}; fewer: an easier task)")
     lp.add_argument("--lr", type=float, default=1e-3)
     lp.add_argument("--log-every", type=int, default=50)
     args = ap.parse_args(argv)

@@ -34,16 +34,23 @@ VALUE0 = FILLER + KEYS  # value tokens: VALUE0 .. VOCAB - 1
 TASKS = ("copy", "mqar")
 
 
-def copy_sequence(rng, n, lookups):
-    """(tokens, answers): tokens a list of n ints; answers [(position, target, distance)], one per lookup."""
-    if lookups > KEYS:
-        raise ValueError(f"copy: at most {KEYS} lookups per sequence (distinct keys), got {lookups}")
+def _check_alphabet(alphabet):
+    if not (isinstance(alphabet, int) and 1 <= alphabet <= min(KEYS, VALUES)):
+        raise ValueError(f"the alphabet (keys and values used) must be 1..{min(KEYS, VALUES)}, got {alphabet!r}")
+
+
+def copy_sequence(rng, n, lookups, alphabet=KEYS):
+    """(tokens, answers): tokens a list of n ints; answers [(position, target, distance)], one per lookup.
+    alphabet: how many of the key tokens and of the value tokens are used (fewer: an easier task)."""
+    _check_alphabet(alphabet)
+    if lookups > alphabet:
+        raise ValueError(f"copy: at most {alphabet} lookups per sequence (distinct keys), got {lookups}")
     if n < 8:
         raise ValueError(f"copy: the sequence length must be at least 8, got {n}")
     seq = rng.choices(range(FILLER), k=n)
     used = bytearray(n)
     answers = []
-    for key in rng.sample(range(KEYS), lookups):
+    for key in rng.sample(range(alphabet), lookups):
         for _ in range(1000):
             d = rng.randint(2, n // 2)
             j = rng.randrange(0, n - d - 1)  # pair at (j, j+1), again at (i, i+1) with i + 1 <= n - 1
@@ -52,7 +59,7 @@ def copy_sequence(rng, n, lookups):
                 break
         else:
             raise RuntimeError(f"copy: could not place {lookups} lookups in a sequence of {n} tokens")
-        value = VALUE0 + rng.randrange(VALUES)
+        value = VALUE0 + rng.randrange(alphabet)
         seq[j] = seq[i] = KEY0 + key
         seq[j + 1] = seq[i + 1] = value
         for p in (j, j + 1, i, i + 1):
@@ -62,16 +69,17 @@ def copy_sequence(rng, n, lookups):
     return seq, answers
 
 
-def mqar_sequence(rng, n, pairs):
+def mqar_sequence(rng, n, pairs, alphabet=KEYS):
     """(tokens, answers) as copy_sequence; pairs (key, value) first, each key queried once later."""
-    if pairs > KEYS:
-        raise ValueError(f"mqar: at most {KEYS} pairs per sequence (distinct keys), got {pairs}")
+    _check_alphabet(alphabet)
+    if pairs > alphabet:
+        raise ValueError(f"mqar: at most {alphabet} pairs per sequence (distinct keys), got {pairs}")
     slots = (n - 1 - 2 * pairs) // 2  # query slots (q, q + 1) after the pairs, q = 2 pairs + 2 s
     if slots < pairs:
         raise ValueError(f"mqar: {pairs} pairs and their queries need a sequence of at least {4 * pairs + 1} tokens, got {n}")
     seq = rng.choices(range(FILLER), k=n)
-    keys = rng.sample(range(KEYS), pairs)
-    values = [VALUE0 + rng.randrange(VALUES) for _ in range(pairs)]
+    keys = rng.sample(range(alphabet), pairs)
+    values = [VALUE0 + rng.randrange(alphabet) for _ in range(pairs)]
     for p in range(pairs):
         seq[2 * p] = KEY0 + keys[p]
         seq[2 * p + 1] = values[p]
@@ -85,16 +93,16 @@ def mqar_sequence(rng, n, pairs):
     return seq, answers
 
 
-def make_batch(task, seed, batch, n, per_sequence):
+def make_batch(task, seed, batch, n, per_sequence, alphabet=KEYS):
     """One batch as plain lists: tokens [batch][n]; rows, positions, targets, distances (one entry per
-    answer). The same (task, seed, batch, n, per_sequence) always gives the same batch."""
+    answer). The same (task, seed, batch, n, per_sequence, alphabet) always gives the same batch."""
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
-    rng = random.Random(f"{task}:{seed}:{batch}:{n}:{per_sequence}")
+    rng = random.Random(f"{task}:{seed}:{batch}:{n}:{per_sequence}" + (f":{alphabet}" if alphabet != KEYS else ""))
     gen = copy_sequence if task == "copy" else mqar_sequence
     tokens, rows, positions, targets, distances = [], [], [], [], []
     for b in range(batch):
-        seq, answers = gen(rng, n, per_sequence)
+        seq, answers = gen(rng, n, per_sequence, alphabet)
         tokens.append(seq)
         for pos, target, d in answers:
             rows.append(b)
@@ -157,6 +165,12 @@ def selftest():
     far = sum(x >= 128 for x in d) / len(d)
     assert 0.8 < far < 0.95, f"copy: {far:.2f} of the distances are >= 128, expected about 0.88"
     assert bucket_edges(2048) == [1, 64, 128, 256, 512, 1024, 2048], bucket_edges(2048)
+    # A smaller alphabet: only keys KEY0 .. KEY0 + 31 and values VALUE0 .. VALUE0 + 31 occur.
+    for task in TASKS:
+        batch = make_batch(task, 3, 4, 256, 8, alphabet=32)
+        _check_batch(task, *batch, 256, 8)
+        used = {t for seq in batch[0] for t in seq if t >= KEY0}
+        assert all(KEY0 <= t < KEY0 + 32 or VALUE0 <= t < VALUE0 + 32 for t in used), f"{task}: a token outside the 32-letter alphabet"
     print("selftest passed")
 
 

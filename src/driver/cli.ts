@@ -18,6 +18,7 @@ import {
   planText,
   readMeasurements,
   readRecord,
+  recordConfigs,
   specWithBands,
   tunedForCompile,
   tunedForInspect,
@@ -166,7 +167,7 @@ writes an SVG with one panel per head and the distance bands under each panel.`,
         help: "a kernel config (JSON) that overrides the target's heuristic; see targets/cuda/README.md.\nA value starting with { is the JSON itself, anything else a file holding it",
       },
       tuningOption(
-        "partition tuned: the tuning record (from spc tune --record) whose bands to compile in;\nthe generated code then runs at the record's lengths N only",
+        "the tuning record (from spc tune --record): partition tuned compiles in its bands (the\ngenerated code then runs at the record's lengths N only); with --target cuda, a layout whose\nentries were measured also takes the kernel config chosen by time (under --config)",
       ),
       { name: 'untuned', help: 'partition tuned without a record: compile the base partition at every N (says so)' },
     ],
@@ -352,12 +353,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
         case 'compile': {
           if (recordFile !== undefined && values.untuned === true)
             throw new UsageError('--tuning and --untuned exclude each other: give a record, or ask for the base partition');
-          const tuned = tunedForCompile(
-            layouts,
-            { ...tuningArg(recordFile), untuned: values.untuned === true, ...(seq !== undefined ? { seq } : {}) },
-            io.stderr,
-          );
-          return await compile(tuned, seq, values.target as string, values.out as string, values.config as string | undefined, io);
+          const rec = tuningArg(recordFile);
+          const tuned = tunedForCompile(layouts, { ...rec, untuned: values.untuned === true, ...(seq !== undefined ? { seq } : {}) }, io.stderr);
+          const configs = rec.record ? recordConfigs(rec.record, rec.recordFile!, layouts, values.target as string, io.stderr) : {};
+          return await compile(tuned, seq, values.target as string, values.out as string, values.config as string | undefined, io, configs);
         }
         case 'tune':
           return await tune(layouts, spec.source, values, io);
@@ -578,12 +577,22 @@ async function show(given: LayoutIR[], seq: number | undefined, out: string | un
 
 const basename = (p: string): string => resolve(p).split('/').pop()!;
 
-async function compile(layouts: LayoutIR[], seq: number | undefined, targetName: string, out: string, configArg: string | undefined, io: Io): Promise<number> {
+async function compile(
+  layouts: LayoutIR[],
+  seq: number | undefined,
+  targetName: string,
+  out: string,
+  configArg: string | undefined,
+  io: Io,
+  configs: Record<string, Record<string, unknown>> = {},
+): Promise<number> {
   if (seq !== undefined) for (const l of layouts) lengthFor(l, seq, seq); // a fixed length must agree (E081)
   const config = configArg === undefined ? undefined : readConfig(configArg);
   const target = await getTarget(targetName);
   if (config !== undefined && target.acceptsConfig !== true) throw new TargetError('E106', [target.name]);
-  const files = target.emit(layouts, { seq, version: VERSION, ...(config !== undefined ? { config } : {}) });
+  // A tuning record's configs are for the target it was measured on (recordConfigs keeps only those).
+  const fromRecord = target.acceptsConfig === true && Object.keys(configs).length ? { configs } : {};
+  const files = target.emit(layouts, { seq, version: VERSION, ...(config !== undefined ? { config } : {}), ...fromRecord });
   const written = writeAtomically(out, files);
   for (const w of written) io.stderr(`wrote ${w}\n`);
   return 0;

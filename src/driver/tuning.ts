@@ -91,6 +91,39 @@ export function tunedForCompile(
   return out;
 }
 
+/**
+ * The kernel configs a tuning record chose by measured time, per layout, for `spc compile --tuning`
+ * to a target: the chosen candidate's config of the layout's measured entries for that target.
+ * Entries the cost model alone chose give none (their choice is the heuristic's config). A package
+ * has one config for every N, so a layout whose measured entries chose different configs at
+ * different N gets none, and `note` says so (pass --config to pick one).
+ */
+export function recordConfigs(
+  record: TuningRecord,
+  recordFile: string,
+  layouts: readonly LayoutIR[],
+  target: string,
+  note: (s: string) => void,
+): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const l of layouts) {
+    const chosen = record.entries
+      .filter((e) => e.layout === l.name && e.target === target && e.measured)
+      .map((e) => ({ n: e.n, id: e.candidates[e.choice]!.id, config: e.candidates[e.choice]!.config }));
+    if (!chosen.length) continue;
+    const distinct = new Set(chosen.map((c) => JSON.stringify(c.config)));
+    if (distinct.size > 1) {
+      note(
+        `layout ${l.name}: ${recordFile} chose different kernel configs by measured time (${chosen.map((c) => `N = ${c.n}: ${c.id}`).join('; ')}); one package has one config for every N, so compile uses the heuristic's (pass --config to pick one)\n`,
+      );
+      continue;
+    }
+    out[l.name] = chosen[0]!.config;
+    note(`layout ${l.name}: kernel config from ${recordFile}, chosen by measured time at N = ${chosen.map((c) => c.n).join(', ')}: ${chosen[0]!.id}\n`);
+  }
+  return out;
+}
+
 /** The tile shape tuned bands are tuned for: the CUDA heuristic's sm90 forward tile, or 128 x 128 where CUDA cannot compile the layout. */
 export async function tuningTile(l: LayoutIR): Promise<[number, number]> {
   const { defaultTile } = await cudaTune();
