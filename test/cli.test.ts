@@ -287,6 +287,7 @@ describe('options: one table per command', () => {
         '--record FILE',
         '--write-spec FILE',
         '--emit DIR',
+        '--emit-max K',
         '--measured FILE',
         '--plan RECORD',
         '--json',

@@ -53,6 +53,53 @@ describe('spc tune: the measuring half', () => {
     }
   }, 120_000);
 
+  it('--emit-max K writes the choice, its twin with the other bands, then the rest spread over the predicted order', async () => {
+    const all = JSON.parse(readFileSync(join(emit, 'tune_candidates.json'), 'utf8')) as Listed[];
+    const few = join(d, 'emit-few');
+    const r = await spc('tune', spec, '--target', 'cuda', '--seq', '2048', '--plan-only', '--emit', few, '--emit-max', '5');
+    expect(r.code, r.stderr).toBe(0);
+    const list = JSON.parse(readFileSync(join(few, 'tune_candidates.json'), 'utf8')) as Listed[];
+    const e = (JSON.parse(readFileSync(join(few, 'tune_plan.json'), 'utf8')) as TuningRecord).entries[0]!;
+    expect(all.length).toBeGreaterThan(5);
+    expect(list).toHaveLength(5);
+    const [choice, twin, ...rest] = list.map((x) => e.candidates[x.candidate]!);
+    expect(list[0]!.candidate).toBe(e.choice);
+    expect(twin!.config).toEqual(choice!.config);
+    expect(new Set([choice!.bands, twin!.bands])).toEqual(new Set(['base', 'tuned']));
+    // The rest: kept, distinct, in the full list's (predicted) order, its last one included.
+    const pos = rest.map((c) => all.findIndex((x) => e.candidates[x.candidate] !== undefined && x.id === c.id));
+    expect(pos.every((p, i) => p > 0 && (i === 0 || p > pos[i - 1]!))).toBe(true);
+    expect(rest.every((c) => c.pruned === null)).toBe(true);
+    expect(list[4]!.id).toBe(all.filter((x) => x.candidate !== list[0]!.candidate && x.candidate !== list[1]!.candidate).at(-1)!.id);
+    for (const x of list) expect(existsSync(join(few, x.package, 'kernel.cu'))).toBe(true);
+    const skipped = all.find((x) => !list.some((y) => y.package === x.package))!;
+    expect(existsSync(join(few, skipped.package))).toBe(false);
+    // The twin may be one the model pruned; measured fastest, it is chosen and the record is valid.
+    const m = join(d, 'measured-twin.json');
+    const results = list.map((x, i) => ({
+      package: x.package,
+      entry: x.entry,
+      candidate: x.candidate,
+      layout: x.layout,
+      n: x.n,
+      measured_ms: i === 1 ? 0.5 : 1 + i,
+      failed: null,
+    }));
+    writeFileSync(
+      m,
+      JSON.stringify({ format: 'spc-tuning-measurements', device: { name: 'test device', sm_count: 132, driver: null, cuda: null, pytorch: null }, results }),
+    );
+    const rec = join(d, 'rec-twin.json');
+    const t = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', join(few, 'tune_plan.json'), '--record', rec);
+    expect(t.code, t.stderr).toBe(0);
+    const record = JSON.parse(readFileSync(rec, 'utf8')) as TuningRecord;
+    expect('record' in validateRecord(record)).toBe(true);
+    expect(record.entries[0]!.choice).toBe(list[1]!.candidate);
+    const bad = await spc('tune', spec, '--target', 'cuda', '--plan-only', '--emit-max', '5');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--emit-max K needs --emit DIR');
+  }, 120_000);
+
   it('--measured chooses the fastest timed candidate, never a failed one, and the record compiles', async () => {
     const list = JSON.parse(readFileSync(join(emit, 'tune_candidates.json'), 'utf8')) as Listed[];
     expect(list.length).toBeGreaterThanOrEqual(3);

@@ -201,6 +201,12 @@ chooses by measured time and writes the record (--record).`,
         help: 'with --plan-only: write DIR, one package per candidate the cost model kept,\nfor bench/cuda/tune_measure.py to time on the GPU machine',
       },
       {
+        name: 'emit-max',
+        arg: 'K',
+        help: "with --emit: at most K packages per layout and N: the plan's choice, the same config with\nthe other bands (base or tuned), then the rest spread over the predicted order",
+        validate: positiveInt('--emit-max'),
+      },
+      {
         name: 'measured',
         arg: 'FILE',
         help: "the times tune_measure.py wrote for the packages of --emit: choose by time\n(with --plan RECORD, the plan's record; writes --record)",
@@ -652,6 +658,8 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
     throw new UsageError(
       'spc tune runs in two halves: --plan-only [--emit DIR] here, bench/cuda/tune_measure.py DIR on the GPU machine, then --measured FILE --plan RECORD',
     );
+  if (values['emit-max'] !== undefined && values.emit === undefined)
+    throw new UsageError('--emit-max K needs --emit DIR: it limits the packages written there');
   const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
   const shards = values.shards as number | undefined;
   if (shards !== undefined)
@@ -678,7 +686,7 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
   if (writeSpec !== undefined) files.push({ dir: dirname(resolve(writeSpec)), path: basename(writeSpec), contents: specWithBands(source, plans) });
   const emit = values.emit as string | undefined;
   if (emit !== undefined) {
-    const { files: pkgs, list } = await candidatePackages(plans, VERSION);
+    const { files: pkgs, list } = await candidatePackages(plans, VERSION, values['emit-max'] as number | undefined);
     pkgs.push({ path: 'tune_candidates.json', contents: JSON.stringify(list, null, 1) + '\n' });
     pkgs.push({ path: 'tune_plan.json', contents: JSON.stringify(record, null, 2) + '\n' });
     writeAtomically(resolve(emit), pkgs);

@@ -7,7 +7,7 @@ import type { LayoutIR, Partition, TunedBands } from '../ir/index.js';
 import { BandPricer, baseBounds, DEFAULT_SMS, predict, tuneBands, TunerError, type BandTuning, type Prediction } from '../tuner/bands.js';
 import { DEFAULT_COST_MODEL, rankCorrelation, type CostModel } from '../tuner/cost.js';
 import { planLayout, type Plan } from '../tuner/plan.js';
-import { bandsFor, isObj, RECORD_FORMAT, RECORD_VERSION, specHash, validateRecord, type TuningRecord } from '../tuner/record.js';
+import { bandsFor, isObj, RECORD_FORMAT, RECORD_VERSION, specHash, validateRecord, type RecordEntry, type TuningRecord } from '../tuner/record.js';
 import { lengthFor } from './pipeline.js';
 import { UsageError } from './usage.js';
 
@@ -387,24 +387,45 @@ export interface CandidatePackage {
   id: string;
 }
 
-/** The packages (files) of the candidates the cost model kept, and their list (tune_candidates.json). */
+/**
+ * Which candidates of an entry to emit, in order: all that the cost model kept, by predicted time,
+ * the plan's choice first; or, with `max`, at most `max`: the choice, its twin with the other bands
+ * (the same config, base against tuned: what the tuned bands alone change; emitted even when the
+ * model pruned it, since it is the comparison that shows whether the pruning is safe), then the
+ * rest of the kept ones spread evenly over the predicted order (so the measured times span the
+ * model's range, for the rank correlation).
+ */
+export function candidateOrder(e: RecordEntry, max?: number): number[] {
+  const kept = e.candidates
+    .map((c, k) => k)
+    .filter((k) => e.candidates[k]!.pruned === null)
+    .sort((a, b) => (a === e.choice ? -1 : b === e.choice ? 1 : e.candidates[a]!.predicted - e.candidates[b]!.predicted || a - b));
+  if (max === undefined || kept.length <= max) return kept;
+  const chosen = e.candidates[e.choice]!;
+  const twin = e.candidates.findIndex(
+    (c, k) => k !== e.choice && c.bands !== chosen.bands && c.bands !== 'none' && JSON.stringify(c.config) === JSON.stringify(chosen.config),
+  );
+  const head = [e.choice, ...(twin >= 0 && max >= 2 ? [twin] : [])].slice(0, max);
+  const rest = kept.filter((k) => !head.includes(k));
+  const m = max - head.length;
+  const spread = m <= 0 ? [] : m === 1 ? [rest[0]!] : Array.from({ length: m }, (_, i) => rest[Math.round((i * (rest.length - 1)) / (m - 1))]!);
+  return [...head, ...spread];
+}
+
+/** The packages (files) of the candidates the cost model kept (at most `max` an entry: candidateOrder), and their list (tune_candidates.json). */
 export async function candidatePackages(
   plans: { layout: LayoutIR; plan: Plan }[],
   version: string,
+  max?: number,
 ): Promise<{ files: { path: string; contents: string }[]; list: CandidatePackage[] }> {
   const { emitCandidate } = await cudaTune();
   const files: { path: string; contents: string }[] = [];
   const list: CandidatePackage[] = [];
   plans.forEach(({ layout, plan }, entry) => {
     const e = plan.entry;
-    // The plan's choice (the heuristic config) first, then by predicted time: tune_measure.py
-    // --max K times the first K.
-    const order = e.candidates
-      .map((c, k) => k)
-      .sort((a, b) => (a === e.choice ? -1 : b === e.choice ? 1 : e.candidates[a]!.predicted - e.candidates[b]!.predicted || a - b));
-    order.forEach((k) => {
+    // The plan's choice (the heuristic config) first: tune_measure.py --max K times the first K.
+    candidateOrder(e, max).forEach((k) => {
       const c = e.candidates[k]!;
-      if (c.pruned !== null) return;
       const name = `${layout.name}_n${e.n}_c${k}`;
       const p = tunedOf(layout);
       const named: LayoutIR = { ...layout, name };

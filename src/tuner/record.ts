@@ -152,7 +152,10 @@ export function validateRecord(raw: unknown): { record: TuningRecord } | { probl
         if (!isInt(e.choice) || (e.choice as number) >= e.candidates.length) p.push(`${at}.choice must index candidates (0..${e.candidates.length - 1})`);
         else {
           const chosen = e.candidates[e.choice as number] as Record<string, unknown> | undefined;
-          if (isObj(chosen) && chosen.pruned !== null && chosen.pruned !== undefined) p.push(`${at}.choice is a pruned candidate`);
+          // A pruned candidate can be chosen only by its measured time (spc tune --emit-max measures
+          // the choice's twin with the other bands even when the model pruned it).
+          if (isObj(chosen) && chosen.pruned !== null && chosen.pruned !== undefined && (chosen.measured_ms === null || chosen.measured_ms === undefined))
+            p.push(`${at}.choice is a pruned candidate that was not measured`);
           if (isObj(chosen) && e.bands !== null && JSON.stringify(chosen.bounds) !== JSON.stringify(e.bands))
             p.push(`${at}.bands are not the bounds of the chosen candidate`);
         }
