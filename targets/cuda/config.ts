@@ -193,12 +193,16 @@ export function checkConfig(layout: LayoutIR, cfg: CudaConfig): void {
   if (bwdBytes > SM90_SMEM) throw new TargetError('E102', ['CUDA backward', layout.name, bwdBytes, SM90_SMEM]);
 }
 
-/** The config for a layout: the heuristic, overridden by `raw` (from --config) when given, checked. */
-export function configFor(layout: LayoutIR, raw?: unknown): CudaConfig {
+/**
+ * The config for a layout: the heuristic, overridden by `under` (a tuning record's choice) and then
+ * by `raw` (from --config), each field by field when given; checked.
+ */
+export function configFor(layout: LayoutIR, raw?: unknown, under?: unknown): CudaConfig {
   if (!SUPPORTED_HEAD_DIMS.includes(layout.headDim))
     throw new TargetError('E100', ['CUDA', SUPPORTED_HEAD_DIMS.join(' and '), layout.name, layout.headDim], layout.locs?.headDim);
   if (layout.dtype === 'fp32') throw new TargetError('E101', ['CUDA', 'bf16 or fp16 (tensor cores)', layout.name, 'fp32'], layout.locs?.dtype);
-  const cfg = raw === undefined ? defaultConfig(layout) : mergeConfig(defaultConfig(layout), raw);
+  let cfg = defaultConfig(layout);
+  for (const part of [under, raw]) if (part !== undefined) cfg = mergeConfig(cfg, part);
   checkConfig(layout, cfg);
   return cfg;
 }

@@ -88,27 +88,10 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
   return JSON.stringify(doc, null, 2) + '\n';
 }
 
-/**
- * A layout's config request: the tuning record's choice (options.configs) part by part under
- * `--config` (options.config); undefined when neither is given (the heuristic).
- */
-export function requestedConfig(layout: LayoutIR, options: EmitOptions): unknown {
-  const fromRecord = options.configs?.[layout.name];
-  if (fromRecord === undefined) return options.config;
-  const cli = options.config;
-  if (cli === undefined) return fromRecord;
-  if (typeof cli !== 'object' || cli === null || Array.isArray(cli)) return cli; // mergeConfig reports it (E105)
-  const out: Record<string, unknown> = { ...fromRecord };
-  for (const [part, fields] of Object.entries(cli as Record<string, unknown>)) {
-    const base = out[part];
-    out[part] =
-      typeof fields === 'object' && fields !== null && !Array.isArray(fields) && typeof base === 'object' && base !== null ? { ...base, ...fields } : fields;
-  }
-  return out;
-}
-
 /** The CUDA target; `configOf` picks each layout's kernel config (default: the heuristic, under a tuning record's choice, under `--config`). */
-export function makeCudaTarget(configOf: (layout: LayoutIR, options: EmitOptions) => CudaConfig = (l, o) => configFor(l, requestedConfig(l, o))): Target {
+export function makeCudaTarget(
+  configOf: (layout: LayoutIR, options: EmitOptions) => CudaConfig = (l, o) => configFor(l, o.config, o.configs?.[l.name]),
+): Target {
   return {
     name: 'cuda',
     description: 'CUDA C++ kernels (sm_80+, tuned for H100) with a PyTorch op',
