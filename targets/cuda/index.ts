@@ -46,7 +46,7 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
         block_n: 16 * cfg.bwd.warps,
         threads: 32 * cfg.bwd.warps,
       },
-      // The wgmma backward (sm_90a, no atomics): dK/dV per (KV head, 128 keys) over 64-row query tiles, dq per 128 query rows; the preprocess is bwd's.
+      // The wgmma backward (sm_90a): dK/dV per (KV head, 128 keys) over 64-row query tiles, with dQ atomics (dkdv) or without (dkdv_det, then the dq pass per 128 query rows: deterministic mode); the preprocess and convert are bwd's.
       bwd90: {
         ...Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
         block_n: 128,

@@ -72,10 +72,10 @@ export function bwdNames(layout: LayoutIR, dtype: Dtype) {
   };
 }
 
-/** The wgmma backward's kernels (dK/dV, dq; the preprocess is the mma.sync backward's) and launcher (sm_90a). */
+/** The wgmma backward's kernels (dK/dV with dQ atomics; the deterministic dK/dV and dq pass; the preprocess and convert are the mma.sync backward's) and launcher (sm_90a). */
 export function bwd90Names(layout: LayoutIR, dtype: Dtype) {
   const p = `spc_${layout.name}_bwd90`;
-  return { dkdv: `${p}_dkdv_${dtype}`, dq: `${p}_dq_${dtype}`, launcher: `${p}_launch_${dtype}` };
+  return { dkdv: `${p}_dkdv_${dtype}`, dkdv_det: `${p}_dkdv_det_${dtype}`, dq: `${p}_dq_${dtype}`, launcher: `${p}_launch_${dtype}` };
 }
 
 /** The backward launchers' C signature (the Python binding declares it once). */
@@ -184,16 +184,21 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
     const b9 = bwd90Names(layout, dt);
     const t9 = `${ns}::Bwd90<${e}>`;
     lines.push(
-      `extern "C" __global__ void __launch_bounds__(${t9}::kThreads, 1)`,
-      `${b9.dkdv}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {`,
-      `  ${t9}::dkdv(Q, K, V, dO, LSE2, Delta, dK, dV, table, order, n, heads, scale, scale_log2, st);`,
-      '}',
+      ...[
+        [b9.dkdv, 'true'],
+        [b9.dkdv_det, 'false'],
+      ].flatMap(([name, dq]) => [
+        `extern "C" __global__ void __launch_bounds__(${t9}::kThreads, 1)`,
+        `${name}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {`,
+        `  ${t9}::template dkdv<${dq}>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st);`,
+        '}',
+      ]),
       `extern "C" __global__ void __launch_bounds__(${t9}::kThreads, 1)`,
       `${b9.dq}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {`,
       `  ${t9}::dq(Q, K, V, dO, LSE2, Delta, dQ, table, order, n, heads, scale, scale_log2, st);`,
       '}',
       `extern "C" cudaError_t ${b9.launcher}(${BWD_LAUNCHER_PARAMS}) {`,
-      `  return ${t9}::launch(${bn.pre}, ${b9.dkdv}, ${b9.dq}, ${BWD_LAUNCHER_ARGS});`,
+      `  return ${t9}::launch(${bn.pre}, ${b9.dkdv}, ${bn.convert}, ${b9.dkdv_det}, ${b9.dq}, ${BWD_LAUNCHER_ARGS});`,
       '}',
     );
   }

@@ -65,17 +65,20 @@ extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void
                                 table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
 }
 
-#define SPC_CHECK_BWD90(NAME, B, T)                                                                                                                   \
+#define SPC_CHECK_BWD90_DKDV(NAME, B, T, DQ)                                                                                                         \
   extern "C" __global__ void __launch_bounds__(B::kThreads, 1)                                                                                     \
-      NAME##_dkdv(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2, \
-                  const float* __restrict__ Delta, T* __restrict__ dK, T* __restrict__ dV, const int* __restrict__ table,                            \
-                  const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {                                                  \
-    B::dkdv(Q, K, V, dO, LSE2, Delta, dK, dV, table, order, n, heads, scale, scale_log2, st);                                                          \
-  }                                                                                                                                                 \
+      NAME(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2,      \
+           const float* __restrict__ Delta, T* __restrict__ dK, T* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,       \
+           const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {                             \
+    B::template dkdv<DQ>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st);                                  \
+  }
+#define SPC_CHECK_BWD90(NAME, B, T)                                                                                                                   \
+  SPC_CHECK_BWD90_DKDV(NAME##_dkdv, B, T, true)                                                                                                    \
+  SPC_CHECK_BWD90_DKDV(NAME##_dkdv_det, B, T, false)                                                                                               \
   extern "C" __global__ void __launch_bounds__(B::kThreads, 1)                                                                                     \
       NAME##_dq(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2,   \
                 const float* __restrict__ Delta, T* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads,   \
-                float scale, float scale_log2, const spc::BwdStrides st) {                                                                                                    \
+                float scale, float scale_log2, const spc::BwdStrides st) {                                                                        \
     B::dq(Q, K, V, dO, LSE2, Delta, dQ, table, order, n, heads, scale, scale_log2, st);                                                                \
   }
 
@@ -86,6 +89,6 @@ extern "C" cudaError_t check_bwd90_launch(const void* q, const void* k, const vo
                                           const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table,
                                           const int* order, int items, const int* order_dq, int items_dq, int batch, int n, int heads, float scale,
                                           int deterministic, const int64_t* strides, cudaStream_t stream) {
-  return check_bwd::Bwd90::launch(check_bwd_sm80_pre, check_bwd_sm90_dkdv, check_bwd_sm90_dq, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta,
+  return check_bwd::Bwd90::launch(check_bwd_sm80_pre, check_bwd_sm90_dkdv, check_bwd_sm80_convert, check_bwd_sm90_dkdv_det, check_bwd_sm90_dq, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta,
                                   dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
 }

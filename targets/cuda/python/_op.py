@@ -278,9 +278,8 @@ def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
     stream = torch.cuda.current_stream(q.device).cuda_stream
     arch = _bwd_arch(major, minor)
     table, order = schedule_bwd(N, B, q.device, heads, stream, arch)
-    # The dq pass (the wgmma backward's always; the mma.sync one's in deterministic mode) walks
-    # query tiles as the forward does, with its own tile shape.
-    if arch == "sm90" or deterministic:
+    # The dq pass (deterministic mode) walks query tiles as the forward does, with its own tile shape.
+    if deterministic:
         order_dq = schedule(N, B, q.device, heads, "dq90" if arch == "sm90" else "dq", 0, stream)[1]
     else:
         order_dq = order[:0]

@@ -41,8 +41,8 @@ std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tens
 
 // dq, dk, dv (in the layouts of q, k, v) of q, k, v ((B, heads, N, D) and (B, kv, N, D), D contiguous) from o, lse of the forward
 // and dout; order: the backward's dK/dV work items (key tiles of KV heads), longest first;
-// order_dq (the sm90 backward, or deterministic mode): the dq pass's items (query tiles), longest
-// first. sm90: the wgmma backward (no dQ accumulator).
+// order_dq (deterministic mode): the dq pass's items (query tiles), longest first. sm90: the
+// wgmma backward. Both families accumulate dQ in fp32 (dqacc) unless deterministic.
 // dlse (optional, float32 (B, heads, N) contiguous): the gradient of the returned lse.
 std::vector<torch::Tensor> backward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor o, torch::Tensor lse, torch::Tensor dout,
                                     std::optional<torch::Tensor> dlse, torch::Tensor table, torch::Tensor order, torch::Tensor order_dq,
@@ -56,7 +56,7 @@ std::vector<torch::Tensor> backward(torch::Tensor q, torch::Tensor k, torch::Ten
   auto f32 = q.options().dtype(torch::kFloat32);
   auto lse2 = torch::empty({q.size(0), q.size(1), q.size(2)}, f32);
   auto delta = torch::empty({q.size(0), q.size(1), q.size(2)}, f32);
-  const bool no_acc = deterministic || sm90;
+  const bool no_acc = deterministic;
   auto dqacc = no_acc ? torch::empty({0}, f32) : torch::empty({q.size(0), q.size(1), q.size(2), q.size(3)}, f32);
   auto stream = c10::cuda::getCurrentCUDAStream(q.device().index()).stream();
   int64_t strides[24];

@@ -68,15 +68,19 @@ extern "C" cudaError_t spc_mixed_gqa_bwd_launch_bf16(const void* q, const void* 
   return spc_mixed_gqa::Bwd<__nv_bfloat16>::launch(spc_mixed_gqa_bwd_pre_bf16, spc_mixed_gqa_bwd_dkdv_bf16, spc_mixed_gqa_bwd_convert_bf16, spc_mixed_gqa_bwd_dkdv_det_bf16, spc_mixed_gqa_bwd_dq_bf16, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
 }
 extern "C" __global__ void __launch_bounds__(spc_mixed_gqa::Bwd90<__nv_bfloat16>::kThreads, 1)
-spc_mixed_gqa_bwd90_dkdv_bf16(const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V, const __nv_bfloat16* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta, __nv_bfloat16* __restrict__ dK, __nv_bfloat16* __restrict__ dV, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {
-  spc_mixed_gqa::Bwd90<__nv_bfloat16>::dkdv(Q, K, V, dO, LSE2, Delta, dK, dV, table, order, n, heads, scale, scale_log2, st);
+spc_mixed_gqa_bwd90_dkdv_bf16(const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V, const __nv_bfloat16* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta, __nv_bfloat16* __restrict__ dK, __nv_bfloat16* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {
+  spc_mixed_gqa::Bwd90<__nv_bfloat16>::template dkdv<true>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st);
+}
+extern "C" __global__ void __launch_bounds__(spc_mixed_gqa::Bwd90<__nv_bfloat16>::kThreads, 1)
+spc_mixed_gqa_bwd90_dkdv_det_bf16(const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V, const __nv_bfloat16* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta, __nv_bfloat16* __restrict__ dK, __nv_bfloat16* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {
+  spc_mixed_gqa::Bwd90<__nv_bfloat16>::template dkdv<false>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st);
 }
 extern "C" __global__ void __launch_bounds__(spc_mixed_gqa::Bwd90<__nv_bfloat16>::kThreads, 1)
 spc_mixed_gqa_bwd90_dq_bf16(const __nv_bfloat16* __restrict__ Q, const __nv_bfloat16* __restrict__ K, const __nv_bfloat16* __restrict__ V, const __nv_bfloat16* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta, __nv_bfloat16* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {
   spc_mixed_gqa::Bwd90<__nv_bfloat16>::dq(Q, K, V, dO, LSE2, Delta, dQ, table, order, n, heads, scale, scale_log2, st);
 }
 extern "C" cudaError_t spc_mixed_gqa_bwd90_launch_bf16(const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items, const int* order_dq, int items_dq, int batch, int n, int heads, float scale, int deterministic, const int64_t* strides, cudaStream_t stream) {
-  return spc_mixed_gqa::Bwd90<__nv_bfloat16>::launch(spc_mixed_gqa_bwd_pre_bf16, spc_mixed_gqa_bwd90_dkdv_bf16, spc_mixed_gqa_bwd90_dq_bf16, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
+  return spc_mixed_gqa::Bwd90<__nv_bfloat16>::launch(spc_mixed_gqa_bwd_pre_bf16, spc_mixed_gqa_bwd90_dkdv_bf16, spc_mixed_gqa_bwd_convert_bf16, spc_mixed_gqa_bwd90_dkdv_det_bf16, spc_mixed_gqa_bwd90_dq_bf16, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
 }
 
 extern "C" __global__ void __launch_bounds__(spc_mixed_gqa::Sm80<__half>::kThreads, spc_mixed_gqa::Sm80<__half>::kMinBlocks)
@@ -117,13 +121,17 @@ extern "C" cudaError_t spc_mixed_gqa_bwd_launch_fp16(const void* q, const void* 
   return spc_mixed_gqa::Bwd<__half>::launch(spc_mixed_gqa_bwd_pre_fp16, spc_mixed_gqa_bwd_dkdv_fp16, spc_mixed_gqa_bwd_convert_fp16, spc_mixed_gqa_bwd_dkdv_det_fp16, spc_mixed_gqa_bwd_dq_fp16, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
 }
 extern "C" __global__ void __launch_bounds__(spc_mixed_gqa::Bwd90<__half>::kThreads, 1)
-spc_mixed_gqa_bwd90_dkdv_fp16(const __half* __restrict__ Q, const __half* __restrict__ K, const __half* __restrict__ V, const __half* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta, __half* __restrict__ dK, __half* __restrict__ dV, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {
-  spc_mixed_gqa::Bwd90<__half>::dkdv(Q, K, V, dO, LSE2, Delta, dK, dV, table, order, n, heads, scale, scale_log2, st);
+spc_mixed_gqa_bwd90_dkdv_fp16(const __half* __restrict__ Q, const __half* __restrict__ K, const __half* __restrict__ V, const __half* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta, __half* __restrict__ dK, __half* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {
+  spc_mixed_gqa::Bwd90<__half>::template dkdv<true>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st);
+}
+extern "C" __global__ void __launch_bounds__(spc_mixed_gqa::Bwd90<__half>::kThreads, 1)
+spc_mixed_gqa_bwd90_dkdv_det_fp16(const __half* __restrict__ Q, const __half* __restrict__ K, const __half* __restrict__ V, const __half* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta, __half* __restrict__ dK, __half* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {
+  spc_mixed_gqa::Bwd90<__half>::template dkdv<false>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st);
 }
 extern "C" __global__ void __launch_bounds__(spc_mixed_gqa::Bwd90<__half>::kThreads, 1)
 spc_mixed_gqa_bwd90_dq_fp16(const __half* __restrict__ Q, const __half* __restrict__ K, const __half* __restrict__ V, const __half* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta, __half* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {
   spc_mixed_gqa::Bwd90<__half>::dq(Q, K, V, dO, LSE2, Delta, dQ, table, order, n, heads, scale, scale_log2, st);
 }
 extern "C" cudaError_t spc_mixed_gqa_bwd90_launch_fp16(const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items, const int* order_dq, int items_dq, int batch, int n, int heads, float scale, int deterministic, const int64_t* strides, cudaStream_t stream) {
-  return spc_mixed_gqa::Bwd90<__half>::launch(spc_mixed_gqa_bwd_pre_fp16, spc_mixed_gqa_bwd90_dkdv_fp16, spc_mixed_gqa_bwd90_dq_fp16, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
+  return spc_mixed_gqa::Bwd90<__half>::launch(spc_mixed_gqa_bwd_pre_fp16, spc_mixed_gqa_bwd90_dkdv_fp16, spc_mixed_gqa_bwd_convert_fp16, spc_mixed_gqa_bwd90_dkdv_det_fp16, spc_mixed_gqa_bwd90_dq_fp16, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
 }

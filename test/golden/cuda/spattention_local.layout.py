@@ -27,7 +27,7 @@ KERNELS = {
         "fp16": {"pre": "spc_spattention_local_bwd_pre_fp16", "dkdv": "spc_spattention_local_bwd_dkdv_fp16", "convert": "spc_spattention_local_bwd_convert_fp16", "dkdv_det": "spc_spattention_local_bwd_dkdv_det_fp16", "dq": "spc_spattention_local_bwd_dq_fp16", "launcher": "spc_spattention_local_bwd_launch_fp16"},
     },
     "bwd90": {
-        "bf16": {"dkdv": "spc_spattention_local_bwd90_dkdv_bf16", "dq": "spc_spattention_local_bwd90_dq_bf16", "launcher": "spc_spattention_local_bwd90_launch_bf16"},
-        "fp16": {"dkdv": "spc_spattention_local_bwd90_dkdv_fp16", "dq": "spc_spattention_local_bwd90_dq_fp16", "launcher": "spc_spattention_local_bwd90_launch_fp16"},
+        "bf16": {"dkdv": "spc_spattention_local_bwd90_dkdv_bf16", "dkdv_det": "spc_spattention_local_bwd90_dkdv_det_bf16", "dq": "spc_spattention_local_bwd90_dq_bf16", "launcher": "spc_spattention_local_bwd90_launch_bf16"},
+        "fp16": {"dkdv": "spc_spattention_local_bwd90_dkdv_fp16", "dkdv_det": "spc_spattention_local_bwd90_dkdv_det_fp16", "dq": "spc_spattention_local_bwd90_dq_fp16", "launcher": "spc_spattention_local_bwd90_launch_fp16"},
     },
 }

@@ -1,9 +1,12 @@
-// The backward pass for Hopper (sm_90a), with warpgroup MMA (checked on an H200:
-// bench/results/cuda-2026-12-01-backward.md). No atomics: the same bits on every run. Kernels (block-wise: one block per work item, two warpgroups, cp.async double
-// buffers; the forward's pieces: Sm90Tiles's S = A B^T (issue_s) and O += P V (issue_pv), the
-// accumulator-to-A packing (pack_p), the masks):
+// The backward pass for Hopper (sm_90a), with warpgroup MMA. The dK/dV kernel without dQ and the
+// dq pass (the deterministic mode) passed the checks on an H200 (bench/results/cuda-2026-12-01-backward.md);
+// dQ by atomics in the dK/dV kernel (kDq, the default mode) is NEW: compiled, not yet run on a GPU.
+// Kernels (block-wise: one block per work item, two warpgroups, cp.async double buffers; the
+// forward's pieces: Sm90Tiles's S = A B^T (issue_s) and O += P V (issue_pv), the accumulator-to-A
+// packing (pack_p), the masks):
 //
-//   preprocess: BwdSm80's (delta = rowsum(dO * O) - dLSE, lse2 = lse * log2(e), +inf for -inf).
+//   preprocess: BwdSm80's (delta = rowsum(dO * O) - dLSE, lse2 = lse * log2(e), +inf for -inf;
+//               zeroes dQ_accum in the default mode).
 //   dkdv:       one block per (batch, KV head, key tile of kBN = 128 keys); warpgroup w owns keys
 //               j0 + 64 w .. + 63, its dK and dV (64 x kD each) in registers. For each query head of
 //               the KV head's group, over the query tiles of kBMq = 64 rows that reach the key tile
@@ -11,7 +14,12 @@
 //               memory), P^T = exp2(S^T scale_log2 - lse2) masked as the forward masks (whole 64 x 64
 //               blocks by full_key_span, else per element by KeyRowSpans), dS^T = P^T (dP^T - delta),
 //               dV += P^T dO and dK += dS^T Q (A from registers, B read transposed).
-//   dq:         one block per (batch, head, query tile of 128 rows), warpgroup w owns 64 rows; over
+//               kDq (the default mode): dS^T also goes to shared memory as dS (stmatrix .trans),
+//               and dQ_accum += dS K by wgmma (A = dS, B = the K tile read transposed) and fp32
+//               atomics: at D = 128 warpgroup w takes D columns 64 w .. + 63 over all 128 keys,
+//               at D = 64 all 64 columns over its own 64 keys. convert (BwdSm80's) scales dQ_accum
+//               into dQ. 5 matmuls a pair; the order of the adds varies from run to run.
+//   dq:         (deterministic mode) one block per (batch, head, query tile of 128 rows), warpgroup w owns 64 rows; over
 //               the forward's key tiles (key_tile_ranges, kBNq keys): S = Q K^T, dP = dO V^T,
 //               dS = P (dP - delta), dQ += dS K; dQ = scale dQ written once.
 //
@@ -46,6 +54,7 @@ struct BwdSm90 {
     elem_t v[kBN * kD];
     elem_t q[2][kBMq * kD];
     elem_t dout[2][kBMq * kD];
+    elem_t ds[kBMq * kBN];  // kDq: dS of the current query tile, [64 rows][128 keys] swizzled (the A operand of dS K)
     float lse2[2][kBMq];
     float delta[2][kBMq];
     int table[kTermSlots * kFields];
@@ -68,10 +77,64 @@ struct BwdSm90 {
     return *reinterpret_cast<S*>(smem_raw + ((1024u - (smem_u32(smem_raw) & 1023u)) & 1023u));
   }
 
-  // ---- dK, dV.
+  // dS^T of one 16-key x 64-row warp slice (da: the A fragments pack_p made of it; m of da[kk][m]
+  // is the 8 x 8 block of keys 8 (m & 1) and rows 16 kk + 8 (m >> 1)) stored transposed into the
+  // dS tile: stmatrix .trans writes row i of block m (query row, 8 keys: 16 bytes) at the address
+  // lane 8 m + i gives.
+  static __device__ __forceinline__ void store_ds(elem_t* ds, const uint32_t (&da)[kBMq / 16][4], int key0, int lane) {
+    const int m = lane >> 3, i = lane & 7;
+#pragma unroll
+    for (int kk = 0; kk < kBMq / 16; ++kk) {
+      const uint32_t addr = smem_u32(ds + swz128<kBMq>(16 * kk + 8 * (m >> 1) + i, key0 + 8 * (m & 1)));
+      asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(da[kk][0]), "r"(da[kk][1]),
+                   "r"(da[kk][2]), "r"(da[kk][3])
+                   : "memory");
+    }
+  }
+
+  // dQ_accum rows [0, 64) of the tile (acc: its rows, D contiguous; rows >= rows_left are not
+  // written) += dS K, from the dS tile both warpgroups stored (the barrier waits for it; the next
+  // tile's barrier keeps it until both have read it). D = 128: this warpgroup's 64 D columns over
+  // the 128 keys; D = 64: all columns over its own 64 keys (both warpgroups add into each element).
+  static __device__ __forceinline__ void dq_tile(const DkdvSmem& sm, float* acc, int rows_left, int wg, int warp, int g, int t4) {
+    static_assert(kD == 128 || kD == 64, "dQ split: 64 columns of D per wgmma");
+    constexpr bool kSplitD = kD == 128;
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // stmatrix (generic) -> wgmma (async proxy)
+    if constexpr (kSplitD)
+      __syncthreads();  // both warpgroups' dS
+    else if (wg == 0)  // this warpgroup's own dS columns only (named barriers 1 and 2, 128 threads each)
+      asm volatile("bar.sync 1, 128;\n" ::: "memory");
+    else
+      asm volatile("bar.sync 2, 128;\n" ::: "memory");
+    const int col0 = kSplitD ? 64 * wg : 0;
+    const int kk0 = kSplitD ? 0 : 4 * wg, kk1 = kSplitD ? kBN / 16 : 4 * wg + 4;
+    float d[32];
+    wg_fence();
+#pragma unroll
+    for (int kk = kk0; kk < kk1; ++kk) {
+      const uint64_t da = mdesc(sm.ds + (kk >> 2) * kBMq * 64 + (kk & 3) * 16, 16, 1024);
+      const uint64_t db = mdesc(sm.k + (col0 >> 6) * kBN * 64 + kk * 16 * 64, kBN * 128, 1024);
+      WgmmaSSTB<elem_t, 64>::mma(d, da, db, kk > kk0 ? 1 : 0);
+    }
+    wg_commit();
+    wg_wait<0>();
+    fence_regs(d);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int row = (warp & 3) * 16 + g + 8 * r;
+      if (row < rows_left) {
+        float* o = acc + (int64_t)row * kD + col0;
+#pragma unroll
+        for (int x = 0; x < 8; ++x) atomicAdd(reinterpret_cast<float2*>(o + x * 8 + 2 * t4), make_float2(d[4 * x + 2 * r], d[4 * x + 2 * r + 1]));
+      }
+    }
+  }
+
+  // ---- dK, dV (and with kDq, dQ_accum).
+  template <bool kDq>
   static __device__ __forceinline__ void dkdv(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                               const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
-                                              elem_t* __restrict__ dK, elem_t* __restrict__ dV, const int* __restrict__ table,
+                                              elem_t* __restrict__ dK, elem_t* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,
                                               const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const BwdStrides& st) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     DkdvSmem& sm = smem<DkdvSmem>();
@@ -155,6 +218,7 @@ struct BwdSm90 {
         uint32_t pa[kBMq / 16][4], da[kBMq / 16][4];
         pack_p<elem_t, kBMq>(pa, st);
         pack_p<elem_t, kBMq>(da, dpt);
+        if constexpr (kDq) store_ds(sm.ds, da, wg * 64 + (warp & 3) * 16, lane);
         fence_regs(dv);
         fence_regs(dk);
         wg_fence();
@@ -164,6 +228,7 @@ struct BwdSm90 {
         wg_wait<0>();
         fence_regs(dv);
         fence_regs(dk);
+        if constexpr (kDq) dq_tile(sm, dQacc + (qrow0 + i0) * kD, n - i0, wg, warp, g, t4);
         cur.next();
         buf ^= 1;
       }
@@ -286,15 +351,18 @@ struct BwdSm90 {
   }
 
   // Host launcher: the sm80 preprocess (pre), then dkdv (items = B * kvheads * ceil(N / kBN)
-  // blocks, order longest first) and dq (items_dq = B * heads * ceil(N / kBM) blocks, order_dq
-  // longest first). Always deterministic; dqacc is not used (may be null).
-  template <class KPre, class KDkdv, class KDq>
-  static cudaError_t launch(KPre pre, KDkdv dkdvk, KDq dqk, const void* q, const void* k, const void* v, const void* o, const void* dout,
-                            const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* /*dqacc*/,
+  // blocks, order longest first). Default mode: dkdv with dQ atomics into dqacc (B, heads, N, D)
+  // fp32, which pre zeroes, then conv (BwdSm80's convert) writes dQ. Deterministic mode: dkdv_det
+  // without dQ, then dq (items_dq = B * heads * ceil(N / kBM) blocks, order_dq longest first);
+  // dqacc is not used then (may be null).
+  template <class KPre, class KDkdv, class KConv, class KDkdvDet, class KDq>
+  static cudaError_t launch(KPre pre, KDkdv dkdvk, KConv conv, KDkdvDet dkdvdet, KDq dqk, const void* q, const void* k, const void* v, const void* o,
+                            const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc,
                             const int* table, const int* order, int items, const int* order_dq, int items_dq, int batch, int n, int heads,
-                            float scale, int /*deterministic*/, const int64_t* strides, cudaStream_t stream) {
+                            float scale, int deterministic, const int64_t* strides, cudaStream_t stream) {
     const BwdStrides st = strides_from<BwdStrides>(strides);
     cudaError_t err = cudaFuncSetAttribute(dkdvk, cudaFuncAttributeMaxDynamicSharedMemorySize, kDkdvSmemBytes);
+    if (err == cudaSuccess) err = cudaFuncSetAttribute(dkdvdet, cudaFuncAttributeMaxDynamicSharedMemorySize, kDkdvSmemBytes);
     if (err == cudaSuccess) err = cudaFuncSetAttribute(dqk, cudaFuncAttributeMaxDynamicSharedMemorySize, kDqSmemBytes);
     if (err != cudaSuccess) return err;
     const int64_t rows = (int64_t)batch * heads * n;
@@ -302,14 +370,22 @@ struct BwdSm90 {
     using Pre = BwdSm80<T, L, C>;
     const int64_t preBlocks = (rows * (kD / 8) + Pre::kPreThreads - 1) / Pre::kPreThreads;
     pre<<<(unsigned)preBlocks, Pre::kPreThreads, 0, stream>>>(static_cast<const elem_t*>(o), static_cast<const elem_t*>(dout), lse, dlse, lse2,
-                                                              delta, nullptr, rows, n, heads, st.o, st.dout);
+                                                              delta, deterministic ? nullptr : dqacc, rows, n, heads, st.o, st.dout);
     const elem_t* eq = static_cast<const elem_t*>(q);
     const elem_t* ek = static_cast<const elem_t*>(k);
     const elem_t* ev = static_cast<const elem_t*>(v);
     const elem_t* edo = static_cast<const elem_t*>(dout);
+    if (!deterministic) {
+      if (items > 0)
+        dkdvk<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), dqacc,
+                                                            table, order, n, heads, scale, scale * kLog2e, st);
+      const int64_t convBlocks = (rows * kD / 8 + Pre::kConvThreads - 1) / Pre::kConvThreads;
+      conv<<<(unsigned)convBlocks, Pre::kConvThreads, 0, stream>>>(dqacc, static_cast<elem_t*>(dq), rows, scale, n, heads, st.dq);
+      return cudaGetLastError();
+    }
     if (items > 0)
-      dkdvk<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), table,
-                                                          order, n, heads, scale, scale * kLog2e, st);
+      dkdvdet<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), nullptr,
+                                                            table, order, n, heads, scale, scale * kLog2e, st);
     if (items_dq > 0)
       dqk<<<items_dq, kThreads, kDqSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dq), table, order_dq, n, heads, scale,
                                                         scale * kLog2e, st);
