@@ -1,6 +1,7 @@
-// The backward pass for Hopper (sm_90a), with warpgroup MMA. The dK/dV kernel without dQ and the
-// dq pass (the deterministic mode) passed the checks on an H200 (bench/results/cuda-2026-12-01-backward.md);
-// dQ by atomics in the dK/dV kernel (kDq, the default mode) is NEW: compiled, not yet run on a GPU.
+// The backward pass for Hopper (sm_90a), with warpgroup MMA. Both modes passed the checks on an
+// H200: the deterministic one (dK/dV kernel without dQ, then the dq pass) in
+// bench/results/cuda-2026-12-01-backward.md, the default one (dQ by atomics in the dK/dV kernel,
+// kDq) in bench/results/cuda-2026-12-01-backward-atomic.md.
 // Kernels (block-wise: one block per work item, two warpgroups, cp.async double buffers; the
 // forward's pieces: Sm90Tiles's S = A B^T (issue_s) and O += P V (issue_pv), the accumulator-to-A
 // packing (pack_p), the masks):
