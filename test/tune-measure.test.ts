@@ -100,6 +100,48 @@ describe('spc tune: the measuring half', () => {
     expect(bad.stderr).toContain('--emit-max K needs --emit DIR');
   }, 120_000);
 
+  it('--measured with per-head times (tune_measure.py --per-head) keeps them and reports the balance of the choice and its twin', async () => {
+    const few = join(d, 'emit-few');
+    const list = JSON.parse(readFileSync(join(few, 'tune_candidates.json'), 'utf8')) as Listed[];
+    // Made-up times for the test (8 heads): the choice (first listed) fastest, its heads 1.2 : 1 ...;
+    // its twin with the other bands (second listed) evenly balanced; the rest without per-head times.
+    const choiceHeads = [1.2, 1, 1, 1, 1, 1, 1, 1];
+    const twinHeads = [1, 1, 1, 1, 1, 1, 1, 1];
+    const results = list.map((x, i) => ({
+      package: x.package,
+      entry: x.entry,
+      candidate: x.candidate,
+      layout: x.layout,
+      n: x.n,
+      measured_ms: i === 0 ? 0.5 : 1 + i,
+      failed: null,
+      ...(i < 2 ? { per_head_ms: i === 0 ? choiceHeads : twinHeads } : {}),
+    }));
+    const m = join(d, 'measured-heads.json');
+    const device = { name: 'test device', sm_count: 132, driver: null, cuda: null, pytorch: null };
+    writeFileSync(m, JSON.stringify({ format: 'spc-tuning-measurements', device, results }));
+    const rec = join(d, 'rec-heads.json');
+    const plan = join(few, 'tune_plan.json');
+    const r = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', plan, '--record', rec);
+    expect(r.code, r.stderr).toBe(0);
+    const record = JSON.parse(readFileSync(rec, 'utf8')) as TuningRecord;
+    expect('record' in validateRecord(record)).toBe(true);
+    const e = record.entries[0]!;
+    expect(e.choice).toBe(list[0]!.candidate);
+    expect(e.candidates[list[0]!.candidate]!.measured_head_ms).toEqual(choiceHeads);
+    expect(e.candidates[list[1]!.candidate]!.measured_head_ms).toEqual(twinHeads);
+    // max / mean: 1.2 / (8.2 / 8) = 1.171; the twin 1.000.
+    expect(r.stdout).toContain('chosen, each head alone: per-head max/mean 1.171');
+    expect(r.stdout).toContain(`${e.candidates[list[1]!.candidate]!.id}, each head alone: per-head max/mean 1.000`);
+    // A per-head list of the wrong length, or with a non-positive time, is refused (exit 2).
+    for (const ph of [[1, 1, 1], [1, 1, 1, 1, 1, 1, 1, 0]]) {
+      writeFileSync(m, JSON.stringify({ format: 'spc-tuning-measurements', device, results: [{ ...results[0], per_head_ms: ph }] }));
+      const b = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', plan);
+      expect(b.code).toBe(2);
+      expect(b.stderr).toMatch(ph.length === 3 ? /has 3 per-head times, layout tb has 8 heads/ : /per_head_ms must be a list of positive times/);
+    }
+  }, 120_000);
+
   it('--measured chooses the fastest timed candidate, never a failed one, and the record compiles', async () => {
     const list = JSON.parse(readFileSync(join(emit, 'tune_candidates.json'), 'utf8')) as Listed[];
     expect(list.length).toBeGreaterThanOrEqual(3);
