@@ -58,7 +58,7 @@ if [ "$debs" = 1 ]; then
     echo "prepare-h200.sh: apt-get download failed (no network?); .gl/ holds: $(ls .gl 2>/dev/null | tr '\n' ' ')" >&2
   fi
 fi
-n_debs=$(ls .gl/*.deb 2>/dev/null | wc -l)
+n_debs=$(find .gl -maxdepth 1 -name '*.deb' | wc -l)
 [ "$n_debs" -ge 7 ] || echo "prepare-h200.sh: WARNING: .gl/ has $n_debs .deb files, expected 7 (libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)" >&2
 
 # 4. The benchmark, compiled.
