@@ -3,15 +3,19 @@
 // compatibility-tier ones on the default device, the 32 KiB tier ones on a device created with the
 // adapter's limits (llvmpipe grants 32 KiB of workgroup memory and 1024 invocations). Outputs are
 // poisoned with NaN first (every element must be written); bound 1e-5 as in wgsl-tiled.test.ts.
-// Mesa's adapter offers no 'subgroups' (nor 'shader-f16'), so the subgroup variants cannot run here:
-// they are compiled through Dawn's null backend (which offers 'subgroups'): createShaderModule,
-// getCompilationInfo and createComputePipelineAsync with the CHUNK_TILES constant. Their numbers are
-// checked only on a GPU (bench/wgsl/h200.sh). Also: the runtime's choice of variant and passes from
+// Mesa's adapter offers no 'subgroups' (nor 'shader-f16'), so the subgroup variants cannot run here
+// as they are: they are compiled through Dawn's null backend (which offers 'subgroups'):
+// createShaderModule, getCompilationInfo and createComputePipelineAsync with the CHUNK_TILES
+// constant; and their shaders with the subgroup operations emulated through workgroup memory
+// (tiledShader's emulateSubgroups: subgroups of 8 or 32 consecutive invocations) run on Mesa against
+// the oracle, which checks the lane numbering and the butterflies but not the hardware's subgroup
+// operations: those only on a GPU (bench/wgsl/h200.sh). Also: the runtime's choice of variant and passes from
 // the device's features, limits and adapter info.
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instantiate, type LayoutIR } from '../src/ir/index.js';
 import { referenceAttention } from '../src/oracle.js';
+import { planLayout, planTiledVariants, tiledShader } from '../targets/wgsl/index.js';
 import * as runtime from '../targets/wgsl/runtime/spc-wgsl-runtime.js';
 import { layoutsOf, loadModule, openGpu, randomArray, relError, variant, type Gpu, type WgslModule } from './wgsl-helpers.js';
 
@@ -144,6 +148,75 @@ describe('every workgroup-reduction tiled variant vs the float64 oracle (Dawn on
           // One pass where that stays within Mesa's loop limit (short rows), to check the single-pass path here.
           if (c.tilesPerPass) await checkVariant(c, t.name, 'single', seed++);
         }
+      },
+      600_000,
+    );
+  }
+});
+
+describe('subgroup variants with emulated subgroups (Dawn on Mesa) vs the float64 oracle', () => {
+  const EMU = [CASES[0]!, CASES[3]!, CASES[4]!, CASES[6]!, CASES[10]!, CASES[1]!];
+  for (const c of EMU) {
+    it(
+      name(c),
+      async () => {
+        const { layout, mod } = mods.get(c)!;
+        const overrides = c.tilesPerPass ? { tilesPerPass: c.tilesPerPass } : {};
+        const plan = planLayout(layout, overrides);
+        let seed = c.n * 131 + c.heads * 7 + c.headDim + 5;
+        let ran = 0;
+        for (const t of planTiledVariants(plan, overrides).filter((x) => x.reduce === 'subgroup'))
+          for (const emu of [8, 32]) {
+            if (t.invocations % emu !== 0 || emu < t.threadsPerRow) continue;
+            const vname = `${t.name}-emu${emu}`;
+            const kernel = runtime.defineKernel({
+              abi: runtime.ABI,
+              layout: mod.LAYOUT as runtime.LayoutInfo,
+              blockM: plan.blockM,
+              blockN: plan.blockN,
+              tilesPerPass: plan.tilesPerPass,
+              paramsBytes: plan.paramsBytes,
+              sharedBytes: plan.sharedBytes,
+              wgsl: mod.WGSL,
+              headTable: mod.headTable,
+              tiled: [
+                {
+                  name: vname,
+                  blockM: t.blockM,
+                  blockN: t.blockN,
+                  invocations: t.invocations,
+                  tilesPerPass: t.tilesPerPass,
+                  sharedBytes: t.sharedBytes + 8 * t.invocations,
+                  features: [],
+                  subgroupMinSize: 0,
+                  wgsl: tiledShader(plan, t, 'test', { emulateSubgroups: emu }),
+                },
+              ],
+            });
+            const device = t.sharedBytes + 8 * t.invocations <= 16384 && t.invocations <= 128 ? small.device : big;
+            const s = mod.sizes(c.n, c.batch);
+            const out = poisoned(device, s.outBytes);
+            const att = await runtime.createAttention(kernel, device, { n: c.n, batch: c.batch, buffers: { out }, variant: vname });
+            expect(att.tiledVariant).toBe(vname);
+            const q = randomArray(s.q, seed + 1);
+            const k = randomArray(s.k, seed + 2);
+            const v = randomArray(s.v, seed + 3);
+            seed++;
+            const got = await att.run(q, k, v);
+            const ref = referenceAttention(instantiate(layout, c.n), { batch: c.batch, q, k, v });
+            for (let i = 0; i < got.out.length; i++) if (!Number.isFinite(got.out[i]!)) throw new Error(`${vname}: out[${i}] = ${got.out[i]}`);
+            for (let i = 0; i < got.lse.length; i++)
+              if (Number.isNaN(got.lse[i]!) || got.lse[i] === Infinity) throw new Error(`${vname}: lse[${i}] = ${got.lse[i]}`);
+            const eOut = relError(got.out, ref.out);
+            const eLse = relError(got.lse, ref.lse);
+            console.log(`${vname} ${name(c)} (${att.passes} pass(es)): rel err out ${eOut.toExponential(2)}, lse ${eLse.toExponential(2)}`);
+            expect(eOut, `${vname} ${name(c)}`).toBeLessThan(1e-5);
+            expect(eLse, `${vname} ${name(c)}`).toBeLessThan(1e-5);
+            att.destroy();
+            out.destroy();
+            ran++;
+          }
+        expect(ran).toBeGreaterThanOrEqual(2);
       },
       600_000,
     );

@@ -20,9 +20,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> o: array<u32>;
 
 // Row r of the Q tile is vec4s [r * D4, (r + 1) * D4), of the K tile [r * KS, r * KS + D4); zero past D.
@@ -140,13 +140,13 @@ fn term_tiles(h: u32, s: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {
 
 // Loads vec4 c4 of row r (an element index of the row start) of a tensor, zero past D.
 fn load_q(g: u32, c: u32) -> vec4<f32> {
-  return vec4<f32>(q[g], q[g + 1u], q[g + 2u], q[g + 3u]);
+  return q[g / 4u];
 }
 fn load_k(g: u32, c: u32) -> vec4<f32> {
-  return vec4<f32>(k[g], k[g + 1u], k[g + 2u], k[g + 3u]);
+  return k[g / 4u];
 }
 fn load_v(g: u32, c: u32) -> vec4<f32> {
-  return vec4<f32>(v[g], v[g + 1u], v[g + 2u], v[g + 3u]);
+  return v[g / 4u];
 }
 // Writes vec4 x at element g (column c) of the output, only the elements before D.
 fn store_o(g: u32, c: u32, x: vec4<f32>) {
