@@ -250,15 +250,30 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string, { emulat
   if (t.splitKV) w.line('var<workgroup> vs: array<vec4<f32>, BN * D4>; // the V tile');
   w.line('var<workgroup> ps: array<f32, BM * BN>; // probabilities of the current tile');
   if (sg) w.line('var<workgroup> sg_next: atomic<u32>; // hands out lane numbers, a subgroup at a time');
-  if (emu) {
-    w.line('var<workgroup> sg_f: array<f32, WG>; // emulated subgroup exchange');
-    w.line('var<workgroup> sg_u: array<u32, WG>;');
-  } else {
+  else {
     w.line('var<workgroup> redm: array<f32, BM * TPR>; // per-row partial maxima');
     w.line('var<workgroup> reds: array<f32, BM * TPR>; // per-row partial sums');
   }
+  if (emu) {
+    w.line('var<workgroup> sg_f: array<f32, WG>; // emulated subgroup exchange');
+    w.line('var<workgroup> sg_u: array<u32, WG>;');
+  }
   w.line();
   writeTableFunctions(w, null);
+  if (emu) {
+    w.block('fn sg_shuffle_xor(lid: u32, x: f32, m: u32) -> f32 {', () => {
+      w.line('workgroupBarrier();');
+      w.line('sg_f[lid] = x;');
+      w.line('workgroupBarrier();');
+      w.line('return sg_f[lid ^ m];');
+    });
+    w.block('fn sg_broadcast0(lid: u32, x: u32) -> u32 {', () => {
+      w.line('workgroupBarrier();');
+      w.line('sg_u[lid] = x;');
+      w.line('workgroupBarrier();');
+      w.line(`return sg_u[lid - lid % ${emu}u];`);
+    });
+  }
   const load = (buf: string, g: string, c: string) =>
     vec4In
       ? `${buf}[${g} / 4u]`
