@@ -15,7 +15,7 @@ export interface BenchGpu {
   device: GPUDevice;
   /** Adapter vendor / architecture / device / description, and the Dawn backend and feature level. */
   description: string;
-  info: { vendor: string; architecture: string; device: string; description: string };
+  info: { vendor: string; architecture: string; device: string; description: string; subgroupMinSize: number | null; subgroupMaxSize: number | null };
   /** The adapter's features. */
   features: string[];
   /** Whether the device was created with 'timestamp-query'. */
@@ -76,8 +76,19 @@ export async function openBenchGpu(o: GpuOptions): Promise<BenchGpu> {
   }
   device.addEventListener?.('uncapturederror', (e) => console.error(`[webgpu uncaptured error] ${(e as GPUUncapturedErrorEvent).error.message}`));
   const i = adapter.info;
-  const info = { vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '' };
-  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || 'unnamed adapter';
+  const sizes = i as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const info = {
+    vendor: i.vendor ?? '',
+    architecture: i.architecture ?? '',
+    device: i.device ?? '',
+    description: i.description ?? '',
+    // The subgroup sizes the runtime checks before it picks a subgroup variant (bench/wgsl/README.md).
+    subgroupMinSize: sizes.subgroupMinSize ?? null,
+    subgroupMaxSize: sizes.subgroupMaxSize ?? null,
+  };
+  const name =
+    [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') +
+      (info.subgroupMinSize !== null ? ` (subgroup sizes ${info.subgroupMinSize}..${info.subgroupMaxSize})` : '') || 'unnamed adapter';
   return {
     adapter,
     device,
