@@ -41,7 +41,7 @@ if [ "$force" = 1 ] || [ ! -s "$w/dist/linux-x64/dawn.node.xz" ] || [ "$dawn" -n
   echo "xz $dawn -> $w/dist/linux-x64/dawn.node.xz"
   nice -n 19 xz -T2 -6 -c "$dawn" > "$w/dist/linux-x64/dawn.node.xz.tmp" && mv "$w/dist/linux-x64/dawn.node.xz.tmp" "$w/dist/linux-x64/dawn.node.xz"
 fi
-rm -f "$w/dist/linux-x64/dawn.node" # unpacked by h200.sh (or by --dry-run here); never carried uncompressed
+rm -f "$w/dist/linux-x64/dawn.node" .gpu/node # unpacked by h200.sh (or by --dry-run here); never carried uncompressed
 c=.gpu/node_modules/chevrotain
 mkdir -p "$c/lib/src"
 cp "$nm/chevrotain/package.json" "$c/"
