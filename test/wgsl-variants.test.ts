@@ -29,6 +29,8 @@ interface Case {
   batch: number;
   tilesPerPass?: number;
   empty?: boolean;
+  /** N is the first workgroup variant's tilesPerPass * blockN. */
+  atBudget?: boolean;
 }
 
 const CASES: Case[] = [
@@ -47,6 +49,9 @@ const CASES: Case[] = [
   // Long rows at D = 128 (Mesa's loop limit).
   { file: 'dense-causal', heads: 1, headDim: 128, n: 4096, batch: 1 },
   { file: 'spattention-paper', heads: 16, headDim: 128, n: 4096, batch: 1 },
+  // The last workgroup's one pass visits exactly the 32 KiB-tier variant's budget of key tiles (337 of 16 keys at
+  // D = 128): its loop bound (tiledLoopIterations) at its most; the compatibility-tier variant needs 2 passes here.
+  { file: 'dense-causal', heads: 1, headDim: 128, n: 5392, batch: 1, atBudget: true },
 ];
 
 const name = (c: Case) =>
@@ -143,6 +148,10 @@ describe('every workgroup-reduction tiled variant vs the float64 oracle (Dawn on
       async () => {
         const { mod } = mods.get(c)!;
         let seed = c.n * 131 + c.heads * 7 + c.headDim;
+        if (c.atBudget) {
+          const t = mod.TILED_VARIANTS.find((x) => x.features.length === 0)!;
+          expect(t.tilesPerPass * t.blockN, t.name).toBe(c.n);
+        }
         for (const t of mod.TILED_VARIANTS.filter((x) => x.features.length === 0)) {
           await checkVariant(c, t.name, 'budget', seed++);
           // One pass where that stays within Mesa's loop limit (short rows), to check the single-pass path here.
