@@ -138,7 +138,8 @@ function planConfig(p: WgslPlan, cands: TiledConfig[], tier: (typeof TIERS)[numb
   for (const c of cands) {
     const invocations = (c.blockM / c.rowsPerThread) * c.threadsPerRow;
     if (D4 % c.threadsPerRow !== 0 || c.blockN % c.threadsPerRow !== 0) continue;
-    if (c.reduce === 'subgroup' && c.threadsPerRow < 2) continue;
+    // The shuffle butterflies halve TPR down to 1: a power of two, at least 2.
+    if (c.reduce === 'subgroup' && (c.threadsPerRow < 2 || (c.threadsPerRow & (c.threadsPerRow - 1)) !== 0)) continue;
     if (invocations > tier.maxComputeInvocationsPerWorkgroup) continue;
     const sharedBytes = tiledSharedBytes(c, D);
     if (sharedBytes > tier.maxComputeWorkgroupStorageSize) continue;
