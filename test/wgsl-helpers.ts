@@ -61,6 +61,7 @@ export interface TiledDesc {
   sharedBytes: number;
   features: readonly string[];
   subgroupMinSize: number;
+  auto: boolean;
 }
 
 /** Minimal shape of a generated module (the full types are in its .d.ts). */

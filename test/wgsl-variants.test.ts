@@ -198,6 +198,7 @@ describe('subgroup variants with emulated subgroups (Dawn on Mesa) vs the float6
                   sharedBytes: t.sharedBytes + 8 * t.invocations,
                   features: [],
                   subgroupMinSize: 0,
+                  auto: true,
                   wgsl: tiledShader(plan, t, 'test', { emulateSubgroups: emu }),
                 },
               ],
@@ -259,6 +260,7 @@ describe('variant and pass choice from the device', () => {
       sharedBytes: 20000,
       features: ['subgroups'],
       subgroupMinSize: 8,
+      auto: false,
       wgsl: '',
     };
     const dev = (info: object | undefined, features: string[] = ['subgroups']) =>
@@ -277,6 +279,26 @@ describe('variant and pass choice from the device', () => {
     expect(runtime.softwareAdapter(dev({ vendor: 'google', architecture: 'swiftshader' }))).toBe(true);
     expect(runtime.softwareAdapter(dev({ vendor: 'nvidia', isFallbackAdapter: true }))).toBe(true);
     expect(runtime.softwareAdapter(dev(undefined))).toBe(true);
+    // Until checked on hardware subgroups, a subgroup variant runs only when named: the automatic
+    // choice on a device that could run it takes the first workgroup variant marked auto.
+    const wg = { ...sg, name: 'wg', features: [], subgroupMinSize: 0, auto: true };
+    const baseKernel = () => ({
+      abi: runtime.ABI,
+      layout: { name: 'gate', heads: 1, kvHeads: 1, headDim: 64, seq: null } as unknown as runtime.LayoutInfo,
+      blockM: 64,
+      blockN: 16,
+      tilesPerPass: 9,
+      paramsBytes: 32,
+      sharedBytes: 8192,
+      wgsl: '',
+      headTable: () => new Int32Array(0),
+    });
+    const kernel = runtime.defineKernel({ ...baseKernel(), tiled: [sg, wg] });
+    const nvidia = dev({ subgroupMinSize: 32, subgroupMaxSize: 32, vendor: 'nvidia' });
+    expect(runtime.pickVariant(kernel, nvidia)).toBe('wg');
+    expect(runtime.variant(kernel, 'tiled', nvidia).tiledName).toBe('wg');
+    expect(runtime.variant(kernel, 'sg', nvidia).tiledName).toBe('sg');
+    expect(() => runtime.defineKernel({ ...baseKernel(), tiled: [{ ...wg, auto: undefined }] })).toThrow(/subgroupMinSize and auto/);
   });
 });
 

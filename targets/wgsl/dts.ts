@@ -44,7 +44,7 @@ export function dtsModule(p: WgslPlan & { tiled: TiledPlan | null; variants: Til
   konst('SHARED_BYTES', String(p.sharedBytes), 'Workgroup memory the shader declares.');
   konst('WGSL', 'string', 'The WGSL compute shader (entry point `main`).');
   const tdesc = (t: TiledPlan) =>
-    `{ readonly name: '${t.name}'; readonly blockM: ${t.blockM}; readonly blockN: ${t.blockN}; readonly invocations: ${t.invocations}; readonly tilesPerPass: ${t.tilesPerPass}; readonly sharedBytes: ${t.sharedBytes}; readonly features: readonly string[]; readonly subgroupMinSize: ${t.subgroupMinSize} }`;
+    `{ readonly name: '${t.name}'; readonly blockM: ${t.blockM}; readonly blockN: ${t.blockN}; readonly invocations: ${t.invocations}; readonly tilesPerPass: ${t.tilesPerPass}; readonly sharedBytes: ${t.sharedBytes}; readonly features: readonly string[]; readonly subgroupMinSize: ${t.subgroupMinSize}; readonly auto: ${t.auto} }`;
   konst(
     'TILED_VARIANTS',
     `readonly [${p.variants.map(tdesc).join(', ')}]`,

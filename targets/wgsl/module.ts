@@ -49,10 +49,12 @@ export function jsModule(p: WgslPlan, shader: string, version: string, tiled: { 
     sharedBytes: t.sharedBytes,
     features: t.features,
     subgroupMinSize: t.subgroupMinSize,
+    auto: t.auto,
   });
   w.line('/**');
-  w.line(' * The tiled variants, in the order createAttention tries them (the first whose features and limits the');
-  w.line(' * device has); the last is the workgroup-reduction variant that fits compatibility-mode limits.');
+  w.line(' * The tiled variants, in the order createAttention tries them (the first marked auto whose features and');
+  w.line(' * limits the device has; the others run only when named); the last is the workgroup-reduction variant');
+  w.line(' * that fits compatibility-mode limits.');
   w.line(' */');
   w.line(`export const TILED_VARIANTS = Object.freeze(${JSON.stringify(tiled.map((t) => desc(t.plan)))}.map(Object.freeze));`);
   w.line('/** Their compute shaders (entry point main), by variant name. */');

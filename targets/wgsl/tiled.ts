@@ -54,7 +54,18 @@ export interface TiledPlan extends TiledConfig {
   features: string[];
   /** The least subgroup size the variant needs (its TPR for subgroup reductions, else 0). */
   subgroupMinSize: number;
+  /** Whether createAttention may pick it when no variant is named (SUBGROUP_AUTO). */
+  auto: boolean;
 }
+
+/**
+ * Whether the subgroup variants take part in createAttention's automatic choice. Not yet: no
+ * adapter here exposes `subgroups` (Mesa does not), so they have run against the float64 oracle
+ * only with the subgroup operations emulated (test/wgsl-variants.test.ts), never on hardware
+ * subgroups. Until bench/wgsl/h200.sh has checked them on a GPU, they run only when named
+ * (options.variant), and the automatic choice takes the workgroup-reduction variants.
+ */
+export const SUBGROUP_AUTO = false;
 
 /** Tile shapes, most preferred first. */
 const SHAPES: readonly Omit<TiledConfig, 'reduce' | 'splitKV' | 'padK'>[] = [
@@ -157,6 +168,7 @@ function planConfig(p: WgslPlan, cands: TiledConfig[], tier: (typeof TIERS)[numb
       tilesPerPass,
       features: c.reduce === 'subgroup' ? ['subgroups'] : [],
       subgroupMinSize: c.reduce === 'subgroup' ? c.threadsPerRow : 0,
+      auto: c.reduce !== 'subgroup' || SUBGROUP_AUTO,
     };
   }
   return null;

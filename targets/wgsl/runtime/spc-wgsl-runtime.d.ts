@@ -52,6 +52,8 @@ export interface TiledVariant {
   readonly features: readonly string[];
   /** The least subgroup size it needs (0: none). */
   readonly subgroupMinSize: number;
+  /** Whether createAttention may pick it when no variant is named (false: only by name). */
+  readonly auto: boolean;
   readonly blockM: number;
   readonly blockN: number;
   readonly invocations: number;

@@ -75,8 +75,14 @@ export function defineKernel(kernel) {
       if (!Number.isSafeInteger(t[key]) || t[key] < 1)
         throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled[].' + key + ' must be a positive integer');
     }
-    if (typeof t.name !== 'string' || typeof t.wgsl !== 'string' || !Array.isArray(t.features) || !Number.isSafeInteger(t.subgroupMinSize))
-      throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled[] needs a name, wgsl, features and subgroupMinSize');
+    if (
+      typeof t.name !== 'string' ||
+      typeof t.wgsl !== 'string' ||
+      !Array.isArray(t.features) ||
+      !Number.isSafeInteger(t.subgroupMinSize) ||
+      typeof t.auto !== 'boolean'
+    )
+      throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled[] needs a name, wgsl, features, subgroupMinSize and auto');
   }
   return Object.freeze({
     ...kernel,
@@ -120,8 +126,8 @@ export function unfit(t, device) {
 
 /**
  * The kernel description of one variant: 'rows' (one invocation per query row, the fallback),
- * 'tiled' (the first tiled variant the device can run; without a device, the last, which fits
- * compatibility-mode limits) or a tiled variant's name. The result has the same fields, with the
+ * 'tiled' (the first tiled variant marked auto that the device can run; without a device, the last
+ * of those, which fits compatibility-mode limits) or a tiled variant's name (auto or not). The result has the same fields, with the
  * variant's tile shape, limits and shader.
  * @param {WgslKernel} kernel
  * @param {string} name
@@ -135,11 +141,14 @@ export function variant(kernel, name, device) {
   if (!ts.length) throw new RangeError(prefix(kernel) + 'this layout has no tiled variant (no tile configuration fits its head_dim)');
   let t;
   if (name === 'tiled') {
-    t = device ? ts.find((x) => unfit(x, device) === null) : ts[ts.length - 1];
+    const autos = ts.filter((x) => x.auto);
+    t = device ? autos.find((x) => unfit(x, device) === null) : autos[autos.length - 1];
     if (!t)
       throw fail(
         kernel,
-        'the device can run none of the tiled variants (' + ts.map((x) => x.name + ': ' + unfit(x, /** @type {GPUDevice} */ (device))).join('; ') + ')',
+        'the device can run none of the tiled variants that are picked without a name (' +
+          autos.map((x) => x.name + ': ' + unfit(x, /** @type {GPUDevice} */ (device))).join('; ') +
+          ')',
       );
   } else {
     t = ts.find((x) => x.name === name);
@@ -151,14 +160,14 @@ export function variant(kernel, name, device) {
 }
 
 /**
- * The variant createAttention uses on this device: the name of the first tiled variant whose
- * features and limits the device has, else 'rows'.
+ * The variant createAttention uses on this device when none is named: the name of the first tiled
+ * variant marked auto whose features and limits the device has, else 'rows'.
  * @param {WgslKernel} kernel
  * @param {GPUDevice} device
  * @returns {string}
  */
 export function pickVariant(kernel, device) {
-  const t = (kernel.tiled ?? []).find((x) => unfit(x, device) === null);
+  const t = (kernel.tiled ?? []).find((x) => x.auto && unfit(x, device) === null);
   return t ? t.name : 'rows';
 }
 

@@ -104,10 +104,11 @@ export const SHARED_BYTES = 16384;
 /** The compute shader (entry point main). */
 export const WGSL = /* the text of strided.wgsl, as a JSON string */;
 /**
- * The tiled variants, in the order createAttention tries them (the first whose features and limits the
- * device has); the last is the workgroup-reduction variant that fits compatibility-mode limits.
+ * The tiled variants, in the order createAttention tries them (the first marked auto whose features and
+ * limits the device has; the others run only when named); the last is the workgroup-reduction variant
+ * that fits compatibility-mode limits.
  */
-export const TILED_VARIANTS = Object.freeze([{"name":"sg-32x32-t4x8-kv2-pad","blockM":32,"blockN":32,"invocations":64,"tilesPerPass":237,"sharedBytes":29188,"features":["subgroups"],"subgroupMinSize":8},{"name":"wg-32x32-t4x8-kv2-pad","blockM":32,"blockN":32,"invocations":64,"tilesPerPass":236,"sharedBytes":31232,"features":[],"subgroupMinSize":0},{"name":"sg-32x16-t4x8-pad","blockM":32,"blockN":16,"invocations":64,"tilesPerPass":399,"sharedBytes":14596,"features":["subgroups"],"subgroupMinSize":8},{"name":"wg-32x16-t4x8","blockM":32,"blockN":16,"invocations":64,"tilesPerPass":399,"sharedBytes":16384,"features":[],"subgroupMinSize":0}].map(Object.freeze));
+export const TILED_VARIANTS = Object.freeze([{"name":"sg-32x32-t4x8-kv2-pad","blockM":32,"blockN":32,"invocations":64,"tilesPerPass":237,"sharedBytes":29188,"features":["subgroups"],"subgroupMinSize":8,"auto":false},{"name":"wg-32x32-t4x8-kv2-pad","blockM":32,"blockN":32,"invocations":64,"tilesPerPass":236,"sharedBytes":31232,"features":[],"subgroupMinSize":0,"auto":true},{"name":"sg-32x16-t4x8-pad","blockM":32,"blockN":16,"invocations":64,"tilesPerPass":399,"sharedBytes":14596,"features":["subgroups"],"subgroupMinSize":8,"auto":false},{"name":"wg-32x16-t4x8","blockM":32,"blockN":16,"invocations":64,"tilesPerPass":399,"sharedBytes":16384,"features":[],"subgroupMinSize":0,"auto":true}].map(Object.freeze));
 /** Their compute shaders (entry point main), by variant name. */
 export const WGSL_TILED_VARIANTS = Object.freeze(/* the tiled shaders by name: heads in strided.tiled-head.wgsl, bodies _tiled.D4-<D4>.<name>.wgsl */);
 /** The tiled variant every device runs (compatibility-mode limits, workgroup-memory reductions), and its shader. */
