@@ -298,7 +298,7 @@ describe('variant and pass choice from the device', () => {
     expect(runtime.pickVariant(kernel, nvidia)).toBe('wg');
     expect(runtime.variant(kernel, 'tiled', nvidia).tiledName).toBe('wg');
     expect(runtime.variant(kernel, 'sg', nvidia).tiledName).toBe('sg');
-    expect(() => runtime.defineKernel({ ...baseKernel(), tiled: [{ ...wg, auto: undefined }] })).toThrow(/subgroupMinSize and auto/);
+    expect(() => runtime.defineKernel({ ...baseKernel(), tiled: [{ ...wg, auto: undefined as unknown as boolean }] })).toThrow(/subgroupMinSize and auto/);
   });
 });
 
