@@ -18,6 +18,9 @@ interface PageResult {
   error?: string;
   errOut: number;
   errLse: number;
+  /** The dense-causal kernel's errors against the same reference (the page checks both kernels). */
+  errOutDense: number;
+  errLseDense: number;
   bandMs: number;
   denseMs: number;
   adapter: string;
@@ -72,6 +75,8 @@ function expectGood(r: PageResult): void {
   expect(r.error).toBeUndefined();
   expect(r.errOut).toBeLessThan(1e-5);
   expect(r.errLse).toBeLessThan(1e-5);
+  expect(r.errOutDense).toBeLessThan(1e-5);
+  expect(r.errLseDense).toBeLessThan(1e-5);
   expect(r.bandMs).toBeGreaterThan(0);
   expect(r.denseMs).toBeGreaterThan(0);
   expect(r.ok).toBe(true);
@@ -90,7 +95,8 @@ it('the web page runs D = 128 kernels split into many passes', async () => {
   expectGood(await runPage({ heads: 4, dim: 128, query: 'layout=spattention_paper&n=512&reps=1', overrides: { tilesPerPass: 3 } }));
 }, 180_000);
 
-// Long rows at the default head_dim (128), N = 4096, on the browser's WebGPU (SwiftShader here).
+// Long rows at the default head_dim (128), N = 4096, on the browser's WebGPU (SwiftShader here):
+// the band kernel and the dense one, each against the float64 reference.
 it('the web page runs D = 128 kernels on long rows (N = 4096)', async () => {
   expectGood(await runPage({ heads: 2, dim: 128, query: 'layout=spattention_paper&n=4096&reps=1' }));
 }, 600_000);
