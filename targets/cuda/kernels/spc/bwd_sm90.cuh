@@ -93,13 +93,14 @@ struct BwdSm90 {
     }
   }
 
-  // dQ_accum rows [0, 64) of the tile (acc: its rows, D contiguous; rows >= rows_left are not
-  // written) += dS K, from the dS tile both warpgroups stored (the barrier waits for it; the next
-  // tile's barrier keeps it until both have read it). D = 128: this warpgroup's 64 D columns over
-  // the 128 keys; D = 64: all columns over its own 64 keys (both warpgroups add into each element).
-  static __device__ __forceinline__ void dq_tile(const DkdvSmem& sm, float* acc, int rows_left, int wg, int warp, int g, int t4) {
+  // dQ_accum rows [0, 64) of the tile += dS K, from the dS tile both warpgroups stored: dq_issue
+  // waits for it (the barrier; the next tile's barrier keeps it until both have read it) and issues
+  // the wgmma group (not awaited), dq_atomics adds its result (acc: the tile's rows, D contiguous;
+  // rows >= rows_left are not written). D = 128: this warpgroup's 64 D columns over the 128 keys;
+  // D = 64: all columns over its own 64 keys (both warpgroups add into each element).
+  static constexpr bool kSplitD = kD == 128;
+  static __device__ __forceinline__ void dq_issue(const DkdvSmem& sm, float (&d)[32], int wg) {
     static_assert(kD == 128 || kD == 64, "dQ split: 64 columns of D per wgmma");
-    constexpr bool kSplitD = kD == 128;
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // stmatrix (generic) -> wgmma (async proxy)
     if constexpr (kSplitD)
       __syncthreads();  // both warpgroups' dS
@@ -109,7 +110,6 @@ struct BwdSm90 {
       asm volatile("bar.sync 2, 128;\n" ::: "memory");
     const int col0 = kSplitD ? 64 * wg : 0;
     const int kk0 = kSplitD ? 0 : 4 * wg, kk1 = kSplitD ? kBN / 16 : 4 * wg + 4;
-    float d[32];
     wg_fence();
 #pragma unroll
     for (int kk = kk0; kk < kk1; ++kk) {
@@ -118,8 +118,9 @@ struct BwdSm90 {
       WgmmaSSTB<elem_t, 64>::mma(d, da, db, kk > kk0 ? 1 : 0);
     }
     wg_commit();
-    wg_wait<0>();
-    fence_regs(d);
+  }
+  static __device__ __forceinline__ void dq_atomics(const float (&d)[32], float* acc, int rows_left, int wg, int warp, int g, int t4) {
+    const int col0 = kSplitD ? 64 * wg : 0;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const int row = (warp & 3) * 16 + g + 8 * r;
@@ -191,17 +192,18 @@ struct BwdSm90 {
         const FullSpans<kTermSlots, kFields, kModSlots> fs(sm.table, i0, i0 + kBMq, n);
         const bool full = fs.template full<64>(jw);
 
-        // S^T = K Q^T and dP^T = V dO^T: this warpgroup's 64 keys x 64 rows.
+        // S^T = K Q^T and dP^T = V dO^T: this warpgroup's 64 keys x 64 rows, two groups, so that
+        // P^T is computed while dP^T is still on the tensor cores.
         float st[kBMq / 2], dpt[kBMq / 2];
         wg_fence();
         KTiles::issue_s(st, kbase, sm.q[buf]);
+        wg_commit();
         KTiles::issue_s(dpt, vbase, sm.dout[buf]);
         wg_commit();
-        wg_wait<0>();
+        wg_wait<1>();  // S^T done; dP^T may still run
         fence_regs(st);
-        fence_regs(dpt);
 
-        // P^T (masked as the forward), then dS^T = P^T (dP^T - delta), both in st / dpt.
+        // P^T (masked as the forward), in st.
         const float* l2 = sm.lse2[buf];
         const float* dl = sm.delta[buf];
 #pragma unroll
@@ -210,26 +212,47 @@ struct BwdSm90 {
           for (int e = 0; e < 4; ++e) {
             const int r = e >> 1, c = x * 8 + 2 * t4 + (e & 1);
             const bool ok = full || ks.template allows<kModSlots>(sm.table, r, i0 + c, r == 0 ? keyA : keyB);
-            const float p = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2[c])) : 0.f;
-            st[4 * x + e] = p;
-            dpt[4 * x + e] = p * (dpt[4 * x + e] - dl[c]);
+            st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2[c])) : 0.f;
           }
-
-        // dV += P^T dO, dK += dS^T Q.
+        // dV += P^T dO, issued before dS^T is computed (the A fragments pa stay live until it is done).
         uint32_t pa[kBMq / 16][4], da[kBMq / 16][4];
         pack_p<elem_t, kBMq>(pa, st);
-        pack_p<elem_t, kBMq>(da, dpt);
-        if constexpr (kDq) store_ds(sm.ds, da, wg * 64 + (warp & 3) * 16, lane);
         fence_regs(dv);
-        fence_regs(dk);
         wg_fence();
         KTiles::issue_pv(dv, pa, sm.dout[buf]);
-        KTiles::issue_pv(dk, da, sm.q[buf]);
         wg_commit();
+        wg_wait<1>();  // dP^T done; dV += P^T dO may still run
+        fence_regs(dpt);
+
+        // dS^T = P^T (dP^T - delta), in dpt.
+#pragma unroll
+        for (int x = 0; x < kBMq / 8; ++x)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) dpt[4 * x + e] = st[4 * x + e] * (dpt[4 * x + e] - dl[x * 8 + 2 * t4 + (e & 1)]);
+        pack_p<elem_t, kBMq>(da, dpt);
+        if constexpr (kDq) {
+          // dS to shared memory, then dQ_accum += dS K (issued first: its atomics wait for it) and
+          // dK += dS^T Q, which runs during the atomics.
+          store_ds(sm.ds, da, wg * 64 + (warp & 3) * 16, lane);
+          float d[32];
+          dq_issue(sm, d, wg);
+          fence_regs(dk);
+          wg_fence();
+          KTiles::issue_pv(dk, da, sm.q[buf]);
+          wg_commit();
+          wg_wait<1>();  // dV and dQ done; dK may still run
+          fence_regs(d);
+          dq_atomics(d, dQacc + (qrow0 + i0) * kD, n - i0, wg, warp, g, t4);
+        } else {
+          fence_regs(dk);
+          wg_fence();
+          KTiles::issue_pv(dk, da, sm.q[buf]);
+          wg_commit();
+        }
+        // Every wgmma of the tile done before the next tile's barrier lets its stage be refilled.
         wg_wait<0>();
         fence_regs(dv);
         fence_regs(dk);
-        if constexpr (kDq) dq_tile(sm, dQacc + (qrow0 + i0) * kD, n - i0, wg, warp, g, t4);
         cur.next();
         buf ^= 1;
       }
