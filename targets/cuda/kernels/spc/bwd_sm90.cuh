@@ -185,9 +185,9 @@ struct BwdSm90 {
     for (int x = 0; x < kD / 2; ++x) dk[x] = dv[x] = 0.f;
     const elem_t* kbase = sm.k + wg * 64 * 64;
     const elem_t* vbase = sm.v + wg * 64 * 64;
-    // The ring positions of the next stage to fill (warp 0) and to compute (everyone); they go on
-    // across the group's heads. dsb: the dS buffer of the current tile.
-    RingPos<kQStages> wr, rd;
+    // The ring position of the tile to compute; it goes on across the group's heads (tile k of the
+    // block, over its heads, is position k). dsb: the dS buffer of the current tile.
+    RingPos<kQStages> rd;
     int dsb = 0;
 
     for (int gh = 0; gh < kGroup; ++gh) {
@@ -200,38 +200,43 @@ struct BwdSm90 {
       __syncthreads();
       const KeyRowSpans<kTermSlots, kFields> ks(sm.table, keyA, keyB, n);
 
-      // Query tiles in order. Warp 0 fills stage wr with the next one (ld) once every thread has
-      // released it: Q and dO by TMA (lane 0; rows past N read as zeros), lse2 and delta by cp.async
-      // (zeros past N: those rows are masked below); the stage's full barrier completes when both
-      // have landed. Every thread walks ld (the same uniform steps), only warp 0 copies.
-      TileCursor<kTermSlots> cur(sm.ranges), ld(sm.ranges);
-      auto load_next = [&]() {
-        if (ld.done()) return;
-        if (warp == 0) {
-          const int s = wr.stage, i0 = ld.kt * kBMq;
-          mbar_wait(&sm.empty[s], wr.phase ^ 1);
-#pragma unroll
-          for (int x = lane; x < kBMq; x += 32) {
-            const bool in = i0 + x < n;
-            cp_async4(&sm.lse2[s][x], LSE2 + qrow0 + (in ? i0 + x : 0), in);
-            cp_async4(&sm.delta[s][x], Delta + qrow0 + (in ? i0 + x : 0), in);
-          }
-          mbar_arrive_cp_async(&sm.full[s]);
-          if (lane == 0) {
-            mbar_expect_tx(&sm.full[s], 2 * kBMq * kD * (uint32_t)sizeof(elem_t));
-#pragma unroll
-            for (int c = 0; c < kD / 64; ++c) {
-              tma_load_4d(sm.q[s] + c * kBMq * 64, &tmQ, c * 64, i0, h, w.b, &sm.full[s]);
-              tma_load_4d(sm.dout[s] + c * kBMq * 64, &tmDO, c * 64, i0, h, w.b, &sm.full[s]);
-            }
-          }
-          __syncwarp();
+      // Query tiles in order. Warp 0 fills a stage once every thread has released it: Q and dO by
+      // TMA (lane 0; rows past N read as zeros), lse2 and delta by cp.async (zeros past N: those
+      // rows are masked below); the stage's full barrier completes when both have landed.
+      TileCursor<kTermSlots> cur(sm.ranges);
+      // Warp 0 fills ring position `ahead` tiles past rd with the tile `ahead` tiles past cur (if
+      // any): no cursor of its own to keep in registers across the tile loop.
+      auto fill = [&](int ahead) {
+        if (warp != 0) return;
+        TileCursor<kTermSlots> ld = cur;
+        RingPos<kQStages> wr = rd;
+        for (int x = 0; x < ahead && !ld.done(); ++x) {
+          ld.next();
+          wr.advance();
         }
-        ld.next();
-        wr.advance();
+        if (ld.done()) return;
+        const int s = wr.stage, i0 = ld.kt * kBMq;
+        const int64_t row0 = (int64_t)(w.b * heads + h) * n;
+        mbar_wait(&sm.empty[s], wr.phase ^ 1);
+#pragma unroll
+        for (int x = lane; x < kBMq; x += 32) {
+          const bool in = i0 + x < n;
+          cp_async4(&sm.lse2[s][x], LSE2 + row0 + (in ? i0 + x : 0), in);
+          cp_async4(&sm.delta[s][x], Delta + row0 + (in ? i0 + x : 0), in);
+        }
+        mbar_arrive_cp_async(&sm.full[s]);
+        if (lane == 0) {
+          mbar_expect_tx(&sm.full[s], 2 * kBMq * kD * (uint32_t)sizeof(elem_t));
+#pragma unroll
+          for (int c = 0; c < kD / 64; ++c) {
+            tma_load_4d(sm.q[s] + c * kBMq * 64, &tmQ, c * 64, i0, h, w.b, &sm.full[s]);
+            tma_load_4d(sm.dout[s] + c * kBMq * 64, &tmDO, c * 64, i0, h, w.b, &sm.full[s]);
+          }
+        }
+        __syncwarp();
       };
 #pragma unroll 1
-      for (int x = 0; x < kQStages - 1; ++x) load_next();
+      for (int x = 0; x < kQStages - 1; ++x) fill(x);
       if (gh == 0) mbar_wait(&sm.kv_full, 0);
       while (!cur.done()) {
         const int buf = rd.stage;
@@ -306,7 +311,7 @@ struct BwdSm90 {
         // The stage of the tile before this one is refilled with the tile kQStages - 1 ahead of it
         // (here, where only dK and dV are live; warp 0 waits until the other warpgroup released it,
         // which it did before this tile's dQ barrier at D = 128).
-        load_next();
+        fill(kQStages - 1);
         rd.advance();
         cur.next();
       }
