@@ -24,22 +24,22 @@ SUB=balanced_h16_kv16_d128,paper_h16_kv16_d128,balanced_h16_kv4_d64,released_h32
 BENCH=paper_h16_kv16_d128,released_h16_kv16_d128,balanced_h16_kv16_d128
 
 el build
-timeout -k 5 170 python3 test/cuda/check_cuda.py "$D" --only $SUB,released_h16_kv16_d128 --build-only > $L/build.log 2>&1; rc=$?
+timeout -k 5 185 python3 test/cuda/check_cuda.py "$D" --only $SUB,released_h16_kv16_d128 --build-only > $L/build.log 2>&1; rc=$?
 el "build rc=$rc" | tee -a "$S"; grep -A12 "BUILD FAILED" $L/build.log | head -40
 
 el "backward check, full lengths"
-t=$(left 330); timeout -k 5 $t python3 test/cuda/check_cuda.py "$D" --only $SUB --backward-only --bwd-kernels sm90 --watchdog $((t-5)) > $O/bwd.log 2>&1; rc=$?
+t=$(left 400); timeout -k 5 $t python3 test/cuda/check_cuda.py "$D" --only $SUB --backward-only --bwd-kernels sm90 --watchdog $((t-5)) > $O/bwd.log 2>&1; rc=$?
 el "bwd check rc=$rc ok rows: $(grep -c ' ok$' $O/bwd.log) FAIL rows: $(grep -c 'FAIL' $O/bwd.log)" | tee -a "$S"
 grep -E "FAIL|Error|Traceback" $O/bwd.log | head -20 | tee -a "$S"; tail -2 $O/bwd.log | tee -a "$S"
 
 for c in "memcheck balanced_h16_kv4_d64 300 1 1" "racecheck balanced_h16_kv4_d64 300 1 1" "memcheck paper_h16_kv16_d128 500 1 1" "racecheck paper_h16_kv16_d128 300 1 1" "racecheck paper_h16_kv16_d128 300 1 det"; do
-  set -- $c; t=$(left 430); [ $t -lt 25 ] && { echo "skipped $c (time)" | tee -a "$S"; continue; }
+  set -- $c; t=$(left 470); [ $t -lt 25 ] && { echo "skipped $c (time)" | tee -a "$S"; continue; }
   SPC_BACKWARD=$5 SPC_CUDA_BWD=sm90 timeout -k 5 $((t-5)) compute-sanitizer --tool $1 --error-exitcode 9 python3 bench/cuda/profile_one.py "$D" $2 $3 $4 > $L/san-$1-$2-$5.log 2>&1
   rc=$?; el "$c rc=$rc: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $L/san-$1-$2-$5.log | tail -1)" | tee -a "$S"
 done
 
 el "fwd+bwd bench"
-t=$(left 520); [ $t -gt 40 ] && timeout -k 5 $t python3 bench/cuda/bench_cuda.py "$D" --mode fwdbwd --bwd-kernels sm90 --shapes 16x128 --lengths 8192,16384,32768 --no-flex --budget $((t-15)) --watchdog $((t-5)) --out $O/bench.md > $L/bench.log 2>&1
+t=$(left 540); [ $t -gt 40 ] && timeout -k 5 $t python3 bench/cuda/bench_cuda.py "$D" --mode fwdbwd --bwd-kernels sm90 --shapes 16x128 --lengths 8192,16384,32768 --no-flex --budget $((t-15)) --watchdog $((t-5)) --out $O/bench.md > $L/bench.log 2>&1
 el "bench rc=$?" | tee -a "$S"; grep -E "Traceback|Error" -A3 $L/bench.log | head -10
 
 el ncu
