@@ -5,7 +5,8 @@
 // On the GPU machine (compiled, carried Node): bench/wgsl/h200.sh (see bench/wgsl/README.md).
 //
 // Options: --n 512,1024,2048  --dims 64[,128]  --heads 8  --reps 5  --patterns (bands; dense-causal
-// is always run as the baseline)  --variant auto|rows|tiled  --backend opengl|vulkan
+// is always run as the baseline)  --variants auto[,sg,wg,sg-small,wg-small,rows,NAME] (each selector a set of rows;
+// bench/wgsl/common.ts SELECTORS)  --passes auto|budget|single  --backend opengl|vulkan
 // --feature-level core|compatibility  --json FILE  --md FILE (default bench/results/wgsl-<date>.md)
 // --isolate (each (pattern, N, D) in its own Node process)  --timeout S (per process, default 60)
 // --budget S (start no new case after S seconds)  --log FILE (the processes' output)  --peak TFLOPS.
@@ -22,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../codegen/runtime-source.js';
 import { instantiate, layoutStats, type LayoutIR } from '../src/ir/index.js';
 import { loadModule, randomArray, type WgslModule } from '../test/wgsl-helpers.js';
-import { exampleLayout, gpuOptions, ints, list, openBenchGpu, phase, type BenchGpu } from './wgsl/common.js';
+import { createWith, exampleLayout, gpuOptions, ints, list, openBenchGpu, phase, type BenchGpu } from './wgsl/common.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -32,7 +33,9 @@ const { values: opts } = parseArgs({
     heads: { type: 'string', default: '8' },
     reps: { type: 'string', default: '5' },
     patterns: { type: 'string', default: 'spattention-paper,spattention-balanced,spattention-released' },
-    variant: { type: 'string', default: 'auto' },
+    variant: { type: 'string' }, // the old spelling of --variants
+    variants: { type: 'string' },
+    passes: { type: 'string', default: 'auto' },
     backend: { type: 'string' },
     'feature-level': { type: 'string' },
     json: { type: 'string' },
@@ -55,8 +58,9 @@ const DIMS = ints(opts.dims ?? opts.dim ?? '64', 'dims');
 const H = ints(opts.heads!, 'heads')[0]!;
 const REPS = ints(opts.reps!, 'reps')[0]!;
 const BANDS = list(opts.patterns!).filter((p) => p !== DENSE);
-const VARIANT = opts.variant as 'auto' | 'rows' | 'tiled';
-if (!['auto', 'rows', 'tiled'].includes(VARIANT)) throw new Error(`--variant must be auto, rows or tiled, got ${opts.variant}`);
+const VARIANTS = list(opts.variants ?? opts.variant ?? 'auto');
+const PASSES = opts.passes as 'auto' | 'budget' | 'single';
+if (!['auto', 'budget', 'single'].includes(PASSES)) throw new Error(`--passes must be auto, budget or single, got ${opts.passes}`);
 const GPU_OPTS = gpuOptions(opts.backend, opts['feature-level']);
 const TIMEOUT_S = Number(opts.timeout);
 const BUDGET_S = opts.budget === undefined ? Infinity : Number(opts.budget);
@@ -69,6 +73,10 @@ interface Row {
   d: number;
   n: number;
   status: Status;
+  /** The variant selector (--variants) and the tiled variant it resolved to. */
+  selector: string;
+  tiledVariant?: string | null;
+  tilesPerPass?: number;
   /** Allowed (query, key) pairs, all heads, batch 1. */
   pairs: number;
   variant?: 'rows' | 'tiled';
@@ -114,9 +122,11 @@ async function measure(gpu: BenchGpu, mod: WgslModule, row: Row): Promise<void> 
   const { device } = gpu;
   const n = row.n;
   const s = mod.sizes(n, 1);
-  phase(`${row.pattern} D=${row.d} N=${n}: createAttention (variant ${VARIANT})`);
-  const att = await mod.createAttention(device, { n, variant: VARIANT });
+  phase(`${row.pattern} D=${row.d} N=${n}: createAttention (variant ${row.selector}, passes ${PASSES})`);
+  const att = await createWith(mod, device, row.selector, { n, passes: PASSES });
   row.variant = att.variant;
+  row.tiledVariant = att.tiledVariant;
+  row.tilesPerPass = att.tilesPerPass;
   row.passes = att.passes;
   phase(`${row.pattern} D=${row.d} N=${n}: ${att.variant} kernel, ${att.passes} pass(es); warm-up run`);
   let t = performance.now();
@@ -167,13 +177,21 @@ async function measure(gpu: BenchGpu, mod: WgslModule, row: Row): Promise<void> 
   phase(`${row.pattern} D=${row.d} N=${n}: ${row.timing} ${row.ms.toFixed(3)} ms`);
 }
 
-const blankRow = (pattern: string, d: number, n: number, layout: LayoutIR): Row => ({ pattern, heads: H, d, n, status: 'error', pairs: pairsOf(layout, n) });
+const blankRow = (pattern: string, d: number, n: number, selector: string, layout: LayoutIR): Row => ({
+  pattern,
+  heads: H,
+  d,
+  n,
+  selector,
+  status: 'error',
+  pairs: pairsOf(layout, n),
+});
 
 // ---- A child of --isolate: one case, its row as JSON. -------------------------------------------
 if (opts.case !== undefined) {
-  const [pattern, d, n] = opts.case.split(':');
+  const [pattern, d, n, selector] = opts.case.split(':');
   const layout = exampleLayout(pattern!, H, Number(d));
-  const row = blankRow(pattern!, Number(d), Number(n), layout);
+  const row = blankRow(pattern!, Number(d), Number(n), selector ?? 'auto', layout);
   phase(`${opts.case}: compiling`);
   const mod = await loadModule(layout, undefined, { dts: false });
   phase(`${opts.case}: opening the device (Dawn ${GPU_OPTS.backend}, ${GPU_OPTS.featureLevel})`);
@@ -201,8 +219,8 @@ async function isolated(row: Row): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'spc-wgsl-bench-'));
   const rowJson = join(dir, 'row.json');
   const self = fileURLToPath(import.meta.url);
-  const args = [...process.execArgv, self, '--case', `${row.pattern}:${row.d}:${row.n}`, '--row-json', rowJson];
-  args.push('--heads', String(H), '--reps', String(REPS), '--variant', VARIANT, '--backend', GPU_OPTS.backend, '--feature-level', GPU_OPTS.featureLevel);
+  const args = [...process.execArgv, self, '--case', `${row.pattern}:${row.d}:${row.n}:${row.selector}`, '--row-json', rowJson];
+  args.push('--heads', String(H), '--reps', String(REPS), '--passes', PASSES, '--backend', GPU_OPTS.backend, '--feature-level', GPU_OPTS.featureLevel);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const take = (b: Buffer) => {
@@ -221,7 +239,8 @@ async function isolated(row: Row): Promise<void> {
   const lines = out.trim().split('\n').filter(Boolean);
   const last = lines.at(-1) ?? '(no output)';
   const why = [...lines].reverse().find((l) => /^\w*Error\b/.test(l)) ?? last;
-  if (logFile) appendFileSync(logFile, `==== ${row.pattern} D=${row.d} N=${row.n} (exit ${killed ? `killed after ${TIMEOUT_S} s` : code})\n${out}\n`);
+  if (logFile)
+    appendFileSync(logFile, `==== ${row.pattern} D=${row.d} N=${row.n} ${row.selector} (exit ${killed ? `killed after ${TIMEOUT_S} s` : code})\n${out}\n`);
   if (killed) {
     row.status = 'hang';
     row.note = `no result after ${TIMEOUT_S} s; last: ${last}`;
@@ -247,38 +266,39 @@ if (!opts.isolate) {
 }
 
 const header = [
-  `| pattern | D | N | H | kernel | passes | pairs vs dense | ms | wall ms | timing | GFLOP/s |${PEAK ? ` of ${PEAK} TFLOP/s |` : ''} speed-up vs dense | note |`,
-  `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |${PEAK ? ' --- |' : ''} --- | --- |`,
+  `| pattern | D | N | H | selector | kernel | passes | pairs vs dense | ms | wall ms | timing | GFLOP/s |${PEAK ? ` of ${PEAK} TFLOP/s |` : ''} speed-up vs dense | note |`,
+  `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |${PEAK ? ' --- |' : ''} --- | --- |`,
 ];
 console.log(header.join('\n'));
 for (const d of DIMS) {
   for (const n of NS) {
-    for (const p of patterns) {
-      const row = blankRow(p, d, n, layouts.get(`${p}:${d}`)!);
-      rows.push(row);
-      if ((performance.now() - started) / 1000 > BUDGET_S) {
-        row.status = 'skipped';
-        row.note = `over the --budget of ${BUDGET_S} s`;
-        continue;
-      }
-      if (opts.isolate) await isolated(row);
-      else {
-        try {
-          await measure(gpu!, mods.get(`${p}:${d}`)!, row);
-        } catch (e) {
-          row.status = 'error';
-          row.note = String((e as Error).message ?? e).split('\n')[0];
+    for (const sel of VARIANTS)
+      for (const p of patterns) {
+        const row = blankRow(p, d, n, sel, layouts.get(`${p}:${d}`)!);
+        rows.push(row);
+        if ((performance.now() - started) / 1000 > BUDGET_S) {
+          row.status = 'skipped';
+          row.note = `over the --budget of ${BUDGET_S} s`;
+          continue;
         }
+        if (opts.isolate) await isolated(row);
+        else {
+          try {
+            await measure(gpu!, mods.get(`${p}:${d}`)!, row);
+          } catch (e) {
+            row.status = 'error';
+            row.note = String((e as Error).message ?? e).split('\n')[0];
+          }
+        }
+        const dense = rows.find((r) => r.pattern === DENSE && r.d === d && r.n === n && r.selector === sel);
+        if (row.ms !== undefined) {
+          row.gflops = (4 * d * row.pairs) / (row.ms * 1e6);
+          if (PEAK) row.peakShare = row.gflops / (PEAK * 1000);
+          if (dense?.ms !== undefined) row.speedup = dense.ms / row.ms;
+        }
+        console.log(line(row, dense));
+        report(false);
       }
-      const dense = rows.find((r) => r.pattern === DENSE && r.d === d && r.n === n);
-      if (row.ms !== undefined) {
-        row.gflops = (4 * d * row.pairs) / (row.ms * 1e6);
-        if (PEAK) row.peakShare = row.gflops / (PEAK * 1000);
-        if (dense?.ms !== undefined) row.speedup = dense.ms / row.ms;
-      }
-      console.log(line(row, dense));
-      report(false);
-    }
   }
 }
 gpu?.destroy();
@@ -298,14 +318,14 @@ function report(done: boolean): void {
     '',
     `Timing: ${timing}. "ms" is the median over the timed dispatches after one warm-up run: with timestamp-query, GPU time from the start of the call's first compute pass to the end of its last; else submit to onSubmittedWorkDone (wall). "wall ms" is always the latter.`,
     'Forward pass (output + lse, f32), batch 1. "pairs vs dense" is the layout\'s allowed (query, key) pairs over dense causal\'s; GFLOP/s counts useful work only, 4 * D * allowed pairs;',
-    `"speed-up" is dense time / band time at the same N and D. Both kernels are spc WGSL kernels: the dense one is compiled from \`pattern dense\` with the same H and D. Variant: ${VARIANT} (the kernel that ran is in the table).`,
+    `"speed-up" is dense time / band time at the same N and D. Both kernels are spc WGSL kernels: the dense one is compiled from \`pattern dense\` with the same H and D. Variant selectors: ${VARIANTS.join(', ')} (bench/wgsl/common.ts; the kernel and tiled variant that ran are in the table); passes: ${PASSES}.`,
     opts.isolate ? `Each row ran in its own Node process, killed after ${TIMEOUT_S} s ("hang").` : 'All rows ran in one process.',
     '',
     ...header,
     ...rows.map((r) =>
       line(
         r,
-        rows.find((x) => x.pattern === DENSE && x.d === r.d && x.n === r.n),
+        rows.find((x) => x.pattern === DENSE && x.d === r.d && x.n === r.n && x.selector === r.selector),
       ),
     ),
     '',
@@ -318,7 +338,19 @@ function report(done: boolean): void {
     writeFileSync(
       opts.json,
       JSON.stringify(
-        { date, command, node: process.version, timing, variant: VARIANT, isolate: opts.isolate, timeoutS: TIMEOUT_S, peakTflops: PEAK, adapter, rows },
+        {
+          date,
+          command,
+          node: process.version,
+          timing,
+          variants: VARIANTS,
+          passes: PASSES,
+          isolate: opts.isolate,
+          timeoutS: TIMEOUT_S,
+          peakTflops: PEAK,
+          adapter,
+          rows,
+        },
         null,
         2,
       ) + '\n',
@@ -332,7 +364,8 @@ function line(r: Row, dense: Row | undefined): string {
   const ms = r.status === 'ok' ? `${f(r.ms, 3)}` : r.status;
   const share = PEAK ? ` ${r.peakShare === undefined ? '-' : `${(100 * r.peakShare).toFixed(1)}%`} |` : '';
   const vsDense = dense ? (r.pairs / dense.pairs).toFixed(3) : '-';
-  return `| ${r.pattern} | ${r.d} | ${r.n} | ${r.heads} | ${r.variant ?? '-'} | ${r.passes ?? '-'} | ${vsDense} | ${ms} | ${f(r.wallMs, 3)} | ${r.timing ?? '-'} | ${f(r.gflops, r.gflops !== undefined && r.gflops < 10 ? 2 : 0)} |${share} ${r.speedup === undefined ? '-' : `${r.speedup.toFixed(2)}x`} | ${r.note ?? ''} |`;
+  const kernel = r.variant === 'tiled' ? (r.tiledVariant ?? 'tiled') : (r.variant ?? '-');
+  return `| ${r.pattern} | ${r.d} | ${r.n} | ${r.heads} | ${r.selector} | ${kernel} | ${r.passes ?? '-'} | ${vsDense} | ${ms} | ${f(r.wallMs, 3)} | ${r.timing ?? '-'} | ${f(r.gflops, r.gflops !== undefined && r.gflops < 10 ? 2 : 0)} |${share} ${r.speedup === undefined ? '-' : `${r.speedup.toFixed(2)}x`} | ${r.note ?? ''} |`;
 }
 
 report(true);

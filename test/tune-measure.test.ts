@@ -25,6 +25,33 @@ const SPEC = 'layout tb {\n  heads 8\n  head_dim 64\n  seq N\n  partition tuned(
 
 type Listed = { package: string; entry: number; candidate: number; layout: string; n: number; id: string };
 
+const DEVICE = { name: 'test device', sm_count: 132, driver: null, cuda: null, pytorch: null };
+
+/** A measurements file as tune_measure.py writes it, for the listed packages: made-up times `ms(i)` (null: failed, `why(i)`). */
+function writeMeasured(
+  file: string,
+  list: readonly Listed[],
+  ms: (i: number) => number | null,
+  extra: (i: number) => Record<string, unknown> = () => ({}),
+  why: (i: number) => string = () => 'failed',
+) {
+  const results = list.map((x, i) => {
+    const t = ms(i);
+    return {
+      package: x.package,
+      entry: x.entry,
+      candidate: x.candidate,
+      layout: x.layout,
+      n: x.n,
+      measured_ms: t,
+      failed: t === null ? why(i) : null,
+      ...extra(i),
+    };
+  });
+  writeFileSync(file, JSON.stringify({ format: 'spc-tuning-measurements', device: DEVICE, results }));
+  return results;
+}
+
 describe('spc tune: the measuring half', () => {
   const d = mkdtempSync(join(tmpdir(), 'spc-tune-'));
   const spec = join(d, 'tb.spc');
@@ -76,19 +103,7 @@ describe('spc tune: the measuring half', () => {
     expect(existsSync(join(few, skipped.package))).toBe(false);
     // The twin may be one the model pruned; measured fastest, it is chosen and the record is valid.
     const m = join(d, 'measured-twin.json');
-    const results = list.map((x, i) => ({
-      package: x.package,
-      entry: x.entry,
-      candidate: x.candidate,
-      layout: x.layout,
-      n: x.n,
-      measured_ms: i === 1 ? 0.5 : 1 + i,
-      failed: null,
-    }));
-    writeFileSync(
-      m,
-      JSON.stringify({ format: 'spc-tuning-measurements', device: { name: 'test device', sm_count: 132, driver: null, cuda: null, pytorch: null }, results }),
-    );
+    writeMeasured(m, list, (i) => (i === 1 ? 0.5 : 1 + i));
     const rec = join(d, 'rec-twin.json');
     const t = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', join(few, 'tune_plan.json'), '--record', rec);
     expect(t.code, t.stderr).toBe(0);
@@ -100,23 +115,56 @@ describe('spc tune: the measuring half', () => {
     expect(bad.stderr).toContain('--emit-max K needs --emit DIR');
   }, 120_000);
 
+  it('--measured with per-head times (tune_measure.py --per-head) keeps them and reports the balance of the choice and its twin', async () => {
+    const few = join(d, 'emit-few');
+    const list = JSON.parse(readFileSync(join(few, 'tune_candidates.json'), 'utf8')) as Listed[];
+    // Made-up times for the test (8 heads): the choice (first listed) fastest, its heads 1.2 : 1 ...;
+    // its twin with the other bands (second listed) evenly balanced; the rest without per-head times.
+    const choiceHeads = [1.2, 1, 1, 1, 1, 1, 1, 1];
+    const twinHeads = [1, 1, 1, 1, 1, 1, 1, 1];
+    const m = join(d, 'measured-heads.json');
+    const results = writeMeasured(
+      m,
+      list,
+      (i) => (i === 0 ? 0.5 : 1 + i),
+      (i) => (i < 2 ? { per_head_ms: i === 0 ? choiceHeads : twinHeads } : {}),
+    );
+    const rec = join(d, 'rec-heads.json');
+    const plan = join(few, 'tune_plan.json');
+    const r = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', plan, '--record', rec);
+    expect(r.code, r.stderr).toBe(0);
+    const record = JSON.parse(readFileSync(rec, 'utf8')) as TuningRecord;
+    expect('record' in validateRecord(record)).toBe(true);
+    const e = record.entries[0]!;
+    expect(e.choice).toBe(list[0]!.candidate);
+    expect(e.candidates[list[0]!.candidate]!.measured_head_ms).toEqual(choiceHeads);
+    expect(e.candidates[list[1]!.candidate]!.measured_head_ms).toEqual(twinHeads);
+    // max / mean: 1.2 / (8.2 / 8) = 1.171; the twin 1.000.
+    expect(r.stdout).toContain('chosen, each head alone: per-head max/mean 1.171');
+    expect(r.stdout).toContain(`${e.candidates[list[1]!.candidate]!.id}, each head alone: per-head max/mean 1.000`);
+    // A per-head list of the wrong length, or with a non-positive time, is refused (exit 2).
+    for (const ph of [
+      [1, 1, 1],
+      [1, 1, 1, 1, 1, 1, 1, 0],
+    ]) {
+      writeFileSync(m, JSON.stringify({ format: 'spc-tuning-measurements', device: DEVICE, results: [{ ...results[0], per_head_ms: ph }] }));
+      const b = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', plan);
+      expect(b.code).toBe(2);
+      expect(b.stderr).toMatch(ph.length === 3 ? /has 3 per-head times, layout tb has 8 heads/ : /per_head_ms must be a list of positive times/);
+    }
+  }, 120_000);
+
   it('--measured chooses the fastest timed candidate, never a failed one, and the record compiles', async () => {
     const list = JSON.parse(readFileSync(join(emit, 'tune_candidates.json'), 'utf8')) as Listed[];
     expect(list.length).toBeGreaterThanOrEqual(3);
     // Made-up times: the last listed is fastest but failed; the second to last is the fastest timed.
-    const results = list.map((x, i) => ({
-      package: x.package,
-      entry: x.entry,
-      candidate: x.candidate,
-      layout: x.layout,
-      n: x.n,
-      measured_ms: i === list.length - 1 ? null : 1 + (list.length - i) / 100,
-      failed: i === list.length - 1 ? 'time: exit 1: an illegal memory access' : null,
-    }));
     const m = join(d, 'measured.json');
-    writeFileSync(
+    writeMeasured(
       m,
-      JSON.stringify({ format: 'spc-tuning-measurements', device: { name: 'test device', sm_count: 132, driver: null, cuda: null, pytorch: null }, results }),
+      list,
+      (i) => (i === list.length - 1 ? null : 1 + (list.length - i) / 100),
+      undefined,
+      () => 'time: exit 1: an illegal memory access',
     );
     const rec = join(d, 'rec.json');
     const r = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', join(emit, 'tune_plan.json'), '--record', rec);
@@ -143,20 +191,8 @@ describe('spc tune: the measuring half', () => {
     // Made-up times: the fastest is the first listed candidate whose config is not the heuristic's (the plan's choice).
     const k = list.findIndex((x) => JSON.stringify(cands[x.candidate]!.config) !== JSON.stringify(cands[list[0]!.candidate]!.config));
     expect(k).toBeGreaterThan(0);
-    const results = list.map((x, i) => ({
-      package: x.package,
-      entry: x.entry,
-      candidate: x.candidate,
-      layout: x.layout,
-      n: x.n,
-      measured_ms: i === k ? 0.5 : 1 + i / 100,
-      failed: null,
-    }));
     const m = join(d, 'measured-config.json');
-    writeFileSync(
-      m,
-      JSON.stringify({ format: 'spc-tuning-measurements', device: { name: 'test device', sm_count: 132, driver: null, cuda: null, pytorch: null }, results }),
-    );
+    writeMeasured(m, list, (i) => (i === k ? 0.5 : 1 + i / 100));
     const rec = join(d, 'rec-config.json');
     expect((await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', join(emit, 'tune_plan.json'), '--record', rec)).code).toBe(0);
     const chosen = cands[list[k]!.candidate]!;

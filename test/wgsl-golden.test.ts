@@ -15,17 +15,18 @@ const examples = readdirSync(new URL('../examples/', import.meta.url))
   .sort();
 const source = (f: string) => readFileSync(new URL(`../targets/wgsl/runtime/${f}`, import.meta.url), 'utf8');
 
-/** The tiled shader (the module's WGSL_TILED string), or null. */
-function tiledOf(js: string): string | null {
-  const line = js.split('\n').find((l) => l.startsWith('export const WGSL_TILED = '))!;
-  return JSON.parse(line.slice('export const WGSL_TILED = '.length, -1)) as string | null;
+const VARIANTS = 'export const WGSL_TILED_VARIANTS = Object.freeze(';
+/** The tiled shaders (the module's WGSL_TILED_VARIANTS), by variant name. */
+function tiledOf(js: string): Record<string, string> {
+  const line = js.split('\n').find((l) => l.startsWith(VARIANTS))!;
+  return JSON.parse(line.slice(VARIANTS.length, -2)) as Record<string, string>;
 }
 
 /** The module with its `export const WGSL = "...";` (and WGSL_TILED) lines replaced by markers; checks that the string is the shader. */
 function withoutShader(js: string, shader: string, name: string): string {
   const lines = js.split('\n');
-  const t = lines.findIndex((l) => l.startsWith('export const WGSL_TILED = "'));
-  if (t >= 0) lines[t] = `export const WGSL_TILED = /* the tiled shader: ${name}.tiled-head.wgsl, then its body _tiled.<config>.wgsl */;`;
+  const t = lines.findIndex((l) => l.startsWith(VARIANTS));
+  if (t >= 0) lines[t] = `${VARIANTS}/* the tiled shaders by name: heads in ${name}.tiled-head.wgsl, bodies _tiled.D4-<D4>.<name>.wgsl */);`;
   const at = lines.findIndex((l) => l.startsWith('export const WGSL = '));
   expect(at, 'the module exports WGSL').toBeGreaterThanOrEqual(0);
   expect(JSON.parse(lines[at]!.slice('export const WGSL = '.length, -1)), 'WGSL equals the .wgsl file').toBe(shader);
@@ -69,18 +70,18 @@ describe('WGSL golden files', () => {
         expect(expand(collapse(shader))).toBe(shader);
         await expect(collapse(shader)).toMatchFileSnapshot(`golden/wgsl/${l.name}.wgsl`);
         await expect(withoutShader(byPath.get(`${l.name}.js`)!, shader, l.name)).toMatchFileSnapshot(`golden/wgsl/${l.name}.js`);
-        const tiled = tiledOf(byPath.get(`${l.name}.js`)!);
-        if (tiled) {
+        const heads: string[] = [];
+        for (const [vname, tiled] of Object.entries(tiledOf(byPath.get(`${l.name}.js`)!))) {
           const [thead, tbody] = splitAt(tiled, TILED_BODY_MARK);
-          const key = /const BM: u32 = (\d+)u;\nconst BN: u32 = (\d+)u;\nconst TM: u32 = (\d+)u;\nconst TPR: u32 = (\d+)u;/.exec(tbody)!.slice(1).join('-');
           const D4 = /const D4: u32 = (\d+)u;/.exec(tbody)![1]!;
-          const file = `_tiled.D4-${D4}.BM-BN-TM-TPR-${key}.wgsl`;
+          const file = `_tiled.D4-${D4}.${vname}.wgsl`;
           expect(tiledBodies.get(file) ?? tbody, `${l.name}: the same tiled body as other layouts of its configuration`).toBe(tbody);
           tiledBodies.set(file, tbody);
           expect(expand(collapse(tbody))).toBe(tbody);
           await expect(collapse(tbody)).toMatchFileSnapshot(`golden/wgsl/${file}`);
-          await expect(thead).toMatchFileSnapshot(`golden/wgsl/${l.name}.tiled-head.wgsl`);
+          heads.push(`// ==== variant ${vname}\n${thead}`);
         }
+        if (heads.length) await expect(heads.join('')).toMatchFileSnapshot(`golden/wgsl/${l.name}.tiled-head.wgsl`);
         const [head] = splitAt(byPath.get(`${l.name}.d.ts`)!, API);
         await expect(`${head}⟦the API: ${apiFile(l.seq !== null)}, the same for every layout of its kind⟧\n`).toMatchFileSnapshot(`golden/wgsl/${l.name}.d.ts`);
       }

@@ -18,8 +18,12 @@ export interface Gpu {
   destroy(): void;
 }
 
-/** Dawn on Mesa (OpenGL ES, software), compatibility feature level. Throws when no adapter: never skip. */
-export async function openGpu(backend = process.env.SPC_WEBGPU_BACKEND ?? 'opengl'): Promise<Gpu> {
+/**
+ * Dawn on Mesa (OpenGL ES, software), compatibility feature level. Throws when no adapter: never
+ * skip. adapterLimits: the device gets the adapter's workgroup-memory and invocation limits instead
+ * of the compatibility-mode defaults.
+ */
+export async function openGpu(backend = process.env.SPC_WEBGPU_BACKEND ?? 'opengl', { adapterLimits = false }: { adapterLimits?: boolean } = {}): Promise<Gpu> {
   const { create, globals } = (await import('webgpu')) as unknown as { create(flags: string[]): GPU; globals: object };
   Object.assign(globalThis, globals);
   const gpu = create([`backend=${backend}`]);
@@ -31,10 +35,33 @@ export async function openGpu(backend = process.env.SPC_WEBGPU_BACKEND ?? 'openg
     throw new Error(
       `no WebGPU adapter (Dawn backend=${backend}); install libvulkan1 mesa-vulkan-drivers (.ci/install.d/20-webgpu.sh) and set EGL_PLATFORM=surfaceless`,
     );
-  const device = await adapter.requestDevice();
+  const a = adapter.limits;
+  const device = await adapter.requestDevice(
+    adapterLimits
+      ? {
+          requiredLimits: {
+            maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+            maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+            maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
+          },
+        }
+      : undefined,
+  );
   const info = adapter.info;
   const description = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || `Dawn backend=${backend} (compatibility)`;
   return { adapter, device, description: `${description} [Dawn ${backend}, compatibility]`, destroy: () => device.destroy() };
+}
+
+export interface TiledDesc {
+  name: string;
+  blockM: number;
+  blockN: number;
+  invocations: number;
+  tilesPerPass: number;
+  sharedBytes: number;
+  features: readonly string[];
+  subgroupMinSize: number;
+  auto: boolean;
 }
 
 /** Minimal shape of a generated module (the full types are in its .d.ts). */
@@ -44,16 +71,27 @@ export interface WgslModule {
   BLOCK_M: number;
   BLOCK_N: number;
   TILES_PER_PASS: number;
-  TILED: { blockM: number; blockN: number; invocations: number; tilesPerPass: number; sharedBytes: number } | null;
+  TILED: TiledDesc | null;
   WGSL_TILED: string | null;
+  TILED_VARIANTS: readonly TiledDesc[];
+  WGSL_TILED_VARIANTS: Readonly<Record<string, string>>;
   passes(N: number): number;
   headTable(N: number): Int32Array;
   sizes(N: number, batch?: number): { q: number; k: number; v: number; out: number; lse: number; outBytes: number };
   createAttention(
     device: GPUDevice,
-    options: { n?: number; batch?: number; scale?: number; buffers?: Partial<Record<'q' | 'k' | 'v' | 'out', GPUBuffer>>; variant?: 'auto' | 'rows' | 'tiled' },
+    options: {
+      n?: number;
+      batch?: number;
+      scale?: number;
+      buffers?: Partial<Record<'q' | 'k' | 'v' | 'out', GPUBuffer>>;
+      variant?: string;
+      passes?: 'auto' | 'budget' | 'single';
+    },
   ): Promise<{
     variant: 'rows' | 'tiled';
+    tiledVariant: string | null;
+    tilesPerPass: number;
     run(q: Float32Array, k: Float32Array, v: Float32Array): Promise<{ out: Float32Array; lse: Float32Array }>;
     dispatch(encoder: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites): void;
     buffers: Record<'q' | 'k' | 'v' | 'out', GPUBuffer>;

@@ -1,7 +1,7 @@
 """The measuring half of `spc tune` (the GPU machine has PyTorch but no Node).
 
     npx spc tune FILE --target cuda --seq N --plan-only --emit DIR         # here, with Node
-    python3 bench/cuda/tune_measure.py DIR --out measured.json [--max K]   # on the GPU machine
+    python3 bench/cuda/tune_measure.py DIR --out measured.json [--max K] [--per-head]   # on the GPU machine
     npx spc tune FILE --target cuda --seq N --measured measured.json --plan DIR/tune_plan.json --record RECORD
 
 DIR holds one package per candidate the cost model kept (tune_candidates.json lists them: the
@@ -9,6 +9,8 @@ plan's choice first, then by predicted time). Each candidate is built and timed 
 its own, so one that fails to build, crashes or hangs (past --timeout) counts as failed, with its
 reason, and never stops the others. The timing: fresh random bf16 inputs, the forward, the median
 of CUDA-event times over --reps calls after a warm-up. Builds run --jobs at a time first.
+--per-head also times each head alone (heads=[h], its own slice of q, k, v; checked equal to the
+full call's head), for the measured balance that spc tune --measured reports.
 Progress goes to stderr; the measurements (the format spc tune --measured reads) to --out.
 """
 import argparse
@@ -52,14 +54,37 @@ for _ in range(reps):
     b.synchronize()
     times.append(a.elapsed_time(b))
 times.sort()
-print(json.dumps({"ms": times[len(times) // 2], "batch": B}))
+res = {"ms": times[len(times) // 2], "batch": B}
+if sys.argv[5] == "per-head":
+    # Each head alone, as a tensor-parallel rank with one head would run it: its own slice of q
+    # and its KV head's k, v; the output must equal the full call's head.
+    group = c["heads"] // c["kv_heads"]
+    res["per_head_ms"] = []
+    for h in range(c["heads"]):
+        qs, ks, vs = q[:, [h]].contiguous(), k[:, [h // group]].contiguous(), v[:, [h // group]].contiguous()
+        oh = mod.attention(qs, ks, vs, heads=[h])
+        if not torch.equal(oh, out[:, [h]]):
+            print(json.dumps({"failed": f"head {h} alone differs from the full call"}))
+            sys.exit(0)
+        ht = []
+        for _ in range(max(5, reps // 3)):
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            mod.attention(qs, ks, vs, heads=[h])
+            b.record()
+            b.synchronize()
+            ht.append(a.elapsed_time(b))
+        ht.sort()
+        res["per_head_ms"].append(ht[len(ht) // 2])
+print(json.dumps(res))
 """
 
 
-def child(d, c, reps, mode, timeout):
+def child(d, c, reps, mode, timeout, per_head=False):
     """(result dict, None) or (None, why it failed)."""
     try:
-        p = subprocess.run([sys.executable, "-c", CHILD, d, json.dumps(c), str(reps), mode], capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([sys.executable, "-c", CHILD, d, json.dumps(c), str(reps), mode, "per-head" if per_head else "all"],
+                           capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return None, f"{mode}: timed out after {timeout} s"
     lines = [x for x in p.stdout.splitlines() if x.startswith("{")]
@@ -89,6 +114,8 @@ def main():
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--timeout", type=float, default=300, help="seconds per build or timing process")
     ap.add_argument("--jobs", type=int, default=16, help="builds in parallel")
+    ap.add_argument("--per-head", action="store_true",
+                    help="also time each head alone (attention(..., heads=[h])) for the measured balance across heads (spc tune --measured reports max/mean)")
     args = ap.parse_args()
     d = os.path.abspath(args.dir)
     with open(os.path.join(d, "tune_candidates.json")) as f:
@@ -108,7 +135,7 @@ def main():
     while pending or running:
         while pending and len(running) < args.jobs:
             c = pending.pop(0)
-            p = subprocess.Popen([sys.executable, "-c", CHILD, d, json.dumps(c), "1", "build"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            p = subprocess.Popen([sys.executable, "-c", CHILD, d, json.dumps(c), "1", "build", "all"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             running.append((c, p, time.time()))
         for item in list(running):
             c, p, started = item
@@ -128,10 +155,16 @@ def main():
         why = failed.get(c["package"])
         r = None
         if why is None:
-            r, why = child(d, c, args.reps, "time", args.timeout)
-        results.append({"package": c["package"], "entry": c["entry"], "candidate": c["candidate"], "layout": c["layout"], "n": c["n"],
-                        "measured_ms": r["ms"] if r else None, "failed": why})
+            r, why = child(d, c, args.reps, "time", args.timeout, args.per_head)
+        row = {"package": c["package"], "entry": c["entry"], "candidate": c["candidate"], "layout": c["layout"], "n": c["n"],
+               "measured_ms": r["ms"] if r else None, "failed": why}
+        if args.per_head:
+            row["per_head_ms"] = r["per_head_ms"] if r else None
+        results.append(row)
         shown = f"{r['ms']:.4f} ms" if r else f"FAILED {why}"
+        if r and args.per_head:
+            ph = r["per_head_ms"]
+            shown += f", heads alone max/mean {max(ph) / (sum(ph) / len(ph)):.3f}"
         print(f"[{x + 1}/{len(cands)}] {c['id']}: {shown}", file=sys.stderr, flush=True)
     doc = {"format": FORMAT, "device": device_info(), "results": results, "seconds": round(time.time() - t0, 1)}
     with open(args.out, "w") as f:

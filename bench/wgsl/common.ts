@@ -8,14 +8,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../codegen/runtime-source.js';
 import type { LayoutIR } from '../../src/ir/index.js';
-import { layoutsOf, variant } from '../../test/wgsl-helpers.js';
+import { layoutsOf, variant, type WgslModule } from '../../test/wgsl-helpers.js';
 
 export interface BenchGpu {
   adapter: GPUAdapter;
   device: GPUDevice;
   /** Adapter vendor / architecture / device / description, and the Dawn backend and feature level. */
   description: string;
-  info: { vendor: string; architecture: string; device: string; description: string };
+  info: { vendor: string; architecture: string; device: string; description: string; subgroupMinSize: number | null; subgroupMaxSize: number | null };
   /** The adapter's features. */
   features: string[];
   /** Whether the device was created with 'timestamp-query'. */
@@ -76,8 +76,19 @@ export async function openBenchGpu(o: GpuOptions): Promise<BenchGpu> {
   }
   device.addEventListener?.('uncapturederror', (e) => console.error(`[webgpu uncaptured error] ${(e as GPUUncapturedErrorEvent).error.message}`));
   const i = adapter.info;
-  const info = { vendor: i.vendor ?? '', architecture: i.architecture ?? '', device: i.device ?? '', description: i.description ?? '' };
-  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || 'unnamed adapter';
+  const sizes = i as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const info = {
+    vendor: i.vendor ?? '',
+    architecture: i.architecture ?? '',
+    device: i.device ?? '',
+    description: i.description ?? '',
+    // The subgroup sizes the runtime checks before it picks a subgroup variant (bench/wgsl/README.md).
+    subgroupMinSize: sizes.subgroupMinSize ?? null,
+    subgroupMaxSize: sizes.subgroupMaxSize ?? null,
+  };
+  const name =
+    [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') +
+      (info.subgroupMinSize !== null ? ` (subgroup sizes ${info.subgroupMinSize}..${info.subgroupMaxSize})` : '') || 'unnamed adapter';
   return {
     adapter,
     device,
@@ -125,4 +136,47 @@ export function ints(s: string, name: string): number[] {
   const xs = list(s).map(Number);
   for (const x of xs) if (!Number.isSafeInteger(x) || x < 1) throw new Error(`--${name}: expected positive integers, got ${s}`);
   return xs;
+}
+
+/**
+ * Variant selectors of the benchmark and the checks: 'auto', 'rows', 'tiled' (as createAttention
+ * takes them), a tiled variant's name, or 'sg' / 'wg' (the first subgroup / workgroup-reduction
+ * variant the device can run) and 'sg-small' / 'wg-small' (the last of each: compatibility-mode
+ * limits), so that one command compares variants whose names differ with head_dim. A suffix
+ * '@budget' or '@single' sets the passes for that selector (e.g. 'auto@budget').
+ */
+export const SELECTORS = ['auto', 'rows', 'tiled', 'sg', 'wg', 'sg-small', 'wg-small'] as const;
+
+/** createAttention with a variant selector (see SELECTORS); throws when the device can run none it names. */
+export async function createWith(
+  mod: WgslModule,
+  device: GPUDevice,
+  selectorWithPasses: string,
+  o: { n: number; batch?: number; buffers?: Partial<Record<'q' | 'k' | 'v' | 'out', GPUBuffer>>; passes?: 'auto' | 'budget' | 'single' },
+): Promise<Awaited<ReturnType<WgslModule['createAttention']>>> {
+  const at = selectorWithPasses.indexOf('@');
+  const selector = at < 0 ? selectorWithPasses : selectorWithPasses.slice(0, at);
+  if (at >= 0) {
+    const p = selectorWithPasses.slice(at + 1);
+    if (p !== 'auto' && p !== 'budget' && p !== 'single') throw new Error(`selector ${selectorWithPasses}: passes must be auto, budget or single`);
+    o = { ...o, passes: p };
+  }
+  if (selector === 'auto' || selector === 'rows' || selector === 'tiled') return mod.createAttention(device, { ...o, variant: selector });
+  const vs = mod.TILED_VARIANTS;
+  const sg = vs.filter((t) => t.features.includes('subgroups')).map((t) => t.name);
+  const wg = vs.filter((t) => !t.features.includes('subgroups')).map((t) => t.name);
+  const names = selector === 'sg' ? sg : selector === 'wg' ? wg : selector === 'sg-small' ? sg.slice(-1) : selector === 'wg-small' ? wg.slice(-1) : [selector];
+  const why: string[] = [];
+  for (const name of names) {
+    try {
+      return await mod.createAttention(device, { ...o, variant: name });
+    } catch (e) {
+      const msg = String((e as Error).message ?? e);
+      if (!/cannot run on this device/.test(msg)) throw e;
+      why.push(msg.replace(/^spc wgsl \(layout [^)]*\): /, ''));
+    }
+  }
+  throw new Error(
+    `no variant for selector ${selector} runs on this device${why.length ? `: ${why.join('; ')}` : ` (the layout has ${vs.map((t) => t.name).join(', ') || 'no tiled variants'})`}`,
+  );
 }

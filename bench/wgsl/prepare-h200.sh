@@ -41,7 +41,7 @@ if [ "$force" = 1 ] || [ ! -s "$w/dist/linux-x64/dawn.node.xz" ] || [ "$dawn" -n
   echo "xz $dawn -> $w/dist/linux-x64/dawn.node.xz"
   nice -n 19 xz -T2 -6 -c "$dawn" > "$w/dist/linux-x64/dawn.node.xz.tmp" && mv "$w/dist/linux-x64/dawn.node.xz.tmp" "$w/dist/linux-x64/dawn.node.xz"
 fi
-rm -f "$w/dist/linux-x64/dawn.node" # unpacked by h200.sh (or by --dry-run here); never carried uncompressed
+rm -f "$w/dist/linux-x64/dawn.node" .gpu/node # unpacked by h200.sh (or by --dry-run here); never carried uncompressed
 c=.gpu/node_modules/chevrotain
 mkdir -p "$c/lib/src"
 cp "$nm/chevrotain/package.json" "$c/"
@@ -58,7 +58,7 @@ if [ "$debs" = 1 ]; then
     echo "prepare-h200.sh: apt-get download failed (no network?); .gl/ holds: $(ls .gl 2>/dev/null | tr '\n' ' ')" >&2
   fi
 fi
-n_debs=$(ls .gl/*.deb 2>/dev/null | wc -l)
+n_debs=$(find .gl -maxdepth 1 -name '*.deb' | wc -l)
 [ "$n_debs" -ge 7 ] || echo "prepare-h200.sh: WARNING: .gl/ has $n_debs .deb files, expected 7 (libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)" >&2
 
 # 4. The benchmark, compiled.

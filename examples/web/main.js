@@ -195,7 +195,21 @@ async function main() {
   $('status').textContent = 'Done.';
   bandAtt.destroy();
   denseAtt.destroy();
-  return { ok, adapter: adapterText, layout: bandName, n: N, heads: H, headDim: D, errOut, errLse, bandMs, denseMs, variant: bandAtt.variant };
+  return {
+    ok,
+    adapter: adapterText,
+    layout: bandName,
+    n: N,
+    heads: H,
+    headDim: D,
+    errOut,
+    errLse,
+    bandMs,
+    denseMs,
+    variant: bandAtt.variant,
+    tiledVariant: bandAtt.tiledVariant,
+    passes: bandAtt.passes,
+  };
 }
 
 main().then(

@@ -14,6 +14,7 @@ import { svgPicture, textPicture } from './picture.js';
 import { getTarget, instanceFor, lengthFor, loadSpec, readBounded, TARGET_NAMES, writeAtomically } from './pipeline.js';
 import {
   applyMeasurements,
+  type Balance,
   candidatePackages,
   planText,
   readMeasurements,
@@ -646,6 +647,9 @@ async function tuneMeasured(layouts: LayoutIR[], values: Record<string, unknown>
       `  chosen (fastest):        ${r.chosen}: ${ms(r.chosen_ms)}${r.planned_ms !== null && r.chosen_ms !== null ? `  (${(r.planned_ms / r.chosen_ms).toFixed(2)}x)` : ''}`,
       `  rank correlation of predicted and measured times: ${r.rank_correlation === null ? 'n/a (fewer than 3 timed)' : r.rank_correlation.toFixed(2)}`,
     );
+    const bal = (b: Balance) => `per-head max/mean ${b.heads.toFixed(3)}${b.shards === null ? '' : `, per-shard max/mean ${b.shards.toFixed(3)}`}`;
+    if (r.balance.chosen) text.push(`  chosen, each head alone: ${bal(r.balance.chosen)}`);
+    if (r.balance.twin) text.push(`  ${r.balance.twin.id}, each head alone: ${bal(r.balance.twin.balance)}`);
   }
   io.stdout(text.join('\n') + '\n');
   return 0;

@@ -451,7 +451,17 @@ export async function candidatePackages(
 export interface Measurements {
   format: typeof MEASUREMENTS_FORMAT;
   device: { name: string; sm_count: number; driver: string | null; cuda: string | null; pytorch: string | null };
-  results: { package: string; entry: number; candidate: number; layout: string; n: number; measured_ms: number | null; failed: string | null }[];
+  results: {
+    package: string;
+    entry: number;
+    candidate: number;
+    layout: string;
+    n: number;
+    measured_ms: number | null;
+    failed: string | null;
+    /** tune_measure.py --per-head: each head alone, in head order. */
+    per_head_ms?: number[] | null;
+  }[];
 }
 
 /** Reads a measurements file from tune_measure.py; every problem is a UsageError naming it. */
@@ -478,8 +488,27 @@ export function readMeasurements(file: string): Measurements {
       !((typeof r.measured_ms === 'number' && r.measured_ms > 0 && r.failed === null) || (r.measured_ms === null && typeof r.failed === 'string'))
     )
       throw bad(`results[${x}] needs package, entry, candidate, layout, n, and a positive measured_ms or a failed reason`);
+    const ph = r.per_head_ms;
+    if (ph !== undefined && ph !== null && !(Array.isArray(ph) && ph.length > 0 && ph.every((t) => typeof t === 'number' && Number.isFinite(t) && t > 0)))
+      throw bad(`results[${x}].per_head_ms must be a list of positive times (one per head) or null`);
   });
   return raw as unknown as Measurements;
+}
+
+/** Max / mean of measured per-head times, and with T > 1 shards of H/T consecutive heads, of the shards' sums. */
+export interface Balance {
+  heads: number;
+  shards: number | null;
+}
+
+export function measuredBalance(perHead: readonly number[], shards: number): Balance {
+  const ratio = (xs: readonly number[]) => Math.max(...xs) / (xs.reduce((a, b) => a + b, 0) / xs.length);
+  let sh: number | null = null;
+  if (shards > 1 && perHead.length % shards === 0) {
+    const per = perHead.length / shards;
+    sh = ratio(Array.from({ length: shards }, (_, s) => perHead.slice(s * per, (s + 1) * per).reduce((a, b) => a + b, 0)));
+  }
+  return { heads: ratio(perHead), shards: sh };
 }
 
 /**
@@ -504,6 +533,8 @@ export function applyMeasurements(
     planned_ms: number | null;
     chosen_ms: number | null;
     rank_correlation: number | null;
+    /** Measured balance (each head alone, --per-head) of the chosen candidate and of its twin with the other bands. */
+    balance: { chosen: Balance | null; twin: { id: string; balance: Balance } | null };
   }[];
 } {
   const record = JSON.parse(JSON.stringify(plan)) as TuningRecord;
@@ -521,6 +552,12 @@ export function applyMeasurements(
       );
     c.measured_ms = r.measured_ms;
     c.failed = r.failed;
+    if (r.per_head_ms) {
+      const heads = layouts.find((x) => x.name === e.layout)!.heads;
+      if (r.per_head_ms.length !== heads)
+        throw new UsageError(`the measurement of ${r.package} has ${r.per_head_ms.length} per-head times, layout ${e.layout} has ${heads} heads`);
+      c.measured_head_ms = [...r.per_head_ms];
+    }
   }
   record.device = { ...m.device };
   const summary = record.entries.map((e) => {
@@ -534,6 +571,9 @@ export function applyMeasurements(
       if (e.bands !== null && best.bounds) e.bands = [...best.bounds];
     }
     const chosen = e.candidates[e.choice]!;
+    const twin = e.candidates.find(
+      (c) => c !== chosen && c.bands !== chosen.bands && JSON.stringify(c.config) === JSON.stringify(chosen.config) && c.measured_head_ms,
+    );
     return {
       layout: e.layout,
       n: e.n,
@@ -547,6 +587,10 @@ export function applyMeasurements(
         timed.map((c) => c.predicted),
         timed.map((c) => c.measured_ms!),
       ),
+      balance: {
+        chosen: chosen.measured_head_ms ? measuredBalance(chosen.measured_head_ms, e.shards) : null,
+        twin: twin ? { id: twin.id, balance: measuredBalance(twin.measured_head_ms!, e.shards) } : null,
+      },
     };
   });
   const v = validateRecord(record);

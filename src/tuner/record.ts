@@ -36,6 +36,11 @@ export interface RecordCandidate {
   failed: string | null;
   /** Why the cost model pruned it before measuring, or null when it survived. */
   pruned: string | null;
+  /**
+   * Milliseconds per head, each head alone (`attention(..., heads=[h])`, tune_measure.py
+   * --per-head), in head order; absent or null when not measured.
+   */
+  measured_head_ms?: number[] | null;
 }
 
 export interface RecordEntry {
@@ -100,6 +105,7 @@ export const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 
 const isInt = (x: unknown, lo = 0): x is number => Number.isSafeInteger(x) && (x as number) >= lo;
 const isStrOrNull = (x: unknown) => x === null || typeof x === 'string';
 const isNumOrNull = (x: unknown) => x === null || (typeof x === 'number' && Number.isFinite(x));
+const isPositiveList = (x: unknown) => Array.isArray(x) && x.length > 0 && x.every((v) => typeof v === 'number' && Number.isFinite(v) && v > 0);
 
 /** A record from parsed JSON, or the list of what is wrong with it (paths like entries[0].bands). */
 export function validateRecord(raw: unknown): { record: TuningRecord } | { problems: string[] } {
@@ -148,6 +154,8 @@ export function validateRecord(raw: unknown): { record: TuningRecord } | { probl
           if (typeof c.predicted !== 'number' || typeof c.predicted_objective !== 'number') p.push(`${cat}.predicted and predicted_objective must be numbers`);
           if (!isNumOrNull(c.measured_ms)) p.push(`${cat}.measured_ms must be a number or null`);
           if (!isStrOrNull(c.failed) || !isStrOrNull(c.pruned)) p.push(`${cat}.failed and pruned must be strings or null`);
+          if (c.measured_head_ms !== undefined && c.measured_head_ms !== null && !isPositiveList(c.measured_head_ms))
+            p.push(`${cat}.measured_head_ms must be a list of positive numbers (one per head) or null`);
         });
         if (!isInt(e.choice) || (e.choice as number) >= e.candidates.length) p.push(`${at}.choice must index candidates (0..${e.candidates.length - 1})`);
         else {

@@ -11,7 +11,7 @@ function load(): typeof TsMorph {
   return tsMorph;
 }
 
-export function dtsModule(p: WgslPlan & { tiled: TiledPlan | null }, version: string): string {
+export function dtsModule(p: WgslPlan & { tiled: TiledPlan | null; variants: TiledPlan[] }, version: string): string {
   const { Project, StructureKind, VariableDeclarationKind, IndentationText, QuoteKind, NewLineKind } = load();
   const project = new Project({
     useInMemoryFileSystem: true,
@@ -43,14 +43,20 @@ export function dtsModule(p: WgslPlan & { tiled: TiledPlan | null }, version: st
   konst('PARAMS_BYTES', String(p.paramsBytes), 'Size of the uniform buffer (N, batch, scale, chunk, head table).');
   konst('SHARED_BYTES', String(p.sharedBytes), 'Workgroup memory the shader declares.');
   konst('WGSL', 'string', 'The WGSL compute shader (entry point `main`).');
+  const tdesc = (t: TiledPlan) =>
+    `{ readonly name: '${t.name}'; readonly blockM: ${t.blockM}; readonly blockN: ${t.blockN}; readonly invocations: ${t.invocations}; readonly tilesPerPass: ${t.tilesPerPass}; readonly sharedBytes: ${t.sharedBytes}; readonly features: readonly string[]; readonly subgroupMinSize: ${t.subgroupMinSize}; readonly auto: ${t.auto} }`;
+  konst(
+    'TILED_VARIANTS',
+    `readonly [${p.variants.map(tdesc).join(', ')}]`,
+    'The tiled variants in the order createAttention tries them (the first whose features and limits the device has); the last fits compatibility-mode limits.',
+  );
+  konst('WGSL_TILED_VARIANTS', `{ readonly [name: string]: string }`, "The tiled variants' compute shaders (entry point `main`), by name.");
   konst(
     'TILED',
-    p.tiled
-      ? `{ readonly blockM: ${p.tiled.blockM}; readonly blockN: ${p.tiled.blockN}; readonly invocations: ${p.tiled.invocations}; readonly tilesPerPass: ${p.tiled.tilesPerPass}; readonly sharedBytes: ${p.tiled.sharedBytes} }`
-      : 'null',
-    'The tiled variant (preferred where the device allows it): rows per workgroup, keys per tile, invocations, key tiles per pass, workgroup memory.',
+    p.tiled ? tdesc(p.tiled) : 'null',
+    'The tiled variant every device runs (compatibility-mode limits, workgroup-memory reductions): rows per workgroup, keys per tile, invocations, key tiles per pass, workgroup memory.',
   );
-  konst('WGSL_TILED', p.tiled ? 'string' : 'null', "The tiled variant's compute shader (entry point `main`).");
+  konst('WGSL_TILED', p.tiled ? 'string' : 'null', "That variant's compute shader (entry point `main`).");
   konst(
     'bindGroupLayoutEntries',
     'readonly GPUBindGroupLayoutEntry[]',

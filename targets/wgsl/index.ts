@@ -8,11 +8,22 @@ import { dtsModule } from './dts.js';
 import { jsModule, runtimeFiles } from './module.js';
 import { planLayout, type WgslPlanOverrides } from './plan.js';
 import { wgslShader } from './shader.js';
-import { planTiled, tiledShader } from './tiled.js';
+import { planTiledVariants, tiledShader } from './tiled.js';
 
 export { planLayout, loopIterations, COMPAT_LIMITS, LOOP_BUDGET, MESA_LOOP_LIMIT, type WgslPlan, type WgslPlanOverrides } from './plan.js';
 export { wgslShader } from './shader.js';
-export { planTiled, tiledShader, tiledLoopIterations, TILED_BODY_MARK, type TiledPlan } from './tiled.js';
+export {
+  planTiled,
+  planTiledVariants,
+  tiledShader,
+  tiledLoopIterations,
+  tiledSharedBytes,
+  tiledCandidates,
+  TIERS,
+  TILED_BODY_MARK,
+  type TiledPlan,
+  type TiledConfig,
+} from './tiled.js';
 export { RUNTIME_DTS, RUNTIME_JS, runtimeFiles } from './module.js';
 
 /** One layout's three files (without the runtime files, runtimeFiles(), which its .js imports); `overrides` force plan choices (tests). */
@@ -28,13 +39,13 @@ export function emitLayoutJs(layout: LayoutIR, version: string, overrides?: Wgsl
 function emitLayoutFiles(layout: LayoutIR, version: string, overrides: WgslPlanOverrides | undefined, dts: boolean): EmittedFile[] {
   const plan = planLayout(layout, overrides);
   const shader = wgslShader(plan, version);
-  const tiled = planTiled(plan, overrides);
-  const tiledWgsl = tiled ? { plan: tiled, wgsl: tiledShader(plan, tiled, version) } : null;
+  const tiled = planTiledVariants(plan, overrides);
+  const tiledWgsl = tiled.map((t) => ({ plan: t, wgsl: tiledShader(plan, t, version) }));
   const files = [
     { path: `${layout.name}.wgsl`, contents: shader },
     { path: `${layout.name}.js`, contents: jsModule(plan, shader, version, tiledWgsl) },
   ];
-  if (dts) files.push({ path: `${layout.name}.d.ts`, contents: dtsModule({ ...plan, tiled }, version) });
+  if (dts) files.push({ path: `${layout.name}.d.ts`, contents: dtsModule({ ...plan, tiled: tiled.at(-1) ?? null, variants: tiled }, version) });
   return files;
 }
 

@@ -180,7 +180,7 @@ export function wgslShader(p: WgslPlan, version: string): string {
 }
 
 /** The uniform (pass index and head table; its table is `tableLen` vec4s) and the bindings, shared by the row and tiled kernels. */
-export function writeParams(w: CodeWriter, tableLen: string, tableComment: string): void {
+export function writeParams(w: CodeWriter, tableLen: string, tableComment: string, vec4Inputs = false): void {
   w.block('struct Params {', () => {
     w.line('n: u32,');
     w.line('batch: u32,');
@@ -192,9 +192,10 @@ export function writeParams(w: CodeWriter, tableLen: string, tableComment: strin
   });
   w.line();
   w.line('@group(0) @binding(0) var<uniform> params: Params;');
-  w.line('@group(0) @binding(1) var<storage, read> q: array<f32>;');
-  w.line('@group(0) @binding(2) var<storage, read> k: array<f32>;');
-  w.line('@group(0) @binding(3) var<storage, read> v: array<f32>;');
+  const el = vec4Inputs ? 'vec4<f32>' : 'f32';
+  w.line(`@group(0) @binding(1) var<storage, read> q: array<${el}>;`);
+  w.line(`@group(0) @binding(2) var<storage, read> k: array<${el}>;`);
+  w.line(`@group(0) @binding(3) var<storage, read> v: array<${el}>;`);
   w.line('@group(0) @binding(4) var<storage, read_write> o: array<u32>;');
   w.line();
 }

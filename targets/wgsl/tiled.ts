@@ -21,6 +21,8 @@ import { CodeWriter } from '../../codegen/writer.js';
 import { COMPAT_LIMITS, LOOP_BUDGET, type WgslPlan } from './plan.js';
 import { writeParams, writeTableFunctions } from './shader.js';
 
+export type TiledReduce = 'workgroup' | 'subgroup';
+
 export interface TiledConfig {
   /** Query rows per workgroup. */
   blockM: number;
@@ -30,20 +32,47 @@ export interface TiledConfig {
   rowsPerThread: number;
   /** Invocations per row group (TPR). */
   threadsPerRow: number;
+  /** K and V in two workgroup buffers (both loaded at once, one barrier fewer per tile) instead of one, K then V. */
+  splitKV: boolean;
+  /** Pad the K tile's rows by one vec4 (no bank conflicts when the TPR lanes of a row group read TPR different key rows). */
+  padK: boolean;
+  /** Row max / sum reductions: through workgroup memory, or subgroup shuffles (the TPR lanes of a row group in one subgroup; feature 'subgroups'). */
+  reduce: TiledReduce;
 }
 
 export interface TiledPlan extends TiledConfig {
+  /** The variant's name, e.g. sg-32x32-t4x8-kv2-pad: what createAttention's options.variant and the benchmark accept. */
+  name: string;
   invocations: number;
   /** Keys per invocation in a tile (TN) and vec4 output columns per invocation (TD). */
   keysPerThread: number;
   vecsPerThread: number;
   sharedBytes: number;
+  /** Key tiles per pass within Mesa's loop budget (software adapters); one pass on other adapters. */
   tilesPerPass: number;
+  /** Device features the shader needs. */
+  features: string[];
+  /** The least subgroup size the variant needs (its TPR for subgroup reductions, else 0). */
+  subgroupMinSize: number;
+  /** Whether createAttention may pick it when no variant is named (SUBGROUP_AUTO). */
+  auto: boolean;
 }
 
-/** Candidate tile configurations, most preferred first (the first that fits compatibility-mode limits is taken). */
-const CANDIDATES: readonly TiledConfig[] = [
+/**
+ * Whether the subgroup variants take part in createAttention's automatic choice. Not yet: no
+ * adapter here exposes `subgroups` (Mesa does not), so they have run against the float64 oracle
+ * only with the subgroup operations emulated (test/wgsl-variants.test.ts), never on hardware
+ * subgroups. Until bench/wgsl/h200.sh has checked them on a GPU, they run only when named
+ * (options.variant), and the automatic choice takes the workgroup-reduction variants.
+ */
+export const SUBGROUP_AUTO = false;
+
+/** Tile shapes, most preferred first. */
+const SHAPES: readonly Omit<TiledConfig, 'reduce' | 'splitKV' | 'padK'>[] = [
+  { blockM: 64, rowsPerThread: 4, threadsPerRow: 8, blockN: 32 },
   { blockM: 32, rowsPerThread: 4, threadsPerRow: 8, blockN: 32 },
+  { blockM: 64, rowsPerThread: 4, threadsPerRow: 8, blockN: 16 },
+  { blockM: 32, rowsPerThread: 4, threadsPerRow: 8, blockN: 16 },
   { blockM: 32, rowsPerThread: 2, threadsPerRow: 8, blockN: 16 },
   { blockM: 16, rowsPerThread: 2, threadsPerRow: 8, blockN: 16 },
   { blockM: 16, rowsPerThread: 2, threadsPerRow: 8, blockN: 8 },
@@ -52,70 +81,155 @@ const CANDIDATES: readonly TiledConfig[] = [
   { blockM: 4, rowsPerThread: 1, threadsPerRow: 1, blockN: 2 },
 ];
 
-/** Bytes of workgroup memory: Q tile, K/V tile, probabilities, reduction partials, row max / sum / rescale. */
+/**
+ * Limit tiers a variant is built for: WebGPU compatibility-mode defaults (every device, the
+ * tests' software adapters) and 32 KiB of workgroup memory with 256 invocations (core WebGPU
+ * devices that grant the adapter's limits; Mesa's llvmpipe adapter too, so the tests run it).
+ */
+export const TIERS: readonly { name: string; maxComputeWorkgroupStorageSize: number; maxComputeInvocationsPerWorkgroup: number }[] = [
+  { name: 'core32k', maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256 },
+  {
+    name: 'compat',
+    maxComputeWorkgroupStorageSize: COMPAT_LIMITS.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: COMPAT_LIMITS.maxComputeInvocationsPerWorkgroup,
+  },
+];
+
+/** Every configuration in preference order: each shape with split K/V and padding where they fit, then without. */
+export function tiledCandidates(reduce: TiledReduce): TiledConfig[] {
+  return SHAPES.flatMap((s) => [
+    { ...s, splitKV: true, padK: true, reduce },
+    { ...s, splitKV: false, padK: true, reduce },
+    { ...s, splitKV: false, padK: false, reduce },
+  ]);
+}
+
+export function tiledName(c: TiledConfig): string {
+  return `${c.reduce === 'subgroup' ? 'sg' : 'wg'}-${c.blockM}x${c.blockN}-t${c.rowsPerThread}x${c.threadsPerRow}${c.splitKV ? '-kv2' : ''}${c.padK ? '-pad' : ''}`;
+}
+
+/** Bytes of workgroup memory: Q tile, K tile (padded), V tile (when split), probabilities, reduction partials (workgroup reductions), subgroup counter. */
 export function tiledSharedBytes(c: TiledConfig, D: number): number {
   const D4 = Math.ceil(D / 4);
-  return 16 * c.blockM * D4 + 16 * c.blockN * D4 + 4 * c.blockM * c.blockN + 4 * c.blockM * c.threadsPerRow + 12 * c.blockM;
+  const KS = D4 + (c.padK ? 1 : 0);
+  const red = c.reduce === 'workgroup' ? 2 * 4 * c.blockM * c.threadsPerRow : 4;
+  return 16 * c.blockM * D4 + 16 * c.blockN * KS + (c.splitKV ? 16 * c.blockN * D4 : 0) + 4 * c.blockM * c.blockN + red;
 }
 
 /**
  * An upper bound on the loop iterations of one invocation of the tiled shader in a pass that
  * visits `tiles` key tiles (see plan.ts, MESA_LOOP_LIMIT): every loop at its most plus its exit
- * iteration, both sides of every branch. The micro-tile loops are unrolled in the shader.
+ * iteration, both sides of every branch. The micro-tile loops and the reductions are unrolled in the shader.
  */
 export function tiledLoopIterations(c: TiledConfig, D: number, termSlots: number, modSlots: number, tiles: number): number {
   const D4 = Math.ceil(D / 4);
+  const KS = D4 + (c.padK ? 1 : 0);
   const WG = (c.blockM / c.rowsPerThread) * c.threadsPerRow;
   const TN = c.blockN / c.threadsPerRow;
   const strided = (len: number) => Math.ceil(len / WG) + 1;
   const TS = termSlots;
   const MS = modSlots;
-  const zeroInit = [c.blockM * D4, c.blockN * D4, c.blockM * c.blockN, c.blockM * c.threadsPerRow, c.blockM, c.blockM, c.blockM].reduce(
-    (s, n) => s + strided(n),
-    0,
-  );
+  // Tint's zero-initialisation of every workgroup array.
+  const arrays = [c.blockM * D4, c.blockN * KS, c.splitKV ? c.blockN * D4 : 0, c.blockM * c.blockN];
+  if (c.reduce === 'workgroup') arrays.push(c.blockM * c.threadsPerRow, c.blockM * c.threadsPerRow);
+  const zeroInit = arrays.filter((n) => n > 0).reduce((s, n) => s + strided(n), 0);
   const fixed = zeroInit + (TS + 1) + strided(c.blockM * D4) + (TS + 1);
   const perTerm = (tiles + 1) * (1 + TS);
   const allowed = TS + 1 + TS * (MS + 1);
   const tileFull = TS + 1 + TS * (MS + 1);
-  const perTile = 2 * strided(c.blockN * D4) + tileFull + (D4 + 1) + c.rowsPerThread * TN * allowed + 2 * (c.threadsPerRow + 1) + (c.blockN + 1);
+  const perTile = 2 * strided(c.blockN * D4) + tileFull + (D4 + 1) + c.rowsPerThread * TN * allowed + (c.blockN + 1);
   return fixed + TS * perTerm + tiles * perTile;
 }
 
-/** The tiled variant's plan, or null when no configuration fits the compatibility-mode limits at this head_dim. */
-export function planTiled(p: WgslPlan, overrides: { tilesPerPass?: number } = {}): TiledPlan | null {
+/** The first configuration of candidates that fits the tier at this head_dim, planned, or null. */
+function planConfig(p: WgslPlan, cands: TiledConfig[], tier: (typeof TIERS)[number], overrides: { tilesPerPass?: number }): TiledPlan | null {
   const D = p.layout.headDim;
   const D4 = Math.ceil(D / 4);
   const { termSlots, modSlots } = p.shape;
-  for (const c of CANDIDATES) {
+  for (const c of cands) {
     const invocations = (c.blockM / c.rowsPerThread) * c.threadsPerRow;
     if (D4 % c.threadsPerRow !== 0 || c.blockN % c.threadsPerRow !== 0) continue;
-    if (invocations > COMPAT_LIMITS.maxComputeInvocationsPerWorkgroup) continue;
+    // The shuffle butterflies halve TPR down to 1: a power of two, at least 2.
+    if (c.reduce === 'subgroup' && (c.threadsPerRow < 2 || (c.threadsPerRow & (c.threadsPerRow - 1)) !== 0)) continue;
+    if (invocations > tier.maxComputeInvocationsPerWorkgroup) continue;
     const sharedBytes = tiledSharedBytes(c, D);
-    if (sharedBytes > COMPAT_LIMITS.maxComputeWorkgroupStorageSize) continue;
+    if (sharedBytes > tier.maxComputeWorkgroupStorageSize) continue;
     let tilesPerPass = 1;
     while (tiledLoopIterations(c, D, termSlots, modSlots, tilesPerPass + 1) <= LOOP_BUDGET) tilesPerPass++;
     if (tiledLoopIterations(c, D, termSlots, modSlots, tilesPerPass) > LOOP_BUDGET) continue;
     if (overrides.tilesPerPass !== undefined) tilesPerPass = Math.min(tilesPerPass, overrides.tilesPerPass);
-    return { ...c, invocations, keysPerThread: c.blockN / c.threadsPerRow, vecsPerThread: D4 / c.threadsPerRow, sharedBytes, tilesPerPass };
+    return {
+      ...c,
+      name: tiledName(c),
+      invocations,
+      keysPerThread: c.blockN / c.threadsPerRow,
+      vecsPerThread: D4 / c.threadsPerRow,
+      sharedBytes,
+      tilesPerPass,
+      features: c.reduce === 'subgroup' ? ['subgroups'] : [],
+      subgroupMinSize: c.reduce === 'subgroup' ? c.threadsPerRow : 0,
+      auto: c.reduce !== 'subgroup' || SUBGROUP_AUTO,
+    };
   }
   return null;
+}
+
+/**
+ * The tiled variants of a layout, in the order the runtime tries them (the first whose features
+ * and limits the device has wins): per limit tier (largest first), subgroup reductions then
+ * workgroup-memory reductions. The last is always the workgroup variant of the compatibility
+ * tier when one fits (every device runs it). Empty when no configuration fits at this head_dim.
+ */
+export function planTiledVariants(p: WgslPlan, overrides: { tilesPerPass?: number } = {}): TiledPlan[] {
+  const out: TiledPlan[] = [];
+  for (const tier of TIERS)
+    for (const reduce of ['subgroup', 'workgroup'] as const) {
+      const t = planConfig(p, tiledCandidates(reduce), tier, overrides);
+      if (t && !out.some((x) => x.name === t.name)) out.push(t);
+    }
+  // The compatibility-tier workgroup variant last, so that it is the fallback after every other.
+  const compat = planConfig(p, tiledCandidates('workgroup'), TIERS[TIERS.length - 1]!, overrides);
+  if (compat) {
+    const i = out.findIndex((x) => x.name === compat.name);
+    if (i >= 0) out.splice(i, 1);
+    out.push(compat);
+  }
+  return out;
+}
+
+/** The compatibility-tier workgroup variant (what every device runs), or null when no configuration fits at this head_dim. */
+export function planTiled(p: WgslPlan, overrides: { tilesPerPass?: number } = {}): TiledPlan | null {
+  return planConfig(p, tiledCandidates('workgroup'), TIERS[TIERS.length - 1]!, overrides);
 }
 
 /** The line in the tiled shader after which the text depends only on the tile configuration (golden tests split there). */
 export const TILED_BODY_MARK = '// ---- tiled kernel body (the same for every layout with this tile configuration) ----';
 
-export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string {
+/**
+ * The tiled shader of variant t. emulateSubgroups (tests only): for a subgroup variant, the
+ * subgroup operations done through workgroup memory with subgroups of that many consecutive
+ * invocations, so that a device without 'subgroups' (Mesa) runs the variant's lane numbering and
+ * butterflies against the oracle. Not a variant the module exports.
+ */
+export function tiledShader(p: WgslPlan, t: TiledPlan, version: string, { emulateSubgroups }: { emulateSubgroups?: number } = {}): string {
   const L = p.layout;
   const D = L.headDim;
   const D4 = Math.ceil(D / 4);
   const { blockM: BM, blockN: BN, rowsPerThread: TM, threadsPerRow: TPR, keysPerThread: TN, vecsPerThread: TD } = t;
+  const sg = t.reduce === 'subgroup';
+  const emu = sg ? (emulateSubgroups ?? 0) : 0;
+  const shuffleXor = (x: string, m: number) => (emu ? `sg_shuffle_xor(lid, ${x}, ${m}u)` : `subgroupShuffleXor(${x}, ${m}u)`);
   const rows = Array.from({ length: TM }, (_, a) => a);
   const keys = Array.from({ length: TN }, (_, b) => b);
   const cols = Array.from({ length: TD }, (_, c) => c);
+  const lanes = Array.from({ length: TPR }, (_, x) => x);
+  const masks: number[] = [];
+  for (let m = TPR >> 1; m >= 1; m >>= 1) masks.push(m);
   const w = new CodeWriter();
+  if (sg && !emu) w.line('enable subgroups;');
   w.line(`// Generated by spc ${version} for layout ${L.name}. Do not edit.`);
-  w.line('// Forward banded attention, f32, tiled variant. Q (B, H, N, D); K, V (B, KV, N, D); row-major.');
+  if (emu) w.line(`// TEST ONLY: subgroups of ${emu} invocations emulated through workgroup memory.`);
+  w.line(`// Forward banded attention, f32, tiled variant ${t.name}. Q (B, H, N, D); K, V (B, KV, N, D); row-major.`);
   w.line('// Output buffer: O (B, H, N, D) then lse (B, H, N), f32 values stored as their bits.');
   w.line('// Dispatch: (ceil(N / BM), H, B) workgroups of WG invocations.');
   w.line();
@@ -127,9 +241,11 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string 
   w.line(`const MOD_SLOTS: u32 = ${p.shape.modSlots}u;`);
   w.line(`const FIELDS: u32 = ${p.shape.fieldsPerTerm}u;`);
   w.line(`const TABLE_VEC4: u32 = ${p.tableVec4}u;`);
-  w.line(`const CHUNK_TILES: u32 = ${t.tilesPerPass}u;`);
+  w.line("// Key tiles per pass: the default keeps a pass within Mesa's loop budget; the runtime sets it (one pass) on other adapters.");
+  w.line(`override CHUNK_TILES: u32 = ${t.tilesPerPass}u;`);
   w.line(TILED_BODY_MARK);
   w.line(`const D4: u32 = ${D4}u;`);
+  w.line(`const KS: u32 = ${D4 + (t.padK ? 1 : 0)}u; // row stride of the K tile, in vec4s`);
   w.line(`const BM: u32 = ${BM}u;`);
   w.line(`const BN: u32 = ${BN}u;`);
   w.line(`const TM: u32 = ${TM}u;`);
@@ -138,19 +254,43 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string 
   w.line('const NEG_INF_BITS: u32 = 0xff800000u;');
   w.line('const LOWEST: f32 = -3.0e38;');
   w.line();
-  writeParams(w, 'TABLE_VEC4', 'H x TERM_SLOTS x FIELDS int32');
-  w.line('// Row r of a tile is vec4s [r * D4, (r + 1) * D4), zero past D.');
+  // With D a multiple of 4, q, k and v are read as vec4s (one load each instead of four).
+  const vec4In = D % 4 === 0;
+  writeParams(w, 'TABLE_VEC4', 'H x TERM_SLOTS x FIELDS int32', vec4In);
+  w.line('// Row r of the Q tile is vec4s [r * D4, (r + 1) * D4), of the K tile [r * KS, r * KS + D4); zero past D.');
   w.line('var<workgroup> qs: array<vec4<f32>, BM * D4>; // the scaled Q tile');
-  w.line('var<workgroup> kv: array<vec4<f32>, BN * D4>; // the K tile, then the V tile');
+  w.line(`var<workgroup> ks: array<vec4<f32>, BN * KS>; // the K tile${t.splitKV ? '' : ', then the V tile'}`);
+  if (t.splitKV) w.line('var<workgroup> vs: array<vec4<f32>, BN * D4>; // the V tile');
   w.line('var<workgroup> ps: array<f32, BM * BN>; // probabilities of the current tile');
-  w.line('var<workgroup> red: array<f32, BM * TPR>; // per-row partials: maxima, then sums');
-  w.line('var<workgroup> wm: array<f32, BM>; // running row max');
-  w.line('var<workgroup> wl: array<f32, BM>; // running row sum');
-  w.line('var<workgroup> wc: array<f32, BM>; // rescale factor of the current tile');
+  if (sg) w.line('var<workgroup> sg_next: atomic<u32>; // hands out lane numbers, a subgroup at a time');
+  else {
+    w.line('var<workgroup> redm: array<f32, BM * TPR>; // per-row partial maxima');
+    w.line('var<workgroup> reds: array<f32, BM * TPR>; // per-row partial sums');
+  }
+  if (emu) {
+    w.line('var<workgroup> sg_f: array<f32, WG>; // emulated subgroup exchange');
+    w.line('var<workgroup> sg_u: array<u32, WG>;');
+  }
   w.line();
   writeTableFunctions(w, null);
+  if (emu) {
+    w.block('fn sg_shuffle_xor(lid: u32, x: f32, m: u32) -> f32 {', () => {
+      w.line('workgroupBarrier();');
+      w.line('sg_f[lid] = x;');
+      w.line('workgroupBarrier();');
+      w.line('return sg_f[lid ^ m];');
+    });
+    w.block('fn sg_broadcast0(lid: u32, x: u32) -> u32 {', () => {
+      w.line('workgroupBarrier();');
+      w.line('sg_u[lid] = x;');
+      w.line('workgroupBarrier();');
+      w.line(`return sg_u[lid - lid % ${emu}u];`);
+    });
+  }
   const load = (buf: string, g: string, c: string) =>
-    `vec4<f32>(${[0, 1, 2, 3].map((e) => (D % 4 === 0 || e === 0 ? `${buf}[${g}${e ? ` + ${e}u` : ''}]` : `select(0.0, ${buf}[${g} + ${e}u], ${c} + ${e}u < D)`)).join(', ')})`;
+    vec4In
+      ? `${buf}[${g} / 4u]`
+      : `vec4<f32>(${[0, 1, 2, 3].map((e) => (D % 4 === 0 || e === 0 ? `${buf}[${g}${e ? ` + ${e}u` : ''}]` : `select(0.0, ${buf}[${g} + ${e}u], ${c} + ${e}u < D)`)).join(', ')})`;
   w.line('// Loads vec4 c4 of row r (an element index of the row start) of a tensor, zero past D.');
   w.block('fn load_q(g: u32, c: u32) -> vec4<f32> {', () => w.line(`return ${load('q', 'g', 'c')};`));
   w.block('fn load_k(g: u32, c: u32) -> vec4<f32> {', () => w.line(`return ${load('k', 'g', 'c')};`));
@@ -168,17 +308,40 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string 
       `return vec4<f32>(${[0, 1, 2, 3].map((e) => (D % 4 === 0 || e === 0 ? `bitcast<f32>(o[g + ${e}u])` : `select(0.0, bitcast<f32>(o[g + ${e}u]), c + ${e}u < D)`)).join(', ')});`,
     );
   });
+  const stage = (dst: string, stride: string, fn: string) =>
+    w.block('for (var x = lid; x < BN * D4; x += WG) {', () => {
+      w.line('let j = j0 + i32(x / D4);');
+      w.line('let c = (x % D4) * 4u;');
+      w.line('var val = vec4<f32>(0.0);');
+      w.block('if (j < n) {', () => w.line(`val = ${fn}(kv_base + u32(j) * D + c, c);`));
+      w.line(`${dst}[(x / D4) * ${stride} + x % D4] = val;`);
+    });
   w.line();
   w.line('@compute @workgroup_size(WG)');
-  w.block('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
+  const sgArgs = sg && !emu ? ', @builtin(subgroup_invocation_id) sg_id: u32, @builtin(subgroup_size) sg_size: u32' : '';
+  w.block(`fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${sgArgs}) {`, () => {
     w.line('let n = i32(params.n);');
     w.line('let h = wid.y;');
     w.line('let b = wid.z;');
     w.line('let i0 = i32(wid.x * BM);');
     w.line('let i1 = min(n, i0 + i32(BM));');
     w.line('// This invocation: rows rg * TM + a of the tile, keys b * TPR + tc, output vec4s tc + t * TPR.');
-    w.line('let rg = lid / TPR;');
-    w.line('let tc = lid % TPR;');
+    if (sg) {
+      w.line('// Lane numbers a subgroup at a time (the runtime picks this variant only when every subgroup is full and');
+      w.line('// TPR divides its size), so that the TPR lanes of a row group are lanes of one subgroup, TPR-aligned.');
+      if (emu) {
+        w.line(`let sg_id = lid % ${emu}u;`);
+        w.line(`let sg_size = ${emu}u;`);
+      }
+      w.line('var sg_base = 0u;');
+      w.block('if (sg_id == 0u) {', () => w.line('sg_base = atomicAdd(&sg_next, sg_size);'));
+      w.line(`let vid = ${emu ? 'sg_broadcast0(lid, sg_base)' : 'subgroupBroadcast(sg_base, 0u)'} + sg_id;`);
+      w.line('let rg = vid / TPR;');
+      w.line('let tc = vid % TPR;');
+    } else {
+      w.line('let rg = lid / TPR;');
+      w.line('let tc = lid % TPR;');
+    }
     w.line('let row0 = (b * H + h) * params.n;');
     w.line('let kv_base = (b * KV + h / GROUP) * params.n * D;');
     w.line('let lse_base = params.batch * H * params.n * D + row0;');
@@ -215,27 +378,21 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string 
       w.block('if (r < n) {', () => w.line('val = load_q((row0 + u32(r)) * D + c, c);'));
       w.line('qs[x] = val * params.scale;');
     });
-    w.line('// Softmax state: resumed from the previous passes when the workgroup had tiles before this one.');
+    w.line('// Softmax state per row, in registers (every lane of a row group holds the same values): resumed from the');
+    w.line('// previous passes when the workgroup had tiles before this one.');
     w.line('let resume = first < c0;');
-    w.block('if (lid < BM) {', () => {
-      w.line('let r = i0 + i32(lid);');
-      w.line('var m0 = LOWEST;');
-      w.line('var l0 = 0.0;');
-      w.block('if (resume && r < n) {', () => {
-        w.line('let prev = o[lse_base + u32(r)];');
-        w.block('if (prev != NEG_INF_BITS) {', () => {
-          w.line('m0 = bitcast<f32>(prev);');
-          w.line('l0 = 1.0;');
-        });
-      });
-      w.line('wm[lid] = m0;');
-      w.line('wl[lid] = l0;');
-    });
     for (const a of rows) {
       w.line(`let ri${a} = i0 + i32(rg * TM + ${a}u);`);
+      w.line(`var m${a} = LOWEST;`);
+      w.line(`var l${a} = 0.0;`);
       for (const c of cols) w.line(`var acc${a}_${c} = vec4<f32>(0.0);`);
-      w.block(`if (resume && ri${a} < n && o[lse_base + u32(ri${a})] != NEG_INF_BITS) {`, () => {
-        for (const c of cols) w.line(`acc${a}_${c} = resume_o((row0 + u32(ri${a})) * D + (tc + ${c}u * TPR) * 4u, (tc + ${c}u * TPR) * 4u);`);
+      w.block(`if (resume && ri${a} < n) {`, () => {
+        w.line(`let prev = o[lse_base + u32(ri${a})];`);
+        w.block('if (prev != NEG_INF_BITS) {', () => {
+          w.line(`m${a} = bitcast<f32>(prev);`);
+          w.line(`l${a} = 1.0;`);
+          for (const c of cols) w.line(`acc${a}_${c} = resume_o((row0 + u32(ri${a})) * D + (tc + ${c}u * TPR) * 4u, (tc + ${c}u * TPR) * 4u);`);
+        });
       });
     }
     w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
@@ -251,20 +408,15 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string 
         w.line('let j0 = kt * i32(BN);');
         w.line('let jn = min(n, j0 + i32(BN)) - j0;');
         w.line('workgroupBarrier();');
-        w.block('for (var x = lid; x < BN * D4; x += WG) {', () => {
-          w.line('let j = j0 + i32(x / D4);');
-          w.line('let c = (x % D4) * 4u;');
-          w.line('var val = vec4<f32>(0.0);');
-          w.block('if (j < n) {', () => w.line('val = load_k(kv_base + u32(j) * D + c, c);'));
-          w.line('kv[x] = val;');
-        });
+        stage('ks', 'KS', 'load_k');
+        if (t.splitKV) stage('vs', 'D4', 'load_v');
         w.line('workgroupBarrier();');
         w.line('// Scores of the micro-tile.');
         for (const a of rows) for (const b of keys) w.line(`var s${a}_${b} = 0.0;`);
         w.block('for (var d = 0u; d < D4; d++) {', () => {
           for (const a of rows) w.line(`let q${a} = qs[(rg * TM + ${a}u) * D4 + d];`);
           for (const b of keys) {
-            w.line(`let k${b} = kv[(${b}u * TPR + tc) * D4 + d];`);
+            w.line(`let k${b} = ks[(${b}u * TPR + tc) * KS + d];`);
             for (const a of rows) w.line(`s${a}_${b} += dot(q${a}, k${b});`);
           }
         });
@@ -276,49 +428,49 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string 
             w.block('if (!full) {', () => w.line(`ok${a}_${b} = ok${a}_${b} && allowed(h, ri${a}, j0 + i32(${b}u * TPR + tc));`));
             w.line(`s${a}_${b} = select(LOWEST, s${a}_${b}, ok${a}_${b});`);
           }
-        for (const a of rows) w.line(`red[(rg * TM + ${a}u) * TPR + tc] = ${keys.slice(1).reduce((e, b) => `max(${e}, s${a}_${b})`, `s${a}_0`)};`);
-        w.line('workgroupBarrier();');
-        w.line('// The K tile is no longer read: stage V into the same buffer; reduce the row maxima.');
-        w.block('for (var x = lid; x < BN * D4; x += WG) {', () => {
-          w.line('let j = j0 + i32(x / D4);');
-          w.line('let c = (x % D4) * 4u;');
-          w.line('var val = vec4<f32>(0.0);');
-          w.block('if (j < n) {', () => w.line('val = load_v(kv_base + u32(j) * D + c, c);'));
-          w.line('kv[x] = val;');
-        });
-        w.block('if (lid < BM) {', () => {
-          w.line('var mt = red[lid * TPR];');
-          w.block('for (var x = 1u; x < TPR; x++) {', () => w.line('mt = max(mt, red[lid * TPR + x]);'));
-          w.line('let mo = wm[lid];');
-          w.line('let mn = max(mo, mt);');
-          w.line('wc[lid] = exp(mo - mn);');
-          w.line('wm[lid] = mn;');
-        });
-        w.line('workgroupBarrier();');
-        w.line('// Probabilities (0 where masked), their partial row sums.');
+        w.line('// Row maxima of the tile over the TPR lanes of the row group.');
+        for (const a of rows) w.line(`var mt${a} = ${keys.slice(1).reduce((e, b) => `max(${e}, s${a}_${b})`, `s${a}_0`)};`);
+        if (sg) {
+          for (const m of masks) for (const a of rows) w.line(`mt${a} = max(mt${a}, ${shuffleXor(`mt${a}`, m)});`);
+          if (!t.splitKV) w.line('workgroupBarrier();');
+        } else {
+          for (const a of rows) w.line(`redm[(rg * TM + ${a}u) * TPR + tc] = mt${a};`);
+          w.line('workgroupBarrier();');
+          for (const a of rows)
+            w.line(`mt${a} = ${lanes.slice(1).reduce((e, x) => `max(${e}, redm[(rg * TM + ${a}u) * TPR + ${x}u])`, `redm[(rg * TM + ${a}u) * TPR]`)};`);
+        }
+        if (!t.splitKV) {
+          w.line('// The K tile is no longer read: stage V into the same buffer.');
+          stage('ks', 'KS', 'load_v');
+        }
+        w.line('// New running maxima, rescale factors, probabilities (0 where masked) and their partial row sums.');
         for (const a of rows) {
-          w.line(`let mn${a} = wm[rg * TM + ${a}u];`);
+          w.line(`let mn${a} = max(m${a}, mt${a});`);
+          w.line(`let cr${a} = exp(m${a} - mn${a});`);
+          w.line(`m${a} = mn${a};`);
           w.line(`var sum${a} = 0.0;`);
           for (const b of keys) {
             w.line(`let p${a}_${b} = select(0.0, exp(s${a}_${b} - mn${a}), ok${a}_${b});`);
             w.line(`ps[(rg * TM + ${a}u) * BN + ${b}u * TPR + tc] = p${a}_${b};`);
             w.line(`sum${a} += p${a}_${b};`);
           }
-          w.line(`red[(rg * TM + ${a}u) * TPR + tc] = sum${a};`);
         }
-        w.line('workgroupBarrier();');
-        w.block('if (lid < BM) {', () => {
-          w.line('var ls = 0.0;');
-          w.block('for (var x = 0u; x < TPR; x++) {', () => w.line('ls += red[lid * TPR + x];'));
-          w.line('wl[lid] = wl[lid] * wc[lid] + ls;');
-        });
+        if (sg) {
+          for (const m of masks) for (const a of rows) w.line(`sum${a} += ${shuffleXor(`sum${a}`, m)};`);
+          w.line('workgroupBarrier();');
+        } else {
+          for (const a of rows) w.line(`reds[(rg * TM + ${a}u) * TPR + tc] = sum${a};`);
+          w.line('workgroupBarrier();');
+          for (const a of rows)
+            w.line(`sum${a} = ${lanes.slice(1).reduce((e, x) => `${e} + reds[(rg * TM + ${a}u) * TPR + ${x}u]`, `reds[(rg * TM + ${a}u) * TPR]`)};`);
+        }
         w.line('// The output micro-tile: rescale, then add P V.');
         for (const a of rows) {
-          w.line(`let cr${a} = wc[rg * TM + ${a}u];`);
+          w.line(`l${a} = l${a} * cr${a} + sum${a};`);
           for (const c of cols) w.line(`acc${a}_${c} *= cr${a};`);
         }
         w.block('for (var c = 0u; c < BN; c++) {', () => {
-          for (const c of cols) w.line(`let v${c} = kv[c * D4 + tc + ${c}u * TPR];`);
+          for (const c of cols) w.line(t.splitKV ? `let v${c} = vs[c * D4 + tc + ${c}u * TPR];` : `let v${c} = ks[c * KS + tc + ${c}u * TPR];`);
           for (const a of rows) {
             w.line(`let pa${a} = ps[(rg * TM + ${a}u) * BN + c];`);
             for (const c of cols) w.line(`acc${a}_${c} += pa${a} * v${c};`);
@@ -329,11 +481,10 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string): string 
     w.line('workgroupBarrier();');
     for (const a of rows) {
       w.block(`if (ri${a} < n) {`, () => {
-        w.line(`let l = wl[rg * TM + ${a}u];`);
-        w.line('let inv = select(0.0, 1.0 / l, l > 0.0);');
+        w.line(`let inv = select(0.0, 1.0 / l${a}, l${a} > 0.0);`);
         for (const c of cols) w.line(`store_o((row0 + u32(ri${a})) * D + (tc + ${c}u * TPR) * 4u, (tc + ${c}u * TPR) * 4u, acc${a}_${c} * inv);`);
         w.block('if (tc == 0u) {', () => {
-          w.line(`o[lse_base + u32(ri${a})] = select(NEG_INF_BITS, bitcast<u32>(wm[rg * TM + ${a}u] + log(select(1.0, l, l > 0.0))), l > 0.0);`);
+          w.line(`o[lse_base + u32(ri${a})] = select(NEG_INF_BITS, bitcast<u32>(m${a} + log(select(1.0, l${a}, l${a} > 0.0))), l${a} > 0.0);`);
         });
       });
     }

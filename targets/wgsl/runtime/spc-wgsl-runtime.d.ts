@@ -26,8 +26,10 @@ export interface WgslKernel {
   readonly invocations?: number;
   /** Which shader this description is: 'rows' (defineKernel's result) or 'tiled' (from variant()). */
   readonly variant?: 'rows' | 'tiled';
-  /** The tiled variant (its tile shape, limits and shader), or null when the layout has none. */
-  readonly tiled?: TiledVariant | null;
+  /** The tiled variants (tile shape, features, limits and shader), in the order createAttention tries them; null or empty when the layout has none. */
+  readonly tiled?: readonly TiledVariant[] | null;
+  /** The tiled variant's name (from variant()), else null. */
+  readonly tiledName?: string | null;
   /** Keys per K/V tile (the shader's BN). */
   readonly blockN: number;
   /** Key tiles one compute pass visits at most per workgroup (the shader's CHUNK_TILES); a call is passes(N) passes. */
@@ -44,6 +46,14 @@ export interface WgslKernel {
 
 /** The tiled variant of a kernel: a workgroup of `invocations` owns `blockM` query rows. */
 export interface TiledVariant {
+  /** e.g. 'sg-32x32-t4x8-kv2-pad': reductions (sg subgroup, wg workgroup memory), BM x BN, TM x TPR, split K/V, padded K rows. */
+  readonly name: string;
+  /** Device features the shader needs ('subgroups'). */
+  readonly features: readonly string[];
+  /** The least subgroup size it needs (0: none). */
+  readonly subgroupMinSize: number;
+  /** Whether createAttention may pick it when no variant is named (false: only by name). */
+  readonly auto: boolean;
   readonly blockM: number;
   readonly blockN: number;
   readonly invocations: number;
@@ -79,8 +89,13 @@ export interface AttentionOptions {
   scale?: number;
   /** Buffers to use instead of allocating them (STORAGE usage; out also COPY_SRC for run()). */
   buffers?: Partial<AttentionBuffers>;
-  /** Which shader to run: 'auto' (default: 'tiled' where the layout has it and the device's limits allow it, else 'rows'), or one of them. */
-  variant?: 'auto' | 'rows' | 'tiled';
+  /**
+   * Which shader to run: 'auto' (default: the first tiled variant whose features and limits the device has, else 'rows'),
+   * 'rows', 'tiled' (the first tiled variant the device can run), or a tiled variant's name (TILED_VARIANTS).
+   */
+  variant?: 'auto' | 'rows' | 'tiled' | (string & {});
+  /** Passes of a tiled variant: 'auto' (default: 'budget' on software adapters, else 'single'), 'budget' (each pass within Mesa's loop budget) or 'single'. */
+  passes?: 'auto' | 'budget' | 'single';
 }
 
 export interface AttentionResult {
@@ -95,6 +110,10 @@ export interface Attention {
   readonly batch: number;
   /** The shader variant this object runs. */
   readonly variant: 'rows' | 'tiled';
+  /** The tiled variant's name, or null for the row kernel. */
+  readonly tiledVariant: string | null;
+  /** Key tiles per pass per workgroup. */
+  readonly tilesPerPass: number;
   /** Workgroups dispatched per pass: (ceil(N / BLOCK_M), H, B). */
   readonly grid: readonly [number, number, number];
   /** Compute passes per call: passes(N). */
@@ -121,13 +140,17 @@ export interface Pipeline {
 }
 
 /** Version of the contract between layout modules and this runtime. */
-export declare const ABI: 3;
+export declare const ABI: 4;
 /** Checks a layout module's kernel description (its ABI first) and freezes it. */
 export declare function defineKernel(kernel: WgslKernel): Readonly<WgslKernel>;
-/** The kernel description of one variant ('rows' or 'tiled'). */
-export declare function variant(kernel: WgslKernel, name: 'rows' | 'tiled'): Readonly<WgslKernel>;
-/** The variant createAttention picks on this device: 'tiled' when the device's limits allow it, else 'rows'. */
-export declare function pickVariant(kernel: WgslKernel, device: GPUDevice): 'rows' | 'tiled';
+/** The kernel description of one variant ('rows', 'tiled' or a tiled variant's name), checked against the device when given. */
+export declare function variant(kernel: WgslKernel, name: string, device?: GPUDevice): Readonly<WgslKernel>;
+/** The variant createAttention picks on this device: the first tiled variant's name that the device can run, else 'rows'. */
+export declare function pickVariant(kernel: WgslKernel, device: GPUDevice): string;
+/** Why the device cannot run a tiled variant, or null. */
+export declare function unfit(t: TiledVariant, device: GPUDevice): string | null;
+/** Whether the device's adapter is a software one or unknown (then a tiled variant keeps each pass within Mesa's loop budget). */
+export declare function softwareAdapter(device: GPUDevice): boolean;
 /** Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage). */
 export declare function bindGroupLayoutEntries(kernel: WgslKernel): readonly GPUBindGroupLayoutEntry[];
 /** Device limits the kernel needs (all within compatibility-mode defaults). */
@@ -135,13 +158,13 @@ export declare function requiredLimits(kernel: WgslKernel): Readonly<Record<stri
 /** Element counts and byte sizes at length N and batch size. */
 export declare function sizes(kernel: WgslKernel, N: number, batch?: number): AttentionSizes;
 /** Compute passes per call at length N: ceil(ceil(N / blockN) / tilesPerPass). */
-export declare function passes(kernel: WgslKernel, N: number): number;
+export declare function passes(kernel: WgslKernel, N: number, tilesPerPass?: number): number;
 /** The uniform buffer contents: N, batch, scale, chunk 0, then the head table. */
 export declare function paramsData(kernel: WgslKernel, N: number, batch?: number, scale?: number): ArrayBuffer;
 /** Throws a useful error when the device lacks a limit the kernel needs. */
 export declare function checkDevice(kernel: WgslKernel, device: GPUDevice, N?: number, batch?: number): void;
 /** Compiles the shader (errors name the WGSL line) and builds the pipeline. */
-export declare function createPipeline(kernel: WgslKernel, device: GPUDevice): Promise<Pipeline>;
+export declare function createPipeline(kernel: WgslKernel, device: GPUDevice, constants?: Record<string, number>): Promise<Pipeline>;
 /** Allocates (or accepts) buffers and returns run() and dispatch(). */
 export declare function createAttention(kernel: WgslKernel, device: GPUDevice, options?: AttentionOptions): Promise<Attention>;
 /** Records the attention's compute passes into encoder. */

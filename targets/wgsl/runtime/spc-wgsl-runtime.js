@@ -10,7 +10,7 @@
 /** @import { Attention, AttentionBuffers, AttentionOptions, AttentionResult, AttentionSizes, Pipeline, WgslKernel } from './spc-wgsl-runtime.js' */
 
 /** Version of the contract between layout modules and this runtime; a mismatch means the files come from different spc versions. */
-export const ABI = 3;
+export const ABI = 4;
 
 // WebGPU flag values, spelled out so the runtime needs no globals at load time.
 const STORAGE = 0x80,
@@ -68,51 +68,124 @@ export function defineKernel(kernel) {
   }
   if (typeof kernel.wgsl !== 'string' || typeof kernel.headTable !== 'function')
     throw new TypeError('spc wgsl (layout ' + name + '): kernel.wgsl must be a string and kernel.headTable a function');
-  const t = kernel.tiled;
-  if (t !== null && t !== undefined) {
+  const ts = kernel.tiled ?? [];
+  if (!Array.isArray(ts)) throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled must be an array of tiled variants');
+  for (const t of ts) {
     for (const key of /** @type {const} */ (['blockM', 'blockN', 'invocations', 'tilesPerPass', 'sharedBytes'])) {
       if (!Number.isSafeInteger(t[key]) || t[key] < 1)
-        throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled.' + key + ' must be a positive integer');
+        throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled[].' + key + ' must be a positive integer');
     }
-    if (typeof t.wgsl !== 'string') throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled.wgsl must be a string');
+    if (
+      typeof t.name !== 'string' ||
+      typeof t.wgsl !== 'string' ||
+      !Array.isArray(t.features) ||
+      !Number.isSafeInteger(t.subgroupMinSize) ||
+      typeof t.auto !== 'boolean'
+    )
+      throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled[] needs a name, wgsl, features, subgroupMinSize and auto');
   }
-  return Object.freeze({ ...kernel, variant: 'rows', tiled: t ? Object.freeze({ ...t }) : null });
+  return Object.freeze({
+    ...kernel,
+    variant: 'rows',
+    tiledName: null,
+    tiled: Object.freeze(ts.map((t) => Object.freeze({ ...t, features: Object.freeze([...t.features]) }))),
+  });
 }
 
 /**
- * The kernel description of one variant: 'rows' (one invocation per query row, the fallback)
- * or 'tiled' (a workgroup of kernel.tiled.invocations per tile of query rows). The result has
- * the same fields, with the variant's tile shape, limits and shader.
+ * Why the device cannot run tiled variant t, or null when it can: a feature it lacks, a limit too
+ * low, or (subgroup reductions) subgroups that may be smaller than t.subgroupMinSize or not all full
+ * (the invocations must be a multiple of the adapter's largest subgroup size).
+ * @param {import('./spc-wgsl-runtime.js').TiledVariant} t
+ * @param {GPUDevice} device
+ * @returns {string | null}
+ */
+export function unfit(t, device) {
+  for (const f of t.features) if (!device.features || !device.features.has(f)) return 'the device lacks feature ' + f;
+  const limits = /** @type {Record<string, number | undefined>} */ (/** @type {unknown} */ (device.limits));
+  for (const [key, need] of /** @type {const} */ ([
+    ['maxComputeWorkgroupStorageSize', t.sharedBytes],
+    ['maxComputeInvocationsPerWorkgroup', t.invocations],
+    ['maxComputeWorkgroupSizeX', t.invocations],
+  ])) {
+    const have = limits[key];
+    if (have !== undefined && have < need) return 'the device allows ' + key + ' = ' + have + ', the variant needs ' + need;
+  }
+  if (t.subgroupMinSize > 0) {
+    const info = /** @type {{ subgroupMinSize?: number, subgroupMaxSize?: number } | undefined} */ (
+      /** @type {{ adapterInfo?: unknown }} */ (device).adapterInfo
+    );
+    const lo = info && info.subgroupMinSize;
+    const hi = info && info.subgroupMaxSize;
+    if (typeof lo !== 'number' || typeof hi !== 'number' || lo < 1 || hi < 1) return 'device.adapterInfo gives no subgroup sizes';
+    if (lo < t.subgroupMinSize) return 'subgroups may have ' + lo + ' invocations, the variant needs ' + t.subgroupMinSize;
+    if (t.invocations % hi !== 0) return "the variant's " + t.invocations + ' invocations are not a multiple of the largest subgroup size ' + hi;
+  }
+  return null;
+}
+
+/**
+ * The kernel description of one variant: 'rows' (one invocation per query row, the fallback),
+ * 'tiled' (the first tiled variant marked auto that the device can run; without a device, the last
+ * of those, which fits compatibility-mode limits) or a tiled variant's name (auto or not). The result has the same fields, with the
+ * variant's tile shape, limits and shader.
  * @param {WgslKernel} kernel
- * @param {'rows' | 'tiled'} name
+ * @param {string} name
+ * @param {GPUDevice} [device]
  * @returns {Readonly<WgslKernel>}
  */
-export function variant(kernel, name) {
+export function variant(kernel, name, device) {
   if (kernel.variant === 'tiled') throw fail(kernel, 'internal: variant() expects the kernel from defineKernel()');
   if (name === 'rows') return kernel;
-  if (name !== 'tiled') throw new RangeError(prefix(kernel) + "variant must be 'auto', 'rows' or 'tiled', got " + name);
-  const t = kernel.tiled;
-  if (!t) throw new RangeError(prefix(kernel) + 'this layout has no tiled variant (no tile configuration fits its head_dim)');
-  return Object.freeze({ ...kernel, ...t, variant: 'tiled', tiled: null });
+  const ts = kernel.tiled ?? [];
+  if (!ts.length) throw new RangeError(prefix(kernel) + 'this layout has no tiled variant (no tile configuration fits its head_dim)');
+  let t;
+  if (name === 'tiled') {
+    const autos = ts.filter((x) => x.auto);
+    t = device ? autos.find((x) => unfit(x, device) === null) : autos[autos.length - 1];
+    if (!t)
+      throw fail(
+        kernel,
+        'the device can run none of the tiled variants that are picked without a name (' +
+          autos.map((x) => x.name + ': ' + unfit(x, /** @type {GPUDevice} */ (device))).join('; ') +
+          ')',
+      );
+  } else {
+    t = ts.find((x) => x.name === name);
+    if (!t) throw new RangeError(prefix(kernel) + "variant must be 'auto', 'rows', 'tiled' or one of " + ts.map((x) => x.name).join(', ') + ', got ' + name);
+    const why = device ? unfit(t, device) : null;
+    if (why) throw fail(kernel, 'variant ' + name + ' cannot run on this device: ' + why);
+  }
+  return Object.freeze({ ...kernel, ...t, variant: 'tiled', tiledName: t.name, tiled: null });
 }
 
 /**
- * The variant createAttention uses on this device: 'tiled' when the layout has one and the
- * device's limits allow its workgroup memory and invocations, else 'rows'.
+ * The variant createAttention uses on this device when none is named: the name of the first tiled
+ * variant marked auto whose features and limits the device has, else 'rows'.
  * @param {WgslKernel} kernel
  * @param {GPUDevice} device
- * @returns {'rows' | 'tiled'}
+ * @returns {string}
  */
 export function pickVariant(kernel, device) {
-  const t = kernel.tiled;
-  if (!t) return 'rows';
-  const limits = /** @type {Record<string, number | undefined>} */ (/** @type {unknown} */ (device.limits));
-  const ok = (/** @type {string} */ key, /** @type {number} */ need) => limits[key] === undefined || /** @type {number} */ (limits[key]) >= need;
-  return ok('maxComputeWorkgroupStorageSize', t.sharedBytes) &&
-    ok('maxComputeInvocationsPerWorkgroup', t.invocations) &&
-    ok('maxComputeWorkgroupSizeX', t.invocations)
-    ? 'tiled'
-    : 'rows';
+  const t = (kernel.tiled ?? []).find((x) => x.auto && unfit(x, device) === null);
+  return t ? t.name : 'rows';
+}
+
+const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|software|basic render|warp|null-backend/i;
+
+/**
+ * Whether the device's adapter is a software one (or unknown): then each pass of a tiled variant
+ * stays within Mesa's loop budget (kernel.tilesPerPass key tiles); on others one pass does all.
+ * @param {GPUDevice} device
+ */
+export function softwareAdapter(device) {
+  const info = /** @type {{ vendor?: string, architecture?: string, device?: string, description?: string, isFallbackAdapter?: boolean } | undefined} */ (
+    /** @type {{ adapterInfo?: unknown }} */ (device).adapterInfo
+  );
+  if (!info) return true;
+  if (info.isFallbackAdapter) return true;
+  const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
+  return text === '' || SOFTWARE.test(text);
 }
 
 /**
@@ -170,11 +243,12 @@ export function sizes(kernel, N, batch = 1) {
  * early and return wrong results without an error.
  * @param {WgslKernel} kernel
  * @param {number} N
+ * @param {number} [tilesPerPass] key tiles per pass (default kernel.tilesPerPass)
  * @returns {number}
  */
-export function passes(kernel, N) {
+export function passes(kernel, N, tilesPerPass = kernel.tilesPerPass) {
   checkCount(kernel, 'N', N);
-  return Math.max(1, Math.ceil(Math.ceil(N / kernel.blockN) / kernel.tilesPerPass));
+  return Math.max(1, Math.ceil(Math.ceil(N / kernel.blockN) / tilesPerPass));
 }
 
 /**
@@ -243,9 +317,10 @@ export function checkDevice(kernel, device, N = 1, batch = 1) {
  * Compiles the shader and builds the pipeline; shader errors are thrown with their WGSL line.
  * @param {WgslKernel} kernel
  * @param {GPUDevice} device
+ * @param {Record<string, number>} [constants] pipeline-overridable constants (the tiled shaders' CHUNK_TILES)
  * @returns {Promise<Pipeline>}
  */
-export async function createPipeline(kernel, device) {
+export async function createPipeline(kernel, device, constants) {
   checkDevice(kernel, device);
   const label = 'spc ' + kernel.layout.name;
   device.pushErrorScope('validation');
@@ -271,7 +346,11 @@ export async function createPipeline(kernel, device) {
   try {
     bindGroupLayout = device.createBindGroupLayout({ label, entries: bindGroupLayoutEntries(kernel) });
     const layout = device.createPipelineLayout({ bindGroupLayouts: [bindGroupLayout] });
-    pipeline = await device.createComputePipelineAsync({ label, layout, compute: { module, entryPoint: 'main' } });
+    pipeline = await device.createComputePipelineAsync({
+      label,
+      layout,
+      compute: constants ? { module, entryPoint: 'main', constants } : { module, entryPoint: 'main' },
+    });
   } catch (e) {
     await device.popErrorScope();
     const why = /** @type {{ message?: string } | null | undefined} */ (e);
@@ -308,7 +387,7 @@ export async function createAttention(base, device, options = {}) {
   const L = base.layout;
   if (!device || typeof device.createShaderModule !== 'function' || !device.limits) throw new TypeError(prefix(base) + 'expected a GPUDevice, got ' + device);
   const want = options.variant ?? 'auto';
-  const kernel = variant(base, want === 'auto' ? pickVariant(base, device) : want);
+  const kernel = variant(base, want === 'auto' ? pickVariant(base, device) : want, device);
   const N = options.n ?? L.seq;
   if (N === null || N === undefined) throw new RangeError(prefix(kernel) + 'options.n (the sequence length) is required');
   const batch = options.batch ?? 1;
@@ -316,7 +395,17 @@ export async function createAttention(base, device, options = {}) {
   checkCount(kernel, 'batch', batch);
   const params = paramsData(kernel, N, batch, options.scale ?? 1 / Math.sqrt(L.headDim));
   checkDevice(kernel, device, N, batch);
-  const { pipeline, bindGroupLayout } = await createPipeline(kernel, device);
+  // Passes: a tiled shader's CHUNK_TILES is a pipeline constant; 'budget' keeps each pass within
+  // Mesa's loop budget (kernel.tilesPerPass), 'single' does all key tiles in one pass; 'auto' is
+  // 'budget' on software adapters (softwareAdapter()) and 'single' elsewhere. The row kernel always
+  // uses its budget.
+  const passMode = options.passes ?? 'auto';
+  if (passMode !== 'auto' && passMode !== 'budget' && passMode !== 'single')
+    throw new RangeError(prefix(kernel) + "passes must be 'auto', 'budget' or 'single', got " + passMode);
+  const single = kernel.variant === 'tiled' && (passMode === 'single' || (passMode === 'auto' && !softwareAdapter(device)));
+  const tilesPerPass = single ? Math.max(1, Math.ceil(N / kernel.blockN)) : kernel.tilesPerPass;
+  const constants = kernel.variant === 'tiled' ? { CHUNK_TILES: tilesPerPass } : undefined;
+  const { pipeline, bindGroupLayout } = await createPipeline(kernel, device, constants);
   const s = sizes(kernel, N, batch);
   const given = options.buffers ?? {};
   /** @type {GPUBuffer[]} */
@@ -362,7 +451,7 @@ export async function createAttention(base, device, options = {}) {
   const grid = [Math.ceil(N / kernel.blockM), L.heads, batch];
   // One compute pass per chunk of kernel.tilesPerPass key tiles (see passes()); before each, a
   // copy sets the uniform's chunk field (bytes 12..16) from a buffer holding 0, 1, 2, ...
-  const nPasses = passes(kernel, N);
+  const nPasses = passes(kernel, N, tilesPerPass);
   const chunkBuffer = device.createBuffer({ label: 'spc ' + L.name + ' chunks', size: 4 * nPasses, usage: COPY_SRC | COPY_DST });
   owned.push(chunkBuffer);
   device.queue.writeBuffer(
@@ -480,6 +569,8 @@ export async function createAttention(base, device, options = {}) {
     n: N,
     batch,
     variant: /** @type {'rows' | 'tiled'} */ (kernel.variant),
+    tiledVariant: /** @type {string | null} */ (kernel.tiledName ?? null),
+    tilesPerPass,
     grid,
     passes: nPasses,
     buffers,

@@ -24,9 +24,13 @@ export declare const PARAMS_BYTES: 208;
 export declare const SHARED_BYTES: 16384;
 /** The WGSL compute shader (entry point `main`). */
 export declare const WGSL: string;
-/** The tiled variant (preferred where the device allows it): rows per workgroup, keys per tile, invocations, key tiles per pass, workgroup memory. */
-export declare const TILED: { readonly blockM: 32; readonly blockN: 16; readonly invocations: 128; readonly tilesPerPass: 436; readonly sharedBytes: 15744 };
-/** The tiled variant's compute shader (entry point `main`). */
+/** The tiled variants in the order createAttention tries them (the first whose features and limits the device has); the last fits compatibility-mode limits. */
+export declare const TILED_VARIANTS: readonly [{ readonly name: 'sg-32x32-t4x8-kv2-pad'; readonly blockM: 32; readonly blockN: 32; readonly invocations: 64; readonly tilesPerPass: 270; readonly sharedBytes: 29188; readonly features: readonly string[]; readonly subgroupMinSize: 8; readonly auto: false }, { readonly name: 'wg-32x32-t4x8-kv2-pad'; readonly blockM: 32; readonly blockN: 32; readonly invocations: 64; readonly tilesPerPass: 270; readonly sharedBytes: 31232; readonly features: readonly string[]; readonly subgroupMinSize: 0; readonly auto: true }, { readonly name: 'sg-32x16-t4x8-pad'; readonly blockM: 32; readonly blockN: 16; readonly invocations: 64; readonly tilesPerPass: 448; readonly sharedBytes: 14596; readonly features: readonly string[]; readonly subgroupMinSize: 8; readonly auto: false }, { readonly name: 'wg-32x16-t4x8'; readonly blockM: 32; readonly blockN: 16; readonly invocations: 64; readonly tilesPerPass: 448; readonly sharedBytes: 16384; readonly features: readonly string[]; readonly subgroupMinSize: 0; readonly auto: true }];
+/** The tiled variants' compute shaders (entry point `main`), by name. */
+export declare const WGSL_TILED_VARIANTS: { readonly [name: string]: string };
+/** The tiled variant every device runs (compatibility-mode limits, workgroup-memory reductions): rows per workgroup, keys per tile, invocations, key tiles per pass, workgroup memory. */
+export declare const TILED: { readonly name: 'wg-32x16-t4x8'; readonly blockM: 32; readonly blockN: 16; readonly invocations: 64; readonly tilesPerPass: 448; readonly sharedBytes: 16384; readonly features: readonly string[]; readonly subgroupMinSize: 0; readonly auto: true };
+/** That variant's compute shader (entry point `main`). */
 export declare const WGSL_TILED: string;
 /** Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage). */
 export declare const bindGroupLayoutEntries: readonly GPUBindGroupLayoutEntry[];

@@ -94,13 +94,20 @@ export const PARAMS_BYTES = 208;
 export const SHARED_BYTES = 16384;
 /** The compute shader (entry point main). */
 export const WGSL = /* the text of spattention_local.wgsl, as a JSON string */;
-/** The tiled variant (preferred where the device allows its workgroup memory and invocations): its tile shape and limits. */
-export const TILED = Object.freeze({"blockM":32,"blockN":16,"invocations":128,"tilesPerPass":436,"sharedBytes":15744});
-/** The tiled variant's compute shader (entry point main). */
-export const WGSL_TILED = /* the tiled shader: spattention_local.tiled-head.wgsl, then its body _tiled.<config>.wgsl */;
+/**
+ * The tiled variants, in the order createAttention tries them (the first marked auto whose features and
+ * limits the device has; the others run only when named); the last is the workgroup-reduction variant
+ * that fits compatibility-mode limits.
+ */
+export const TILED_VARIANTS = Object.freeze([{"name":"sg-32x32-t4x8-kv2-pad","blockM":32,"blockN":32,"invocations":64,"tilesPerPass":270,"sharedBytes":29188,"features":["subgroups"],"subgroupMinSize":8,"auto":false},{"name":"wg-32x32-t4x8-kv2-pad","blockM":32,"blockN":32,"invocations":64,"tilesPerPass":270,"sharedBytes":31232,"features":[],"subgroupMinSize":0,"auto":true},{"name":"sg-32x16-t4x8-pad","blockM":32,"blockN":16,"invocations":64,"tilesPerPass":448,"sharedBytes":14596,"features":["subgroups"],"subgroupMinSize":8,"auto":false},{"name":"wg-32x16-t4x8","blockM":32,"blockN":16,"invocations":64,"tilesPerPass":448,"sharedBytes":16384,"features":[],"subgroupMinSize":0,"auto":true}].map(Object.freeze));
+/** Their compute shaders (entry point main), by variant name. */
+export const WGSL_TILED_VARIANTS = Object.freeze(/* the tiled shaders by name: heads in spattention_local.tiled-head.wgsl, bodies _tiled.D4-<D4>.<name>.wgsl */);
+/** The tiled variant every device runs (compatibility-mode limits, workgroup-memory reductions), and its shader. */
+export const TILED = TILED_VARIANTS[3];
+export const WGSL_TILED = WGSL_TILED_VARIANTS[TILED.name];
 
 const KERNEL = runtime.defineKernel({
-  abi: 3,
+  abi: 4,
   layout: LAYOUT,
   blockM: BLOCK_M,
   blockN: BLOCK_N,
@@ -109,7 +116,7 @@ const KERNEL = runtime.defineKernel({
   sharedBytes: SHARED_BYTES,
   wgsl: WGSL,
   headTable,
-  tiled: TILED && { ...TILED, wgsl: WGSL_TILED },
+  tiled: TILED_VARIANTS.map((t) => ({ ...t, wgsl: WGSL_TILED_VARIANTS[t.name] })),
 });
 /** Bindings: 0 params (uniform: N, batch, scale, chunk, head table), 1 q, 2 k, 3 v (read-only storage), 4 out + lse (storage). */
 export const bindGroupLayoutEntries = runtime.bindGroupLayoutEntries(KERNEL);

@@ -1,8 +1,9 @@
 // ---- tiled kernel body (the same for every layout with this tile configuration) ----
 const D4: u32 = 32u;
-const BM: u32 = 16u;
-const BN: u32 = 8u;
-const TM: u32 = 2u;
+const KS: u32 = 33u; // row stride of the K tile, in vec4s
+const BM: u32 = 32u;
+const BN: u32 = 16u;
+const TM: u32 = 4u;
 const TPR: u32 = 8u;
 const WG: u32 = 64u;
 const NEG_INF_BITS: u32 = 0xff800000u;
@@ -19,19 +20,17 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
-@group(0) @binding(2) var<storage, read> k: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> o: array<u32>;
 
-// Row r of a tile is vec4s [r * D4, (r + 1) * D4), zero past D.
+// Row r of the Q tile is vec4s [r * D4, (r + 1) * D4), of the K tile [r * KS, r * KS + D4); zero past D.
 var<workgroup> qs: array<vec4<f32>, BM * D4>; // the scaled Q tile
-var<workgroup> kv: array<vec4<f32>, BN * D4>; // the K tile, then the V tile
+var<workgroup> ks: array<vec4<f32>, BN * KS>; // the K tile, then the V tile
 var<workgroup> ps: array<f32, BM * BN>; // probabilities of the current tile
-var<workgroup> red: array<f32, BM * TPR>; // per-row partials: maxima, then sums
-var<workgroup> wm: array<f32, BM>; // running row max
-var<workgroup> wl: array<f32, BM>; // running row sum
-var<workgroup> wc: array<f32, BM>; // rescale factor of the current tile
+var<workgroup> redm: array<f32, BM * TPR>; // per-row partial maxima
+var<workgroup> reds: array<f32, BM * TPR>; // per-row partial sums
 
 // The spc head-table schema (generated from src/ir/schema.ts; do not edit). A term slot is
 // D_LO, D_HI, K_LO, K_HI, Q_LO, Q_HI, then mod slots (MOD_ON, MOD_M, MOD_LO, MOD_HI) at
@@ -140,13 +139,13 @@ fn term_tiles(h: u32, s: u32, i0: i32, i1: i32, n: i32) -> vec2<i32> {
 
 // Loads vec4 c4 of row r (an element index of the row start) of a tensor, zero past D.
 fn load_q(g: u32, c: u32) -> vec4<f32> {
-  return vec4<f32>(q[g], q[g + 1u], q[g + 2u], q[g + 3u]);
+  return q[g / 4u];
 }
 fn load_k(g: u32, c: u32) -> vec4<f32> {
-  return vec4<f32>(k[g], k[g + 1u], k[g + 2u], k[g + 3u]);
+  return k[g / 4u];
 }
 fn load_v(g: u32, c: u32) -> vec4<f32> {
-  return vec4<f32>(v[g], v[g + 1u], v[g + 2u], v[g + 3u]);
+  return v[g / 4u];
 }
 // Writes vec4 x at element g (column c) of the output, only the elements before D.
 fn store_o(g: u32, c: u32, x: vec4<f32>) {
@@ -197,6 +196,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           o[lse_base + u32(e1)] = NEG_INF_BITS;
         }
       }
+      let e2 = i0 + i32(rg * TM + 2u);
+      if (e2 < n) {
+        store_o((row0 + u32(e2)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u, vec4<f32>(0.0)); ⟦unrolled: i = 0..3⟧
+        if (tc == 0u) {
+          o[lse_base + u32(e2)] = NEG_INF_BITS;
+        }
+      }
+      let e3 = i0 + i32(rg * TM + 3u);
+      if (e3 < n) {
+        store_o((row0 + u32(e3)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u, vec4<f32>(0.0)); ⟦unrolled: i = 0..3⟧
+        if (tc == 0u) {
+          o[lse_base + u32(e3)] = NEG_INF_BITS;
+        }
+      }
     }
     return;
   }
@@ -213,31 +226,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     qs[x] = val * params.scale;
   }
-  // Softmax state: resumed from the previous passes when the workgroup had tiles before this one.
+  // Softmax state per row, in registers (every lane of a row group holds the same values): resumed from the
+  // previous passes when the workgroup had tiles before this one.
   let resume = first < c0;
-  if (lid < BM) {
-    let r = i0 + i32(lid);
-    var m0 = LOWEST;
-    var l0 = 0.0;
-    if (resume && r < n) {
-      let prev = o[lse_base + u32(r)];
-      if (prev != NEG_INF_BITS) {
-        m0 = bitcast<f32>(prev);
-        l0 = 1.0;
-      }
-    }
-    wm[lid] = m0;
-    wl[lid] = l0;
-  }
   let ri0 = i0 + i32(rg * TM + 0u);
+  var m0 = LOWEST;
+  var l0 = 0.0;
   var acc0_{0+1*i} = vec4<f32>(0.0); ⟦unrolled: i = 0..3⟧
-  if (resume && ri0 < n && o[lse_base + u32(ri0)] != NEG_INF_BITS) {
-    acc0_{0+1*i} = resume_o((row0 + u32(ri0)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u); ⟦unrolled: i = 0..3⟧
+  if (resume && ri0 < n) {
+    let prev = o[lse_base + u32(ri0)];
+    if (prev != NEG_INF_BITS) {
+      m0 = bitcast<f32>(prev);
+      l0 = 1.0;
+      acc0_{0+1*i} = resume_o((row0 + u32(ri0)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u); ⟦unrolled: i = 0..3⟧
+    }
   }
   let ri1 = i0 + i32(rg * TM + 1u);
+  var m1 = LOWEST;
+  var l1 = 0.0;
   var acc1_{0+1*i} = vec4<f32>(0.0); ⟦unrolled: i = 0..3⟧
-  if (resume && ri1 < n && o[lse_base + u32(ri1)] != NEG_INF_BITS) {
-    acc1_{0+1*i} = resume_o((row0 + u32(ri1)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u); ⟦unrolled: i = 0..3⟧
+  if (resume && ri1 < n) {
+    let prev = o[lse_base + u32(ri1)];
+    if (prev != NEG_INF_BITS) {
+      m1 = bitcast<f32>(prev);
+      l1 = 1.0;
+      acc1_{0+1*i} = resume_o((row0 + u32(ri1)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u); ⟦unrolled: i = 0..3⟧
+    }
+  }
+  let ri2 = i0 + i32(rg * TM + 2u);
+  var m2 = LOWEST;
+  var l2 = 0.0;
+  var acc2_{0+1*i} = vec4<f32>(0.0); ⟦unrolled: i = 0..3⟧
+  if (resume && ri2 < n) {
+    let prev = o[lse_base + u32(ri2)];
+    if (prev != NEG_INF_BITS) {
+      m2 = bitcast<f32>(prev);
+      l2 = 1.0;
+      acc2_{0+1*i} = resume_o((row0 + u32(ri2)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u); ⟦unrolled: i = 0..3⟧
+    }
+  }
+  let ri3 = i0 + i32(rg * TM + 3u);
+  var m3 = LOWEST;
+  var l3 = 0.0;
+  var acc3_{0+1*i} = vec4<f32>(0.0); ⟦unrolled: i = 0..3⟧
+  if (resume && ri3 < n) {
+    let prev = o[lse_base + u32(ri3)];
+    if (prev != NEG_INF_BITS) {
+      m3 = bitcast<f32>(prev);
+      l3 = 1.0;
+      acc3_{0+1*i} = resume_o((row0 + u32(ri3)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u); ⟦unrolled: i = 0..3⟧
+    }
   }
   for (var s = 0u; s < TERM_SLOTS; s++) {
     let span = term_tiles(h, s, i0, i1, n);
@@ -261,18 +299,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (j < n) {
           val = load_k(kv_base + u32(j) * D + c, c);
         }
-        kv[x] = val;
+        ks[(x / D4) * KS + x % D4] = val;
       }
       workgroupBarrier();
       // Scores of the micro-tile.
       var s0_0 = 0.0;
+      var s0_1 = 0.0;
       var s1_0 = 0.0;
+      var s1_1 = 0.0;
+      var s2_0 = 0.0;
+      var s2_1 = 0.0;
+      var s3_0 = 0.0;
+      var s3_1 = 0.0;
       for (var d = 0u; d < D4; d++) {
-        let q0 = qs[(rg * TM + 0u) * D4 + d];
-        let q1 = qs[(rg * TM + 1u) * D4 + d];
-        let k0 = kv[(0u * TPR + tc) * D4 + d];
-        s0_0 += dot(q0, k0);
-        s1_0 += dot(q1, k0);
+        let q{0+1*i} = qs[(rg * TM + {0+1*i}u) * D4 + d]; ⟦unrolled: i = 0..3⟧
+        let k0 = ks[(0u * TPR + tc) * KS + d];
+        s{0+1*i}_0 += dot(q{0+1*i}, k0); ⟦unrolled: i = 0..3⟧
+        let k1 = ks[(1u * TPR + tc) * KS + d];
+        s{0+1*i}_1 += dot(q{0+1*i}, k1); ⟦unrolled: i = 0..3⟧
       }
       // Masks: keys past N always; the per-pair test only on tiles no single term covers.
       let full = tile_full(h, i0, i1, j0, j0 + jn, n);
@@ -281,15 +325,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         ok0_0 = ok0_0 && allowed(h, ri0, j0 + i32(0u * TPR + tc));
       }
       s0_0 = select(LOWEST, s0_0, ok0_0);
+      var ok0_1 = i32(1u * TPR + tc) < jn;
+      if (!full) {
+        ok0_1 = ok0_1 && allowed(h, ri0, j0 + i32(1u * TPR + tc));
+      }
+      s0_1 = select(LOWEST, s0_1, ok0_1);
       var ok1_0 = i32(0u * TPR + tc) < jn;
       if (!full) {
         ok1_0 = ok1_0 && allowed(h, ri1, j0 + i32(0u * TPR + tc));
       }
       s1_0 = select(LOWEST, s1_0, ok1_0);
-      red[(rg * TM + 0u) * TPR + tc] = s0_0;
-      red[(rg * TM + 1u) * TPR + tc] = s1_0;
+      var ok1_1 = i32(1u * TPR + tc) < jn;
+      if (!full) {
+        ok1_1 = ok1_1 && allowed(h, ri1, j0 + i32(1u * TPR + tc));
+      }
+      s1_1 = select(LOWEST, s1_1, ok1_1);
+      var ok2_0 = i32(0u * TPR + tc) < jn;
+      if (!full) {
+        ok2_0 = ok2_0 && allowed(h, ri2, j0 + i32(0u * TPR + tc));
+      }
+      s2_0 = select(LOWEST, s2_0, ok2_0);
+      var ok2_1 = i32(1u * TPR + tc) < jn;
+      if (!full) {
+        ok2_1 = ok2_1 && allowed(h, ri2, j0 + i32(1u * TPR + tc));
+      }
+      s2_1 = select(LOWEST, s2_1, ok2_1);
+      var ok3_0 = i32(0u * TPR + tc) < jn;
+      if (!full) {
+        ok3_0 = ok3_0 && allowed(h, ri3, j0 + i32(0u * TPR + tc));
+      }
+      s3_0 = select(LOWEST, s3_0, ok3_0);
+      var ok3_1 = i32(1u * TPR + tc) < jn;
+      if (!full) {
+        ok3_1 = ok3_1 && allowed(h, ri3, j0 + i32(1u * TPR + tc));
+      }
+      s3_1 = select(LOWEST, s3_1, ok3_1);
+      // Row maxima of the tile over the TPR lanes of the row group.
+      var mt{0+1*i} = max(s{0+1*i}_0, s{0+1*i}_1); ⟦unrolled: i = 0..3⟧
+      redm[(rg * TM + {0+1*i}u) * TPR + tc] = mt{0+1*i}; ⟦unrolled: i = 0..3⟧
       workgroupBarrier();
-      // The K tile is no longer read: stage V into the same buffer; reduce the row maxima.
+      mt{0+1*i} = max(max(max(max(max(max(max(redm[(rg * TM + {0+1*i}u) * TPR], redm[(rg * TM + {0+1*i}u) * TPR + 1u]), redm[(rg * TM + {0+1*i}u) * TPR + 2u]), redm[(rg * TM + {0+1*i}u) * TPR + 3u]), redm[(rg * TM + {0+1*i}u) * TPR + 4u]), redm[(rg * TM + {0+1*i}u) * TPR + 5u]), redm[(rg * TM + {0+1*i}u) * TPR + 6u]), redm[(rg * TM + {0+1*i}u) * TPR + 7u]); ⟦unrolled: i = 0..3⟧
+      // The K tile is no longer read: stage V into the same buffer.
       for (var x = lid; x < BN * D4; x += WG) {
         let j = j0 + i32(x / D4);
         let c = (x % D4) * 4u;
@@ -297,69 +373,101 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if (j < n) {
           val = load_v(kv_base + u32(j) * D + c, c);
         }
-        kv[x] = val;
+        ks[(x / D4) * KS + x % D4] = val;
       }
-      if (lid < BM) {
-        var mt = red[lid * TPR];
-        for (var x = 1u; x < TPR; x++) {
-          mt = max(mt, red[lid * TPR + x]);
-        }
-        let mo = wm[lid];
-        let mn = max(mo, mt);
-        wc[lid] = exp(mo - mn);
-        wm[lid] = mn;
-      }
-      workgroupBarrier();
-      // Probabilities (0 where masked), their partial row sums.
-      let mn0 = wm[rg * TM + 0u];
+      // New running maxima, rescale factors, probabilities (0 where masked) and their partial row sums.
+      let mn0 = max(m0, mt0);
+      let cr0 = exp(m0 - mn0);
+      m0 = mn0;
       var sum0 = 0.0;
       let p0_0 = select(0.0, exp(s0_0 - mn0), ok0_0);
       ps[(rg * TM + 0u) * BN + 0u * TPR + tc] = p0_0;
       sum0 += p0_0;
-      red[(rg * TM + 0u) * TPR + tc] = sum0;
-      let mn1 = wm[rg * TM + 1u];
+      let p0_1 = select(0.0, exp(s0_1 - mn0), ok0_1);
+      ps[(rg * TM + 0u) * BN + 1u * TPR + tc] = p0_1;
+      sum0 += p0_1;
+      let mn1 = max(m1, mt1);
+      let cr1 = exp(m1 - mn1);
+      m1 = mn1;
       var sum1 = 0.0;
       let p1_0 = select(0.0, exp(s1_0 - mn1), ok1_0);
       ps[(rg * TM + 1u) * BN + 0u * TPR + tc] = p1_0;
       sum1 += p1_0;
-      red[(rg * TM + 1u) * TPR + tc] = sum1;
+      let p1_1 = select(0.0, exp(s1_1 - mn1), ok1_1);
+      ps[(rg * TM + 1u) * BN + 1u * TPR + tc] = p1_1;
+      sum1 += p1_1;
+      let mn2 = max(m2, mt2);
+      let cr2 = exp(m2 - mn2);
+      m2 = mn2;
+      var sum2 = 0.0;
+      let p2_0 = select(0.0, exp(s2_0 - mn2), ok2_0);
+      ps[(rg * TM + 2u) * BN + 0u * TPR + tc] = p2_0;
+      sum2 += p2_0;
+      let p2_1 = select(0.0, exp(s2_1 - mn2), ok2_1);
+      ps[(rg * TM + 2u) * BN + 1u * TPR + tc] = p2_1;
+      sum2 += p2_1;
+      let mn3 = max(m3, mt3);
+      let cr3 = exp(m3 - mn3);
+      m3 = mn3;
+      var sum3 = 0.0;
+      let p3_0 = select(0.0, exp(s3_0 - mn3), ok3_0);
+      ps[(rg * TM + 3u) * BN + 0u * TPR + tc] = p3_0;
+      sum3 += p3_0;
+      let p3_1 = select(0.0, exp(s3_1 - mn3), ok3_1);
+      ps[(rg * TM + 3u) * BN + 1u * TPR + tc] = p3_1;
+      sum3 += p3_1;
+      reds[(rg * TM + {0+1*i}u) * TPR + tc] = sum{0+1*i}; ⟦unrolled: i = 0..3⟧
       workgroupBarrier();
-      if (lid < BM) {
-        var ls = 0.0;
-        for (var x = 0u; x < TPR; x++) {
-          ls += red[lid * TPR + x];
-        }
-        wl[lid] = wl[lid] * wc[lid] + ls;
-      }
+      sum{0+1*i} = reds[(rg * TM + {0+1*i}u) * TPR] + reds[(rg * TM + {0+1*i}u) * TPR + 1u] + reds[(rg * TM + {0+1*i}u) * TPR + 2u] + reds[(rg * TM + {0+1*i}u) * TPR + 3u] + reds[(rg * TM + {0+1*i}u) * TPR + 4u] + reds[(rg * TM + {0+1*i}u) * TPR + 5u] + reds[(rg * TM + {0+1*i}u) * TPR + 6u] + reds[(rg * TM + {0+1*i}u) * TPR + 7u]; ⟦unrolled: i = 0..3⟧
       // The output micro-tile: rescale, then add P V.
-      let cr0 = wc[rg * TM + 0u];
+      l0 = l0 * cr0 + sum0;
       acc0_{0+1*i} *= cr0; ⟦unrolled: i = 0..3⟧
-      let cr1 = wc[rg * TM + 1u];
+      l1 = l1 * cr1 + sum1;
       acc1_{0+1*i} *= cr1; ⟦unrolled: i = 0..3⟧
+      l2 = l2 * cr2 + sum2;
+      acc2_{0+1*i} *= cr2; ⟦unrolled: i = 0..3⟧
+      l3 = l3 * cr3 + sum3;
+      acc3_{0+1*i} *= cr3; ⟦unrolled: i = 0..3⟧
       for (var c = 0u; c < BN; c++) {
-        let v{0+1*i} = kv[c * D4 + tc + {0+1*i}u * TPR]; ⟦unrolled: i = 0..3⟧
+        let v{0+1*i} = ks[c * KS + tc + {0+1*i}u * TPR]; ⟦unrolled: i = 0..3⟧
         let pa0 = ps[(rg * TM + 0u) * BN + c];
         acc0_{0+1*i} += pa0 * v{0+1*i}; ⟦unrolled: i = 0..3⟧
         let pa1 = ps[(rg * TM + 1u) * BN + c];
         acc1_{0+1*i} += pa1 * v{0+1*i}; ⟦unrolled: i = 0..3⟧
+        let pa2 = ps[(rg * TM + 2u) * BN + c];
+        acc2_{0+1*i} += pa2 * v{0+1*i}; ⟦unrolled: i = 0..3⟧
+        let pa3 = ps[(rg * TM + 3u) * BN + c];
+        acc3_{0+1*i} += pa3 * v{0+1*i}; ⟦unrolled: i = 0..3⟧
       }
     }
   }
   workgroupBarrier();
   if (ri0 < n) {
-    let l = wl[rg * TM + 0u];
-    let inv = select(0.0, 1.0 / l, l > 0.0);
+    let inv = select(0.0, 1.0 / l0, l0 > 0.0);
     store_o((row0 + u32(ri0)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u, acc0_{0+1*i} * inv); ⟦unrolled: i = 0..3⟧
     if (tc == 0u) {
-      o[lse_base + u32(ri0)] = select(NEG_INF_BITS, bitcast<u32>(wm[rg * TM + 0u] + log(select(1.0, l, l > 0.0))), l > 0.0);
+      o[lse_base + u32(ri0)] = select(NEG_INF_BITS, bitcast<u32>(m0 + log(select(1.0, l0, l0 > 0.0))), l0 > 0.0);
     }
   }
   if (ri1 < n) {
-    let l = wl[rg * TM + 1u];
-    let inv = select(0.0, 1.0 / l, l > 0.0);
+    let inv = select(0.0, 1.0 / l1, l1 > 0.0);
     store_o((row0 + u32(ri1)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u, acc1_{0+1*i} * inv); ⟦unrolled: i = 0..3⟧
     if (tc == 0u) {
-      o[lse_base + u32(ri1)] = select(NEG_INF_BITS, bitcast<u32>(wm[rg * TM + 1u] + log(select(1.0, l, l > 0.0))), l > 0.0);
+      o[lse_base + u32(ri1)] = select(NEG_INF_BITS, bitcast<u32>(m1 + log(select(1.0, l1, l1 > 0.0))), l1 > 0.0);
+    }
+  }
+  if (ri2 < n) {
+    let inv = select(0.0, 1.0 / l2, l2 > 0.0);
+    store_o((row0 + u32(ri2)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u, acc2_{0+1*i} * inv); ⟦unrolled: i = 0..3⟧
+    if (tc == 0u) {
+      o[lse_base + u32(ri2)] = select(NEG_INF_BITS, bitcast<u32>(m2 + log(select(1.0, l2, l2 > 0.0))), l2 > 0.0);
+    }
+  }
+  if (ri3 < n) {
+    let inv = select(0.0, 1.0 / l3, l3 > 0.0);
+    store_o((row0 + u32(ri3)) * D + (tc + {0+1*i}u * TPR) * 4u, (tc + {0+1*i}u * TPR) * 4u, acc3_{0+1*i} * inv); ⟦unrolled: i = 0..3⟧
+    if (tc == 0u) {
+      o[lse_base + u32(ri3)] = select(NEG_INF_BITS, bitcast<u32>(m3 + log(select(1.0, l3, l3 > 0.0))), l3 > 0.0);
     }
   }
 }
