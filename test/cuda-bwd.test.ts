@@ -1,5 +1,5 @@
-// The CUDA backward headers (checked on an H200: bench/results/cuda-2026-12-01-backward.md; the wgmma
-// dK/dV kernel's dQ atomics (kDq) are newer and not yet run on a GPU). CI compiles
+// The CUDA backward headers (checked on an H200: bench/results/cuda-2026-12-01-backward.md; the
+// pipelined wgmma dK/dV kernel, targets/cuda/BWD_SM90_PIPE.md, is newer and not yet run on a GPU). CI compiles
 // targets/cuda/kernels/check_bwd.cu with the real nvcc for sm_90a and sm_80: every kernel is there,
 // ptxas reports no spills and nvcc no warnings. The gradients' check on the GPU machine is
 // test/cuda/check_cuda.py (its float64 autograd reference, reference_grads).

@@ -78,6 +78,10 @@ export function bwd90Names(layout: LayoutIR, dtype: Dtype) {
   return { dkdv: `${p}_dkdv_${dtype}`, dkdv_det: `${p}_dkdv_det_${dtype}`, dq: `${p}_dq_${dtype}`, launcher: `${p}_launch_${dtype}` };
 }
 
+/** The tensor maps the wgmma dK/dV kernels take after their strides (BwdSm90::launch encodes them: Q and dO in boxes of 64 rows, K and V of 128). */
+const BWD90_MAPS =
+  'const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV, const __grid_constant__ CUtensorMap tmDO';
+
 /** The backward launchers' C signature (the Python binding declares it once). */
 export const BWD_LAUNCHER_PARAMS =
   'const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse, const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table, const int* order, int items, const int* order_dq, int items_dq, int batch, int n, int heads, float scale, int deterministic, const int64_t* strides, cudaStream_t stream';
@@ -189,8 +193,8 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
         [b9.dkdv_det, 'false'],
       ].flatMap(([name, dq]) => [
         `extern "C" __global__ void __launch_bounds__(${t9}::kThreads, 1)`,
-        `${name}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {`,
-        `  ${t9}::template dkdv<${dq}>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st);`,
+        `${name}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st, ${BWD90_MAPS}) {`,
+        `  ${t9}::template dkdv<${dq}>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO);`,
         '}',
       ]),
       `extern "C" __global__ void __launch_bounds__(${t9}::kThreads, 1)`,

@@ -1,5 +1,6 @@
 // The backward kernel headers on their own, with a test config (the kernels themselves were checked
-// on an H200 through the layouts' packages, test/cuda/check_cuda.py): CI compiles this file with nvcc for sm_90a and sm_80
+// on an H200 through the layouts' packages, test/cuda/check_cuda.py, except the pipelined sm90 dK/dV
+// kernel, not yet run: targets/cuda/BWD_SM90_PIPE.md): CI compiles this file with nvcc for sm_90a and sm_80
 // (test/cuda-bwd.test.ts) and checks ptxas reports no spills and no warnings.
 #include "spc/bwd_sm80.cuh"
 #include "spc/bwd_sm90.cuh"
@@ -69,8 +70,10 @@ extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void
   extern "C" __global__ void __launch_bounds__(B::kThreads, 1)                                                                                     \
       NAME(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2,      \
            const float* __restrict__ Delta, T* __restrict__ dK, T* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,       \
-           const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st) {                             \
-    B::template dkdv<DQ>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st);                                  \
+           const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st,                               \
+           const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV,                \
+           const __grid_constant__ CUtensorMap tmDO) {                                                                                              \
+    B::template dkdv<DQ>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO);             \
   }
 #define SPC_CHECK_BWD90(NAME, B, T)                                                                                                                   \
   SPC_CHECK_BWD90_DKDV(NAME##_dkdv, B, T, true)                                                                                                    \

@@ -1,28 +1,34 @@
 // The backward pass for Hopper (sm_90a), with warpgroup MMA. Both modes passed the checks on an
-// H200: the deterministic one (dK/dV kernel without dQ, then the dq pass) in
-// bench/results/cuda-2026-12-01-backward.md, the default one (dQ by atomics in the dK/dV kernel,
-// kDq) in bench/results/cuda-2026-12-01-backward-atomic.md.
-// Kernels (block-wise: one block per work item, two warpgroups, cp.async double buffers; the
-// forward's pieces: Sm90Tiles's S = A B^T (issue_s) and O += P V (issue_pv), the accumulator-to-A
-// packing (pack_p), the masks):
+// H200 before the dK/dV kernel was pipelined: the deterministic one (dK/dV kernel without dQ, then
+// the dq pass) in bench/results/cuda-2026-12-01-backward.md, the default one (dQ by atomics in the
+// dK/dV kernel, kDq) in bench/results/cuda-2026-12-01-backward-atomic.md. The pipelined dkdv below
+// (TMA + mbarrier ring, overlapped wgmma groups; targets/cuda/BWD_SM90_PIPE.md) is compiled and
+// reviewed but NOT YET RUN ON A GPU (bench/cuda/pipe-check.sh is the check).
+// Kernels (one block per work item, two warpgroups; the forward's pieces: Sm90Tiles's S = A B^T
+// (issue_s) and O += P V (issue_pv), the accumulator-to-A packing (pack_p), the masks, the TMA maps):
 //
 //   preprocess: BwdSm80's (delta = rowsum(dO * O) - dLSE, lse2 = lse * log2(e), +inf for -inf;
 //               zeroes dQ_accum in the default mode).
 //   dkdv:       one block per (batch, KV head, key tile of kBN = 128 keys); warpgroup w owns keys
-//               j0 + 64 w .. + 63, its dK and dV (64 x kD each) in registers. For each query head of
-//               the KV head's group, over the query tiles of kBMq = 64 rows that reach the key tile
-//               (query_tile_ranges): S^T = K Q^T and dP^T = V dO^T (wgmma, both operands in shared
-//               memory), P^T = exp2(S^T scale_log2 - lse2) masked as the forward masks (whole 64 x 64
-//               blocks by full_key_span, else per element by KeyRowSpans), dS^T = P^T (dP^T - delta),
-//               dV += P^T dO and dK += dS^T Q (A from registers, B read transposed).
+//               j0 + 64 w .. + 63, its dK and dV (64 x kD each) in registers. K and V come once by
+//               TMA; the query tiles of kBMq = 64 rows that reach the key tile (query_tile_ranges),
+//               for each query head of the KV head's group in turn, stream through a ring of
+//               kQStages stages (Q, dO by TMA, lse2 and delta by cp.async; warp 0 fills a stage once
+//               every thread released it on its empty mbarrier). Per tile: S^T = K Q^T and dP^T =
+//               V dO^T (wgmma, both operands in shared memory, two groups), P^T = exp2(S^T
+//               scale_log2 - lse2) masked as the forward masks (whole 64 x 64 blocks by
+//               full_key_span, else per element by KeyRowSpans; rows past N: 0) while dP^T runs,
+//               dV += P^T dO issued at once, dS^T = P^T (dP^T - delta), dK += dS^T Q (A from
+//               registers, B read transposed).
 //               kDq (the default mode): dS^T also goes to shared memory as dS (stmatrix .trans),
-//               and dQ_accum += dS K by wgmma (A = dS, B = the K tile read transposed) and fp32
-//               atomics: at D = 128 warpgroup w takes D columns 64 w .. + 63 over all 128 keys,
-//               at D = 64 all 64 columns over its own 64 keys. convert (BwdSm80's) scales dQ_accum
-//               into dQ. 5 matmuls a pair; the order of the adds varies from run to run.
+//               and dQ_accum += dS K by wgmma (A = dS, B = the K tile read transposed; issued before
+//               dK, so that dK runs during the dQ atomics) and fp32 atomics: at D = 128 warpgroup w
+//               takes D columns 64 w .. + 63 over all 128 keys (dS double-buffered), at D = 64 all 64
+//               columns over its own 64 keys. convert (BwdSm80's) scales dQ_accum into dQ. 5
+//               matmuls a pair; the order of the adds varies from run to run.
 //   dq:         (deterministic mode) one block per (batch, head, query tile of 128 rows), warpgroup w owns 64 rows; over
-//               the forward's key tiles (key_tile_ranges, kBNq keys): S = Q K^T, dP = dO V^T,
-//               dS = P (dP - delta), dQ += dS K; dQ = scale dQ written once.
+//               the forward's key tiles (key_tile_ranges, kBNq keys; cp.async double buffers):
+//               S = Q K^T, dP = dO V^T, dS = P (dP - delta), dQ += dS K; dQ = scale dQ written once.
 //
 // Layouts as the forward's; LSE2, Delta (B, H, N) fp32 scratch.
 #pragma once
@@ -32,6 +38,7 @@
 #include "sm90/barrier.cuh"
 #include "sm90/softmax.cuh"
 #include "sm90/tiles.cuh"
+#include "sm90/tma.cuh"
 #include "sm90/wgmma.cuh"
 #include "bwd_sm80.cuh"
 
@@ -50,14 +57,23 @@ struct BwdSm90 {
   using KTiles = Sm90Tiles<T, kD, kBN, kBMq, kThreads>;  // S^T = K Q^T (A: the K tile), P^T dO (B: the dO tile)
   using QTiles = Sm90Tiles<T, kD, kBM, kBNq, kThreads>;  // S = Q K^T (A: the Q tile), dS K (B: the K tile)
 
+  // dkdv's ring of query-tile stages (Q, dO by the tensor copy engine, lse2 and delta by warp 0's
+  // cp.async), and its dS buffers (kDq): D = 128 reads the other warpgroup's dS too, so tile t's dS
+  // is buffer t % 2 (a warpgroup writes tile t + 1's while the other may still read tile t's).
+  static constexpr int kQStages = 3;
+  static constexpr bool kSplitD = kD == 128;  // kDq: each warpgroup's dQ wgmma takes 64 D columns over all 128 keys
+  static constexpr int kDsBufs = kSplitD ? 2 : 1;
+  static constexpr int kFullCount = 1 + 32;  // warp 0: lane 0's arrive.expect_tx, every lane's cp.async arrive (noinc)
   struct __align__(1024) DkdvSmem {
     elem_t k[kBN * kD];
     elem_t v[kBN * kD];
-    elem_t q[2][kBMq * kD];
-    elem_t dout[2][kBMq * kD];
-    elem_t ds[kBMq * kBN];  // kDq: dS of the current query tile, [64 rows][128 keys] swizzled (the A operand of dS K)
-    float lse2[2][kBMq];
-    float delta[2][kBMq];
+    elem_t q[kQStages][kBMq * kD];
+    elem_t dout[kQStages][kBMq * kD];
+    elem_t ds[kDsBufs][kBMq * kBN];  // kDq: dS of a query tile, [64 rows][128 keys] swizzled (the A operand of dS K)
+    float lse2[kQStages][kBMq];
+    float delta[kQStages][kBMq];
+    uint64_t kv_full;                              // K and V loaded (TMA transaction bytes), once
+    uint64_t full[kQStages], empty[kQStages];      // stage loaded (kFullCount arrivals + bytes) / free (every thread arrived)
     int table[kTermSlots * kFields];
     TileRanges<kTermSlots> ranges;
   };
@@ -93,13 +109,13 @@ struct BwdSm90 {
     }
   }
 
-  // dQ_accum rows [0, 64) of the tile (acc: its rows, D contiguous; rows >= rows_left are not
-  // written) += dS K, from the dS tile both warpgroups stored (the barrier waits for it; the next
-  // tile's barrier keeps it until both have read it). D = 128: this warpgroup's 64 D columns over
-  // the 128 keys; D = 64: all columns over its own 64 keys (both warpgroups add into each element).
-  static __device__ __forceinline__ void dq_tile(const DkdvSmem& sm, float* acc, int rows_left, int wg, int warp, int g, int t4) {
+  // dQ_accum rows [0, 64) of the tile += dS K, from the dS tile both warpgroups stored: dq_issue
+  // waits for it (the barrier; a dS buffer is not written again before both have read it: see
+  // DkdvSmem) and issues the wgmma group (not awaited), dq_atomics adds its result (acc: the tile's rows, D contiguous;
+  // rows >= rows_left are not written). D = 128: this warpgroup's 64 D columns over the 128 keys;
+  // D = 64: all columns over its own 64 keys (both warpgroups add into each element).
+  static __device__ __forceinline__ void dq_issue(const elem_t* ds, const elem_t* k, float (&d)[32], int wg) {
     static_assert(kD == 128 || kD == 64, "dQ split: 64 columns of D per wgmma");
-    constexpr bool kSplitD = kD == 128;
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // stmatrix (generic) -> wgmma (async proxy)
     if constexpr (kSplitD)
       __syncthreads();  // both warpgroups' dS
@@ -109,17 +125,17 @@ struct BwdSm90 {
       asm volatile("bar.sync 2, 128;\n" ::: "memory");
     const int col0 = kSplitD ? 64 * wg : 0;
     const int kk0 = kSplitD ? 0 : 4 * wg, kk1 = kSplitD ? kBN / 16 : 4 * wg + 4;
-    float d[32];
     wg_fence();
 #pragma unroll
     for (int kk = kk0; kk < kk1; ++kk) {
-      const uint64_t da = mdesc(sm.ds + (kk >> 2) * kBMq * 64 + (kk & 3) * 16, 16, 1024);
-      const uint64_t db = mdesc(sm.k + (col0 >> 6) * kBN * 64 + kk * 16 * 64, kBN * 128, 1024);
+      const uint64_t da = mdesc(ds + (kk >> 2) * kBMq * 64 + (kk & 3) * 16, 16, 1024);
+      const uint64_t db = mdesc(k + (col0 >> 6) * kBN * 64 + kk * 16 * 64, kBN * 128, 1024);
       WgmmaSSTB<elem_t, 64>::mma(d, da, db, kk > kk0 ? 1 : 0);
     }
     wg_commit();
-    wg_wait<0>();
-    fence_regs(d);
+  }
+  static __device__ __forceinline__ void dq_atomics(const float (&d)[32], float* acc, int rows_left, int wg, int warp, int g, int t4) {
+    const int col0 = kSplitD ? 64 * wg : 0;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const int row = (warp & 3) * 16 + g + 8 * r;
@@ -136,7 +152,8 @@ struct BwdSm90 {
   static __device__ __forceinline__ void dkdv(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                               const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
                                               elem_t* __restrict__ dK, elem_t* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,
-                                              const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const BwdStrides& st) {
+                                              const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const BwdStrides& st,
+                                              const CUtensorMap& tmQ, const CUtensorMap& tmK, const CUtensorMap& tmV, const CUtensorMap& tmDO) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     DkdvSmem& sm = smem<DkdvSmem>();
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -145,63 +162,101 @@ struct BwdSm90 {
     const int j0 = w.j0, jw = j0 + wg * 64;  // this warpgroup's keys: jw .. jw + 63
     const int keyA = jw + (warp & 3) * 16 + g, keyB = keyA + 8;
 
-    KTiles::template load_tile<kBN>(sm.k, K + st.k.slice(w.b, w.kvh), j0, n, tid, st.k.n);
-    KTiles::template load_tile<kBN>(sm.v, V + st.v.slice(w.b, w.kvh), j0, n, tid, st.v.n);
-    cp_commit();
+    if (tid == 0) {
+      mbar_init(&sm.kv_full, 1);
+      for (int x = 0; x < kQStages; ++x) {
+        mbar_init(&sm.full[x], kFullCount);
+        mbar_init(&sm.empty[x], kThreads);
+      }
+      mbar_fence_init();
+      // K and V (rows past N read as zeros), once; waited for before the first tile.
+      constexpr uint32_t kTileBytes = kBN * kD * (uint32_t)sizeof(elem_t);
+      mbar_expect_tx(&sm.kv_full, 2 * kTileBytes);
+#pragma unroll
+      for (int c = 0; c < kD / 64; ++c) {
+        tma_load_4d(sm.k + c * kBN * 64, &tmK, c * 64, j0, w.kvh, w.b, &sm.kv_full);
+        tma_load_4d(sm.v + c * kBN * 64, &tmV, c * 64, j0, w.kvh, w.b, &sm.kv_full);
+      }
+    }
+    // (the head loop's first barrier makes the initialised barriers visible to every thread)
 
     float dk[kD / 2], dv[kD / 2];
 #pragma unroll
     for (int x = 0; x < kD / 2; ++x) dk[x] = dv[x] = 0.f;
     const elem_t* kbase = sm.k + wg * 64 * 64;
     const elem_t* vbase = sm.v + wg * 64 * 64;
+    // The ring position of the tile to compute; it goes on across the group's heads (tile k of the
+    // block, over its heads, is position k). dsb: the dS buffer of the current tile.
+    RingPos<kQStages> rd;
+    int dsb = 0;
 
     for (int gh = 0; gh < kGroup; ++gh) {
       const int h = w.kvh * kGroup + gh;
       const int64_t qrow0 = (int64_t)(w.b * heads + h) * n;
-      __syncthreads();  // the previous head's table, ranges and tiles are no longer read
+      __syncthreads();  // the previous head's table and ranges are no longer read (its tiles are all computed)
       for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
       __syncthreads();
       if (tid == 0) query_tile_ranges<kTermSlots, kFields, kBMq>(sm.ranges, sm.table, j0, w.j1, n);
       __syncthreads();
       const KeyRowSpans<kTermSlots, kFields> ks(sm.table, keyA, keyB, n);
 
-      // Query tiles in order, one copy group each (empty past the end): Q, dO, lse2, delta.
-      TileCursor<kTermSlots> cur(sm.ranges), ld(sm.ranges);
-      auto load_next = [&](int stage) {
-        if (!ld.done()) {
-          const int i0 = ld.kt * kBMq;
-          KTiles::template load_tile<kBMq>(sm.q[stage], Q + st.q.slice(w.b, h), i0, n, tid, st.q.n);
-          KTiles::template load_tile<kBMq>(sm.dout[stage], dO + st.dout.slice(w.b, h), i0, n, tid, st.dout.n);
-          for (int x = tid; x < kBMq; x += kThreads) {
-            const bool in = i0 + x < n;
-            sm.lse2[stage][x] = in ? LSE2[qrow0 + i0 + x] : INFINITY;  // padding rows: P = 0
-            sm.delta[stage][x] = in ? Delta[qrow0 + i0 + x] : 0.f;
-          }
+      // Query tiles in order. Warp 0 fills a stage once every thread has released it: Q and dO by
+      // TMA (lane 0; rows past N read as zeros), lse2 and delta by cp.async (zeros past N: those
+      // rows are masked below); the stage's full barrier completes when both have landed.
+      TileCursor<kTermSlots> cur(sm.ranges);
+      // Warp 0 fills ring position `ahead` tiles past rd with the tile `ahead` tiles past cur (if
+      // any): no cursor of its own to keep in registers across the tile loop.
+      auto fill = [&](int ahead) {
+        if (warp != 0) return;
+        TileCursor<kTermSlots> ld = cur;
+        RingPos<kQStages> wr = rd;
+        for (int x = 0; x < ahead && !ld.done(); ++x) {
           ld.next();
+          wr.advance();
         }
-        cp_commit();
+        if (ld.done()) return;
+        const int s = wr.stage, i0 = ld.kt * kBMq;
+        const int64_t row0 = (int64_t)(w.b * heads + h) * n;
+        mbar_wait(&sm.empty[s], wr.phase ^ 1);
+#pragma unroll
+        for (int x = lane; x < kBMq; x += 32) {
+          const bool in = i0 + x < n;
+          cp_async4(&sm.lse2[s][x], LSE2 + row0 + (in ? i0 + x : 0), in);
+          cp_async4(&sm.delta[s][x], Delta + row0 + (in ? i0 + x : 0), in);
+        }
+        mbar_arrive_cp_async(&sm.full[s]);
+        if (lane == 0) {
+          mbar_expect_tx(&sm.full[s], 2 * kBMq * kD * (uint32_t)sizeof(elem_t));
+#pragma unroll
+          for (int c = 0; c < kD / 64; ++c) {
+            tma_load_4d(sm.q[s] + c * kBMq * 64, &tmQ, c * 64, i0, h, w.b, &sm.full[s]);
+            tma_load_4d(sm.dout[s] + c * kBMq * 64, &tmDO, c * 64, i0, h, w.b, &sm.full[s]);
+          }
+        }
+        __syncwarp();
       };
-      load_next(0);
-      int buf = 0;
+#pragma unroll 1
+      for (int x = 0; x < kQStages - 1; ++x) fill(x);
+      if (gh == 0) mbar_wait(&sm.kv_full, 0);
       while (!cur.done()) {
-        cp_wait_async_proxy<0>();
-        __syncthreads();  // this tile (and, the first time, K and V) loaded; the other stage free
-        load_next(buf ^ 1);
-        const int i0 = cur.kt * kBMq;
+        const int buf = rd.stage;
+        mbar_wait(&sm.full[buf], rd.phase);
+        const int i0 = cur.kt * kBMq, rows_left = n - i0;
         const FullSpans<kTermSlots, kFields, kModSlots> fs(sm.table, i0, i0 + kBMq, n);
         const bool full = fs.template full<64>(jw);
 
-        // S^T = K Q^T and dP^T = V dO^T: this warpgroup's 64 keys x 64 rows.
+        // S^T = K Q^T and dP^T = V dO^T: this warpgroup's 64 keys x 64 rows, two groups, so that
+        // P^T is computed while dP^T is still on the tensor cores.
         float st[kBMq / 2], dpt[kBMq / 2];
         wg_fence();
         KTiles::issue_s(st, kbase, sm.q[buf]);
+        wg_commit();
         KTiles::issue_s(dpt, vbase, sm.dout[buf]);
         wg_commit();
-        wg_wait<0>();
+        wg_wait<1>();  // S^T done; dP^T may still run
         fence_regs(st);
-        fence_regs(dpt);
 
-        // P^T (masked as the forward), then dS^T = P^T (dP^T - delta), both in st / dpt.
+        // P^T (masked as the forward; rows past N: 0), in st.
         const float* l2 = sm.lse2[buf];
         const float* dl = sm.delta[buf];
 #pragma unroll
@@ -209,31 +264,57 @@ struct BwdSm90 {
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int r = e >> 1, c = x * 8 + 2 * t4 + (e & 1);
-            const bool ok = full || ks.template allows<kModSlots>(sm.table, r, i0 + c, r == 0 ? keyA : keyB);
-            const float p = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2[c])) : 0.f;
-            st[4 * x + e] = p;
-            dpt[4 * x + e] = p * (dpt[4 * x + e] - dl[c]);
+            const bool ok = (full || ks.template allows<kModSlots>(sm.table, r, i0 + c, r == 0 ? keyA : keyB)) && c < rows_left;
+            st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2[c])) : 0.f;
           }
-
-        // dV += P^T dO, dK += dS^T Q.
+        // dV += P^T dO, issued before dS^T is computed (the A fragments pa stay live until it is done).
         uint32_t pa[kBMq / 16][4], da[kBMq / 16][4];
         pack_p<elem_t, kBMq>(pa, st);
-        pack_p<elem_t, kBMq>(da, dpt);
-        if constexpr (kDq) store_ds(sm.ds, da, wg * 64 + (warp & 3) * 16, lane);
         fence_regs(dv);
-        fence_regs(dk);
         wg_fence();
         KTiles::issue_pv(dv, pa, sm.dout[buf]);
-        KTiles::issue_pv(dk, da, sm.q[buf]);
         wg_commit();
+        wg_wait<1>();  // dP^T done; dV += P^T dO may still run
+        fence_regs(dpt);
+
+        // dS^T = P^T (dP^T - delta), in dpt.
+#pragma unroll
+        for (int x = 0; x < kBMq / 8; ++x)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) dpt[4 * x + e] = st[4 * x + e] * (dpt[4 * x + e] - dl[x * 8 + 2 * t4 + (e & 1)]);
+        pack_p<elem_t, kBMq>(da, dpt);
+        if constexpr (kDq) {
+          // dS to shared memory, then dQ_accum += dS K (issued first: its atomics wait for it) and
+          // dK += dS^T Q, which runs during the atomics.
+          store_ds(sm.ds[dsb], da, wg * 64 + (warp & 3) * 16, lane);
+          float d[32];
+          dq_issue(sm.ds[dsb], sm.k, d, wg);
+          fence_regs(dk);
+          wg_fence();
+          KTiles::issue_pv(dk, da, sm.q[buf]);
+          wg_commit();
+          wg_wait<1>();  // dV and dQ done; dK may still run
+          fence_regs(d);
+          dq_atomics(d, dQacc + (qrow0 + i0) * kD, rows_left, wg, warp, g, t4);
+          dsb = kDsBufs > 1 ? dsb ^ 1 : 0;
+        } else {
+          fence_regs(dk);
+          wg_fence();
+          KTiles::issue_pv(dk, da, sm.q[buf]);
+          wg_commit();
+        }
+        // Every wgmma that reads the stage done, then the stage is released to warp 0.
         wg_wait<0>();
         fence_regs(dv);
         fence_regs(dk);
-        if constexpr (kDq) dq_tile(sm, dQacc + (qrow0 + i0) * kD, n - i0, wg, warp, g, t4);
+        mbar_arrive(&sm.empty[buf]);
+        // The stage of the tile before this one is refilled with the tile kQStages - 1 ahead of it
+        // (here, where only dK and dV are live; warp 0 waits until the other warpgroup released it,
+        // which it did before this tile's dQ barrier at D = 128).
+        fill(kQStages - 1);
+        rd.advance();
         cur.next();
-        buf ^= 1;
       }
-      cp_wait<0>();  // the empty group of the last load_next
     }
 
     // Epilogue: dK = scale * sum over the group's heads, dV as summed; keys past N are not written.
@@ -376,17 +457,30 @@ struct BwdSm90 {
     const elem_t* ek = static_cast<const elem_t*>(k);
     const elem_t* ev = static_cast<const elem_t*>(v);
     const elem_t* edo = static_cast<const elem_t*>(dout);
+    // dkdv's tensor maps: Q and dO (B, heads, N, D) in boxes of kBMq rows, K and V (B, heads /
+    // kGroup, N, D) in boxes of kBN rows, each with its strides.
+    CUtensorMap tmQ{}, tmK{}, tmV{}, tmDO{};
+    if (items > 0) {
+      PFN_cuTensorMapEncodeTiled_v12000 encode;
+      if ((err = tensor_map_encoder(&encode)) != cudaSuccess) return err;
+      const bool bf16 = Elem<elem_t>::kIsBf16;
+      if (!encode_strided_map(encode, &tmQ, q, bf16, kD, n, heads, batch, st.q, kBMq) ||
+          !encode_strided_map(encode, &tmDO, dout, bf16, kD, n, heads, batch, st.dout, kBMq) ||
+          !encode_strided_map(encode, &tmK, k, bf16, kD, n, heads / kGroup, batch, st.k, kBN) ||
+          !encode_strided_map(encode, &tmV, v, bf16, kD, n, heads / kGroup, batch, st.v, kBN))
+        return cudaErrorInvalidValue;
+    }
     if (!deterministic) {
       if (items > 0)
         dkdvk<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), dqacc,
-                                                            table, order, n, heads, scale, scale * kLog2e, st);
+                                                            table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO);
       const int64_t convBlocks = (rows * kD / 8 + Pre::kConvThreads - 1) / Pre::kConvThreads;
       conv<<<(unsigned)convBlocks, Pre::kConvThreads, 0, stream>>>(dqacc, static_cast<elem_t*>(dq), rows, scale, n, heads, st.dq);
       return cudaGetLastError();
     }
     if (items > 0)
       dkdvdet<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), nullptr,
-                                                            table, order, n, heads, scale, scale * kLog2e, st);
+                                                            table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO);
     if (items_dq > 0)
       dqk<<<items_dq, kThreads, kDqSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dq), table, order_dq, n, heads, scale,
                                                         scale * kLog2e, st);

@@ -16,6 +16,11 @@ __device__ __forceinline__ void mbar_expect_tx(uint64_t* b, uint32_t bytes) {
 __device__ __forceinline__ void mbar_arrive(uint64_t* b) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(smem_u32(b)) : "memory");
 }
+// One arrival on b once every cp.async this thread issued before has completed (its writes then
+// visible to the threads that wait on b); noinc: the arrival is one of the count b was initialised with.
+__device__ __forceinline__ void mbar_arrive_cp_async(uint64_t* b) {
+  asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(smem_u32(b)) : "memory");
+}
 // Wait until the phase of the given parity has completed.
 __device__ __forceinline__ void mbar_wait(uint64_t* b, int parity) {
   asm volatile(
