@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../codegen/runtime-source.js';
 import { instantiate, layoutStats, type LayoutIR } from '../src/ir/index.js';
 import { loadModule, randomArray, type WgslModule } from '../test/wgsl-helpers.js';
+import { timeDispatches } from '../src/driver/webgpu.js';
 import { createWith, exampleLayout, gpuOptions, ints, list, openBenchGpu, phase, type BenchGpu } from './wgsl/common.js';
 
 const { values: opts } = parseArgs({
@@ -106,7 +107,6 @@ interface Adapter {
 }
 
 const pairsOf = (layout: LayoutIR, n: number) => layoutStats(instantiate(layout, n), 64, 32, false).totalPairs;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const adapterOf = (g: BenchGpu): Adapter => ({
   description: g.description,
   info: g.info,
@@ -134,43 +134,12 @@ async function measure(gpu: BenchGpu, mod: WgslModule, row: Row): Promise<void> 
   row.warmMs = performance.now() - t;
   const reps = row.warmMs > 3000 ? Math.min(REPS, 2) : REPS;
   row.reps = reps;
-  const ts = gpu.timestamps;
-  const querySet = ts ? device.createQuerySet({ type: 'timestamp', count: 2 * reps }) : null;
-  const walls: number[] = [];
-  phase(`${row.pattern} D=${row.d} N=${n}: warm-up ${row.warmMs.toFixed(1)} ms; ${reps} timed dispatch(es)${ts ? ' with timestamp-query' : ''}`);
-  for (let r = 0; r < reps; r++) {
-    const enc = device.createCommandEncoder();
-    att.dispatch(enc, querySet ? { querySet, beginningOfPassWriteIndex: 2 * r, endOfPassWriteIndex: 2 * r + 1 } : undefined);
-    t = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    walls.push(performance.now() - t);
-  }
-  row.wallMs = median(walls);
-  row.timing = 'wall';
-  if (querySet) {
-    phase(`${row.pattern} D=${row.d} N=${n}: resolving timestamps`);
-    const bytes = 16 * reps;
-    const resolve = device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const read = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    const enc = device.createCommandEncoder();
-    enc.resolveQuerySet(querySet, 0, 2 * reps, resolve, 0);
-    enc.copyBufferToBuffer(resolve, 0, read, 0, bytes);
-    device.queue.submit([enc.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
-    const stamps = new BigUint64Array(read.getMappedRange().slice(0));
-    read.unmap();
-    const gpuMs: number[] = [];
-    for (let r = 0; r < reps; r++) if (stamps[2 * r + 1]! > stamps[2 * r]!) gpuMs.push(Number(stamps[2 * r + 1]! - stamps[2 * r]!) / 1e6);
-    if (gpuMs.length === reps) {
-      row.gpuMs = median(gpuMs);
-      row.timing = 'timestamp-query';
-      if (row.gpuMs > 1.5 * row.wallMs + 1) row.note = `GPU time over wall time: check the timestamp period`;
-    } else row.note = `timestamps unusable (${[...stamps].join(', ')}); wall time used`;
-    resolve.destroy();
-    read.destroy();
-    querySet.destroy();
-  }
+  phase(`${row.pattern} D=${row.d} N=${n}: warm-up ${row.warmMs.toFixed(1)} ms; ${reps} timed dispatch(es)${gpu.timestamps ? ' with timestamp-query' : ''}`);
+  const times = await timeDispatches(device, att, reps, gpu.timestamps);
+  row.wallMs = times.wallMs;
+  row.timing = times.timing;
+  if (times.gpuMs !== undefined) row.gpuMs = times.gpuMs;
+  if (times.note !== undefined) row.note = times.note;
   row.ms = row.gpuMs ?? row.wallMs;
   row.status = 'ok';
   att.destroy();

@@ -19,6 +19,12 @@ export interface EmitOptions {
    * (`spc compile --tuning`): over the heuristic, under `config`.
    */
   configs?: Readonly<Record<string, Record<string, unknown>>>;
+  /**
+   * Per layout name, a tuning record's run-time choices for targets that choose at run time
+   * (`spc compile --target wgsl --tuning`: the adapter and, per N, the tiled variant measured
+   * fastest; targets/wgsl/index.ts WgslTuning). Targets that take none ignore it.
+   */
+  tunings?: Readonly<Record<string, unknown>>;
 }
 
 /**

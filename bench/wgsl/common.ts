@@ -7,101 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../codegen/runtime-source.js';
+import { openWebGpu, type WebGpu, type WebGpuOptions } from '../../src/driver/webgpu.js';
 import type { LayoutIR } from '../../src/ir/index.js';
 import { layoutsOf, variant, type WgslModule } from '../../test/wgsl-helpers.js';
 
-export interface BenchGpu {
-  adapter: GPUAdapter;
-  device: GPUDevice;
-  /** Adapter vendor / architecture / device / description, and the Dawn backend and feature level. */
-  description: string;
-  info: { vendor: string; architecture: string; device: string; description: string; subgroupMinSize: number | null; subgroupMaxSize: number | null };
-  /** The adapter's features. */
-  features: string[];
-  /** Whether the device was created with 'timestamp-query'. */
-  timestamps: boolean;
-  backend: string;
-  featureLevel: string;
-  /** The limits the device was created with (the adapter's own, for the ones the kernels use). */
-  limits: Record<string, number>;
-  destroy(): void;
-}
-
-export interface GpuOptions {
-  /** Dawn backend: 'opengl' (Mesa llvmpipe here), 'vulkan' (the NVIDIA driver on the GPU machine, lavapipe here). */
-  backend: string;
-  /** 'compatibility' (the tests' level on Mesa's OpenGL ES backend) or 'core'. */
-  featureLevel: 'core' | 'compatibility';
-  /** Ask for 'timestamp-query' when the adapter offers it (default true). */
-  timestamps?: boolean;
-}
-
-const instances: unknown[] = [];
-
-/** Limits the kernels depend on; the device asks for the adapter's own values of these. */
-const LIMITS = [
-  'maxStorageBufferBindingSize',
-  'maxBufferSize',
-  'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup',
-  'maxComputeWorkgroupSizeX',
-  'maxComputeWorkgroupsPerDimension',
-  'maxStorageBuffersPerShaderStage',
-  'maxUniformBufferBindingSize',
-  'maxComputeWorkgroupSizeY',
-  'maxComputeWorkgroupSizeZ',
-] as const;
-
-/** A device on the adapter Dawn's backend gives, with the adapter's limits and (where offered) timestamp-query, subgroups and shader-f16. */
-export async function openBenchGpu(o: GpuOptions): Promise<BenchGpu> {
-  const { create, globals } = (await import('webgpu')) as unknown as { create(flags: string[]): GPU; globals: object };
-  Object.assign(globalThis, globals);
-  // Dawn rounds timestamps (timestamp_quantization) unless told not to.
-  const gpu = create([`backend=${o.backend}`, 'disable-dawn-features=timestamp_quantization']);
-  instances.push(gpu); // a collected Dawn instance whose device is in use kills the process (test/wgsl-helpers.ts)
-  const adapter = await gpu.requestAdapter({ featureLevel: o.featureLevel, powerPreference: 'high-performance' } as GPURequestAdapterOptions);
-  if (!adapter) throw new Error(`no WebGPU adapter (Dawn backend=${o.backend}, featureLevel ${o.featureLevel})`);
-  const features = [...adapter.features].map(String).sort();
-  const wanted = ['subgroups', 'shader-f16', ...(o.timestamps === false ? [] : ['timestamp-query'])].filter((f) => adapter.features.has(f));
-  const have = adapter.limits as unknown as Record<string, number | undefined>;
-  const limits: Record<string, number> = {};
-  for (const k of LIMITS) if (typeof have[k] === 'number') limits[k] = have[k];
-  let device: GPUDevice;
-  try {
-    device = await adapter.requestDevice({ requiredFeatures: wanted as GPUFeatureName[], requiredLimits: limits });
-  } catch (e) {
-    // Only timestamp-query matters to the benchmark: try again without subgroups and shader-f16.
-    console.error(`requestDevice with ${wanted.join(', ')} failed (${(e as Error).message}); trying timestamp-query alone`);
-    device = await adapter.requestDevice({ requiredFeatures: wanted.filter((f) => f === 'timestamp-query') as GPUFeatureName[], requiredLimits: limits });
-  }
-  device.addEventListener?.('uncapturederror', (e) => console.error(`[webgpu uncaptured error] ${(e as GPUUncapturedErrorEvent).error.message}`));
-  const i = adapter.info;
-  const sizes = i as unknown as { subgroupMinSize?: number; subgroupMaxSize?: number };
-  const info = {
-    vendor: i.vendor ?? '',
-    architecture: i.architecture ?? '',
-    device: i.device ?? '',
-    description: i.description ?? '',
-    // The subgroup sizes the runtime checks before it picks a subgroup variant (bench/wgsl/README.md).
-    subgroupMinSize: sizes.subgroupMinSize ?? null,
-    subgroupMaxSize: sizes.subgroupMaxSize ?? null,
-  };
-  const name =
-    [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') +
-      (info.subgroupMinSize !== null ? ` (subgroup sizes ${info.subgroupMinSize}..${info.subgroupMaxSize})` : '') || 'unnamed adapter';
-  return {
-    adapter,
-    device,
-    description: `${name} [Dawn ${o.backend}, ${o.featureLevel}]`,
-    info,
-    features,
-    timestamps: device.features.has('timestamp-query'),
-    backend: o.backend,
-    featureLevel: o.featureLevel,
-    limits,
-    destroy: () => device.destroy(),
-  };
-}
+/** The benchmark's device: src/driver/webgpu.ts (which spc tune --target wgsl uses too). */
+export type BenchGpu = WebGpu;
+export type GpuOptions = WebGpuOptions;
+export const openBenchGpu: (o: GpuOptions) => Promise<BenchGpu> = openWebGpu;
 
 /** The backend and feature level: --backend / SPC_WEBGPU_BACKEND, default opengl (Mesa here); core on every backend but opengl. */
 export function gpuOptions(backend: string | undefined, featureLevel: string | undefined): GpuOptions {

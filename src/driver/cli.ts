@@ -31,7 +31,9 @@ import {
 import { DEFAULT_COST_MODEL, mergeCostModel, type CostModel } from '../tuner/cost.js';
 import { DEFAULT_SMS } from '../tuner/bands.js';
 import type { TuningRecord } from '../tuner/record.js';
+import type { TiledConfig } from '../../targets/wgsl/tiled.js';
 import { UsageError } from './usage.js';
+import { WGSL_TUNE_DEFAULTS } from './wgsl-defaults.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -102,6 +104,26 @@ function seqList(s: string): number[] {
   if (parts.length > 64) throw new UsageError(`--seq takes at most 64 lengths, got ${parts.length}`);
   const ns = parts.map(positiveInt('--seq'));
   return [...new Set(ns)].sort((a, b) => a - b);
+}
+
+/** --include: tiled variant names (targets/wgsl/tiled.ts tiledName), as configurations. */
+function includeList(s: string): TiledConfig[] {
+  return s.split(',').map((name) => {
+    const m = /^(sg|wg)-(\d+)x(\d+)-t(\d+)x(\d+)(-kv2)?(-pad)?$/.exec(name.trim());
+    if (!m) throw new UsageError(`--include takes tiled variant names such as wg-32x16-t4x8-pad (reductions-BMxBN-tTMxTPR[-kv2][-pad]), got '${name}'`);
+    const [bm, bn, tm, tpr] = [m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number];
+    if ([bm, bn, tm, tpr].some((x) => x < 1 || x > 1024) || bm % tm !== 0)
+      throw new UsageError(`--include ${name}: sizes must be in 1..1024 and TM must divide BM`);
+    return {
+      blockM: bm,
+      blockN: bn,
+      rowsPerThread: tm,
+      threadsPerRow: tpr,
+      splitKV: m[6] !== undefined,
+      padK: m[7] !== undefined,
+      reduce: m[1] === 'sg' ? 'subgroup' : 'workgroup',
+    };
+  });
 }
 
 function smsValue(s: string): number {
@@ -181,9 +203,18 @@ for partition tuned, band boundaries; predicts each candidate's time with the co
 record's choice is then the heuristic's config with bands chosen by the cost model).
 --emit DIR writes a package per surviving candidate; on the GPU machine (PyTorch, no Node)
 bench/cuda/tune_measure.py DIR times them; --measured FILE --plan DIR/tune_plan.json then
-chooses by measured time and writes the record (--record).`,
+chooses by measured time and writes the record (--record).
+--target wgsl measures in this process instead, on the WebGPU adapter Dawn gives (the
+npm package webgpu): every tiled variant the adapter runs (at most --max-candidates), each
+checked against the float64 oracle at --check-n, then timed at N (timestamp-query where the
+adapter has it, else wall time); --record writes the record for spc compile --tuning.`,
     options: [
-      { name: 'target', arg: 'TARGET', required: true, help: 'the target whose config space to plan (cuda)' },
+      {
+        name: 'target',
+        arg: 'TARGET',
+        required: true,
+        help: 'the target whose config space to tune: cuda (plan here, measure on the GPU machine) or wgsl (measured here, on the WebGPU adapter)',
+      },
       { name: 'seq', arg: 'N[,N...]', help: `lengths to tune for layouts with symbolic N (default ${DEFAULT_SEQ})`, validate: seqList },
       { name: 'plan-only', help: 'enumerate, predict and prune (the planning half; with --emit, the packages to measure)' },
       layoutOption,
@@ -213,6 +244,43 @@ chooses by measured time and writes the record (--record).`,
         help: "the times tune_measure.py wrote for the packages of --emit: choose by time\n(with --plan RECORD, the plan's record; writes --record)",
       },
       { name: 'plan', arg: 'RECORD', help: 'with --measured: the record of the plan whose packages were timed' },
+      {
+        name: 'max-candidates',
+        arg: 'K',
+        help: `wgsl: time at most K candidates per layout and N: the automatic choice, then spread over\nthe rest (default ${WGSL_TUNE_DEFAULTS.maxCandidates})`,
+        validate: positiveInt('--max-candidates'),
+      },
+      {
+        name: 'budget',
+        arg: 'SECONDS',
+        help: 'wgsl: start no candidate after SECONDS of tuning (the rest are recorded as not timed)',
+        validate: positiveInt('--budget'),
+      },
+      {
+        name: 'timeout',
+        arg: 'SECONDS',
+        help: `wgsl: a candidate (its oracle check and its timing) that takes longer fails (default ${WGSL_TUNE_DEFAULTS.timeoutS})`,
+        validate: positiveInt('--timeout'),
+      },
+      {
+        name: 'reps',
+        arg: 'R',
+        help: `wgsl: timed dispatches per candidate after a warm-up run; the median counts (default ${WGSL_TUNE_DEFAULTS.reps})`,
+        validate: positiveInt('--reps'),
+      },
+      {
+        name: 'check-n',
+        arg: 'N',
+        help: `wgsl: the length of each candidate's check against the float64 oracle (default ${WGSL_TUNE_DEFAULTS.checkN})`,
+        validate: positiveInt('--check-n'),
+      },
+      { name: 'backend', arg: 'NAME', help: "wgsl: Dawn's backend (vulkan, opengl, ...; default $SPC_WEBGPU_BACKEND, else vulkan, then opengl)" },
+      {
+        name: 'include',
+        arg: 'VARIANT[,...]',
+        help: "wgsl: also time these tiled variants (names such as wg-32x16-t4x8-pad), even where\nthe adapter's limits say they cannot run (they are then recorded as failed)",
+        validate: includeList,
+      },
       { name: 'json', help: 'one JSON document on stdout: the record' },
     ],
   },
@@ -362,6 +430,12 @@ export async function run(argv: string[], io: Io): Promise<number> {
             throw new UsageError('--tuning and --untuned exclude each other: give a record, or ask for the base partition');
           const rec = tuningArg(recordFile);
           const tuned = tunedForCompile(layouts, { ...rec, untuned: values.untuned === true, ...(seq !== undefined ? { seq } : {}) }, io.stderr);
+          if (rec.record && values.target === 'wgsl') {
+            // WGSL chooses its tiled variant at run time: the record's choices go into the module (per adapter and N).
+            const { wgslTunings } = await import('./wgsl-tune.js');
+            const tunings = wgslTunings(rec.record, rec.recordFile!, layouts, io.stderr);
+            return await compile(tuned, seq, 'wgsl', values.out as string, values.config as string | undefined, io, {}, tunings);
+          }
           const configs = rec.record ? recordConfigs(rec.record, rec.recordFile!, layouts, values.target as string, io.stderr) : {};
           return await compile(tuned, seq, values.target as string, values.out as string, values.config as string | undefined, io, configs);
         }
@@ -592,6 +666,7 @@ async function compile(
   configArg: string | undefined,
   io: Io,
   configs: Record<string, Record<string, unknown>> = {},
+  tunings: Record<string, unknown> = {},
 ): Promise<number> {
   if (seq !== undefined) for (const l of layouts) lengthFor(l, seq, seq); // a fixed length must agree (E081)
   const config = configArg === undefined ? undefined : readConfig(configArg);
@@ -599,7 +674,13 @@ async function compile(
   if (config !== undefined && target.acceptsConfig !== true) throw new TargetError('E106', [target.name]);
   // A tuning record's configs are for the target it was measured on (recordConfigs keeps only those).
   const fromRecord = target.acceptsConfig === true && Object.keys(configs).length ? { configs } : {};
-  const files = target.emit(layouts, { seq, version: VERSION, ...(config !== undefined ? { config } : {}), ...fromRecord });
+  const files = target.emit(layouts, {
+    seq,
+    version: VERSION,
+    ...(config !== undefined ? { config } : {}),
+    ...fromRecord,
+    ...(Object.keys(tunings).length ? { tunings } : {}),
+  });
   const written = writeAtomically(out, files);
   for (const w of written) io.stderr(`wrote ${w}\n`);
   return 0;
@@ -656,7 +737,10 @@ async function tuneMeasured(layouts: LayoutIR[], values: Record<string, unknown>
 }
 
 async function tune(layouts: LayoutIR[], source: string, values: Record<string, unknown>, io: Io): Promise<number> {
-  if (values.target !== 'cuda') throw new UsageError(`spc tune plans the cuda target only so far, got --target ${String(values.target)}`);
+  if (values.target === 'wgsl') return await tuneWgslCommand(layouts, source, values, io);
+  if (values.target !== 'cuda') throw new UsageError(`spc tune tunes the cuda and wgsl targets, got --target ${String(values.target)}`);
+  for (const k of ['max-candidates', 'budget', 'timeout', 'reps', 'check-n', 'backend', 'include'])
+    if (values[k] !== undefined) throw new UsageError(`--${k} is for --target wgsl (the CUDA candidates are timed by bench/cuda/tune_measure.py)`);
   if (values.measured !== undefined) return await tuneMeasured(layouts, values, io);
   if (values['plan-only'] !== true)
     throw new UsageError(
@@ -709,5 +793,47 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
     );
     io.stdout(text.join('\n') + '\n');
   }
+  return 0;
+}
+
+/** `spc tune --target wgsl`: measured here, on the WebGPU adapter (src/driver/wgsl-tune.ts). */
+async function tuneWgslCommand(layouts: LayoutIR[], source: string, values: Record<string, unknown>, io: Io): Promise<number> {
+  for (const k of ['plan-only', 'emit', 'emit-max', 'measured', 'plan', 'sms'])
+    if (values[k] !== undefined) throw new UsageError(`--${k} is for --target cuda; --target wgsl measures on the WebGPU adapter in this process`);
+  const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
+  const shards = values.shards as number | undefined;
+  if (shards !== undefined)
+    for (const l of layouts)
+      if (l.kvHeads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the KV heads of layout ${l.name} (${l.kvHeads})`);
+  for (const l of layouts) if (l.seq !== null && values.seq !== undefined && !seqs.includes(l.seq)) lengthFor(l, seqs[0], seqs[0]!); // E081
+  const writeSpec = values['write-spec'] as string | undefined;
+  if (writeSpec !== undefined) {
+    const tuned = layouts.filter((l) => tunedOf(l));
+    if (!tuned.length) throw new UsageError('--write-spec: no layout of this file has partition tuned');
+    if (tuned.some((l) => l.seq === null) && seqs.length !== 1)
+      throw new UsageError('--write-spec needs exactly one N (an explicit partition holds one set of bands): give one --seq');
+  }
+  const { tuneWgsl, wgslTuneText } = await import('./wgsl-tune.js');
+  const { record, plans, summary } = await tuneWgsl(layouts, {
+    seqs,
+    version: VERSION,
+    cost: (values.cost as CostModel | undefined) ?? DEFAULT_COST_MODEL,
+    ...(shards !== undefined ? { shards } : {}),
+    ...((values.backend ?? process.env.SPC_WEBGPU_BACKEND) !== undefined ? { backend: (values.backend ?? process.env.SPC_WEBGPU_BACKEND) as string } : {}),
+    maxCandidates: (values['max-candidates'] as number | undefined) ?? WGSL_TUNE_DEFAULTS.maxCandidates,
+    checkN: (values['check-n'] as number | undefined) ?? WGSL_TUNE_DEFAULTS.checkN,
+    reps: (values.reps as number | undefined) ?? WGSL_TUNE_DEFAULTS.reps,
+    timeoutS: (values.timeout as number | undefined) ?? WGSL_TUNE_DEFAULTS.timeoutS,
+    budgetS: (values.budget as number | undefined) ?? Infinity,
+    ...(values.include !== undefined ? { inject: values.include as TiledConfig[] } : {}),
+    progress: io.stderr,
+  });
+  const files: { dir: string; path: string; contents: string }[] = [];
+  const recordFile = values.record as string | undefined;
+  if (recordFile !== undefined) files.push({ dir: dirname(resolve(recordFile)), path: basename(recordFile), contents: JSON.stringify(record, null, 2) + '\n' });
+  if (writeSpec !== undefined) files.push({ dir: dirname(resolve(writeSpec)), path: basename(writeSpec), contents: specWithBands(source, plans) });
+  for (const f of files) for (const w of writeAtomically(f.dir, [{ path: f.path, contents: f.contents }])) io.stderr(`wrote ${w}\n`);
+  if (values.json === true) io.stdout(JSON.stringify(record, null, 2) + '\n');
+  else io.stdout(wgslTuneText(record, summary).join('\n') + '\n');
   return 0;
 }

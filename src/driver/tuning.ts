@@ -45,7 +45,7 @@ export function readRecord(file: string): TuningRecord {
   return v.record;
 }
 
-const withBands = (l: LayoutIR, p: TunedPartition, bands: TunedBands[], useBase = false): LayoutIR => ({ ...l, partition: { ...p, bands, useBase } });
+export const withBands = (l: LayoutIR, p: TunedPartition, bands: TunedBands[], useBase = false): LayoutIR => ({ ...l, partition: { ...p, bands, useBase } });
 
 /**
  * For `spc compile`: each tuned layout gets the record's bands (E084 when the record does not fit

@@ -17,6 +17,26 @@ export interface DeviceInfo {
   driver: string | null;
   cuda: string | null;
   pytorch: string | null;
+  /**
+   * WebGPU (spc tune --target wgsl): the adapter as Dawn reports it (GPUAdapterInfo; a module
+   * compiled with the record prefers its choices only on a device whose adapterInfo has the same
+   * vendor, architecture, device and description), the Dawn backend, feature level and features.
+   */
+  adapter?: WebGpuAdapterInfo | null;
+}
+
+export interface WebGpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+  feature_level: string;
+  features: string[];
+  /** The limits the device was created with (the adapter's, for the ones the kernels use). */
+  limits: Record<string, number>;
+  /** How each candidate was timed: 'timestamp-query' (GPU time) or 'wall' (submit to done). */
+  timing: 'timestamp-query' | 'wall';
 }
 
 export interface RecordCandidate {
@@ -41,6 +61,11 @@ export interface RecordCandidate {
    * --per-head), in head order; absent or null when not measured.
    */
   measured_head_ms?: number[] | null;
+  /**
+   * spc tune --target wgsl: the candidate's check against the float64 oracle before it was timed
+   * (length, max relative errors of out and lse, the bound); null or absent when not checked.
+   */
+  checked?: { n: number; rel_err_out: number | null; rel_err_lse: number | null; bound: number } | null;
 }
 
 export interface RecordEntry {
@@ -121,6 +146,17 @@ export function validateRecord(raw: unknown): { record: TuningRecord } | { probl
     if (!isStrOrNull(d.name)) p.push('device.name must be a string or null');
     if (!isInt(d.sm_count, 1)) p.push('device.sm_count must be a positive integer');
     for (const k of ['driver', 'cuda', 'pytorch']) if (!isStrOrNull(d[k])) p.push(`device.${k} must be a string or null`);
+    const a = d.adapter;
+    if (a !== undefined && a !== null) {
+      if (!isObj(a)) p.push('device.adapter must be an object or null');
+      else {
+        for (const k of ['vendor', 'architecture', 'device', 'description', 'backend', 'feature_level'])
+          if (typeof a[k] !== 'string') p.push(`device.adapter.${k} must be a string`);
+        if (!Array.isArray(a.features) || !a.features.every((f) => typeof f === 'string')) p.push('device.adapter.features must be a list of strings');
+        if (!isObj(a.limits) || !Object.values(a.limits).every((v) => typeof v === 'number')) p.push('device.adapter.limits must be an object of numbers');
+        if (a.timing !== 'timestamp-query' && a.timing !== 'wall') p.push('device.adapter.timing must be "timestamp-query" or "wall"');
+      }
+    }
   }
   if (!isObj(raw.cost_model) || !Object.values(raw.cost_model).every((v) => typeof v === 'number' && Number.isFinite(v)))
     p.push('cost_model must be an object of numbers');
@@ -156,6 +192,13 @@ export function validateRecord(raw: unknown): { record: TuningRecord } | { probl
           if (!isStrOrNull(c.failed) || !isStrOrNull(c.pruned)) p.push(`${cat}.failed and pruned must be strings or null`);
           if (c.measured_head_ms !== undefined && c.measured_head_ms !== null && !isPositiveList(c.measured_head_ms))
             p.push(`${cat}.measured_head_ms must be a list of positive numbers (one per head) or null`);
+          const ch = c.checked;
+          if (
+            ch !== undefined &&
+            ch !== null &&
+            !(isObj(ch) && isInt(ch.n, 1) && isNumOrNull(ch.rel_err_out) && isNumOrNull(ch.rel_err_lse) && typeof ch.bound === 'number')
+          )
+            p.push(`${cat}.checked must be { n, rel_err_out, rel_err_lse, bound } or null`);
         });
         if (!isInt(e.choice) || (e.choice as number) >= e.candidates.length) p.push(`${at}.choice must index candidates (0..${e.candidates.length - 1})`);
         else {

@@ -2,6 +2,7 @@
 // ts-morph is loaded lazily so that other targets and the CLI's other commands do not pay for it.
 import { createRequire } from 'node:module';
 import type * as TsMorph from 'ts-morph';
+import type { WgslTuned } from './module.js';
 import type { WgslPlan } from './plan.js';
 import type { TiledPlan } from './tiled.js';
 
@@ -11,7 +12,7 @@ function load(): typeof TsMorph {
   return tsMorph;
 }
 
-export function dtsModule(p: WgslPlan & { tiled: TiledPlan | null; variants: TiledPlan[] }, version: string): string {
+export function dtsModule(p: WgslPlan & { tiled: TiledPlan | null; variants: TiledPlan[]; tuned?: WgslTuned | null }, version: string): string {
   const { Project, StructureKind, VariableDeclarationKind, IndentationText, QuoteKind, NewLineKind } = load();
   const project = new Project({
     useInMemoryFileSystem: true,
@@ -57,6 +58,12 @@ export function dtsModule(p: WgslPlan & { tiled: TiledPlan | null; variants: Til
     'The tiled variant every device runs (compatibility-mode limits, workgroup-memory reductions): rows per workgroup, keys per tile, invocations, key tiles per pass, workgroup memory.',
   );
   konst('WGSL_TILED', p.tiled ? 'string' : 'null', "That variant's compute shader (entry point `main`).");
+  if (p.tuned)
+    konst(
+      'TUNED',
+      '{ readonly record: string; readonly device: { readonly vendor: string; readonly architecture: string; readonly device: string; readonly description: string }; readonly choices: readonly { readonly n: number; readonly variant: string; readonly ms: number | null }[] }',
+      'The tuning record compiled in: its adapter and, per recorded N, the tiled variant measured fastest there (createAttention prefers it on that adapter).',
+    );
   konst(
     'bindGroupLayoutEntries',
     'readonly GPUBindGroupLayoutEntry[]',

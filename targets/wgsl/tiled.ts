@@ -141,37 +141,90 @@ export function tiledLoopIterations(c: TiledConfig, D: number, termSlots: number
   return fixed + TS * perTerm + tiles * perTile;
 }
 
-/** The first configuration of candidates that fits the tier at this head_dim, planned, or null. */
-function planConfig(p: WgslPlan, cands: TiledConfig[], tier: (typeof TIERS)[number], overrides: { tilesPerPass?: number }): TiledPlan | null {
+/** Limits a tiled configuration is planned against: a tier's, or an adapter's (spc tune --target wgsl). */
+export interface TiledLimits {
+  name?: string;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+}
+
+/**
+ * Configuration c planned for this layout within the limits, or why it does not fit (a string, the
+ * details in parentheses at its end):
+ * TPR must divide D / 4 and BN (and be a power of two, at least 2, for subgroup reductions), the
+ * invocations and workgroup memory must be within the limits (null: no limits, the tuner's injected
+ * candidates), and one key tile must fit Mesa's loop budget. `auto`: whether createAttention may
+ * pick it unnamed.
+ */
+export function fitTiledConfig(
+  p: WgslPlan,
+  c: TiledConfig,
+  limits: TiledLimits | null,
+  overrides: { tilesPerPass?: number } = {},
+  auto = true,
+): TiledPlan | string {
   const D = p.layout.headDim;
   const D4 = Math.ceil(D / 4);
   const { termSlots, modSlots } = p.shape;
+  const invocations = (c.blockM / c.rowsPerThread) * c.threadsPerRow;
+  if (D4 % c.threadsPerRow !== 0 || c.blockN % c.threadsPerRow !== 0)
+    return `TPR does not divide D / 4 and BN (TPR ${c.threadsPerRow}, D / 4 = ${D4}, BN ${c.blockN})`;
+  // The shuffle butterflies halve TPR down to 1: a power of two, at least 2.
+  if (c.reduce === 'subgroup' && (c.threadsPerRow < 2 || (c.threadsPerRow & (c.threadsPerRow - 1)) !== 0))
+    return `subgroup reductions need TPR a power of two >= 2 (TPR ${c.threadsPerRow})`;
+  if (limits && invocations > limits.maxComputeInvocationsPerWorkgroup)
+    return `over maxComputeInvocationsPerWorkgroup (${invocations} invocations, the limit is ${limits.maxComputeInvocationsPerWorkgroup})`;
+  const sharedBytes = tiledSharedBytes(c, D);
+  if (limits && sharedBytes > limits.maxComputeWorkgroupStorageSize)
+    return `over maxComputeWorkgroupStorageSize (${sharedBytes} bytes of workgroup memory, the limit is ${limits.maxComputeWorkgroupStorageSize})`;
+  let tilesPerPass = 1;
+  while (tiledLoopIterations(c, D, termSlots, modSlots, tilesPerPass + 1) <= LOOP_BUDGET) tilesPerPass++;
+  if (tiledLoopIterations(c, D, termSlots, modSlots, tilesPerPass) > LOOP_BUDGET) return `one key tile is over Mesa's loop budget (${LOOP_BUDGET} iterations)`;
+  if (overrides.tilesPerPass !== undefined) tilesPerPass = Math.min(tilesPerPass, overrides.tilesPerPass);
+  return {
+    ...c,
+    name: tiledName(c),
+    invocations,
+    keysPerThread: c.blockN / c.threadsPerRow,
+    vecsPerThread: D4 / c.threadsPerRow,
+    sharedBytes,
+    tilesPerPass,
+    features: c.reduce === 'subgroup' ? ['subgroups'] : [],
+    subgroupMinSize: c.reduce === 'subgroup' ? c.threadsPerRow : 0,
+    auto: auto && (c.reduce !== 'subgroup' || SUBGROUP_AUTO),
+  };
+}
+
+/** The first configuration of candidates that fits the tier at this head_dim, planned, or null. */
+function planConfig(p: WgslPlan, cands: TiledConfig[], tier: (typeof TIERS)[number], overrides: { tilesPerPass?: number }): TiledPlan | null {
   for (const c of cands) {
-    const invocations = (c.blockM / c.rowsPerThread) * c.threadsPerRow;
-    if (D4 % c.threadsPerRow !== 0 || c.blockN % c.threadsPerRow !== 0) continue;
-    // The shuffle butterflies halve TPR down to 1: a power of two, at least 2.
-    if (c.reduce === 'subgroup' && (c.threadsPerRow < 2 || (c.threadsPerRow & (c.threadsPerRow - 1)) !== 0)) continue;
-    if (invocations > tier.maxComputeInvocationsPerWorkgroup) continue;
-    const sharedBytes = tiledSharedBytes(c, D);
-    if (sharedBytes > tier.maxComputeWorkgroupStorageSize) continue;
-    let tilesPerPass = 1;
-    while (tiledLoopIterations(c, D, termSlots, modSlots, tilesPerPass + 1) <= LOOP_BUDGET) tilesPerPass++;
-    if (tiledLoopIterations(c, D, termSlots, modSlots, tilesPerPass) > LOOP_BUDGET) continue;
-    if (overrides.tilesPerPass !== undefined) tilesPerPass = Math.min(tilesPerPass, overrides.tilesPerPass);
-    return {
-      ...c,
-      name: tiledName(c),
-      invocations,
-      keysPerThread: c.blockN / c.threadsPerRow,
-      vecsPerThread: D4 / c.threadsPerRow,
-      sharedBytes,
-      tilesPerPass,
-      features: c.reduce === 'subgroup' ? ['subgroups'] : [],
-      subgroupMinSize: c.reduce === 'subgroup' ? c.threadsPerRow : 0,
-      auto: c.reduce !== 'subgroup' || SUBGROUP_AUTO,
-    };
+    const t = fitTiledConfig(p, c, tier, overrides);
+    if (typeof t !== 'string') return t;
   }
   return null;
+}
+
+/**
+ * Every tiled configuration (both reductions, every shape, split K/V and padding) that fits the
+ * limits (null: any) at this layout's head_dim, in preference order (tiledCandidates', subgroup ones first), and
+ * how many were refused, by reason: the WGSL tuner's space (targets/wgsl/tune.ts).
+ */
+export function tiledConfigSpace(
+  p: WgslPlan,
+  limits: TiledLimits | null,
+  reductions: readonly TiledReduce[] = ['subgroup', 'workgroup'],
+): { fits: TiledPlan[]; rejected: Record<string, number> } {
+  const fits: TiledPlan[] = [];
+  const rejected: Record<string, number> = {};
+  for (const reduce of reductions)
+    for (const c of tiledCandidates(reduce)) {
+      const t = fitTiledConfig(p, c, limits, {}, false);
+      if (typeof t === 'string') {
+        const why = t.replace(/ \(.*\)$/, ''); // grouped without the details
+        rejected[why] = (rejected[why] ?? 0) + 1;
+      } else fits.push(t);
+    }
+  return { fits, rejected };
 }
 
 /**

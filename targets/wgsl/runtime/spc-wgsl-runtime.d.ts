@@ -42,6 +42,16 @@ export interface WgslKernel {
   readonly wgsl: string;
   /** The head table for length N. */
   headTable(N: number): Int32Array;
+  /** A tuning record's choices (spc compile --tuning): createAttention prefers them on the record's adapter. */
+  readonly tuned?: TunedChoices | null;
+}
+
+/** A tuning record compiled into a module: the adapter it was measured on and, per recorded N, the fastest tiled variant. */
+export interface TunedChoices {
+  readonly record: string;
+  readonly device: { readonly vendor: string; readonly architecture: string; readonly device: string; readonly description: string };
+  /** Ascending N; the choice for N is the first with n >= N. */
+  readonly choices: readonly { readonly n: number; readonly variant: string; readonly ms: number | null }[];
 }
 
 /** The tiled variant of a kernel: a workgroup of `invocations` owns `blockM` query rows. */
@@ -112,6 +122,10 @@ export interface Attention {
   readonly variant: 'rows' | 'tiled';
   /** The tiled variant's name, or null for the row kernel. */
   readonly tiledVariant: string | null;
+  /** How the variant was chosen: 'record' (a compiled-in tuning record's choice for this adapter and N), 'auto' (the first auto variant the device runs) or 'named' (options.variant). */
+  readonly choice: 'record' | 'auto' | 'named';
+  /** Why: the record and N it came from, or why the record's choice did not apply. */
+  readonly choiceReason: string;
   /** Key tiles per pass per workgroup. */
   readonly tilesPerPass: number;
   /** Workgroups dispatched per pass: (ceil(N / BLOCK_M), H, B). */
@@ -149,6 +163,8 @@ export declare function variant(kernel: WgslKernel, name: string, device?: GPUDe
 export declare function pickVariant(kernel: WgslKernel, device: GPUDevice): string;
 /** Why the device cannot run a tiled variant, or null. */
 export declare function unfit(t: TiledVariant, device: GPUDevice): string | null;
+/** A compiled-in tuning record's tiled variant for this device at length N, or null, and why. */
+export declare function tunedVariant(kernel: WgslKernel, device: GPUDevice, N: number): { name: string | null; reason: string };
 /** Whether the device's adapter is a software one or unknown (then a tiled variant keeps each pass within Mesa's loop budget). */
 export declare function softwareAdapter(device: GPUDevice): boolean;
 /** Bindings: 0 params (uniform), 1 q, 2 k, 3 v (read-only storage), 4 out then lse (storage). */

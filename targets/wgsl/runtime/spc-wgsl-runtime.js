@@ -10,7 +10,7 @@
 /** @import { Attention, AttentionBuffers, AttentionOptions, AttentionResult, AttentionSizes, Pipeline, WgslKernel } from './spc-wgsl-runtime.js' */
 
 /** Version of the contract between layout modules and this runtime; a mismatch means the files come from different spc versions. */
-export const ABI = 4;
+export const ABI = 5;
 
 // WebGPU flag values, spelled out so the runtime needs no globals at load time.
 const STORAGE = 0x80,
@@ -84,8 +84,25 @@ export function defineKernel(kernel) {
     )
       throw new TypeError('spc wgsl (layout ' + name + '): kernel.tiled[] needs a name, wgsl, features, subgroupMinSize and auto');
   }
+  const tuned = kernel.tuned ?? null;
+  if (tuned !== null) {
+    const d = tuned && tuned.device;
+    if (
+      typeof tuned.record !== 'string' ||
+      !d ||
+      !['vendor', 'architecture', 'device', 'description'].every((k) => typeof /** @type {Record<string, unknown>} */ (d)[k] === 'string') ||
+      !Array.isArray(tuned.choices) ||
+      !tuned.choices.every((c) => Number.isSafeInteger(c.n) && c.n > 0 && ts.some((t) => t.name === c.variant))
+    )
+      throw new TypeError(
+        'spc wgsl (layout ' +
+          name +
+          '): kernel.tuned needs a record, a device (vendor, architecture, device, description) and choices of { n, variant } naming tiled variants',
+      );
+  }
   return Object.freeze({
     ...kernel,
+    tuned: tuned && Object.freeze({ ...tuned, choices: Object.freeze([...tuned.choices].sort((a, b) => a.n - b.n)) }),
     variant: 'rows',
     tiledName: null,
     tiled: Object.freeze(ts.map((t) => Object.freeze({ ...t, features: Object.freeze([...t.features]) }))),
@@ -169,6 +186,41 @@ export function variant(kernel, name, device) {
 export function pickVariant(kernel, device) {
   const t = (kernel.tiled ?? []).find((x) => x.auto && unfit(x, device) === null);
   return t ? t.name : 'rows';
+}
+
+/** The adapterInfo fields a tuning record's device must match. */
+const ADAPTER_FIELDS = /** @type {const} */ (['vendor', 'architecture', 'device', 'description']);
+
+/**
+ * The tiled variant a compiled-in tuning record (kernel.tuned, `spc compile --tuning`) chose for
+ * this device at length N, or null, and why. It applies when the device's adapterInfo has the
+ * record's vendor, architecture, device and description, and N has a bucket: the choice of the
+ * smallest recorded N at or above N (above the largest recorded N there is none); the variant must
+ * also fit the device (features, limits, subgroup sizes). Tile configurations never change results.
+ * @param {WgslKernel} kernel
+ * @param {GPUDevice} device
+ * @param {number} N
+ * @returns {{ name: string | null, reason: string }}
+ */
+export function tunedVariant(kernel, device, N) {
+  const t = kernel.tuned;
+  if (!t) return { name: null, reason: 'no tuning record was compiled in' };
+  const info = /** @type {Record<string, unknown> | undefined} */ (/** @type {{ adapterInfo?: unknown }} */ (device).adapterInfo);
+  for (const k of ADAPTER_FIELDS) {
+    const have = info && typeof info[k] === 'string' ? info[k] : '';
+    if (have !== t.device[k])
+      return {
+        name: null,
+        reason:
+          'tuning record ' + t.record + ' is for another adapter (' + k + ' ' + JSON.stringify(t.device[k]) + ', this device has ' + JSON.stringify(have) + ')',
+      };
+  }
+  const c = t.choices.find((x) => x.n >= N);
+  if (!c) return { name: null, reason: 'tuning record ' + t.record + ' has no N at or above ' + N + ' (largest ' + t.choices[t.choices.length - 1].n + ')' };
+  const v = (kernel.tiled ?? []).find((x) => x.name === c.variant);
+  const why = v ? unfit(v, device) : 'the module lacks it';
+  if (why) return { name: null, reason: 'tuning record ' + t.record + ' chose ' + c.variant + ' for N <= ' + c.n + ', but ' + why };
+  return { name: c.variant, reason: 'tuning record ' + t.record + ': measured fastest on this adapter at N = ' + c.n };
 }
 
 const SOFTWARE = /llvmpipe|lavapipe|softpipe|swiftshader|software|basic render|warp|null-backend/i;
@@ -387,11 +439,15 @@ export async function createAttention(base, device, options = {}) {
   const L = base.layout;
   if (!device || typeof device.createShaderModule !== 'function' || !device.limits) throw new TypeError(prefix(base) + 'expected a GPUDevice, got ' + device);
   const want = options.variant ?? 'auto';
-  const kernel = variant(base, want === 'auto' ? pickVariant(base, device) : want, device);
   const N = options.n ?? L.seq;
-  if (N === null || N === undefined) throw new RangeError(prefix(kernel) + 'options.n (the sequence length) is required');
+  if (N === null || N === undefined) throw new RangeError(prefix(base) + 'options.n (the sequence length) is required');
+  checkCount(base, 'n', N);
+  // Unnamed: a compiled-in tuning record's choice for this adapter and N, else the first auto variant that fits.
+  const tuned = want === 'auto' ? tunedVariant(base, device, N) : { name: null, reason: 'options.variant named ' + want };
+  /** @type {'record' | 'auto' | 'named'} */
+  const choice = want !== 'auto' ? 'named' : tuned.name !== null ? 'record' : 'auto';
+  const kernel = variant(base, want !== 'auto' ? want : (tuned.name ?? pickVariant(base, device)), device);
   const batch = options.batch ?? 1;
-  checkCount(kernel, 'n', N);
   checkCount(kernel, 'batch', batch);
   const params = paramsData(kernel, N, batch, options.scale ?? 1 / Math.sqrt(L.headDim));
   checkDevice(kernel, device, N, batch);
@@ -570,6 +626,8 @@ export async function createAttention(base, device, options = {}) {
     batch,
     variant: /** @type {'rows' | 'tiled'} */ (kernel.variant),
     tiledVariant: /** @type {string | null} */ (kernel.tiledName ?? null),
+    choice,
+    choiceReason: choice === 'auto' ? 'automatic choice (' + tuned.reason + ')' : tuned.reason,
     tilesPerPass,
     grid,
     passes: nPasses,
