@@ -290,6 +290,13 @@ describe('options: one table per command', () => {
         '--emit-max K',
         '--measured FILE',
         '--plan RECORD',
+        '--max-candidates K',
+        '--budget SECONDS',
+        '--timeout SECONDS',
+        '--reps R',
+        '--check-n N',
+        '--backend NAME',
+        '--include VARIANT[,...]',
         '--json',
       ],
     };

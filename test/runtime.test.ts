@@ -151,9 +151,9 @@ describe('host runtimes', () => {
   it('a module and a runtime from different ABIs refuse to work together, saying why', async () => {
     const dir = moduleDir('spc-abi-');
     const layout = loadSpec(join(root, 'examples/dense-causal.spc')).layouts[0]!;
-    // The runtimes' current ABIs (wgsl 4: a list of tiled variants with features and subgroup sizes, and the CHUNK_TILES pipeline constant; 3 added the tiled variant, 2 blockN and tilesPerPass for the passes).
+    // The runtimes' current ABIs (wgsl 5: a tuning record's choices, kernel.tuned; 4 a list of tiled variants with features and subgroup sizes, and the CHUNK_TILES pipeline constant; 3 added the tiled variant, 2 blockN and tilesPerPass for the passes).
     for (const [target, abi] of [
-      ['wgsl', 4],
+      ['wgsl', 5],
       ['gpujs', 1],
     ] as const) {
       const sub = join(dir, target);

@@ -455,7 +455,10 @@ describe('spc check and spc show on a tuned spec', () => {
 
   it('tune refuses what it cannot do', async () => {
     expect((await spc('tune', file, '--target', 'cuda', '--seq', '1024')).stderr).toContain('spc tune runs in two halves: --plan-only');
-    expect((await spc('tune', file, '--target', 'wgsl', '--plan-only')).stderr).toContain('cuda target only');
+    expect((await spc('tune', file, '--target', 'wgsl', '--plan-only')).stderr).toContain(
+      '--plan-only is for --target cuda; --target wgsl measures on the WebGPU adapter',
+    );
+    expect((await spc('tune', file, '--target', 'gpujs', '--plan-only')).stderr).toContain('spc tune tunes the cuda and wgsl targets');
     expect((await spc('tune', file, '--target', 'cuda', '--plan-only', '--cost', '{"x": 1}')).stderr).toContain("unknown cost model field 'x'");
   });
 });

@@ -117,7 +117,7 @@ export const TILED = TILED_VARIANTS[3];
 export const WGSL_TILED = WGSL_TILED_VARIANTS[TILED.name];
 
 const KERNEL = runtime.defineKernel({
-  abi: 4,
+  abi: 5,
   layout: LAYOUT,
   blockM: BLOCK_M,
   blockN: BLOCK_N,
