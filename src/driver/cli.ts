@@ -42,7 +42,8 @@ export interface Io {
 
 export const VERSION: string = (() => {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../..', '../../..']) {
+  // dist/src/driver, src/driver (tsx), .gpu/js/src/driver (the GPU machine's compiled copy, bench/wgsl/tune-h200.sh).
+  for (const up of ['../..', '../../..', '../../../..']) {
     try {
       return (JSON.parse(readFileSync(join(here, up, 'package.json'), 'utf8')) as { version: string }).version;
     } catch {

@@ -90,7 +90,7 @@ export function defineKernel(kernel) {
     if (
       typeof tuned.record !== 'string' ||
       !d ||
-      !['vendor', 'architecture', 'device', 'description'].every((k) => typeof /** @type {Record<string, unknown>} */ (d)[k] === 'string') ||
+      !['vendor', 'architecture', 'device', 'description'].every((k) => typeof (/** @type {Record<string, unknown>} */ (d)[k]) === 'string') ||
       !Array.isArray(tuned.choices) ||
       !tuned.choices.every((c) => Number.isSafeInteger(c.n) && c.n > 0 && ts.some((t) => t.name === c.variant))
     )
