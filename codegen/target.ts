@@ -15,16 +15,28 @@ export interface EmitOptions {
   /** A kernel config (parsed JSON from `spc compile --config`) that overrides the target's heuristic. */
   config?: unknown;
   /**
-   * Per layout name, a kernel config (part) that a tuning record chose by measured time
-   * (`spc compile --tuning`): over the heuristic, under `config`.
+   * Per layout name, the kernel configs (parts) a tuning record chose by measured time, each for
+   * one GPU and length N (`spc compile --tuning`): each over the heuristic, under `config`. The
+   * CUDA target compiles each distinct one in and picks by GPU and N at run time.
    */
-  configs?: Readonly<Record<string, Record<string, unknown>>>;
+  tuned?: Readonly<Record<string, readonly TunedChoice[]>>;
   /**
    * Per layout name, a tuning record's run-time choices for targets that choose at run time
    * (`spc compile --target wgsl --tuning`: the adapter and, per N, the tiled variant measured
    * fastest; targets/wgsl/index.ts WgslTuning). Targets that take none ignore it.
    */
   tunings?: Readonly<Record<string, unknown>>;
+}
+
+/** A kernel config a tuning record chose by measured time on one GPU at one length. */
+export interface TunedChoice {
+  /** The GPU's name as the record has it (e.g. "NVIDIA H200"; torch.cuda.get_device_name). */
+  device: string;
+  n: number;
+  /** The record candidate's id, for messages. */
+  id: string;
+  /** The config part the candidate sets (CUDA: {"sm90": {...}}). */
+  config: Record<string, unknown>;
 }
 
 /**

@@ -145,6 +145,7 @@ describe('CUDA target', () => {
       'targets/cuda/python/_op.py',
       'targets/cuda/python/_plan.py',
       'targets/cuda/python/_schema.py',
+      'targets/cuda/python/_tuning.py',
       'test/cuda/check_cuda.py',
       'examples/distributed/tp_attention.py',
     ]);

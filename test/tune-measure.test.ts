@@ -12,7 +12,7 @@ import { run } from '../src/driver/cli.js';
 import { recordConfigs } from '../src/driver/tuning.js';
 import type { LayoutIR } from '../src/ir/index.js';
 import { rankCorrelation } from '../src/tuner/cost.js';
-import { validateRecord, type TuningRecord } from '../src/tuner/record.js';
+import { specHash, validateRecord, type TuningRecord } from '../src/tuner/record.js';
 
 async function spc(...argv: string[]) {
   let stdout = '';
@@ -184,7 +184,7 @@ describe('spc tune: the measuring half', () => {
     expect(c.code, c.stderr).toBe(0);
   }, 120_000);
 
-  it('compile --tuning to cuda takes the kernel config the record chose by time, under --config', async () => {
+  it('compile --tuning to cuda compiles in the kernel config the record chose by time (picked at run time), under --config', async () => {
     const list = JSON.parse(readFileSync(join(emit, 'tune_candidates.json'), 'utf8')) as Listed[];
     const plan = JSON.parse(readFileSync(join(emit, 'tune_plan.json'), 'utf8')) as TuningRecord;
     const cands = plan.entries[0]!.candidates;
@@ -196,38 +196,52 @@ describe('spc tune: the measuring half', () => {
     const rec = join(d, 'rec-config.json');
     expect((await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', join(emit, 'tune_plan.json'), '--record', rec)).code).toBe(0);
     const chosen = cands[list[k]!.candidate]!;
-    const manifestOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'tb.manifest.json'), 'utf8')) as { config: { sm90: Record<string, unknown> } };
+    type M = { config: { sm90: Record<string, unknown> }; runtime_configs: { variants: { sm90: Record<string, unknown> }[]; tuned: unknown[] } };
+    const manifestOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'tb.manifest.json'), 'utf8')) as M;
     const out = join(d, 'cuda-tuned');
     const c = await spc('compile', spec, '--target', 'cuda', '--tuning', rec, '-o', out);
     expect(c.code, c.stderr).toBe(0);
-    expect(c.stderr).toContain(`kernel config from ${rec}, chosen by measured time at N = 2048: ${chosen.id}`);
-    expect(manifestOf(out).config.sm90).toMatchObject(chosen.config.sm90 as object);
-    expect(manifestOf(out).config.sm90).not.toEqual(cands[list[0]!.candidate]!.config.sm90);
-    // --config goes over the record's choice, field by field.
+    expect(c.stderr).toContain(`kernel configs from ${rec}, chosen by measured time on test device (picked at run time by GPU and N): N = 2048: ${chosen.id}`);
+    // The package's config stays the heuristic (variant 0, for other GPUs and lengths); the choice is variant 1, for the record's GPU at N <= 2048.
+    const mf = manifestOf(out);
+    expect(mf.config.sm90).toEqual(cands[list[0]!.candidate]!.config.sm90);
+    expect(mf.runtime_configs.variants.map((v) => v.sm90)).toEqual([mf.config.sm90, chosen.config.sm90]);
+    expect(mf.runtime_configs.tuned).toEqual([{ device: 'test device', n: 2048, variant: 1 }]);
+    // --config goes over the record's choice and the heuristic, field by field.
     const out2 = join(d, 'cuda-tuned-config');
     const c2 = await spc('compile', spec, '--target', 'cuda', '--tuning', rec, '--config', '{"sm90": {"minBlocks": 1}}', '-o', out2);
     expect(c2.code, c2.stderr).toBe(0);
-    expect(manifestOf(out2).config.sm90).toEqual({ ...(chosen.config.sm90 as object), minBlocks: 1 });
+    expect(manifestOf(out2).runtime_configs.variants.map((v) => v.sm90)).toContainEqual({ ...(chosen.config.sm90 as object), minBlocks: 1 });
     // Another target takes the bands only.
-    expect((await spc('compile', spec, '--target', 'wgsl', '--tuning', rec, '-o', join(d, 'wgsl-tuned'))).stderr).not.toContain('kernel config from');
+    expect((await spc('compile', spec, '--target', 'wgsl', '--tuning', rec, '-o', join(d, 'wgsl-tuned'))).stderr).not.toContain('kernel config');
   }, 120_000);
 
-  it('a record that chose different configs at different N gives the heuristic, and says so', () => {
+  it('recordConfigs: each measured entry of the layout, target and spec gives its GPU, N and config', () => {
     const cand = (id: string, sm90: Record<string, unknown>) => ({ id, config: { sm90 } }) as unknown as TuningRecord['entries'][number]['candidates'][number];
-    const entry = (n: number, measured: boolean, c: ReturnType<typeof cand>) =>
-      ({ layout: 'tb', n, target: 'cuda', measured, choice: 0, candidates: [c] }) as unknown as TuningRecord['entries'][number];
+    const layouts = [{ name: 'tb' }, { name: 'other' }] as unknown as LayoutIR[];
+    const hash = specHash(layouts[0]!);
+    const entry = (n: number, measured: boolean, c: ReturnType<typeof cand>, spec_hash = hash) =>
+      ({ layout: 'tb', spec_hash, n, target: 'cuda', measured, choice: 0, candidates: [c] }) as unknown as TuningRecord['entries'][number];
     const a = cand('a', { stages: 2 });
     const b = cand('b', { stages: 3 });
-    const record = (entries: TuningRecord['entries']) => ({ entries }) as unknown as TuningRecord;
-    const layouts = [{ name: 'tb' }, { name: 'other' }] as unknown as LayoutIR[];
+    const record = (entries: TuningRecord['entries'], name: string | null = 'GPU') => ({ device: { name }, entries }) as unknown as TuningRecord;
     let notes = '';
     const note = (s: string) => (notes += s);
-    expect(recordConfigs(record([entry(2048, true, a), entry(4096, true, b)]), 'r.json', layouts, 'cuda', note)).toEqual({});
-    expect(notes).toContain('chose different kernel configs by measured time (N = 2048: a; N = 4096: b)');
-    expect(recordConfigs(record([entry(2048, true, a), entry(4096, true, a)]), 'r.json', layouts, 'cuda', note)).toEqual({ tb: { sm90: { stages: 2 } } });
-    // Chosen by the cost model alone (not measured), or for another target: no config.
+    expect(recordConfigs(record([entry(4096, true, b), entry(2048, true, a)]), 'r.json', layouts, 'cuda', note)).toEqual({
+      tb: [
+        { device: 'GPU', n: 2048, id: 'a', config: { sm90: { stages: 2 } } },
+        { device: 'GPU', n: 4096, id: 'b', config: { sm90: { stages: 3 } } },
+      ],
+    });
+    expect(notes).toContain('chosen by measured time on GPU (picked at run time by GPU and N): N = 2048: a; N = 4096: b');
+    // Chosen by the cost model alone (not measured), for another target, for another spec, or with no GPU name: none.
     expect(recordConfigs(record([entry(2048, false, b)]), 'r.json', layouts, 'cuda', note)).toEqual({});
     expect(recordConfigs(record([entry(2048, true, b)]), 'r.json', layouts, 'wgsl', note)).toEqual({});
+    notes = '';
+    expect(recordConfigs(record([entry(2048, true, b, `sha256:${'0'.repeat(64)}`)]), 'r.json', layouts, 'cuda', note)).toEqual({});
+    expect(notes).toContain('kernel configs for another spec (spec hash): not taken');
+    expect(recordConfigs(record([entry(2048, true, b)], null), 'r.json', layouts, 'cuda', note)).toEqual({});
+    expect(notes).toContain('names no GPU (device.name): its kernel configs are not taken');
   });
 
   it('measurements of another plan, or a malformed file, are refused with exit 2', async () => {

@@ -235,18 +235,25 @@ describe('subgroup variants with emulated subgroups (Dawn on Mesa) vs the float6
 
 describe('variant and pass choice from the device', () => {
   const c = CASES[4]!; // balanced D = 128
-  it('auto: the first workgroup variant the device allows; budget passes on a software adapter', async () => {
+  it('auto: the first variant marked auto the device allows; a 32 KiB-tier variant when named; budget passes on a software adapter', async () => {
     const { mod } = mods.get(c)!;
     const vs = mod.TILED_VARIANTS;
     const a = await mod.createAttention(small.device, { n: c.n });
     expect(a.tiledVariant).toBe(vs.at(-1)!.name);
     const b = await mod.createAttention(big, { n: c.n });
-    expect(b.tiledVariant).toBe(vs.find((t) => t.features.length === 0)!.name);
-    expect(b.tiledVariant).not.toBe(a.tiledVariant);
+    expect(b.tiledVariant).toBe(vs.find((t) => t.auto && t.features.length === 0)!.name);
+    // The 32 KiB tier's workgroup variant: not picked automatically, runs when named on the device with the larger limits only.
+    const large = vs.find((t) => !t.auto && t.features.length === 0)!;
+    expect(large.sharedBytes).toBeGreaterThan(16384);
+    const l = await mod.createAttention(big, { n: c.n, variant: large.name });
+    expect(l.tiledVariant).toBe(large.name);
+    expect(l.tiledVariant).not.toBe(a.tiledVariant);
     expect(runtime.softwareAdapter(big)).toBe(true);
-    expect(b.tilesPerPass).toBe(vs.find((t) => t.name === b.tiledVariant)!.tilesPerPass);
+    expect(l.tilesPerPass).toBe(large.tilesPerPass);
+    await expect(mod.createAttention(small.device, { n: c.n, variant: large.name })).rejects.toThrow(/maxComputeWorkgroupStorageSize/);
     await expect(mod.createAttention(small.device, { n: c.n, variant: vs[0]!.name })).rejects.toThrow(/lacks feature subgroups/);
     await expect(mod.createAttention(small.device, { n: c.n, variant: 'nope' })).rejects.toThrow(/variant must be/);
+    l.destroy();
     a.destroy();
     b.destroy();
   });
@@ -279,8 +286,8 @@ describe('variant and pass choice from the device', () => {
     expect(runtime.softwareAdapter(dev({ vendor: 'google', architecture: 'swiftshader' }))).toBe(true);
     expect(runtime.softwareAdapter(dev({ vendor: 'nvidia', isFallbackAdapter: true }))).toBe(true);
     expect(runtime.softwareAdapter(dev(undefined))).toBe(true);
-    // Until checked on hardware subgroups, a subgroup variant runs only when named: the automatic
-    // choice on a device that could run it takes the first workgroup variant marked auto.
+    // A variant not marked auto runs only when named: the automatic choice on a device that could
+    // run it takes the first variant marked auto.
     const wg = { ...sg, name: 'wg', features: [], subgroupMinSize: 0, auto: true };
     const baseKernel = () => ({
       abi: runtime.ABI,

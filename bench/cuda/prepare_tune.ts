@@ -5,7 +5,7 @@
 //   npx tsx bench/cuda/prepare_tune.ts out/cuda-tune '[{"name":"s3"},{"name":"s4","sm90":{"stages":4}}]' 16x128,16x64
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configFor, makeCudaTarget } from '../../targets/cuda/index.js';
+import { configFor, makeCudaTarget, single } from '../../targets/cuda/index.js';
 import { compileSource, writeAtomically } from '../../src/driver/pipeline.js';
 
 const [dir = 'out/cuda-tune', cfgText = '[{"name":"default"}]', shapes = '16x128'] = process.argv.slice(2);
@@ -21,7 +21,7 @@ for (const shape of shapes.split(',')) {
       const name = `${p}_h${H}_kv${H}_d${D}_${suffix}`;
       const [l] = compileSource(`layout ${name} {\n  heads ${H}\n  head_dim ${D}\n  seq N\n  partition ${body}\n}\n`);
       const cfg = configFor(l!, override);
-      writeAtomically(dir, makeCudaTarget(() => cfg).emit([l!], { version: 'tune' }));
+      writeAtomically(dir, makeCudaTarget(() => single(cfg)).emit([l!], { version: 'tune' }));
       names.push({ name, heads: H!, kv_heads: H!, head_dim: D!, seq: null, config: cfg });
     }
 }

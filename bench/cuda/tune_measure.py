@@ -9,8 +9,9 @@ plan's choice first, then by predicted time). Each candidate is built and timed 
 its own, so one that fails to build, crashes or hangs (past --timeout) counts as failed, with its
 reason, and never stops the others. The timing: fresh random bf16 inputs, the forward, the median
 of CUDA-event times over --reps calls after a warm-up. Builds run --jobs at a time first.
---per-head also times each head alone (heads=[h], its own slice of q, k, v; checked equal to the
-full call's head), for the measured balance that spc tune --measured reports.
+--per-head also times each head alone (heads=[h]; first checked equal to the full call's head on
+its own slice of q, k, v, then timed at batch B * H so that one head fills the GPU), for the
+measured balance that spc tune --measured reports.
 Progress goes to stderr; the measurements (the format spc tune --measured reads) to --out.
 """
 import argparse
@@ -57,15 +58,23 @@ times.sort()
 res = {"ms": times[len(times) // 2], "batch": B}
 if sys.argv[5] == "per-head":
     # Each head alone, as a tensor-parallel rank with one head would run it: its own slice of q
-    # and its KV head's k, v; the output must equal the full call's head.
+    # and its KV head's k, v; the output must equal the full call's head. Timed at batch B * H
+    # (fresh inputs): one head at batch B fills a few SMs, so its time would be launch latency and
+    # one CTA's length, not the head's work; at B * H each head alone does a full call's share of work.
     group = c["heads"] // c["kv_heads"]
-    res["per_head_ms"] = []
+    BH = B * c["heads"]
+    res["per_head_ms"], res["per_head_batch"] = [], BH
     for h in range(c["heads"]):
         qs, ks, vs = q[:, [h]].contiguous(), k[:, [h // group]].contiguous(), v[:, [h // group]].contiguous()
         oh = mod.attention(qs, ks, vs, heads=[h])
         if not torch.equal(oh, out[:, [h]]):
             print(json.dumps({"failed": f"head {h} alone differs from the full call"}))
             sys.exit(0)
+        qs = torch.randn(BH, 1, n, c["head_dim"], device="cuda", dtype=torch.bfloat16, generator=g)
+        ks = torch.randn(BH, 1, n, c["head_dim"], device="cuda", dtype=torch.bfloat16, generator=g)
+        vs = torch.randn(BH, 1, n, c["head_dim"], device="cuda", dtype=torch.bfloat16, generator=g)
+        for _ in range(3):
+            mod.attention(qs, ks, vs, heads=[h])
         ht = []
         for _ in range(max(5, reps // 3)):
             a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -160,6 +169,7 @@ def main():
                "measured_ms": r["ms"] if r else None, "failed": why}
         if args.per_head:
             row["per_head_ms"] = r["per_head_ms"] if r else None
+            row["per_head_batch"] = r["per_head_batch"] if r else None
         results.append(row)
         shown = f"{r['ms']:.4f} ms" if r else f"FAILED {why}"
         if r and args.per_head:

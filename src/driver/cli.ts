@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SpecError } from '../../dsl/index.js';
-import { TargetError } from '../../codegen/target.js';
+import { TargetError, type TunedChoice } from '../../codegen/target.js';
 import { diagnosticJson, renderDiagnostic, toDiagnostics, type SpcDiagnostic } from './diagnostics.js';
 import { describeTerm, splitTerms } from './describe.js';
 import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from '../ir/index.js';
@@ -191,7 +191,7 @@ writes an SVG with one panel per head and the distance bands under each panel.`,
         help: "a kernel config (JSON) that overrides the target's heuristic; see targets/cuda/README.md.\nA value starting with { is the JSON itself, anything else a file holding it",
       },
       tuningOption(
-        "the tuning record (from spc tune --record): partition tuned compiles in its bands (the\ngenerated code then runs at the record's lengths N only); with --target cuda, a layout whose\nentries were measured also takes the kernel config chosen by time (under --config)",
+        "the tuning record (from spc tune --record): partition tuned compiles in its bands (the\ngenerated code then runs at the record's lengths N only); with --target cuda, the kernel configs\nchosen by time are compiled in (under --config) and picked per GPU and N at run time",
       ),
       { name: 'untuned', help: 'partition tuned without a record: compile the base partition at every N (says so)' },
     ],
@@ -666,7 +666,7 @@ async function compile(
   out: string,
   configArg: string | undefined,
   io: Io,
-  configs: Record<string, Record<string, unknown>> = {},
+  tuned: Record<string, TunedChoice[]> = {},
   tunings: Record<string, unknown> = {},
 ): Promise<number> {
   if (seq !== undefined) for (const l of layouts) lengthFor(l, seq, seq); // a fixed length must agree (E081)
@@ -674,7 +674,7 @@ async function compile(
   const target = await getTarget(targetName);
   if (config !== undefined && target.acceptsConfig !== true) throw new TargetError('E106', [target.name]);
   // A tuning record's configs are for the target it was measured on (recordConfigs keeps only those).
-  const fromRecord = target.acceptsConfig === true && Object.keys(configs).length ? { configs } : {};
+  const fromRecord = target.acceptsConfig === true && Object.keys(tuned).length ? { tuned } : {};
   const files = target.emit(layouts, {
     seq,
     version: VERSION,

@@ -3,6 +3,7 @@
 // report of how far they moved and what the model predicts, and `spc tune --plan-only`.
 import { readFileSync, statSync } from 'node:fs';
 import { diag, SpecError } from '../../dsl/index.js';
+import type { TunedChoice } from '../../codegen/target.js';
 import type { LayoutIR, Partition, TunedBands } from '../ir/index.js';
 import { BandPricer, baseBounds, DEFAULT_SMS, predict, tuneBands, TunerError, type BandTuning, type Prediction } from '../tuner/bands.js';
 import { DEFAULT_COST_MODEL, rankCorrelation, type CostModel } from '../tuner/cost.js';
@@ -93,10 +94,11 @@ export function tunedForCompile(
 
 /**
  * The kernel configs a tuning record chose by measured time, per layout, for `spc compile --tuning`
- * to a target: the chosen candidate's config of the layout's measured entries for that target.
- * Entries the cost model alone chose give none (their choice is the heuristic's config). A package
- * has one config for every N, so a layout whose measured entries chose different configs at
- * different N gets none, and `note` says so (pass --config to pick one).
+ * to a target: per measured entry of the layout for that target, the record's GPU, the entry's N
+ * and the chosen candidate's config. Entries the cost model alone chose give none (their choice is
+ * the heuristic's config), and so do entries made for another spec (a different spec hash) or a
+ * record with no GPU name; `note` says what was taken. The CUDA target compiles each distinct
+ * config in and picks one per GPU and N at run time.
  */
 export function recordConfigs(
   record: TuningRecord,
@@ -104,22 +106,24 @@ export function recordConfigs(
   layouts: readonly LayoutIR[],
   target: string,
   note: (s: string) => void,
-): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
+): Record<string, TunedChoice[]> {
+  const out: Record<string, TunedChoice[]> = {};
+  const device = record.device.name;
   for (const l of layouts) {
-    const chosen = record.entries
-      .filter((e) => e.layout === l.name && e.target === target && e.measured)
-      .map((e) => ({ n: e.n, id: e.candidates[e.choice]!.id, config: e.candidates[e.choice]!.config }));
-    if (!chosen.length) continue;
-    const distinct = new Set(chosen.map((c) => JSON.stringify(c.config)));
-    if (distinct.size > 1) {
-      note(
-        `layout ${l.name}: ${recordFile} chose different kernel configs by measured time (${chosen.map((c) => `N = ${c.n}: ${c.id}`).join('; ')}); one package has one config for every N, so compile uses the heuristic's (pass --config to pick one)\n`,
-      );
+    const measured = record.entries.filter((e) => e.layout === l.name && e.target === target && e.measured);
+    if (!measured.length) continue;
+    const hash = specHash(l);
+    const entries = measured.filter((e) => e.spec_hash === hash);
+    if (entries.length < measured.length) note(`layout ${l.name}: ${recordFile} has kernel configs for another spec (spec hash): not taken\n`);
+    if (!entries.length) continue;
+    if (device === null) {
+      note(`layout ${l.name}: ${recordFile} names no GPU (device.name): its kernel configs are not taken\n`);
       continue;
     }
-    out[l.name] = chosen[0]!.config;
-    note(`layout ${l.name}: kernel config from ${recordFile}, chosen by measured time at N = ${chosen.map((c) => c.n).join(', ')}: ${chosen[0]!.id}\n`);
+    out[l.name] = entries.map((e) => ({ device, n: e.n, id: e.candidates[e.choice]!.id, config: e.candidates[e.choice]!.config })).sort((a, b) => a.n - b.n);
+    note(
+      `layout ${l.name}: kernel configs from ${recordFile}, chosen by measured time on ${device} (picked at run time by GPU and N): ${out[l.name]!.map((c) => `N = ${c.n}: ${c.id}`).join('; ')}\n`,
+    );
   }
   return out;
 }

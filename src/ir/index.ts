@@ -6,3 +6,4 @@ export * from './rows.js';
 export * from './tiles.js';
 export * from './table.js';
 export * from './schema.js';
+export * from './hash.js';

@@ -3,8 +3,10 @@
 // with its predicted and (once the GPU half exists) measured time, the choice, and the band
 // boundaries the choice uses. A record is what a user commits: the same spec + record gives the
 // same bands on every machine. `validateRecord` checks everything a reader relies on.
-import { createHash } from 'node:crypto';
-import { isPartition, type LayoutIR } from '../ir/index.js';
+import { isPartition, specHash, type LayoutIR } from '../ir/index.js';
+
+// The spec hash lives in the IR (src/ir/hash.ts: the CUDA package embeds it to match run-time cache records); re-exported here.
+export { specHash };
 
 export const RECORD_FORMAT = 'spc-tuning-record';
 export const RECORD_VERSION = 1;
@@ -94,36 +96,6 @@ export interface TuningRecord {
   /** The cost model constants the predictions used. */
   cost_model: Record<string, number>;
   entries: RecordEntry[];
-}
-
-/** Sorted keys, so the hash does not depend on property order. */
-function canonical(x: unknown): unknown {
-  if (Array.isArray(x)) return x.map(canonical);
-  if (typeof x === 'object' && x !== null)
-    return Object.fromEntries(
-      Object.keys(x)
-        .sort()
-        .map((k) => [k, canonical((x as Record<string, unknown>)[k])]),
-    );
-  return x;
-}
-
-/**
- * A hash of what a layout means (heads, dims, dtype, seq, causal, partition, patterns), not of how
- * it is written: comments, spacing and source positions do not change it; tuned bands given to the
- * layout do not either. "sha256:" and 64 hex digits.
- */
-export function specHash(layout: LayoutIR): string {
-  const stripped = JSON.parse(JSON.stringify(layout, (k, v: unknown) => (k === 'loc' || k === 'locs' ? undefined : v))) as Omit<LayoutIR, 'partition'> & {
-    partition: Record<string, unknown> | null;
-  };
-  if (stripped.partition && stripped.partition.kind === 'tuned') {
-    delete stripped.partition.bands;
-    delete stripped.partition.useBase;
-  }
-  return `sha256:${createHash('sha256')
-    .update(JSON.stringify(canonical(stripped)))
-    .digest('hex')}`;
 }
 
 export const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);

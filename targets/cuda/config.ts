@@ -2,7 +2,7 @@
 // tiled. The heuristic (defaultConfig) gives one per layout; `spc compile --config` overrides any
 // part of it; the manifest records it; the Python package reads it (_layout.CONFIG); the generated
 // header turns it into the constexpr traits the kernel templates take (source.ts).
-import { TargetError } from '../../codegen/target.js';
+import { TargetError, type TunedChoice } from '../../codegen/target.js';
 import { tableShape, type LayoutIR } from '../../src/ir/index.js';
 
 /** The mma.sync kernel (sm_80 and newer): one block per work item. */
@@ -211,3 +211,52 @@ export function configFor(layout: LayoutIR, raw?: unknown, under?: unknown): Cud
 export const CONFIG_FIELDS: { readonly sm80: Readonly<Record<keyof Sm80Config, FieldSpec>>; readonly sm90: Readonly<Record<keyof Sm90Config, FieldSpec>> } =
   FIELDS;
 export type { FieldSpec };
+
+/** A short stable name of an sm90 config: the fields that vary, e.g. "sm90 persistent wg2 n128 s3 q1". */
+export function sm90Id(s: Sm90Config): string {
+  const common = `sm90 ${s.kernel} wg${s.warpgroups} n${s.blockN} s${s.stages}`;
+  return s.kernel === 'persistent' ? `${common} q${s.qBuffers}${s.wgSkip ? ' wgskip' : ''}` : `${common}${s.overlap ? ' overlap' : ''} b${s.minBlocks}`;
+}
+
+/**
+ * What a package compiles in: its config (the heuristic under --config), the sm90 forward configs
+ * (variant 0 is config.sm90; then each other distinct one a tuning record chose, in the record's
+ * order), and which variant the record chose per GPU and N. Only the sm90 forward varies: the
+ * sm80 forward and the backward are one config per package.
+ */
+export interface CudaConfigs {
+  config: CudaConfig;
+  variants: Sm90Config[];
+  /** Sorted by device, then N. */
+  tuned: { device: string; n: number; variant: number }[];
+}
+
+/** One config and nothing to choose at run time. */
+export const single = (config: CudaConfig): CudaConfigs => ({ config, variants: [config.sm90], tuned: [] });
+
+/**
+ * The configs of a package: configFor(layout, raw) and, per tuning-record choice, configFor(layout,
+ * raw, choice.config) (the choice over the heuristic, --config over both), each checked. A choice
+ * that changes more than the sm90 forward is E103 (those parts are not chosen at run time).
+ */
+export function configsFor(layout: LayoutIR, raw?: unknown, tuned: readonly TunedChoice[] = []): CudaConfigs {
+  const config = configFor(layout, raw);
+  const variants: Sm90Config[] = [config.sm90];
+  const key = (x: unknown) => JSON.stringify(x);
+  const out: CudaConfigs['tuned'] = [];
+  for (const t of tuned) {
+    const c = configFor(layout, raw, t.config);
+    for (const part of ['sm80', 'bwd'] as const)
+      if (key(c[part]) !== key(config[part]))
+        throw new TargetError('E103', [
+          'CUDA',
+          layout.name,
+          `the tuning record's config for ${t.device} at N = ${t.n} (${t.id}) sets the ${part} part; only the sm90 forward config is chosen at run time`,
+        ]);
+    let v = variants.findIndex((s) => key(s) === key(c.sm90));
+    if (v < 0) v = variants.push(c.sm90) - 1;
+    out.push({ device: t.device, n: t.n, variant: v });
+  }
+  out.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : a.n - b.n));
+  return { config, variants, tuned: out };
+}

@@ -3,8 +3,8 @@
 // <name>/ (a PyTorch op built with load_inline) and <name>.manifest.json (the kernel config,
 // launch, tiles, per-head work).
 import type { EmittedFile, EmitOptions, Target } from '../../codegen/target.js';
-import { instantiate, layoutStats, tableShape, type LayoutIR } from '../../src/ir/index.js';
-import { blockM, blockMSm90, configFor, threadsSm80, threadsSm90, type CudaConfig } from './config.js';
+import { instantiate, layoutStats, specHash, tableShape, type LayoutIR } from '../../src/ir/index.js';
+import { blockM, blockMSm90, configsFor, sm90Id, threadsSm80, threadsSm90, type CudaConfigs } from './config.js';
 import { pythonPackage } from './python.js';
 import { BWD_LAUNCHER_PARAMS, bwd90Names, bwdNames, cudaSource, DTYPES, FAMILIES, kernelNames, LAUNCHER_PARAMS } from './source.js';
 
@@ -12,17 +12,22 @@ export {
   blockM,
   blockMSm90,
   configFor,
+  configsFor,
   defaultConfig,
   mergeConfig,
+  single,
+  sm90Id,
   SUPPORTED_HEAD_DIMS,
   type BwdConfig,
+  type CudaConfigs,
   type CudaConfig,
   type Sm80Config,
   type Sm90Config,
 } from './config.js';
 export { kernelNames } from './source.js';
 
-function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): string {
+function manifest(layout: LayoutIR, cfgs: CudaConfigs, options: EmitOptions): string {
+  const cfg = cfgs.config;
   const n = layout.seq ?? options.seq;
   const shape = tableShape(layout);
   const names = (f: (typeof FAMILIES)[number]) => Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, f)]));
@@ -38,6 +43,18 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
     // Two kernel families: wgmma for sm_90a (the H100 path) and mma.sync for sm_80 and newer.
     kernels: {
       sm90: { ...names('sm90'), block_m: blockMSm90(cfg.sm90), block_n: cfg.sm90.blockN, threads: threadsSm90(cfg.sm90) },
+      // The other sm90 configs compiled in (a tuning record's choices; runtime_configs), one entry each.
+      ...Object.fromEntries(
+        cfgs.variants.slice(1).map((s, k) => [
+          `sm90v${k + 1}`,
+          {
+            ...Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, 'sm90', k + 1)])),
+            block_m: blockMSm90(s),
+            block_n: s.blockN,
+            threads: threadsSm90(s),
+          },
+        ]),
+      ),
       sm80: { ...names('sm80'), block_m: blockM(cfg.sm80), block_n: cfg.sm80.blockN, threads: threadsSm80(cfg.sm80) },
       // The backward (mma.sync, every GPU): preprocess, dK/dV per (KV head, key tile) with dQ accumulated in fp32, convert.
       bwd: {
@@ -71,6 +88,13 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
     },
     table: { term_slots: shape.termSlots, mod_slots: shape.modSlots, fields_per_term: shape.fieldsPerTerm },
     seq: layout.seq,
+    // Which sm90 forward config a call uses (_tuning.py): the record's choice for the GPU and the
+    // nearest length at or above N, or a run-time cache record's (SPC_TUNING_CACHE), else variant 0.
+    runtime_configs: {
+      spec_hash: specHash(layout),
+      variants: cfgs.variants.map((s, v) => ({ variant: v, kernels: v === 0 ? 'sm90' : `sm90v${v}`, id: sm90Id(s), sm90: s })),
+      tuned: cfgs.tuned,
+    },
   };
   if (n !== undefined) {
     // Per-head work in the sm90 kernel's tiles.
@@ -88,9 +112,12 @@ function manifest(layout: LayoutIR, cfg: CudaConfig, options: EmitOptions): stri
   return JSON.stringify(doc, null, 2) + '\n';
 }
 
-/** The CUDA target; `configOf` picks each layout's kernel config (default: the heuristic, under a tuning record's choice, under `--config`). */
+/**
+ * The CUDA target; `configOf` picks each layout's kernel configs (default: the heuristic under
+ * `--config`, plus each sm90 config a tuning record chose per GPU and N, under `--config` too).
+ */
 export function makeCudaTarget(
-  configOf: (layout: LayoutIR, options: EmitOptions) => CudaConfig = (l, o) => configFor(l, o.config, o.configs?.[l.name]),
+  configOf: (layout: LayoutIR, options: EmitOptions) => CudaConfigs = (l, o) => configsFor(l, o.config, o.tuned?.[l.name]),
 ): Target {
   return {
     name: 'cuda',
@@ -98,13 +125,13 @@ export function makeCudaTarget(
     acceptsConfig: true,
     emit(layouts: LayoutIR[], options: EmitOptions): EmittedFile[] {
       return layouts.flatMap((layout) => {
-        const cfg = configOf(layout, options);
-        const cu = cudaSource(layout, cfg, options.version);
+        const cfgs = configOf(layout, options);
+        const cu = cudaSource(layout, cfgs.config, options.version, cfgs.variants.slice(1));
         return [
           { path: `${layout.name}.cu`, contents: cu },
-          { path: `${layout.name}.manifest.json`, contents: manifest(layout, cfg, options) },
+          { path: `${layout.name}.manifest.json`, contents: manifest(layout, cfgs, options) },
           { path: `${layout.name}/kernel.cu`, contents: cu },
-          ...pythonPackage(layout, cfg, options.version),
+          ...pythonPackage(layout, cfgs, options.version),
         ];
       });
     },

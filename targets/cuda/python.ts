@@ -6,12 +6,12 @@
 import { readRuntimeSource } from '../../codegen/runtime-source.js';
 import { pyHostTable } from '../../codegen/host.js';
 import type { EmittedFile } from '../../codegen/target.js';
-import type { LayoutIR } from '../../src/ir/index.js';
-import type { CudaConfig } from './config.js';
+import { specHash, type LayoutIR } from '../../src/ir/index.js';
+import { sm90Id, type CudaConfigs } from './config.js';
 import { bwd90Names, bwdNames, DTYPES, FAMILIES, kernelNames, launcherHeader } from './source.js';
 
 /** The package's static files, in the repository next to the kernel headers. */
-export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', '_schema.py', 'binding.cpp'];
+export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', '_schema.py', '_tuning.py', 'binding.cpp'];
 const staticFile = (f: string): string => readRuntimeSource(`targets/cuda/python/${f}`);
 
 /** A Python literal of a JSON value (objects, arrays, strings, numbers, booleans). */
@@ -33,10 +33,17 @@ function pyLiteral(x: unknown, indent = ''): string {
   return JSON.stringify(x);
 }
 
+/** A Python list, one item a line (empty: []). */
+const pyList = (xs: readonly unknown[]): string => (xs.length ? `[\n${xs.map((x) => `    ${pyLiteral(x, '    ')},\n`).join('')}]` : '[]');
+
 /** _layout.py: what the static package code needs to know of one layout. */
-export function layoutModule(layout: LayoutIR, cfg: CudaConfig, version: string): string {
+export function layoutModule(layout: LayoutIR, cfgs: CudaConfigs, version: string): string {
+  const cfg = cfgs.config;
   const kernels = {
     ...Object.fromEntries(FAMILIES.map((f) => [f, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, f)]))])),
+    ...Object.fromEntries(
+      cfgs.variants.slice(1).map((_, k) => [`sm90v${k + 1}`, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, 'sm90', k + 1)]))]),
+    ),
     bwd: Object.fromEntries(DTYPES.map((d) => [d, bwdNames(layout, d)])),
     bwd90: Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
   };
@@ -51,17 +58,25 @@ export function layoutModule(layout: LayoutIR, cfg: CudaConfig, version: string)
     `GROUP = ${layout.heads / layout.kvHeads}  # query heads per KV head`,
     '# The kernel config: the same object as "config" in the manifest (targets/cuda/config.ts).',
     `CONFIG = ${pyLiteral(cfg)}`,
+    '# The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.',
+    `SPEC_HASH = ${JSON.stringify(specHash(layout))}`,
+    '# The sm90 (wgmma) forward configs compiled into kernel.cu, by variant: 0 is CONFIG["sm90"], the',
+    '# others a tuning record chose (kernels "sm90v1", ...). _tuning.py picks one per GPU and N.',
+    `SM90_VARIANTS = ${pyList(cfgs.variants)}`,
+    `SM90_IDS = ${pyList(cfgs.variants.map(sm90Id))}`,
+    '# The tuning record compiled in (spc compile --tuning): the variant chosen by measured time per GPU and N.',
+    `TUNED = ${pyList(cfgs.tuned)}`,
     '# The extern "C" kernels and launchers of kernel.cu.',
     `KERNELS = ${pyLiteral(kernels)}`,
     '',
   ].join('\n');
 }
 
-export function pythonPackage(layout: LayoutIR, cfg: CudaConfig, version: string): EmittedFile[] {
+export function pythonPackage(layout: LayoutIR, cfgs: CudaConfigs, version: string): EmittedFile[] {
   return [
-    { path: `${layout.name}/_layout.py`, contents: layoutModule(layout, cfg, version) },
+    { path: `${layout.name}/_layout.py`, contents: layoutModule(layout, cfgs, version) },
     { path: `${layout.name}/_table.py`, contents: pyHostTable(layout) },
-    { path: `${layout.name}/launchers.h`, contents: launcherHeader(layout, version) },
+    { path: `${layout.name}/launchers.h`, contents: launcherHeader(layout, version, cfgs.variants.length) },
     ...STATIC_PY.map((f) => ({ path: `${layout.name}/${f}`, contents: staticFile(f) })),
   ];
 }

@@ -5,7 +5,7 @@
 // compiler messages name the header and line).
 import { readRuntimeSource } from '../../codegen/runtime-source.js';
 import { tableShape, type LayoutIR } from '../../src/ir/index.js';
-import { blockM, blockMSm90, type CudaConfig } from './config.js';
+import { blockM, blockMSm90, sm90Id, type CudaConfig, type Sm90Config } from './config.js';
 
 export type Dtype = 'bf16' | 'fp16';
 export type Family = 'sm80' | 'sm90';
@@ -53,9 +53,12 @@ export function amalgamate(entries: readonly string[] = ENTRY_HEADERS): string {
   return out.join('\n') + '\n';
 }
 
-/** Kernel and launcher names: the mma.sync kernel (sm_80 and newer) and the wgmma one (sm_90a). */
-export function kernelNames(layout: LayoutIR, dtype: Dtype, family: Family = 'sm80') {
-  const tag = family === 'sm90' ? `sm90_${dtype}` : dtype;
+/**
+ * Kernel and launcher names: the mma.sync kernel (sm_80 and newer) and the wgmma one (sm_90a);
+ * variant v > 0: the wgmma kernel of the package's v-th other sm90 config (chosen at run time).
+ */
+export function kernelNames(layout: LayoutIR, dtype: Dtype, family: Family = 'sm80', variant = 0) {
+  const tag = family === 'sm90' ? `sm90${variant > 0 ? `v${variant}` : ''}_${dtype}` : dtype;
   return { kernel: `spc_${layout.name}_fwd_${tag}`, launcher: `spc_${layout.name}_launch_${tag}` };
 }
 
@@ -93,8 +96,20 @@ export const LAUNCHER_PARAMS =
   'const void* q, const void* k, const void* v, void* o, float* lse, const int* table, const int* order, int items, int grid, int n, int heads, float scale, const int64_t* strides, cudaStream_t stream';
 const LAUNCHER_ARGS = 'q, k, v, o, lse, table, order, items, grid, n, heads, scale, strides, stream';
 
-/** The generated part of a layout's .cu: traits from the layout and config, and the extern "C" entry points. */
-export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string): string {
+/** The traits struct of an sm90 forward config. */
+const sm90Tiles = (name: string, s: Sm90Config): string[] => [
+  `struct ${name} {`,
+  `  static constexpr bool kPersistent = ${s.kernel === 'persistent'}, kOverlap = ${s.overlap}, kWgSkip = ${s.wgSkip};`,
+  `  static constexpr int kWG = ${s.warpgroups}, kBN = ${s.blockN}, kStages = ${s.stages}, kQBufs = ${s.qBuffers}, kMinBlocks = ${s.minBlocks};`,
+  '};',
+];
+
+/**
+ * The generated part of a layout's .cu: traits from the layout and config, and the extern "C"
+ * entry points. `extra`: other sm90 forward configs compiled in beside cfg.sm90 (variants 1, 2, ...:
+ * a tuning record's choices, picked per GPU and N at run time), each its own traits and kernels.
+ */
+export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string, extra: readonly Sm90Config[] = []): string {
   const shape = tableShape(layout);
   const ns = `spc_${layout.name}`;
   const a = cfg.sm80;
@@ -114,10 +129,7 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
     `  static constexpr bool kSkipRescale = ${a.skipRescale};`,
     '};',
     `// wgmma (${s.kernel}): block_m = ${blockMSm90(s)}, block_n = ${s.blockN}, ${s.stages} K/V stages.`,
-    'struct Sm90Tiles {',
-    `  static constexpr bool kPersistent = ${s.kernel === 'persistent'}, kOverlap = ${s.overlap}, kWgSkip = ${s.wgSkip};`,
-    `  static constexpr int kWG = ${s.warpgroups}, kBN = ${s.blockN}, kStages = ${s.stages}, kQBufs = ${s.qBuffers}, kMinBlocks = ${s.minBlocks};`,
-    '};',
+    ...sm90Tiles('Sm90Tiles', s),
     `// Backward (mma.sync): ${16 * cfg.bwd.warps} keys per block, ${cfg.bwd.blockM} query rows per step.`,
     'struct BwdTiles {',
     `  static constexpr int kWarps = ${cfg.bwd.warps}, kBM = ${cfg.bwd.blockM}, kMinBlocks = ${cfg.bwd.minBlocks};`,
@@ -130,14 +142,18 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
     'using Bwd90 = spc::BwdSm90<T, Layout, BwdTiles>;',
     'template <class T>',
     'using Sm90 = spc::FwdSm90<T, Layout, Sm90Tiles>;',
+    ...extra.flatMap((x, k) => [
+      `// Variant ${k + 1} (${sm90Id(x)}), chosen at run time by GPU and N: block_m = ${blockMSm90(x)}, block_n = ${x.blockN}.`,
+      ...sm90Tiles(`Sm90TilesV${k + 1}`, x),
+      'template <class T>',
+      `using Sm90V${k + 1} = spc::FwdSm90<T, Layout, Sm90TilesV${k + 1}>;`,
+    ]),
     `}  // namespace ${ns}`,
   ];
   for (const dt of DTYPES) {
     const e = ELEM[dt];
     const k80 = kernelNames(layout, dt, 'sm80');
-    const k90 = kernelNames(layout, dt, 'sm90');
     const t80 = `${ns}::Sm80<${e}>`;
-    const t90 = `${ns}::Sm90<${e}>`;
     const io = `const ${e}* __restrict__ Q, const ${e}* __restrict__ K, const ${e}* __restrict__ V, ${e}* __restrict__ O, float* __restrict__ LSE, const int* __restrict__ table, const int* __restrict__ order`;
     lines.push(
       '',
@@ -148,13 +164,19 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
       `extern "C" cudaError_t ${k80.launcher}(${LAUNCHER_PARAMS}) {`,
       `  return ${t80}::launch(${k80.kernel}, ${LAUNCHER_ARGS});`,
       '}',
-      `extern "C" __global__ void __launch_bounds__(${t90}::kThreads, ${t90}::kMinBlocks)`,
-      `${k90.kernel}(${io}, int items, int n, int heads, float scale_log2, const spc::FwdStrides st, const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV) {`,
-      `  ${t90}::run({Q, K, V, O, LSE, table, order, items, n, heads, scale_log2, st}, tmQ, tmK, tmV);`,
-      '}',
-      `extern "C" cudaError_t ${k90.launcher}(${LAUNCHER_PARAMS}) {`,
-      `  return ${t90}::launch(${k90.kernel}, ${LAUNCHER_ARGS});`,
-      '}',
+      ...[0, ...extra.map((_, k) => k + 1)].flatMap((v) => {
+        const k90 = kernelNames(layout, dt, 'sm90', v);
+        const t90 = `${ns}::Sm90${v > 0 ? `V${v}` : ''}<${e}>`;
+        return [
+          `extern "C" __global__ void __launch_bounds__(${t90}::kThreads, ${t90}::kMinBlocks)`,
+          `${k90.kernel}(${io}, int items, int n, int heads, float scale_log2, const spc::FwdStrides st, const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV) {`,
+          `  ${t90}::run({Q, K, V, O, LSE, table, order, items, n, heads, scale_log2, st}, tmQ, tmK, tmV);`,
+          '}',
+          `extern "C" cudaError_t ${k90.launcher}(${LAUNCHER_PARAMS}) {`,
+          `  return ${t90}::launch(${k90.kernel}, ${LAUNCHER_ARGS});`,
+          '}',
+        ];
+      }),
     );
     const bn = bwdNames(layout, dt);
     const tb = `${ns}::Bwd<${e}>`;
@@ -215,7 +237,7 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string)
  * disagree with them; test/cuda-target.test.ts compiles the two together), and the names the
  * static binding.cpp uses for them.
  */
-export function launcherHeader(layout: LayoutIR, version: string): string {
+export function launcherHeader(layout: LayoutIR, version: string, variants = 1): string {
   const lines = [
     `// spc ${version}: the C launchers of layout ${layout.name} (defined in kernel.cu). Generated: do not edit.`,
     '#ifndef SPC_LAUNCHERS_H',
@@ -227,14 +249,21 @@ export function launcherHeader(layout: LayoutIR, version: string): string {
   ];
   const pick = (bf16: string, fp16: string) => `bf16 ? ${bf16} : ${fp16}`;
   const [fb, ff] = DTYPES.map((dt) => kernelNames(layout, dt, 'sm80').launcher);
-  const [nb, nf] = DTYPES.map((dt) => kernelNames(layout, dt, 'sm90').launcher);
+  const sm90 = Array.from({ length: variants }, (_, v) => DTYPES.map((dt) => kernelNames(layout, dt, 'sm90', v).launcher));
   const [bb, bf] = DTYPES.map((dt) => bwdNames(layout, dt).launcher);
   const [b9b, b9f] = DTYPES.map((dt) => bwd90Names(layout, dt).launcher);
-  for (const name of [fb, ff, nb, nf]) lines.push(`extern "C" cudaError_t ${name}(${LAUNCHER_PARAMS});`);
+  for (const name of [fb, ff, ...sm90.flat()]) lines.push(`extern "C" cudaError_t ${name}(${LAUNCHER_PARAMS});`);
   for (const name of [bb, bf, b9b, b9f]) lines.push(`extern "C" cudaError_t ${name}(${BWD_LAUNCHER_PARAMS});`);
   lines.push(
-    '// The launcher binding.cpp calls: the wgmma (sm90) or mma.sync family, bf16 or fp16.',
-    `inline spc_fwd_launcher_t spc_fwd_launcher(bool sm90, bool bf16) { return sm90 ? (${pick(nb!, nf!)}) : (${pick(fb!, ff!)}); }`,
+    '// The forward launcher binding.cpp calls: the wgmma (sm90) or mma.sync family, bf16 or fp16, and',
+    '// for sm90 the config variant (0: the package config; others: _layout.SM90_VARIANTS); null for none.',
+    'inline spc_fwd_launcher_t spc_fwd_launcher(bool sm90, bool bf16, int variant) {',
+    `  if (!sm90) return variant == 0 ? (${pick(fb!, ff!)}) : nullptr;`,
+    '  switch (variant) {',
+    ...sm90.map(([b, f], v) => `    case ${v}: return ${pick(b!, f!)};`),
+    '    default: return nullptr;',
+    '  }',
+    '}',
     `inline spc_bwd_launcher_t spc_bwd_launcher(bool sm90, bool bf16) { return sm90 ? (${pick(b9b!, b9f!)}) : (${pick(bb!, bf!)}); }`,
     '#endif',
   );
@@ -242,6 +271,6 @@ export function launcherHeader(layout: LayoutIR, version: string): string {
 }
 
 /** The whole .cu of a layout: the headers, then its generated part. */
-export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string): string {
-  return `// spc ${version}: CUDA kernels of layout ${layout.name}. The kernel headers (targets/cuda/kernels in the spc repository) come first; the generated part is at the end.\n${amalgamate()}\n${layoutSource(layout, cfg, version)}`;
+export function cudaSource(layout: LayoutIR, cfg: CudaConfig, version: string, extra: readonly Sm90Config[] = []): string {
+  return `// spc ${version}: CUDA kernels of layout ${layout.name}. The kernel headers (targets/cuda/kernels in the spc repository) come first; the generated part is at the end.\n${amalgamate()}\n${layoutSource(layout, cfg, version, extra)}`;
 }

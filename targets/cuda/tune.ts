@@ -3,7 +3,7 @@
 // part kept at the heuristic's. The tuner (src/tuner) prices them; the driver joins the two.
 import { TargetError, type EmittedFile } from '../../codegen/target.js';
 import type { LayoutIR } from '../../src/ir/index.js';
-import { blockMSm90, checkConfig, CONFIG_FIELDS, configFor, type CudaConfig, type Sm90Config } from './config.js';
+import { blockMSm90, checkConfig, CONFIG_FIELDS, configFor, single, sm90Id, type CudaConfig, type Sm90Config } from './config.js';
 import { makeCudaTarget } from './index.js';
 
 export interface CudaTuneCandidate {
@@ -22,10 +22,7 @@ const values = (k: keyof Sm90Config): readonly (number | string | boolean)[] => 
   return f.kind === 'bool' ? [false, true] : f.values;
 };
 
-export function sm90Id(s: Sm90Config): string {
-  const common = `sm90 ${s.kernel} wg${s.warpgroups} n${s.blockN} s${s.stages}`;
-  return s.kernel === 'persistent' ? `${common} q${s.qBuffers}${s.wgSkip ? ' wgskip' : ''}` : `${common}${s.overlap ? ' overlap' : ''} b${s.minBlocks}`;
-}
+export { sm90Id };
 
 /**
  * Every distinct sm90 config the kernels accept for this layout, in a fixed order, the heuristic's
@@ -85,5 +82,5 @@ export function defaultTile(layout: LayoutIR): [number, number] {
  */
 export function emitCandidate(layout: LayoutIR, config: Record<string, unknown>, version: string): EmittedFile[] {
   const cfg = configFor(layout, config);
-  return makeCudaTarget(() => cfg).emit([layout], { version });
+  return makeCudaTarget(() => single(cfg)).emit([layout], { version });
 }

@@ -54,18 +54,26 @@ export interface TiledPlan extends TiledConfig {
   features: string[];
   /** The least subgroup size the variant needs (its TPR for subgroup reductions, else 0). */
   subgroupMinSize: number;
-  /** Whether createAttention may pick it when no variant is named (SUBGROUP_AUTO). */
+  /** Whether createAttention may pick it when no variant is named (SUBGROUP_AUTO, AUTO_TIERS). */
   auto: boolean;
 }
 
 /**
- * Whether the subgroup variants take part in createAttention's automatic choice. Not yet: no
- * adapter here exposes `subgroups` (Mesa does not), so they have run against the float64 oracle
- * only with the subgroup operations emulated (test/wgsl-variants.test.ts), never on hardware
- * subgroups. Until bench/wgsl/h200.sh has checked them on a GPU, they run only when named
- * (options.variant), and the automatic choice takes the workgroup-reduction variants.
+ * Whether the subgroup variants take part in createAttention's automatic choice. They do since
+ * they passed the float64 oracle on hardware subgroups (the H200 through Vulkan, D = 64 and 128,
+ * dense and bands: bench/results/wgsl-2026-12-01-h200-run2.md); before that they had run only with
+ * the subgroup operations emulated (test/wgsl-variants.test.ts).
  */
-export const SUBGROUP_AUTO = false;
+export const SUBGROUP_AUTO = true;
+
+/**
+ * The limit tiers whose variants createAttention picks when no variant is named; the others run
+ * only when named. On the H200 (NVIDIA driver through Vulkan, the one GPU measured so far:
+ * bench/results/wgsl-2026-12-01-h200-run2.md) the compatibility tier's smaller tiles were the
+ * faster ones at N = 16384: 15.1% of the fp32 peak (subgroups) against 7.8% for the 32 KiB tier's
+ * best at D = 64, 12.2% (workgroup reductions) against 8.0% at D = 128.
+ */
+export const AUTO_TIERS: readonly string[] = ['compat'];
 
 /** Tile shapes, most preferred first. */
 const SHAPES: readonly Omit<TiledConfig, 'reduce' | 'splitKV' | 'padK'>[] = [
@@ -154,7 +162,7 @@ export interface TiledLimits {
  * TPR must divide D / 4 and BN (and be a power of two, at least 2, for subgroup reductions), the
  * invocations and workgroup memory must be within the limits (null: no limits, the tuner's injected
  * candidates), and one key tile must fit Mesa's loop budget. `auto`: whether createAttention may
- * pick it unnamed.
+ * pick it unnamed (also SUBGROUP_AUTO, and the limits must be a tier of AUTO_TIERS).
  */
 export function fitTiledConfig(
   p: WgslPlan,
@@ -191,7 +199,7 @@ export function fitTiledConfig(
     tilesPerPass,
     features: c.reduce === 'subgroup' ? ['subgroups'] : [],
     subgroupMinSize: c.reduce === 'subgroup' ? c.threadsPerRow : 0,
-    auto: auto && (c.reduce !== 'subgroup' || SUBGROUP_AUTO),
+    auto: auto && (c.reduce !== 'subgroup' || SUBGROUP_AUTO) && limits !== null && AUTO_TIERS.includes(limits.name ?? ''),
   };
 }
 

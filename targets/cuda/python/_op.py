@@ -13,9 +13,9 @@ try:
 except ImportError:  # the work planner needs no torch; attention() does
     torch = None
 
-from . import _plan, _table
-from ._layout import GROUP, HEAD_DIM, HEADS, LAYOUT, SEQ
-from ._plan import BWD_TILES, PERSISTENT_SM90, TILES
+from . import _plan, _table, _tuning
+from ._layout import CONFIG, GROUP, HEAD_DIM, HEADS, LAYOUT, SEQ, SM90_VARIANTS
+from ._plan import BWD_TILES, PERSISTENT, SM90_KEYS, TILES
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -121,10 +121,10 @@ def _multiprocessors(index):
 
 
 def _blocks(items, device, arch):
-    """Blocks of the persistent sm_90 kernel: one per multiprocessor, at most items (0: not
-    persistent). SPC_CUDA_GRID=G in the environment caps it at G (the checks use it to make each
-    block take many items in a row)."""
-    if arch != "sm90" or not PERSISTENT_SM90:
+    """Blocks of the persistent sm_90 kernel (arch: "sm90" or a variant's "sm90v1", ...): one per
+    multiprocessor, at most items (0: not persistent). SPC_CUDA_GRID=G in the environment caps it
+    at G (the checks use it to make each block take many items in a row)."""
+    if not PERSISTENT.get(arch, False):
         return 0
     cap = int(os.environ.get("SPC_CUDA_GRID", "0") or 0)
     g = min(_multiprocessors(device.index if device.index is not None else torch.cuda.current_device()), items)
@@ -208,6 +208,35 @@ def current_arch():
     return _arch(*torch.cuda.get_device_capability())
 
 
+@functools.lru_cache(maxsize=None)
+def _device_name(index):
+    return torch.cuda.get_device_name(index)
+
+
+def kernel_config(n, device=None):
+    """The forward kernel config a call of length n uses, and where it comes from. device: the
+    GPU (a torch device, "cuda:1" or an index; default the current one), or a GPU's name such as
+    "NVIDIA H200" (what an sm_90 GPU of that name would use; no GPU needed). Returns {"family":
+    "sm90" or "sm80", "variant" (index into _layout.SM90_VARIANTS), "id", "source": "record" (the
+    tuning record compiled in), "cache" (a record in SPC_TUNING_CACHE, default
+    ~/.cache/spc/tuning) or "heuristic" (the package's config, CONFIG), "n" (the deciding
+    entry's N or None), "device" (the GPU's name), "file" (the cache record or None), "config"
+    (the whole kernel config)}. The rule is in _tuning.py. The sm80 family has one config."""
+    if isinstance(device, str) and not device.startswith("cuda"):
+        name, family = device, "sm90"
+    elif torch is not None and torch.cuda.is_available():
+        index = device if isinstance(device, int) else None if device is None else torch.device(device).index
+        index = torch.cuda.current_device() if index is None else index
+        name, family = _device_name(index), _arch(*torch.cuda.get_device_capability(index))
+    else:
+        name, family = None, "sm90"
+    if family == "sm90":
+        pick = _tuning.choose(n, name)
+    else:
+        pick = {"variant": 0, "id": "sm80 (the package config)", "source": "heuristic", "n": None, "device": name, "file": None}
+    return {"family": family, **pick, "config": {**CONFIG, "sm90": SM90_VARIANTS[pick["variant"]]}}
+
+
 def shard_plan(n, shards, arch=None):
     """Heads per rank for the given number of tensor-parallel ranks at length n, counting work in
     the key tiles of the kernel family arch (default: current_arch()). See _plan.shard_plan."""
@@ -265,9 +294,12 @@ def _forward(q, k, v, scale, heads):
     B, _, N, _ = q.shape
     major, minor = _capability(q.device)
     arch = _arch(major, minor)
-    blocks = _blocks(B * len(heads) * -(-N // TILES[arch][0]), q.device, arch)
-    table, order = schedule(N, B, q.device, heads, arch, blocks, torch.cuda.current_stream(q.device).cuda_stream)
-    out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90")
+    # The sm90 family: the config variant for this GPU and N (_tuning.py); its tiles are under SM90_KEYS[variant].
+    variant = _tuning.choose(N, _device_name(q.device.index))["variant"] if arch == "sm90" else 0
+    tiles = SM90_KEYS[variant] if arch == "sm90" else arch
+    blocks = _blocks(B * len(heads) * -(-N // TILES[tiles][0]), q.device, tiles)
+    table, order = schedule(N, B, q.device, heads, tiles, blocks, torch.cuda.current_stream(q.device).cuda_stream)
+    out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90", variant)
     return out, lse
 
 

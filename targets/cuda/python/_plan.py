@@ -6,7 +6,7 @@ work, for heads in order and for a balanced assignment (the same search as "spc 
 Static: the same file in every package; the layout's part is _layout.py and _table.py.
 """
 from . import _schema, _table
-from ._layout import CONFIG, GROUP, HEAD_DIM, HEADS, LAYOUT
+from ._layout import CONFIG, GROUP, HEAD_DIM, HEADS, LAYOUT, SM90_VARIANTS
 
 # Tiles (query rows, keys) of the mma.sync kernels (sm_80 and newer) and the wgmma kernels (sm_90).
 TILES = {
@@ -20,8 +20,14 @@ TILES = {
 BWD_TILES = {"sm80": (CONFIG["bwd"]["blockM"], 16 * CONFIG["bwd"]["warps"]), "sm90": (64, 128)}
 TILES["dq"] = (16 * CONFIG["bwd"]["warps"], 32 if HEAD_DIM >= 128 else 64)
 TILES["dq90"] = (128, 64 if HEAD_DIM >= 128 else 128)
-# The sm_90 kernel: a persistent grid, items dealt by the host (deal).
+# The other sm90 forward configs compiled in (variants 1, 2, ...; _tuning.py picks one per call):
+# their tiles under the names of their kernels, "sm90v1", ...
+SM90_KEYS = ["sm90"] + [f"sm90v{v}" for v in range(1, len(SM90_VARIANTS))]
+for _v, _s in enumerate(SM90_VARIANTS[1:], 1):
+    TILES[f"sm90v{_v}"] = (64 * _s["warpgroups"], _s["blockN"])
+# The sm_90 kernel: a persistent grid, items dealt by the host (deal); per variant in PERSISTENT.
 PERSISTENT_SM90 = CONFIG["sm90"]["kernel"] == "persistent"
+PERSISTENT = {k: s["kernel"] == "persistent" for k, s in zip(SM90_KEYS, SM90_VARIANTS)}
 
 
 def key_tiles(table, h, i0, i1, n, block_n):

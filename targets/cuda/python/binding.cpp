@@ -19,8 +19,9 @@ static void put_strides(int64_t* s, const torch::Tensor& t) {
 }
 
 // order: the work items (with blocks > 0, grouped by block and followed by blocks + 1 offsets).
+// variant: the sm90 forward config (0: the package config; _layout.SM90_VARIANTS), 0 for sm80.
 std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tensor v, torch::Tensor table, torch::Tensor order, int64_t blocks,
-                                   double scale, bool sm90) {
+                                   double scale, bool sm90, int64_t variant) {
   c10::cuda::CUDAGuard guard(q.device());
   auto o = torch::empty_like(q);
   auto lse = torch::empty({q.size(0), q.size(1), q.size(2)}, q.options().dtype(torch::kFloat32));
@@ -31,7 +32,8 @@ std::vector<torch::Tensor> forward(torch::Tensor q, torch::Tensor k, torch::Tens
   put_strides(strides + 3, k);
   put_strides(strides + 6, v);
   put_strides(strides + 9, o);
-  spc_fwd_launcher_t launch = spc_fwd_launcher(sm90, bf16);
+  spc_fwd_launcher_t launch = spc_fwd_launcher(sm90, bf16, (int)variant);
+  TORCH_CHECK(launch != nullptr, "spc: this package has no forward kernel config variant ", variant);
   const int items = (int)(blocks > 0 ? order.numel() - blocks - 1 : order.numel());
   cudaError_t err = launch(q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr(), lse.data_ptr<float>(), table.data_ptr<int>(), order.data_ptr<int>(),
                            items, (int)blocks, (int)q.size(2), (int)q.size(1), (float)scale, strides, stream);
