@@ -30,7 +30,7 @@ t0=$(date +%s)
 elapsed() { echo $(($(date +%s) - t0)); }
 say() { echo "[tune-h200.sh $(elapsed) s] $*"; }
 SPEC=bench/wgsl/tune-h200.spc
-LAYOUTS="spattention_d64 spattention_d128"
+LAYOUTS="${SPC_TUNE_LAYOUTS:-spattention_d64 spattention_d128}" # SPC_TUNE_LAYOUTS, SPC_TUNE_ARGS, SPC_TUNE_WATCHDOG: a shorter call
 
 main() {
   if [ $dry = 0 ]; then
@@ -42,8 +42,8 @@ main() {
     BACKEND=vulkan
     # Per layout: at most 40 candidates, none started after 200 s, each at most 60 s; the process
     # itself at most 260 s (2 x 260 + set-up < 600).
-    ARGS="--seq 16384 --max-candidates 40 --reps 5 --check-n 256 --timeout 60 --budget 200"
-    WATCHDOG=260
+    ARGS="${SPC_TUNE_ARGS:---seq 16384 --max-candidates 40 --reps 5 --check-n 256 --timeout 60 --budget 200}"
+    WATCHDOG=${SPC_TUNE_WATCHDOG:-260}
   else
     BACKEND="${SPC_WEBGPU_BACKEND:-opengl}"
     ARGS="--seq 512 --max-candidates 2 --reps 2 --check-n 64 --timeout 60 --budget 60"
