@@ -12,6 +12,8 @@ of CUDA-event times over --reps calls after a warm-up. Builds run --jobs at a ti
 --per-head also times each head alone (heads=[h]; first checked equal to the full call's head on
 its own slice of q, k, v, then timed at batch B * H so that one head fills the GPU), for the
 measured balance that spc tune --measured reports.
+--rounds R times every candidate R times (rounds over all candidates, a fresh process each time)
+and records the median and each round (round_ms).
 Progress goes to stderr; the measurements (the format spc tune --measured reads) to --out.
 """
 import argparse
@@ -123,9 +125,13 @@ def main():
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--timeout", type=float, default=300, help="seconds per build or timing process")
     ap.add_argument("--jobs", type=int, default=16, help="builds in parallel")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="timing passes over all candidates, each in a fresh process (the time: the median of the rounds; round_ms keeps each)")
     ap.add_argument("--per-head", action="store_true",
                     help="also time each head alone (attention(..., heads=[h])) for the measured balance across heads (spc tune --measured reports max/mean)")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     d = os.path.abspath(args.dir)
     with open(os.path.join(d, "tune_candidates.json")) as f:
         cands = json.load(f)
@@ -159,23 +165,44 @@ def main():
             running.remove(item)
         time.sleep(0.2)
     print(f"built {len(cands) - len(failed)}/{len(cands)} candidates in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    # Timing: --rounds passes over the candidates, each candidate in a fresh process per round, so a
+    # slow drift (clocks, another process) or one unlucky process falls on every candidate alike;
+    # the measured time is the median of the rounds' medians, and every round's time is kept.
+    runs = {c["package"]: [] for c in cands}
+    heads = {}
+    for rnd in range(args.rounds):
+        for x, c in enumerate(cands):
+            if failed.get(c["package"]) is not None:
+                continue
+            per_head = args.per_head and rnd == 0
+            r, why = child(d, c, args.reps, "time", args.timeout, per_head)
+            if r is None:
+                failed[c["package"]] = why if args.rounds == 1 else f"round {rnd + 1}: {why}"
+                print(f"[{x + 1}/{len(cands)}] {c['id']}: FAILED {failed[c['package']]}", file=sys.stderr, flush=True)
+                continue
+            runs[c["package"]].append(r["ms"])
+            if per_head:
+                heads[c["package"]] = r
+            shown = f"{r['ms']:.4f} ms"
+            if per_head:
+                ph = r["per_head_ms"]
+                shown += f", heads alone max/mean {max(ph) / (sum(ph) / len(ph)):.3f}"
+            tag = f"round {rnd + 1}/{args.rounds} " if args.rounds > 1 else ""
+            print(f"{tag}[{x + 1}/{len(cands)}] {c['id']}: {shown}", file=sys.stderr, flush=True)
     results = []
-    for x, c in enumerate(cands):
+    for c in cands:
         why = failed.get(c["package"])
-        r = None
-        if why is None:
-            r, why = child(d, c, args.reps, "time", args.timeout, args.per_head)
+        ts = sorted(runs[c["package"]])
+        ok = why is None and len(ts) == args.rounds
         row = {"package": c["package"], "entry": c["entry"], "candidate": c["candidate"], "layout": c["layout"], "n": c["n"],
-               "measured_ms": r["ms"] if r else None, "failed": why}
+               "measured_ms": ts[len(ts) // 2] if ok else None, "failed": why}
+        if args.rounds > 1:
+            row["round_ms"] = runs[c["package"]]
         if args.per_head:
-            row["per_head_ms"] = r["per_head_ms"] if r else None
-            row["per_head_batch"] = r["per_head_batch"] if r else None
+            h = heads.get(c["package"]) if ok else None
+            row["per_head_ms"] = h["per_head_ms"] if h else None
+            row["per_head_batch"] = h["per_head_batch"] if h else None
         results.append(row)
-        shown = f"{r['ms']:.4f} ms" if r else f"FAILED {why}"
-        if r and args.per_head:
-            ph = r["per_head_ms"]
-            shown += f", heads alone max/mean {max(ph) / (sum(ph) / len(ph)):.3f}"
-        print(f"[{x + 1}/{len(cands)}] {c['id']}: {shown}", file=sys.stderr, flush=True)
     doc = {"format": FORMAT, "device": device_info(), "results": results, "seconds": round(time.time() - t0, 1)}
     with open(args.out, "w") as f:
         json.dump(doc, f, indent=1)
