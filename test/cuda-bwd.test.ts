@@ -78,7 +78,7 @@ describe('the backward walk (host run of the kernel headers)', () => {
       cases.set(key, group);
       const ns = l.seq !== null ? [l.seq] : [1, 77, 1 + Math.floor(Math.abs(rnd[4 * x]!) * 699)];
       for (const n of ns)
-        for (let tiles = 0; tiles < 8; tiles++) {
+        for (let tiles = 0; tiles < 9; tiles++) {
           group.input.push(`${n} ${l.heads} ${tiles} ${Array.from(headTable(l, n)).join(' ')}`);
           group.labels.push(`${l.name} N=${n} tiles ${tiles}`);
         }

@@ -12,6 +12,7 @@ import { configFor, cudaTarget, defaultConfig, makeCudaTarget } from '../targets
 import { amalgamate, layoutSource } from '../targets/cuda/source.js';
 import { STATIC_PY } from '../targets/cuda/python.js';
 import { renderSchema } from '../codegen/schema.js';
+import { TargetError } from '../codegen/target.js';
 import { balancedShards, contiguousShards, type ShardReport } from '../src/driver/shards.js';
 import { compileSource } from '../src/driver/pipeline.js';
 import { run } from '../src/driver/cli.js';
@@ -307,6 +308,31 @@ describe('CUDA target', () => {
     const m = JSON.parse(out.find((f) => f.path.endsWith('.manifest.json'))!.contents) as { config: unknown };
     expect(m.config).toEqual(configFor(l, { sm90: { stages: 2, qBuffers: 2 } }));
     expect(m.config).toEqual({ ...defaultConfig(l), sm90: { ...defaultConfig(l).sm90, stages: 2, qBuffers: 2 } });
+  });
+
+  it('bwd90.rows: only head_dim 64 heuristics have the part; 128 rows only where ptxas fits them (BWD_SM90_PIPE.md)', () => {
+    const byName = (n: string) => layouts.find((x) => x.name === n)!;
+    const code = (name: string, raw: unknown) => {
+      try {
+        configFor(byName(name), raw);
+        return 'ok';
+      } catch (e) {
+        return e instanceof TargetError ? e.code : String(e);
+      }
+    };
+    expect(defaultConfig(byName('spattention_paper')).bwd90).toBeUndefined(); // D = 128: generated parts as before the part existed
+    expect(defaultConfig(byName('strided')).bwd90).toEqual({ rows: 64 });
+    expect(code('strided', { bwd90: { rows: 128 } })).toBe('ok');
+    expect(code('spattention_local', { bwd90: { rows: 128 } })).toBe('ok');
+    expect(code('mixed_gqa', { bwd90: { rows: 128 } })).toBe('E103'); // query-head groups: ptxas spills
+    expect(code('band_mix', { bwd90: { rows: 128 } })).toBe('E103'); // three table slots
+    expect(code('spattention_paper', { bwd90: { rows: 128 } })).toBe('E103'); // D = 128
+    expect(code('spattention_paper', { bwd90: { rows: 64 } })).toBe('ok');
+    expect(code('strided', { bwd90: { rows: 96 } })).toBe('E105');
+    expect(code('strided', { bwd90: { row: 128 } })).toBe('E104');
+    const cu = layoutSource(byName('strided'), configFor(byName('strided'), { bwd90: { rows: 128 } }), 'x');
+    expect(cu).toContain('static constexpr int kBMq = 128;');
+    expect(cu).toContain('using Bwd90 = spc::BwdSm90<T, Layout, Bwd90Tiles>;');
   });
 
   it('the kernel headers compile on their own (a test config) for sm_90a and sm_80: no spills, no stack frame in the persistent kernel', async () => {

@@ -49,13 +49,40 @@ export interface BwdConfig {
   minBlocks: number;
 }
 
+/** The wgmma backward (bwd_sm90.cuh, sm_90a): its dK/dV kernel, one block of two warpgroups per 128 keys. */
+export interface Bwd90Config {
+  /** Query rows per step (64; 128 at head_dim 64: each warpgroup's wgmma is 64 keys x 128 rows, dQ split by rows; BWD_SM90_PIPE.md). */
+  rows: number;
+}
+
 export interface CudaConfig {
   sm80: Sm80Config;
   sm90: Sm90Config;
   bwd: BwdConfig;
+  /** Head_dim 64 layouts only in the heuristic (so that the D = 128 configs, and their generated code, stay as they were); `--config` may set it for any layout. */
+  bwd90?: Bwd90Config;
 }
 /** The parts of a config. */
-export const CONFIG_PARTS = ['sm80', 'sm90', 'bwd'] as const;
+export const CONFIG_PARTS = ['sm80', 'sm90', 'bwd', 'bwd90'] as const;
+/** What a config without a bwd90 part means (the D = 128 heuristic): the kernel's 64 rows. */
+const BWD90_DEFAULT: Bwd90Config = { rows: 64 };
+/**
+ * The heuristic's bwd90.rows at head_dim 64 where 128 rows fit (bwd90WideFits; elsewhere 64): 64
+ * (the kernel measured on the H200 on 2026-12-01) until the 128-row kernel has passed its GPU
+ * check (bench/cuda/d64-check.sh); then 128 here.
+ */
+export const D64_BWD90_ROWS: number = 64;
+
+/**
+ * Whether the wgmma dK/dV kernel with 128 query rows per step compiles without spills for a
+ * layout: head_dim 64, one query head per KV head, at most two term and mod slots together. ptxas
+ * (nvcc 13, sm_90a) puts it at 252-255 registers there and spills 8-40 bytes in the others
+ * (query-head groups, three table slots; BWD_SM90_PIPE.md).
+ */
+export function bwd90WideFits(layout: LayoutIR): boolean {
+  const shape = tableShape(layout);
+  return layout.headDim === 64 && layout.heads === layout.kvHeads && shape.termSlots + shape.modSlots <= 2;
+}
 
 export const SUPPORTED_HEAD_DIMS = [64, 128];
 /** Shared memory a block may have on sm_90 (227 KiB), less room for tables and barriers. */
@@ -71,7 +98,9 @@ const WGMMA_N = [64, 96, 128, 192, 256];
  * the block-wise 128 x 64 kernel.
  */
 export function defaultConfig(layout: LayoutIR): CudaConfig {
-  return { ...forwardConfig(layout), bwd: { warps: 4, blockM: layout.headDim === 128 ? 32 : 64, minBlocks: 1 } };
+  const bwd: BwdConfig = { warps: 4, blockM: layout.headDim === 128 ? 32 : 64, minBlocks: 1 };
+  if (layout.headDim !== 64) return { ...forwardConfig(layout), bwd };
+  return { ...forwardConfig(layout), bwd, bwd90: { rows: D64_BWD90_ROWS === 128 && bwd90WideFits(layout) ? 128 : 64 } };
 }
 
 /**
@@ -95,7 +124,12 @@ export const threadsSm80 = (c: Sm80Config): number => 32 * c.warps;
 export const threadsSm90 = (c: Sm90Config): number => 128 * (c.warpgroups + (c.kernel === 'persistent' ? 1 : 0));
 
 type FieldSpec = { kind: 'int'; values: readonly number[] } | { kind: 'bool' } | { kind: 'enum'; values: readonly string[] };
-const FIELDS: { sm80: Record<keyof Sm80Config, FieldSpec>; sm90: Record<keyof Sm90Config, FieldSpec>; bwd: Record<keyof BwdConfig, FieldSpec> } = {
+const FIELDS: {
+  sm80: Record<keyof Sm80Config, FieldSpec>;
+  sm90: Record<keyof Sm90Config, FieldSpec>;
+  bwd: Record<keyof BwdConfig, FieldSpec>;
+  bwd90: Record<keyof Bwd90Config, FieldSpec>;
+} = {
   sm80: {
     warps: { kind: 'int', values: [2, 4, 8] },
     mTiles: { kind: 'int', values: [1, 2] },
@@ -118,6 +152,9 @@ const FIELDS: { sm80: Record<keyof Sm80Config, FieldSpec>; sm90: Record<keyof Sm
     blockM: { kind: 'int', values: [32, 64, 96, 128] },
     minBlocks: { kind: 'int', values: [1, 2, 3, 4] },
   },
+  bwd90: {
+    rows: { kind: 'int', values: [64, 128] },
+  },
 };
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -129,6 +166,7 @@ const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
 export function mergeConfig(base: CudaConfig, raw: unknown): CudaConfig {
   if (!isObject(raw)) throw new TargetError('E105', ['(the config)', 'an object such as {"sm90": {"stages": 4}}', JSON.stringify(raw) ?? String(raw)]);
   const out: CudaConfig = { sm80: { ...base.sm80 }, sm90: { ...base.sm90 }, bwd: { ...base.bwd } };
+  if (base.bwd90 !== undefined || 'bwd90' in raw) out.bwd90 = { ...(base.bwd90 ?? BWD90_DEFAULT) };
   for (const [fam, part] of Object.entries(raw)) {
     if (!(CONFIG_PARTS as readonly string[]).includes(fam)) throw new TargetError('E104', [fam, ` (a config has the parts ${CONFIG_PARTS.join(', ')})`]);
     if (!isObject(part)) throw new TargetError('E105', [fam, 'an object', JSON.stringify(part)]);
@@ -191,6 +229,12 @@ export function checkConfig(layout: LayoutIR, cfg: CudaConfig): void {
     throw bad(`the backward tiles ${b.blockM} x ${16 * b.warps} cannot be loaded by ${32 * b.warps} threads in whole 8-row passes at head_dim ${d}`);
   const bwdBytes = 2 * d * (2 * 16 * b.warps + 2 * b.blockM) + 2 * 16 * b.warps * b.blockM + 8 * b.blockM;
   if (bwdBytes > SM90_SMEM) throw new TargetError('E102', ['CUDA backward', layout.name, bwdBytes, SM90_SMEM]);
+  // The wgmma dK/dV kernel at 128 rows: S^T and dP^T of 64 keys x 128 rows (64 + 64 fp32 registers
+  // a thread) beside dK and dV (D / 2 each) fit only at D = 64 (bwd_sm90.cuh static_asserts it).
+  if (cfg.bwd90 !== undefined && cfg.bwd90.rows === 128 && !bwd90WideFits(layout))
+    throw bad(
+      `the sm90 backward with 128 query rows per step (bwd90.rows) needs head_dim 64, one query head per KV head and at most two term and mod slots together (registers; got head_dim ${d}, ${layout.heads / layout.kvHeads} query heads per KV head, ${tableShape(layout).termSlots + tableShape(layout).modSlots} slots)`,
+    );
 }
 
 /**
@@ -246,7 +290,7 @@ export function configsFor(layout: LayoutIR, raw?: unknown, tuned: readonly Tune
   const out: CudaConfigs['tuned'] = [];
   for (const t of tuned) {
     const c = configFor(layout, raw, t.config);
-    for (const part of ['sm80', 'bwd'] as const)
+    for (const part of ['sm80', 'bwd', 'bwd90'] as const)
       if (key(c[part]) !== key(config[part]))
         throw new TargetError('E103', [
           'CUDA',

@@ -63,11 +63,11 @@ function manifest(layout: LayoutIR, cfgs: CudaConfigs, options: EmitOptions): st
         block_n: 16 * cfg.bwd.warps,
         threads: 32 * cfg.bwd.warps,
       },
-      // The wgmma backward (sm_90a): dK/dV per (KV head, 128 keys) over 64-row query tiles, with dQ atomics (dkdv) or without (dkdv_det, then the dq pass per 128 query rows: deterministic mode); the preprocess and convert are bwd's.
+      // The wgmma backward (sm_90a): dK/dV per (KV head, 128 keys) over query tiles of bwd90.rows (64 or 128), with dQ atomics (dkdv) or without (dkdv_det, then the dq pass per 128 query rows: deterministic mode); the preprocess and convert are bwd's.
       bwd90: {
         ...Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
         block_n: 128,
-        block_m: 64,
+        block_m: cfg.bwd90?.rows ?? 64,
         dq_block_m: 128,
         dq_block_n: layout.headDim >= 128 ? 64 : 128,
         threads: 256,

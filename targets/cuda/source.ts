@@ -81,7 +81,7 @@ export function bwd90Names(layout: LayoutIR, dtype: Dtype) {
   return { dkdv: `${p}_dkdv_${dtype}`, dkdv_det: `${p}_dkdv_det_${dtype}`, dq: `${p}_dq_${dtype}`, launcher: `${p}_launch_${dtype}` };
 }
 
-/** The tensor maps the wgmma dK/dV kernels take after their strides (BwdSm90::launch encodes them: Q and dO in boxes of 64 rows, K and V of 128). */
+/** The tensor maps the wgmma dK/dV kernels take after their strides (BwdSm90::launch encodes them: Q and dO in boxes of kBMq rows (bwd90.rows), K and V of 128). */
 const BWD90_MAPS =
   'const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV, const __grid_constant__ CUtensorMap tmDO';
 
@@ -134,12 +134,22 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string,
     'struct BwdTiles {',
     `  static constexpr int kWarps = ${cfg.bwd.warps}, kBM = ${cfg.bwd.blockM}, kMinBlocks = ${cfg.bwd.minBlocks};`,
     '};',
+    // A config without a bwd90 part (the D = 128 heuristic) instantiates BwdSm90 with BwdTiles, which
+    // has no kBMq: 64 rows (bwd_sm90.cuh Bwd90Rows), and the generated part as before the part existed.
+    ...(cfg.bwd90 === undefined
+      ? []
+      : [
+          `// Backward (wgmma): 128 keys per block, ${cfg.bwd90.rows} query rows per step.`,
+          'struct Bwd90Tiles {',
+          `  static constexpr int kBMq = ${cfg.bwd90.rows};`,
+          '};',
+        ]),
     'template <class T>',
     'using Sm80 = spc::FwdSm80<T, Layout, Sm80Tiles>;',
     'template <class T>',
     'using Bwd = spc::BwdSm80<T, Layout, BwdTiles>;',
     'template <class T>',
-    'using Bwd90 = spc::BwdSm90<T, Layout, BwdTiles>;',
+    `using Bwd90 = spc::BwdSm90<T, Layout, ${cfg.bwd90 === undefined ? 'BwdTiles' : 'Bwd90Tiles'}>;`,
     'template <class T>',
     'using Sm90 = spc::FwdSm90<T, Layout, Sm90Tiles>;',
     ...extra.flatMap((x, k) => [

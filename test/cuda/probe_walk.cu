@@ -3,7 +3,8 @@
 // exactly as bwd_sm80.cuh uses them). Built by test/cuda-bwd.test.ts with nvcc -DTS=.. -DMS=..;
 // reads cases from stdin: n heads tiles (bwd_sm80 dK/dV walk 0: 32 x 64, 1: 64 x 64, 2: 128 x 32,
 // query rows x keys per block; bwd_sm80 dq walk 3: 64 x 32, 4: 64 x 64; bwd_sm90 dK/dV walk 5:
-// 64 x 128; bwd_sm90 dq walk 6: 128 x 64, 7: 128 x 128), then heads * TS * fields ints (the table rows); prints one line per case: pairs allowed, pairs the walk computes, duplicates, pairs the walk
+// 64 x 128; bwd_sm90 dq walk 6: 128 x 64, 7: 128 x 128; bwd_sm90 dK/dV walk with bwd90.rows = 128, 8:
+// 128 x 128), then heads * TS * fields ints (the table rows); prints one line per case: pairs allowed, pairs the walk computes, duplicates, pairs the walk
 // misses, pairs it computes that are not allowed, full blocks holding a pair not allowed.
 #include <cstdio>
 #include <vector>
@@ -141,7 +142,8 @@ int main() {
     else if (tiles == 4) walk_dq<64, 64, 64>(table, n, heads);
     else if (tiles == 5) walk<64, 128, 64>(table, n, heads);
     else if (tiles == 6) walk_dq<128, 64, 64>(table, n, heads);
-    else walk_dq<128, 128, 64>(table, n, heads);
+    else if (tiles == 7) walk_dq<128, 128, 64>(table, n, heads);
+    else walk<128, 128, 64>(table, n, heads);
   }
   return 0;
 }

@@ -15,9 +15,9 @@ TILES = {
 }
 # The backward's tiles (query rows per step, keys per block), and its deterministic dq pass's
 # (query rows per block, keys per tile: bwd_sm80.cuh kDqBM, kDqBN).
-# The wgmma backward (bwd_sm90.cuh): dK/dV over 64-row query tiles per 128 keys; its dq pass
-# over 128 rows per block with key tiles of 64 (D >= 128) or 128.
-BWD_TILES = {"sm80": (CONFIG["bwd"]["blockM"], 16 * CONFIG["bwd"]["warps"]), "sm90": (64, 128)}
+# The wgmma backward (bwd_sm90.cuh): dK/dV over query tiles of bwd90.rows (64 without the part)
+# per 128 keys; its dq pass over 128 rows per block with key tiles of 64 (D >= 128) or 128.
+BWD_TILES = {"sm80": (CONFIG["bwd"]["blockM"], 16 * CONFIG["bwd"]["warps"]), "sm90": (CONFIG.get("bwd90", {}).get("rows", 64), 128)}
 TILES["dq"] = (16 * CONFIG["bwd"]["warps"], 32 if HEAD_DIM >= 128 else 64)
 TILES["dq90"] = (128, 64 if HEAD_DIM >= 128 else 128)
 # The other sm90 forward configs compiled in (variants 1, 2, ...; _tuning.py picks one per call):

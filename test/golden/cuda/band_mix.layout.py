@@ -11,6 +11,7 @@ CONFIG = {
     "sm80": {"warps": 4, "mTiles": 1, "blockN": 64, "minBlocks": 1, "skipRescale": True},
     "sm90": {"kernel": "blockwise", "warpgroups": 2, "blockN": 64, "stages": 2, "overlap": False, "qBuffers": 1, "wgSkip": False, "minBlocks": 1},
     "bwd": {"warps": 4, "blockM": 64, "minBlocks": 1},
+    "bwd90": {"rows": 64},
 }
 # The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.
 SPEC_HASH = "sha256:838e0a8ab7382283b0fb36380111ce98eba8d6309b12064819822c3eef64a39b"

@@ -11,6 +11,7 @@ CONFIG = {
     "sm80": {"warps": 4, "mTiles": 1, "blockN": 64, "minBlocks": 1, "skipRescale": True},
     "sm90": {"kernel": "blockwise", "warpgroups": 2, "blockN": 64, "stages": 2, "overlap": False, "qBuffers": 1, "wgSkip": False, "minBlocks": 1},
     "bwd": {"warps": 4, "blockM": 64, "minBlocks": 1},
+    "bwd90": {"rows": 64},
 }
 # The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.
 SPEC_HASH = "sha256:60f3b676620fbe126da0d1fea2db7c73b53193c53d735502da3191380f92c6f3"

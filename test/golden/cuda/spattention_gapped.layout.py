@@ -11,6 +11,7 @@ CONFIG = {
     "sm80": {"warps": 4, "mTiles": 1, "blockN": 64, "minBlocks": 1, "skipRescale": True},
     "sm90": {"kernel": "persistent", "warpgroups": 2, "blockN": 128, "stages": 4, "overlap": True, "qBuffers": 1, "wgSkip": False, "minBlocks": 1},
     "bwd": {"warps": 4, "blockM": 64, "minBlocks": 1},
+    "bwd90": {"rows": 64},
 }
 # The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.
 SPEC_HASH = "sha256:00a1142fc82803f0ea1e151e21a2c0f830050b48bc3af998f26973cf8ae281ab"

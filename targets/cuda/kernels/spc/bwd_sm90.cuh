@@ -3,7 +3,9 @@
 // the dq pass) in bench/results/cuda-2026-12-01-backward.md, the default one (dQ by atomics in the
 // dK/dV kernel, kDq) in bench/results/cuda-2026-12-01-backward-atomic.md. The pipelined dkdv below
 // (TMA + mbarrier ring, overlapped wgmma groups; targets/cuda/BWD_SM90_PIPE.md) is compiled and
-// reviewed but NOT YET RUN ON A GPU (bench/cuda/pipe-check.sh is the check).
+// reviewed but NOT YET RUN ON A GPU (bench/cuda/pipe-check.sh is the check). At D = 64 the traits may
+// ask for 128 query rows per step (kBMq, the config's bwd90.rows; BWD_SM90_PIPE.md "D = 64: 128 query
+// rows per step"): compiled and reviewed, NOT YET RUN ON A GPU (bench/cuda/d64-check.sh).
 // Kernels (one block per work item, two warpgroups; the forward's pieces: Sm90Tiles's S = A B^T
 // (issue_s) and O += P V (issue_pv), the accumulator-to-A packing (pack_p), the masks, the TMA maps):
 //
@@ -44,6 +46,18 @@
 
 namespace spc {
 
+// dkdv's query rows per step: C::kBMq where the traits have it (a layout's Bwd90Tiles, the config's
+// bwd90.rows: 64, or 128 at D = 64), else 64 (D = 128 layouts instantiate with the mma.sync
+// backward's BwdTiles, which has none).
+template <class C, class = void>
+struct Bwd90Rows {
+  static constexpr int value = 64;
+};
+template <class C>
+struct Bwd90Rows<C, decltype(void(C::kBMq))> {
+  static constexpr int value = C::kBMq;
+};
+
 template <class T, class L, class C>
 struct BwdSm90 {
   using elem_t = T;
@@ -51,8 +65,11 @@ struct BwdSm90 {
   static constexpr int kD = L::kD, kGroup = L::kGroup, kTermSlots = L::kTermSlots, kModSlots = L::kModSlots;
   static constexpr int kFields = MOD_BASE + MOD_STRIDE * kModSlots;
   static_assert(kD % 64 == 0, "head_dim");
-  // dkdv: 128 keys a block, query tiles of 64 rows. dq: 128 rows a block, key tiles of kBNq.
-  static constexpr int kBN = 128, kBMq = 64;
+  // dkdv: 128 keys a block, query tiles of kBMq rows (64; 128 at D = 64 with bwd90.rows = 128:
+  // kWide). dq: 128 rows a block, key tiles of kBNq.
+  static constexpr int kBN = 128, kBMq = Bwd90Rows<C>::value;
+  static_assert(kBMq == 64 || (kBMq == 128 && kD == 64), "dkdv query rows: 64, or 128 at head_dim 64");
+  static constexpr bool kWide = kBMq == 128;
   static constexpr int kBM = 128, kBNq = kD >= 128 ? 64 : 128;
   using KTiles = Sm90Tiles<T, kD, kBN, kBMq, kThreads>;  // S^T = K Q^T (A: the K tile), P^T dO (B: the dO tile)
   using QTiles = Sm90Tiles<T, kD, kBM, kBNq, kThreads>;  // S = Q K^T (A: the Q tile), dS K (B: the K tile)
@@ -62,14 +79,17 @@ struct BwdSm90 {
   // is buffer t % 2 (a warpgroup writes tile t + 1's while the other may still read tile t's).
   static constexpr int kQStages = 3;
   static constexpr bool kSplitD = kD == 128;  // kDq: each warpgroup's dQ wgmma takes 64 D columns over all 128 keys
-  static constexpr int kDsBufs = kSplitD ? 2 : 1;
+  // kWide (D = 64, 128 rows): each warpgroup's dQ wgmma takes 64 query rows (64 wg ..) over all 128
+  // keys, so it too reads the other warpgroup's dS: two buffers, as at D = 128.
+  static constexpr bool kSharedDs = kSplitD || kWide;
+  static constexpr int kDsBufs = kSharedDs ? 2 : 1;
   static constexpr int kFullCount = 1 + 32;  // warp 0: lane 0's arrive.expect_tx, every lane's cp.async arrive (noinc)
   struct __align__(1024) DkdvSmem {
     elem_t k[kBN * kD];
     elem_t v[kBN * kD];
     elem_t q[kQStages][kBMq * kD];
     elem_t dout[kQStages][kBMq * kD];
-    elem_t ds[kDsBufs][kBMq * kBN];  // kDq: dS of a query tile, [64 rows][128 keys] swizzled (the A operand of dS K)
+    elem_t ds[kDsBufs][kBMq * kBN];  // kDq: dS of a query tile, [kBMq rows][128 keys] swizzled (the A operand of dS K)
     float lse2[kQStages][kBMq];
     float delta[kQStages][kBMq];
     uint64_t kv_full;                              // K and V loaded (TMA transaction bytes), once
@@ -113,22 +133,25 @@ struct BwdSm90 {
   // waits for it (the barrier; a dS buffer is not written again before both have read it: see
   // DkdvSmem) and issues the wgmma group (not awaited), dq_atomics adds its result (acc: the tile's rows, D contiguous;
   // rows >= rows_left are not written). D = 128: this warpgroup's 64 D columns over the 128 keys;
-  // D = 64: all columns over its own 64 keys (both warpgroups add into each element).
+  // D = 64: all columns over its own 64 keys (both warpgroups add into each element); D = 64 with
+  // 128 rows (kWide): all columns of this warpgroup's 64 rows (64 wg ..) over the 128 keys (each
+  // element added once a block).
   static __device__ __forceinline__ void dq_issue(const elem_t* ds, const elem_t* k, float (&d)[32], int wg) {
     static_assert(kD == 128 || kD == 64, "dQ split: 64 columns of D per wgmma");
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // stmatrix (generic) -> wgmma (async proxy)
-    if constexpr (kSplitD)
+    if constexpr (kSharedDs)
       __syncthreads();  // both warpgroups' dS
     else if (wg == 0)  // this warpgroup's own dS columns only (named barriers 1 and 2, 128 threads each)
       asm volatile("bar.sync 1, 128;\n" ::: "memory");
     else
       asm volatile("bar.sync 2, 128;\n" ::: "memory");
     const int col0 = kSplitD ? 64 * wg : 0;
-    const int kk0 = kSplitD ? 0 : 4 * wg, kk1 = kSplitD ? kBN / 16 : 4 * wg + 4;
+    const int row0 = kWide ? 64 * wg : 0;  // this warpgroup's dS rows (kWide): 64 rows of 128 bytes, 1024-byte aligned
+    const int kk0 = kSharedDs ? 0 : 4 * wg, kk1 = kSharedDs ? kBN / 16 : 4 * wg + 4;
     wg_fence();
 #pragma unroll
     for (int kk = kk0; kk < kk1; ++kk) {
-      const uint64_t da = mdesc(ds + (kk >> 2) * kBMq * 64 + (kk & 3) * 16, 16, 1024);
+      const uint64_t da = mdesc(ds + (kk >> 2) * kBMq * 64 + row0 * 64 + (kk & 3) * 16, 16, 1024);
       const uint64_t db = mdesc(k + (col0 >> 6) * kBN * 64 + kk * 16 * 64, kBN * 128, 1024);
       WgmmaSSTB<elem_t, 64>::mma(d, da, db, kk > kk0 ? 1 : 0);
     }
@@ -138,7 +161,7 @@ struct BwdSm90 {
     const int col0 = kSplitD ? 64 * wg : 0;
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int row = (warp & 3) * 16 + g + 8 * r;
+      const int row = (kWide ? 64 * wg : 0) + (warp & 3) * 16 + g + 8 * r;
       if (row < rows_left) {
         float* o = acc + (int64_t)row * kD + col0;
 #pragma unroll
@@ -268,13 +291,19 @@ struct BwdSm90 {
             st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2[c])) : 0.f;
           }
         // dV += P^T dO, issued before dS^T is computed (the A fragments pa stay live until it is done).
+        // kWide: after (dP^T awaited first), so that P^T (fp32, for dS^T), dP^T and pa are never
+        // all live: 64 + 64 + 32 registers a thread at 128 rows.
         uint32_t pa[kBMq / 16][4], da[kBMq / 16][4];
-        pack_p<elem_t, kBMq>(pa, st);
-        fence_regs(dv);
-        wg_fence();
-        KTiles::issue_pv(dv, pa, sm.dout[buf]);
-        wg_commit();
-        wg_wait<1>();  // dP^T done; dV += P^T dO may still run
+        if constexpr (!kWide) {
+          pack_p<elem_t, kBMq>(pa, st);
+          fence_regs(dv);
+          wg_fence();
+          KTiles::issue_pv(dv, pa, sm.dout[buf]);
+          wg_commit();
+          wg_wait<1>();  // dP^T done; dV += P^T dO may still run
+        } else {
+          wg_wait<0>();  // dP^T done
+        }
         fence_regs(dpt);
 
         // dS^T = P^T (dP^T - delta), in dpt.
@@ -282,6 +311,14 @@ struct BwdSm90 {
         for (int x = 0; x < kBMq / 8; ++x)
 #pragma unroll
           for (int e = 0; e < 4; ++e) dpt[4 * x + e] = st[4 * x + e] * (dpt[4 * x + e] - dl[x * 8 + 2 * t4 + (e & 1)]);
+        if constexpr (kWide) {
+          // dV += P^T dO now (st is dead after this pack); it runs during the dS store, the barrier and dQ.
+          pack_p<elem_t, kBMq>(pa, st);
+          fence_regs(dv);
+          wg_fence();
+          KTiles::issue_pv(dv, pa, sm.dout[buf]);
+          wg_commit();
+        }
         pack_p<elem_t, kBMq>(da, dpt);
         if constexpr (kDq) {
           // dS to shared memory, then dQ_accum += dS K (issued first: its atomics wait for it) and
