@@ -134,13 +134,14 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string,
     'struct BwdTiles {',
     `  static constexpr int kWarps = ${cfg.bwd.warps}, kBM = ${cfg.bwd.blockM}, kMinBlocks = ${cfg.bwd.minBlocks};`,
     '};',
+    // (Bwd90Tiles derives from BwdTiles: BwdSm90::launch takes the preprocess constants from BwdSm80<T, L, C>.)
     // A config without a bwd90 part (the D = 128 heuristic) instantiates BwdSm90 with BwdTiles, which
     // has no kBMq: 64 rows (bwd_sm90.cuh Bwd90Rows), and the generated part as before the part existed.
     ...(cfg.bwd90 === undefined
       ? []
       : [
           `// Backward (wgmma): 128 keys per block, ${cfg.bwd90.rows} query rows per step.`,
-          'struct Bwd90Tiles {',
+          'struct Bwd90Tiles : BwdTiles {',
           `  static constexpr int kBMq = ${cfg.bwd90.rows};`,
           '};',
         ]),

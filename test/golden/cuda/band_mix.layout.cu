@@ -21,7 +21,7 @@ struct BwdTiles {
   static constexpr int kWarps = 4, kBM = 64, kMinBlocks = 1;
 };
 // Backward (wgmma): 128 keys per block, 64 query rows per step.
-struct Bwd90Tiles {
+struct Bwd90Tiles : BwdTiles {
   static constexpr int kBMq = 64;
 };
 template <class T>
