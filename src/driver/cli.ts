@@ -732,6 +732,14 @@ async function tuneMeasured(layouts: LayoutIR[], values: Record<string, unknown>
     const bal = (b: Balance) => `per-head max/mean ${b.heads.toFixed(3)}${b.shards === null ? '' : `, per-shard max/mean ${b.shards.toFixed(3)}`}`;
     if (r.balance.chosen) text.push(`  chosen, each head alone: ${bal(r.balance.chosen)}`);
     if (r.balance.twin) text.push(`  ${r.balance.twin.id}, each head alone: ${bal(r.balance.twin.balance)}`);
+    if (r.fit) {
+      const f = r.fit;
+      const cor = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
+      text.push(
+        `  cost model fitted to the choice's per-head times: --cost '${JSON.stringify({ item: +f.model.item.toFixed(3), partialTile: +f.model.partialTile.toFixed(3) })}'${f.physical ? '' : ' (a negative constant: these times do not follow the model; do not use it)'}`,
+        `    per-head correlation with the measured times: plan's model ${cor(f.correlation.plan)}, fitted ${cor(f.correlation.fitted)}; per-head max/mean measured ${f.balance.measured.toFixed(3)}, plan's model ${f.balance.plan.toFixed(3)}, fitted ${f.balance.fitted.toFixed(3)}`,
+      );
+    }
   }
   io.stdout(text.join('\n') + '\n');
   return 0;
