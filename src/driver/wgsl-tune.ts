@@ -354,7 +354,12 @@ export async function tuneWgsl(
             } catch {
               /* a stuck device may refuse */
             }
-            gpu = await openDefaultWebGpu(gpu.backend);
+            try {
+              gpu = await openDefaultWebGpu(gpu.backend);
+            } catch (err2) {
+              if (err2 instanceof WebGpuUnavailable) throw new UsageError(`spc tune --target wgsl: no device after a candidate's timeout: ${err2.message}`);
+              throw err2;
+            }
             checks.clear();
           }
         }
@@ -472,6 +477,19 @@ export function wgslTunings(record: TuningRecord, recordFile: string, layouts: r
     const choices: WgslTuning['choices'] = [];
     for (const e of measured) {
       const c = e.candidates[e.choice]!;
+      // Only a choice the tuner timed and checked against the oracle (a hand-edited or merged record may hold another).
+      const ch = c.checked;
+      if (
+        c.failed !== null ||
+        c.measured_ms === null ||
+        !ch ||
+        ch.rel_err_out === null ||
+        !(ch.rel_err_out < ch.bound) ||
+        (ch.rel_err_lse !== null && !(ch.rel_err_lse < ch.bound))
+      ) {
+        bad(`its choice at N = ${e.n} (${c.id}) was not timed and checked against the oracle (measured_ms, checked within its bound, not failed)`);
+        continue;
+      }
       const cfg = asTiledConfig(c.config);
       const fit = typeof cfg === 'string' ? cfg : fitTiledConfig(plan, cfg, null, {}, false);
       if (typeof fit === 'string' || typeof cfg === 'string') {
