@@ -707,6 +707,24 @@ export function readConfig(arg: string): unknown {
   }
 }
 
+/** What both targets' `spc tune` check first: the lengths (E081), --shards against the KV heads, and --write-spec's needs. */
+function tuneLengths(layouts: LayoutIR[], values: Record<string, unknown>): { seqs: number[]; shards: number | undefined; writeSpec: string | undefined } {
+  const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
+  const shards = values.shards as number | undefined;
+  if (shards !== undefined)
+    for (const l of layouts)
+      if (l.kvHeads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the KV heads of layout ${l.name} (${l.kvHeads})`);
+  for (const l of layouts) if (l.seq !== null && values.seq !== undefined && !seqs.includes(l.seq)) lengthFor(l, seqs[0], seqs[0]!); // E081
+  const writeSpec = values['write-spec'] as string | undefined;
+  if (writeSpec !== undefined) {
+    const tuned = layouts.filter((l) => tunedOf(l));
+    if (!tuned.length) throw new UsageError('--write-spec: no layout of this file has partition tuned');
+    if (tuned.some((l) => l.seq === null) && seqs.length !== 1)
+      throw new UsageError('--write-spec needs exactly one N (an explicit partition holds one set of bands): give one --seq');
+  }
+  return { seqs, shards, writeSpec };
+}
+
 /** `spc tune --measured FILE --plan RECORD`: the plan's record with the measured times, chosen by time. */
 async function tuneMeasured(layouts: LayoutIR[], values: Record<string, unknown>, io: Io): Promise<number> {
   const planFile = values.plan as string | undefined;
@@ -757,19 +775,7 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
     );
   if (values['emit-max'] !== undefined && values.emit === undefined)
     throw new UsageError('--emit-max K needs --emit DIR: it limits the packages written there');
-  const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
-  const shards = values.shards as number | undefined;
-  if (shards !== undefined)
-    for (const l of layouts)
-      if (l.kvHeads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the KV heads of layout ${l.name} (${l.kvHeads})`);
-  for (const l of layouts) if (l.seq !== null && values.seq !== undefined && !seqs.includes(l.seq)) lengthFor(l, seqs[0], seqs[0]!); // E081
-  const writeSpec = values['write-spec'] as string | undefined;
-  if (writeSpec !== undefined) {
-    const tuned = layouts.filter((l) => tunedOf(l));
-    if (!tuned.length) throw new UsageError('--write-spec: no layout of this file has partition tuned');
-    if (tuned.some((l) => l.seq === null) && seqs.length !== 1)
-      throw new UsageError('--write-spec needs exactly one N (an explicit partition holds one set of bands): give one --seq');
-  }
+  const { seqs, shards, writeSpec } = tuneLengths(layouts, values);
   const { plans, record } = await tunePlans(layouts, {
     seqs,
     ...(shards !== undefined ? { shards } : {}),
@@ -809,19 +815,7 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
 async function tuneWgslCommand(layouts: LayoutIR[], source: string, values: Record<string, unknown>, io: Io): Promise<number> {
   for (const k of ['plan-only', 'emit', 'emit-max', 'measured', 'plan', 'sms'])
     if (values[k] !== undefined) throw new UsageError(`--${k} is for --target cuda; --target wgsl measures on the WebGPU adapter in this process`);
-  const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
-  const shards = values.shards as number | undefined;
-  if (shards !== undefined)
-    for (const l of layouts)
-      if (l.kvHeads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the KV heads of layout ${l.name} (${l.kvHeads})`);
-  for (const l of layouts) if (l.seq !== null && values.seq !== undefined && !seqs.includes(l.seq)) lengthFor(l, seqs[0], seqs[0]!); // E081
-  const writeSpec = values['write-spec'] as string | undefined;
-  if (writeSpec !== undefined) {
-    const tuned = layouts.filter((l) => tunedOf(l));
-    if (!tuned.length) throw new UsageError('--write-spec: no layout of this file has partition tuned');
-    if (tuned.some((l) => l.seq === null) && seqs.length !== 1)
-      throw new UsageError('--write-spec needs exactly one N (an explicit partition holds one set of bands): give one --seq');
-  }
+  const { seqs, shards, writeSpec } = tuneLengths(layouts, values);
   const { tuneWgsl, wgslTuneText } = await import('./wgsl-tune.js');
   const { record, plans, summary } = await tuneWgsl(layouts, {
     seqs,

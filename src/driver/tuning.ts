@@ -6,7 +6,7 @@ import { diag, SpecError } from '../../dsl/index.js';
 import type { TunedChoice } from '../../codegen/target.js';
 import type { LayoutIR, Partition, TunedBands } from '../ir/index.js';
 import { BandPricer, baseBounds, DEFAULT_SMS, predict, tuneBands, TunerError, type BandTuning, type Prediction } from '../tuner/bands.js';
-import { DEFAULT_COST_MODEL, fitCostModel, headCost, rankCorrelation, type CostModel } from '../tuner/cost.js';
+import { DEFAULT_COST_MODEL, fitCostModel, headCost, pearson, rankCorrelation, type CostModel } from '../tuner/cost.js';
 import { planLayout, type Plan } from '../tuner/plan.js';
 import { bandsFor, isObj, RECORD_FORMAT, RECORD_VERSION, specHash, validateRecord, type RecordEntry, type TuningRecord } from '../tuner/record.js';
 import { lengthFor } from './pipeline.js';
@@ -525,21 +525,6 @@ export interface CostFit {
   balance: { measured: number; plan: number; fitted: number };
   /** False when a fitted constant came out negative: the times do not follow this model (noise or another cost), do not use it. */
   physical: boolean;
-}
-
-function pearson(a: readonly number[], b: readonly number[]): number | null {
-  const mean = (v: readonly number[]) => v.reduce((x, y) => x + y, 0) / v.length;
-  const ma = mean(a);
-  const mb = mean(b);
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += (a[i]! - ma) * (b[i]! - mb);
-    aa += (a[i]! - ma) ** 2;
-    bb += (b[i]! - mb) ** 2;
-  }
-  return aa === 0 || bb === 0 ? null : ab / Math.sqrt(aa * bb);
 }
 
 /**
