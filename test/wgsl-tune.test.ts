@@ -151,6 +151,33 @@ describe('spc tune --target wgsl on Dawn/Mesa', () => {
       }
   });
 
+  it('checks at --check-n, but never beyond the longest N tuned (the whole bucket then)', async () => {
+    const file = join(dir, 'long-check.json');
+    const r = await cli([
+      'tune',
+      spec,
+      '--target',
+      'wgsl',
+      '--backend',
+      'opengl',
+      '--seq',
+      '192',
+      '--check-n',
+      '100000',
+      '--max-candidates',
+      '1',
+      '--reps',
+      '1',
+      '--record',
+      file,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const rec = JSON.parse(readFileSync(file, 'utf8')) as TuningRecord;
+    const timed = rec.entries[0]!.candidates.filter((c) => c.measured_ms !== null);
+    expect(timed.length).toBeGreaterThan(0);
+    for (const c of timed) expect(c.checked, c.id).toMatchObject({ n: 192 });
+  }, 120_000);
+
   it('records the candidate the adapter cannot run as failed, with the reason, and goes on', () => {
     for (const e of record.entries) {
       const c = e.candidates.find((x) => x.id.startsWith(INJECTED))!;

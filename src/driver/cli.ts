@@ -207,7 +207,7 @@ bench/cuda/tune_measure.py DIR times them; --measured FILE --plan DIR/tune_plan.
 chooses by measured time and writes the record (--record).
 --target wgsl measures in this process instead, on the WebGPU adapter Dawn gives (the
 npm package webgpu): every tiled variant the adapter runs (at most --max-candidates), each
-checked against the float64 oracle at --check-n, then timed at N (timestamp-query where the
+checked against the float64 oracle at --check-n (long rows; at most the longest N), then timed at N (timestamp-query where the
 adapter has it, else wall time); --record writes the record for spc compile --tuning.`,
     options: [
       {

@@ -52,7 +52,7 @@ export interface WgslTuneOptions {
   shards?: number;
   /** Candidates timed per layout and N. */
   maxCandidates: number;
-  /** The length of the oracle check. */
+  /** The length of the oracle check (at most the longest N tuned). */
   checkN: number;
   reps: number;
   /** Seconds per candidate (its check and its timing). */
@@ -219,8 +219,9 @@ export async function tuneWgsl(
     const autoDesc = w.checkModule.TILED_VARIANTS.find((t) => t.auto && unfit(t, gpu.device) === null); // the runtime's pickVariant
     if (!autoDesc)
       throw new UsageError(`layout ${l.name}: this adapter runs none of the automatic tiled variants (${gpu.description}): nothing to compare with`);
-    // The oracle's inputs and result at the check length, once per layout.
-    const checkN = l.seq ?? o.checkN;
+    // The oracle's inputs and result at the check length, once per layout: --check-n (long rows by
+    // default), but not beyond the longest N tuned, whose whole bucket it then covers.
+    const checkN = l.seq ?? Math.min(o.checkN, Math.max(...w.perN.map((p) => p.n)));
     const s = w.checkModule.sizes(checkN, 1);
     const seed = 7919 * checkN + l.headDim;
     const cq = randomArray(s.q, seed + 1);
