@@ -229,9 +229,13 @@ export async function tuneWgsl(
     const cv = randomArray(s.v, seed + 3);
     let ref: ReturnType<typeof referenceAttention> | null = null;
     const checks = new Map<string, { ok: true; checked: Checked } | { ok: false; why: string }>();
+    // Bumped when a candidate times out and the device is replaced: what a timed-out attempt
+    // finishes later (on the old device) is dropped, never recorded.
+    let generation = 0;
     const check = async (id: string): Promise<{ ok: true; checked: Checked } | { ok: false; why: string }> => {
       const old = checks.get(id);
       if (old) return old;
+      const gen = generation;
       const out = gpu.device.createBuffer({
         size: s.outBytes,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
@@ -272,7 +276,7 @@ export async function tuneWgsl(
       } finally {
         out.destroy();
       }
-      checks.set(id, r);
+      if (gen === generation) checks.set(id, r);
       return r;
     };
 
@@ -317,9 +321,11 @@ export async function tuneWgsl(
           o.progress(`${label}: skipped (over --budget ${o.budgetS} s)\n`);
           continue;
         }
+        const gen = generation;
         const one = async (): Promise<{ failed: string; times?: undefined } | { failed?: undefined; times: Awaited<ReturnType<typeof timeDispatches>> }> => {
           const ok = await check(id);
           if (!ok.ok) return { failed: ok.why };
+          if (gen !== generation) return { failed: 'timed out' }; // this attempt was given up: the result is not used
           c.checked = ok.checked;
           const mod = tunedOf(l) ? modules.get(JSON.stringify(c.bounds))! : w.checkModule;
           const att = await mod.createAttention(gpu.device, { n, variant: id });
@@ -348,6 +354,7 @@ export async function tuneWgsl(
           c.failed = err instanceof Timeout ? err.message : firstLine(err);
           o.progress(`${label}: FAILED ${c.failed}\n`);
           if (err instanceof Timeout) {
+            generation++;
             // The device may be stuck: the next candidates get a new one.
             o.progress('  opening a new device after the timeout\n');
             try {
