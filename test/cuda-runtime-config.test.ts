@@ -102,7 +102,7 @@ describe('run-time kernel configs (CUDA)', () => {
     expect(bad).toThrow(TargetError);
     expect(bad).toThrow(/sets the sm80 part; only the sm90 forward config is chosen at run time/);
     // Without a record: one config, nothing to pick.
-    expect(configsFor(layout!)).toEqual({ config: defaultConfig(layout!), variants: [defaultConfig(layout!).sm90], tuned: [] });
+    expect(configsFor(layout!)).toEqual({ config: defaultConfig(layout!), overrides: {}, variants: [defaultConfig(layout!).sm90], tuned: [] });
   });
 
   it('the package picks per GPU and N: the record, the run-time cache, else the heuristic (its own Python, no GPU)', () => {
@@ -124,6 +124,7 @@ describe('run-time kernel configs (CUDA)', () => {
     writeFileSync(join(cache, 'e-broken.json'), '{"format": "spc-tuning-record", ');
     writeFileSync(join(cache, 'f-notes.txt'), 'not a record, not .json: skipped');
     writeFileSync(join(cache, 'g-other.json'), '{"format": "something else"}');
+    writeFileSync(join(cache, 'h-deep.json'), '['.repeat(100000) + ']'.repeat(100000)); // too deep for json: a RecursionError, skipped
     const script = [
       'import json, os, sys, warnings',
       'import rtcfg as m',
@@ -145,6 +146,8 @@ describe('run-time kernel configs (CUDA)', () => {
       '    out["cache"] = [pick(n) for n in (1000, 2048, 2500, 10000, 16384, 20000, 32768, 40000)]',
       '    out["cache_h100"] = [pick(n, "NVIDIA H100 80GB HBM3") for n in (2048, 4096)]',
       '    out["again"] = pick(10000)  # the same warning is not repeated',
+      '    d = m.kernel_config(2048, "NVIDIA H200", deterministic=True)  # the cache is not read',
+      '    out["deterministic"] = [d["id"], d["source"], d["n"]]',
       'out["warnings"] = [str(x.message) for x in w]',
       'print(json.dumps(out))',
     ].join('\n');
@@ -184,14 +187,38 @@ describe('run-time kernel configs (CUDA)', () => {
       [HEURISTIC, 'heuristic', null],
     ]);
     expect(res.again).toEqual([HEURISTIC, 'record', 16384]);
+    expect(res.deterministic).toEqual([A, 'record', 2048]);
     const warned = res.warnings as string[];
-    expect(warned).toHaveLength(3);
+    expect(warned).toHaveLength(4);
+    expect(warned.find((w) => w.includes('h-deep.json'))).toMatch(/ignored \(/);
     for (const w of warned) expect(w).not.toContain('\n');
     expect(warned.find((w) => w.includes('e-broken.json'))).toMatch(/^spc rtcfg: tuning cache .*e-broken\.json: ignored \(/);
     expect(warned.find((w) => w.includes('g-other.json'))).toContain('not an spc tuning record');
     expect(warned.find((w) => w.includes('a-new.json'))).toBe(
       `spc rtcfg: tuning cache ${join(cache, 'a-new.json')}: the config chosen on ${H200} at N = 12000 (${notHeld} / bands none) is not compiled into this package; ignored (spc compile --tuning with that record compiles it in)`,
     );
+  });
+
+  it('a cache record made by spc tune applies to a package compiled with --config over that record, as spc compile applies it', () => {
+    // pkg-s2 was compiled with --tuning RECORD --config {"sm90": {"stages": 2}}: the record's 16384
+    // choice (the heuristic, stages 3) became its variant 0 with stages 2. The same record's 16384
+    // choice in the cache (at N = 40000) must resolve to that variant, as spc compile resolved it,
+    // not be reported as a config the package lacks.
+    const cache = join(d, 'cache-s2');
+    mkdirSync(cache);
+    const e0 = record.entries.find((e) => e.n === 16384)!;
+    writeFileSync(join(cache, 'r.json'), JSON.stringify({ ...record, entries: [{ ...e0, n: 40000 }] }));
+    const script = [
+      'import json, os, sys, warnings',
+      'os.environ["SPC_TUNING_CACHE"] = sys.argv[1]',
+      'import rtcfg as m',
+      'with warnings.catch_warnings(record=True) as w:',
+      '    warnings.simplefilter("always")',
+      '    c = m.kernel_config(40000, "NVIDIA H200")',
+      'print(json.dumps({"id": c["id"], "source": c["source"], "variant": c["variant"], "warnings": [str(x.message) for x in w]}))',
+    ].join('\n');
+    const res = JSON.parse(execFileSync('python3', ['-c', script, cache], { cwd: join(d, 'pkg-s2'), encoding: 'utf8', env: { ...process.env, HOME: d } }));
+    expect(res).toEqual({ id: 'sm90 persistent wg2 n128 s2 q1', source: 'cache', variant: 0, warnings: [] });
   });
 
   it('the multi-config .cu compiles with nvcc for sm_90a with its launchers.h: every variant kernel, no spills, no warnings', async () => {

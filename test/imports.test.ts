@@ -24,7 +24,7 @@ const RULES: [test: (file: string) => boolean, name: string, rule: Rule][] = [
   [(f) => f.startsWith('codegen/'), 'codegen', { internal: () => ['codegen/', 'src/ir/'], packages: [] }],
   [(f) => f.startsWith('targets/'), 'a target', { internal: (f) => [`${f.split('/').slice(0, 2).join('/')}/`, 'codegen/', 'src/ir/'], packages: ['ts-morph'] }],
   [(f) => f.startsWith('src/tuner/'), 'the tuner', { internal: () => ['src/tuner/', 'src/ir/'], packages: [] }],
-  [(f) => f.startsWith('src/driver/'), 'the driver', { internal: () => ['dsl/', 'src/', 'codegen/', 'targets/'], packages: [] }],
+  [(f) => f.startsWith('src/driver/'), 'the driver', { internal: () => ['dsl/', 'src/', 'codegen/', 'targets/'], packages: ['webgpu'] }],
 ];
 
 /** The module specifiers a TypeScript source imports: import and export ... from (type-only too) and import(). */

@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/driver/cli.js';
-import { recordConfigs } from '../src/driver/tuning.js';
+import { fitPerHead, recordConfigs } from '../src/driver/tuning.js';
+import { compileSource } from '../src/driver/pipeline.js';
+import { BandPricer } from '../src/tuner/bands.js';
 import type { LayoutIR } from '../src/ir/index.js';
-import { rankCorrelation } from '../src/tuner/cost.js';
+import { DEFAULT_COST_MODEL, headCost, rankCorrelation } from '../src/tuner/cost.js';
 import { specHash, validateRecord, type TuningRecord } from '../src/tuner/record.js';
 
 async function spc(...argv: string[]) {
@@ -154,6 +156,51 @@ describe('spc tune: the measuring half', () => {
     }
   }, 120_000);
 
+  it("--measured fits the cost model to the choice's per-head times (each head alone: what headCost predicts) and recovers known constants", async () => {
+    const few = join(d, 'emit-few');
+    const list = JSON.parse(readFileSync(join(few, 'tune_candidates.json'), 'utf8')) as Listed[];
+    const plan = join(few, 'tune_plan.json');
+    const planned = JSON.parse(readFileSync(plan, 'utf8')) as TuningRecord;
+    const c = planned.entries[list[0]!.entry]!.candidates[list[0]!.candidate]!;
+    expect(c.bounds).not.toBeNull();
+    const [bm, bn] = c.tile;
+    // Made-up per-head times that follow the model exactly, with item 0.4 and partialTile 0.8 (per
+    // full tile), 3 us per reference tile: the fit must give those constants back.
+    const l = compileSource(SPEC)[0]!;
+    const pricer = new BandPricer(l, c.bounds!.at(-1)!, bm, bn);
+    const truth = { ...DEFAULT_COST_MODEL, item: 0.4, partialTile: 0.8 };
+    const heads = Array.from({ length: l.heads }, (_, h) => 0.003 * headCost(truth, bm, bn, pricer.work(h, c.bounds![h]!, c.bounds![h + 1]!)));
+    const m = join(d, 'measured-fit.json');
+    writeMeasured(
+      m,
+      list,
+      (i) => (i === 0 ? 0.5 : 1 + i),
+      (i) => (i === 0 ? { per_head_ms: heads } : {}),
+    );
+    const r = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', plan);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`cost model fitted to the choice's per-head times: --cost '{"item":0.4,"partialTile":0.8}'\n`);
+    expect(r.stdout).toMatch(/fitted 1\.00; per-head max\/mean measured (\d\.\d+), plan's model \d\.\d+, fitted \1/);
+    const f = fitPerHead(l, c.bounds!.at(-1)!, { ...c, measured_head_ms: heads }, DEFAULT_COST_MODEL)!;
+    expect(f.model.item).toBeCloseTo(0.4, 9);
+    expect(f.model.partialTile).toBeCloseTo(0.8, 9);
+    expect(f.physical).toBe(true);
+    expect(f.correlation.fitted).toBeCloseTo(1, 9);
+    // Times that fall as the tiles grow (the heads' times reversed) cannot come from the model: a
+    // negative constant, flagged, and the command says not to use it.
+    const rev = fitPerHead(l, c.bounds!.at(-1)!, { ...c, measured_head_ms: [...heads].reverse() }, DEFAULT_COST_MODEL)!;
+    expect(rev.physical).toBe(false);
+    writeMeasured(
+      m,
+      list,
+      (i) => (i === 0 ? 0.5 : 1 + i),
+      (i) => (i === 0 ? { per_head_ms: [...heads].reverse() } : {}),
+    );
+    const r2 = await spc('tune', spec, '--target', 'cuda', '--measured', m, '--plan', plan);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stdout).toContain('(a negative constant: these times do not follow the model; do not use it)');
+  }, 120_000);
+
   it('--measured chooses the fastest timed candidate, never a failed one, and the record compiles', async () => {
     const list = JSON.parse(readFileSync(join(emit, 'tune_candidates.json'), 'utf8')) as Listed[];
     expect(list.length).toBeGreaterThanOrEqual(3);
@@ -213,7 +260,9 @@ describe('spc tune: the measuring half', () => {
     expect(c2.code, c2.stderr).toBe(0);
     expect(manifestOf(out2).runtime_configs.variants.map((v) => v.sm90)).toContainEqual({ ...(chosen.config.sm90 as object), minBlocks: 1 });
     // Another target takes the bands only.
-    expect((await spc('compile', spec, '--target', 'wgsl', '--tuning', rec, '-o', join(d, 'wgsl-tuned'))).stderr).not.toContain('kernel config');
+    const w = await spc('compile', spec, '--target', 'wgsl', '--tuning', rec, '-o', join(d, 'wgsl-tuned'));
+    expect(w.code, w.stderr).toBe(0);
+    expect(w.stderr).not.toContain('kernel config');
   }, 120_000);
 
   it('recordConfigs: each measured entry of the layout, target and spec gives its GPU, N and config', () => {

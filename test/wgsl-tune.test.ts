@@ -15,6 +15,7 @@ import { run } from '../src/driver/cli.js';
 import { instantiate } from '../src/ir/index.js';
 import { referenceAttention } from '../src/oracle.js';
 import { validateRecord, type TuningRecord } from '../src/tuner/record.js';
+import * as runtime from '../targets/wgsl/runtime/spc-wgsl-runtime.js';
 import { layoutsOf, openGpu, randomArray, relError, type Gpu, type WgslModule } from './wgsl-helpers.js';
 
 const SPEC = `layout tune_small {
@@ -150,6 +151,33 @@ describe('spc tune --target wgsl on Dawn/Mesa', () => {
       }
   });
 
+  it('checks at --check-n, but never beyond the longest N tuned (the whole bucket then)', async () => {
+    const file = join(dir, 'long-check.json');
+    const r = await cli([
+      'tune',
+      spec,
+      '--target',
+      'wgsl',
+      '--backend',
+      'opengl',
+      '--seq',
+      '192',
+      '--check-n',
+      '100000',
+      '--max-candidates',
+      '1',
+      '--reps',
+      '1',
+      '--record',
+      file,
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const rec = JSON.parse(readFileSync(file, 'utf8')) as TuningRecord;
+    const timed = rec.entries[0]!.candidates.filter((c) => c.measured_ms !== null);
+    expect(timed.length).toBeGreaterThan(0);
+    for (const c of timed) expect(c.checked, c.id).toMatchObject({ n: 192 });
+  }, 120_000);
+
   it('records the candidate the adapter cannot run as failed, with the reason, and goes on', () => {
     for (const e of record.entries) {
       const c = e.candidates.find((x) => x.id.startsWith(INJECTED))!;
@@ -223,6 +251,46 @@ describe('spc compile --target wgsl --tuning RECORD', () => {
     expect(att.tiledVariant).toBe(auto.tiledVariant);
     att.destroy();
     auto.destroy();
+  });
+});
+
+describe('spc compile --target wgsl --tuning: records it refuses (E084, exit 2)', () => {
+  it('a choice not timed and oracle-checked, another spec, no adapter', async () => {
+    const refused = async (edit: (r: TuningRecord) => void, msg: RegExp) => {
+      const r = JSON.parse(JSON.stringify(record)) as TuningRecord;
+      edit(r);
+      const file = join(dir, 'refused.json');
+      writeFileSync(file, JSON.stringify(r));
+      const c = await cli(['compile', spec, '--target', 'wgsl', '--tuning', file, '-o', join(dir, 'out-refused')]);
+      expect(c.code, c.err).toBe(2);
+      expect(c.err).toMatch(/error\[E084\]/);
+      expect(c.err).toMatch(msg);
+    };
+    const chosen = (r: TuningRecord) => r.entries[0]!.candidates[r.entries[0]!.choice]!;
+    const notChecked = /was not timed and checked against the oracle/;
+    await refused((r) => void (chosen(r).checked = null), notChecked);
+    await refused((r) => void (chosen(r).checked = { ...chosen(r).checked!, rel_err_out: 0.5 }), notChecked);
+    await refused((r) => {
+      chosen(r).failed = 'wrong';
+      chosen(r).measured_ms = null;
+    }, notChecked);
+    await refused((r) => void (r.entries[0]!.spec_hash = `sha256:${'0'.repeat(64)}`), /made for a different spec/);
+    await refused((r) => void delete r.device.adapter, /no WebGPU adapter in device\.adapter/);
+  });
+});
+
+describe('the runtime: a tuning record applies only to the adapter it names', () => {
+  it('never on a device without adapter information, or with all of it blank (as browsers may report)', () => {
+    const blank = { vendor: '', architecture: '', device: '', description: '' };
+    const kernel = {
+      tuned: { record: 'r.json', device: blank, choices: [{ n: 4096, variant: 'wg-16x8-t2x8-pad' }] },
+      tiled: [],
+    } as unknown as runtime.WgslKernel;
+    for (const adapterInfo of [undefined, blank]) {
+      const t = runtime.tunedVariant(kernel, { adapterInfo } as unknown as GPUDevice, 1024);
+      expect(t.name).toBeNull();
+      expect(t.reason).toMatch(/reports no adapter information/);
+    }
   });
 });
 

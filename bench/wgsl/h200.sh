@@ -22,6 +22,7 @@
 # SPC_WEBGPU_BACKEND (default opengl: Mesa), small sizes; OUT defaults to /tmp/spc-h200-dry.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. bench/wgsl/gpu-env.sh # gpu_vulkan, gpu_node, gpu_env_txt
 dry=0
 [ "${1:-}" = --dry-run ] && dry=1
 if [ $dry = 1 ]; then OUT="${OUT:-/tmp/spc-h200-dry}"; fi
@@ -38,11 +39,7 @@ min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
 main() {
 # 1. Set-up.
 if [ $dry = 0 ]; then
-  say "unpacking .gl/*.deb (Vulkan loader, GLVND)"
-  for f in .gl/*.deb; do dpkg -x "$f" /; done
-  ldconfig
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-  export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+  gpu_vulkan
   BACKEND=vulkan
   LEVEL=core
   NS=4096,8192,16384 DIMS=64,128 HEADS=16 REPS=10 VNS=16384
@@ -58,25 +55,9 @@ else
   PASS_CHECK="dense-causal:1:128:1200"
   LIFE_ARGS="--cycles 3 --n 256 --d 64 --heads 4"
 fi
-export EGL_PLATFORM=surfaceless
-say "unpacking the carried Node and dawn.node"
-xz -dc .gpu/node.xz > .gpu/node && chmod +x .gpu/node
-dawn=.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
-[ -s "$dawn" ] || xz -dc "$dawn.xz" > "$dawn"
-NODE="$PWD/.gpu/node"
+gpu_node
 JS=.gpu/js/bench
-{
-  echo "date: $(date -u +%FT%TZ)"
-  echo "node: $("$NODE" --version) (built on $(cat .gpu/node.version 2>/dev/null))"
-  echo "git: $(git rev-parse HEAD 2>/dev/null || echo '(no .git)') $(git status --porcelain 2>/dev/null | wc -l) changed files"
-  echo "backend: $BACKEND, feature level $LEVEL; VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
-  nvidia-smi 2>&1 | head -20
-  ldconfig -p | grep -E 'libvulkan|libGLX|libEGL' || true
-  ls -la "${VK_DRIVER_FILES:-/nonexistent}" 2>&1
-  uname -a
-  nproc
-} > "$OUT/env.txt" 2>&1
-say "node $("$NODE" --version); env in env.txt"
+gpu_env_txt "backend: $BACKEND, feature level $LEVEL; VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
 
 # 2. Correctness first: every variant selector on each case (150 s at most per case, 220 s in all).
 CHECK_VARIANTS=auto,sg,wg,sg-small,wg-small

@@ -21,6 +21,7 @@
 # /tmp/spc-tune-dry. It removes the Node and dawn.node it unpacked into .gpu/ (else 122 MiB would be carried).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+. bench/wgsl/gpu-env.sh # gpu_vulkan, gpu_node, gpu_env_txt
 dry=0
 [ "${1:-}" = --dry-run ] && dry=1
 if [ $dry = 1 ]; then OUT="${OUT:-/tmp/spc-tune-dry}"; fi
@@ -34,42 +35,21 @@ LAYOUTS="${SPC_TUNE_LAYOUTS:-spattention_d64 spattention_d128}" # SPC_TUNE_LAYOU
 
 main() {
   if [ $dry = 0 ]; then
-    say "unpacking .gl/*.deb (Vulkan loader, GLVND)"
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-    export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+    gpu_vulkan
     BACKEND=vulkan
     # Per layout: at most 40 candidates, none started after 200 s, each at most 60 s; the process
     # itself at most 260 s (2 x 260 + set-up < 600).
-    ARGS="${SPC_TUNE_ARGS:---seq 16384 --max-candidates 40 --reps 5 --check-n 256 --timeout 60 --budget 200}"
+    ARGS="${SPC_TUNE_ARGS:---seq 16384 --max-candidates 40 --reps 5 --check-n 4096 --timeout 60 --budget 200}"
     WATCHDOG=${SPC_TUNE_WATCHDOG:-260}
   else
     BACKEND="${SPC_WEBGPU_BACKEND:-opengl}"
     ARGS="--seq 512 --max-candidates 2 --reps 2 --check-n 64 --timeout 60 --budget 60"
     WATCHDOG=150
   fi
-  export EGL_PLATFORM=surfaceless
-  say "unpacking the carried Node and dawn.node"
-  xz -dc .gpu/node.xz > .gpu/node && chmod +x .gpu/node
-  dawn=.gpu/node_modules/webgpu/dist/linux-x64/dawn.node
-  [ -s "$dawn" ] || xz -dc "$dawn.xz" > "$dawn"
-  NODE="$PWD/.gpu/node"
+  gpu_node
   SPC=".gpu/js/bench/wgsl/tune.js"
   [ -s "$SPC" ] || { say "missing $SPC: run bash bench/wgsl/prepare-h200.sh here first"; return 1; }
-  {
-    echo "date: $(date -u +%FT%TZ)"
-    echo "node: $("$NODE" --version) (built on $(cat .gpu/node.version 2>/dev/null))"
-    echo "git: $(git rev-parse HEAD 2>/dev/null || echo '(no .git)') $(git status --porcelain 2>/dev/null | wc -l) changed files"
-    echo "backend: $BACKEND; VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
-    echo "args: $ARGS"
-    nvidia-smi 2>&1 | head -20
-    ldconfig -p | grep -E 'libvulkan|libGLX|libEGL' || true
-    ls -la "${VK_DRIVER_FILES:-/nonexistent}" 2>&1
-    uname -a
-    nproc
-  } > "$OUT/env.txt" 2>&1
-  say "node $("$NODE" --version); env in env.txt"
+  gpu_env_txt "backend: $BACKEND; VK_DRIVER_FILES=${VK_DRIVER_FILES:-}" "args: $ARGS"
   records=()
   for L in $LAYOUTS; do
     say "spc tune $SPC --layout $L --target wgsl --backend $BACKEND $ARGS (watchdog $WATCHDOG s)"

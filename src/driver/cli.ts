@@ -207,7 +207,7 @@ bench/cuda/tune_measure.py DIR times them; --measured FILE --plan DIR/tune_plan.
 chooses by measured time and writes the record (--record).
 --target wgsl measures in this process instead, on the WebGPU adapter Dawn gives (the
 npm package webgpu): every tiled variant the adapter runs (at most --max-candidates), each
-checked against the float64 oracle at --check-n, then timed at N (timestamp-query where the
+checked against the float64 oracle at --check-n (long rows; at most the longest N), then timed at N (timestamp-query where the
 adapter has it, else wall time); --record writes the record for spc compile --tuning.`,
     options: [
       {
@@ -707,6 +707,24 @@ export function readConfig(arg: string): unknown {
   }
 }
 
+/** What both targets' `spc tune` check first: the lengths (E081), --shards against the KV heads, and --write-spec's needs. */
+function tuneLengths(layouts: LayoutIR[], values: Record<string, unknown>): { seqs: number[]; shards: number | undefined; writeSpec: string | undefined } {
+  const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
+  const shards = values.shards as number | undefined;
+  if (shards !== undefined)
+    for (const l of layouts)
+      if (l.kvHeads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the KV heads of layout ${l.name} (${l.kvHeads})`);
+  for (const l of layouts) if (l.seq !== null && values.seq !== undefined && !seqs.includes(l.seq)) lengthFor(l, seqs[0], seqs[0]!); // E081
+  const writeSpec = values['write-spec'] as string | undefined;
+  if (writeSpec !== undefined) {
+    const tuned = layouts.filter((l) => tunedOf(l));
+    if (!tuned.length) throw new UsageError('--write-spec: no layout of this file has partition tuned');
+    if (tuned.some((l) => l.seq === null) && seqs.length !== 1)
+      throw new UsageError('--write-spec needs exactly one N (an explicit partition holds one set of bands): give one --seq');
+  }
+  return { seqs, shards, writeSpec };
+}
+
 /** `spc tune --measured FILE --plan RECORD`: the plan's record with the measured times, chosen by time. */
 async function tuneMeasured(layouts: LayoutIR[], values: Record<string, unknown>, io: Io): Promise<number> {
   const planFile = values.plan as string | undefined;
@@ -732,6 +750,14 @@ async function tuneMeasured(layouts: LayoutIR[], values: Record<string, unknown>
     const bal = (b: Balance) => `per-head max/mean ${b.heads.toFixed(3)}${b.shards === null ? '' : `, per-shard max/mean ${b.shards.toFixed(3)}`}`;
     if (r.balance.chosen) text.push(`  chosen, each head alone: ${bal(r.balance.chosen)}`);
     if (r.balance.twin) text.push(`  ${r.balance.twin.id}, each head alone: ${bal(r.balance.twin.balance)}`);
+    if (r.fit) {
+      const f = r.fit;
+      const cor = (x: number | null) => (x === null ? 'n/a' : x.toFixed(2));
+      text.push(
+        `  cost model fitted to the choice's per-head times: --cost '${JSON.stringify({ item: +f.model.item.toFixed(3), partialTile: +f.model.partialTile.toFixed(3) })}'${f.physical ? '' : ' (a negative constant: these times do not follow the model; do not use it)'}`,
+        `    per-head correlation with the measured times: plan's model ${cor(f.correlation.plan)}, fitted ${cor(f.correlation.fitted)}; per-head max/mean measured ${f.balance.measured.toFixed(3)}, plan's model ${f.balance.plan.toFixed(3)}, fitted ${f.balance.fitted.toFixed(3)}`,
+      );
+    }
   }
   io.stdout(text.join('\n') + '\n');
   return 0;
@@ -749,19 +775,7 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
     );
   if (values['emit-max'] !== undefined && values.emit === undefined)
     throw new UsageError('--emit-max K needs --emit DIR: it limits the packages written there');
-  const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
-  const shards = values.shards as number | undefined;
-  if (shards !== undefined)
-    for (const l of layouts)
-      if (l.kvHeads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the KV heads of layout ${l.name} (${l.kvHeads})`);
-  for (const l of layouts) if (l.seq !== null && values.seq !== undefined && !seqs.includes(l.seq)) lengthFor(l, seqs[0], seqs[0]!); // E081
-  const writeSpec = values['write-spec'] as string | undefined;
-  if (writeSpec !== undefined) {
-    const tuned = layouts.filter((l) => tunedOf(l));
-    if (!tuned.length) throw new UsageError('--write-spec: no layout of this file has partition tuned');
-    if (tuned.some((l) => l.seq === null) && seqs.length !== 1)
-      throw new UsageError('--write-spec needs exactly one N (an explicit partition holds one set of bands): give one --seq');
-  }
+  const { seqs, shards, writeSpec } = tuneLengths(layouts, values);
   const { plans, record } = await tunePlans(layouts, {
     seqs,
     ...(shards !== undefined ? { shards } : {}),
@@ -801,19 +815,7 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
 async function tuneWgslCommand(layouts: LayoutIR[], source: string, values: Record<string, unknown>, io: Io): Promise<number> {
   for (const k of ['plan-only', 'emit', 'emit-max', 'measured', 'plan', 'sms'])
     if (values[k] !== undefined) throw new UsageError(`--${k} is for --target cuda; --target wgsl measures on the WebGPU adapter in this process`);
-  const seqs = (values.seq as number[] | undefined) ?? [DEFAULT_SEQ];
-  const shards = values.shards as number | undefined;
-  if (shards !== undefined)
-    for (const l of layouts)
-      if (l.kvHeads % shards !== 0) throw new UsageError(`--shards ${shards} must divide the KV heads of layout ${l.name} (${l.kvHeads})`);
-  for (const l of layouts) if (l.seq !== null && values.seq !== undefined && !seqs.includes(l.seq)) lengthFor(l, seqs[0], seqs[0]!); // E081
-  const writeSpec = values['write-spec'] as string | undefined;
-  if (writeSpec !== undefined) {
-    const tuned = layouts.filter((l) => tunedOf(l));
-    if (!tuned.length) throw new UsageError('--write-spec: no layout of this file has partition tuned');
-    if (tuned.some((l) => l.seq === null) && seqs.length !== 1)
-      throw new UsageError('--write-spec needs exactly one N (an explicit partition holds one set of bands): give one --seq');
-  }
+  const { seqs, shards, writeSpec } = tuneLengths(layouts, values);
   const { tuneWgsl, wgslTuneText } = await import('./wgsl-tune.js');
   const { record, plans, summary } = await tuneWgsl(layouts, {
     seqs,

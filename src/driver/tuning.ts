@@ -6,7 +6,7 @@ import { diag, SpecError } from '../../dsl/index.js';
 import type { TunedChoice } from '../../codegen/target.js';
 import type { LayoutIR, Partition, TunedBands } from '../ir/index.js';
 import { BandPricer, baseBounds, DEFAULT_SMS, predict, tuneBands, TunerError, type BandTuning, type Prediction } from '../tuner/bands.js';
-import { DEFAULT_COST_MODEL, rankCorrelation, type CostModel } from '../tuner/cost.js';
+import { DEFAULT_COST_MODEL, fitCostModel, headCost, pearson, rankCorrelation, type CostModel } from '../tuner/cost.js';
 import { planLayout, type Plan } from '../tuner/plan.js';
 import { bandsFor, isObj, RECORD_FORMAT, RECORD_VERSION, specHash, validateRecord, type RecordEntry, type TuningRecord } from '../tuner/record.js';
 import { lengthFor } from './pipeline.js';
@@ -515,6 +515,46 @@ export function measuredBalance(perHead: readonly number[], shards: number): Bal
   return { heads: ratio(perHead), shards: sh };
 }
 
+/** The cost model fitted to one candidate's per-head times, and how well each model predicts them. */
+export interface CostFit {
+  /** The fitted constants, for `spc tune --cost` (fullTile = 1 is the unit, refArea kept). */
+  model: CostModel;
+  /** Pearson correlation of predicted and measured per-head times: the plan's model and the fitted one. */
+  correlation: { plan: number | null; fitted: number | null };
+  /** Per-head max/mean: measured, and as each model predicts it for these bands. */
+  balance: { measured: number; plan: number; fitted: number };
+  /** False when a fitted constant came out negative: the times do not follow this model (noise or another cost), do not use it. */
+  physical: boolean;
+}
+
+/**
+ * Fits the cost model (fitCostModel: item and partialTile per full tile) to a candidate's per-head
+ * times, each head alone at batch B x H, which is what headCost predicts: a head's work when it has
+ * the GPU to itself. Only for a partition whose bands the candidate names (its bounds), with the
+ * candidate's tile. Null when there are no per-head times or they do not determine the constants.
+ */
+export function fitPerHead(l: LayoutIR, n: number, c: RecordEntry['candidates'][number], plan: CostModel): CostFit | null {
+  const ph = c.measured_head_ms;
+  if (!ph || !c.bounds || !c.tile || ph.length !== l.heads) return null;
+  const [bm, bn] = c.tile;
+  const pricer = new BandPricer(l, n, bm, bn);
+  const works = ph.map((_, h) => pricer.work(h, c.bounds![h]!, c.bounds![h + 1]!));
+  const model = fitCostModel(
+    works.map((w, h) => ({ items: w.items.length, fullTiles: w.fullTiles, partialTiles: w.partialTiles, bm, bn, time: ph[h]! })),
+    plan.refArea,
+  );
+  if (!model) return null;
+  const ratio = (xs: readonly number[]) => Math.max(...xs) / (xs.reduce((a, b) => a + b, 0) / xs.length);
+  const predPlan = works.map((w) => headCost(plan, bm, bn, w));
+  const predFit = works.map((w) => headCost(model, bm, bn, w));
+  return {
+    model,
+    correlation: { plan: pearson(predPlan, ph), fitted: pearson(predFit, ph) },
+    balance: { measured: ratio(ph), plan: ratio(predPlan), fitted: ratio(predFit) },
+    physical: model.item >= 0 && model.partialTile >= 0,
+  };
+}
+
 /**
  * The plan record with the measured times folded in: each entry with a measured candidate chooses
  * the fastest (a failed one counts as infinitely slow and is never chosen), its bands are that
@@ -539,6 +579,8 @@ export function applyMeasurements(
     rank_correlation: number | null;
     /** Measured balance (each head alone, --per-head) of the chosen candidate and of its twin with the other bands. */
     balance: { chosen: Balance | null; twin: { id: string; balance: Balance } | null };
+    /** The cost model fitted to the chosen candidate's per-head times (null without them, or when they do not determine it). */
+    fit: CostFit | null;
   }[];
 } {
   const record = JSON.parse(JSON.stringify(plan)) as TuningRecord;
@@ -595,6 +637,12 @@ export function applyMeasurements(
         chosen: chosen.measured_head_ms ? measuredBalance(chosen.measured_head_ms, e.shards) : null,
         twin: twin ? { id: twin.id, balance: measuredBalance(twin.measured_head_ms!, e.shards) } : null,
       },
+      fit: fitPerHead(
+        layouts.find((x) => x.name === e.layout)!,
+        e.n,
+        chosen,
+        { ...DEFAULT_COST_MODEL, ...plan.cost_model },
+      ),
     };
   });
   const v = validateRecord(record);

@@ -52,7 +52,7 @@ export interface WgslTuneOptions {
   shards?: number;
   /** Candidates timed per layout and N. */
   maxCandidates: number;
-  /** The length of the oracle check. */
+  /** The length of the oracle check (at most the longest N tuned). */
   checkN: number;
   reps: number;
   /** Seconds per candidate (its check and its timing). */
@@ -219,8 +219,9 @@ export async function tuneWgsl(
     const autoDesc = w.checkModule.TILED_VARIANTS.find((t) => t.auto && unfit(t, gpu.device) === null); // the runtime's pickVariant
     if (!autoDesc)
       throw new UsageError(`layout ${l.name}: this adapter runs none of the automatic tiled variants (${gpu.description}): nothing to compare with`);
-    // The oracle's inputs and result at the check length, once per layout.
-    const checkN = l.seq ?? o.checkN;
+    // The oracle's inputs and result at the check length, once per layout: --check-n (long rows by
+    // default), but not beyond the longest N tuned, whose whole bucket it then covers.
+    const checkN = l.seq ?? Math.min(o.checkN, Math.max(...w.perN.map((p) => p.n)));
     const s = w.checkModule.sizes(checkN, 1);
     const seed = 7919 * checkN + l.headDim;
     const cq = randomArray(s.q, seed + 1);
@@ -228,9 +229,13 @@ export async function tuneWgsl(
     const cv = randomArray(s.v, seed + 3);
     let ref: ReturnType<typeof referenceAttention> | null = null;
     const checks = new Map<string, { ok: true; checked: Checked } | { ok: false; why: string }>();
+    // Bumped when a candidate times out and the device is replaced: what a timed-out attempt
+    // finishes later (on the old device) is dropped, never recorded.
+    let generation = 0;
     const check = async (id: string): Promise<{ ok: true; checked: Checked } | { ok: false; why: string }> => {
       const old = checks.get(id);
       if (old) return old;
+      const gen = generation;
       const out = gpu.device.createBuffer({
         size: s.outBytes,
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
@@ -271,7 +276,7 @@ export async function tuneWgsl(
       } finally {
         out.destroy();
       }
-      checks.set(id, r);
+      if (gen === generation) checks.set(id, r);
       return r;
     };
 
@@ -316,9 +321,11 @@ export async function tuneWgsl(
           o.progress(`${label}: skipped (over --budget ${o.budgetS} s)\n`);
           continue;
         }
+        const gen = generation;
         const one = async (): Promise<{ failed: string; times?: undefined } | { failed?: undefined; times: Awaited<ReturnType<typeof timeDispatches>> }> => {
           const ok = await check(id);
           if (!ok.ok) return { failed: ok.why };
+          if (gen !== generation) return { failed: 'timed out' }; // this attempt was given up: the result is not used
           c.checked = ok.checked;
           const mod = tunedOf(l) ? modules.get(JSON.stringify(c.bounds))! : w.checkModule;
           const att = await mod.createAttention(gpu.device, { n, variant: id });
@@ -347,6 +354,7 @@ export async function tuneWgsl(
           c.failed = err instanceof Timeout ? err.message : firstLine(err);
           o.progress(`${label}: FAILED ${c.failed}\n`);
           if (err instanceof Timeout) {
+            generation++;
             // The device may be stuck: the next candidates get a new one.
             o.progress('  opening a new device after the timeout\n');
             try {
@@ -354,7 +362,12 @@ export async function tuneWgsl(
             } catch {
               /* a stuck device may refuse */
             }
-            gpu = await openDefaultWebGpu(gpu.backend);
+            try {
+              gpu = await openDefaultWebGpu(gpu.backend);
+            } catch (err2) {
+              if (err2 instanceof WebGpuUnavailable) throw new UsageError(`spc tune --target wgsl: no device after a candidate's timeout: ${err2.message}`);
+              throw err2;
+            }
             checks.clear();
           }
         }
@@ -472,6 +485,19 @@ export function wgslTunings(record: TuningRecord, recordFile: string, layouts: r
     const choices: WgslTuning['choices'] = [];
     for (const e of measured) {
       const c = e.candidates[e.choice]!;
+      // Only a choice the tuner timed and checked against the oracle (a hand-edited or merged record may hold another).
+      const ch = c.checked;
+      if (
+        c.failed !== null ||
+        c.measured_ms === null ||
+        !ch ||
+        ch.rel_err_out === null ||
+        !(ch.rel_err_out < ch.bound) ||
+        (ch.rel_err_lse !== null && !(ch.rel_err_lse < ch.bound))
+      ) {
+        bad(`its choice at N = ${e.n} (${c.id}) was not timed and checked against the oracle (measured_ms, checked within its bound, not failed)`);
+        continue;
+      }
       const cfg = asTiledConfig(c.config);
       const fit = typeof cfg === 'string' ? cfg : fitTiledConfig(plan, cfg, null, {}, false);
       if (typeof fit === 'string' || typeof cfg === 'string') {

@@ -184,16 +184,21 @@ export function rankCorrelation(a: number[], b: number[]): number | null {
     }
     return r;
   };
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const mean = (ra.length - 1) / 2;
+  return pearson(ranks(a), ranks(b));
+}
+
+/** Pearson's correlation of two equally long lists; null when either is constant (or empty). */
+export function pearson(a: readonly number[], b: readonly number[]): number | null {
+  const mean = (v: readonly number[]) => v.reduce((x, y) => x + y, 0) / v.length;
+  const ma = mean(a);
+  const mb = mean(b);
   let num = 0;
   let da = 0;
   let db = 0;
-  for (let i = 0; i < ra.length; i++) {
-    num += (ra[i]! - mean) * (rb[i]! - mean);
-    da += (ra[i]! - mean) ** 2;
-    db += (rb[i]! - mean) ** 2;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i]! - ma) * (b[i]! - mb);
+    da += (a[i]! - ma) ** 2;
+    db += (b[i]! - mb) ** 2;
   }
   return da === 0 || db === 0 ? null : num / Math.sqrt(da * db);
 }

@@ -270,13 +270,15 @@ export function sm90Id(s: Sm90Config): string {
  */
 export interface CudaConfigs {
   config: CudaConfig;
+  /** The --config object as given ({} without one): the package's run-time pick applies it over a cache record's choice as spc compile does. */
+  overrides: Record<string, unknown>;
   variants: Sm90Config[];
   /** Sorted by device, then N. */
   tuned: { device: string; n: number; variant: number }[];
 }
 
 /** One config and nothing to choose at run time. */
-export const single = (config: CudaConfig): CudaConfigs => ({ config, variants: [config.sm90], tuned: [] });
+export const single = (config: CudaConfig): CudaConfigs => ({ config, overrides: {}, variants: [config.sm90], tuned: [] });
 
 /**
  * The configs of a package: configFor(layout, raw) and, per tuning-record choice, configFor(layout,
@@ -302,5 +304,6 @@ export function configsFor(layout: LayoutIR, raw?: unknown, tuned: readonly Tune
     out.push({ device: t.device, n: t.n, variant: v });
   }
   out.sort((a, b) => (a.device < b.device ? -1 : a.device > b.device ? 1 : a.n - b.n));
-  return { config, variants, tuned: out };
+  const overrides = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  return { config, overrides, variants, tuned: out };
 }

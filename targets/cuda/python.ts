@@ -58,6 +58,8 @@ export function layoutModule(layout: LayoutIR, cfgs: CudaConfigs, version: strin
     `GROUP = ${layout.heads / layout.kvHeads}  # query heads per KV head`,
     '# The kernel config: the same object as "config" in the manifest (targets/cuda/config.ts).',
     `CONFIG = ${pyLiteral(cfg)}`,
+    '# The --config the package was compiled with (part of CONFIG): a run-time cache choice gets it on top, as spc compile does.',
+    `CONFIG_OVERRIDES = ${pyLiteral(cfgs.overrides)}`,
     '# The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.',
     `SPEC_HASH = ${JSON.stringify(specHash(layout))}`,
     '# The sm90 (wgmma) forward configs compiled into kernel.cu, by variant: 0 is CONFIG["sm90"], the',

@@ -1,6 +1,6 @@
 // The backward kernel headers on their own, with a test config (the kernels themselves were checked
-// on an H200 through the layouts' packages, test/cuda/check_cuda.py, except the pipelined sm90 dK/dV
-// kernel, not yet run: targets/cuda/BWD_SM90_PIPE.md): CI compiles this file with nvcc for sm_90a and sm_80
+// on an H200 through the layouts' packages, test/cuda/check_cuda.py; the pipelined sm90 dK/dV kernel
+// too: bench/results/cuda-2026-12-01-bwd-pipe.md): CI compiles this file with nvcc for sm_90a and sm_80
 // (test/cuda-bwd.test.ts) and checks ptxas reports no spills and no warnings.
 #include "spc/bwd_sm80.cuh"
 #include "spc/bwd_sm90.cuh"

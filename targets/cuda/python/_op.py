@@ -213,7 +213,7 @@ def _device_name(index):
     return torch.cuda.get_device_name(index)
 
 
-def kernel_config(n, device=None):
+def kernel_config(n, device=None, deterministic=False):
     """The forward kernel config a call of length n uses, and where it comes from. device: the
     GPU (a torch device, "cuda:1" or an index; default the current one), or a GPU's name such as
     "NVIDIA H200" (what an sm_90 GPU of that name would use; no GPU needed). Returns {"family":
@@ -221,7 +221,8 @@ def kernel_config(n, device=None):
     tuning record compiled in), "cache" (a record in SPC_TUNING_CACHE, default
     ~/.cache/spc/tuning) or "heuristic" (the package's config, CONFIG), "n" (the deciding
     entry's N or None), "device" (the GPU's name), "file" (the cache record or None), "config"
-    (the whole kernel config)}. The rule is in _tuning.py. The sm80 family has one config."""
+    (the whole kernel config)}. The rule is in _tuning.py. The sm80 family has one config.
+    deterministic=True: what attention(..., deterministic=True) uses (the cache is not read)."""
     if isinstance(device, str) and not device.startswith("cuda"):
         name, family = device, "sm90"
     elif torch is not None and torch.cuda.is_available():
@@ -231,7 +232,7 @@ def kernel_config(n, device=None):
     else:
         name, family = None, "sm90"
     if family == "sm90":
-        pick = _tuning.choose(n, name)
+        pick = _tuning.choose(n, name, cache=not deterministic)
     else:
         pick = {"variant": 0, "id": "sm80 (the package config)", "source": "heuristic", "n": None, "device": name, "file": None}
     return {"family": family, **pick, "config": {**CONFIG, "sm90": SM90_VARIANTS[pick["variant"]]}}
@@ -288,14 +289,16 @@ def _aligned(*xs):
             raise ValueError(f"spc {LAYOUT}: the kernels need 16-byte aligned tensors; call .contiguous() first")
 
 
-def _forward(q, k, v, scale, heads):
+def _forward(q, k, v, scale, heads, deterministic=False):
     _aligned(q, k, v)
     heads = tuple(heads)
     B, _, N, _ = q.shape
     major, minor = _capability(q.device)
     arch = _arch(major, minor)
     # The sm90 family: the config variant for this GPU and N (_tuning.py); its tiles are under SM90_KEYS[variant].
-    variant = _tuning.choose(N, _device_name(q.device.index))["variant"] if arch == "sm90" else 0
+    # deterministic=True: the compiled-in record and the heuristic only, so that the bits do not
+    # depend on files in the run-time cache.
+    variant = _tuning.choose(N, _device_name(q.device.index), cache=not deterministic)["variant"] if arch == "sm90" else 0
     tiles = SM90_KEYS[variant] if arch == "sm90" else arch
     blocks = _blocks(B * len(heads) * -(-N // TILES[tiles][0]), q.device, tiles)
     table, order = schedule(N, B, q.device, heads, tiles, blocks, torch.cuda.current_stream(q.device).cuda_stream)
@@ -338,7 +341,7 @@ if torch is not None:
     def _fwd_op(
         q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float, heads: List[int], deterministic: bool
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        return tuple(_forward(q, k, v, scale, heads))
+        return tuple(_forward(q, k, v, scale, heads, deterministic))
 
     @_fwd_op.register_fake
     def _(q, k, v, scale, heads, deterministic):
@@ -390,7 +393,10 @@ def attention(q, k, v, scale=None, return_lse=False, heads=None, deterministic=F
     Backward (autograd): dq, dk, dv over the same bands (dk and dv summed over the query heads of a
     KV head; rows with no allowed key give zero gradients); a gradient through the returned lse
     is included. deterministic=True computes dq in a separate pass without atomics: the same bits
-    on every run (slower); by default dq is accumulated with fp32 atomics (last bits vary).
+    on every run (slower); by default dq is accumulated with fp32 atomics (last bits vary). With
+    deterministic=True the forward's tile config comes from the compiled-in tuning record or the
+    heuristic only, never from the run-time cache (kernel_config says which), so that files there
+    cannot change the bits between runs.
     """
     if torch is None:
         raise ImportError(f"spc {LAYOUT}: attention() needs PyTorch (torch could not be imported)")

@@ -26,7 +26,7 @@ import json
 import os
 import warnings
 
-from ._layout import CONFIG, LAYOUT, SM90_IDS, SM90_VARIANTS, SPEC_HASH, TUNED
+from ._layout import CONFIG, CONFIG_OVERRIDES, LAYOUT, SM90_IDS, SM90_VARIANTS, SPEC_HASH, TUNED
 
 # The largest record file read (as spc reads records: src/driver/tuning.ts MAX_RECORD_BYTES).
 MAX_RECORD_BYTES = 64 << 20
@@ -45,12 +45,14 @@ def variant_of(config):
     or None when this package does not hold that kernel (another sm90 config, or other parts)."""
     if not isinstance(config, dict):
         return None
+    # As spc compile builds a variant: the heuristic, the record's choice over it, then the
+    # package's --config over both (CONFIG is the heuristic with --config; CONFIG_OVERRIDES is --config).
     merged = {}
     for part, base in CONFIG.items():
         over = config.get(part, {})
         if not isinstance(over, dict):
             return None
-        merged[part] = {**base, **over}
+        merged[part] = {**base, **over, **CONFIG_OVERRIDES.get(part, {})}
     if any(p not in CONFIG for p in config) or merged["sm80"] != CONFIG["sm80"] or merged["bwd"] != CONFIG["bwd"]:
         return None
     return SM90_VARIANTS.index(merged["sm90"]) if merged["sm90"] in SM90_VARIANTS else None
@@ -68,7 +70,12 @@ def read_cache(directory):
     if directory is None or not os.path.isdir(directory):
         return []
     out = []
-    for name in sorted(os.listdir(directory)):
+    try:
+        names = sorted(os.listdir(directory))
+    except Exception as e:  # an unreadable directory must not break attention()
+        _warn(f"tuning cache {directory}: ignored ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+        return []
+    for name in names:
         path = os.path.join(directory, name)
         if not name.endswith(".json") or not os.path.isfile(path):
             continue
@@ -83,7 +90,7 @@ def read_cache(directory):
             entries = rec.get("entries")
             if not isinstance(entries, list):
                 raise ValueError("its entries are not a list")
-        except (OSError, ValueError) as e:  # json.JSONDecodeError is a ValueError
+        except Exception as e:  # any unreadable file (bad JSON, too deep, no permission) is skipped, never raised
             _warn(f"tuning cache {path}: ignored ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
             continue
         mine = [e for e in entries if isinstance(e, dict) and e.get("spec_hash") == SPEC_HASH and e.get("target") == "cuda" and e.get("measured") is True]
@@ -150,8 +157,8 @@ def _neg(s):
     return tuple(-ord(c) for c in s) + (1,)
 
 
-def choose(n, device):
-    """select() with the compiled-in record and the run-time cache, unless SPC_CUDA_CONFIG=heuristic."""
+def choose(n, device, cache=True):
+    """select() with the compiled-in record and (cache=True) the run-time cache, unless SPC_CUDA_CONFIG=heuristic."""
     if os.environ.get("SPC_CUDA_CONFIG") == "heuristic":
         return {"variant": 0, "id": SM90_IDS[0], "source": "heuristic", "n": None, "device": device, "file": None}
-    return select(n, device, TUNED, _cache_entries(cache_dir()))
+    return select(n, device, TUNED, _cache_entries(cache_dir()) if cache else ())

@@ -206,6 +206,9 @@ export function tunedVariant(kernel, device, N) {
   const t = kernel.tuned;
   if (!t) return { name: null, reason: 'no tuning record was compiled in' };
   const info = /** @type {Record<string, unknown> | undefined} */ (/** @type {{ adapterInfo?: unknown }} */ (device).adapterInfo);
+  // No adapter information, or all of it blank (browsers may hide it): never a match, whatever the record says.
+  if (!info || ADAPTER_FIELDS.every((k) => !info[k]))
+    return { name: null, reason: 'tuning record ' + t.record + ' does not apply: this device reports no adapter information' };
   for (const k of ADAPTER_FIELDS) {
     const have = info && typeof info[k] === 'string' ? info[k] : '';
     if (have !== t.device[k])

@@ -13,6 +13,8 @@ CONFIG = {
     "bwd": {"warps": 4, "blockM": 64, "minBlocks": 1},
     "bwd90": {"rows": 64},
 }
+# The --config the package was compiled with (part of CONFIG): a run-time cache choice gets it on top, as spc compile does.
+CONFIG_OVERRIDES = {}
 # The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.
 SPEC_HASH = "sha256:838e0a8ab7382283b0fb36380111ce98eba8d6309b12064819822c3eef64a39b"
 # The sm90 (wgmma) forward configs compiled into kernel.cu, by variant: 0 is CONFIG["sm90"], the

@@ -12,6 +12,8 @@ CONFIG = {
     "sm90": {"kernel": "persistent", "warpgroups": 2, "blockN": 128, "stages": 3, "overlap": True, "qBuffers": 1, "wgSkip": False, "minBlocks": 1},
     "bwd": {"warps": 4, "blockM": 32, "minBlocks": 1},
 }
+# The --config the package was compiled with (part of CONFIG): a run-time cache choice gets it on top, as spc compile does.
+CONFIG_OVERRIDES = {}
 # The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.
 SPEC_HASH = "sha256:57167b5c92e8444546b7e14f58a8c5c689edca66a3ec8e1598142854d915c3ff"
 # The sm90 (wgmma) forward configs compiled into kernel.cu, by variant: 0 is CONFIG["sm90"], the

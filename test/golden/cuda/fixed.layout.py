@@ -13,6 +13,8 @@ CONFIG = {
     "bwd": {"warps": 4, "blockM": 64, "minBlocks": 1},
     "bwd90": {"rows": 64},
 }
+# The --config the package was compiled with (part of CONFIG): a run-time cache choice gets it on top, as spc compile does.
+CONFIG_OVERRIDES = {}
 # The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.
 SPEC_HASH = "sha256:bd1a641e0a74b243b0bc8fcfec3caa00a993cced81b35cc037810657e9a9067e"
 # The sm90 (wgmma) forward configs compiled into kernel.cu, by variant: 0 is CONFIG["sm90"], the

@@ -12,6 +12,8 @@ CONFIG = {
     "sm90": {"kernel": "persistent", "warpgroups": 2, "blockN": 128, "stages": 3, "overlap": True, "qBuffers": 1, "wgSkip": False, "minBlocks": 1},
     "bwd": {"warps": 4, "blockM": 32, "minBlocks": 1},
 }
+# The --config the package was compiled with (part of CONFIG): a run-time cache choice gets it on top, as spc compile does.
+CONFIG_OVERRIDES = {}
 # The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.
 SPEC_HASH = "sha256:5e9b16bb0ced53610fb508e5ecc085021c0082fa67f7be3ce0e58a9c62df291d"
 # The sm90 (wgmma) forward configs compiled into kernel.cu, by variant: 0 is CONFIG["sm90"], the

@@ -13,6 +13,8 @@ CONFIG = {
     "bwd": {"warps": 4, "blockM": 64, "minBlocks": 1},
     "bwd90": {"rows": 64},
 }
+# The --config the package was compiled with (part of CONFIG): a run-time cache choice gets it on top, as spc compile does.
+CONFIG_OVERRIDES = {}
 # The spec hash (spc tune records): a run-time cache record applies to this layout only with this hash.
 SPEC_HASH = "sha256:d514d1771a8d7718fad8e68877773872c2b62a622849d2d1d2baa7b33a240347"
 # The sm90 (wgmma) forward configs compiled into kernel.cu, by variant: 0 is CONFIG["sm90"], the
