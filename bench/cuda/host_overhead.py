@@ -1,0 +1,94 @@
+"""The host (CPU) time of one spc call, apart from its GPU time: when it is longer than the
+kernels, the GPU waits on Python and the call is as slow as its host path.
+
+    python3 bench/cuda/host_overhead.py DIR NAME [--n 8192] [--calls 50] [--profile 20]
+
+Prints, per call: the host time of attention() forward only and of forward + backward
+(perf_counter around CALLS calls that are launched back to back, GPU work queued behind them),
+the same for the package's extension called directly (the C++ launchers, no custom op, no
+autograd), and a cProfile of PROFILE forward + backward calls (the functions with the most own time).
+"""
+import argparse
+import cProfile
+import importlib
+import io
+import os
+import pstats
+import sys
+import time
+
+import torch
+
+
+def host_us(fn, calls):
+    fn()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    t1 = time.perf_counter()
+    torch.cuda.synchronize()
+    t2 = time.perf_counter()
+    return (t1 - t0) / calls * 1e6, (t2 - t0) / calls * 1e6
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dir")
+    ap.add_argument("name")
+    ap.add_argument("--n", type=int, default=8192)
+    ap.add_argument("--calls", type=int, default=50)
+    ap.add_argument("--profile", type=int, default=20)
+    args = ap.parse_args()
+    sys.path.insert(0, os.path.abspath(args.dir))
+    mod = importlib.import_module(args.name)
+    op = importlib.import_module(args.name + "._op")
+    n, dev = args.n, torch.device("cuda")
+    B = 2 if n <= 8192 else 1
+    q = torch.randn(B, mod.HEADS, n, mod.HEAD_DIM, device=dev, dtype=torch.bfloat16)
+    k, v = (torch.randn(B, mod.KV_HEADS, n, mod.HEAD_DIM, device=dev, dtype=torch.bfloat16) for _ in range(2))
+    dout = torch.randn_like(q)
+    scale = mod.HEAD_DIM**-0.5
+    heads = tuple(range(mod.HEADS))
+
+    def fwd_nograd():
+        with torch.no_grad():
+            return mod.attention(q, k, v)
+
+    qg, kg, vg = (x.clone().requires_grad_(True) for x in (q, k, v))
+
+    def fwdbwd():
+        o = mod.attention(qg, kg, vg)
+        return torch.autograd.grad(o, (qg, kg, vg), dout)
+
+    out, lse = op._forward(q, k, v, scale, heads)
+
+    def raw_fwd():
+        return op._forward(q, k, v, scale, heads)
+
+    def raw_bwd():
+        return op._backward(dout, None, q, k, v, out, lse, scale, heads, False)
+
+    rows = [
+        ("attention() forward, no grad", fwd_nograd),
+        ("attention() forward + autograd.grad", fwdbwd),
+        ("_op._forward (no custom op)", raw_fwd),
+        ("_op._backward (no custom op)", raw_bwd),
+    ]
+    print(f"{args.name} N={n} B={B}: host time per call (us) | wall with the GPU (us)")
+    for label, fn in rows:
+        h, w = host_us(fn, args.calls)
+        print(f"  {label:40} {h:9.1f} | {w:9.1f}", flush=True)
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(args.profile):
+        fwdbwd()
+    prof.disable()
+    torch.cuda.synchronize()
+    s = io.StringIO()
+    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(25)
+    print(s.getvalue())
+
+
+if __name__ == "__main__":
+    main()
