@@ -364,16 +364,36 @@ if torch is not None:
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.scale, ctx.heads, ctx.deterministic = scale, heads, deterministic
 
-    def _autograd_backward(ctx, dout, dlse):
+    def _grads(ctx, dout, dlse, bwd):
+        """dq, dk, dv (and None for scale, heads, deterministic) through bwd: the custom op
+        _bwd_op, or _backward itself (the eager path, _Eager)."""
         q, k, v, out, lse = ctx.saved_tensors
         if dout is None:
             dout = torch.zeros_like(out)
         # The gradient through lse (return_lse=True, used in a loss) enters as delta - dlse.
         dlse = None if dlse is None else dlse.float().contiguous()
-        dq, dk, dv = _bwd_op(dout, dlse, q, k, v, out, lse, ctx.scale, ctx.heads, ctx.deterministic)
+        dq, dk, dv = bwd(dout, dlse, q, k, v, out, lse, ctx.scale, ctx.heads, ctx.deterministic)
         return dq, dk, dv, None, None, None
 
-    _fwd_op.register_autograd(_autograd_backward, setup_context=_setup_context)
+    _fwd_op.register_autograd(lambda ctx, dout, dlse: _grads(ctx, dout, dlse, _bwd_op), setup_context=_setup_context)
+
+    class _Eager(torch.autograd.Function):
+        """The same forward and backward as the custom ops, called without them: attention() takes
+        this path outside torch.compile. A custom op costs about 0.9 ms of host time per forward +
+        backward in eager mode (torch 2.11, bench/cuda/host_overhead.py), longer than the kernels at
+        N <= 16384, so the GPU would wait on Python; under torch.compile the custom ops are single
+        graph nodes and cost nothing per call."""
+
+        @staticmethod
+        def forward(ctx, q, k, v, scale, heads, deterministic):
+            ctx.set_materialize_grads(False)  # an unused out or lse gets None, as through the custom op
+            out, lse = _forward(q, k, v, scale, heads, deterministic)
+            _setup_context(ctx, (q, k, v, scale, heads, deterministic), (out, lse))
+            return out, lse
+
+        @staticmethod
+        def backward(ctx, dout, dlse):
+            return _grads(ctx, dout, dlse, _backward)
 
 
 def attention(q, k, v, scale=None, return_lse=False, heads=None, deterministic=False):
@@ -406,5 +426,6 @@ def attention(q, k, v, scale=None, return_lse=False, heads=None, deterministic=F
         raise ValueError(f"spc {LAYOUT}: scale must be a positive finite number, got {scale!r}")
     hs = _heads(heads)
     _check(q, k, v, hs)
-    out, lse = _fwd_op(q, k, v, float(scale), list(hs), bool(deterministic))
+    args = (q, k, v, float(scale), list(hs), bool(deterministic))
+    out, lse = _fwd_op(*args) if torch.compiler.is_compiling() else _Eager.apply(*args)
     return (out, lse) if return_lse else out
