@@ -16,6 +16,7 @@ import { EvalError, headTable, instantiate, instantiateHead, isPartition, layout
 import { BandPricer, baseBounds, boundaryCandidates, predict, tuneBands } from '../src/tuner/bands.js';
 import { DEFAULT_COST_MODEL, fitCostModel, headCost, headWork, makespan, mergeCostModel } from '../src/tuner/cost.js';
 import { bandsFor, specHash, validateRecord, type TuningRecord } from '../src/tuner/record.js';
+import { planLayout } from '../src/tuner/plan.js';
 
 async function spc(...argv: string[]) {
   let stdout = '';
@@ -191,6 +192,19 @@ function withinTol(bounds: number[], base: number[], n: number, tol: number): bo
   }
   return true;
 }
+
+describe('the plan', () => {
+  it('rejects tile shapes too small to price at a long N (counted under their reason) instead of failing the run', () => {
+    const l = layout(4, 'equal_width', 'band');
+    const n = 16384;
+    const c = (id: string, bm: number, bn: number, isDefault: boolean) => ({ id, config: { id }, bm, bn, isDefault });
+    const plan = planLayout(l, n, [c('big', 64, 64, true), c('tiny', 4, 2, false)], { 'some other reason': 3 }, { target: 'wgsl', sms: 1 });
+    expect(plan.entry.candidates.map((x) => x.id)).toEqual(['big / bands none']);
+    expect(plan.rejected).toEqual({ 'some other reason': 3, 'more than 16777216 tiles per head at N = 16384 (too many to price)': 1 });
+    // The heuristic's own shape too small: nothing can be planned, and the error says why.
+    expect(() => planLayout(l, n, [c('tiny', 4, 2, true)], {}, { target: 'wgsl', sms: 1 })).toThrow(/too long to tune with 4x2 tiles/);
+  });
+});
 
 describe('tuned band boundaries', () => {
   const caseArb = fc.record({

@@ -5,7 +5,7 @@
 // cannot rank stages, buffers or kernel families it does not see, and ranks tile shapes only by
 // an area rule it has not been fitted to. It does choose the bands, by the objective, for the
 // heuristic's tile shape.
-import { partitionBounds, type LayoutIR } from '../ir/index.js';
+import { MAX_STAT_TILES, partitionBounds, type LayoutIR } from '../ir/index.js';
 import { BandPricer, DEFAULT_SMS, predict, tuneBands, type BandTuning, type Prediction } from './bands.js';
 import { DEFAULT_COST_MODEL, type CostModel } from './cost.js';
 import { specHash, type RecordCandidate, type RecordEntry } from './record.js';
@@ -38,7 +38,18 @@ export interface Plan {
 }
 
 /** The plan for one layout at one N over the target's configs (the heuristic among them). */
-export function planLayout(layout: LayoutIR, n: number, configs: readonly ConfigCandidate[], rejected: Record<string, number>, o: PlanOptions): Plan {
+export function planLayout(layout: LayoutIR, n: number, allConfigs: readonly ConfigCandidate[], rejectedIn: Record<string, number>, o: PlanOptions): Plan {
+  // Tile shapes with more than MAX_STAT_TILES tiles per head at this N cannot be priced (the tile
+  // statistics walk every tile): their configs are rejected here, with the count under that
+  // reason, unless the heuristic's is one of them (then nothing can be planned: BandPricer says why).
+  const rejected = { ...rejectedIn };
+  const priceable = (c: ConfigCandidate) => c.isDefault || Math.ceil(n / c.bm) * Math.ceil(n / c.bn) <= MAX_STAT_TILES;
+  const configs = allConfigs.filter(priceable);
+  const tooMany = allConfigs.length - configs.length;
+  if (tooMany > 0) {
+    const why = `more than ${MAX_STAT_TILES} tiles per head at N = ${n} (too many to price)`;
+    rejected[why] = (rejected[why] ?? 0) + tooMany;
+  }
   const shards = o.shards ?? 1;
   const sms = o.sms ?? DEFAULT_SMS;
   const cost = o.cost ?? DEFAULT_COST_MODEL;
