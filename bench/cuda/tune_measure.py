@@ -8,7 +8,8 @@ DIR holds one package per candidate the cost model kept (tune_candidates.json li
 plan's choice first, then by predicted time). Each candidate is built and timed in a process of
 its own, so one that fails to build, crashes or hangs (past --timeout) counts as failed, with its
 reason, and never stops the others. The timing: fresh random bf16 inputs, the forward, the median
-of CUDA-event times over --reps calls after a warm-up. Builds run --jobs at a time first.
+of CUDA-event times over --reps calls after a warm-up, each behind a sleep kernel so that the
+events bracket the GPU work alone (not the call's host path). Builds run --jobs at a time first.
 --per-head also times each head alone (heads=[h]; first checked equal to the full call's head on
 its own slice of q, k, v, then timed at batch B * H so that one head fills the GPU), for the
 measured balance that spc tune --measured reports.
@@ -48,15 +49,23 @@ if not torch.isfinite(out).all():
     sys.exit(0)
 for _ in range(5):
     mod.attention(q, k, v)
-times = []
-for _ in range(reps):
+# The GPU time of one call: a sleep kernel (about 2.5 ms) is queued first, so that the host path
+# of the call (about 0.1-0.2 ms of Python and launches) is done before the GPU reaches event a and
+# the events bracket the kernels alone. Without it a call of 0.2 ms measured its host time too.
+SLEEP = 5_000_000  # cycles of torch.cuda._sleep
+
+
+def gpu_ms(fn):
     a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    torch.cuda._sleep(SLEEP)
     a.record()
-    mod.attention(q, k, v)
+    fn()
     b.record()
     b.synchronize()
-    times.append(a.elapsed_time(b))
-times.sort()
+    return a.elapsed_time(b)
+
+
+times = sorted(gpu_ms(lambda: mod.attention(q, k, v)) for _ in range(reps))
 res = {"ms": times[len(times) // 2], "batch": B}
 if sys.argv[5] == "per-head":
     # Each head alone, as a tensor-parallel rank with one head would run it: its own slice of q
@@ -77,15 +86,7 @@ if sys.argv[5] == "per-head":
         vs = torch.randn(BH, 1, n, c["head_dim"], device="cuda", dtype=torch.bfloat16, generator=g)
         for _ in range(3):
             mod.attention(qs, ks, vs, heads=[h])
-        ht = []
-        for _ in range(max(5, reps // 3)):
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record()
-            mod.attention(qs, ks, vs, heads=[h])
-            b.record()
-            b.synchronize()
-            ht.append(a.elapsed_time(b))
-        ht.sort()
+        ht = sorted(gpu_ms(lambda: mod.attention(qs, ks, vs, heads=[h])) for _ in range(max(5, reps // 3)))
         res["per_head_ms"].append(ht[len(ht) // 2])
 print(json.dumps(res))
 """
