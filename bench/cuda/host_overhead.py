@@ -18,18 +18,23 @@ import sys
 import time
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 
-def host_us(fn, calls):
-    fn()
-    torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(calls):
+def host_us(fn, calls, rounds=5):
+    """The fastest of rounds: (host us per call, wall us per call with the GPU)."""
+    best = (float("inf"), float("inf"))
+    for _ in range(rounds):
         fn()
-    t1 = time.perf_counter()
-    torch.cuda.synchronize()
-    t2 = time.perf_counter()
-    return (t1 - t0) / calls * 1e6, (t2 - t0) / calls * 1e6
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        t1 = time.perf_counter()
+        torch.cuda.synchronize()
+        t2 = time.perf_counter()
+        best = min(best, ((t1 - t0) / calls * 1e6, (t2 - t0) / calls * 1e6))
+    return best
 
 
 def main():
@@ -69,16 +74,49 @@ def main():
     def raw_bwd():
         return op._backward(dout, None, q, k, v, out, lse, scale, heads, False)
 
+    ext = op._extension(*torch.cuda.get_device_capability())
+    arch = op._arch(*torch.cuda.get_device_capability())
+    variant = 0
+    tiles = op.SM90_KEYS[variant] if arch == "sm90" else arch
+    blocks = op._blocks(B * len(heads) * -(-n // op.TILES[tiles][0]), q.device, tiles)
+    table, order = op.schedule(n, B, q.device, heads, tiles, blocks, torch.cuda.current_stream().cuda_stream)
+
+    def ext_fwd():
+        return ext.forward(q, k, v, table, order, blocks, scale, arch == "sm90", variant)
+
+    def eager_nograd():
+        with torch.no_grad():
+            return op._Eager.apply(q, k, v, scale, list(heads), False)
+
     rows = [
+        ("extension forward (C++ launcher alone)", ext_fwd),
+        ("_op._check + _heads", lambda: op._check(q, k, v, op._heads(None))),
+        ("_Eager.apply forward, no grad", eager_nograd),
         ("attention() forward, no grad", fwd_nograd),
         ("attention() forward + autograd.grad", fwdbwd),
         ("_op._forward (no custom op)", raw_fwd),
         ("_op._backward (no custom op)", raw_bwd),
     ]
+    def fwdbwd_single_thread():
+        with torch.autograd.set_multithreading_enabled(False):
+            return fwdbwd()
+
+    def fwd_only_grad():
+        return mod.attention(qg, kg, vg)
+
+    rows += [
+        ("attention() forward, inputs need grad", fwd_only_grad),
+        ("fwd + grad, autograd multithreading off", fwdbwd_single_thread),
+    ]
     print(f"{args.name} N={n} B={B}: host time per call (us) | wall with the GPU (us)")
     for label, fn in rows:
         h, w = host_us(fn, args.calls)
         print(f"  {label:40} {h:9.1f} | {w:9.1f}", flush=True)
+    with profile(activities=[ProfilerActivity.CPU]) as cpu:
+        for _ in range(10):
+            fwdbwd()
+        torch.cuda.synchronize()
+    print(cpu.key_averages().table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=60))
     prof = cProfile.Profile()
     prof.enable()
     for _ in range(args.profile):

@@ -269,11 +269,32 @@ export interface DispatchTimes {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
- * Times `reps` dispatches of the attention's compute passes (after the caller's warm-up run):
- * with timestamps, the GPU time between the start of each call's first pass and the end of its
- * last; always the wall time from submit to onSubmittedWorkDone. Medians.
+ * Untimed dispatches before the timed ones, for at least this long (wall time, ms): a GPU that was
+ * idle (the tuner's oracle check runs on the CPU first) runs its first dispatches at lower clocks.
+ * On the H200 the tuner timed a variant at 2.3x-3.8x the benchmark's time for it without this
+ * (bench/results/wgsl-tune-2026-12-02-h200.md).
  */
-export async function timeDispatches(device: GPUDevice, att: Pick<WgslAttention, 'dispatch'>, reps: number, timestamps: boolean): Promise<DispatchTimes> {
+export const WARMUP_MS = 300;
+
+/**
+ * Times `reps` dispatches of the attention's compute passes (after the caller's warm-up run and
+ * untimed dispatches for at least warmupMs): with timestamps, the GPU time between the start of
+ * each call's first pass and the end of its last; always the wall time from submit to
+ * onSubmittedWorkDone. Medians.
+ */
+export async function timeDispatches(
+  device: GPUDevice,
+  att: Pick<WgslAttention, 'dispatch'>,
+  reps: number,
+  timestamps: boolean,
+  warmupMs: number = WARMUP_MS,
+): Promise<DispatchTimes> {
+  for (let t0 = performance.now(), k = 0; k < 1 || performance.now() - t0 < warmupMs; k++) {
+    const enc = device.createCommandEncoder();
+    att.dispatch(enc);
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  }
   const querySet = timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 * reps }) : null;
   const walls: number[] = [];
   for (let r = 0; r < reps; r++) {
