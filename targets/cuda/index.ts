@@ -6,7 +6,7 @@ import type { EmittedFile, EmitOptions, Target } from '../../codegen/target.js';
 import { instantiate, layoutStats, specHash, tableShape, type LayoutIR } from '../../src/ir/index.js';
 import { blockM, blockMSm90, configsFor, sm90Id, threadsSm80, threadsSm90, type CudaConfigs } from './config.js';
 import { pythonPackage } from './python.js';
-import { BWD_LAUNCHER_PARAMS, bwd90Names, bwdNames, cudaSource, DTYPES, FAMILIES, kernelNames, LAUNCHER_PARAMS } from './source.js';
+import { BWD_LAUNCHER_PARAMS, bwd90Names, bwdNames, cudaSource, DTYPES, FAMILIES, kernelNames, LAUNCHER_PARAMS, sm90Key } from './source.js';
 
 export {
   blockM,
@@ -46,7 +46,7 @@ function manifest(layout: LayoutIR, cfgs: CudaConfigs, options: EmitOptions): st
       // The other sm90 configs compiled in (a tuning record's choices; runtime_configs), one entry each.
       ...Object.fromEntries(
         cfgs.variants.slice(1).map((s, k) => [
-          `sm90v${k + 1}`,
+          sm90Key(k + 1),
           {
             ...Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, 'sm90', k + 1)])),
             block_m: blockMSm90(s),
@@ -92,7 +92,7 @@ function manifest(layout: LayoutIR, cfgs: CudaConfigs, options: EmitOptions): st
     // nearest length at or above N, or a run-time cache record's (SPC_TUNING_CACHE), else variant 0.
     runtime_configs: {
       spec_hash: specHash(layout),
-      variants: cfgs.variants.map((s, v) => ({ variant: v, kernels: v === 0 ? 'sm90' : `sm90v${v}`, id: sm90Id(s), sm90: s })),
+      variants: cfgs.variants.map((s, v) => ({ variant: v, kernels: sm90Key(v), id: sm90Id(s), sm90: s })),
       tuned: cfgs.tuned,
     },
   };

@@ -8,7 +8,7 @@ import { pyHostTable } from '../../codegen/host.js';
 import type { EmittedFile } from '../../codegen/target.js';
 import { specHash, type LayoutIR } from '../../src/ir/index.js';
 import { sm90Id, type CudaConfigs } from './config.js';
-import { bwd90Names, bwdNames, DTYPES, FAMILIES, kernelNames, launcherHeader } from './source.js';
+import { bwd90Names, bwdNames, DTYPES, FAMILIES, kernelNames, launcherHeader, sm90Key } from './source.js';
 
 /** The package's static files, in the repository next to the kernel headers. */
 export const STATIC_PY = ['__init__.py', '_op.py', '_plan.py', '_schema.py', '_tuning.py', 'binding.cpp'];
@@ -42,7 +42,7 @@ export function layoutModule(layout: LayoutIR, cfgs: CudaConfigs, version: strin
   const kernels = {
     ...Object.fromEntries(FAMILIES.map((f) => [f, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, f)]))])),
     ...Object.fromEntries(
-      cfgs.variants.slice(1).map((_, k) => [`sm90v${k + 1}`, Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, 'sm90', k + 1)]))]),
+      cfgs.variants.slice(1).map((_, k) => [sm90Key(k + 1), Object.fromEntries(DTYPES.map((d) => [d, kernelNames(layout, d, 'sm90', k + 1)]))]),
     ),
     bwd: Object.fromEntries(DTYPES.map((d) => [d, bwdNames(layout, d)])),
     bwd90: Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
@@ -66,6 +66,8 @@ export function layoutModule(layout: LayoutIR, cfgs: CudaConfigs, version: strin
     '# others a tuning record chose (kernels "sm90v1", ...). _tuning.py picks one per GPU and N.',
     `SM90_VARIANTS = ${pyList(cfgs.variants)}`,
     `SM90_IDS = ${pyList(cfgs.variants.map(sm90Id))}`,
+    '# Their names in KERNELS and in the manifest (targets/cuda/source.ts sm90Key), by variant.',
+    `SM90_KEYS = ${pyLiteral(cfgs.variants.map((_, v) => sm90Key(v)))}`,
     '# The tuning record compiled in (spc compile --tuning): the variant chosen by measured time per GPU and N.',
     `TUNED = ${pyList(cfgs.tuned)}`,
     '# The extern "C" kernels and launchers of kernel.cu.',

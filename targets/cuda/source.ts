@@ -57,8 +57,13 @@ export function amalgamate(entries: readonly string[] = ENTRY_HEADERS): string {
  * Kernel and launcher names: the mma.sync kernel (sm_80 and newer) and the wgmma one (sm_90a);
  * variant v > 0: the wgmma kernel of the package's v-th other sm90 config (chosen at run time).
  */
+/** The name of sm90 forward config variant k (0: the package config) in kernel names, the manifest's kernels and _layout.py's KERNELS: "sm90", "sm90v1", ... */
+export function sm90Key(variant: number): string {
+  return variant === 0 ? 'sm90' : `sm90v${variant}`;
+}
+
 export function kernelNames(layout: LayoutIR, dtype: Dtype, family: Family = 'sm80', variant = 0) {
-  const tag = family === 'sm90' ? `sm90${variant > 0 ? `v${variant}` : ''}_${dtype}` : dtype;
+  const tag = family === 'sm90' ? `${sm90Key(variant)}_${dtype}` : dtype;
   return { kernel: `spc_${layout.name}_fwd_${tag}`, launcher: `spc_${layout.name}_launch_${tag}` };
 }
 

@@ -14,8 +14,8 @@ except ImportError:  # the work planner needs no torch; attention() does
     torch = None
 
 from . import _plan, _table, _tuning
-from ._layout import CONFIG, GROUP, HEAD_DIM, HEADS, LAYOUT, SEQ, SM90_VARIANTS
-from ._plan import BWD_TILES, PERSISTENT, SM90_KEYS, TILES
+from ._layout import CONFIG, GROUP, HEAD_DIM, HEADS, LAYOUT, SEQ, SM90_KEYS, SM90_VARIANTS
+from ._plan import BWD_TILES, PERSISTENT, TILES
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -240,8 +240,14 @@ def kernel_config(n, device=None, deterministic=False):
 
 def shard_plan(n, shards, arch=None):
     """Heads per rank for the given number of tensor-parallel ranks at length n, counting work in
-    the key tiles of the kernel family arch (default: current_arch()). See _plan.shard_plan."""
-    return _plan.shard_plan(n, shards, current_arch() if arch is None else arch)
+    the key tiles of arch: "sm80", "sm90" (variant 0) or a variant's "sm90v1", ... (_layout.SM90_KEYS).
+    Default: the tiles a call of length n uses here (current_arch(), and on sm_90 the config
+    variant kernel_config(n) picks). See _plan.shard_plan."""
+    if arch is None:
+        arch = current_arch()
+        if arch == "sm90" and torch is not None and torch.cuda.is_available():
+            arch = SM90_KEYS[kernel_config(n)["variant"]]
+    return _plan.shard_plan(n, shards, arch)
 
 
 def schedule_bwd(n, batch, device, heads, stream=0, arch="sm80"):

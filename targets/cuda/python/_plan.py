@@ -6,7 +6,7 @@ work, for heads in order and for a balanced assignment (the same search as "spc 
 Static: the same file in every package; the layout's part is _layout.py and _table.py.
 """
 from . import _schema, _table
-from ._layout import CONFIG, GROUP, HEAD_DIM, HEADS, LAYOUT, SM90_VARIANTS
+from ._layout import CONFIG, GROUP, HEAD_DIM, HEADS, LAYOUT, SM90_KEYS, SM90_VARIANTS
 
 # Tiles (query rows, keys) of the mma.sync kernels (sm_80 and newer) and the wgmma kernels (sm_90).
 TILES = {
@@ -21,10 +21,9 @@ BWD_TILES = {"sm80": (CONFIG["bwd"]["blockM"], 16 * CONFIG["bwd"]["warps"]), "sm
 TILES["dq"] = (16 * CONFIG["bwd"]["warps"], 32 if HEAD_DIM >= 128 else 64)
 TILES["dq90"] = (128, 64 if HEAD_DIM >= 128 else 128)
 # The other sm90 forward configs compiled in (variants 1, 2, ...; _tuning.py picks one per call):
-# their tiles under the names of their kernels, "sm90v1", ...
-SM90_KEYS = ["sm90"] + [f"sm90v{v}" for v in range(1, len(SM90_VARIANTS))]
-for _v, _s in enumerate(SM90_VARIANTS[1:], 1):
-    TILES[f"sm90v{_v}"] = (64 * _s["warpgroups"], _s["blockN"])
+# their tiles under the names of their kernels (_layout.SM90_KEYS: "sm90v1", ...).
+for _k, _s in zip(SM90_KEYS[1:], SM90_VARIANTS[1:]):
+    TILES[_k] = (64 * _s["warpgroups"], _s["blockN"])
 # The sm_90 kernel: a persistent grid, items dealt by the host (deal); per variant in PERSISTENT.
 PERSISTENT_SM90 = CONFIG["sm90"]["kernel"] == "persistent"
 PERSISTENT = {k: s["kernel"] == "persistent" for k, s in zip(SM90_KEYS, SM90_VARIANTS)}

@@ -25,6 +25,8 @@ SM90_VARIANTS = [
 SM90_IDS = [
     "sm90 persistent wg2 n128 s4 q1",
 ]
+# Their names in KERNELS and in the manifest (targets/cuda/source.ts sm90Key), by variant.
+SM90_KEYS = ["sm90"]
 # The tuning record compiled in (spc compile --tuning): the variant chosen by measured time per GPU and N.
 TUNED = []
 # The extern "C" kernels and launchers of kernel.cu.
