@@ -203,6 +203,10 @@ describe('the plan', () => {
     expect(plan.rejected).toEqual({ 'some other reason': 3, 'more than 16777216 tiles per head at N = 16384 (too many to price)': 1 });
     // The heuristic's own shape too small: nothing can be planned, and the error says why.
     expect(() => planLayout(l, n, [c('tiny', 4, 2, true)], {}, { target: 'wgsl', sms: 1 })).toThrow(/too long to tune with 4x2 tiles/);
+    // A config the target may pick unnamed (keep) is never dropped: the same error.
+    expect(() => planLayout(l, n, [c('big', 64, 64, true), c('tiny', 4, 2, false)], {}, { target: 'wgsl', sms: 1, keep: (x) => x.id === 'tiny' })).toThrow(
+      /too long to tune with 4x2 tiles/,
+    );
   });
 });
 

@@ -334,7 +334,7 @@ export function planText(layout: LayoutIR, plan: Plan): string[] {
   const chosen = e.candidates[e.choice]!;
   const out = [
     `layout ${layout.name} at N = ${e.n}: plan only (nothing was run or measured; predictions are the cost model's, in abstract units)`,
-    `  ${e.candidates.length} candidates (${new Set(e.candidates.map((c) => JSON.stringify(c.config))).size} sm90 configs the kernels accept${tunedOf(layout) ? ' x base or tuned bands' : ''}; ${rejected} combinations refused by checkConfig)`,
+    `  ${e.candidates.length} candidates (${new Set(e.candidates.map((c) => JSON.stringify(c.config))).size} sm90 configs the kernels accept${tunedOf(layout) ? ' x base or tuned bands' : ''}; ${rejected} combinations refused (by checkConfig, or too small to price at this N))`,
     `  ${e.candidates.length - kept.length} pruned by the cost model, ${kept.length} left to measure on the GPU (--emit DIR, then bench/cuda/tune_measure.py)`,
     `  choice (cost model, not time): ${chosen.id}: the heuristic's kernel config${tunedOf(layout) ? ' with tuned bands' : ''}; predicted ${chosen.predicted.toFixed(1)}`,
   ];

@@ -147,6 +147,12 @@ export async function tuneWgsl(
     const checkLayout = p ? withBands(l, p, [], true) : l;
     o.progress(`layout ${l.name}: ${space.candidates.length} tiled configurations build at head_dim ${l.headDim}; emitting the modules\n`);
     const checkModule = await loadWgslModule(checkLayout, { dts: false, extras, version: o.version });
+    // Never dropped as too small to price: the variants createAttention may pick unnamed (one of
+    // them is the automatic choice, known once the device is open) and the injected ones.
+    const mustPlan = new Set([
+      ...checkModule.TILED_VARIANTS.filter((t) => t.auto).map((t) => t.name),
+      ...space.candidates.filter((c) => c.injected).map((c) => c.id),
+    ]);
     const perN: LayoutWork['perN'] = [];
     for (const n of l.seq !== null ? [l.seq] : o.seqs) {
       let plan: Plan;
@@ -156,6 +162,7 @@ export async function tuneWgsl(
           sms: 1,
           cost: o.cost,
           pruneFactor: Infinity,
+          keep: (c) => mustPlan.has(c.id),
           ...(o.shards ? { shards: o.shards } : {}),
         });
       } catch (e) {

@@ -27,6 +27,8 @@ export interface PlanOptions {
   cost?: CostModel;
   /** Candidates predicted slower than this times the best are pruned (default 1.15). */
   pruneFactor?: number;
+  /** Configs that must be planned even where their tile shape is too small to price (then planning fails, E059): besides the heuristic's, those the target may pick unnamed or was told to time. */
+  keep?: (c: ConfigCandidate) => boolean;
 }
 
 export interface Plan {
@@ -41,9 +43,10 @@ export interface Plan {
 export function planLayout(layout: LayoutIR, n: number, allConfigs: readonly ConfigCandidate[], rejectedIn: Record<string, number>, o: PlanOptions): Plan {
   // Tile shapes with more than MAX_STAT_TILES tiles per head at this N cannot be priced (the tile
   // statistics walk every tile): their configs are rejected here, with the count under that
-  // reason, unless the heuristic's is one of them (then nothing can be planned: BandPricer says why).
+  // reason, unless the heuristic's (or one o.keep keeps) is one of them (then nothing can be
+  // planned: BandPricer says why).
   const rejected = { ...rejectedIn };
-  const priceable = (c: ConfigCandidate) => c.isDefault || Math.ceil(n / c.bm) * Math.ceil(n / c.bn) <= MAX_STAT_TILES;
+  const priceable = (c: ConfigCandidate) => c.isDefault || o.keep?.(c) === true || Math.ceil(n / c.bm) * Math.ceil(n / c.bn) <= MAX_STAT_TILES;
   const configs = allConfigs.filter(priceable);
   const tooMany = allConfigs.length - configs.length;
   if (tooMany > 0) {

@@ -339,8 +339,9 @@ if torch is not None:
     from typing import List, Optional, Tuple
 
     # The ops of this package, named by the layout and its kernel source (two builds of one layout
-    # with different configs register different ops): torch.compile and CUDA graphs see them as
+    # with different configs register different ops): torch.compile and torch.export see them as
     # single nodes with a fake (meta) implementation, and autograd through register_autograd.
+    # Plain eager calls take _Eager instead (_use_ops).
     OP_NAMESPACE = f"spc_{LAYOUT}_{_build_digest()}"
 
     @torch.library.custom_op(f"{OP_NAMESPACE}::fwd", mutates_args=())
@@ -385,21 +386,40 @@ if torch is not None:
 
     class _Eager(torch.autograd.Function):
         """The same forward and backward as the custom ops, called without them: attention() takes
-        this path outside torch.compile. A custom op costs about 0.9 ms of host time per forward +
-        backward in eager mode (torch 2.11, bench/cuda/host_overhead.py), longer than the kernels at
-        N <= 16384, so the GPU would wait on Python; under torch.compile the custom ops are single
-        graph nodes and cost nothing per call."""
+        this path in plain eager calls (_use_ops false). A custom op costs about 0.9 ms of host time
+        per forward + backward in eager mode (torch 2.11, bench/cuda/host_overhead.py), longer than
+        the kernels at N <= 16384, so the GPU would wait on Python; under torch.compile the custom
+        ops are single graph nodes and cost nothing per call. (torch.func transforms need forward
+        and setup_context apart; this is the form the H200 checks ran.)"""
 
         @staticmethod
         def forward(ctx, q, k, v, scale, heads, deterministic):
-            ctx.set_materialize_grads(False)  # an unused out or lse gets None, as through the custom op
+            # An unused out or lse gets None here (the custom op path gets zeros; _grads gives the
+            # same gradients for both).
+            ctx.set_materialize_grads(False)
             out, lse = _forward(q, k, v, scale, heads, deterministic)
             _setup_context(ctx, (q, k, v, scale, heads, deterministic), (out, lse))
             return out, lse
 
         @staticmethod
+        @torch.autograd.function.once_differentiable
         def backward(ctx, dout, dlse):
-            return _grads(ctx, dout, dlse, _backward)
+            # Under compiled autograd the backward is traced: the custom op is its graph node.
+            return _grads(ctx, dout, dlse, _bwd_op if torch.compiler.is_compiling() else _backward)
+
+    def _use_ops(q, k, v):
+        """Whether attention() goes through the custom ops: under torch.compile and torch.export,
+        and for anything but plain tensors outside a dispatch mode (fake tensors, tensor subclasses,
+        make_fx tracing), which need the ops' fake implementations or registrations."""
+        if torch.compiler.is_compiling() or type(q) is not torch.Tensor or type(k) is not torch.Tensor or type(v) is not torch.Tensor:
+            return True
+        return _dispatch_mode() is not None
+
+    try:
+        from torch.utils._python_dispatch import _get_current_dispatch_mode as _dispatch_mode
+    except ImportError:  # not in this torch: the ops for every call, slower but correct
+        def _dispatch_mode():
+            return True
 
 
 def attention(q, k, v, scale=None, return_lse=False, heads=None, deterministic=False):
@@ -433,5 +453,5 @@ def attention(q, k, v, scale=None, return_lse=False, heads=None, deterministic=F
     hs = _heads(heads)
     _check(q, k, v, hs)
     args = (q, k, v, float(scale), list(hs), bool(deterministic))
-    out, lse = _fwd_op(*args) if torch.compiler.is_compiling() else _Eager.apply(*args)
+    out, lse = _fwd_op(*args) if _use_ops(q, k, v) else _Eager.apply(*args)
     return (out, lse) if return_lse else out
