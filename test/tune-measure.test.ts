@@ -186,6 +186,9 @@ describe('spc tune: the measuring half', () => {
     expect(f.model.partialTile).toBeCloseTo(0.8, 9);
     expect(f.physical).toBe(true);
     expect(f.correlation.fitted).toBeCloseTo(1, 9);
+    // Times the fitted model explains exactly: nothing is left per head.
+    for (const x of f.headScale) expect(x).toBeCloseTo(1, 9);
+    expect(r.stdout).toContain(`--head-scale ${Array(l.heads).fill('1.000').join(',')}`);
     // Times that fall as the tiles grow (the heads' times reversed) cannot come from the model: a
     // negative constant, flagged, and the command says not to use it.
     const rev = fitPerHead(l, c.bounds!.at(-1)!, { ...c, measured_head_ms: [...heads].reverse() }, DEFAULT_COST_MODEL)!;

@@ -193,6 +193,42 @@ function withinTol(bounds: number[], base: number[], n: number, tol: number): bo
   return true;
 }
 
+describe('per-head factors on the cost (--head-scale)', () => {
+  it('price each head by its factor, and the band search gives a head priced higher a smaller share', () => {
+    const l = layout(4, 'tuned(base = equal_pairs, tol = 0.3)');
+    const n = 8192;
+    const plain = tuneBands(l, n, { base: 'equal_pairs', tol: 0.3, bm: 64, bn: 64 });
+    const scaled = tuneBands(l, n, { base: 'equal_pairs', tol: 0.3, bm: 64, bn: 64, headScale: [2, 1, 1, 1] });
+    const p1 = new BandPricer(l, n, 64, 64);
+    const p2 = new BandPricer(l, n, 64, 64, DEFAULT_COST_MODEL, [2, 1, 1, 1]);
+    expect(p2.price(0, 0, 300)).toBeCloseTo(2 * p1.price(0, 0, 300), 9);
+    expect(p2.price(1, 300, 700)).toBeCloseTo(p1.price(1, 300, 700), 9);
+    expect(scaled.after.heads[0]!.pairs).toBeLessThan(plain.after.heads[0]!.pairs);
+    expect(scaled.after.heads[0]!.cost).toBeCloseTo(2 * p1.price(0, scaled.after.bounds[0]!, scaled.after.bounds[1]!), 9);
+    expect(() => new BandPricer(l, n, 64, 64, DEFAULT_COST_MODEL, [1, 1])).toThrow(/has 2 factors; layout .* has 4 heads/);
+  });
+
+  it('spc tune --head-scale: one positive factor per head, with --plan-only only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'spc-hs-'));
+    const f = join(dir, 't.spc');
+    writeFileSync(f, 'layout t {\n  heads 4\n  head_dim 64\n  seq N\n  partition tuned(base = equal_pairs, tol = 0.2)\n  pattern band\n}\n');
+    const ok = await spc('tune', f, '--target', 'cuda', '--seq', '8192', '--plan-only', '--head-scale', '1.5,1,1,1', '--json');
+    expect(ok.code, ok.stderr).toBe(0);
+    const withScale = JSON.parse(ok.stdout) as TuningRecord;
+    const without = JSON.parse((await spc('tune', f, '--target', 'cuda', '--seq', '8192', '--plan-only', '--json')).stdout) as TuningRecord;
+    expect(withScale.entries[0]!.bands).not.toEqual(without.entries[0]!.bands);
+    for (const [args, msg] of [
+      [['--head-scale', '1,1'], /--head-scale has 2 factors; layout t has 4 heads/],
+      [['--head-scale', '1,0,1,1'], /positive numbers separated by commas/],
+      [['--head-scale', '1,a,1,1'], /positive numbers separated by commas/],
+    ] as const) {
+      const r = await spc('tune', f, '--target', 'cuda', '--seq', '8192', '--plan-only', ...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(msg);
+    }
+  });
+});
+
 describe('the plan', () => {
   it('rejects tile shapes too small to price at a long N (counted under their reason) instead of failing the run', () => {
     const l = layout(4, 'equal_width', 'band');

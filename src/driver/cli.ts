@@ -144,6 +144,13 @@ function costValue(s: string): CostModel {
   return m;
 }
 
+function headScaleValue(s: string): number[] {
+  const xs = s.split(',').map((x) => x.trim());
+  if (!xs.every((x) => /^\d+(\.\d+)?([eE][-+]?\d+)?$/.test(x) && Number(x) > 0 && Number.isFinite(Number(x))) || xs.length > 4096)
+    throw new UsageError(`--head-scale takes positive numbers separated by commas, one per head, e.g. 1.05,0.98,...; got '${s}'`);
+  return xs.map(Number);
+}
+
 const COMMANDS: Record<'check' | 'show' | 'compile' | 'tune', CommandSpec> = {
   check: {
     summary: "validate a spec; print each head's bands, pairs and work share",
@@ -222,6 +229,12 @@ adapter has it, else wall time); --record writes the record for spc compile --tu
       { name: 'shards', arg: 'T', help: 'tensor parallelism: tune for the slowest of T shards of H/T consecutive heads', validate: positiveInt('--shards') },
       { name: 'sms', arg: 'K', help: `SMs for the predicted kernel time (default ${DEFAULT_SMS}: H100 and H200 SXM)`, validate: smsValue },
       { name: 'cost', arg: 'JSON', help: 'cost model constants over the defaults, e.g. \'{"partialTile": 1.3, "item": 1}\'', validate: costValue },
+      {
+        name: 'head-scale',
+        arg: 'F,F,...',
+        help: 'with --plan-only: one factor per head on the cost model (what --measured prints from per-head times), so the band search prices each head as it measured',
+        validate: headScaleValue,
+      },
       { name: 'record', arg: 'FILE', help: 'write the tuning record (JSON) to FILE, for spc compile --tuning FILE' },
       {
         name: 'write-spec',
@@ -756,6 +769,7 @@ async function tuneMeasured(layouts: LayoutIR[], values: Record<string, unknown>
       text.push(
         `  cost model fitted to the choice's per-head times: --cost '${JSON.stringify({ item: +f.model.item.toFixed(3), partialTile: +f.model.partialTile.toFixed(3) })}'${f.physical ? '' : ' (a negative constant: these times do not follow the model; do not use it)'}`,
         `    per-head correlation with the measured times: plan's model ${cor(f.correlation.plan)}, fitted ${cor(f.correlation.fitted)}; per-head max/mean measured ${f.balance.measured.toFixed(3)}, plan's model ${f.balance.plan.toFixed(3)}, fitted ${f.balance.fitted.toFixed(3)}`,
+        `    what the ${f.physical ? 'fitted' : "plan's"} model misses per head (measured / predicted, mean 1), for the next plan: --head-scale ${f.headScale.map((x) => x.toFixed(3)).join(',')}`,
       );
     }
   }
@@ -768,7 +782,10 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
   if (values.target !== 'cuda') throw new UsageError(`spc tune tunes the cuda and wgsl targets, got --target ${String(values.target)}`);
   for (const k of ['max-candidates', 'budget', 'timeout', 'reps', 'check-n', 'backend', 'include'])
     if (values[k] !== undefined) throw new UsageError(`--${k} is for --target wgsl (the CUDA candidates are timed by bench/cuda/tune_measure.py)`);
-  if (values.measured !== undefined) return await tuneMeasured(layouts, values, io);
+  if (values.measured !== undefined) {
+    if (values['head-scale'] !== undefined) throw new UsageError('--head-scale is for --plan-only: it changes how the next plan prices the heads');
+    return await tuneMeasured(layouts, values, io);
+  }
   if (values['plan-only'] !== true)
     throw new UsageError(
       'spc tune runs in two halves: --plan-only [--emit DIR] here, bench/cuda/tune_measure.py DIR on the GPU machine, then --measured FILE --plan RECORD',
@@ -781,6 +798,7 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
     ...(shards !== undefined ? { shards } : {}),
     sms: (values.sms as number | undefined) ?? DEFAULT_SMS,
     cost: (values.cost as CostModel | undefined) ?? DEFAULT_COST_MODEL,
+    ...(values['head-scale'] !== undefined ? { headScale: values['head-scale'] as number[] } : {}),
     version: VERSION,
   });
   const files: { dir: string; path: string; contents: string }[] = [];
@@ -813,7 +831,7 @@ async function tune(layouts: LayoutIR[], source: string, values: Record<string, 
 
 /** `spc tune --target wgsl`: measured here, on the WebGPU adapter (src/driver/wgsl-tune.ts). */
 async function tuneWgslCommand(layouts: LayoutIR[], source: string, values: Record<string, unknown>, io: Io): Promise<number> {
-  for (const k of ['plan-only', 'emit', 'emit-max', 'measured', 'plan', 'sms'])
+  for (const k of ['plan-only', 'emit', 'emit-max', 'measured', 'plan', 'sms', 'head-scale'])
     if (values[k] !== undefined) throw new UsageError(`--${k} is for --target cuda; --target wgsl measures on the WebGPU adapter in this process`);
   const { seqs, shards, writeSpec } = tuneLengths(layouts, values);
   const { tuneWgsl, wgslTuneText } = await import('./wgsl-tune.js');

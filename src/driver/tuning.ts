@@ -292,6 +292,8 @@ export interface TuneOptions {
   shards?: number;
   sms: number;
   cost: CostModel;
+  /** Per-head factors on the cost (--head-scale; every layout must have that many heads). */
+  headScale?: readonly number[];
   version: string;
 }
 
@@ -301,12 +303,20 @@ export async function tunePlans(layouts: LayoutIR[], o: TuneOptions): Promise<{ 
   const plans: { layout: LayoutIR; plan: Plan }[] = [];
   for (const l of layouts) {
     const { candidates, rejected } = cudaTuneSpace(l);
+    if (o.headScale && o.headScale.length !== l.heads)
+      throw new UsageError(`--head-scale has ${o.headScale.length} factors; layout ${l.name} has ${l.heads} heads (use --layout to tune one layout)`);
     const ns = l.seq !== null ? [l.seq] : o.seqs;
     for (const n of ns) {
       try {
         plans.push({
           layout: l,
-          plan: planLayout(l, n, candidates, rejected, { target: 'cuda', sms: o.sms, cost: o.cost, ...(o.shards ? { shards: o.shards } : {}) }),
+          plan: planLayout(l, n, candidates, rejected, {
+            target: 'cuda',
+            sms: o.sms,
+            cost: o.cost,
+            ...(o.shards ? { shards: o.shards } : {}),
+            ...(o.headScale ? { headScale: o.headScale } : {}),
+          }),
         });
       } catch (e) {
         if (e instanceof TunerError) throw new SpecError([diag('E059', l.locs?.partition, n, e.message)]);
@@ -525,6 +535,12 @@ export interface CostFit {
   balance: { measured: number; plan: number; fitted: number };
   /** False when a fitted constant came out negative: the times do not follow this model (noise or another cost), do not use it. */
   physical: boolean;
+  /**
+   * Per-head factors, measured over predicted (by the fitted model when physical, else the plan's),
+   * scaled to a mean of 1: what the model misses per head, for `spc tune --plan-only --head-scale`
+   * (with the fitted --cost) so that the next band search prices each head as it measured.
+   */
+  headScale: number[];
 }
 
 /**
@@ -547,11 +563,16 @@ export function fitPerHead(l: LayoutIR, n: number, c: RecordEntry['candidates'][
   const ratio = (xs: readonly number[]) => Math.max(...xs) / (xs.reduce((a, b) => a + b, 0) / xs.length);
   const predPlan = works.map((w) => headCost(plan, bm, bn, w));
   const predFit = works.map((w) => headCost(model, bm, bn, w));
+  const physical = model.item >= 0 && model.partialTile >= 0;
+  const pred = physical ? predFit : predPlan;
+  const raw = ph.map((t, h) => (pred[h]! > 0 ? t / pred[h]! : 1));
+  const mean = raw.reduce((a, b) => a + b, 0) / raw.length;
   return {
     model,
     correlation: { plan: pearson(predPlan, ph), fitted: pearson(predFit, ph) },
     balance: { measured: ratio(ph), plan: ratio(predPlan), fitted: ratio(predFit) },
-    physical: model.item >= 0 && model.partialTile >= 0,
+    physical,
+    headScale: raw.map((x) => (mean > 0 ? x / mean : 1)),
   };
 }
 

@@ -37,6 +37,8 @@ export interface BandTuneOptions {
   cost?: CostModel;
   /** Candidate values per boundary (default 48). */
   maxCandidates?: number;
+  /** Per-head factors on the model's cost (default 1 each): measured corrections, `spc tune --head-scale`. */
+  headScale?: readonly number[];
 }
 
 export interface HeadPrediction {
@@ -108,7 +110,11 @@ export class BandPricer {
     readonly bm: number,
     readonly bn: number,
     cost: CostModel = DEFAULT_COST_MODEL,
+    /** Per-head factors on the cost (a measured correction of the model; null: 1 for every head). */
+    readonly headScale: readonly number[] | null = null,
   ) {
+    if (headScale !== null && headScale.length !== layout.heads)
+      throw new TunerError(`the head scale has ${headScale.length} factors; layout ${layout.name} has ${layout.heads} heads`);
     if (Math.ceil(n / bm) * Math.ceil(n / bn) > MAX_STAT_TILES)
       throw new TunerError(`N = ${n} is too long to tune with ${bm}x${bn} tiles (more than ${MAX_STAT_TILES} tiles per head); use larger tiles`);
     this.scratch = Array<number>(layout.heads + 1).fill(0);
@@ -127,8 +133,13 @@ export class BandPricer {
     return w;
   }
 
+  /** The factor on head h's cost (1 without a head scale). */
+  scale(h: number): number {
+    return this.headScale?.[h] ?? 1;
+  }
+
   price(h: number, a: number, b: number): number {
-    return headCost(this.cost, this.bm, this.bn, this.work(h, a, b));
+    return this.scale(h) * headCost(this.cost, this.bm, this.bn, this.work(h, a, b));
   }
 }
 
@@ -152,9 +163,9 @@ export function predict(pricer: BandPricer, bounds: readonly number[], baseB: re
       items: w.items.length,
       fullTiles: w.fullTiles,
       partialTiles: w.partialTiles,
-      cost: headCost(cost, bm, bn, w),
+      cost: pricer.scale(h) * headCost(cost, bm, bn, w),
     });
-    itemCosts.push(w.items.map((it) => itemCost(cost, bm, bn, it.full, it.partial)));
+    itemCosts.push(w.items.map((it) => pricer.scale(h) * itemCost(cost, bm, bn, it.full, it.partial)));
   }
   const costs = heads.map((h) => h.cost);
   const sum = costs.reduce((a, b) => a + b, 0);
@@ -239,7 +250,7 @@ export function tuneBands(layout: LayoutIR, n: number, o: BandTuneOptions): Band
   const sms = o.sms ?? DEFAULT_SMS;
   if (!(o.tol >= 0 && o.tol <= 1)) throw new TunerError(`tol must be in 0..1, got ${o.tol}`);
   if (!Number.isInteger(shards) || shards < 1 || H % shards !== 0) throw new TunerError(`--shards ${shards} must divide the ${H} heads`);
-  const pricer = new BandPricer(layout, n, o.bm, o.bn, o.cost ?? DEFAULT_COST_MODEL);
+  const pricer = new BandPricer(layout, n, o.bm, o.bn, o.cost ?? DEFAULT_COST_MODEL, o.headScale ?? null);
   const baseB = baseBounds(o.base, n, H);
   const basePairs = Array.from({ length: H }, (_, h) => pairsInDistance(n, baseB[h]!, baseB[h + 1]!));
   const cands = boundaryCandidates(n, baseB, o.tol, gcd(o.bm, o.bn), o.maxCandidates ?? 48);

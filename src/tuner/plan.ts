@@ -29,6 +29,8 @@ export interface PlanOptions {
   pruneFactor?: number;
   /** Configs that must be planned even where their tile shape is too small to price (then planning fails, E059): besides the heuristic's, those the target may pick unnamed or was told to time. */
   keep?: (c: ConfigCandidate) => boolean;
+  /** Per-head factors on the model's cost (BandTuneOptions.headScale). */
+  headScale?: readonly number[];
 }
 
 export interface Plan {
@@ -70,11 +72,20 @@ export function planLayout(layout: LayoutIR, n: number, allConfigs: readonly Con
     const key = `${c.bm}x${c.bn}`;
     if (byShape.has(key)) continue;
     if (tuned) {
-      const t = tuneBands(layout, n, { base: tuned.base, tol: tuned.tol, bm: c.bm, bn: c.bn, shards, sms, cost });
+      const t = tuneBands(layout, n, {
+        base: tuned.base,
+        tol: tuned.tol,
+        bm: c.bm,
+        bn: c.bn,
+        shards,
+        sms,
+        cost,
+        ...(o.headScale ? { headScale: o.headScale } : {}),
+      });
       byShape.set(key, { base: t.before, tuned: t });
     } else {
       const b = own ?? placeholder;
-      byShape.set(key, { base: predict(new BandPricer(layout, n, c.bm, c.bn, cost), b, b, shards, sms), tuned: null });
+      byShape.set(key, { base: predict(new BandPricer(layout, n, c.bm, c.bn, cost, o.headScale ?? null), b, b, shards, sms), tuned: null });
     }
   }
   // The kernel time: the items over the SMs (of the slowest shard); the model does not see how
