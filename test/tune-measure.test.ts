@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/driver/cli.js';
 import { fitPerHead, recordConfigs } from '../src/driver/tuning.js';
+import { wgslTunings } from '../src/driver/wgsl-tune.js';
 import { compileSource } from '../src/driver/pipeline.js';
 import { BandPricer } from '../src/tuner/bands.js';
 import type { LayoutIR } from '../src/ir/index.js';
@@ -287,13 +288,32 @@ describe('spc tune: the measuring half', () => {
     });
     expect(notes).toContain('chosen by measured time on GPU (picked at run time by GPU and N): N = 2048: a; N = 4096: b');
     // Chosen by the cost model alone (not measured), for another target, for another spec, or with no GPU name: none.
+    notes = '';
     expect(recordConfigs(record([entry(2048, false, b)]), 'r.json', layouts, 'cuda', note)).toEqual({});
+    expect(notes).toContain('layout tb: r.json has no measured entry for this target');
+    notes = '';
     expect(recordConfigs(record([entry(2048, true, b)]), 'r.json', layouts, 'wgsl', note)).toEqual({});
+    expect(notes).toContain('layout tb: r.json has entries for target cuda only: its kernel configs are the heuristic');
+    notes = '';
+    expect(recordConfigs(record([{ ...entry(2048, true, b), layout: 'missing' }]), 'r.json', layouts, 'cuda', note)).toEqual({});
+    expect(notes).toContain('layout tb: r.json has no entry for this layout');
     notes = '';
     expect(recordConfigs(record([entry(2048, true, b, `sha256:${'0'.repeat(64)}`)]), 'r.json', layouts, 'cuda', note)).toEqual({});
     expect(notes).toContain('kernel configs for another spec (spec hash): not taken');
     expect(recordConfigs(record([entry(2048, true, b)], null), 'r.json', layouts, 'cuda', note)).toEqual({});
     expect(notes).toContain('names no GPU (device.name): its kernel configs are not taken');
+  });
+
+  it('a record that gives a layout nothing says so (CUDA kernel configs, WGSL tiled variants)', () => {
+    const layouts = compileSource('layout a { heads 2 head_dim 64 seq N partition equal_pairs pattern band }');
+    const rec = { device: { name: 'GPU' }, entries: [{ layout: 'b', target: 'wgsl', measured: true }] } as unknown as TuningRecord;
+    let notes = '';
+    expect(recordConfigs(rec, 'r.json', layouts, 'cuda', (x) => (notes += x))).toEqual({});
+    expect(wgslTunings(rec, 'r.json', layouts, (x) => (notes += x))).toEqual({});
+    expect(notes).toBe(
+      "layout a: r.json has no entry for this layout: its kernel configs are the heuristic's\n" +
+        'layout a: r.json has no entry for this layout: no tiled variant from the record (the automatic choice)\n',
+    );
   });
 
   it('measurements of another plan, or a malformed file, are refused with exit 2', async () => {

@@ -111,7 +111,17 @@ export function recordConfigs(
   const device = record.device.name;
   for (const l of layouts) {
     const measured = record.entries.filter((e) => e.layout === l.name && e.target === target && e.measured);
-    if (!measured.length) continue;
+    if (!measured.length) {
+      // Said, not silent: the user named the record and it gives this layout nothing.
+      const mine = record.entries.filter((e) => e.layout === l.name);
+      const why = !mine.length
+        ? 'no entry for this layout'
+        : !mine.some((e) => e.target === target)
+          ? `entries for target ${[...new Set(mine.map((e) => e.target))].join(', ')} only`
+          : 'no measured entry for this target (configs chosen by the cost model alone are the heuristic)';
+      note(`layout ${l.name}: ${recordFile} has ${why}: its kernel configs are the heuristic's\n`);
+      continue;
+    }
     const hash = specHash(l);
     const entries = measured.filter((e) => e.spec_hash === hash);
     if (entries.length < measured.length) note(`layout ${l.name}: ${recordFile} has kernel configs for another spec (spec hash): not taken\n`);

@@ -469,8 +469,11 @@ export function wgslTunings(record: TuningRecord, recordFile: string, layouts: r
   for (const l of layouts) {
     const entries = record.entries.filter((e) => e.layout === l.name && e.target === 'wgsl');
     if (!entries.length) {
-      if (record.entries.some((e) => e.layout === l.name))
-        note(`layout ${l.name}: ${recordFile} has no wgsl entries for it: no tiled variant from the record (the automatic choice)\n`);
+      note(
+        record.entries.some((e) => e.layout === l.name)
+          ? `layout ${l.name}: ${recordFile} has no wgsl entries for it: no tiled variant from the record (the automatic choice)\n`
+          : `layout ${l.name}: ${recordFile} has no entry for this layout: no tiled variant from the record (the automatic choice)\n`,
+      );
       continue;
     }
     const bad = (why: string) => problems.push(diag('E084', l.locs?.partition, recordFile, l.name, why));
