@@ -284,6 +284,7 @@ describe('options: one table per command', () => {
         '--shards T',
         '--sms K',
         '--cost JSON',
+        '--head-scale F,F,...',
         '--record FILE',
         '--write-spec FILE',
         '--emit DIR',
