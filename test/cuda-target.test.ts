@@ -321,7 +321,7 @@ describe('CUDA target', () => {
       }
     };
     expect(defaultConfig(byName('spattention_paper')).bwd90).toBeUndefined(); // D = 128: generated parts as before the part existed
-    expect(defaultConfig(byName('strided')).bwd90).toEqual({ rows: 128 }); // D64_BWD90_ROWS, where it fits
+    expect(defaultConfig(byName('strided')).bwd90).toEqual({ rows: 128 }); // 128 rows where they fit
     expect(defaultConfig(byName('mixed_gqa')).bwd90).toEqual({ rows: 64 }); // query-head groups keep 64
     expect(code('strided', { bwd90: { rows: 128 } })).toBe('ok');
     expect(code('spattention_local', { bwd90: { rows: 128 } })).toBe('ok');

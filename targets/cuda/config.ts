@@ -66,13 +66,6 @@ export interface CudaConfig {
 export const CONFIG_PARTS = ['sm80', 'sm90', 'bwd', 'bwd90'] as const;
 /** What a config without a bwd90 part means (the D = 128 heuristic): the kernel's 64 rows. */
 const BWD90_DEFAULT: Bwd90Config = { rows: 64 };
-/**
- * The heuristic's bwd90.rows at head_dim 64 where 128 rows fit (bwd90WideFits; elsewhere 64): 128
- * since the 128-row kernel passed its GPU check on the H200 (bench/cuda/d64-check.sh,
- * bench/results/cuda-2026-12-01-bwd-d64.md): correct on 156 of 156 rows, dK/dV 522 -> 469 us at
- * paper H16 D64 16k.
- */
-export const D64_BWD90_ROWS: number = 128;
 
 /**
  * Whether the wgmma dK/dV kernel with 128 query rows per step compiles without spills for a
@@ -101,7 +94,10 @@ const WGMMA_N = [64, 96, 128, 192, 256];
 export function defaultConfig(layout: LayoutIR): CudaConfig {
   const bwd: BwdConfig = { warps: 4, blockM: layout.headDim === 128 ? 32 : 64, minBlocks: 1 };
   if (layout.headDim !== 64) return { ...forwardConfig(layout), bwd };
-  return { ...forwardConfig(layout), bwd, bwd90: { rows: D64_BWD90_ROWS === 128 && bwd90WideFits(layout) ? 128 : 64 } };
+  // 128 query rows per step where they fit: the kernel passed its GPU check on the H200
+  // (bench/cuda/d64-check.sh, bench/results/cuda-2026-12-01-bwd-d64.md: 156 of 156 rows, dK/dV
+  // 522 -> 469 us at paper H16 D64 16k).
+  return { ...forwardConfig(layout), bwd, bwd90: { rows: bwd90WideFits(layout) ? 128 : 64 } };
 }
 
 /**

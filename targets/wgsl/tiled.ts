@@ -54,23 +54,18 @@ export interface TiledPlan extends TiledConfig {
   features: string[];
   /** The least subgroup size the variant needs (its TPR for subgroup reductions, else 0). */
   subgroupMinSize: number;
-  /** Whether createAttention may pick it when no variant is named (SUBGROUP_AUTO, AUTO_TIERS). */
+  /** Whether createAttention may pick it when no variant is named (SUBGROUP_AUTO_MAX_HEAD_DIM, AUTO_TIERS). */
   auto: boolean;
 }
 
 /**
- * Whether the subgroup variants take part in createAttention's automatic choice. They do since
- * they passed the float64 oracle on hardware subgroups (the H200 through Vulkan, D = 64 and 128,
- * dense and bands: bench/results/wgsl-2026-12-01-h200-run2.md); before that they had run only with
- * the subgroup operations emulated (test/wgsl-variants.test.ts).
- */
-export const SUBGROUP_AUTO = true;
-
-/**
- * The largest head_dim at which subgroup variants take part in the automatic choice. At head_dim
- * 128 the compatibility tier's workgroup-reduction variant (wg-16x8-t2x8-pad) was 1.16x faster
- * than its subgroup twin (sg-16x8-t2x8-pad) on the H200 in two calls at N = 16384 (dense causal
- * 134.2 against 156.1 ms, the paper's bands 8.84 against 10.22 ms:
+ * The largest head_dim at which subgroup variants take part in createAttention's automatic choice
+ * (0: never). They take part since they passed the float64 oracle on hardware subgroups (the H200
+ * through Vulkan, D = 64 and 128, dense and bands: bench/results/wgsl-2026-12-01-h200-run2.md;
+ * before that they had run only with the subgroup operations emulated, test/wgsl-variants.test.ts).
+ * At head_dim 128 the compatibility tier's workgroup-reduction variant (wg-16x8-t2x8-pad) was 1.16x
+ * faster than its subgroup twin (sg-16x8-t2x8-pad) on the H200 in two calls at N = 16384 (dense
+ * causal 134.2 against 156.1 ms, the paper's bands 8.84 against 10.22 ms:
  * bench/results/wgsl-2026-12-01-h200-run3/wgsl-h200-variants.md; again 134.1 / 156.1 and 8.80 /
  * 10.18 ms in bench/results/wgsl-tune-2026-12-02-h200/wb-iso.md). At head_dim 64 the subgroup
  * variant is the faster one (54.3 against 75.3 ms dense).
@@ -173,7 +168,7 @@ export interface TiledLimits {
  * TPR must divide D / 4 and BN (and be a power of two, at least 2, for subgroup reductions), the
  * invocations and workgroup memory must be within the limits (null: no limits, the tuner's injected
  * candidates), and one key tile must fit Mesa's loop budget. `auto`: whether createAttention may
- * pick it unnamed (also SUBGROUP_AUTO and SUBGROUP_AUTO_MAX_HEAD_DIM, and the limits must be a tier of AUTO_TIERS).
+ * pick it unnamed (also SUBGROUP_AUTO_MAX_HEAD_DIM, and the limits must be a tier of AUTO_TIERS).
  */
 export function fitTiledConfig(
   p: WgslPlan,
@@ -210,7 +205,7 @@ export function fitTiledConfig(
     tilesPerPass,
     features: c.reduce === 'subgroup' ? ['subgroups'] : [],
     subgroupMinSize: c.reduce === 'subgroup' ? c.threadsPerRow : 0,
-    auto: auto && (c.reduce !== 'subgroup' || (SUBGROUP_AUTO && D <= SUBGROUP_AUTO_MAX_HEAD_DIM)) && limits !== null && AUTO_TIERS.includes(limits.name ?? ''),
+    auto: auto && (c.reduce !== 'subgroup' || D <= SUBGROUP_AUTO_MAX_HEAD_DIM) && limits !== null && AUTO_TIERS.includes(limits.name ?? ''),
   };
 }
 
