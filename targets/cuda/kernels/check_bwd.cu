@@ -72,8 +72,8 @@ extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void
            const float* __restrict__ Delta, T* __restrict__ dK, T* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,       \
            const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st,                               \
            const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV,                \
-           const __grid_constant__ CUtensorMap tmDO, const __grid_constant__ CUtensorMap tmDQ) {                                                    \
-    B::template dkdv<DQ>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO, tmDQ);       \
+           const __grid_constant__ CUtensorMap tmDO) {                                                                                              \
+    B::template dkdv<DQ>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO);             \
   }
 #define SPC_CHECK_BWD90(NAME, B, T)                                                                                                                   \
   SPC_CHECK_BWD90_DKDV(NAME##_dkdv, B, T, true)                                                                                                    \

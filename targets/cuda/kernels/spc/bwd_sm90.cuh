@@ -58,27 +58,6 @@ struct Bwd90Rows<C, decltype(void(C::kBMq))> {
   static constexpr int value = C::kBMq;
 };
 
-// How dkdv adds dQ (kDq): C::kDqBulk where the traits have it (the config's bwd90.dq == "bulk"),
-// else false (fp32 float2 atomics from registers). Bulk: each warpgroup stages its 64 x 64 fp32 dQ
-// tile in shared memory (two 32-column boxes in the 128-byte swizzle) and one of its threads adds
-// it into dQ_accum with the tensor copy engine's reduce (FlashAttention-3's route), so the
-// consumers issue 16 shared stores a tile instead of 16 global atomics.
-template <class C, class = void>
-struct Bwd90DqBulk {
-  static constexpr bool value = false;
-};
-template <class C>
-struct Bwd90DqBulk<C, decltype(void(C::kDqBulk))> {
-  static constexpr bool value = C::kDqBulk;
-};
-// dkdv's dQ staging buffers (bulk): [warpgroup][32-column box][64 rows x 32 floats]; nothing otherwise.
-template <bool kOn>
-struct DqStaging {
-  alignas(1024) float box[2][2][64 * 32];
-};
-template <>
-struct DqStaging<false> {};
-
 template <class T, class L, class C>
 struct BwdSm90 {
   using elem_t = T;
@@ -91,7 +70,6 @@ struct BwdSm90 {
   static constexpr int kBN = 128, kBMq = Bwd90Rows<C>::value;
   static_assert(kBMq == 64 || (kBMq == 128 && kD == 64), "dkdv query rows: 64, or 128 at head_dim 64");
   static constexpr bool kWide = kBMq == 128;
-  static constexpr bool kDqBulk = Bwd90DqBulk<C>::value;
   static constexpr int kBM = 128, kBNq = kD >= 128 ? 64 : 128;
   using KTiles = Sm90Tiles<T, kD, kBN, kBMq, kThreads>;  // S^T = K Q^T (A: the K tile), P^T dO (B: the dO tile)
   using QTiles = Sm90Tiles<T, kD, kBM, kBNq, kThreads>;  // S = Q K^T (A: the Q tile), dS K (B: the K tile)
@@ -99,8 +77,7 @@ struct BwdSm90 {
   // dkdv's ring of query-tile stages (Q, dO by the tensor copy engine, lse2 and delta by warp 0's
   // cp.async), and its dS buffers (kDq): D = 128 reads the other warpgroup's dS too, so tile t's dS
   // is buffer t % 2 (a warpgroup writes tile t + 1's while the other may still read tile t's).
-  // (2 with the bulk dQ at D = 128 and at 128 rows: its 32 KiB of staging would not fit beside a third stage.)
-  static constexpr int kQStages = kDqBulk && (kD == 128 || kWide) ? 2 : 3;
+  static constexpr int kQStages = 3;
   static constexpr bool kSplitD = kD == 128;  // kDq: each warpgroup's dQ wgmma takes 64 D columns over all 128 keys
   // kWide (D = 64, 128 rows): each warpgroup's dQ wgmma takes 64 query rows (64 wg ..) over all 128
   // keys, so it too reads the other warpgroup's dS: two buffers, as at D = 128.
@@ -119,7 +96,6 @@ struct BwdSm90 {
     uint64_t full[kQStages], empty[kQStages];      // stage loaded (kFullCount arrivals + bytes) / free (every thread arrived)
     int table[kTermSlots * kFields];
     TileRanges<kTermSlots> ranges;
-    DqStaging<kDqBulk> dq;  // (last, so that the atomic variant's layout is as before)
   };
   struct __align__(1024) DqSmem {
     elem_t q[kBM * kD];
@@ -131,7 +107,6 @@ struct BwdSm90 {
   };
   static constexpr int kDkdvSmemBytes = (int)sizeof(DkdvSmem) + 1024;  // + alignment slack
   static constexpr int kDqSmemBytes = (int)sizeof(DqSmem) + 1024;
-  static_assert(kDkdvSmemBytes <= 227 * 1024, "dkdv shared memory");
 
   template <class S>
   static __device__ __forceinline__ S& smem() {
@@ -195,44 +170,13 @@ struct BwdSm90 {
     }
   }
 
-  // The bulk dQ add (kDqBulk): this warpgroup's dQ tile d (its 64 x 64 of dq_issue) into its two
-  // staging boxes, then one thread (the warpgroup's first) adds them into dQ_accum at (col0, row,
-  // slice bh) by the tensor copy engine. The box was read by the reduce of the tile before (that
-  // thread waits for it, then the warpgroup's barrier); the second barrier orders every thread's
-  // stores (generic proxy, fenced to the async proxy) before the reduce. Rows past N are outside
-  // the map and skipped. Element (row 16 (warp & 3) + g + 8 r, column 8 x + 2 t4 + e) of d goes to
-  // box x / 4, 16-byte chunk 2 (x % 4) + t4 / 2 of its 128-byte row, XOR the row's low 3 bits.
-  static __device__ __forceinline__ void dq_reduce(const float (&d)[32], float (&box)[2][64 * 32], const CUtensorMap& tmDQ, int row, int bh, int wg,
-                                                   int wtid, int warp, int g, int t4) {
-    if (wtid == 0) bulk_wait_read<0>();
-    named_sync(1 + wg, 128);
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      const int rr = (warp & 3) * 16 + g + 8 * r;
-#pragma unroll
-      for (int x = 0; x < 8; ++x) {
-        const int chunk = (2 * (x & 3) + (t4 >> 1)) ^ (rr & 7);
-        *reinterpret_cast<float2*>(&box[x >> 2][rr * 32 + chunk * 4 + (t4 & 1) * 2]) = make_float2(d[4 * x + 2 * r], d[4 * x + 2 * r + 1]);
-      }
-    }
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-    named_sync(1 + wg, 128);
-    if (wtid == 0) {
-      const int col0 = kSplitD ? 64 * wg : 0;
-      tma_reduce_add_3d(&tmDQ, box[0], col0, row, bh);
-      tma_reduce_add_3d(&tmDQ, box[1], col0 + 32, row, bh);
-      bulk_commit();
-    }
-  }
-
   // ---- dK, dV (and with kDq, dQ_accum).
   template <bool kDq>
   static __device__ __forceinline__ void dkdv(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                               const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
                                               elem_t* __restrict__ dK, elem_t* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,
                                               const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const BwdStrides& st,
-                                              const CUtensorMap& tmQ, const CUtensorMap& tmK, const CUtensorMap& tmV, const CUtensorMap& tmDO,
-                                              const CUtensorMap& tmDQ) {
+                                              const CUtensorMap& tmQ, const CUtensorMap& tmK, const CUtensorMap& tmV, const CUtensorMap& tmDO) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     DkdvSmem& sm = smem<DkdvSmem>();
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -388,10 +332,7 @@ struct BwdSm90 {
           wg_commit();
           wg_wait<1>();  // dV and dQ done; dK may still run
           fence_regs(d);
-          if constexpr (kDqBulk)
-            dq_reduce(d, sm.dq.box[wg], tmDQ, i0 + (kWide ? 64 * wg : 0), w.b * heads + h, wg, tid & 127, warp, g, t4);
-          else
-            dq_atomics(d, dQacc + (qrow0 + i0) * kD, rows_left, wg, warp, g, t4);
+          dq_atomics(d, dQacc + (qrow0 + i0) * kD, rows_left, wg, warp, g, t4);
           dsb = kDsBufs > 1 ? dsb ^ 1 : 0;
         } else {
           fence_regs(dk);
@@ -412,10 +353,6 @@ struct BwdSm90 {
         cur.next();
       }
     }
-
-    // The last bulk dQ adds have read their staging boxes and landed before the block ends.
-    if constexpr (kDq && kDqBulk)
-      if ((tid & 127) == 0) bulk_wait<0>();
 
     // Epilogue: dK = scale * sum over the group's heads, dV as summed; keys past N are not written.
 #pragma unroll
@@ -559,7 +496,7 @@ struct BwdSm90 {
     const elem_t* edo = static_cast<const elem_t*>(dout);
     // dkdv's tensor maps: Q and dO (B, heads, N, D) in boxes of kBMq rows, K and V (B, heads /
     // kGroup, N, D) in boxes of kBN rows, each with its strides.
-    CUtensorMap tmQ{}, tmK{}, tmV{}, tmDO{}, tmDQ{};
+    CUtensorMap tmQ{}, tmK{}, tmV{}, tmDO{};
     if (items > 0) {
       PFN_cuTensorMapEncodeTiled_v12000 encode;
       if ((err = tensor_map_encoder(&encode)) != cudaSuccess) return err;
@@ -569,20 +506,18 @@ struct BwdSm90 {
           !encode_strided_map(encode, &tmK, k, bf16, kD, n, heads / kGroup, batch, st.k, kBN) ||
           !encode_strided_map(encode, &tmV, v, bf16, kD, n, heads / kGroup, batch, st.v, kBN))
         return cudaErrorInvalidValue;
-      // The bulk dQ add's map of dqacc, (B * heads) slices of N rows of D floats, boxes of 64 rows.
-      if (kDqBulk && !deterministic && !encode_f32_rows_map(encode, &tmDQ, dqacc, kD, n, batch * heads, 64)) return cudaErrorInvalidValue;
     }
     if (!deterministic) {
       if (items > 0)
         dkdvk<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), dqacc,
-                                                            table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO, tmDQ);
+                                                            table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO);
       const int64_t convBlocks = (rows * kD / 8 + Pre::kConvThreads - 1) / Pre::kConvThreads;
       conv<<<(unsigned)convBlocks, Pre::kConvThreads, 0, stream>>>(dqacc, static_cast<elem_t*>(dq), rows, scale, n, heads, st.dq);
       return cudaGetLastError();
     }
     if (items > 0)
       dkdvdet<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), nullptr,
-                                                            table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO, tmDQ);
+                                                            table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO);
     if (items_dq > 0)
       dqk<<<items_dq, kThreads, kDqSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dq), table, order_dq, n, heads, scale,
                                                         scale * kLog2e, st);
