@@ -58,6 +58,24 @@ struct Bwd90Rows<C, decltype(void(C::kBMq))> {
   static constexpr int value = C::kBMq;
 };
 
+// A per-row value of the query tile (lse2, delta in shared memory) at a thread's accumulator columns
+// 8 x + 2 t4 + o (o = 0, 1; x < kPairs): loaded into registers as kPairs 8-byte pairs when
+// constructed, or read from shared memory at each use when kPairs is 0 (no registers to spare).
+template <int kPairs>
+struct RowPairs {
+  float2 v[kPairs];
+  __device__ __forceinline__ RowPairs(const float* p, int t4) {
+#pragma unroll
+    for (int x = 0; x < kPairs; ++x) v[x] = *reinterpret_cast<const float2*>(p + x * 8 + 2 * t4);
+  }
+  __device__ __forceinline__ float get(const float*, int x, int o, int) const { return o ? v[x].y : v[x].x; }
+};
+template <>
+struct RowPairs<0> {
+  __device__ __forceinline__ RowPairs(const float*, int) {}
+  __device__ __forceinline__ float get(const float* p, int x, int o, int t4) const { return p[x * 8 + 2 * t4 + o]; }
+};
+
 template <class T, class L, class C>
 struct BwdSm90 {
   using elem_t = T;
@@ -265,8 +283,6 @@ struct BwdSm90 {
         const int buf = rd.stage;
         mbar_wait(&sm.full[buf], rd.phase);
         const int i0 = cur.kt * kBMq, rows_left = n - i0;
-        const FullSpans<kTermSlots, kFields, kModSlots> fs(sm.table, i0, i0 + kBMq, n);
-        const bool full = fs.template full<64>(jw);
 
         // S^T = K Q^T and dP^T = V dO^T: this warpgroup's 64 keys x 64 rows, two groups, so that
         // P^T is computed while dP^T is still on the tensor cores.
@@ -276,20 +292,29 @@ struct BwdSm90 {
         wg_commit();
         KTiles::issue_s(dpt, vbase, sm.dout[buf]);
         wg_commit();
+        // The tile's shared-memory reads (the table for the mask, the rows' lse2) while S^T runs:
+        // after the wait they would queue behind dP^T's operand reads on the tile's critical path
+        // (ncu: a third of the kernel's stall samples were such loads; the waits' memory clobbers
+        // keep the compiler from hoisting them itself). The lse2 of a thread's columns 8 x + 2 t4
+        // and + 1 as one 8-byte load each. At 128 rows (kWide) the 32 registers they would take are
+        // not there (ptxas spills): they are read where used.
+        const FullSpans<kTermSlots, kFields, kModSlots> fs(sm.table, i0, i0 + kBMq, n);
+        const bool full = fs.template full<64>(jw);
+        RowPairs<kWide ? 0 : kBMq / 8> l2(sm.lse2[buf], t4);
         wg_wait<1>();  // S^T done; dP^T may still run
         fence_regs(st);
 
         // P^T (masked as the forward; rows past N: 0), in st.
-        const float* l2 = sm.lse2[buf];
-        const float* dl = sm.delta[buf];
 #pragma unroll
         for (int x = 0; x < kBMq / 8; ++x)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int r = e >> 1, c = x * 8 + 2 * t4 + (e & 1);
             const bool ok = (full || ks.template allows<kModSlots>(sm.table, r, i0 + c, r == 0 ? keyA : keyB)) && c < rows_left;
-            st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2[c])) : 0.f;
+            st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2.get(sm.lse2[buf], x, e & 1, t4))) : 0.f;
           }
+        // The rows' delta likewise, before dP^T is awaited.
+        RowPairs<kWide ? 0 : kBMq / 8> dl(sm.delta[buf], t4);
         // dV += P^T dO, issued before dS^T is computed (the A fragments pa stay live until it is done).
         // kWide: after (dP^T awaited first), so that P^T (fp32, for dS^T), dP^T and pa are never
         // all live: 64 + 64 + 32 registers a thread at 128 rows.
@@ -310,7 +335,7 @@ struct BwdSm90 {
 #pragma unroll
         for (int x = 0; x < kBMq / 8; ++x)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) dpt[4 * x + e] = st[4 * x + e] * (dpt[4 * x + e] - dl[x * 8 + 2 * t4 + (e & 1)]);
+          for (int e = 0; e < 4; ++e) dpt[4 * x + e] = st[4 * x + e] * (dpt[4 * x + e] - dl.get(sm.delta[buf], x, e & 1, t4));
         if constexpr (kWide) {
           // dV += P^T dO now (st is dead after this pack); it runs during the dS store, the barrier and dQ.
           pack_p<elem_t, kBMq>(pa, st);
