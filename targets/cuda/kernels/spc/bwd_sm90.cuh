@@ -88,6 +88,9 @@ struct BwdSm90 {
   static constexpr int kBN = 128, kBMq = Bwd90Rows<C>::value;
   static_assert(kBMq == 64 || (kBMq == 128 && kD == 64), "dkdv query rows: 64, or 128 at head_dim 64");
   static constexpr bool kWide = kBMq == 128;
+  // Whether dkdv reads the tile's delta into registers before dP^T is awaited (RowPairs below): not
+  // at 128 rows, nor with query-head groups at D = 128 (ptxas spills 16-36 bytes there).
+  static constexpr bool kHoistDelta = !kWide && !(kD == 128 && kGroup > 1);
   static constexpr int kBM = 128, kBNq = kD >= 128 ? 64 : 128;
   using KTiles = Sm90Tiles<T, kD, kBN, kBMq, kThreads>;  // S^T = K Q^T (A: the K tile), P^T dO (B: the dO tile)
   using QTiles = Sm90Tiles<T, kD, kBM, kBNq, kThreads>;  // S = Q K^T (A: the Q tile), dS K (B: the K tile)
@@ -244,12 +247,12 @@ struct BwdSm90 {
       // Query tiles in order. Warp 0 fills a stage once every thread has released it: Q and dO by
       // TMA (lane 0; rows past N read as zeros), lse2 and delta by cp.async (zeros past N: those
       // rows are masked below); the stage's full barrier completes when both have landed.
-      TileCursor<kTermSlots> cur(sm.ranges);
+      TileCursor<kTermSlots, true> cur(sm.ranges);
       // Warp 0 fills ring position `ahead` tiles past rd with the tile `ahead` tiles past cur (if
       // any): no cursor of its own to keep in registers across the tile loop.
       auto fill = [&](int ahead) {
         if (warp != 0) return;
-        TileCursor<kTermSlots> ld = cur;
+        TileCursor<kTermSlots, true> ld = cur;
         RingPos<kQStages> wr = rd;
         for (int x = 0; x < ahead && !ld.done(); ++x) {
           ld.next();
@@ -314,7 +317,7 @@ struct BwdSm90 {
             st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2.get(sm.lse2[buf], x, e & 1, t4))) : 0.f;
           }
         // The rows' delta likewise, before dP^T is awaited.
-        RowPairs<kWide ? 0 : kBMq / 8> dl(sm.delta[buf], t4);
+        RowPairs<kHoistDelta ? kBMq / 8 : 0> dl(sm.delta[buf], t4);
         // dV += P^T dO, issued before dS^T is computed (the A fragments pa stay live until it is done).
         // kWide: after (dP^T awaited first), so that P^T (fp32, for dS^T), dP^T and pa are never
         // all live: 64 + 64 + 32 registers a thread at 128 rows.
