@@ -383,17 +383,53 @@ struct BwdSm90 {
     }
 
     // Epilogue: dK = scale * sum over the group's heads, dV as summed; keys past N are not written.
+    // Staged through shared memory (K, V and the ring are free once both warpgroups are past their
+    // last tile: every wgmma retired, no copy in flight) as rows of kD + 8 elements (a row starts 4
+    // banks after the one above, so a warp's 4-byte stores of 8 rows x 4 columns hit 32 banks), then
+    // written as 16-byte row chunks: 16 stores a thread instead of 2 kD / 2 of 4 bytes from the
+    // accumulators, fewer to drain before the block ends (ncu: the 4-byte stores and the drain at
+    // exit held ~8% of the stall samples). At 128 rows (kWide) ptxas spills 12-24 bytes with it, so
+    // that kernel stores from the accumulators as before.
+    if constexpr (kWide) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int key = r == 0 ? keyA : keyB;
+        if (key < n) {
+          elem_t* pk = dK + st.dk.slice(w.b, w.kvh) + (int64_t)key * st.dk.n;
+          elem_t* pv = dV + st.dv.slice(w.b, w.kvh) + (int64_t)key * st.dv.n;
+#pragma unroll
+          for (int x = 0; x < kD / 8; ++x) {
+            *reinterpret_cast<typename Elem<elem_t>::pair*>(pk + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
+            *reinterpret_cast<typename Elem<elem_t>::pair*>(pv + x * 8 + 2 * t4) = Elem<elem_t>::pack(dv[4 * x + 2 * r], dv[4 * x + 2 * r + 1]);
+          }
+        }
+      }
+      return;
+    }
+    constexpr int kRow = kD + 8;
+    static_assert(2 * kBN * kRow * (int)sizeof(elem_t) <= (int)(sizeof(DkdvSmem::k) + sizeof(DkdvSmem::v) + sizeof(DkdvSmem::q)), "epilogue staging");
+    elem_t* const sdk = sm.k;  // [kBN][kRow], then dV's: over k, v and q, which are contiguous
+    elem_t* const sdv = sm.k + kBN * kRow;
+    __syncthreads();
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int key = r == 0 ? keyA : keyB;
-      if (key < n) {
-        elem_t* pk = dK + st.dk.slice(w.b, w.kvh) + (int64_t)key * st.dk.n;
-        elem_t* pv = dV + st.dv.slice(w.b, w.kvh) + (int64_t)key * st.dv.n;
+      const int lk = wg * 64 + (warp & 3) * 16 + g + 8 * r;
 #pragma unroll
-        for (int x = 0; x < kD / 8; ++x) {
-          *reinterpret_cast<typename Elem<elem_t>::pair*>(pk + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
-          *reinterpret_cast<typename Elem<elem_t>::pair*>(pv + x * 8 + 2 * t4) = Elem<elem_t>::pack(dv[4 * x + 2 * r], dv[4 * x + 2 * r + 1]);
-        }
+      for (int x = 0; x < kD / 8; ++x) {
+        *reinterpret_cast<typename Elem<elem_t>::pair*>(sdk + lk * kRow + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
+        *reinterpret_cast<typename Elem<elem_t>::pair*>(sdv + lk * kRow + x * 8 + 2 * t4) = Elem<elem_t>::pack(dv[4 * x + 2 * r], dv[4 * x + 2 * r + 1]);
+      }
+    }
+    __syncthreads();
+    constexpr int kChunks = kD / 8;  // 16-byte chunks a row
+    elem_t* const gk = dK + st.dk.slice(w.b, w.kvh);
+    elem_t* const gv = dV + st.dv.slice(w.b, w.kvh);
+#pragma unroll
+    for (int c = tid; c < kBN * kChunks; c += kThreads) {
+      const int lk = c / kChunks, col = (c % kChunks) * 8;
+      if (j0 + lk < n) {
+        *reinterpret_cast<uint4*>(gk + (int64_t)(j0 + lk) * st.dk.n + col) = *reinterpret_cast<const uint4*>(sdk + lk * kRow + col);
+        *reinterpret_cast<uint4*>(gv + (int64_t)(j0 + lk) * st.dv.n + col) = *reinterpret_cast<const uint4*>(sdv + lk * kRow + col);
       }
     }
 #else
