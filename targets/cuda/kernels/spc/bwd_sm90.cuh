@@ -1,11 +1,11 @@
 // The backward pass for Hopper (sm_90a), with warpgroup MMA. Both modes passed the checks on an
-// H200 before the dK/dV kernel was pipelined: the deterministic one (dK/dV kernel without dQ, then
-// the dq pass) in bench/results/cuda-2026-12-01-backward.md, the default one (dQ by atomics in the
-// dK/dV kernel, kDq) in bench/results/cuda-2026-12-01-backward-atomic.md. The pipelined dkdv below
-// (TMA + mbarrier ring, overlapped wgmma groups; targets/cuda/BWD_SM90_PIPE.md) is compiled and
-// reviewed but NOT YET RUN ON A GPU (bench/cuda/pipe-check.sh is the check). At D = 64 the traits may
-// ask for 128 query rows per step (kBMq, the config's bwd90.rows; BWD_SM90_PIPE.md "D = 64: 128 query
-// rows per step"): compiled and reviewed, NOT YET RUN ON A GPU (bench/cuda/d64-check.sh).
+// H200 (bench/results/cuda-2026-12-01-backward.md, -backward-atomic.md), the pipelined dkdv below
+// (TMA + mbarrier ring, overlapped wgmma groups; targets/cuda/BWD_SM90_PIPE.md) in
+// cuda-2026-12-01-bwd-pipe.md, its 128-row D = 64 form (kBMq, the config's bwd90.rows) in
+// cuda-2026-12-01-bwd-d64.md, and the per-tile shared-memory reads before the wgmma waits on an H100
+// in cuda-2026-12-07-bwd-smem.md. The staged epilogue (dK, dV through shared memory) has run on an
+// H100 at balanced H16 D128 only (the same write-up): query-head groups, strided inputs, mods and
+// D = 64 with it are still to run there.
 // Kernels (one block per work item, two warpgroups; the forward's pieces: Sm90Tiles's S = A B^T
 // (issue_s) and O += P V (issue_pv), the accumulator-to-A packing (pack_p), the masks, the TMA maps):
 //
