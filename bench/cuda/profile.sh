@@ -2,13 +2,15 @@
 # Nsight Compute profile of one spc package's sm_90 bf16 kernel at one length (B = 1, random
 # inputs, bench/cuda/profile_one.py): throughput sections, warp stall reasons, and the SASS lines with the most stall samples.
 # Needs ncu with hardware counters (not under gVisor); clocks are left alone.
-#   bash bench/cuda/profile.sh DIR NAME N OUT
+#   bash bench/cuda/profile.sh DIR NAME N OUT [KERNEL_REGEX]
+# KERNEL_REGEX defaults to the sm_90 forward (_fwd_sm90_bf16); for the backward's dK/dV kernel give
+# _bwd90_dkdv_bf16 and set SPC_BACKWARD=1 (profile_one.py runs the backward then).
 set -uo pipefail
-dir=$1; name=$2; n=$3; out=$4
+dir=$1; name=$2; n=$3; out=$4; kern=${5:-_fwd_sm90_bf16}
 mkdir -p "$out"; export PYTHONUNBUFFERED=1
 python3 test/cuda/check_cuda.py "$dir" --build-only --only "$name" > "$out/build-$name.log" 2>&1 || { tail -20 "$out/build-$name.log"; exit 1; }
-rep="$out/$name-$n"
-ncu --clock-control none --kernel-name "regex:_fwd_sm90_bf16" --launch-count 1 \
+rep="$out/$name-$n${5:+-$kern}"
+ncu --clock-control none --kernel-name "regex:$kern" --launch-count 1 \
   --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section Occupancy \
   --section WarpStateStats --section SchedulerStats --section SourceCounters --section LaunchStats \
   -f -o "$rep" python3 bench/cuda/profile_one.py "$dir" "$name" "$n" > "$rep.ncu.log" 2>&1 || { tail -20 "$rep.ncu.log"; exit 1; }

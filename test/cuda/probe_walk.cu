@@ -7,6 +7,7 @@
 // 128 x 128), then heads * TS * fields ints (the table rows); prints one line per case: pairs allowed, pairs the walk computes, duplicates, pairs the walk
 // misses, pairs it computes that are not allowed, full blocks holding a pair not allowed.
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 #include "spc/mask.cuh"
 #include "spc/work.cuh"
@@ -40,7 +41,14 @@ static void walk(const std::vector<int>& table, int n, int heads) {
         const int j1 = j0 + BN < n ? j0 + BN : n;
         spc::TileRanges<TS> rg;
         spc::query_tile_ranges<TS, kFields, BM>(rg, t, j0, j1, n);
-        for (spc::TileCursor<TS> cur(rg); !cur.done(); cur.next()) {
+        // The sm90 dK/dV kernel's cursor (its range end in a register); the plain one (bwd_sm80.cuh)
+        // must walk the same tiles.
+        spc::TileCursor<TS> plain(rg);
+        for (spc::TileCursor<TS, true> cur(rg); !cur.done(); cur.next(), plain.next()) {
+          if (plain.done() || plain.kt != cur.kt) {
+            printf("cursors differ at key tile %d of head %d\n", j0 / BN, h);
+            exit(1);
+          }
           const int i0 = cur.kt * BM;
           const spc::FullSpans<TS, kFields, MS> fs(t, i0, i0 + BM, n);
           for (int kw = 0; kw < BN; kw += 16) {  // a warp's 16 keys
@@ -66,6 +74,10 @@ static void walk(const std::vector<int>& table, int n, int heads) {
               }
             }
           }
+        }
+        if (!plain.done()) {
+          printf("cursors differ at the end of key tile %d of head %d\n", j0 / BN, h);
+          exit(1);
         }
       }
       for (int i = 0; i < n; ++i)

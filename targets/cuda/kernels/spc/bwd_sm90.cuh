@@ -1,11 +1,11 @@
 // The backward pass for Hopper (sm_90a), with warpgroup MMA. Both modes passed the checks on an
-// H200 before the dK/dV kernel was pipelined: the deterministic one (dK/dV kernel without dQ, then
-// the dq pass) in bench/results/cuda-2026-12-01-backward.md, the default one (dQ by atomics in the
-// dK/dV kernel, kDq) in bench/results/cuda-2026-12-01-backward-atomic.md. The pipelined dkdv below
-// (TMA + mbarrier ring, overlapped wgmma groups; targets/cuda/BWD_SM90_PIPE.md) is compiled and
-// reviewed but NOT YET RUN ON A GPU (bench/cuda/pipe-check.sh is the check). At D = 64 the traits may
-// ask for 128 query rows per step (kBMq, the config's bwd90.rows; BWD_SM90_PIPE.md "D = 64: 128 query
-// rows per step"): compiled and reviewed, NOT YET RUN ON A GPU (bench/cuda/d64-check.sh).
+// H200 (bench/results/cuda-2026-12-01-backward.md, -backward-atomic.md), the pipelined dkdv below
+// (TMA + mbarrier ring, overlapped wgmma groups; targets/cuda/BWD_SM90_PIPE.md) in
+// cuda-2026-12-01-bwd-pipe.md, its 128-row D = 64 form (kBMq, the config's bwd90.rows) in
+// cuda-2026-12-01-bwd-d64.md, and the per-tile shared-memory reads before the wgmma waits on an H100
+// in cuda-2026-12-07-bwd-smem.md. The staged epilogue (dK, dV through shared memory) has run on an
+// H100 at balanced H16 D128 only (the same write-up): query-head groups, strided inputs, mods and
+// D = 64 with it are still to run there.
 // Kernels (one block per work item, two warpgroups; the forward's pieces: Sm90Tiles's S = A B^T
 // (issue_s) and O += P V (issue_pv), the accumulator-to-A packing (pack_p), the masks, the TMA maps):
 //
@@ -58,6 +58,24 @@ struct Bwd90Rows<C, decltype(void(C::kBMq))> {
   static constexpr int value = C::kBMq;
 };
 
+// A per-row value of the query tile (lse2, delta in shared memory) at a thread's accumulator columns
+// 8 x + 2 t4 + o (o = 0, 1; x < kPairs): loaded into registers as kPairs 8-byte pairs when
+// constructed, or read from shared memory at each use when kPairs is 0 (no registers to spare).
+template <int kPairs>
+struct RowPairs {
+  float2 v[kPairs];
+  __device__ __forceinline__ RowPairs(const float* p, int t4) {
+#pragma unroll
+    for (int x = 0; x < kPairs; ++x) v[x] = *reinterpret_cast<const float2*>(p + x * 8 + 2 * t4);
+  }
+  __device__ __forceinline__ float get(const float*, int x, int o, int) const { return o ? v[x].y : v[x].x; }
+};
+template <>
+struct RowPairs<0> {
+  __device__ __forceinline__ RowPairs(const float*, int) {}
+  __device__ __forceinline__ float get(const float* p, int x, int o, int t4) const { return p[x * 8 + 2 * t4 + o]; }
+};
+
 template <class T, class L, class C>
 struct BwdSm90 {
   using elem_t = T;
@@ -70,6 +88,9 @@ struct BwdSm90 {
   static constexpr int kBN = 128, kBMq = Bwd90Rows<C>::value;
   static_assert(kBMq == 64 || (kBMq == 128 && kD == 64), "dkdv query rows: 64, or 128 at head_dim 64");
   static constexpr bool kWide = kBMq == 128;
+  // Whether dkdv reads the tile's delta into registers before dP^T is awaited (RowPairs below): not
+  // at 128 rows, nor with query-head groups at D = 128 (ptxas spills 16-36 bytes there).
+  static constexpr bool kHoistDelta = !kWide && !(kD == 128 && kGroup > 1);
   static constexpr int kBM = 128, kBNq = kD >= 128 ? 64 : 128;
   using KTiles = Sm90Tiles<T, kD, kBN, kBMq, kThreads>;  // S^T = K Q^T (A: the K tile), P^T dO (B: the dO tile)
   using QTiles = Sm90Tiles<T, kD, kBM, kBNq, kThreads>;  // S = Q K^T (A: the Q tile), dS K (B: the K tile)
@@ -226,12 +247,12 @@ struct BwdSm90 {
       // Query tiles in order. Warp 0 fills a stage once every thread has released it: Q and dO by
       // TMA (lane 0; rows past N read as zeros), lse2 and delta by cp.async (zeros past N: those
       // rows are masked below); the stage's full barrier completes when both have landed.
-      TileCursor<kTermSlots> cur(sm.ranges);
+      TileCursor<kTermSlots, true> cur(sm.ranges);
       // Warp 0 fills ring position `ahead` tiles past rd with the tile `ahead` tiles past cur (if
       // any): no cursor of its own to keep in registers across the tile loop.
       auto fill = [&](int ahead) {
         if (warp != 0) return;
-        TileCursor<kTermSlots> ld = cur;
+        TileCursor<kTermSlots, true> ld = cur;
         RingPos<kQStages> wr = rd;
         for (int x = 0; x < ahead && !ld.done(); ++x) {
           ld.next();
@@ -265,8 +286,6 @@ struct BwdSm90 {
         const int buf = rd.stage;
         mbar_wait(&sm.full[buf], rd.phase);
         const int i0 = cur.kt * kBMq, rows_left = n - i0;
-        const FullSpans<kTermSlots, kFields, kModSlots> fs(sm.table, i0, i0 + kBMq, n);
-        const bool full = fs.template full<64>(jw);
 
         // S^T = K Q^T and dP^T = V dO^T: this warpgroup's 64 keys x 64 rows, two groups, so that
         // P^T is computed while dP^T is still on the tensor cores.
@@ -276,20 +295,29 @@ struct BwdSm90 {
         wg_commit();
         KTiles::issue_s(dpt, vbase, sm.dout[buf]);
         wg_commit();
+        // The tile's shared-memory reads (the table for the mask, the rows' lse2) while S^T runs:
+        // after the wait they would queue behind dP^T's operand reads on the tile's critical path
+        // (ncu: a third of the kernel's stall samples were such loads; the waits' memory clobbers
+        // keep the compiler from hoisting them itself). The lse2 of a thread's columns 8 x + 2 t4
+        // and + 1 as one 8-byte load each. At 128 rows (kWide) the 32 registers they would take are
+        // not there (ptxas spills): they are read where used.
+        const FullSpans<kTermSlots, kFields, kModSlots> fs(sm.table, i0, i0 + kBMq, n);
+        const bool full = fs.template full<64>(jw);
+        RowPairs<kWide ? 0 : kBMq / 8> l2(sm.lse2[buf], t4);
         wg_wait<1>();  // S^T done; dP^T may still run
         fence_regs(st);
 
         // P^T (masked as the forward; rows past N: 0), in st.
-        const float* l2 = sm.lse2[buf];
-        const float* dl = sm.delta[buf];
 #pragma unroll
         for (int x = 0; x < kBMq / 8; ++x)
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int r = e >> 1, c = x * 8 + 2 * t4 + (e & 1);
             const bool ok = (full || ks.template allows<kModSlots>(sm.table, r, i0 + c, r == 0 ? keyA : keyB)) && c < rows_left;
-            st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2[c])) : 0.f;
+            st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2.get(sm.lse2[buf], x, e & 1, t4))) : 0.f;
           }
+        // The rows' delta likewise, before dP^T is awaited.
+        RowPairs<kHoistDelta ? kBMq / 8 : 0> dl(sm.delta[buf], t4);
         // dV += P^T dO, issued before dS^T is computed (the A fragments pa stay live until it is done).
         // kWide: after (dP^T awaited first), so that P^T (fp32, for dS^T), dP^T and pa are never
         // all live: 64 + 64 + 32 registers a thread at 128 rows.
@@ -310,7 +338,7 @@ struct BwdSm90 {
 #pragma unroll
         for (int x = 0; x < kBMq / 8; ++x)
 #pragma unroll
-          for (int e = 0; e < 4; ++e) dpt[4 * x + e] = st[4 * x + e] * (dpt[4 * x + e] - dl[x * 8 + 2 * t4 + (e & 1)]);
+          for (int e = 0; e < 4; ++e) dpt[4 * x + e] = st[4 * x + e] * (dpt[4 * x + e] - dl.get(sm.delta[buf], x, e & 1, t4));
         if constexpr (kWide) {
           // dV += P^T dO now (st is dead after this pack); it runs during the dS store, the barrier and dQ.
           pack_p<elem_t, kBMq>(pa, st);
@@ -355,17 +383,53 @@ struct BwdSm90 {
     }
 
     // Epilogue: dK = scale * sum over the group's heads, dV as summed; keys past N are not written.
+    // Staged through shared memory (K, V and the ring are free once both warpgroups are past their
+    // last tile: every wgmma retired, no copy in flight) as rows of kD + 8 elements (a row starts 4
+    // banks after the one above, so a warp's 4-byte stores of 8 rows x 4 columns hit 32 banks), then
+    // written as 16-byte row chunks: 16 stores a thread instead of 2 kD / 2 of 4 bytes from the
+    // accumulators, fewer to drain before the block ends (ncu: the 4-byte stores and the drain at
+    // exit held ~8% of the stall samples). At 128 rows (kWide) ptxas spills 12-24 bytes with it, so
+    // that kernel stores from the accumulators as before.
+    if constexpr (kWide) {
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int key = r == 0 ? keyA : keyB;
+        if (key < n) {
+          elem_t* pk = dK + st.dk.slice(w.b, w.kvh) + (int64_t)key * st.dk.n;
+          elem_t* pv = dV + st.dv.slice(w.b, w.kvh) + (int64_t)key * st.dv.n;
+#pragma unroll
+          for (int x = 0; x < kD / 8; ++x) {
+            *reinterpret_cast<typename Elem<elem_t>::pair*>(pk + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
+            *reinterpret_cast<typename Elem<elem_t>::pair*>(pv + x * 8 + 2 * t4) = Elem<elem_t>::pack(dv[4 * x + 2 * r], dv[4 * x + 2 * r + 1]);
+          }
+        }
+      }
+      return;
+    }
+    constexpr int kRow = kD + 8;
+    static_assert(2 * kBN * kRow * (int)sizeof(elem_t) <= (int)(sizeof(DkdvSmem::k) + sizeof(DkdvSmem::v) + sizeof(DkdvSmem::q)), "epilogue staging");
+    elem_t* const sdk = sm.k;  // [kBN][kRow], then dV's: over k, v and q, which are contiguous
+    elem_t* const sdv = sm.k + kBN * kRow;
+    __syncthreads();
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int key = r == 0 ? keyA : keyB;
-      if (key < n) {
-        elem_t* pk = dK + st.dk.slice(w.b, w.kvh) + (int64_t)key * st.dk.n;
-        elem_t* pv = dV + st.dv.slice(w.b, w.kvh) + (int64_t)key * st.dv.n;
+      const int lk = wg * 64 + (warp & 3) * 16 + g + 8 * r;
 #pragma unroll
-        for (int x = 0; x < kD / 8; ++x) {
-          *reinterpret_cast<typename Elem<elem_t>::pair*>(pk + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
-          *reinterpret_cast<typename Elem<elem_t>::pair*>(pv + x * 8 + 2 * t4) = Elem<elem_t>::pack(dv[4 * x + 2 * r], dv[4 * x + 2 * r + 1]);
-        }
+      for (int x = 0; x < kD / 8; ++x) {
+        *reinterpret_cast<typename Elem<elem_t>::pair*>(sdk + lk * kRow + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
+        *reinterpret_cast<typename Elem<elem_t>::pair*>(sdv + lk * kRow + x * 8 + 2 * t4) = Elem<elem_t>::pack(dv[4 * x + 2 * r], dv[4 * x + 2 * r + 1]);
+      }
+    }
+    __syncthreads();
+    constexpr int kChunks = kD / 8;  // 16-byte chunks a row
+    elem_t* const gk = dK + st.dk.slice(w.b, w.kvh);
+    elem_t* const gv = dV + st.dv.slice(w.b, w.kvh);
+#pragma unroll
+    for (int c = tid; c < kBN * kChunks; c += kThreads) {
+      const int lk = c / kChunks, col = (c % kChunks) * 8;
+      if (j0 + lk < n) {
+        *reinterpret_cast<uint4*>(gk + (int64_t)(j0 + lk) * st.dk.n + col) = *reinterpret_cast<const uint4*>(sdk + lk * kRow + col);
+        *reinterpret_cast<uint4*>(gv + (int64_t)(j0 + lk) * st.dv.n + col) = *reinterpret_cast<const uint4*>(sdv + lk * kRow + col);
       }
     }
 #else

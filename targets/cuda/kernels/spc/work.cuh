@@ -131,8 +131,15 @@ SPC_HD void key_tile_ranges_static(TileRanges<kTermSlots>& out, const int* table
 // Walks the key tiles of merged ranges in order: kt is the current one, done() past the end. The
 // range count is read once, into a register (the asm memory clobbers of the barriers and wgmma
 // would make every use of a shared-memory count a load on the tile loop's critical path).
+// kEndInRegister: the current range's end is kept in a register too (0 past the last range; a
+// range's end is at least 1), so that next() reads shared memory only when a range ends: the sm90
+// dK/dV kernel spent 7% of its stall samples on that load (bench/results/cuda-2026-12-07-bwd-smem.md).
+// Off by default: the mma.sync forward at 3 blocks per SM spills with the register it takes.
+template <int kTermSlots, bool kEndInRegister = false>
+struct TileCursor;
+
 template <int kTermSlots>
-struct TileCursor {
+struct TileCursor<kTermSlots, false> {
   const TileRanges<kTermSlots>& rg;
   const int count;
   int ri, kt;
@@ -143,6 +150,22 @@ struct TileCursor {
     if (++kt >= rg.r[ri][1]) {
       ++ri;
       kt = ri < count ? rg.r[ri][0] : 0;
+    }
+  }
+};
+
+template <int kTermSlots>
+struct TileCursor<kTermSlots, true> {
+  const TileRanges<kTermSlots>& rg;
+  int ri, kt, hi;
+  SPC_HD explicit TileCursor(const TileRanges<kTermSlots>& r) : rg(r), ri(0), kt(r.count > 0 ? r.r[0][0] : 0), hi(r.count > 0 ? r.r[0][1] : 0) {}
+  SPC_HD bool done() const { return hi == 0; }
+  SPC_HD bool last() const { return kt + 1 >= hi && ri + 1 >= rg.count; }
+  SPC_HD void next() {
+    if (++kt >= hi) {
+      const bool more = ++ri < rg.count;
+      kt = more ? rg.r[ri][0] : 0;
+      hi = more ? rg.r[ri][1] : 0;
     }
   }
 };

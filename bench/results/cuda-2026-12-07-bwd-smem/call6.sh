@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Call 6 (2026-12-07): the sm90 dK/dV epilogue staged through shared memory (16-byte stores; "epi")
+# against main after the hoisted reads ("new"): checks of the new code, sanitizers, kernel times, A/B.
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+O=$OUT/raw; mkdir -p $O; t0=$(date +%s)
+el() { echo "[$(( $(date +%s)-t0 ))s] $*"; }
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | tee $O/gpu.txt
+A=$(for p in balanced paper released; do printf "%s_h16_kv16_d128_new,%s_h16_kv16_d128_epi," $p $p; done)
+C=balanced_h16_kv16_d128,released_h32_kv8_d128,paper_h16_kv16_d64,mixed_gqa,strided,balanced_h16_kv4_d64
+python3 test/cuda/check_cuda.py out/ab128 --build-only --only ${A%,} > $O/build128.log 2>&1 &
+python3 test/cuda/check_cuda.py out/check --build-only --only $C > $O/buildc.log 2>&1; wait
+el "built"; grep -h "built\|FAILED" $O/build*.log
+timeout 200 python3 test/cuda/check_cuda.py out/check --only $C --watchdog 190 > $O/check.log 2>&1; el "check rc=$?"
+grep -c " ok$" $O/check.log; grep FAIL $O/check.log | head -5; tail -2 $O/check.log
+for c in "memcheck balanced_h16_kv16_d128 300 1" "racecheck balanced_h16_kv16_d128 300 1" "memcheck mixed_gqa 77 2"; do
+  set -- $c
+  SPC_BACKWARD=1 timeout 60 compute-sanitizer --tool $1 --error-exitcode 9 python3 bench/cuda/profile_one.py out/check $2 $3 $4 > $O/san-$1-$2.log 2>&1; el "$1 $2 rc=$?"; tail -1 $O/san-$1-$2.log
+done
+timeout 80 python3 bench/cuda/breakdown.py out/ab128 balanced_h16_kv16_d128_new,balanced_h16_kv16_d128_epi,paper_h16_kv16_d128_new,paper_h16_kv16_d128_epi --lengths 16384 --out $O/breakdown.txt > $O/breakdown.log 2>&1; el "breakdown rc=$?"
+grep -h "dkdv\|wall" $O/breakdown.txt
+timeout 100 python3 bench/cuda/bench_cuda.py out/ab128 --mode fwdbwd --no-flex --suffixes new,epi --shapes 16x128 --lengths 8192,16384,32768 --out $O/ab128.md > $O/ab128.log 2>&1; el "ab128 rc=$?"
+cp $O/ab128.md $O/breakdown.txt $O/check.log $OUT/ 2>/dev/null; tar czf $OUT/all.tgz -C $OUT raw && rm -rf $O
+grep "^| " $OUT/ab128.md | awk -F'|' '{print $2,$5,$10}'
