@@ -407,9 +407,12 @@ struct BwdSm90 {
       return;
     }
     constexpr int kRow = kD + 8;
-    static_assert(2 * kBN * kRow * (int)sizeof(elem_t) <= (int)(sizeof(DkdvSmem::k) + sizeof(DkdvSmem::v) + sizeof(DkdvSmem::q)), "epilogue staging");
-    elem_t* const sdk = sm.k;  // [kBN][kRow], then dV's: over k, v and q, which are contiguous
-    elem_t* const sdv = sm.k + kBN * kRow;
+    static_assert(offsetof(DkdvSmem, v) == offsetof(DkdvSmem, k) + sizeof(DkdvSmem::k) && offsetof(DkdvSmem, q) == offsetof(DkdvSmem, v) + sizeof(DkdvSmem::v) &&
+                      2 * kBN * kRow * sizeof(elem_t) <= sizeof(DkdvSmem::k) + sizeof(DkdvSmem::v) + sizeof(DkdvSmem::q),
+                  "epilogue staging: over k, v and q, which are contiguous");
+    unsigned char* const stage = reinterpret_cast<unsigned char*>(&sm) + offsetof(DkdvSmem, k);
+    elem_t* const sdk = reinterpret_cast<elem_t*>(stage);  // [kBN][kRow], then dV's
+    elem_t* const sdv = reinterpret_cast<elem_t*>(stage + kBN * kRow * sizeof(elem_t));
     __syncthreads();
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
