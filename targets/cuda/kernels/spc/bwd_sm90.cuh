@@ -5,7 +5,7 @@
 // cuda-2026-12-01-bwd-d64.md, and the per-tile shared-memory reads before the wgmma waits on an H100
 // in cuda-2026-12-07-bwd-smem.md. The staged epilogue (dK, dV through shared memory) has run on an
 // H100 at balanced H16 D128 only (the same write-up): query-head groups, strided inputs, mods and
-// D = 64 with it are still to run there.
+// D = 64 (64 and 128 rows) with it are still to run there.
 // Kernels (one block per work item, two warpgroups; the forward's pieces: Sm90Tiles's S = A B^T
 // (issue_s) and O += P V (issue_pv), the accumulator-to-A packing (pack_p), the masks, the TMA maps):
 //
@@ -388,24 +388,8 @@ struct BwdSm90 {
     // banks after the one above, so a warp's 4-byte stores of 8 rows x 4 columns hit 32 banks), then
     // written as 16-byte row chunks: 16 stores a thread instead of 2 kD / 2 of 4 bytes from the
     // accumulators, fewer to drain before the block ends (ncu: the 4-byte stores and the drain at
-    // exit held ~8% of the stall samples). At 128 rows (kWide) ptxas spills 12-24 bytes with it, so
-    // that kernel stores from the accumulators as before.
-    if constexpr (kWide) {
-#pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int key = r == 0 ? keyA : keyB;
-        if (key < n) {
-          elem_t* pk = dK + st.dk.slice(w.b, w.kvh) + (int64_t)key * st.dk.n;
-          elem_t* pv = dV + st.dv.slice(w.b, w.kvh) + (int64_t)key * st.dv.n;
-#pragma unroll
-          for (int x = 0; x < kD / 8; ++x) {
-            *reinterpret_cast<typename Elem<elem_t>::pair*>(pk + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
-            *reinterpret_cast<typename Elem<elem_t>::pair*>(pv + x * 8 + 2 * t4) = Elem<elem_t>::pack(dv[4 * x + 2 * r], dv[4 * x + 2 * r + 1]);
-          }
-        }
-      }
-      return;
-    }
+    // exit held ~8% of the stall samples). A thread's rows are its keyA, keyB less j0 (registers the
+    // loop keeps live anyway: from wg and warp, the 128-row kernel spilled).
     constexpr int kRow = kD + 8;
     static_assert(offsetof(DkdvSmem, v) == offsetof(DkdvSmem, k) + sizeof(DkdvSmem::k) && offsetof(DkdvSmem, q) == offsetof(DkdvSmem, v) + sizeof(DkdvSmem::v) &&
                       2 * kBN * kRow * sizeof(elem_t) <= sizeof(DkdvSmem::k) + sizeof(DkdvSmem::v) + sizeof(DkdvSmem::q),
@@ -416,7 +400,7 @@ struct BwdSm90 {
     __syncthreads();
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
-      const int lk = wg * 64 + (warp & 3) * 16 + g + 8 * r;
+      const int lk = (r == 0 ? keyA : keyB) - j0;
 #pragma unroll
       for (int x = 0; x < kD / 8; ++x) {
         *reinterpret_cast<typename Elem<elem_t>::pair*>(sdk + lk * kRow + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
