@@ -160,7 +160,6 @@ struct TileCursor<kTermSlots, true> {
   int ri, kt, hi;
   SPC_HD explicit TileCursor(const TileRanges<kTermSlots>& r) : rg(r), ri(0), kt(r.count > 0 ? r.r[0][0] : 0), hi(r.count > 0 ? r.r[0][1] : 0) {}
   SPC_HD bool done() const { return hi == 0; }
-  SPC_HD bool last() const { return kt + 1 >= hi && ri + 1 >= rg.count; }
   SPC_HD void next() {
     if (++kt >= hi) {
       const bool more = ++ri < rg.count;
