@@ -1,12 +1,16 @@
 """The host (CPU) time of one spc call, apart from its GPU time: when it is longer than the
 kernels, the GPU waits on Python and the call is as slow as its host path.
 
-    python3 bench/cuda/host_overhead.py DIR NAME [--n 8192] [--calls 50] [--profile 20]
+    python3 bench/cuda/host_overhead.py DIR NAME [--n 8192] [--calls 50] [--profile 20] [--flex] [--trace FILE]
 
 Prints, per call: the host time of attention() forward only and of forward + backward
 (perf_counter around CALLS calls that are launched back to back, GPU work queued behind them),
 the same for the package's extension called directly (the C++ launchers, no custom op, no
 autograd), and a cProfile of PROFILE forward + backward calls (the functions with the most own time).
+For scale: an autograd.Function that launches one small kernel each way (what any op's forward +
+backward pays for autograd alone), and with --flex FlexAttention (compiled) on the same mask.
+--trace FILE writes a torch.profiler trace (CPU and CUDA, chrome format) of 5 forward + backward
+calls launched back to back: where the GPU idles and what the host does meanwhile.
 """
 import argparse
 import cProfile
@@ -44,6 +48,8 @@ def main():
     ap.add_argument("--n", type=int, default=8192)
     ap.add_argument("--calls", type=int, default=50)
     ap.add_argument("--profile", type=int, default=20)
+    ap.add_argument("--flex", action="store_true", help="also time FlexAttention (compiled) with the same mask")
+    ap.add_argument("--trace", default=None, help="write a chrome trace of 5 forward + backward calls here")
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.dir))
     mod = importlib.import_module(args.name)
@@ -108,10 +114,48 @@ def main():
         ("attention() forward, inputs need grad", fwd_only_grad),
         ("fwd + grad, autograd multithreading off", fwdbwd_single_thread),
     ]
+
+    class _Tiny(torch.autograd.Function):
+        """One small kernel each way: autograd's own cost of a forward + backward."""
+
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2.0
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2.0
+
+    tiny = torch.randn(1024, device=dev, requires_grad=True)
+    tiny_g = torch.randn(1024, device=dev)
+    rows.append(("autograd.Function of one small kernel, fwd + grad", lambda: torch.autograd.grad(_Tiny.apply(tiny), (tiny,), tiny_g)))
+    if args.flex:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from bench_cuda import flex_mask
+        from torch.nn.attention.flex_attention import flex_attention
+
+        flex = torch.compile(flex_attention, dynamic=False)
+        assert mod.KV_HEADS == mod.HEADS, "--flex: one query head per KV head"
+        bm = flex_mask(mod, n, dev)
+
+        def flex_fwdbwd():
+            return torch.autograd.grad(flex(qg, kg, vg, block_mask=bm), (qg, kg, vg), dout)
+
+        flex_fwdbwd()
+        rows.append(("FlexAttention (compiled), fwd + grad", flex_fwdbwd))
     print(f"{args.name} N={n} B={B}: host time per call (us) | wall with the GPU (us)")
     for label, fn in rows:
         h, w = host_us(fn, args.calls)
         print(f"  {label:40} {h:9.1f} | {w:9.1f}", flush=True)
+    if args.trace:
+        for _ in range(3):
+            fwdbwd()
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as tr:
+            for _ in range(5):
+                fwdbwd()
+            torch.cuda.synchronize()
+        tr.export_chrome_trace(args.trace)
     with profile(activities=[ProfilerActivity.CPU]) as cpu:
         for _ in range(10):
             fwdbwd()
