@@ -9,8 +9,8 @@ the same for the package's extension called directly (the C++ launchers, no cust
 autograd), and a cProfile of PROFILE forward + backward calls (the functions with the most own time).
 For scale: an autograd.Function that launches one small kernel each way (what any op's forward +
 backward pays for autograd alone), and with --flex FlexAttention (compiled) on the same mask.
---trace FILE writes a torch.profiler trace (CPU and CUDA, chrome format) of 5 forward + backward
-calls launched back to back: where the GPU idles and what the host does meanwhile.
+--trace FILE writes a torch.profiler trace (CPU with Python stacks, and CUDA; chrome format) of 5
+forward + backward calls launched back to back: where the GPU idles and what the host does meanwhile.
 """
 import argparse
 import cProfile
@@ -151,7 +151,7 @@ def main():
         for _ in range(3):
             fwdbwd()
         torch.cuda.synchronize()
-        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as tr:
+        with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], with_stack=True) as tr:
             for _ in range(5):
                 fwdbwd()
             torch.cuda.synchronize()
