@@ -295,8 +295,44 @@ def _aligned(*xs):
             raise ValueError(f"spc {LAYOUT}: the kernels need 16-byte aligned tensors; call .contiguous() first")
 
 
-def _forward(q, k, v, scale, heads, deterministic=False):
-    _aligned(q, k, v)
+# Launch plans: what a call passes its launcher besides the tensors (the extension, the work
+# schedule on the device, the kernel family and config), per call shape, built once. Host time
+# matters: in eager training the backward's Python runs on autograd's device thread, where it was
+# measured 3-5x slower than on the calling thread (bench/results/cuda-2026-12-07-bwd-epilogue.md);
+# with the plan a call is one dict lookup and its launcher.
+_ENV = ("SPC_CUDA_KERNEL", "SPC_CUDA_BWD", "SPC_CUDA_GRID", "SPC_CUDA_CONFIG", "SPC_TUNING_CACHE", "SPC_POISON")  # what the plans read
+_LAUNCH_PLANS = {}
+_MAX_LAUNCH_PLANS = 64
+
+
+def _stream(device):
+    """The raw handle of the current CUDA stream of device (an int), without a torch.cuda.Stream object."""
+    try:
+        return torch._C._cuda_getCurrentRawStream(device.index if device.index is not None else torch.cuda.current_device())
+    except AttributeError:  # not in this torch
+        return torch.cuda.current_stream(device).cuda_stream
+
+
+def _launch_plan(kind, q, heads, deterministic, build):
+    """The launch plan of a call (kind "fwd" or "bwd") like this one: build(q, heads, deterministic,
+    stream), cached by everything it depends on (the shape, device, heads, mode, stream and the
+    SPC_ environment variables above; the run-time tuning cache is read once per process anyway).
+    While the stream is capturing a CUDA graph the plan is built each time, so that the schedule
+    comes from _cached's capture rule (kept alive for the graph)."""
+    stream = _stream(q.device)
+    if torch.cuda.is_current_stream_capturing():
+        return build(q, heads, deterministic, stream)
+    key = (kind, q.shape[0], q.shape[2], q.device.index, tuple(heads), deterministic, stream, tuple(os.environ.get(e) for e in _ENV))
+    plan = _LAUNCH_PLANS.get(key)
+    if plan is None:
+        plan = build(q, heads, deterministic, stream)
+        if len(_LAUNCH_PLANS) >= _MAX_LAUNCH_PLANS:
+            _LAUNCH_PLANS.pop(next(iter(_LAUNCH_PLANS)), None)
+        _LAUNCH_PLANS[key] = plan
+    return plan
+
+
+def _fwd_plan(q, heads, deterministic, stream):
     heads = tuple(heads)
     B, _, N, _ = q.shape
     major, minor = _capability(q.device)
@@ -307,16 +343,21 @@ def _forward(q, k, v, scale, heads, deterministic=False):
     variant = _tuning.choose(N, _device_name(q.device.index), cache=not deterministic)["variant"] if arch == "sm90" else 0
     tiles = SM90_KEYS[variant] if arch == "sm90" else arch
     blocks = _blocks(B * len(heads) * -(-N // TILES[tiles][0]), q.device, tiles)
-    table, order = schedule(N, B, q.device, heads, tiles, blocks, torch.cuda.current_stream(q.device).cuda_stream)
-    out, lse = _extension(major, minor).forward(q, k, v, table, order, blocks, scale, arch == "sm90", variant)
+    table, order = schedule(N, B, q.device, heads, tiles, blocks, stream)
+    return _extension(major, minor), table, order, blocks, arch == "sm90", variant
+
+
+def _forward(q, k, v, scale, heads, deterministic=False):
+    _aligned(q, k, v)
+    ext, table, order, blocks, sm90, variant = _launch_plan("fwd", q, heads, deterministic, _fwd_plan)
+    out, lse = ext.forward(q, k, v, table, order, blocks, scale, sm90, variant)
     return out, lse
 
 
-def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
+def _bwd_plan(q, heads, deterministic, stream):
     heads = tuple(heads)
     B, _, N, _ = q.shape
     major, minor = _capability(q.device)
-    stream = torch.cuda.current_stream(q.device).cuda_stream
     arch = _bwd_arch(major, minor)
     table, order = schedule_bwd(N, B, q.device, heads, stream, arch)
     # The dq pass (deterministic mode) walks query tiles as the forward does, with its own tile shape.
@@ -324,10 +365,16 @@ def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
         order_dq = schedule(N, B, q.device, heads, "dq90" if arch == "sm90" else "dq", 0, stream)[1]
     else:
         order_dq = order[:0]
-    # dout in any layout the kernels can read (as q, k, v: D contiguous, aligned); else a copy.
-    dout = dout if dout.dtype == q.dtype and _strided_ok(dout) and dout.data_ptr() % 16 == 0 else dout.to(q.dtype).contiguous()
     poison = os.environ.get("SPC_POISON") == "1"  # the checks: gradients start as NaN (binding.cpp)
-    return _extension(major, minor).backward(q, k, v, out, lse, dout, dlse, table, order, order_dq, scale, deterministic, arch == "sm90", poison)
+    return _extension(major, minor), table, order, order_dq, arch == "sm90", poison
+
+
+def _backward(dout, dlse, q, k, v, out, lse, scale, heads, deterministic):
+    ext, table, order, order_dq, sm90, poison = _launch_plan("bwd", q, heads, deterministic, _bwd_plan)
+    # dout in any layout the kernels can read (as q, k, v: D contiguous, aligned); else a copy.
+    if not (dout.dtype == q.dtype and (dout.is_contiguous() or _strided_ok(dout)) and dout.data_ptr() % 16 == 0):
+        dout = dout.to(q.dtype).contiguous()
+    return ext.backward(q, k, v, out, lse, dout, dlse, table, order, order_dq, scale, deterministic, sm90, poison)
 
 
 def _build_digest():
