@@ -267,6 +267,18 @@ describe('spc tune: the measuring half', () => {
     const w = await spc('compile', spec, '--target', 'wgsl', '--tuning', rec, '-o', join(d, 'wgsl-tuned'));
     expect(w.code, w.stderr).toBe(0);
     expect(w.stderr).not.toContain('kernel config');
+    // The record with its entry made for another spec: refused (E084, exit 2), nothing written, for either target.
+    const stale = JSON.parse(readFileSync(rec, 'utf8')) as TuningRecord;
+    stale.entries[0]!.spec_hash = `sha256:${'0'.repeat(64)}`;
+    const staleFile = join(d, 'rec-stale.json');
+    writeFileSync(staleFile, JSON.stringify(stale));
+    for (const target of ['cuda', 'wgsl']) {
+      const o = join(d, `stale-${target}`);
+      const r = await spc('compile', spec, '--target', target, '--tuning', staleFile, '-o', o);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/error\[E084\].*different spec/);
+      expect(existsSync(o)).toBe(false);
+    }
   }, 120_000);
 
   it('recordConfigs: each measured entry of the layout, target and spec gives its GPU, N and config', () => {
@@ -287,7 +299,8 @@ describe('spc tune: the measuring half', () => {
       ],
     });
     expect(notes).toContain('chosen by measured time on GPU (picked at run time by GPU and N): N = 2048: a; N = 4096: b');
-    // Chosen by the cost model alone (not measured), for another target, for another spec, or with no GPU name: none.
+    // Chosen by the cost model alone (not measured), or for another target: none, with a note. Made
+    // for another spec, or with no GPU name: the record does not fit (E084), as for the WGSL target.
     notes = '';
     expect(recordConfigs(record([entry(2048, false, b)]), 'r.json', layouts, 'cuda', note)).toEqual({});
     expect(notes).toContain('layout tb: r.json has no measured entry for this target');
@@ -297,11 +310,16 @@ describe('spc tune: the measuring half', () => {
     notes = '';
     expect(recordConfigs(record([{ ...entry(2048, true, b), layout: 'missing' }]), 'r.json', layouts, 'cuda', note)).toEqual({});
     expect(notes).toContain('layout tb: r.json has no entry for this layout');
-    notes = '';
-    expect(recordConfigs(record([entry(2048, true, b, `sha256:${'0'.repeat(64)}`)]), 'r.json', layouts, 'cuda', note)).toEqual({});
-    expect(notes).toContain('kernel configs for another spec (spec hash): not taken');
-    expect(recordConfigs(record([entry(2048, true, b)], null), 'r.json', layouts, 'cuda', note)).toEqual({});
-    expect(notes).toContain('names no GPU (device.name): its kernel configs are not taken');
+    expect(() => recordConfigs(record([entry(2048, true, b, `sha256:${'0'.repeat(64)}`)]), 'r.json', layouts, 'cuda', note)).toThrow(
+      "E084: tuning record r.json does not fit layout 'tb': its cuda entries were made for a different spec: tune again",
+    );
+    // One stale entry among current ones is refused too (the record is not half taken).
+    expect(() => recordConfigs(record([entry(4096, true, a), entry(2048, false, b, `sha256:${'1'.repeat(64)}`)]), 'r.json', layouts, 'cuda', note)).toThrow(
+      /E084: .*different spec/,
+    );
+    expect(() => recordConfigs(record([entry(2048, true, b)], null), 'r.json', layouts, 'cuda', note)).toThrow(
+      "E084: tuning record r.json does not fit layout 'tb': its cuda entries name no GPU (device.name; not written by spc tune)",
+    );
   });
 
   it('a record that gives a layout nothing says so (CUDA kernel configs, WGSL tiled variants)', () => {

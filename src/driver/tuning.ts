@@ -2,7 +2,7 @@
 // for `spc check` and `spc show`, or the base partition when the user asks with --untuned), the
 // report of how far they moved and what the model predicts, and `spc tune --plan-only`.
 import { readFileSync, statSync } from 'node:fs';
-import { diag, SpecError } from '../../dsl/index.js';
+import { diag, SpecError, type Diagnostic } from '../../dsl/index.js';
 import type { TunedChoice } from '../../codegen/target.js';
 import type { LayoutIR, Partition, TunedBands } from '../ir/index.js';
 import { BandPricer, baseBounds, DEFAULT_SMS, predict, tuneBands, TunerError, type BandTuning, type Prediction } from '../tuner/bands.js';
@@ -96,9 +96,11 @@ export function tunedForCompile(
  * The kernel configs a tuning record chose by measured time, per layout, for `spc compile --tuning`
  * to a target: per measured entry of the layout for that target, the record's GPU, the entry's N
  * and the chosen candidate's config. Entries the cost model alone chose give none (their choice is
- * the heuristic's config), and so do entries made for another spec (a different spec hash) or a
- * record with no GPU name; `note` says what was taken. The CUDA target compiles each distinct
- * config in and picks one per GPU and N at run time.
+ * the heuristic's config); `note` says what was taken. A record whose entries for a layout were made
+ * for another spec (a different spec hash), or that names no GPU, does not fit: E084, as for the
+ * WGSL target (wgslTunings), so that a stale record is never compiled in without a word or dropped
+ * with only a note. The CUDA target compiles each distinct config in and picks one per GPU and N at
+ * run time.
  */
 export function recordConfigs(
   record: TuningRecord,
@@ -108,33 +110,37 @@ export function recordConfigs(
   note: (s: string) => void,
 ): Record<string, TunedChoice[]> {
   const out: Record<string, TunedChoice[]> = {};
+  const problems: Diagnostic[] = [];
   const device = record.device.name;
   for (const l of layouts) {
-    const measured = record.entries.filter((e) => e.layout === l.name && e.target === target && e.measured);
+    const mine = record.entries.filter((e) => e.layout === l.name && e.target === target);
+    const bad = (why: string) => problems.push(diag('E084', l.locs?.partition, recordFile, l.name, why));
+    if (mine.some((e) => e.spec_hash !== specHash(l))) {
+      bad(`its ${target} entries were made for a different spec: tune again`);
+      continue;
+    }
+    const measured = mine.filter((e) => e.measured);
     if (!measured.length) {
       // Said, not silent: the user named the record and it gives this layout nothing.
-      const mine = record.entries.filter((e) => e.layout === l.name);
-      const why = !mine.length
+      const all = record.entries.filter((e) => e.layout === l.name);
+      const why = !all.length
         ? 'no entry for this layout'
-        : !mine.some((e) => e.target === target)
-          ? `entries for target ${[...new Set(mine.map((e) => e.target))].join(', ')} only`
+        : !mine.length
+          ? `entries for target ${[...new Set(all.map((e) => e.target))].join(', ')} only`
           : 'no measured entry for this target (configs chosen by the cost model alone are the heuristic)';
       note(`layout ${l.name}: ${recordFile} has ${why}: its kernel configs are the heuristic's\n`);
       continue;
     }
-    const hash = specHash(l);
-    const entries = measured.filter((e) => e.spec_hash === hash);
-    if (entries.length < measured.length) note(`layout ${l.name}: ${recordFile} has kernel configs for another spec (spec hash): not taken\n`);
-    if (!entries.length) continue;
     if (device === null) {
-      note(`layout ${l.name}: ${recordFile} names no GPU (device.name): its kernel configs are not taken\n`);
+      bad(`its ${target} entries name no GPU (device.name; not written by spc tune)`);
       continue;
     }
-    out[l.name] = entries.map((e) => ({ device, n: e.n, id: e.candidates[e.choice]!.id, config: e.candidates[e.choice]!.config })).sort((a, b) => a.n - b.n);
+    out[l.name] = measured.map((e) => ({ device, n: e.n, id: e.candidates[e.choice]!.id, config: e.candidates[e.choice]!.config })).sort((a, b) => a.n - b.n);
     note(
       `layout ${l.name}: kernel configs from ${recordFile}, chosen by measured time on ${device} (picked at run time by GPU and N): ${out[l.name]!.map((c) => `N = ${c.n}: ${c.id}`).join('; ')}\n`,
     );
   }
+  if (problems.length) throw new SpecError(problems);
   return out;
 }
 
