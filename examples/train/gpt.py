@@ -95,7 +95,7 @@ class Attention(nn.Module):
         q, k, v = self.qkv(x).view(B, N, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         cos, sin = cos.to(q.dtype), sin.to(q.dtype)
         # (B, H, N, D), contiguous, for every variant alike (the layout the timings in bench/results were
-        # taken with; spc, SDPA and Flex also read the strided (B, N, H, D) view in place).
+        # taken with; the spc op also reads the strided (B, N, H, D) view in place, without a copy).
         q = apply_rope(q, cos, sin).contiguous()
         k = apply_rope(k, cos, sin).contiguous()
         v = v.contiguous()
