@@ -11,7 +11,9 @@ Per package, on fresh random bf16 inputs and upstream gradients:
 - double backward (create_graph=True, then a gradient of a gradient) raises instead of dropping
   the attention term;
 - a FakeTensorMode call returns the right shapes without touching data (the custom op's fake);
-- torch.compile(fullgraph=True) gives the same out as eager.
+- torch.compile(fullgraph=True) gives the same out as eager;
+- a CUDA graph of a shape captured after more other shapes than the package's schedule cache holds
+  (its launch plans cached, its schedules evicted) replays to the eager result.
 Prints one line per check and "N passed, M failed"; exits 1 on any failure.
 """
 import argparse
@@ -86,8 +88,47 @@ def main():
             check(f"{name} FakeTensorMode", False, f"{type(e).__name__}: {str(e).splitlines()[0][:100]}")
         compiled = torch.compile(lambda a, b, c: mod.attention(a, b, c), fullgraph=True)
         check(f"{name} torch.compile(fullgraph=True) equals eager", torch.equal(compiled(q0, k0, v0), o1))
+        check(f"{name} CUDA graph capture after more shapes than the schedule cache holds", *capture_after_churn(mod, q0, k0, v0, dout))
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def capture_after_churn(mod, q0, k0, v0, dout):
+    """A shape run first, then 40 other lengths (deterministic: three schedules each, past the
+    package's cache of 64, so the first shape's schedules are evicted while its launch plans are
+    cached), then the first shape again, then a CUDA graph of its forward + backward: the capture
+    must find its schedules (the launch plans are dropped with them, _op._cached), and the replay
+    must equal an eager call. Returns (ok, detail)."""
+    n = q0.shape[2]
+
+    def step(q, k, v, d):
+        q, k, v = (x.detach().requires_grad_(True) for x in (q, k, v))
+        out = mod.attention(q, k, v, deterministic=True)
+        return (out, *torch.autograd.grad(out, (q, k, v), d))
+
+    try:
+        step(q0, k0, v0, dout)
+        for m in range(16, 16 + 40 * 8, 8):
+            step(q0[:, :, :m], k0[:, :, :m], v0[:, :, :m], dout[:, :, :m])
+        sq, sk, sv, sd = (x.clone() for x in (q0, k0, v0, dout))
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                step(sq, sk, sv, sd)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            captured = step(sq, sk, sv, sd)
+        for dst in (sq, sk, sv, sd):
+            dst.copy_(torch.randn_like(dst))
+        graph.replay()
+        torch.cuda.synchronize()
+        want = step(sq, sk, sv, sd)
+        same = all(torch.equal(a, b) for a, b in zip(captured, want))
+        return same, "" if same else f"N = {n}: the replay differs from an eager call"
+    except Exception as e:  # noqa: BLE001 - the check reports any failure
+        return False, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
 
 
 if __name__ == "__main__":

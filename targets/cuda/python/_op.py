@@ -80,6 +80,11 @@ def _cached(kind, args, stream, build):
         return entry[stream]
     entry[stream] = build()
     while sum(len(e) for e in _SCHEDULES.values()) > _MAX_SCHEDULES:
+        # Launch plans hold schedules and skip this cache on a hit (so hits refresh nothing here):
+        # drop them all, so that every plan's schedule is one _SCHEDULES holds, which a CUDA graph
+        # capture of its shape needs (a hostile review's finding: else a shape in constant use could
+        # be evicted here while its plan lived on, and its capture would ask for a first run).
+        _LAUNCH_PLANS.clear()
         oldest = next(iter(_SCHEDULES))
         _SCHEDULES[oldest].pop(next(iter(_SCHEDULES[oldest])))
         if not _SCHEDULES[oldest]:
@@ -327,7 +332,7 @@ def _launch_plan(kind, q, heads, deterministic, build):
     if plan is None:
         plan = build(q, heads, deterministic, stream)
         if len(_LAUNCH_PLANS) >= _MAX_LAUNCH_PLANS:
-            _LAUNCH_PLANS.pop(next(iter(_LAUNCH_PLANS)), None)
+            _LAUNCH_PLANS.pop(next(iter(tuple(_LAUNCH_PLANS))), None)  # tuple(): one step under the GIL (autograd's device threads call this too)
         _LAUNCH_PLANS[key] = plan
     return plan
 
