@@ -148,6 +148,7 @@ describe('CUDA target', () => {
       'targets/cuda/python/_schema.py',
       'targets/cuda/python/_tuning.py',
       'test/cuda/check_cuda.py',
+      'test/cuda/check_paths.py',
       'examples/distributed/tp_attention.py',
     ]);
     // The GPU-machine scripts and the torch.distributed example too (they need torch to run).

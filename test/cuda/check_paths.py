@@ -23,6 +23,8 @@ import sys
 
 import torch
 
+from check_cuda import graph_replay_equals_eager  # test/cuda/, the script's own folder
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -110,22 +112,7 @@ def capture_after_churn(mod, q0, k0, v0, dout):
         step(q0, k0, v0, dout)
         for m in range(16, 16 + 40 * 8, 8):
             step(q0[:, :, :m], k0[:, :, :m], v0[:, :, :m], dout[:, :, :m])
-        sq, sk, sv, sd = (x.clone() for x in (q0, k0, v0, dout))
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(3):
-                step(sq, sk, sv, sd)
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            captured = step(sq, sk, sv, sd)
-        for dst in (sq, sk, sv, sd):
-            dst.copy_(torch.randn_like(dst))
-        graph.replay()
-        torch.cuda.synchronize()
-        want = step(sq, sk, sv, sd)
-        same = all(torch.equal(a, b) for a, b in zip(captured, want))
+        same = graph_replay_equals_eager(step, (q0, k0, v0, dout), [torch.randn_like(x) for x in (q0, k0, v0, dout)], warmup=3)
         return same, "" if same else f"N = {n}: the replay differs from an eager call"
     except Exception as e:  # noqa: BLE001 - the check reports any failure
         return False, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
