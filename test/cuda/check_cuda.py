@@ -286,12 +286,12 @@ def check_strided(mod, dev, kernels, families, rows, failures):
                     failures.append(f"{mod.LAYOUT} strided {label} {kern} {fam}")
 
 
-def graph_replay_equals_eager(step, inputs, fresh, warmup=2):
-    """step(*inputs) warmed up on a side stream, captured in a CUDA graph on copies of inputs, then
-    replayed with fresh copied in: whether the replay's outputs equal an eager step(*fresh) bit for
-    bit (step must be deterministic)."""
+def graph_replay_equals_eager(step, inputs, fresh, warmup=2, warm_stream=None):
+    """step(*inputs) warmed up on warm_stream (default a new side stream), captured in a CUDA graph
+    on copies of inputs, then replayed with fresh copied in: whether the replay's outputs equal an
+    eager step(*fresh) bit for bit (step must be deterministic)."""
     static = [x.clone() for x in inputs]
-    side = torch.cuda.Stream()
+    side = torch.cuda.Stream() if warm_stream is None else warm_stream
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
         for _ in range(warmup):

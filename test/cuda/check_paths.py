@@ -12,8 +12,8 @@ Per package, on fresh random bf16 inputs and upstream gradients:
   the attention term;
 - a FakeTensorMode call returns the right shapes without touching data (the custom op's fake);
 - torch.compile(fullgraph=True) gives the same out as eager;
-- a CUDA graph of a shape captured after more other shapes than the package's schedule cache holds
-  (its launch plans cached, its schedules evicted) replays to the eager result.
+- a CUDA graph of a shape captured after enough other shapes that the package's schedule cache
+  evicted its schedules while its launch plans were cached replays to the eager result.
 Prints one line per check and "N passed, M failed"; exits 1 on any failure.
 """
 import argparse
@@ -90,18 +90,22 @@ def main():
             check(f"{name} FakeTensorMode", False, f"{type(e).__name__}: {str(e).splitlines()[0][:100]}")
         compiled = torch.compile(lambda a, b, c: mod.attention(a, b, c), fullgraph=True)
         check(f"{name} torch.compile(fullgraph=True) equals eager", torch.equal(compiled(q0, k0, v0), o1))
-        check(f"{name} CUDA graph capture after more shapes than the schedule cache holds", *capture_after_churn(mod, q0, k0, v0, dout))
+        check(f"{name} CUDA graph capture after more shapes than the schedule cache holds", *capture_after_churn(mod, op, q0, k0, v0, dout))
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
 
-def capture_after_churn(mod, q0, k0, v0, dout):
-    """A shape run first, then 40 other lengths (deterministic: three schedules each, past the
-    package's cache of 64, so the first shape's schedules are evicted while its launch plans are
-    cached), then the first shape again, then a CUDA graph of its forward + backward: the capture
-    must find its schedules (the launch plans are dropped with them, _op._cached), and the replay
-    must equal an eager call. Returns (ok, detail)."""
+def capture_after_churn(mod, op, q0, k0, v0, dout):
+    """The regression a hostile review found in the launch plans (_op._launch_plan), reproduced:
+    a shape run, then enough other lengths that the package's schedule cache (_op._cached) evicts
+    the first shape's schedules while fewer launch plans than their cap exist (deterministic: three
+    schedules and two plans a shape), then the first shape again on the same stream (plan hits,
+    which do not refresh the schedule cache), then a CUDA graph of its forward + backward. The
+    capture must find its schedules (the plans are dropped whenever a schedule is evicted, so the
+    warm-up rebuilt them), and the replay must equal an eager call. Returns (ok, detail)."""
     n = q0.shape[2]
+    others = op._MAX_SCHEDULES // 3 + 1  # 3 (others + 1) schedules: past the cap; 2 (others + 1) plans: under theirs
+    assert 2 * (others + 1) + 8 < op._MAX_LAUNCH_PLANS, "the churn must not evict the plans by their own cap"
 
     def step(q, k, v, d):
         q, k, v = (x.detach().requires_grad_(True) for x in (q, k, v))
@@ -110,13 +114,13 @@ def capture_after_churn(mod, q0, k0, v0, dout):
 
     try:
         step(q0, k0, v0, dout)
-        for m in range(16, 16 + 40 * 8, 8):
+        for m in range(16, 16 + others * 8, 8):
             step(q0[:, :, :m], k0[:, :, :m], v0[:, :, :m], dout[:, :, :m])
-        same = graph_replay_equals_eager(step, (q0, k0, v0, dout), [torch.randn_like(x) for x in (q0, k0, v0, dout)], warmup=3)
+        fresh = [torch.randn_like(x) for x in (q0, k0, v0, dout)]
+        same = graph_replay_equals_eager(step, (q0, k0, v0, dout), fresh, warmup=3, warm_stream=torch.cuda.current_stream())
         return same, "" if same else f"N = {n}: the replay differs from an eager call"
     except Exception as e:  # noqa: BLE001 - the check reports any failure
         return False, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
-
 
 if __name__ == "__main__":
     main()

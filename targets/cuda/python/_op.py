@@ -303,7 +303,7 @@ def _aligned(*xs):
 # Launch plans: what a call passes its launcher besides the tensors (the extension, the work
 # schedule on the device, the kernel family and config), per call shape, built once. Host time
 # matters: in eager training the backward's Python runs on autograd's device thread, where it was
-# measured 3-5x slower than on the calling thread (bench/results/cuda-2026-12-07-bwd-epilogue.md);
+# measured about 3x slower than on the calling thread (bench/results/cuda-2026-12-07-bwd-epilogue.md);
 # with the plan a call is one dict lookup and its launcher.
 _ENV = ("SPC_CUDA_KERNEL", "SPC_CUDA_BWD", "SPC_CUDA_GRID", "SPC_CUDA_CONFIG", "SPC_TUNING_CACHE", "SPC_POISON")  # what the plans read
 _LAUNCH_PLANS = {}
