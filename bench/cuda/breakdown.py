@@ -2,7 +2,7 @@
 reductions around them) of a forward, or forward + backward, with its time per call, from
 torch.profiler, next to the call's wall time from CUDA events.
 
-    python3 bench/cuda/breakdown.py DIR NAME[,NAME...] --lengths N[,N...] [--mode fwd|fwdbwd] [--iters 10]
+    python3 bench/cuda/breakdown.py DIR NAME[,NAME...] --lengths N[,N...] [--mode fwd|fwdbwd] [--iters 10] [--deterministic]
 
 DIR holds packages from test/cuda/prepare.ts. Inputs are bf16 (B, H, N, D), B = 2 for N <= 8192
 else 1 (as bench_cuda.py). The gap line is the wall time less the kernels' summed time: launch and
@@ -25,6 +25,7 @@ def main():
     ap.add_argument("--mode", default="fwdbwd", choices=["fwd", "fwdbwd"])
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--out", help="also write the tables to this file")
+    ap.add_argument("--deterministic", action="store_true", help="fwdbwd: spc's deterministic backward (dq pass, no atomics)")
     args = ap.parse_args()
     sys.path.insert(0, os.path.abspath(args.dir))
     dev = torch.device("cuda")
@@ -48,7 +49,7 @@ def main():
             dout = torch.randn(shape_q, device=dev, dtype=torch.bfloat16, generator=gen)
 
             def call():
-                o = mod.attention(q, k, v)
+                o = mod.attention(q, k, v, deterministic=args.deterministic)
                 return torch.autograd.grad(o, (q, k, v), dout) if bwd else o
 
             for _ in range(3):
@@ -72,7 +73,7 @@ def main():
                     r = rows.setdefault(ev.name, [0, 0.0])
                     r[0] += 1
                     r[1] += t
-            say(f"{name} N={n} B={B} {args.mode}: wall {wall_us:.1f} us per call (CUDA events, {args.iters} calls)")
+            say(f"{name} N={n} B={B} {args.mode}{' deterministic' if args.deterministic else ''}: wall {wall_us:.1f} us per call (CUDA events, {args.iters} calls)")
             total = 0.0
             for k_name, (cnt, t) in sorted(rows.items(), key=lambda kv: -kv[1][1]):
                 per = t / args.iters
