@@ -53,6 +53,14 @@ export interface BwdConfig {
 export interface Bwd90Config {
   /** Query rows per step (64; 128 at head_dim 64: each warpgroup's wgmma is 64 keys x 128 rows, dQ split by rows; BWD_SM90_PIPE.md). */
   rows: number;
+  /**
+   * How the dK/dV kernel adds dQ (the default, non-deterministic mode) and who loads: `atomic`, two
+   * warpgroups that compute (warp 0 also loads) and add dQ with float2 atomics; `writer`, a producer
+   * warpgroup (loads, and a warp that adds each staged dQ tile by the tensor copy engine's reduce)
+   * and two consumer warpgroups at 240 registers (FlashAttention-3's layout; two Q/dO stages at
+   * D = 128 and at 128 rows). BWD_SM90_PIPE.md.
+   */
+  dq: 'atomic' | 'writer';
 }
 
 export interface CudaConfig {
@@ -65,7 +73,7 @@ export interface CudaConfig {
 /** The parts of a config. */
 export const CONFIG_PARTS = ['sm80', 'sm90', 'bwd', 'bwd90'] as const;
 /** What a config without a bwd90 part means (the D = 128 heuristic): the kernel's 64 rows. */
-const BWD90_DEFAULT: Bwd90Config = { rows: 64 };
+const BWD90_DEFAULT: Bwd90Config = { rows: 64, dq: 'atomic' };
 
 /**
  * Whether the wgmma dK/dV kernel with 128 query rows per step compiles without spills for a
@@ -97,7 +105,7 @@ export function defaultConfig(layout: LayoutIR): CudaConfig {
   // 128 query rows per step where they fit: the kernel passed its GPU check on the H200
   // (bench/cuda/d64-check.sh, bench/results/cuda-2026-12-01-bwd-d64.md: 156 of 156 rows, dK/dV
   // 522 -> 469 us at paper H16 D64 16k).
-  return { ...forwardConfig(layout), bwd, bwd90: { rows: bwd90WideFits(layout) ? 128 : 64 } };
+  return { ...forwardConfig(layout), bwd, bwd90: { rows: bwd90WideFits(layout) ? 128 : 64, dq: 'atomic' } };
 }
 
 /**
@@ -151,6 +159,7 @@ const FIELDS: {
   },
   bwd90: {
     rows: { kind: 'int', values: [64, 128] },
+    dq: { kind: 'enum', values: ['atomic', 'writer'] },
   },
 };
 

@@ -63,14 +63,17 @@ function manifest(layout: LayoutIR, cfgs: CudaConfigs, options: EmitOptions): st
         block_n: 16 * cfg.bwd.warps,
         threads: 32 * cfg.bwd.warps,
       },
-      // The wgmma backward (sm_90a): dK/dV per (KV head, 128 keys) over query tiles of bwd90.rows (64 or 128), with dQ atomics (dkdv) or without (dkdv_det, then the dq pass per 128 query rows: deterministic mode); the preprocess and convert are bwd's.
+      // The wgmma backward (sm_90a): dK/dV per (KV head, 128 keys) over query tiles of bwd90.rows (64 or 128), adding dQ (dkdv: by atomics, or with bwd90.dq = writer by a producer warp's tensor reduce) or not (dkdv_det, then the dq pass per 128 query rows: deterministic mode); the preprocess and convert are bwd's.
+      // threads: the dK/dV kernels' (384 with the producer warpgroup); dq_threads: the dq pass's.
       bwd90: {
         ...Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
         block_n: 128,
         block_m: cfg.bwd90?.rows ?? 64,
         dq_block_m: 128,
         dq_block_n: layout.headDim >= 128 ? 64 : 128,
-        threads: 256,
+        threads: cfg.bwd90?.dq === 'writer' ? 384 : 256,
+        dq_threads: 256,
+        dq_add: cfg.bwd90?.dq ?? 'atomic',
       },
     },
     launch: {

@@ -88,7 +88,7 @@ export function bwd90Names(layout: LayoutIR, dtype: Dtype) {
 
 /** The tensor maps the wgmma dK/dV kernels take after their strides (BwdSm90::launch encodes them: Q and dO in boxes of kBMq rows (bwd90.rows), K and V of 128). */
 const BWD90_MAPS =
-  'const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV, const __grid_constant__ CUtensorMap tmDO';
+  'const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV, const __grid_constant__ CUtensorMap tmDO, const __grid_constant__ CUtensorMap tmDQ';
 
 /** The backward launchers' C signature (the Python binding declares it once). */
 export const BWD_LAUNCHER_PARAMS =
@@ -145,9 +145,10 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string,
     ...(cfg.bwd90 === undefined
       ? []
       : [
-          `// Backward (wgmma): 128 keys per block, ${cfg.bwd90.rows} query rows per step.`,
+          `// Backward (wgmma): 128 keys per block, ${cfg.bwd90.rows} query rows per step, dQ added by ${cfg.bwd90.dq === 'writer' ? "a producer warp's tensor reduce" : 'atomics'}.`,
           'struct Bwd90Tiles : BwdTiles {',
           `  static constexpr int kBMq = ${cfg.bwd90.rows};`,
+          ...(cfg.bwd90.dq === 'writer' ? ['  static constexpr bool kDqWriter = true;'] : []),
           '};',
         ]),
     'template <class T>',
@@ -230,9 +231,9 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string,
         [b9.dkdv, 'true'],
         [b9.dkdv_det, 'false'],
       ].flatMap(([name, dq]) => [
-        `extern "C" __global__ void __launch_bounds__(${t9}::kThreads, 1)`,
+        `extern "C" __global__ void __launch_bounds__(${t9}::kDkdvThreads, 1)`,
         `${name}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st, ${BWD90_MAPS}) {`,
-        `  ${t9}::template dkdv<${dq}>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO);`,
+        `  ${t9}::template dkdv<${dq}>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO, tmDQ);`,
         '}',
       ]),
       `extern "C" __global__ void __launch_bounds__(${t9}::kThreads, 1)`,

@@ -1,6 +1,8 @@
 // Prepares the H100 correctness run (the GPU machine has no Node): compiles layout variants
 // to CUDA packages and exports float64 oracle vectors, all under one directory to carry.
-//   npx tsx test/cuda/prepare.ts out/cuda-check
+//   npx tsx test/cuda/prepare.ts out/cuda-check [CONFIG]
+// CONFIG: a kernel config (JSON, as `spc compile --config`) over every layout's heuristic, e.g.
+// '{"bwd90":{"dq":"writer"}}' to check a kernel variant on the same layouts and oracle cases.
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cudaTarget } from '../../targets/cuda/index.js';
@@ -10,6 +12,7 @@ import { compileSource, writeAtomically } from '../../src/driver/pipeline.js';
 import { randoms } from '../brute.js';
 
 const dir = process.argv[2] ?? 'out/cuda-check';
+const config: unknown = process.argv[3] === undefined ? undefined : JSON.parse(process.argv[3]);
 mkdirSync(dir, { recursive: true });
 
 const PATTERNS = {
@@ -33,7 +36,7 @@ const exampleText = readdirSync('examples')
   .filter((f) => f.endsWith('.spc'))
   .map((f) => readFileSync(join('examples', f), 'utf8'));
 const layouts = [...compileSource(variants.join('\n')), ...exampleText.flatMap((t) => compileSource(t))];
-writeAtomically(dir, cudaTarget.emit(layouts, { version: 'check' }));
+writeAtomically(dir, cudaTarget.emit(layouts, { version: 'check', config }));
 writeFileSync(
   join(dir, 'layouts.json'),
   JSON.stringify(layouts.map((l) => ({ name: l.name, heads: l.heads, kv_heads: l.kvHeads, head_dim: l.headDim, seq: l.seq }))),

@@ -22,6 +22,16 @@ using Bwd = spc::BwdSm80<__nv_bfloat16, Layout, Tiles>;
 using BwdH = spc::BwdSm80<__half, LayoutMod, Tiles64>;
 using Bwd90 = spc::BwdSm90<__nv_bfloat16, Layout, Tiles>;
 using Bwd90H = spc::BwdSm90<__half, LayoutMod, Tiles64>;
+// The warp-specialised dK/dV kernel (bwd90.dq = "writer": a producer warpgroup, dQ added by the
+// tensor copy engine's reduce), on the same two test layouts.
+struct TilesW : Tiles {
+  static constexpr bool kDqWriter = true;
+};
+struct Tiles64W : Tiles64 {
+  static constexpr bool kDqWriter = true;
+};
+using Bwd90W = spc::BwdSm90<__nv_bfloat16, Layout, TilesW>;
+using Bwd90WH = spc::BwdSm90<__half, LayoutMod, Tiles64W>;
 }  // namespace check_bwd
 
 #define SPC_CHECK_BWD(NAME, B, T)                                                                                                                     \
@@ -67,13 +77,13 @@ extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void
 }
 
 #define SPC_CHECK_BWD90_DKDV(NAME, B, T, DQ)                                                                                                         \
-  extern "C" __global__ void __launch_bounds__(B::kThreads, 1)                                                                                     \
+  extern "C" __global__ void __launch_bounds__(B::kDkdvThreads, 1)                                                                                \
       NAME(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2,      \
            const float* __restrict__ Delta, T* __restrict__ dK, T* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,       \
            const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st,                               \
            const __grid_constant__ CUtensorMap tmQ, const __grid_constant__ CUtensorMap tmK, const __grid_constant__ CUtensorMap tmV,                \
-           const __grid_constant__ CUtensorMap tmDO) {                                                                                              \
-    B::template dkdv<DQ>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO);             \
+           const __grid_constant__ CUtensorMap tmDO, const __grid_constant__ CUtensorMap tmDQ) {                                                    \
+    B::template dkdv<DQ>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO, tmDQ);       \
   }
 #define SPC_CHECK_BWD90(NAME, B, T)                                                                                                                   \
   SPC_CHECK_BWD90_DKDV(NAME##_dkdv, B, T, true)                                                                                                    \
@@ -87,6 +97,8 @@ extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void
 
 SPC_CHECK_BWD90(check_bwd_sm90, check_bwd::Bwd90, __nv_bfloat16)
 SPC_CHECK_BWD90(check_bwd_sm90_mod, check_bwd::Bwd90H, __half)
+SPC_CHECK_BWD90(check_bwd_sm90w, check_bwd::Bwd90W, __nv_bfloat16)
+SPC_CHECK_BWD90(check_bwd_sm90w_mod, check_bwd::Bwd90WH, __half)
 
 extern "C" cudaError_t check_bwd90_launch(const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse,
                                           const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table,

@@ -58,6 +58,30 @@ struct Bwd90Rows<C, decltype(void(C::kBMq))> {
   static constexpr int value = C::kBMq;
 };
 
+// How dkdv adds dQ (kDq) and who loads: C::kDqWriter where the traits have it (the config's
+// bwd90.dq == "writer"), else false. false: two warpgroups, both compute; warp 0 also fills the
+// ring, and each thread adds its dQ with float2 atomics (dkdv_two). true: three warpgroups, FlashAttention-3's
+// layout (dkdv_ws): a producer warpgroup at 24 registers (warp 0 fills the ring; warp 1, the dQ
+// writer, adds each warpgroup's staged dQ tile into dQ_accum by the tensor copy engine's reduce)
+// and two consumer warpgroups at 240 registers that only compute.
+template <class C, class = void>
+struct Bwd90DqWriter {
+  static constexpr bool value = false;
+};
+template <class C>
+struct Bwd90DqWriter<C, decltype(void(C::kDqWriter))> {
+  static constexpr bool value = C::kDqWriter;
+};
+// dkdv_ws's dQ staging (each consumer warpgroup's 64 x 64 fp32 dQ tile as two boxes of 32 columns
+// in the 128-byte swizzle, the tensor map's box): [warpgroup][box][64 rows x 32 floats]; nothing
+// for dkdv_two.
+template <bool kOn>
+struct DqStaging {
+  alignas(1024) float box[2][2][64 * 32];
+};
+template <>
+struct DqStaging<false> {};
+
 // A per-row value of the query tile (lse2, delta in shared memory) at a thread's accumulator columns
 // 8 x + 2 t4 + o (o = 0, 1; x < kPairs): loaded into registers as kPairs 8-byte pairs when
 // constructed, or read from shared memory at each use when kPairs is 0 (no registers to spare).
@@ -88,6 +112,10 @@ struct BwdSm90 {
   static constexpr int kBN = 128, kBMq = Bwd90Rows<C>::value;
   static_assert(kBMq == 64 || (kBMq == 128 && kD == 64), "dkdv query rows: 64, or 128 at head_dim 64");
   static constexpr bool kWide = kBMq == 128;
+  static constexpr bool kWs = Bwd90DqWriter<C>::value;
+  // dkdv's block: two consumer warpgroups (256 threads), and with kWs a producer warpgroup before them.
+  static constexpr int kConsumers = 256, kDkdvThreads = kWs ? 384 : 256;
+  static constexpr int kProducerRegs = 24, kConsumerRegs = 240;  // kWs: 128 x 24 + 256 x 240 <= 384 x 168
   // Whether dkdv reads the tile's delta into registers before dP^T is awaited (RowPairs below): not
   // at 128 rows, nor with query-head groups at D = 128 (ptxas spills 16-36 bytes there).
   static constexpr bool kHoistDelta = !kWide && !(kD == 128 && kGroup > 1);
@@ -98,7 +126,8 @@ struct BwdSm90 {
   // dkdv's ring of query-tile stages (Q, dO by the tensor copy engine, lse2 and delta by warp 0's
   // cp.async), and its dS buffers (kDq): D = 128 reads the other warpgroup's dS too, so tile t's dS
   // is buffer t % 2 (a warpgroup writes tile t + 1's while the other may still read tile t's).
-  static constexpr int kQStages = 3;
+  // kWs: 2 at D = 128 and at 128 rows (with the 32 KiB of dQ staging a third would not fit; FlashAttention-3's hdim-128 backward has 2 too).
+  static constexpr int kQStages = kWs && (kD == 128 || kWide) ? 2 : 3;
   static constexpr bool kSplitD = kD == 128;  // kDq: each warpgroup's dQ wgmma takes 64 D columns over all 128 keys
   // kWide (D = 64, 128 rows): each warpgroup's dQ wgmma takes 64 query rows (64 wg ..) over all 128
   // keys, so it too reads the other warpgroup's dS: two buffers, as at D = 128.
@@ -117,6 +146,7 @@ struct BwdSm90 {
     uint64_t full[kQStages], empty[kQStages];      // stage loaded (kFullCount arrivals + bytes) / free (every thread arrived)
     int table[kTermSlots * kFields];
     TileRanges<kTermSlots> ranges;
+    DqStaging<kWs> dq;  // (last, so that dkdv_two's layout is as before)
   };
   struct __align__(1024) DqSmem {
     elem_t q[kBM * kD];
@@ -128,6 +158,7 @@ struct BwdSm90 {
   };
   static constexpr int kDkdvSmemBytes = (int)sizeof(DkdvSmem) + 1024;  // + alignment slack
   static constexpr int kDqSmemBytes = (int)sizeof(DqSmem) + 1024;
+  static_assert(kDkdvSmemBytes <= 227 * 1024, "dkdv shared memory");
 
   template <class S>
   static __device__ __forceinline__ S& smem() {
@@ -157,10 +188,15 @@ struct BwdSm90 {
   // D = 64: all columns over its own 64 keys (both warpgroups add into each element); D = 64 with
   // 128 rows (kWide): all columns of this warpgroup's 64 rows (64 wg ..) over the 128 keys (each
   // element added once a block).
+  // kBar: the barrier over both computing warpgroups (0: __syncthreads, the whole block; else the
+  // named barrier of that id over 256 threads, dkdv_ws's consumers).
+  template <int kBar = 0>
   static __device__ __forceinline__ void dq_issue(const elem_t* ds, const elem_t* k, float (&d)[32], int wg) {
     static_assert(kD == 128 || kD == 64, "dQ split: 64 columns of D per wgmma");
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // stmatrix (generic) -> wgmma (async proxy)
-    if constexpr (kSharedDs)
+    if constexpr (kSharedDs && kBar != 0)
+      named_sync(kBar, kConsumers);  // both warpgroups' dS
+    else if constexpr (kSharedDs)
       __syncthreads();  // both warpgroups' dS
     else if (wg == 0)  // this warpgroup's own dS columns only (named barriers 1 and 2, 128 threads each)
       asm volatile("bar.sync 1, 128;\n" ::: "memory");
@@ -191,9 +227,301 @@ struct BwdSm90 {
     }
   }
 
-  // ---- dK, dV (and with kDq, dQ_accum).
+  // The dQ writer's barriers (kWs; named barriers, 128 threads of consumer warpgroup w + the writer
+  // warp): kDqFull + w, the warpgroup's dQ tile is staged; kDqEmpty + w, its staging box is read
+  // (free). kConsumerBar: both consumer warpgroups (256). Ids 1 and 2 are dq_issue's.
+  static constexpr int kDqFull = 3, kDqEmpty = 5, kConsumerBar = 7, kDqBarThreads = 128 + 32;
+
+  // A consumer warpgroup's dQ tile d (its 64 x 64 of dq_issue) into its two staging boxes: element
+  // (row 16 (warp & 3) + g + 8 r, column 8 x + 2 t4 + e) goes to box x / 4, 16-byte chunk
+  // 2 (x % 4) + t4 / 2 of its 128-byte row, XOR the row's low 3 bits (the 128-byte swizzle; a
+  // warp's 8-byte stores then fill every bank twice).
+  static __device__ __forceinline__ void dq_stage(const float (&d)[32], float (&box)[2][64 * 32], int warp, int g, int t4) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int rr = (warp & 3) * 16 + g + 8 * r;
+#pragma unroll
+      for (int x = 0; x < 8; ++x) {
+        const int chunk = (2 * (x & 3) + (t4 >> 1)) ^ (rr & 7);
+        *reinterpret_cast<float2*>(&box[x >> 2][rr * 32 + chunk * 4 + (t4 & 1) * 2]) = make_float2(d[4 * x + 2 * r], d[4 * x + 2 * r + 1]);
+      }
+    }
+  }
+
+  // The head's table and its query-tile ranges for the block's keys, by every thread of the block:
+  // the first barrier also orders the previous head's reads of them (all its tiles computed) before.
+  static __device__ __forceinline__ void head_setup(DkdvSmem& sm, const int* __restrict__ table, int h, int j0, int j1, int n, int tid) {
+    __syncthreads();
+    for (int x = tid; x < kTermSlots * kFields; x += kDkdvThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
+    __syncthreads();
+    if (tid == 0) query_tile_ranges<kTermSlots, kFields, kBMq>(sm.ranges, sm.table, j0, j1, n);
+    __syncthreads();
+  }
+
+  // ---- dK, dV (and with kDq, dQ_accum), warp-specialised (kWs; BWD_SM90_PIPE.md, "The
+  // warp-specialised kernel"). Warpgroup 0 produces: warp 0 fills the ring (Q, dO by TMA, lse2 and
+  // delta by cp.async; a stage once the 256 consumer threads released it), warp 1 (kDq) adds each
+  // consumer warpgroup's staged dQ tile into dQ_accum (tensor reduce; rows past N are outside the
+  // map). Warpgroups 1 and 2 compute as dkdv_two's two warpgroups do, with dQ staged in shared
+  // memory instead of the atomics, and the per-tile barrier before the dQ wgmma over the 256
+  // consumer threads only. Every thread takes part in the heads' setup barriers.
+  template <bool kDq>
+  static __device__ __forceinline__ void dkdv_ws(const float* __restrict__ LSE2, const float* __restrict__ Delta, elem_t* __restrict__ dK,
+                                                 elem_t* __restrict__ dV, const int* __restrict__ table, const int* __restrict__ order, int n, int heads,
+                                                 float scale, float scale_log2, const BwdStrides& st, const CUtensorMap& tmQ, const CUtensorMap& tmK,
+                                                 const CUtensorMap& tmV, const CUtensorMap& tmDO, const CUtensorMap& tmDQ) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    DkdvSmem& sm = smem<DkdvSmem>();
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const KeyWorkItem w(order[blockIdx.x], n, heads, kBN, kGroup);
+    const int j0 = w.j0;
+
+    if (tid == 0) {
+      mbar_init(&sm.kv_full, 1);
+      for (int x = 0; x < kQStages; ++x) {
+        mbar_init(&sm.full[x], kFullCount);
+        mbar_init(&sm.empty[x], kConsumers);
+      }
+      mbar_fence_init();
+      // K and V (rows past N read as zeros), once; the consumers wait for them before their first tile.
+      constexpr uint32_t kTileBytes = kBN * kD * (uint32_t)sizeof(elem_t);
+      mbar_expect_tx(&sm.kv_full, 2 * kTileBytes);
+#pragma unroll
+      for (int c = 0; c < kD / 64; ++c) {
+        tma_load_4d(sm.k + c * kBN * 64, &tmK, c * 64, j0, w.kvh, w.b, &sm.kv_full);
+        tma_load_4d(sm.v + c * kBN * 64, &tmV, c * 64, j0, w.kvh, w.b, &sm.kv_full);
+      }
+    }
+    // (the first head's setup barriers make the initialised barriers visible to every thread)
+
+    if (warp < 4) {
+      // ---- The producer warpgroup.
+      regs_dealloc<kProducerRegs>();
+      RingPos<kQStages> wr;  // the ring position of the next fill (goes on across the group's heads, as the consumers' rd)
+      int t = 0;             // the dQ writer: the block's tiles so far, over its heads
+      for (int gh = 0; gh < kGroup; ++gh) {
+        const int h = w.kvh * kGroup + gh;
+        head_setup(sm, table, h, j0, w.j1, n, tid);
+        if (warp == 0) {
+          // Every query tile of the head in order, each into the next stage once its previous use
+          // was released by all 256 consumer threads (parity phase ^ 1: a fresh barrier's first
+          // wait succeeds at once). lse2 and delta by the lanes' cp.async (zero past N: those rows
+          // are masked), Q and dO by lane 0's TMA (rows past N read as zeros); the stage's full
+          // barrier completes on the 32 cp.async arrivals, lane 0's expect_tx and the bytes.
+          const int64_t row0 = (int64_t)(w.b * heads + h) * n;
+          for (TileCursor<kTermSlots, true> ld(sm.ranges); !ld.done(); ld.next()) {
+            const int s = wr.stage, i0 = ld.kt * kBMq;
+            mbar_wait(&sm.empty[s], wr.phase ^ 1);
+#pragma unroll
+            for (int x = lane; x < kBMq; x += 32) {
+              const bool in = i0 + x < n;
+              cp_async4(&sm.lse2[s][x], LSE2 + row0 + (in ? i0 + x : 0), in);
+              cp_async4(&sm.delta[s][x], Delta + row0 + (in ? i0 + x : 0), in);
+            }
+            mbar_arrive_cp_async(&sm.full[s]);
+            if (lane == 0) {
+              mbar_expect_tx(&sm.full[s], 2 * kBMq * kD * (uint32_t)sizeof(elem_t));
+#pragma unroll
+              for (int c = 0; c < kD / 64; ++c) {
+                tma_load_4d(sm.q[s] + c * kBMq * 64, &tmQ, c * 64, i0, h, w.b, &sm.full[s]);
+                tma_load_4d(sm.dout[s] + c * kBMq * 64, &tmDO, c * 64, i0, h, w.b, &sm.full[s]);
+              }
+            }
+            __syncwarp();
+            wr.advance();
+          }
+        } else if (kDq && warp == 1) {
+          // The dQ writer: for each tile, once consumer warpgroup c staged its dQ (kDqFull + c),
+          // lane 0 adds its two boxes into dQ_accum; before the next tile, once those reads are
+          // done, it frees the boxes (kDqEmpty + c; not after the block's last tile, which the
+          // consumers do not wait for: arrivals and waits pair up).
+          const int bh = w.b * heads + h;
+          for (TileCursor<kTermSlots, true> ld(sm.ranges); !ld.done(); ld.next(), ++t) {
+            if (t > 0) {
+              if (lane == 0) bulk_wait_read<0>();
+              __syncwarp();
+              named_arrive(kDqEmpty + 0, kDqBarThreads);
+              named_arrive(kDqEmpty + 1, kDqBarThreads);
+            }
+            const int i0 = ld.kt * kBMq;
+#pragma unroll
+            for (int c = 0; c < 2; ++c) {
+              named_sync(kDqFull + c, kDqBarThreads);
+              if (lane == 0) {
+                const int col0 = kSplitD ? 64 * c : 0, row = i0 + (kWide ? 64 * c : 0);
+                tma_reduce_add_3d(&tmDQ, sm.dq.box[c][0], col0, row, bh);
+                tma_reduce_add_3d(&tmDQ, sm.dq.box[c][1], col0 + 32, row, bh);
+              }
+            }
+            if (lane == 0) bulk_commit();
+          }
+        }
+      }
+      // The last adds have read the staging and landed before the block ends.
+      if (kDq && warp == 1 && lane == 0) bulk_wait<0>();
+      return;
+    }
+
+    // ---- The consumer warpgroups (cw = 0, 1: keys j0 + 64 cw .. + 63).
+    regs_alloc<kConsumerRegs>();
+    const int cw = (warp >> 2) - 1, ctid = tid - 128, g = lane >> 2, t4 = lane & 3;
+    const int jw = j0 + cw * 64;
+    const int keyA = jw + (warp & 3) * 16 + g, keyB = keyA + 8;
+    float dk[kD / 2], dv[kD / 2];
+#pragma unroll
+    for (int x = 0; x < kD / 2; ++x) dk[x] = dv[x] = 0.f;
+    const elem_t* kbase = sm.k + cw * 64 * 64;
+    const elem_t* vbase = sm.v + cw * 64 * 64;
+    RingPos<kQStages> rd;  // the ring position of the tile to compute (across the group's heads)
+    int dsb = 0;           // the dS buffer of the current tile
+    bool first = true;     // the block's first tile (its dQ staging box is free without a wait)
+
+    for (int gh = 0; gh < kGroup; ++gh) {
+      const int h = w.kvh * kGroup + gh;
+      head_setup(sm, table, h, j0, w.j1, n, tid);
+      const KeyRowSpans<kTermSlots, kFields> ks(sm.table, keyA, keyB, n);
+      if (gh == 0) mbar_wait(&sm.kv_full, 0);
+      for (TileCursor<kTermSlots, true> cur(sm.ranges); !cur.done(); cur.next()) {
+        const int buf = rd.stage;
+        mbar_wait(&sm.full[buf], rd.phase);
+        const int i0 = cur.kt * kBMq, rows_left = n - i0;
+
+        // As dkdv_two: S^T and dP^T as two groups; the table and lse2 reads while S^T runs.
+        float st[kBMq / 2], dpt[kBMq / 2];
+        wg_fence();
+        KTiles::issue_s(st, kbase, sm.q[buf]);
+        wg_commit();
+        KTiles::issue_s(dpt, vbase, sm.dout[buf]);
+        wg_commit();
+        const FullSpans<kTermSlots, kFields, kModSlots> fs(sm.table, i0, i0 + kBMq, n);
+        const bool full = fs.template full<64>(jw);
+        RowPairs<kWide ? 0 : kBMq / 8> l2(sm.lse2[buf], t4);
+        wg_wait<1>();  // S^T done; dP^T may still run
+        fence_regs(st);
+
+        // P^T (masked as the forward; rows past N: 0), in st.
+#pragma unroll
+        for (int x = 0; x < kBMq / 8; ++x)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int r = e >> 1, c = x * 8 + 2 * t4 + (e & 1);
+            const bool ok = (full || ks.template allows<kModSlots>(sm.table, r, i0 + c, r == 0 ? keyA : keyB)) && c < rows_left;
+            st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2.get(sm.lse2[buf], x, e & 1, t4))) : 0.f;
+          }
+        RowPairs<kHoistDelta ? kBMq / 8 : 0> dl(sm.delta[buf], t4);
+        uint32_t pa[kBMq / 16][4], da[kBMq / 16][4];
+        if constexpr (!kWide) {
+          pack_p<elem_t, kBMq>(pa, st);
+          fence_regs(dv);
+          wg_fence();
+          KTiles::issue_pv(dv, pa, sm.dout[buf]);
+          wg_commit();
+          wg_wait<1>();  // dP^T done; dV += P^T dO may still run
+        } else {
+          wg_wait<0>();  // dP^T done
+        }
+        fence_regs(dpt);
+
+        // dS^T = P^T (dP^T - delta), in dpt.
+#pragma unroll
+        for (int x = 0; x < kBMq / 8; ++x)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) dpt[4 * x + e] = st[4 * x + e] * (dpt[4 * x + e] - dl.get(sm.delta[buf], x, e & 1, t4));
+        if constexpr (kWide) {
+          pack_p<elem_t, kBMq>(pa, st);
+          fence_regs(dv);
+          wg_fence();
+          KTiles::issue_pv(dv, pa, sm.dout[buf]);
+          wg_commit();
+        }
+        pack_p<elem_t, kBMq>(da, dpt);
+        if constexpr (kDq) {
+          // dS to shared memory, dQ = dS K (issued first) and dK += dS^T Q; once dQ is done, it
+          // is staged for the writer (after the writer freed the box: its reduce of the previous
+          // tile read it), while dK runs.
+          store_ds(sm.ds[dsb], da, cw * 64 + (warp & 3) * 16, lane);
+          float d[32];
+          dq_issue<kConsumerBar>(sm.ds[dsb], sm.k, d, cw);
+          fence_regs(dk);
+          wg_fence();
+          KTiles::issue_pv(dk, da, sm.q[buf]);
+          wg_commit();
+          wg_wait<1>();  // dV and dQ done; dK may still run
+          fence_regs(d);
+          if (!first) named_sync(kDqEmpty + cw, kDqBarThreads);
+          dq_stage(d, sm.dq.box[cw], warp, g, t4);
+          asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the stores (generic) -> the writer's reduce (async proxy)
+          named_arrive(kDqFull + cw, kDqBarThreads);
+          first = false;
+          dsb = kDsBufs > 1 ? dsb ^ 1 : 0;
+        } else {
+          fence_regs(dk);
+          wg_fence();
+          KTiles::issue_pv(dk, da, sm.q[buf]);
+          wg_commit();
+        }
+        // Every wgmma that reads the stage done, then the stage is released to the producer.
+        wg_wait<0>();
+        fence_regs(dv);
+        fence_regs(dk);
+        mbar_arrive(&sm.empty[buf]);
+        rd.advance();
+      }
+    }
+
+    // Epilogue, as dkdv_two's, by the 256 consumer threads: staged over k, v and the start of q
+    // (no copy in flight: every fill was consumed, every wgmma retired; the dQ staging is apart).
+    constexpr int kRow = kD + 8;
+    static_assert(offsetof(DkdvSmem, v) == offsetof(DkdvSmem, k) + sizeof(DkdvSmem::k) && offsetof(DkdvSmem, q) == offsetof(DkdvSmem, v) + sizeof(DkdvSmem::v) &&
+                      2 * kBN * kRow * sizeof(elem_t) <= sizeof(DkdvSmem::k) + sizeof(DkdvSmem::v) + sizeof(DkdvSmem::q),
+                  "epilogue staging: over k, v and q, which are contiguous");
+    unsigned char* const stage = reinterpret_cast<unsigned char*>(&sm) + offsetof(DkdvSmem, k);
+    elem_t* const sdk = reinterpret_cast<elem_t*>(stage);
+    elem_t* const sdv = reinterpret_cast<elem_t*>(stage + kBN * kRow * sizeof(elem_t));
+    named_sync(kConsumerBar, kConsumers);  // both consumer warpgroups past their last tile
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int lk = (r == 0 ? keyA : keyB) - j0;
+#pragma unroll
+      for (int x = 0; x < kD / 8; ++x) {
+        *reinterpret_cast<typename Elem<elem_t>::pair*>(sdk + lk * kRow + x * 8 + 2 * t4) = Elem<elem_t>::pack(dk[4 * x + 2 * r] * scale, dk[4 * x + 2 * r + 1] * scale);
+        *reinterpret_cast<typename Elem<elem_t>::pair*>(sdv + lk * kRow + x * 8 + 2 * t4) = Elem<elem_t>::pack(dv[4 * x + 2 * r], dv[4 * x + 2 * r + 1]);
+      }
+    }
+    named_sync(kConsumerBar, kConsumers);
+    constexpr int kChunks = kD / 8;
+    elem_t* const gk = dK + st.dk.slice(w.b, w.kvh);
+    elem_t* const gv = dV + st.dv.slice(w.b, w.kvh);
+#pragma unroll
+    for (int c = ctid; c < kBN * kChunks; c += kConsumers) {
+      const int lk = c / kChunks, col = (c % kChunks) * 8;
+      if (j0 + lk < n) {
+        *reinterpret_cast<uint4*>(gk + (int64_t)(j0 + lk) * st.dk.n + col) = *reinterpret_cast<const uint4*>(sdk + lk * kRow + col);
+        *reinterpret_cast<uint4*>(gv + (int64_t)(j0 + lk) * st.dv.n + col) = *reinterpret_cast<const uint4*>(sdv + lk * kRow + col);
+      }
+    }
+#else
+    __trap();  // built without sm_90a: the launcher never starts this kernel then
+#endif
+  }
+
+  // ---- dK, dV (and with kDq, dQ_accum): the kernel entry (kWs: dkdv_ws, else dkdv_two).
   template <bool kDq>
   static __device__ __forceinline__ void dkdv(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
+                                              const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
+                                              elem_t* __restrict__ dK, elem_t* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,
+                                              const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const BwdStrides& st,
+                                              const CUtensorMap& tmQ, const CUtensorMap& tmK, const CUtensorMap& tmV, const CUtensorMap& tmDO,
+                                              const CUtensorMap& tmDQ) {
+    if constexpr (kWs)
+      dkdv_ws<kDq>(LSE2, Delta, dK, dV, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO, tmDQ);
+    else
+      dkdv_two<kDq>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO);
+  }
+
+  // ---- dK, dV (and with kDq, dQ_accum), two warpgroups that compute (warp 0 also fills the ring).
+  template <bool kDq>
+  static __device__ __forceinline__ void dkdv_two(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                               const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
                                               elem_t* __restrict__ dK, elem_t* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,
                                               const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const BwdStrides& st,
@@ -210,7 +538,7 @@ struct BwdSm90 {
       mbar_init(&sm.kv_full, 1);
       for (int x = 0; x < kQStages; ++x) {
         mbar_init(&sm.full[x], kFullCount);
-        mbar_init(&sm.empty[x], kThreads);
+        mbar_init(&sm.empty[x], kConsumers);
       }
       mbar_fence_init();
       // K and V (rows past N read as zeros), once; waited for before the first tile.
@@ -547,7 +875,7 @@ struct BwdSm90 {
     const elem_t* edo = static_cast<const elem_t*>(dout);
     // dkdv's tensor maps: Q and dO (B, heads, N, D) in boxes of kBMq rows, K and V (B, heads /
     // kGroup, N, D) in boxes of kBN rows, each with its strides.
-    CUtensorMap tmQ{}, tmK{}, tmV{}, tmDO{};
+    CUtensorMap tmQ{}, tmK{}, tmV{}, tmDO{}, tmDQ{};
     if (items > 0) {
       PFN_cuTensorMapEncodeTiled_v12000 encode;
       if ((err = tensor_map_encoder(&encode)) != cudaSuccess) return err;
@@ -557,18 +885,20 @@ struct BwdSm90 {
           !encode_strided_map(encode, &tmK, k, bf16, kD, n, heads / kGroup, batch, st.k, kBN) ||
           !encode_strided_map(encode, &tmV, v, bf16, kD, n, heads / kGroup, batch, st.v, kBN))
         return cudaErrorInvalidValue;
+      // dkdv_ws's dQ writer: dqacc as (B * heads) slices of N rows of kD floats, boxes of 32 x 64.
+      if (kWs && !deterministic && !encode_f32_rows_map(encode, &tmDQ, dqacc, kD, n, batch * heads, 64)) return cudaErrorInvalidValue;
     }
     if (!deterministic) {
       if (items > 0)
-        dkdvk<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), dqacc,
-                                                            table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO);
+        dkdvk<<<items, kDkdvThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), dqacc,
+                                                                table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO, tmDQ);
       const int64_t convBlocks = (rows * kD / 8 + Pre::kConvThreads - 1) / Pre::kConvThreads;
       conv<<<(unsigned)convBlocks, Pre::kConvThreads, 0, stream>>>(dqacc, static_cast<elem_t*>(dq), rows, scale, n, heads, st.dq);
       return cudaGetLastError();
     }
     if (items > 0)
-      dkdvdet<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), nullptr,
-                                                            table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO);
+      dkdvdet<<<items, kDkdvThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), nullptr,
+                                                                table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO, tmDQ);
     if (items_dq > 0)
       dqk<<<items_dq, kThreads, kDqSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dq), table, order_dq, n, heads, scale,
                                                         scale * kLog2e, st);
