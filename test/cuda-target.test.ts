@@ -322,8 +322,8 @@ describe('CUDA target', () => {
       }
     };
     expect(defaultConfig(byName('spattention_paper')).bwd90).toBeUndefined(); // D = 128: generated parts as before the part existed
-    expect(defaultConfig(byName('strided')).bwd90).toEqual({ rows: 128 }); // 128 rows where they fit
-    expect(defaultConfig(byName('mixed_gqa')).bwd90).toEqual({ rows: 64 }); // query-head groups keep 64
+    expect(defaultConfig(byName('strided')).bwd90).toEqual({ rows: 128, dq: 'atomic' }); // 128 rows where they fit
+    expect(defaultConfig(byName('mixed_gqa')).bwd90).toEqual({ rows: 64, dq: 'atomic' }); // query-head groups keep 64
     expect(code('strided', { bwd90: { rows: 128 } })).toBe('ok');
     expect(code('spattention_local', { bwd90: { rows: 128 } })).toBe('ok');
     expect(code('mixed_gqa', { bwd90: { rows: 128 } })).toBe('E103'); // query-head groups: ptxas spills
@@ -332,6 +332,12 @@ describe('CUDA target', () => {
     expect(code('spattention_paper', { bwd90: { rows: 64 } })).toBe('ok');
     expect(code('strided', { bwd90: { rows: 96 } })).toBe('E105');
     expect(code('strided', { bwd90: { row: 128 } })).toBe('E104');
+    expect(code('strided', { bwd90: { dq: 'writer' } })).toBe('ok');
+    expect(code('spattention_paper', { bwd90: { dq: 'writer' } })).toBe('ok'); // D = 128: the part with 64 rows
+    expect(code('strided', { bwd90: { dq: 'bulk' } })).toBe('E105');
+    const ws = layoutSource(byName('spattention_paper'), configFor(byName('spattention_paper'), { bwd90: { dq: 'writer' } }), 'x');
+    expect(ws).toContain('static constexpr bool kDqWriter = true;');
+    expect(ws).toContain('static constexpr int kBMq = 64;');
     const cu = layoutSource(byName('strided'), configFor(byName('strided'), { bwd90: { rows: 128 } }), 'x');
     expect(cu).toContain('static constexpr int kBMq = 128;');
     expect(cu).toContain('using Bwd90 = spc::BwdSm90<T, Layout, Bwd90Tiles>;');

@@ -67,12 +67,12 @@ export interface CudaConfig {
   sm80: Sm80Config;
   sm90: Sm90Config;
   bwd: BwdConfig;
-  /** Head_dim 64 layouts only in the heuristic (so that the D = 128 configs, and their generated code, stay as they were); `--config` may set it for any layout. */
+  /** Head_dim 64 layouts only in the heuristic (so that the D = 128 configs, and their generated code, stay as they were); `--config` may set it for any layout (BWD90_DEFAULT where it has none). */
   bwd90?: Bwd90Config;
 }
 /** The parts of a config. */
 export const CONFIG_PARTS = ['sm80', 'sm90', 'bwd', 'bwd90'] as const;
-/** What a config without a bwd90 part means (the D = 128 heuristic): the kernel's 64 rows. */
+/** What a config without a bwd90 part means: 64 rows, dQ by atomics (the kernel before the part had the dq field). */
 const BWD90_DEFAULT: Bwd90Config = { rows: 64, dq: 'atomic' };
 
 /**
@@ -105,6 +105,10 @@ export function defaultConfig(layout: LayoutIR): CudaConfig {
   // 128 query rows per step where they fit: the kernel passed its GPU check on the H200
   // (bench/cuda/d64-check.sh, bench/results/cuda-2026-12-01-bwd-d64.md: 156 of 156 rows, dK/dV
   // 522 -> 469 us at paper H16 D64 16k).
+  // Not yet the default: bwd90.dq = 'writer' (the warp-specialised dK/dV kernel), measured faster
+  // on an H100 (bench/results/cuda-2026-12-07-dq-overlap.md: dK/dV -15% at D = 128, -8% at D = 64
+  // with 64 rows) and checked there, but its final form (the heads' setup before the warpgroups
+  // part, after synccheck) has not run on a GPU yet.
   return { ...forwardConfig(layout), bwd, bwd90: { rows: bwd90WideFits(layout) ? 128 : 64, dq: 'atomic' } };
 }
 

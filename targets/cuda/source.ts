@@ -231,7 +231,7 @@ export function layoutSource(layout: LayoutIR, cfg: CudaConfig, version: string,
         [b9.dkdv, 'true'],
         [b9.dkdv_det, 'false'],
       ].flatMap(([name, dq]) => [
-        `extern "C" __global__ void __launch_bounds__(${t9}::kDkdvThreads, 1)`,
+        `extern "C" __global__ void __launch_bounds__(${t9}::${dq === 'true' ? 'kDkdvThreads' : 'kThreads'}, 1)`,
         `${name}(${rp('Q')}, ${rp('K')}, ${rp('V')}, ${rp('dO')}, const float* __restrict__ LSE2, const float* __restrict__ Delta, ${e}* __restrict__ dK, ${e}* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table, const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st, ${BWD90_MAPS}) {`,
         `  ${t9}::template dkdv<${dq}>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO, tmDQ);`,
         '}',

@@ -76,8 +76,8 @@ extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void
                                 table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
 }
 
-#define SPC_CHECK_BWD90_DKDV(NAME, B, T, DQ)                                                                                                         \
-  extern "C" __global__ void __launch_bounds__(B::kDkdvThreads, 1)                                                                                \
+#define SPC_CHECK_BWD90_DKDV(NAME, B, T, DQ, THREADS)                                                                                                         \
+  extern "C" __global__ void __launch_bounds__(B::THREADS, 1)                                                                                     \
       NAME(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2,      \
            const float* __restrict__ Delta, T* __restrict__ dK, T* __restrict__ dV, float* __restrict__ dQacc, const int* __restrict__ table,       \
            const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const spc::BwdStrides st,                               \
@@ -86,8 +86,8 @@ extern "C" cudaError_t check_bwd_launch(const void* q, const void* k, const void
     B::template dkdv<DQ>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO, tmDQ);       \
   }
 #define SPC_CHECK_BWD90(NAME, B, T)                                                                                                                   \
-  SPC_CHECK_BWD90_DKDV(NAME##_dkdv, B, T, true)                                                                                                    \
-  SPC_CHECK_BWD90_DKDV(NAME##_dkdv_det, B, T, false)                                                                                               \
+  SPC_CHECK_BWD90_DKDV(NAME##_dkdv, B, T, true, kDkdvThreads)                                                                                      \
+  SPC_CHECK_BWD90_DKDV(NAME##_dkdv_det, B, T, false, kThreads)                                                                                     \
   extern "C" __global__ void __launch_bounds__(B::kThreads, 1)                                                                                     \
       NAME##_dq(const T* __restrict__ Q, const T* __restrict__ K, const T* __restrict__ V, const T* __restrict__ dO, const float* __restrict__ LSE2,   \
                 const float* __restrict__ Delta, T* __restrict__ dQ, const int* __restrict__ table, const int* __restrict__ order, int n, int heads,   \

@@ -11,7 +11,7 @@ CONFIG = {
     "sm80": {"warps": 4, "mTiles": 1, "blockN": 64, "minBlocks": 1, "skipRescale": True},
     "sm90": {"kernel": "blockwise", "warpgroups": 2, "blockN": 64, "stages": 2, "overlap": False, "qBuffers": 1, "wgSkip": False, "minBlocks": 1},
     "bwd": {"warps": 4, "blockM": 64, "minBlocks": 1},
-    "bwd90": {"rows": 64},
+    "bwd90": {"rows": 64, "dq": "atomic"},
 }
 # The --config the package was compiled with (part of CONFIG): a run-time cache choice gets it on top, as spc compile does.
 CONFIG_OVERRIDES = {}

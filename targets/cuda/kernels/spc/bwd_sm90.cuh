@@ -28,6 +28,11 @@
 //               takes D columns 64 w .. + 63 over all 128 keys (dS double-buffered), at D = 64 all 64
 //               columns over its own 64 keys. convert (BwdSm80's) scales dQ_accum into dQ. 5
 //               matmuls a pair; the order of the adds varies from run to run.
+//   dkdv_ws:    (bwd90.dq = "writer": kWs) the default mode's dkdv in FlashAttention-3's layout: a
+//               producer warpgroup (warp 0 fills the ring; warp 1 adds each consumer warpgroup's
+//               staged dQ tile by the tensor copy engine's reduce) and two consumer warpgroups that
+//               compute as dkdv's two do (BWD_SM90_PIPE.md, "The warp-specialised kernel"). First
+//               form checked on an H100 (cuda-2026-12-07-dq-overlap.md); this form not yet.
 //   dq:         (deterministic mode) one block per (batch, head, query tile of 128 rows), warpgroup w owns 64 rows; over
 //               the forward's key tiles (key_tile_ranges, kBNq keys; cp.async double buffers):
 //               S = Q K^T, dP = dO V^T, dS = P (dP - delta), dQ += dS K; dQ = scale dQ written once.
@@ -113,9 +118,11 @@ struct BwdSm90 {
   static_assert(kBMq == 64 || (kBMq == 128 && kD == 64), "dkdv query rows: 64, or 128 at head_dim 64");
   static constexpr bool kWide = kBMq == 128;
   static constexpr bool kWs = Bwd90DqWriter<C>::value;
-  // dkdv's block: two consumer warpgroups (256 threads), and with kWs a producer warpgroup before them.
+  // dkdv's block (the default mode's kernel): two consumer warpgroups (256 threads), and with kWs a
+  // producer warpgroup before them. dkdv_det's is always kThreads (dkdv_two).
   static constexpr int kConsumers = 256, kDkdvThreads = kWs ? 384 : 256;
   static constexpr int kProducerRegs = 24, kConsumerRegs = 240;  // kWs: 128 x 24 + 256 x 240 <= 384 x 168
+  static constexpr int kTable = kTermSlots * kFields, kSetupHeads = kWs ? kGroup : 1;
   // Whether dkdv reads the tile's delta into registers before dP^T is awaited (RowPairs below): not
   // at 128 rows, nor with query-head groups at D = 128 (ptxas spills 16-36 bytes there).
   static constexpr bool kHoistDelta = !kWide && !(kD == 128 && kGroup > 1);
@@ -144,8 +151,10 @@ struct BwdSm90 {
     float delta[kQStages][kBMq];
     uint64_t kv_full;                              // K and V loaded (TMA transaction bytes), once
     uint64_t full[kQStages], empty[kQStages];      // stage loaded (kFullCount arrivals + bytes) / free (every thread arrived)
-    int table[kTermSlots * kFields];
-    TileRanges<kTermSlots> ranges;
+    // dkdv_two: the current head's table and tile ranges; dkdv_ws: every head of the KV group's, set
+    // up once before the warpgroups part (no block barrier after that).
+    int table[kSetupHeads * kTermSlots * kFields];
+    TileRanges<kTermSlots> ranges[kSetupHeads];
     DqStaging<kWs> dq;  // (last, so that dkdv_two's layout is as before)
   };
   struct __align__(1024) DqSmem {
@@ -248,15 +257,6 @@ struct BwdSm90 {
     }
   }
 
-  // The head's table and its query-tile ranges for the block's keys, by every thread of the block:
-  // the first barrier also orders the previous head's reads of them (all its tiles computed) before.
-  static __device__ __forceinline__ void head_setup(DkdvSmem& sm, const int* __restrict__ table, int h, int j0, int j1, int n, int tid) {
-    __syncthreads();
-    for (int x = tid; x < kTermSlots * kFields; x += kDkdvThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
-    __syncthreads();
-    if (tid == 0) query_tile_ranges<kTermSlots, kFields, kBMq>(sm.ranges, sm.table, j0, j1, n);
-    __syncthreads();
-  }
 
   // ---- dK, dV (and with kDq, dQ_accum), warp-specialised (kWs; BWD_SM90_PIPE.md, "The
   // warp-specialised kernel"). Warpgroup 0 produces: warp 0 fills the ring (Q, dO by TMA, lse2 and
@@ -265,7 +265,6 @@ struct BwdSm90 {
   // map). Warpgroups 1 and 2 compute as dkdv_two's two warpgroups do, with dQ staged in shared
   // memory instead of the atomics, and the per-tile barrier before the dQ wgmma over the 256
   // consumer threads only. Every thread takes part in the heads' setup barriers.
-  template <bool kDq>
   static __device__ __forceinline__ void dkdv_ws(const float* __restrict__ LSE2, const float* __restrict__ Delta, elem_t* __restrict__ dK,
                                                  elem_t* __restrict__ dV, const int* __restrict__ table, const int* __restrict__ order, int n, int heads,
                                                  float scale, float scale_log2, const BwdStrides& st, const CUtensorMap& tmQ, const CUtensorMap& tmK,
@@ -292,7 +291,15 @@ struct BwdSm90 {
         tma_load_4d(sm.v + c * kBN * 64, &tmV, c * 64, j0, w.kvh, w.b, &sm.kv_full);
       }
     }
-    // (the first head's setup barriers make the initialised barriers visible to every thread)
+    // Every head's table and query-tile ranges for the block's keys (the group's heads are
+    // consecutive, so are their table rows), by the whole block before it parts: after this, the
+    // warpgroups meet only on the ring's mbarriers, the dQ pairs and the consumers' own barriers
+    // (FlashAttention-3's layout; no block barrier reached from two roles' code). The barriers also
+    // make the initialised mbarriers visible to every thread.
+    for (int x = tid; x < kGroup * kTable; x += kDkdvThreads) sm.table[x] = table[w.kvh * kGroup * kTable + x];
+    __syncthreads();
+    if (tid < kGroup) query_tile_ranges<kTermSlots, kFields, kBMq>(sm.ranges[tid], sm.table + tid * kTable, j0, w.j1, n);
+    __syncthreads();
 
     if (warp < 4) {
       // ---- The producer warpgroup.
@@ -301,7 +308,6 @@ struct BwdSm90 {
       int t = 0;             // the dQ writer: the block's tiles so far, over its heads
       for (int gh = 0; gh < kGroup; ++gh) {
         const int h = w.kvh * kGroup + gh;
-        head_setup(sm, table, h, j0, w.j1, n, tid);
         if (warp == 0) {
           // Every query tile of the head in order, each into the next stage once its previous use
           // was released by all 256 consumer threads (parity phase ^ 1: a fresh barrier's first
@@ -309,7 +315,7 @@ struct BwdSm90 {
           // are masked), Q and dO by lane 0's TMA (rows past N read as zeros); the stage's full
           // barrier completes on the 32 cp.async arrivals, lane 0's expect_tx and the bytes.
           const int64_t row0 = (int64_t)(w.b * heads + h) * n;
-          for (TileCursor<kTermSlots, true> ld(sm.ranges); !ld.done(); ld.next()) {
+          for (TileCursor<kTermSlots, true> ld(sm.ranges[gh]); !ld.done(); ld.next()) {
             const int s = wr.stage, i0 = ld.kt * kBMq;
             mbar_wait(&sm.empty[s], wr.phase ^ 1);
 #pragma unroll
@@ -330,13 +336,13 @@ struct BwdSm90 {
             __syncwarp();
             wr.advance();
           }
-        } else if (kDq && warp == 1) {
+        } else if (warp == 1) {
           // The dQ writer: for each tile, once consumer warpgroup c staged its dQ (kDqFull + c),
           // lane 0 adds its two boxes into dQ_accum; before the next tile, once those reads are
           // done, it frees the boxes (kDqEmpty + c; not after the block's last tile, which the
           // consumers do not wait for: arrivals and waits pair up).
           const int bh = w.b * heads + h;
-          for (TileCursor<kTermSlots, true> ld(sm.ranges); !ld.done(); ld.next(), ++t) {
+          for (TileCursor<kTermSlots, true> ld(sm.ranges[gh]); !ld.done(); ld.next(), ++t) {
             if (t > 0) {
               if (lane == 0) bulk_wait_read<0>();
               __syncwarp();
@@ -358,7 +364,7 @@ struct BwdSm90 {
         }
       }
       // The last adds have read the staging and landed before the block ends.
-      if (kDq && warp == 1 && lane == 0) bulk_wait<0>();
+      if (warp == 1 && lane == 0) bulk_wait<0>();
       return;
     }
 
@@ -377,11 +383,10 @@ struct BwdSm90 {
     bool first = true;     // the block's first tile (its dQ staging box is free without a wait)
 
     for (int gh = 0; gh < kGroup; ++gh) {
-      const int h = w.kvh * kGroup + gh;
-      head_setup(sm, table, h, j0, w.j1, n, tid);
-      const KeyRowSpans<kTermSlots, kFields> ks(sm.table, keyA, keyB, n);
+      const int* const tab = sm.table + gh * kTable;  // head w.kvh * kGroup + gh's
+      const KeyRowSpans<kTermSlots, kFields> ks(tab, keyA, keyB, n);
       if (gh == 0) mbar_wait(&sm.kv_full, 0);
-      for (TileCursor<kTermSlots, true> cur(sm.ranges); !cur.done(); cur.next()) {
+      for (TileCursor<kTermSlots, true> cur(sm.ranges[gh]); !cur.done(); cur.next()) {
         const int buf = rd.stage;
         mbar_wait(&sm.full[buf], rd.phase);
         const int i0 = cur.kt * kBMq, rows_left = n - i0;
@@ -393,7 +398,7 @@ struct BwdSm90 {
         wg_commit();
         KTiles::issue_s(dpt, vbase, sm.dout[buf]);
         wg_commit();
-        const FullSpans<kTermSlots, kFields, kModSlots> fs(sm.table, i0, i0 + kBMq, n);
+        const FullSpans<kTermSlots, kFields, kModSlots> fs(tab, i0, i0 + kBMq, n);
         const bool full = fs.template full<64>(jw);
         RowPairs<kWide ? 0 : kBMq / 8> l2(sm.lse2[buf], t4);
         wg_wait<1>();  // S^T done; dP^T may still run
@@ -405,7 +410,7 @@ struct BwdSm90 {
 #pragma unroll
           for (int e = 0; e < 4; ++e) {
             const int r = e >> 1, c = x * 8 + 2 * t4 + (e & 1);
-            const bool ok = (full || ks.template allows<kModSlots>(sm.table, r, i0 + c, r == 0 ? keyA : keyB)) && c < rows_left;
+            const bool ok = (full || ks.template allows<kModSlots>(tab, r, i0 + c, r == 0 ? keyA : keyB)) && c < rows_left;
             st[4 * x + e] = ok ? exp2f(fmaf(st[4 * x + e], scale_log2, -l2.get(sm.lse2[buf], x, e & 1, t4))) : 0.f;
           }
         RowPairs<kHoistDelta ? kBMq / 8 : 0> dl(sm.delta[buf], t4);
@@ -435,31 +440,24 @@ struct BwdSm90 {
           wg_commit();
         }
         pack_p<elem_t, kBMq>(da, dpt);
-        if constexpr (kDq) {
-          // dS to shared memory, dQ = dS K (issued first) and dK += dS^T Q; once dQ is done, it
-          // is staged for the writer (after the writer freed the box: its reduce of the previous
-          // tile read it), while dK runs.
-          store_ds(sm.ds[dsb], da, cw * 64 + (warp & 3) * 16, lane);
-          float d[32];
-          dq_issue<kConsumerBar>(sm.ds[dsb], sm.k, d, cw);
-          fence_regs(dk);
-          wg_fence();
-          KTiles::issue_pv(dk, da, sm.q[buf]);
-          wg_commit();
-          wg_wait<1>();  // dV and dQ done; dK may still run
-          fence_regs(d);
-          if (!first) named_sync(kDqEmpty + cw, kDqBarThreads);
-          dq_stage(d, sm.dq.box[cw], warp, g, t4);
-          asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the stores (generic) -> the writer's reduce (async proxy)
-          named_arrive(kDqFull + cw, kDqBarThreads);
-          first = false;
-          dsb = kDsBufs > 1 ? dsb ^ 1 : 0;
-        } else {
-          fence_regs(dk);
-          wg_fence();
-          KTiles::issue_pv(dk, da, sm.q[buf]);
-          wg_commit();
-        }
+        // dS to shared memory, dQ = dS K (issued first) and dK += dS^T Q; once dQ is done, it
+        // is staged for the writer (after the writer freed the box: its reduce of the previous
+        // tile read it), while dK runs.
+        store_ds(sm.ds[dsb], da, cw * 64 + (warp & 3) * 16, lane);
+        float d[32];
+        dq_issue<kConsumerBar>(sm.ds[dsb], sm.k, d, cw);
+        fence_regs(dk);
+        wg_fence();
+        KTiles::issue_pv(dk, da, sm.q[buf]);
+        wg_commit();
+        wg_wait<1>();  // dV and dQ done; dK may still run
+        fence_regs(d);
+        if (!first) named_sync(kDqEmpty + cw, kDqBarThreads);
+        dq_stage(d, sm.dq.box[cw], warp, g, t4);
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the stores (generic) -> the writer's reduce (async proxy)
+        named_arrive(kDqFull + cw, kDqBarThreads);
+        first = false;
+        dsb = kDsBufs > 1 ? dsb ^ 1 : 0;
         // Every wgmma that reads the stage done, then the stage is released to the producer.
         wg_wait<0>();
         fence_regs(dv);
@@ -505,7 +503,10 @@ struct BwdSm90 {
 #endif
   }
 
-  // ---- dK, dV (and with kDq, dQ_accum): the kernel entry (kWs: dkdv_ws, else dkdv_two).
+  // ---- dK, dV (and with kDq, dQ_accum): the kernel entry. kWs: the default mode's kernel is
+  // dkdv_ws (384 threads, kDkdvThreads); the deterministic one (no dQ) stays dkdv_two (256 threads,
+  // kThreads) with the same shared-memory layout: at 240 registers it spilled for D = 128 with
+  // query-head groups (sinks_window), and without dQ adds there is nothing for a writer to take.
   template <bool kDq>
   static __device__ __forceinline__ void dkdv(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
                                               const elem_t* __restrict__ dO, const float* __restrict__ LSE2, const float* __restrict__ Delta,
@@ -513,8 +514,8 @@ struct BwdSm90 {
                                               const int* __restrict__ order, int n, int heads, float scale, float scale_log2, const BwdStrides& st,
                                               const CUtensorMap& tmQ, const CUtensorMap& tmK, const CUtensorMap& tmV, const CUtensorMap& tmDO,
                                               const CUtensorMap& tmDQ) {
-    if constexpr (kWs)
-      dkdv_ws<kDq>(LSE2, Delta, dK, dV, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO, tmDQ);
+    if constexpr (kWs && kDq)
+      dkdv_ws(LSE2, Delta, dK, dV, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO, tmDQ);
     else
       dkdv_two<kDq>(Q, K, V, dO, LSE2, Delta, dK, dV, dQacc, table, order, n, heads, scale, scale_log2, st, tmQ, tmK, tmV, tmDO);
   }
@@ -568,14 +569,14 @@ struct BwdSm90 {
       __syncthreads();  // the previous head's table and ranges are no longer read (its tiles are all computed)
       for (int x = tid; x < kTermSlots * kFields; x += kThreads) sm.table[x] = table[h * kTermSlots * kFields + x];
       __syncthreads();
-      if (tid == 0) query_tile_ranges<kTermSlots, kFields, kBMq>(sm.ranges, sm.table, j0, w.j1, n);
+      if (tid == 0) query_tile_ranges<kTermSlots, kFields, kBMq>(sm.ranges[0], sm.table, j0, w.j1, n);
       __syncthreads();
       const KeyRowSpans<kTermSlots, kFields> ks(sm.table, keyA, keyB, n);
 
       // Query tiles in order. Warp 0 fills a stage once every thread has released it: Q and dO by
       // TMA (lane 0; rows past N read as zeros), lse2 and delta by cp.async (zeros past N: those
       // rows are masked below); the stage's full barrier completes when both have landed.
-      TileCursor<kTermSlots, true> cur(sm.ranges);
+      TileCursor<kTermSlots, true> cur(sm.ranges[0]);
       // Warp 0 fills ring position `ahead` tiles past rd with the tile `ahead` tiles past cur (if
       // any): no cursor of its own to keep in registers across the tile loop.
       auto fill = [&](int ahead) {
@@ -897,7 +898,7 @@ struct BwdSm90 {
       return cudaGetLastError();
     }
     if (items > 0)
-      dkdvdet<<<items, kDkdvThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), nullptr,
+      dkdvdet<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), nullptr,
                                                                 table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO, tmDQ);
     if (items_dq > 0)
       dqk<<<items_dq, kThreads, kDqSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dq), table, order_dq, n, heads, scale,
