@@ -30,8 +30,17 @@ struct TilesW : Tiles {
 struct Tiles64W : Tiles64 {
   static constexpr bool kDqWriter = true;
 };
+// and its 128-row form (D = 64, one query head a group, two table slots: where bwd90.rows = 128 is allowed).
+struct LayoutWide {
+  static constexpr int kD = 64, kGroup = 1, kTermSlots = 2, kModSlots = 0;
+};
+struct TilesWideW : Tiles64 {
+  static constexpr int kBMq = 128;
+  static constexpr bool kDqWriter = true;
+};
 using Bwd90W = spc::BwdSm90<__nv_bfloat16, Layout, TilesW>;
 using Bwd90WH = spc::BwdSm90<__half, LayoutMod, Tiles64W>;
+using Bwd90WW = spc::BwdSm90<__nv_bfloat16, LayoutWide, TilesWideW>;
 }  // namespace check_bwd
 
 #define SPC_CHECK_BWD(NAME, B, T)                                                                                                                     \
@@ -99,6 +108,7 @@ SPC_CHECK_BWD90(check_bwd_sm90, check_bwd::Bwd90, __nv_bfloat16)
 SPC_CHECK_BWD90(check_bwd_sm90_mod, check_bwd::Bwd90H, __half)
 SPC_CHECK_BWD90(check_bwd_sm90w, check_bwd::Bwd90W, __nv_bfloat16)
 SPC_CHECK_BWD90(check_bwd_sm90w_mod, check_bwd::Bwd90WH, __half)
+SPC_CHECK_BWD90(check_bwd_sm90w_wide, check_bwd::Bwd90WW, __nv_bfloat16)
 
 extern "C" cudaError_t check_bwd90_launch(const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse,
                                           const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table,
@@ -106,4 +116,13 @@ extern "C" cudaError_t check_bwd90_launch(const void* q, const void* k, const vo
                                           int deterministic, const int64_t* strides, cudaStream_t stream) {
   return check_bwd::Bwd90::launch(check_bwd_sm80_pre, check_bwd_sm90_dkdv, check_bwd_sm80_convert, check_bwd_sm90_dkdv_det, check_bwd_sm90_dq, q, k, v, o, dout, lse, dlse, dq, dk, dv, lse2, delta,
                                   dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
+}
+
+// The writer kernel's launcher (its dQ tensor map and the two dK/dV launches) instantiated too.
+extern "C" cudaError_t check_bwd90w_launch(const void* q, const void* k, const void* v, const void* o, const void* dout, const float* lse,
+                                           const float* dlse, void* dq, void* dk, void* dv, float* lse2, float* delta, float* dqacc, const int* table,
+                                           const int* order, int items, const int* order_dq, int items_dq, int batch, int n, int heads, float scale,
+                                           int deterministic, const int64_t* strides, cudaStream_t stream) {
+  return check_bwd::Bwd90W::launch(check_bwd_sm80_pre, check_bwd_sm90w_dkdv, check_bwd_sm80_convert, check_bwd_sm90w_dkdv_det, check_bwd_sm90w_dq, q, k, v, o, dout, lse, dlse, dq, dk, dv,
+                                   lse2, delta, dqacc, table, order, items, order_dq, items_dq, batch, n, heads, scale, deterministic, strides, stream);
 }

@@ -122,7 +122,7 @@ struct BwdSm90 {
   // producer warpgroup before them. dkdv_det's is always kThreads (dkdv_two).
   static constexpr int kConsumers = 256, kDkdvThreads = kWs ? 384 : 256;
   static constexpr int kProducerRegs = 24, kConsumerRegs = 240;  // kWs: 128 x 24 + 256 x 240 <= 384 x 168
-  static constexpr int kTable = kTermSlots * kFields, kSetupHeads = kWs ? kGroup : 1;
+  static constexpr int kTable = kTermSlots * kFields;
   // Whether dkdv reads the tile's delta into registers before dP^T is awaited (RowPairs below): not
   // at 128 rows, nor with query-head groups at D = 128 (ptxas spills 16-36 bytes there).
   static constexpr bool kHoistDelta = !kWide && !(kD == 128 && kGroup > 1);
@@ -133,30 +133,36 @@ struct BwdSm90 {
   // dkdv's ring of query-tile stages (Q, dO by the tensor copy engine, lse2 and delta by warp 0's
   // cp.async), and its dS buffers (kDq): D = 128 reads the other warpgroup's dS too, so tile t's dS
   // is buffer t % 2 (a warpgroup writes tile t + 1's while the other may still read tile t's).
-  // kWs: 2 at D = 128 and at 128 rows (with the 32 KiB of dQ staging a third would not fit; FlashAttention-3's hdim-128 backward has 2 too).
-  static constexpr int kQStages = kWs && (kD == 128 || kWide) ? 2 : 3;
+  // dkdv_two: 3 stages. dkdv_ws: 2 at D = 128 and at 128 rows (with the 32 KiB of dQ staging a third
+  // would not fit; FlashAttention-3's hdim-128 backward has 2 too), else 3.
+  static constexpr int kQStages = 3, kWsStages = kD == 128 || kWide ? 2 : 3;
   static constexpr bool kSplitD = kD == 128;  // kDq: each warpgroup's dQ wgmma takes 64 D columns over all 128 keys
   // kWide (D = 64, 128 rows): each warpgroup's dQ wgmma takes 64 query rows (64 wg ..) over all 128
   // keys, so it too reads the other warpgroup's dS: two buffers, as at D = 128.
   static constexpr bool kSharedDs = kSplitD || kWide;
   static constexpr int kDsBufs = kSharedDs ? 2 : 1;
   static constexpr int kFullCount = 1 + 32;  // warp 0: lane 0's arrive.expect_tx, every lane's cp.async arrive (noinc)
-  struct __align__(1024) DkdvSmem {
+  // dkdv's shared memory: kW = false for dkdv_two (DkdvSmem), true for dkdv_ws (WsSmem).
+  template <bool kW>
+  struct __align__(1024) DkdvSmemT {
+    static constexpr int kStages = kW ? kWsStages : kQStages, kHeads = kW ? kGroup : 1;
     elem_t k[kBN * kD];
     elem_t v[kBN * kD];
-    elem_t q[kQStages][kBMq * kD];
-    elem_t dout[kQStages][kBMq * kD];
+    elem_t q[kStages][kBMq * kD];
+    elem_t dout[kStages][kBMq * kD];
     elem_t ds[kDsBufs][kBMq * kBN];  // kDq: dS of a query tile, [kBMq rows][128 keys] swizzled (the A operand of dS K)
-    float lse2[kQStages][kBMq];
-    float delta[kQStages][kBMq];
-    uint64_t kv_full;                              // K and V loaded (TMA transaction bytes), once
-    uint64_t full[kQStages], empty[kQStages];      // stage loaded (kFullCount arrivals + bytes) / free (every thread arrived)
+    float lse2[kStages][kBMq];
+    float delta[kStages][kBMq];
+    uint64_t kv_full;                            // K and V loaded (TMA transaction bytes), once
+    uint64_t full[kStages], empty[kStages];      // stage loaded (kFullCount arrivals + bytes) / free (every consumer thread arrived)
     // dkdv_two: the current head's table and tile ranges; dkdv_ws: every head of the KV group's, set
     // up once before the warpgroups part (no block barrier after that).
-    int table[kSetupHeads * kTermSlots * kFields];
-    TileRanges<kTermSlots> ranges[kSetupHeads];
-    DqStaging<kWs> dq;  // (last, so that dkdv_two's layout is as before)
+    int table[kHeads * kTermSlots * kFields];
+    TileRanges<kTermSlots> ranges[kHeads];
+    DqStaging<kW> dq;  // dkdv_ws's dQ staging (nothing for dkdv_two)
   };
+  using DkdvSmem = DkdvSmemT<false>;
+  using WsSmem = DkdvSmemT<true>;
   struct __align__(1024) DqSmem {
     elem_t q[kBM * kD];
     elem_t dout[kBM * kD];
@@ -165,9 +171,12 @@ struct BwdSm90 {
     int table[kTermSlots * kFields];
     TileRanges<kTermSlots> ranges;
   };
-  static constexpr int kDkdvSmemBytes = (int)sizeof(DkdvSmem) + 1024;  // + alignment slack
+  // + alignment slack. kDkdvSmemBytes: the default mode's dK/dV kernel (dkdv_ws with kWs, else
+  // dkdv_two); kDkdvDetSmemBytes: the deterministic one (always dkdv_two).
+  static constexpr int kDkdvDetSmemBytes = (int)sizeof(DkdvSmem) + 1024;
+  static constexpr int kDkdvSmemBytes = kWs ? (int)sizeof(WsSmem) + 1024 : kDkdvDetSmemBytes;
   static constexpr int kDqSmemBytes = (int)sizeof(DqSmem) + 1024;
-  static_assert(kDkdvSmemBytes <= 227 * 1024, "dkdv shared memory");
+  static_assert(kDkdvSmemBytes <= 227 * 1024 && kDkdvDetSmemBytes <= 227 * 1024, "dkdv shared memory");
 
   template <class S>
   static __device__ __forceinline__ S& smem() {
@@ -270,14 +279,14 @@ struct BwdSm90 {
                                                  float scale, float scale_log2, const BwdStrides& st, const CUtensorMap& tmQ, const CUtensorMap& tmK,
                                                  const CUtensorMap& tmV, const CUtensorMap& tmDO, const CUtensorMap& tmDQ) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    DkdvSmem& sm = smem<DkdvSmem>();
+    WsSmem& sm = smem<WsSmem>();
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const KeyWorkItem w(order[blockIdx.x], n, heads, kBN, kGroup);
     const int j0 = w.j0;
 
     if (tid == 0) {
       mbar_init(&sm.kv_full, 1);
-      for (int x = 0; x < kQStages; ++x) {
+      for (int x = 0; x < kWsStages; ++x) {
         mbar_init(&sm.full[x], kFullCount);
         mbar_init(&sm.empty[x], kConsumers);
       }
@@ -304,7 +313,7 @@ struct BwdSm90 {
     if (warp < 4) {
       // ---- The producer warpgroup.
       regs_dealloc<kProducerRegs>();
-      RingPos<kQStages> wr;  // the ring position of the next fill (goes on across the group's heads, as the consumers' rd)
+      RingPos<kWsStages> wr;  // the ring position of the next fill (goes on across the group's heads, as the consumers' rd)
       int t = 0;             // the dQ writer: the block's tiles so far, over its heads
       for (int gh = 0; gh < kGroup; ++gh) {
         const int h = w.kvh * kGroup + gh;
@@ -363,8 +372,10 @@ struct BwdSm90 {
           }
         }
       }
-      // The last adds have read the staging and landed before the block ends.
+      // The last adds have read the staging and landed, and warp 0's last lse2/delta copies have
+      // landed (the consumers wait for them anyway), before the producer's warps end.
       if (warp == 1 && lane == 0) bulk_wait<0>();
+      if (warp == 0) asm volatile("cp.async.wait_all;\n" ::: "memory");  // (its copies are in no commit group)
       return;
     }
 
@@ -378,7 +389,7 @@ struct BwdSm90 {
     for (int x = 0; x < kD / 2; ++x) dk[x] = dv[x] = 0.f;
     const elem_t* kbase = sm.k + cw * 64 * 64;
     const elem_t* vbase = sm.v + cw * 64 * 64;
-    RingPos<kQStages> rd;  // the ring position of the tile to compute (across the group's heads)
+    RingPos<kWsStages> rd;  // the ring position of the tile to compute (across the group's heads)
     int dsb = 0;           // the dS buffer of the current tile
     bool first = true;     // the block's first tile (its dQ staging box is free without a wait)
 
@@ -470,10 +481,10 @@ struct BwdSm90 {
     // Epilogue, as dkdv_two's, by the 256 consumer threads: staged over k, v and the start of q
     // (no copy in flight: every fill was consumed, every wgmma retired; the dQ staging is apart).
     constexpr int kRow = kD + 8;
-    static_assert(offsetof(DkdvSmem, v) == offsetof(DkdvSmem, k) + sizeof(DkdvSmem::k) && offsetof(DkdvSmem, q) == offsetof(DkdvSmem, v) + sizeof(DkdvSmem::v) &&
-                      2 * kBN * kRow * sizeof(elem_t) <= sizeof(DkdvSmem::k) + sizeof(DkdvSmem::v) + sizeof(DkdvSmem::q),
+    static_assert(offsetof(WsSmem, v) == offsetof(WsSmem, k) + sizeof(WsSmem::k) && offsetof(WsSmem, q) == offsetof(WsSmem, v) + sizeof(WsSmem::v) &&
+                      2 * kBN * kRow * sizeof(elem_t) <= sizeof(WsSmem::k) + sizeof(WsSmem::v) + sizeof(WsSmem::q),
                   "epilogue staging: over k, v and q, which are contiguous");
-    unsigned char* const stage = reinterpret_cast<unsigned char*>(&sm) + offsetof(DkdvSmem, k);
+    unsigned char* const stage = reinterpret_cast<unsigned char*>(&sm) + offsetof(WsSmem, k);
     elem_t* const sdk = reinterpret_cast<elem_t*>(stage);
     elem_t* const sdv = reinterpret_cast<elem_t*>(stage + kBN * kRow * sizeof(elem_t));
     named_sync(kConsumerBar, kConsumers);  // both consumer warpgroups past their last tile
@@ -861,7 +872,7 @@ struct BwdSm90 {
                             float scale, int deterministic, const int64_t* strides, cudaStream_t stream) {
     const BwdStrides st = strides_from<BwdStrides>(strides);
     cudaError_t err = cudaFuncSetAttribute(dkdvk, cudaFuncAttributeMaxDynamicSharedMemorySize, kDkdvSmemBytes);
-    if (err == cudaSuccess) err = cudaFuncSetAttribute(dkdvdet, cudaFuncAttributeMaxDynamicSharedMemorySize, kDkdvSmemBytes);
+    if (err == cudaSuccess) err = cudaFuncSetAttribute(dkdvdet, cudaFuncAttributeMaxDynamicSharedMemorySize, kDkdvDetSmemBytes);
     if (err == cudaSuccess) err = cudaFuncSetAttribute(dqk, cudaFuncAttributeMaxDynamicSharedMemorySize, kDqSmemBytes);
     if (err != cudaSuccess) return err;
     const int64_t rows = (int64_t)batch * heads * n;
@@ -898,7 +909,7 @@ struct BwdSm90 {
       return cudaGetLastError();
     }
     if (items > 0)
-      dkdvdet<<<items, kThreads, kDkdvSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), nullptr,
+      dkdvdet<<<items, kThreads, kDkdvDetSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dk), static_cast<elem_t*>(dv), nullptr,
                                                                 table, order, n, heads, scale, scale * kLog2e, st, tmQ, tmK, tmV, tmDO, tmDQ);
     if (items_dq > 0)
       dqk<<<items_dq, kThreads, kDqSmemBytes, stream>>>(eq, ek, ev, edo, lse2, delta, static_cast<elem_t*>(dq), table, order_dq, n, heads, scale,
