@@ -23,7 +23,9 @@ describe('CUDA backward headers', () => {
     const names = [
       ...['check_bwd_sm80', 'check_bwd_sm80_mod'].flatMap((p) => kernels.map((k) => `${p}_${k}`)),
       // sm90w: the warp-specialised dK/dV kernel (bwd90.dq = writer) on the same test layouts.
-      ...['check_bwd_sm90', 'check_bwd_sm90_mod', 'check_bwd_sm90w', 'check_bwd_sm90w_mod', 'check_bwd_sm90w_wide'].flatMap((p) => ['dkdv', 'dkdv_det', 'dq'].map((k) => `${p}_${k}`)),
+      ...['check_bwd_sm90', 'check_bwd_sm90_mod', 'check_bwd_sm90w', 'check_bwd_sm90w_mod', 'check_bwd_sm90w_wide'].flatMap((p) =>
+        ['dkdv', 'dkdv_det', 'dq'].map((k) => `${p}_${k}`),
+      ),
     ].sort();
     for (const arch of ['-gencode=arch=compute_90a,code=sm_90a', '-gencode=arch=compute_80,code=sm_80']) {
       const { stdout, stderr } = await run$(

@@ -6,7 +6,8 @@
 # The heads' tables and tile ranges are now set up before the warpgroups part, so no block barrier
 # is reached from two roles' code (call 4's synccheck errors), and the deterministic mode runs
 # dkdv_two. compute-sanitizer synccheck/racecheck, then backward checks against float64 autograd
-# (full lengths on four layouts, quick on six more), then dK/dV times.
+# (full lengths on four layouts, quick on six more), then dK/dV times (default and deterministic
+# modes), then the matrix of issue 15 at H16 D128 and D64 with it.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 t0=$(date +%s)
@@ -22,3 +23,8 @@ san racecheck balanced_h16_kv16_d128 300 1 1
 timeout 200 python3 test/cuda/check_cuda.py out/check --only $F --backward-only --bwd-kernels sm90 --watchdog 190 > $OUT/check.log 2>&1; el "check rc=$?"; tail -1 $OUT/check.log; grep FAIL $OUT/check.log | head -5
 timeout 100 python3 test/cuda/check_cuda.py out/check --quick --only $Q --backward-only --bwd-kernels sm90 --watchdog 90 > $OUT/quick.log 2>&1; el "quick rc=$?"; tail -1 $OUT/quick.log; grep FAIL $OUT/quick.log | head -5
 timeout 60 python3 bench/cuda/breakdown.py out/check balanced_h16_kv16_d128,released_h16_kv16_d64 --lengths 16384 2>&1 | grep "wall\|dkdv" | sed "s/ per call (CUDA events, 10 calls)//" | tee $OUT/breakdown.txt
+timeout 60 python3 bench/cuda/breakdown.py out/check balanced_h16_kv16_d128 --lengths 16384 --deterministic 2>&1 | grep "wall\|dkdv\|_dq_" | sed "s/ per call (CUDA events, 10 calls)//" | tee -a $OUT/breakdown.txt
+M=$(for s in h16_kv16_d128 h16_kv16_d64; do for p in balanced paper released; do printf "%s_%s," $p $s; done; done)
+python3 test/cuda/check_cuda.py out/check --build-only --only ${M%,} > /tmp/bm.log 2>&1; el "matrix layouts built"
+timeout 300 python3 bench/cuda/bench_cuda.py out/check --mode fwdbwd --bwd-kernels sm90 --shapes 16x128,16x64 --lengths 8192,16384,32768 --budget 280 --out $OUT/matrix.md > $OUT/matrix.log 2>&1; el "matrix rc=$?"
+grep "^| " $OUT/matrix.md | awk -F'|' '{print $2,$3,$4,$5,$9,$10,$11,$12}'
