@@ -64,7 +64,7 @@ function manifest(layout: LayoutIR, cfgs: CudaConfigs, options: EmitOptions): st
         threads: 32 * cfg.bwd.warps,
       },
       // The wgmma backward (sm_90a): dK/dV per (KV head, 128 keys) over query tiles of bwd90.rows (64 or 128), adding dQ (dkdv: by atomics, or with bwd90.dq = writer by a producer warp's tensor reduce) or not (dkdv_det, then the dq pass per 128 query rows: deterministic mode); the preprocess and convert are bwd's.
-      // threads: the dK/dV kernels' (384 with the producer warpgroup); dq_threads: the dq pass's.
+      // threads: the default mode's dK/dV kernel (384 with the producer warpgroup); dkdv_det and the dq pass have dq_threads (256).
       bwd90: {
         ...Object.fromEntries(DTYPES.map((d) => [d, bwd90Names(layout, d)])),
         block_n: 128,

@@ -266,14 +266,13 @@ struct BwdSm90 {
     }
   }
 
-
   // ---- dK, dV (and with kDq, dQ_accum), warp-specialised (kWs; BWD_SM90_PIPE.md, "The
   // warp-specialised kernel"). Warpgroup 0 produces: warp 0 fills the ring (Q, dO by TMA, lse2 and
   // delta by cp.async; a stage once the 256 consumer threads released it), warp 1 (kDq) adds each
   // consumer warpgroup's staged dQ tile into dQ_accum (tensor reduce; rows past N are outside the
   // map). Warpgroups 1 and 2 compute as dkdv_two's two warpgroups do, with dQ staged in shared
   // memory instead of the atomics, and the per-tile barrier before the dQ wgmma over the 256
-  // consumer threads only. Every thread takes part in the heads' setup barriers.
+  // consumer threads only. Every head is set up (table, tile ranges) before the warpgroups part.
   static __device__ __forceinline__ void dkdv_ws(const float* __restrict__ LSE2, const float* __restrict__ Delta, elem_t* __restrict__ dK,
                                                  elem_t* __restrict__ dV, const int* __restrict__ table, const int* __restrict__ order, int n, int heads,
                                                  float scale, float scale_log2, const BwdStrides& st, const CUtensorMap& tmQ, const CUtensorMap& tmK,
@@ -516,7 +515,7 @@ struct BwdSm90 {
 
   // ---- dK, dV (and with kDq, dQ_accum): the kernel entry. kWs: the default mode's kernel is
   // dkdv_ws (384 threads, kDkdvThreads); the deterministic one (no dQ) stays dkdv_two (256 threads,
-  // kThreads) with the same shared-memory layout: at 240 registers it spilled for D = 128 with
+  // kThreads) with its own shared memory (DkdvSmem): at 240 registers it spilled for D = 128 with
   // query-head groups (sinks_window), and without dQ adds there is nothing for a writer to take.
   template <bool kDq>
   static __device__ __forceinline__ void dkdv(const elem_t* __restrict__ Q, const elem_t* __restrict__ K, const elem_t* __restrict__ V,
