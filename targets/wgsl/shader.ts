@@ -68,18 +68,7 @@ export function wgslShader(p: WgslPlan, version: string): string {
     w.line('let row = (b * H + h) * params.n + u32(i);');
     w.line('let kv_base = (b * KV + h / GROUP) * params.n * D;');
     w.line('let lse_at = params.batch * H * params.n * D + row;');
-    w.line('let c0 = i32(params.chunk * CHUNK_TILES);');
-    w.line('let c1 = c0 + i32(CHUNK_TILES);');
-    w.line('// The first key tile of the workgroup, and whether this pass has any of its tiles.');
-    w.line('var first = 0x7fffffff;');
-    w.line('var in_pass = false;');
-    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
-      w.line('let span = term_tiles(h, s, i0, i1, n);');
-      w.block('if (span.x < span.y) {', () => {
-        w.line('first = min(first, span.x);');
-        w.line('in_pass = in_pass || (span.x < c1 && c0 < span.y);');
-      });
-    });
+    writePassTiles(w, '// The first key tile of the workgroup, and whether this pass has any of its tiles.');
     w.block('if (first == 0x7fffffff) {', () => {
       w.line('// No key tile at all: pass 0 writes the empty rows.');
       w.block('if (live && params.chunk == 0u) {', () => {
@@ -177,6 +166,27 @@ export function wgslShader(p: WgslPlan, version: string): string {
     );
   });
   return w.toString();
+}
+
+/**
+ * The pass's key tiles of a workgroup (rows i0 .. i1 of head h), shared by the row kernel and the
+ * tiled one: c0 .. c1, the key tiles of this pass (params.chunk); `first`, the workgroup's first
+ * key tile over all terms (0x7fffffff when it has none); `in_pass`, whether any of its tiles is in
+ * this pass. `comment` (a WGSL comment line, or '') goes before `first`.
+ */
+export function writePassTiles(w: CodeWriter, comment = ''): void {
+  w.line('let c0 = i32(params.chunk * CHUNK_TILES);');
+  w.line('let c1 = c0 + i32(CHUNK_TILES);');
+  if (comment !== '') w.line(comment);
+  w.line('var first = 0x7fffffff;');
+  w.line('var in_pass = false;');
+  w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
+    w.line('let span = term_tiles(h, s, i0, i1, n);');
+    w.block('if (span.x < span.y) {', () => {
+      w.line('first = min(first, span.x);');
+      w.line('in_pass = in_pass || (span.x < c1 && c0 < span.y);');
+    });
+  });
 }
 
 /** The uniform (pass index and head table; its table is `tableLen` vec4s) and the bindings, shared by the row and tiled kernels. */

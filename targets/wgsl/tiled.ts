@@ -19,7 +19,7 @@
 // configuration (TM, TN, TD are unrolled), so layouts of the same head_dim share the body.
 import { CodeWriter } from '../../codegen/writer.js';
 import { COMPAT_LIMITS, LOOP_BUDGET, type WgslPlan } from './plan.js';
-import { writeParams, writeTableFunctions } from './shader.js';
+import { writeParams, writePassTiles, writeTableFunctions } from './shader.js';
 
 export type TiledReduce = 'workgroup' | 'subgroup';
 
@@ -412,17 +412,7 @@ export function tiledShader(p: WgslPlan, t: TiledPlan, version: string, { emulat
     w.line('let row0 = (b * H + h) * params.n;');
     w.line('let kv_base = (b * KV + h / GROUP) * params.n * D;');
     w.line('let lse_base = params.batch * H * params.n * D + row0;');
-    w.line('let c0 = i32(params.chunk * CHUNK_TILES);');
-    w.line('let c1 = c0 + i32(CHUNK_TILES);');
-    w.line('var first = 0x7fffffff;');
-    w.line('var in_pass = false;');
-    w.block('for (var s = 0u; s < TERM_SLOTS; s++) {', () => {
-      w.line('let span = term_tiles(h, s, i0, i1, n);');
-      w.block('if (span.x < span.y) {', () => {
-        w.line('first = min(first, span.x);');
-        w.line('in_pass = in_pass || (span.x < c1 && c0 < span.y);');
-      });
-    });
+    writePassTiles(w);
     w.block('if (first == 0x7fffffff) {', () => {
       w.line('// No key tile at all: pass 0 writes the empty rows.');
       w.block('if (params.chunk == 0u) {', () => {
