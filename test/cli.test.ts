@@ -322,6 +322,7 @@ describe('options: one table per command', () => {
       [join(d, 'bad.json'), /error\[E107\]: --config: .*bad\.json is not valid JSON/],
       [join(d, 'missing.json'), /error\[E107\]: --config: cannot read .*missing\.json: no such file/],
       [d, /error\[E107\]: --config: cannot read .*: it is a directory/],
+      ['/dev/zero', /error\[E107\]: --config: cannot read \/dev\/zero: larger than 1048576 bytes/], // a bounded read
       ['{"blockN": 64}', /error\[E106\]: the ir target takes no kernel config \(--config\)/],
       [join(d, 'ok.json'), /error\[E106\]: the ir target takes no kernel config/],
     ];
@@ -331,6 +332,22 @@ describe('options: one table per command', () => {
       expect(r.stderr, config).toMatch(re);
       expect(existsSync(out), config).toBe(false);
     }
+    // Names an object inherits are unknown fields too (E104), not an internal error.
+    for (const key of ['toString', 'constructor', '__proto__']) {
+      const r = await spc('compile', 'examples/dense-causal.spc', '--target', 'cuda', '-o', out, '--config', `{"sm90": {"${key}": 1}}`);
+      expect(r.code, key).toBe(2);
+      expect(r.stderr, key).toContain(`error[E104]: kernel config: unknown field 'sm90.${key}'`);
+      expect(existsSync(out), key).toBe(false);
+    }
+    // spc tune --target wgsl: an unknown Dawn backend is a usage error (exit 2), before any adapter.
+    const b = await spc('tune', 'examples/dense-causal.spc', '--target', 'wgsl', '--seq', '64', '--backend', 'foo');
+    expect(b.code).toBe(2);
+    expect(b.stderr).toContain('--backend "foo": Dawn\'s backends are vulkan, opengl, opengles, null, d3d11, d3d12, metal, webgpu');
+    // An empty -o is refused, not the current directory.
+    const e = await spc('compile', 'examples/dense-causal.spc', '--target', 'ir', '-o', '');
+    expect(e.code).toBe(2);
+    expect(e.stderr).toContain('error[E096]: cannot write "": an empty output path');
+    expect(existsSync('dense_causal.ir.json')).toBe(false);
   });
 });
 

@@ -11,7 +11,7 @@ import { describeTerm, splitTerms } from './describe.js';
 import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from '../ir/index.js';
 import { balancedShards, contiguousShards, groupedShards, type ShardReport } from './shards.js';
 import { svgPicture, textPicture } from './picture.js';
-import { getTarget, instanceFor, lengthFor, loadSpec, readBounded, TARGET_NAMES, writeAtomically } from './pipeline.js';
+import { getTarget, instanceFor, lengthFor, loadSpec, MAX_SPEC_BYTES, readBounded, TARGET_NAMES, writeAtomically } from './pipeline.js';
 import {
   applyMeasurements,
   type Balance,
@@ -700,16 +700,28 @@ async function compile(
   return 0;
 }
 
+/** The backend names Dawn's `create(['backend=NAME'])` knows (the webgpu package's dawn.node). */
+const DAWN_BACKENDS = ['vulkan', 'opengl', 'opengles', 'null', 'd3d11', 'd3d12', 'metal', 'webgpu'];
+
 /** `--config`: inline JSON when the value starts with `{`, else a file holding JSON. Any problem is E107. */
 export function readConfig(arg: string): unknown {
   const inline = /^\s*\{/.test(arg);
   let text = arg;
   if (!inline) {
     try {
-      text = readFileSync(arg, 'utf8');
+      // Bounded, as a spec is: a device such as /dev/zero must not be read forever.
+      text = readBounded(arg).toString('utf8');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : String(code ?? e);
+      if (!(e instanceof SpecError)) throw e;
+      const d = e.diagnostics[0]!;
+      const why =
+        d.code === 'E097'
+          ? `larger than ${MAX_SPEC_BYTES} bytes`
+          : / ENOENT|no such file/.test(d.message)
+            ? 'no such file'
+            : /EISDIR/.test(d.message)
+              ? 'it is a directory'
+              : d.message;
       throw new TargetError('E107', [`cannot read ${arg}: ${why}`]);
     }
   }
@@ -834,13 +846,18 @@ async function tuneWgslCommand(layouts: LayoutIR[], source: string, values: Reco
   for (const k of ['plan-only', 'emit', 'emit-max', 'measured', 'plan', 'sms', 'head-scale'])
     if (values[k] !== undefined) throw new UsageError(`--${k} is for --target cuda; --target wgsl measures on the WebGPU adapter in this process`);
   const { seqs, shards, writeSpec } = tuneLengths(layouts, values);
+  const backend = (values.backend ?? process.env.SPC_WEBGPU_BACKEND) as string | undefined;
+  if (backend !== undefined && !DAWN_BACKENDS.includes(backend))
+    throw new UsageError(
+      `--backend ${JSON.stringify(backend)}: Dawn's backends are ${DAWN_BACKENDS.join(', ')}${values.backend === undefined ? ' (from $SPC_WEBGPU_BACKEND)' : ''}`,
+    );
   const { tuneWgsl, wgslTuneText } = await import('./wgsl-tune.js');
   const { record, plans, summary } = await tuneWgsl(layouts, {
     seqs,
     version: VERSION,
     cost: (values.cost as CostModel | undefined) ?? DEFAULT_COST_MODEL,
     ...(shards !== undefined ? { shards } : {}),
-    ...((values.backend ?? process.env.SPC_WEBGPU_BACKEND) !== undefined ? { backend: (values.backend ?? process.env.SPC_WEBGPU_BACKEND) as string } : {}),
+    ...(backend !== undefined ? { backend } : {}),
     maxCandidates: (values['max-candidates'] as number | undefined) ?? WGSL_TUNE_DEFAULTS.maxCandidates,
     checkN: (values['check-n'] as number | undefined) ?? WGSL_TUNE_DEFAULTS.checkN,
     reps: (values.reps as number | undefined) ?? WGSL_TUNE_DEFAULTS.reps,

@@ -263,6 +263,8 @@ export interface WriteOptions {
  */
 export function writeAtomically(dir: string, files: EmittedFile[], options: WriteOptions = {}): string[] {
   const rename = options.rename ?? renameSync;
+  // resolve('') is the current directory: an empty -o must not write there unasked.
+  if (dir.trim() === '') throw refuse(JSON.stringify(dir), 'an empty output path');
   const root = resolve(dir);
   const made: string[] = [];
   const plans: Plan[] = [];

@@ -182,7 +182,7 @@ export function mergeConfig(base: CudaConfig, raw: unknown): CudaConfig {
     if (!isObject(part)) throw new TargetError('E105', [fam, 'an object', JSON.stringify(part)]);
     const specs = FIELDS[fam as (typeof CONFIG_PARTS)[number]] as Record<string, FieldSpec>;
     for (const [key, value] of Object.entries(part)) {
-      const spec = specs[key];
+      const spec = Object.hasOwn(specs, key) ? specs[key] : undefined; // not inherited: "toString", "__proto__" are unknown fields
       if (spec === undefined) throw new TargetError('E104', [`${fam}.${key}`, ` (fields of ${fam}: ${Object.keys(specs).join(', ')})`]);
       const ok =
         spec.kind === 'bool'
