@@ -11,7 +11,18 @@ import { describeTerm, splitTerms } from './describe.js';
 import { layoutStats, minDistance, type Instance, type LayoutIR, type LayoutStats } from '../ir/index.js';
 import { balancedShards, contiguousShards, groupedShards, type ShardReport } from './shards.js';
 import { svgPicture, textPicture } from './picture.js';
-import { getTarget, instanceFor, lengthFor, loadSpec, MAX_SPEC_BYTES, readBounded, TARGET_NAMES, writeAtomically } from './pipeline.js';
+import {
+  getTarget,
+  instanceFor,
+  lengthFor,
+  loadSpec,
+  MAX_SPEC_BYTES,
+  ReadFailure,
+  readBounded,
+  readBoundedBytes,
+  TARGET_NAMES,
+  writeAtomically,
+} from './pipeline.js';
 import {
   applyMeasurements,
   type Balance,
@@ -710,19 +721,10 @@ export function readConfig(arg: string): unknown {
   if (!inline) {
     try {
       // Bounded, as a spec is: a device such as /dev/zero must not be read forever.
-      text = readBounded(arg).toString('utf8');
+      text = readBoundedBytes(arg, MAX_SPEC_BYTES).toString('utf8');
     } catch (e) {
-      if (!(e instanceof SpecError)) throw e;
-      const d = e.diagnostics[0]!;
-      const why =
-        d.code === 'E097'
-          ? `larger than ${MAX_SPEC_BYTES} bytes`
-          : / ENOENT|no such file/.test(d.message)
-            ? 'no such file'
-            : /EISDIR/.test(d.message)
-              ? 'it is a directory'
-              : d.message;
-      throw new TargetError('E107', [`cannot read ${arg}: ${why}`]);
+      if (!(e instanceof ReadFailure)) throw e;
+      throw new TargetError('E107', [`cannot read ${arg}: ${e.reason}`]);
     }
   }
   try {

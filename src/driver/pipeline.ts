@@ -47,22 +47,32 @@ export function loadSpec(file: string): LoadedSpec {
 /** The largest spec file spc reads (a spec is a few hundred bytes; this bounds time and memory). */
 export const MAX_SPEC_BYTES = 1 << 20;
 
+/** Why a bounded read failed: `tooLarge`, or `reason` in words (no such file, a directory, ...). */
+export class ReadFailure extends Error {
+  constructor(
+    readonly reason: string,
+    readonly tooLarge = false,
+  ) {
+    super(reason);
+  }
+}
+
+const errnoWords = (code: string | undefined): string =>
+  code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'read error');
+
 /**
- * Reads at most MAX_SPEC_BYTES of a file with a bounded read (never readFileSync, which reads a
- * device such as /dev/zero forever); a larger file is E097.
+ * Reads at most `max` bytes of a file with a bounded read (never readFileSync, which reads a
+ * device such as /dev/zero forever); a larger file, or any read error, is a ReadFailure.
  */
-export function readBounded(file: string): Buffer {
+export function readBoundedBytes(file: string, max: number): Buffer {
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new SpecError([
-      diag('E090', undefined, file, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code ?? 'read error')),
-    ]);
+    throw new ReadFailure(errnoWords((e as NodeJS.ErrnoException).code));
   }
   try {
-    const buf = Buffer.alloc(MAX_SPEC_BYTES + 1);
+    const buf = Buffer.alloc(max + 1);
     let got = 0;
     for (;;) {
       let n: number;
@@ -70,15 +80,25 @@ export function readBounded(file: string): Buffer {
         n = readSync(fd, buf, got, buf.length - got, null);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
-        throw new SpecError([diag('E090', undefined, file, (e as NodeJS.ErrnoException).code ?? 'read error')]);
+        throw new ReadFailure(errnoWords((e as NodeJS.ErrnoException).code));
       }
       if (n === 0) break;
       got += n;
-      if (got > MAX_SPEC_BYTES) throw new SpecError([diag('E097', undefined, file, MAX_SPEC_BYTES)]);
+      if (got > max) throw new ReadFailure(`larger than ${max} bytes`, true);
     }
     return buf.subarray(0, got);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** A spec file's bytes, at most MAX_SPEC_BYTES (E097); a read error is E090. */
+export function readBounded(file: string): Buffer {
+  try {
+    return readBoundedBytes(file, MAX_SPEC_BYTES);
+  } catch (e) {
+    if (!(e instanceof ReadFailure)) throw e;
+    throw new SpecError([e.tooLarge ? diag('E097', undefined, file, MAX_SPEC_BYTES) : diag('E090', undefined, file, e.reason)]);
   }
 }
 
